@@ -1,0 +1,54 @@
+/*
+ * The login policy: the one entry point every login goes through (the daemon's auth service and
+ * `twofold auth test`). It decides which factors a login needs, applies lockout and replay rules
+ * and writes the audit log; the store module only stores.
+ */
+#ifndef TWOFOLD_AUTH_POLICY_H
+#define TWOFOLD_AUTH_POLICY_H
+
+#include <stdint.h>
+#include <time.h>
+
+struct config;
+struct auth_store;
+
+enum auth_result {
+	AUTH_OK,       /* user_r holds the canonical user name */
+	AUTH_FAIL,     /* delay_ms holds the delay to apply before answering the client */
+	AUTH_TEMPFAIL, /* store busy or broken: try again later; never a success */
+};
+
+enum auth_proto { AUTH_PROTO_IMAP, AUTH_PROTO_POP3, AUTH_PROTO_OTHER };
+
+struct auth_request {
+	const char *user;
+	const char *secret; /* password+code, password+recovery code, or app password */
+	enum auth_proto proto;
+	const char *ip;        /* client IP as text, "" if unknown */
+	const char *client_id; /* IMAP ID name or "", for the audit log only */
+	time_t now;
+};
+
+struct auth_reply {
+	enum auth_result result;
+	char user[256];    /* canonical user name on AUTH_OK */
+	uint32_t delay_ms; /* on AUTH_FAIL / AUTH_TEMPFAIL */
+	const char *factor; /* on AUTH_OK: "totp", "grace", "recovery", "apppass", "password" */
+};
+
+struct auth_policy;
+
+/* Opens the store named by cfg ([auth] module, database, key_file). -1 with *error_r on failure. */
+int auth_policy_open(const struct config *cfg, struct auth_policy **policy_r, const char **error_r);
+void auth_policy_close(struct auth_policy **policy);
+struct auth_store *auth_policy_store(struct auth_policy *policy);
+
+/* Runs one login. Never sleeps: the caller applies reply->delay_ms. */
+void auth_policy_login(struct auth_policy *policy, const struct auth_request *req,
+		       struct auth_reply *reply);
+
+const char *auth_proto_name(enum auth_proto proto);
+/* "imap" / "pop3" -> proto; -1 if unknown. */
+int auth_proto_parse(const char *name, enum auth_proto *proto_r);
+
+#endif

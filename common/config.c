@@ -1,0 +1,427 @@
+#include "common/config.h"
+#include "common/text.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum config_type { CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR };
+
+struct config_key {
+	const char *section, *name;
+	enum config_type type;
+	size_t offset;
+	uint64_t min, max; /* for numbers */
+};
+
+#define OFF(field) offsetof(struct config, field)
+static const struct config_key config_keys[] = {
+	{"server", "user", CT_STRING, OFF(user), 0, 0},
+	{"server", "state_dir", CT_STRING, OFF(state_dir), 0, 0},
+	{"server", "chroot", CT_STRING, OFF(chroot_dir), 0, 0},
+	{"server", "min_spare", CT_UINT, OFF(min_spare), 0, 1024},
+	{"server", "max_spare", CT_UINT, OFF(max_spare), 1, 1024},
+	{"server", "max_workers", CT_UINT, OFF(max_workers), 1, 65536},
+	{"server", "sessions_per_worker", CT_UINT, OFF(sessions_per_worker), 1, 1000000},
+	{"server", "auth_processes", CT_UINT, OFF(auth_processes), 0, 256},
+	{"server", "handshake_timeout", CT_UINT, OFF(handshake_timeout), 1, 3600},
+	{"server", "login_timeout", CT_UINT, OFF(login_timeout), 1, 3600},
+	{"server", "idle_timeout", CT_UINT, OFF(idle_timeout), 60, 86400},
+	{"server", "debug", CT_BOOL, OFF(debug), 0, 0},
+	{"tls", "cert", CT_STRING, OFF(tls_cert), 0, 0},
+	{"tls", "key", CT_STRING, OFF(tls_key), 0, 0},
+	{"tls", "priority", CT_STRING, OFF(tls_priority), 0, 0},
+	{"imap", "listen", CT_LISTEN, OFF(imap_listen), 0, 0},
+	{"imap", "idle_keepalive", CT_UINT, OFF(imap_idle_keepalive), 10, 29 * 60},
+	{"imap", "append_limit", CT_U64, OFF(imap_append_limit), 1024, UINT64_C(1) << 32},
+	{"pop3", "listen", CT_LISTEN, OFF(pop3_listen), 0, 0},
+	{"pop3", "delete_retrieved", CT_BOOL, OFF(pop3_delete_retrieved), 0, 0},
+	{"auth", "module", CT_STRING, OFF(auth_module), 0, 0},
+	{"auth", "database", CT_STRING, OFF(auth_database), 0, 0},
+	{"auth", "key_file", CT_STRING, OFF(auth_key_file), 0, 0},
+	{"auth", "issuer", CT_STRING, OFF(auth_issuer), 0, 0},
+	{"auth", "second_factor", CT_FACTOR, OFF(second_factor), 0, 0},
+	{"auth", "totp_window", CT_UINT, OFF(totp_window), 0, 10},
+	{"auth", "totp_digits", CT_UINT, OFF(totp_digits), 6, 8},
+	{"auth", "totp_period", CT_UINT, OFF(totp_period), 15, 120},
+	{"auth", "mfa_grace", CT_UINT, OFF(mfa_grace), 0, 30 * 86400},
+	{"auth", "max_failures", CT_UINT, OFF(max_failures), 1, 1000},
+	{"auth", "lockout", CT_UINT, OFF(lockout), 1, 30 * 86400},
+	{"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
+	{"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
+	{"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
+	{"storage", "maildir", CT_STRING, OFF(maildir), 0, 0},
+};
+
+struct config_parse {
+	struct config *cfg;
+	const char *path;
+	FILE *fp;
+	unsigned line;         /* line most recently read */
+	char section[64];
+	unsigned section_line; /* where [storage] etc. was seen, for messages */
+	char *error;
+};
+
+static void config_set_defaults(struct config *cfg)
+{
+	cfg->state_dir = xstrdup("/var/lib/twofold");
+	cfg->min_spare = 2;
+	cfg->max_spare = 8;
+	cfg->max_workers = 64;
+	cfg->sessions_per_worker = 100;
+	cfg->handshake_timeout = 30;
+	cfg->login_timeout = 60;
+	cfg->idle_timeout = 600;
+	cfg->tls_priority = xstrdup("NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-VERS-SSL3.0:"
+				    "-ARCFOUR-128:-3DES-CBC:-MD5:-SHA1:+SHA1:%SERVER_PRECEDENCE");
+	cfg->imap_idle_keepalive = 2 * 60;
+	cfg->imap_append_limit = 64 * 1024 * 1024;
+	cfg->auth_module = xstrdup("sqlite");
+	cfg->auth_issuer = xstrdup("twofold");
+	cfg->second_factor = SECOND_FACTOR_REQUIRED;
+	cfg->totp_window = 1;
+	cfg->totp_digits = 6;
+	cfg->totp_period = 30;
+	cfg->mfa_grace = 8 * 3600;
+	cfg->max_failures = 10;
+	cfg->lockout = 900;
+	cfg->lockout_max = 86400;
+	cfg->pwhash_opslimit = 2;         /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
+	cfg->pwhash_memlimit = 67108864;  /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
+}
+
+static int config_parse_listen(struct config_listen *l, const char *value, const char **err)
+{
+	char *copy = xstrdup(value), *save = NULL;
+
+	for (size_t i = 0; i < l->count; i++)
+		xfree(&l->addrs[i]);
+	l->count = 0;
+	for (char *tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t,", &save)) {
+		char *colon = strrchr(tok, ':');
+		char *end;
+		unsigned long port;
+
+		if (l->count == CONFIG_MAX_LISTEN) {
+			*err = "too many listen addresses";
+			goto fail;
+		}
+		if (colon == NULL || colon == tok) {
+			*err = "listen address must be ADDR:PORT or [V6]:PORT";
+			goto fail;
+		}
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || port == 0 || port > 65535 || colon[1] == '\0') {
+			*err = "bad port in listen address";
+			goto fail;
+		}
+		if (tok[0] == '[' && colon[-1] != ']') {
+			*err = "IPv6 listen address must be [ADDR]:PORT";
+			goto fail;
+		}
+		l->addrs[l->count++] = xstrdup(tok);
+	}
+	free(copy);
+	return 0;
+fail:
+	free(copy);
+	return -1;
+}
+
+static int config_parse_number(const struct config_key *k, const char *value, uint64_t *out,
+			       const char **err)
+{
+	char *end;
+	unsigned long long v;
+
+	if (value[0] == '-' || value[0] == '\0') {
+		*err = "expected a non-negative number";
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		*err = "expected a number";
+		return -1;
+	}
+	if (v < k->min || v > k->max) {
+		*err = "number out of range";
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int config_set(struct config *cfg, const struct config_key *k, const char *value,
+		      const char **err)
+{
+	void *field = (char *)cfg + k->offset;
+	uint64_t num;
+
+	switch (k->type) {
+	case CT_STRING:
+		if (value[0] == '\0') {
+			*err = "empty value";
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CT_UINT:
+	case CT_U64:
+	case CT_SIZE:
+		if (config_parse_number(k, value, &num, err) < 0)
+			return -1;
+		if (k->type == CT_UINT)
+			*(unsigned *)field = (unsigned)num;
+		else if (k->type == CT_U64)
+			*(uint64_t *)field = num;
+		else
+			*(size_t *)field = (size_t)num;
+		return 0;
+	case CT_BOOL:
+		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+		    strcmp(value, "1") == 0)
+			*(bool *)field = true;
+		else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+			 strcmp(value, "0") == 0)
+			*(bool *)field = false;
+		else {
+			*err = "expected yes or no";
+			return -1;
+		}
+		return 0;
+	case CT_LISTEN:
+		return config_parse_listen(field, value, err);
+	case CT_FACTOR:
+		if (strcmp(value, "required") == 0)
+			cfg->second_factor = SECOND_FACTOR_REQUIRED;
+		else if (strcmp(value, "optional") == 0)
+			cfg->second_factor = SECOND_FACTOR_OPTIONAL;
+		else {
+			*err = "expected required or optional";
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static bool config_known_section(const char *section)
+{
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_parse *p = user;
+	const char *err = NULL;
+
+	if (strcmp(section, p->section) != 0) {
+		snprintf(p->section, sizeof(p->section), "%s", section);
+		p->section_line = p->line;
+	}
+	if (name == NULL) {
+		/* Section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
+		if (!config_known_section(section)) {
+			p->error = xasprintf("%s:%u: unknown section [%s]", p->path, p->line, section);
+			return 0;
+		}
+		return 1;
+	}
+	if (!config_known_section(section)) {
+		p->error = xasprintf("%s:%u: unknown section [%s]", p->path, p->line, section);
+		return 0;
+	}
+	if (!text_is_utf8(value, strlen(value))) {
+		p->error = xasprintf("%s:%u: value is not valid UTF-8", p->path, p->line);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
+			continue;
+		if (config_set(p->cfg, k, value, &err) < 0) {
+			p->error = xasprintf("%s:%u: [%s] %s: %s: '%s'", p->path, p->line, section,
+					     name, err, value);
+			return 0;
+		}
+		return 1;
+	}
+	p->error = xasprintf("%s:%u: unknown key '%s' in [%s]", p->path, p->line, name, section);
+	return 0;
+}
+
+/* fgets that counts lines, so the handler knows where it is. */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct config_parse *p = stream;
+	char *r = fgets(str, num, p->fp);
+
+	if (r != NULL)
+		p->line++;
+	return r;
+}
+
+static int config_check(struct config_parse *p)
+{
+	struct config *cfg = p->cfg;
+
+	if (cfg->imap_listen.count + cfg->pop3_listen.count > 0 &&
+	    (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		p->error = xasprintf("%s:%u: [tls] cert and key are required when a listen "
+				     "address is set", p->path, p->line);
+		return -1;
+	}
+	if (cfg->min_spare > cfg->max_spare) {
+		p->error = xasprintf("%s:%u: [server] min_spare is greater than max_spare",
+				     p->path, p->line);
+		return -1;
+	}
+	if (cfg->lockout > cfg->lockout_max) {
+		p->error = xasprintf("%s:%u: [auth] lockout is greater than lockout_max", p->path,
+				     p->line);
+		return -1;
+	}
+	if (cfg->maildir != NULL && strstr(cfg->maildir, "%") != NULL) {
+		for (const char *s = strchr(cfg->maildir, '%'); s != NULL; s = strchr(s + 2, '%'))
+			if (s[1] != 'u' && s[1] != 'n' && s[1] != 'd' && s[1] != '%') {
+				p->error = xasprintf("%s:%u: [storage] maildir: unknown %%-variable "
+						     "(use %%u, %%n, %%d)", p->path, p->line);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+static void config_fill_derived(struct config *cfg)
+{
+	if (cfg->auth_database == NULL)
+		cfg->auth_database = xasprintf("%s/auth.db", cfg->state_dir);
+	if (cfg->auth_key_file == NULL)
+		cfg->auth_key_file = xasprintf("%s/secret.key", cfg->state_dir);
+	if (cfg->chroot_dir == NULL)
+		cfg->chroot_dir = xasprintf("%s/empty", cfg->state_dir);
+	if (cfg->maildir == NULL)
+		cfg->maildir = xstrdup("/var/mail/%d/%n");
+}
+
+struct config *config_defaults(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	config_set_defaults(cfg);
+	config_fill_derived(cfg);
+	return cfg;
+}
+
+int config_load(const char *path, struct config **cfg_r, char **error_r)
+{
+	struct config_parse p = {0};
+	int r;
+
+	*cfg_r = NULL;
+	*error_r = NULL;
+	p.path = path;
+	p.fp = fopen(path, "r");
+	if (p.fp == NULL) {
+		*error_r = xasprintf("%s:0: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	p.cfg = xcalloc(1, sizeof(*p.cfg));
+	config_set_defaults(p.cfg);
+	r = ini_parse_stream(config_reader, &p, config_handler, &p);
+	fclose(p.fp);
+	if (r != 0 && p.error == NULL)
+		p.error = r < 0 ? xasprintf("%s:0: cannot read", path)
+				: xasprintf("%s:%d: syntax error", path, r);
+	if (p.error == NULL)
+		config_check(&p);
+	if (p.error != NULL) {
+		config_free(&p.cfg);
+		*error_r = p.error;
+		return -1;
+	}
+	config_fill_derived(p.cfg);
+	p.cfg->path = xstrdup(path);
+	*cfg_r = p.cfg;
+	return 0;
+}
+
+void config_free(struct config **cfgp)
+{
+	struct config *cfg = *cfgp;
+
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const struct config_key *k = &config_keys[i];
+		void *field = (char *)cfg + k->offset;
+
+		if (k->type == CT_STRING) {
+			xfree(field);
+		} else if (k->type == CT_LISTEN) {
+			struct config_listen *l = field;
+
+			for (size_t j = 0; j < l->count; j++)
+				xfree(&l->addrs[j]);
+			l->count = 0;
+		}
+	}
+	free(cfg->path);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+char *config_maildir_for(const struct config *cfg, const char *user)
+{
+	const char *at = strchr(user, '@');
+	size_t ulen = strlen(user);
+	size_t nlen = at != NULL ? (size_t)(at - user) : ulen;
+	const char *domain = at != NULL ? at + 1 : "";
+	char *out, *o;
+	size_t cap;
+
+	/* A user name never becomes a path component that could climb or hide. */
+	if (ulen == 0 || strchr(user, '/') != NULL || user[0] == '.' || strstr(user, "..") != NULL ||
+	    !text_has_no_controls(user, ulen) || (at != NULL && strchr(domain, '@') != NULL))
+		return NULL;
+	cap = strlen(cfg->maildir) * (ulen + 1) + 1;
+	out = o = xmalloc(cap);
+	for (const char *s = cfg->maildir; *s != '\0'; s++) {
+		if (*s != '%') {
+			*o++ = *s;
+			continue;
+		}
+		s++;
+		if (*s == 'u') {
+			memcpy(o, user, ulen);
+			o += ulen;
+		} else if (*s == 'n') {
+			memcpy(o, user, nlen);
+			o += nlen;
+		} else if (*s == 'd') {
+			memcpy(o, domain, strlen(domain));
+			o += strlen(domain);
+		} else if (*s == '%') {
+			*o++ = '%';
+		} else {
+			free(out);
+			return NULL;
+		}
+	}
+	*o = '\0';
+	return out;
+}

@@ -1,0 +1,72 @@
+/* The configuration file (INI, libinih) loaded into one typed struct. */
+#ifndef TWOFOLD_CONFIG_H
+#define TWOFOLD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_LISTEN 8
+
+enum second_factor_mode { SECOND_FACTOR_REQUIRED, SECOND_FACTOR_OPTIONAL };
+
+struct config_listen {
+	char *addrs[CONFIG_MAX_LISTEN]; /* "addr:port" or "[v6]:port" as written */
+	size_t count;
+};
+
+struct config {
+	char *path; /* the file this was read from */
+
+	/* [server] */
+	char *user;      /* service account; NULL = run as whoever starts us */
+	char *state_dir; /* default /var/lib/twofold */
+	char *chroot_dir; /* empty dir workers chroot into; default <state_dir>/empty */
+	unsigned min_spare, max_spare, max_workers, sessions_per_worker;
+	unsigned auth_processes; /* 0 = number of CPUs */
+	unsigned handshake_timeout; /* seconds */
+	unsigned login_timeout;
+	unsigned idle_timeout; /* after login (POP3; IMAP outside IDLE) */
+	bool debug;
+
+	/* [tls] */
+	char *tls_cert, *tls_key;
+	char *tls_priority;
+
+	/* [imap] */
+	struct config_listen imap_listen;
+	unsigned imap_idle_keepalive; /* seconds, <= 29 min */
+	uint64_t imap_append_limit;
+
+	/* [pop3] */
+	struct config_listen pop3_listen;
+	bool pop3_delete_retrieved;
+
+	/* [auth] */
+	char *auth_module;
+	char *auth_database;
+	char *auth_key_file; /* default <state_dir>/secret.key */
+	char *auth_issuer;   /* otpauth issuer */
+	enum second_factor_mode second_factor;
+	unsigned totp_window; /* steps either side */
+	unsigned totp_digits, totp_period;
+	unsigned mfa_grace; /* seconds, 0 = strict */
+	unsigned max_failures;
+	unsigned lockout, lockout_max; /* seconds */
+	uint64_t pwhash_opslimit;
+	size_t pwhash_memlimit;
+
+	/* [storage] */
+	char *maildir; /* template: %u user, %n local part, %d domain */
+};
+
+/* Loads path. Returns 0 on success, -1 with *error_r = "FILE:LINE: message" (caller frees). */
+int config_load(const char *path, struct config **cfg_r, char **error_r);
+/* Defaults only, no file: for tests and the CLI when no file is given. */
+struct config *config_defaults(void);
+void config_free(struct config **cfg);
+
+/* Expands the [storage] maildir template for user; NULL if the name can't be expanded safely. */
+char *config_maildir_for(const struct config *cfg, const char *user);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Messages between processes (worker <-> auth service): AF_UNIX SOCK_SEQPACKET, one message per
+ * request, a fixed header, typed put/get helpers and an end-of-message check. A peer that sends a
+ * malformed message is a bug or compromised: callers treat ipc_get_* failure as fatal for it.
+ */
+#ifndef TWOFOLD_IPC_H
+#define TWOFOLD_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPC_VERSION 1
+#define IPC_MAX 16384
+
+enum ipc_type {
+	IPC_LOGIN_REQUEST = 1, /* str user, str secret, str proto, str ip, str client_id */
+	IPC_LOGIN_OK,          /* str canonical user; maildir fd attached */
+	IPC_LOGIN_FAIL,        /* u32 delay_ms */
+	IPC_LOGIN_TEMPFAIL,    /* u32 delay_ms */
+};
+
+struct ipc_header {
+	uint8_t version;
+	uint8_t type;
+	uint16_t length; /* payload bytes after the header */
+	uint32_t request_id;
+};
+
+struct ipc_msg {
+	struct ipc_header hdr;
+	unsigned char data[IPC_MAX - sizeof(struct ipc_header)];
+	size_t pos;     /* read cursor, or write length */
+	bool overflow;  /* a put did not fit */
+	int fd;         /* attached fd or -1 */
+};
+
+void ipc_msg_init(struct ipc_msg *m, enum ipc_type type, uint32_t request_id);
+void ipc_put_u32(struct ipc_msg *m, uint32_t v);
+void ipc_put_str(struct ipc_msg *m, const char *s);
+/* Wipes the payload: call after building or reading a message that held a secret. */
+void ipc_msg_wipe(struct ipc_msg *m);
+
+/* 0 ok, -1 malformed. Strings point into the message (NUL-terminated in place). */
+int ipc_get_u32(struct ipc_msg *m, uint32_t *v_r);
+int ipc_get_str(struct ipc_msg *m, const char **s_r);
+/* 0 when every byte has been read, -1 otherwise. */
+int ipc_end(const struct ipc_msg *m);
+
+/* Sends m (and fd if >= 0). 0 ok, -1 error (errno set). */
+int ipc_send(int sock, const struct ipc_msg *m, int fd);
+/* Receives into m; m->fd is an attached fd or -1. 1 ok, 0 peer closed, -1 error or malformed. */
+int ipc_recv(int sock, struct ipc_msg *m);
+/* Parses a received buffer (for the fuzz target and ipc_recv). 0 ok, -1 malformed. */
+int ipc_decode(struct ipc_msg *m, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,81 @@
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_ident = "twofold";
+static const char *log_role = NULL;
+static bool log_stderr = true;
+static enum log_level log_max = LOG_LEVEL_INFO;
+
+void log_init(const char *ident, bool to_stderr)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_max = level;
+}
+
+void log_set_role(const char *role)
+{
+	log_role = role;
+}
+
+static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *names[] = {"error", "warning", "info", "debug"};
+	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+	char msg[2048];
+	int n;
+
+	if (level > log_max)
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		return;
+	/* Log lines are single lines: control bytes from any source are masked. */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (log_stderr) {
+		fprintf(stderr, "%s[%ld]: %s%s%s: %s\n", log_ident, (long)getpid(),
+			log_role != NULL ? log_role : "", log_role != NULL ? ": " : "", names[level],
+			msg);
+	} else {
+		syslog(prio[level], "%s%s%s", log_role != NULL ? log_role : "",
+		       log_role != NULL ? ": " : "", msg);
+	}
+}
+
+#define LOG_FN(fn, level)                                                                          \
+	void fn(const char *fmt, ...)                                                              \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_vwrite(level, fmt, ap);                                                        \
+		va_end(ap);                                                                        \
+	}
+LOG_FN(log_error, LOG_LEVEL_ERROR)
+LOG_FN(log_warn, LOG_LEVEL_WARN)
+LOG_FN(log_info, LOG_LEVEL_INFO)
+LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,15 @@
+/* Checks on untrusted text. */
+#ifndef TWOFOLD_TEXT_H
+#define TWOFOLD_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool text_is_utf8(const char *s, size_t len);
+/* True when s[0..len) has no C0 control byte, no DEL and no NUL. */
+bool text_has_no_controls(const char *s, size_t len);
+/* Both of the above, and 0 < len <= max. */
+bool text_is_sane(const char *s, size_t len, size_t max);
+
+#endif

@@ -1,0 +1,279 @@
+#include "server/conn.h"
+#include "common/buf.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CONN_OUT_FLUSH 16384
+
+struct conn {
+	struct conn_transport t;
+	struct buf in;
+	size_t in_pos;   /* start of unread input */
+	struct buf out;
+	char *peer_ip;
+	bool broken;
+};
+
+struct conn *conn_new(const struct conn_transport *t, const char *peer_ip)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->t = *t;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	c->in.secret = true; /* input carries passwords */
+	c->peer_ip = xstrdup(peer_ip != NULL ? peer_ip : "");
+	return c;
+}
+
+void conn_free(struct conn **cp)
+{
+	struct conn *c = *cp;
+
+	if (c == NULL)
+		return;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->peer_ip);
+	free(c);
+	*cp = NULL;
+}
+
+const char *conn_peer_ip(const struct conn *c)
+{
+	return c->peer_ip;
+}
+
+bool conn_broken(const struct conn *c)
+{
+	return c->broken;
+}
+
+bool conn_input_buffered(const struct conn *c)
+{
+	return c->in.len > c->in_pos || (c->t.pending != NULL && c->t.pending(c->t.ctx) > 0);
+}
+
+static long conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* poll until fd readable (or the wakeup fd). 1 input, 2 wakeup, 0 timeout, <0 status. */
+static int conn_poll(struct conn *c, int wakeup_fd, long deadline_ms)
+{
+	for (;;) {
+		struct pollfd p[2] = {{c->t.fd, POLLIN, 0}, {wakeup_fd, POLLIN, 0}};
+		long left = deadline_ms - conn_now_ms();
+		int r;
+
+		if (c->t.pending != NULL && c->t.pending(c->t.ctx) > 0)
+			return 1;
+		if (left <= 0)
+			return 0;
+		r = poll(p, wakeup_fd >= 0 ? 2 : 1, (int)(left > 60000 ? 60000 : left));
+		if (r < 0 && errno != EINTR)
+			return CONN_ERROR;
+		if (r <= 0)
+			continue;
+		if (p[0].revents != 0)
+			return 1;
+		if (wakeup_fd >= 0 && p[1].revents != 0)
+			return 2;
+	}
+}
+
+/* Reads more transport input into c->in. 0 ok, negative status. */
+static int conn_fill(struct conn *c, long deadline_ms)
+{
+	if (conn_flush(c) < 0)
+		return CONN_ERROR;
+	if (c->in_pos > 0 && c->in_pos == c->in.len) {
+		buf_reset(&c->in);
+		c->in_pos = 0;
+	} else if (c->in_pos > 65536) {
+		buf_consume(&c->in, c->in_pos);
+		c->in_pos = 0;
+	}
+	for (;;) {
+		void *p = buf_reserve(&c->in, 16384);
+		ssize_t n = c->t.read(c->t.ctx, p, 16384);
+		int r;
+
+		if (n > 0) {
+			buf_added(&c->in, (size_t)n);
+			return 0;
+		}
+		if (n == 0) {
+			c->broken = true;
+			return CONN_EOF;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			c->broken = true;
+			return CONN_ERROR;
+		}
+		r = conn_poll(c, -1, deadline_ms);
+		if (r == 0)
+			return CONN_TIMEOUT;
+		if (r < 0)
+			return r;
+	}
+}
+
+ssize_t conn_read_line(struct conn *c, char **line_r, size_t max, unsigned timeout_s)
+{
+	long deadline = conn_now_ms() + (long)timeout_s * 1000L;
+	bool skipping = false;
+	size_t scanned = 0;
+
+	for (;;) {
+		char *start = c->in.data + c->in_pos;
+		size_t avail = c->in.len - c->in_pos;
+		char *nl = avail > scanned ? memchr(start + scanned, '\n', avail - scanned) : NULL;
+		int r;
+
+		if (nl != NULL) {
+			size_t len = (size_t)(nl - start);
+
+			c->in_pos += len + 1;
+			if (skipping || len > max + 1)
+				return CONN_TOO_LONG;
+			if (len > 0 && start[len - 1] == '\r')
+				len--;
+			if (len > max)
+				return CONN_TOO_LONG;
+			start[len] = '\0';
+			*line_r = start;
+			return (ssize_t)len;
+		}
+		if (avail > max + 1) {
+			/* drop what we have of the over-long line and keep reading to its end */
+			skipping = true;
+			c->in_pos = c->in.len;
+			scanned = 0;
+		} else {
+			scanned = avail;
+		}
+		r = conn_fill(c, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+int conn_read_exact(struct conn *c, void *buf, size_t len, unsigned timeout_s)
+{
+	long deadline = conn_now_ms() + (long)timeout_s * 1000L;
+	char *out = buf;
+
+	while (len > 0) {
+		size_t avail = c->in.len - c->in_pos;
+		int r;
+
+		if (avail > 0) {
+			size_t n = avail < len ? avail : len;
+
+			memcpy(out, c->in.data + c->in_pos, n);
+			c->in_pos += n;
+			out += n;
+			len -= n;
+			continue;
+		}
+		r = conn_fill(c, deadline);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int conn_wait_input(struct conn *c, int wakeup_fd, unsigned timeout_ms)
+{
+	if (c->in.len > c->in_pos)
+		return 1;
+	if (conn_flush(c) < 0)
+		return CONN_ERROR;
+	return conn_poll(c, wakeup_fd, conn_now_ms() + (long)timeout_ms);
+}
+
+int conn_flush(struct conn *c)
+{
+	size_t off = 0;
+
+	if (c->broken) {
+		buf_reset(&c->out);
+		return -1;
+	}
+	while (off < c->out.len) {
+		ssize_t n = c->t.write(c->t.ctx, c->out.data + off, c->out.len - off);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = {c->t.fd, POLLOUT, 0};
+
+			if (poll(&p, 1, 60000) > 0)
+				continue;
+		}
+		c->broken = true;
+		buf_reset(&c->out);
+		return -1;
+	}
+	buf_reset(&c->out);
+	return 0;
+}
+
+int conn_write(struct conn *c, const void *data, size_t len)
+{
+	if (c->broken)
+		return -1;
+	buf_append(&c->out, data, len);
+	if (c->out.len >= CONN_OUT_FLUSH)
+		return conn_flush(c);
+	return 0;
+}
+
+int conn_puts(struct conn *c, const char *s)
+{
+	return conn_write(c, s, strlen(s));
+}
+
+int conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char small[512];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(small))
+		return conn_write(c, small, (size_t)n);
+	{
+		char *big = xmalloc((size_t)n + 1);
+		int r;
+
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		r = conn_write(c, big, (size_t)n);
+		free(big);
+		return r;
+	}
+}

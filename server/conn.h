@@ -1,0 +1,56 @@
+/*
+ * A client connection as the protocols see it: buffered line input and output with timeouts over
+ * a transport (TLS in the daemon, a plain fd in tests and fuzzing). Protocol code never touches
+ * the transport directly.
+ */
+#ifndef TWOFOLD_CONN_H
+#define TWOFOLD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Transport: read/write like read(2)/write(2); may return -1 with errno EAGAIN/EINTR.
+ * pending: bytes already decrypted and readable without touching the fd. */
+struct conn_transport {
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	ssize_t (*write)(void *ctx, const void *buf, size_t len);
+	size_t (*pending)(void *ctx);
+	void *ctx;
+	int fd; /* for poll() */
+};
+
+enum conn_status {
+	CONN_EOF = -1,      /* peer closed */
+	CONN_TIMEOUT = -2,
+	CONN_TOO_LONG = -3, /* line exceeded max: the rest of it was skipped */
+	CONN_ERROR = -4,
+};
+
+struct conn;
+
+struct conn *conn_new(const struct conn_transport *t, const char *peer_ip);
+void conn_free(struct conn **c);
+
+/* Reads one line (CRLF or LF stripped, NUL-terminated, may contain NULs). Returns its length or a
+ * negative enum conn_status. *line_r is valid until the next read. */
+ssize_t conn_read_line(struct conn *c, char **line_r, size_t max, unsigned timeout_s);
+/* Reads exactly len bytes (for literals) into buf. 0 ok or a negative enum conn_status. */
+int conn_read_exact(struct conn *c, void *buf, size_t len, unsigned timeout_s);
+/* Waits until input is available; 1 readable, 0 timeout, negative status. Honours a set
+ * wakeup fd: returns 2 when that fd is readable first (IDLE uses it for inotify). */
+int conn_wait_input(struct conn *c, int wakeup_fd, unsigned timeout_ms);
+/* True when a complete or partial next command is already buffered (pipelining). */
+bool conn_input_buffered(const struct conn *c);
+
+/* Output is buffered; flushed when large, by conn_flush, and before any blocking read. */
+int conn_write(struct conn *c, const void *data, size_t len);
+int conn_puts(struct conn *c, const char *s);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int conn_flush(struct conn *c);
+/* Set after a write error or peer close: further writes are dropped. */
+bool conn_broken(const struct conn *c);
+
+const char *conn_peer_ip(const struct conn *c);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * What a protocol session gets from the worker: the connection, the config, and the one way to
+ * log in (through the auth service). Implemented by the worker (server/worker.c); the protocols
+ * (server/pop3, server/imap) only use it.
+ */
+#ifndef TWOFOLD_SESSION_H
+#define TWOFOLD_SESSION_H
+
+#include "auth/policy.h"
+
+#include <signal.h>
+#include <stdbool.h>
+
+struct config;
+struct conn;
+
+struct session {
+	const struct config *cfg;
+	struct conn *conn;
+	enum auth_proto proto;
+	int auth_sock;  /* SOCK_SEQPACKET to the auth service */
+	const char *alpn; /* negotiated ALPN or NULL */
+};
+
+/* Set by the worker's SIGTERM handler: sessions end cleanly at the next command boundary. */
+extern volatile sig_atomic_t session_shutdown;
+
+struct session_login {
+	enum auth_result result;
+	char user[256];  /* canonical name on AUTH_OK */
+	int maildir_fd;  /* on AUTH_OK: the user's maildir, owned by the caller; else -1 */
+};
+
+/* Sends the login to the auth service, applies the delay it returns (sleeping, so the client
+ * sees it), and fills *out. The secret is wiped by the caller. client_id may be NULL. */
+void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
+		   struct session_login *out);
+
+/* Protocol entry points: run one connection from greeting to close. */
+void pop3_session_run(struct session *s);
+void imap_session_run(struct session *s);
+
+#endif
