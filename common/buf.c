@@ -1,9 +1,11 @@
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void buf_init(struct buf *b)
