@@ -1,0 +1,32 @@
+/* TLS for the daemon. server/tls.c is the only file that includes GnuTLS headers. */
+#ifndef TWOFOLD_TLS_H
+#define TWOFOLD_TLS_H
+
+#include "server/conn.h"
+
+struct config;
+struct tls_server; /* credentials, priorities and the session-ticket key */
+struct tls_conn;
+
+/* Once per process before anything else. */
+void tls_global_init(void);
+
+/* Loads [tls] cert/key/priority. The ticket key is taken from keep_ticket_key_from when not NULL
+ * (reload keeps resumption working), else generated. Made in the master before forking so every
+ * worker shares it. -1 with *error_r (static or from GnuTLS) on a bad file or priority string. */
+int tls_server_load(const struct config *cfg, const struct tls_server *keep_ticket_key_from,
+		    struct tls_server **srv_r, const char **error_r);
+void tls_server_free(struct tls_server **srv);
+
+/* Server handshake on a connected socket. alpn: "pop3" or "imap"; the client may offer it or no
+ * ALPN at all; anything else fails with no_application_protocol. 0 ok, -1 failed (*error_r). */
+int tls_conn_handshake(struct tls_server *srv, int fd, const char *alpn, unsigned timeout_s,
+		       struct tls_conn **conn_r, const char **error_r);
+/* The transport for conn_new(). */
+void tls_conn_transport(struct tls_conn *tc, struct conn_transport *t_r);
+/* True when this session was resumed from a ticket. */
+int tls_conn_resumed(const struct tls_conn *tc);
+/* Sends close_notify (best effort) and frees. Does not close the fd. */
+void tls_conn_close(struct tls_conn **tc);
+
+#endif
