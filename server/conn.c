@@ -12,6 +12,13 @@
 
 #define CONN_OUT_FLUSH 16384
 
+static volatile sig_atomic_t *conn_interrupt;
+
+void conn_set_interrupt(volatile sig_atomic_t *flag)
+{
+	conn_interrupt = flag;
+}
+
 struct conn {
 	struct conn_transport t;
 	struct buf in;
@@ -79,6 +86,8 @@ static int conn_poll(struct conn *c, int wakeup_fd, long deadline_ms)
 
 		if (c->t.pending != NULL && c->t.pending(c->t.ctx) > 0)
 			return 1;
+		if (conn_interrupt != NULL && *conn_interrupt != 0)
+			return CONN_SHUTDOWN;
 		if (left <= 0)
 			return 0;
 		r = poll(p, wakeup_fd >= 0 ? 2 : 1, (int)(left > 60000 ? 60000 : left));

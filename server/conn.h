@@ -6,6 +6,7 @@
 #ifndef TWOFOLD_CONN_H
 #define TWOFOLD_CONN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -25,6 +26,7 @@ enum conn_status {
 	CONN_TIMEOUT = -2,
 	CONN_TOO_LONG = -3, /* line exceeded max: the rest of it was skipped */
 	CONN_ERROR = -4,
+	CONN_SHUTDOWN = -5, /* the interrupt flag was raised while waiting */
 };
 
 struct conn;
@@ -52,5 +54,8 @@ int conn_flush(struct conn *c);
 bool conn_broken(const struct conn *c);
 
 const char *conn_peer_ip(const struct conn *c);
+
+/* When *flag becomes non-zero (a signal handler sets it), waits end with CONN_SHUTDOWN. */
+void conn_set_interrupt(volatile sig_atomic_t *flag);
 
 #endif
