@@ -1,0 +1,542 @@
+"""The integration test harness: a real twofoldd on loopback, driven by real clients.
+
+A Server lives in its own world-traversable temp dir under /tmp with a generated config, state
+dir and maildir root. When the tests run as root the daemon drops to the system user
+`twofoldtest` (created here if missing), so chroot and privilege drop are really exercised.
+The test certificate (ECDSA P-256, CN localhost, SAN DNS:localhost IP:127.0.0.1) is made once
+per session.
+"""
+
+import dataclasses
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICE_USER = "twofoldtest"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+CHILD_EXIT_TIMEOUT = 5.0
+
+# Lines a sanitizer writes when it finds a bug; any of them in a daemon or CLI log fails the test.
+SANITIZER_PATTERNS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",
+    "WARNING: MemorySanitizer",
+    "ThreadSanitizer:",
+)
+
+
+def build_dir():
+    return Path(os.environ.get("TWOFOLD_BUILD_DIR", REPO / "build"))
+
+
+def twofoldd_path():
+    return build_dir() / "server" / "twofoldd"
+
+
+def twofold_cli_path():
+    return build_dir() / "auth" / "twofold"
+
+
+def running_as_root():
+    return os.geteuid() == 0
+
+
+def sanitizer_report(text):
+    """The first sanitizer report line in text, or None."""
+    for line in text.splitlines():
+        if any(p in line for p in SANITIZER_PATTERNS):
+            return line
+    return None
+
+
+def ensure_service_user():
+    """Creates the system user the daemon drops to (root only). Returns (uid, gid)."""
+    try:
+        pw = pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", SERVICE_USER], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pw = pwd.getpwnam(SERVICE_USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory):
+    """Self-signed ECDSA P-256 certificate for localhost / 127.0.0.1. Returns (cert, key)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o755)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "30", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def _descendants(pid):
+    """All descendant pids of pid (children first, then theirs), via /proc children lists."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        try:
+            text = Path(f"/proc/{p}/task/{p}/children").read_text()
+        except OSError:
+            continue
+        kids = [int(x) for x in text.split()]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def _proc_identity(pid):
+    """(comm, cmdline) of pid, or None if it is gone."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            "utf-8", "replace").strip()
+    except OSError:
+        return None
+    return comm, cmdline
+
+
+def _proc_start_time(pid):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def classify_process(pid):
+    """'auth', 'worker' or None, from the title the daemon gives its children."""
+    ident = _proc_identity(pid)
+    if ident is None:
+        return None
+    text = " ".join(ident).lower()
+    if "auth" in text:
+        return "auth"
+    if any(w in text for w in ("worker", "pop3", "imap")):
+        return "worker"
+    return None
+
+
+@dataclasses.dataclass
+class User:
+    name: str
+    password: str
+    secret: str | None  # base32 TOTP seed from the otpauth URI, None without TOTP
+
+
+class Server:
+    """One twofoldd instance in its own temp dir. Not started until start()."""
+
+    def __init__(self, cert, key):
+        self.dir = Path(tempfile.mkdtemp(prefix="twofold-", dir="/tmp"))
+        os.chmod(self.dir, 0o755)
+        self.cert, self.key = Path(cert), Path(key)
+        self.state_dir = self.dir / "state"
+        self.mail_root = self.dir / "mail"
+        self.conf = self.dir / "twofold.conf"
+        self.log_path = self.dir / "twofoldd.log"
+        self.state_dir.mkdir(mode=0o700)
+        self.mail_root.mkdir(mode=0o755)
+        self.uid = self.gid = None
+        if running_as_root():
+            self.uid, self.gid = ensure_service_user()
+            os.chown(self.state_dir, self.uid, self.gid)
+            os.chown(self.mail_root, self.uid, self.gid)
+        self.pop3_port = free_port()
+        self.imap_port = None
+        self.proc = None
+        self._log_file = None
+        self._children_seen = {}
+        self.config = {
+            "server": {"state_dir": str(self.state_dir), "min_spare": "2",
+                       "max_workers": "8"},
+            "tls": {"cert": str(self.cert), "key": str(self.key)},
+            "pop3": {"listen": f"127.0.0.1:{self.pop3_port}"},
+            "auth": {"pwhash_opslimit": "1", "pwhash_memlimit": "8192"},
+            "storage": {"maildir": f"{self.mail_root}/%u"},
+        }
+        if running_as_root():
+            self.config["server"]["user"] = SERVICE_USER
+        self._write_config()
+
+    # --- configuration ---------------------------------------------------------------------
+
+    def configure(self, section, key, value):
+        """Sets or overrides a config key (before start, or before reload)."""
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        self.config.setdefault(section, {})[key] = str(value)
+        self._write_config()
+
+    def unconfigure(self, section, key):
+        self.config.get(section, {}).pop(key, None)
+        self._write_config()
+
+    def enable_imap(self):
+        """Adds an [imap] listen address on a free port (IMAP is not configured by default)."""
+        if self.imap_port is None:
+            self.imap_port = free_port()
+        self.configure("imap", "listen", f"127.0.0.1:{self.imap_port}")
+        return self.imap_port
+
+    def _write_config(self):
+        lines = ["; generated by tests/integration/twofold_harness.py"]
+        for section, keys in self.config.items():
+            if not keys:
+                continue
+            lines.append(f"[{section}]")
+            lines.extend(f"{k} = {v}" for k, v in keys.items())
+            lines.append("")
+        self.conf.write_text("\n".join(lines) + "\n")
+        os.chmod(self.conf, 0o644)
+        listen = self.config.get("imap", {}).get("listen")
+        if listen and self.imap_port is None:
+            m = re.search(r":(\d+)\s*$", listen.split()[0])
+            self.imap_port = int(m.group(1)) if m else None
+
+    # --- the daemon --------------------------------------------------------------------------
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, wait=True):
+        """Runs `twofoldd -f -c CONF` and waits until the listening ports accept connections."""
+        assert self.proc is None, "server already started"
+        binary = twofoldd_path()
+        assert binary.exists(), f"{binary} not built (set TWOFOLD_BUILD_DIR)"
+        self._fix_state_ownership()
+        self._log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(binary), "-f", "-c", str(self.conf)],
+                                     stdin=subprocess.DEVNULL, stdout=self._log_file,
+                                     stderr=subprocess.STDOUT, cwd=self.dir)
+        if wait:
+            for port in self._ports():
+                self._wait_port(port)
+        return self
+
+    def _ports(self):
+        ports = []
+        if self.config.get("pop3", {}).get("listen"):
+            ports.append(self.pop3_port)
+        if self.config.get("imap", {}).get("listen") and self.imap_port is not None:
+            ports.append(self.imap_port)
+        return ports
+
+    def _wait_port(self, port):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"twofoldd exited with {self.proc.returncode} before "
+                                     f"listening on {port}:\n{self.log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"twofoldd not accepting on port {port} after "
+                             f"{START_TIMEOUT:.0f} s:\n{self.log()}")
+
+    def wait_exit(self, timeout=STOP_TIMEOUT):
+        """Waits for the master to exit by itself; returns its exit status."""
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, check=True):
+        """SIGTERM, wait up to 10 s, then SIGKILL. Fails on sanitizer reports or leftover
+        children when check is true. Returns the master's exit status."""
+        if self.proc is None:
+            return None
+        self._remember_children()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                if check:
+                    self._close_log()
+                    self._reap_children()
+                    raise AssertionError(f"twofoldd ignored SIGTERM for {STOP_TIMEOUT:.0f} s:\n"
+                                         f"{self.log()}")
+        status = self.proc.returncode
+        leftovers = self._reap_children()
+        self._close_log()
+        if check:
+            self.check_log()
+            assert not leftovers, (f"daemon children still running after the master exited: "
+                                   f"{leftovers}\n{self.log()}")
+        return status
+
+    def _remember_children(self):
+        if self.running():
+            for p in _descendants(self.proc.pid):
+                self._children_seen[p] = _proc_start_time(p)
+
+    def _reap_children(self):
+        """Waits for the daemon's children to go; SIGKILLs stragglers. Returns their pids."""
+        deadline = time.monotonic() + CHILD_EXIT_TIMEOUT
+        alive = list(self._children_seen)
+        while True:
+            alive = [p for p in alive if _proc_start_time(p) == self._children_seen[p]
+                     and not self._is_zombie(p)]
+            if not alive or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        for p in alive:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return alive
+
+    @staticmethod
+    def _is_zombie(pid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+    def _close_log(self):
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def reload(self):
+        """SIGHUP: re-read config and certificates."""
+        assert self.running(), "server not running"
+        self._remember_children()
+        self.proc.send_signal(signal.SIGHUP)
+
+    def signal(self, signum):
+        assert self.running(), "server not running"
+        self.proc.send_signal(signum)
+
+    def children(self):
+        """All live descendants of the master."""
+        if not self.running():
+            return []
+        kids = _descendants(self.proc.pid)
+        for p in kids:
+            self._children_seen[p] = _proc_start_time(p)
+        return kids
+
+    def worker_pids(self):
+        return [p for p in self.children() if classify_process(p) == "worker"]
+
+    def auth_pids(self):
+        return [p for p in self.children() if classify_process(p) == "auth"]
+
+    def wait_workers(self, count=1, timeout=5.0):
+        """Waits until at least count workers run (the port accepts before the pool is up)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.worker_pids()
+            if len(pids) >= count or time.monotonic() >= deadline:
+                assert len(pids) >= count, (f"{len(pids)} workers after {timeout} s, expected "
+                                            f">= {count}:\n{self.log()}")
+                return pids
+            time.sleep(0.05)
+
+    def log(self):
+        """The daemon's stderr so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def check_log(self):
+        """Fails if a sanitizer reported anything in the daemon log."""
+        line = sanitizer_report(self.log())
+        assert line is None, f"sanitizer report in twofoldd log: {line}\n{self.log()}"
+
+    def wait_log(self, pattern, timeout=5.0):
+        """Waits until the regex pattern appears in the log; returns the match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(pattern, self.log())
+            if m or time.monotonic() >= deadline:
+                assert m, f"{pattern!r} not in twofoldd log after {timeout} s:\n{self.log()}"
+                return m
+            time.sleep(0.05)
+
+    # --- the admin CLI -----------------------------------------------------------------------
+
+    def cli(self, *args, input=None, check=True, timeout=60):
+        """Runs `twofold -c CONF ARGS...`; returns the CompletedProcess (text)."""
+        binary = twofold_cli_path()
+        assert binary.exists(), f"{binary} not built (set TWOFOLD_BUILD_DIR)"
+        r = subprocess.run([str(binary), "-c", str(self.conf), *map(str, args)], input=input,
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        self._fix_state_ownership()
+        line = sanitizer_report(r.stderr)
+        assert line is None, f"sanitizer report from twofold {args}: {line}\n{r.stderr}"
+        if check:
+            assert r.returncode == 0, (f"twofold {' '.join(map(str, args))} exited "
+                                       f"{r.returncode}: {r.stderr.strip()}")
+        return r
+
+    def _fix_state_ownership(self):
+        """The CLI runs as root here; the daemon's auth service runs as the service user and
+        must be able to write what the CLI created in the state dir."""
+        if self.uid is None:
+            return
+        for root, dirs, files in os.walk(self.state_dir):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                st = os.lstat(path)
+                if st.st_uid == 0 and not os.path.islink(path):
+                    os.lchown(path, self.uid, self.gid)
+
+    def add_user(self, name, password=None, totp=True):
+        """Creates a user (and enrols TOTP unless totp=False). Returns a User."""
+        if password is None:
+            password = "Pw-" + secrets.token_urlsafe(12)
+        self.cli("user", "add", name, input=password + "\n")
+        secret = self.enroll_totp(name) if totp else None
+        return User(name, password, secret)
+
+    def enroll_totp(self, name):
+        """`twofold totp enroll NAME`; returns the base32 secret from the otpauth URI."""
+        out = self.cli("totp", "enroll", name).stdout
+        uris = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("otpauth://")]
+        assert len(uris) == 1, f"expected one otpauth:// line, got:\n{out}"
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(uris[0]).query)
+        assert "secret" in query, f"no secret in {uris[0]}"
+        return query["secret"][0]
+
+    def code(self, secret, at=None):
+        """The TOTP code for secret now (or at the Unix time `at`), from oathtool."""
+        auth = self.config.get("auth", {})
+        cmd = ["oathtool", "--totp", "-b", "-d", auth.get("totp_digits", "6"),
+               "-s", auth.get("totp_period", "30") + "s"]
+        if at is not None:
+            cmd += ["-N", f"@{int(at)}"]
+        cmd.append(secret)
+        return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+    def apppass(self, name, proto="all", label="test"):
+        """`twofold apppass add`; returns the new app password (the last line printed)."""
+        out = self.cli("apppass", "add", name, "--label", label, "--proto", proto).stdout
+        lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+        assert lines, "apppass add printed nothing"
+        return lines[-1]
+
+    # --- mail --------------------------------------------------------------------------------
+
+    def maildir(self, name):
+        """The maildir of user name, from the [storage] maildir template."""
+        template = self.config["storage"]["maildir"]
+        local, _, domain = name.partition("@")
+        out, i = [], 0
+        while i < len(template):
+            c = template[i]
+            if c == "%" and i + 1 < len(template):
+                out.append({"u": name, "n": local, "d": domain, "%": "%"}[template[i + 1]])
+                i += 2
+            else:
+                out.append(c)
+                i += 1
+        return Path("".join(out))
+
+    _deliveries = 0
+
+    def deliver(self, name, data, subdir="new", info=None):
+        """Writes one message into the user's maildir (tmp/ then rename, like an MDA).
+        info: the maildir flags after ':2,' (e.g. 'S'); such messages go to cur/."""
+        assert subdir in ("new", "cur")
+        md = self.maildir(name)
+        for d in (md.parent, md, md / "tmp", md / "new", md / "cur"):
+            if not d.exists():
+                d.mkdir(mode=0o700)
+                if self.uid is not None:
+                    os.chown(d, self.uid, self.gid)
+        Server._deliveries += 1
+        base = (f"{int(time.time())}.M{time.time_ns() % 1000000}P{os.getpid()}"
+                f"Q{Server._deliveries}.{socket.gethostname()}")
+        if info is not None:
+            subdir = "cur"
+            base += f":2,{info}"
+        tmp = md / "tmp" / base
+        with open(tmp, "wb") as f:
+            f.write(data)
+        if self.uid is not None:
+            os.chown(tmp, self.uid, self.gid)
+        os.chmod(tmp, 0o600)
+        dest = md / subdir / base
+        os.rename(tmp, dest)
+        return dest
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def ssl_context(self, alpn=None, min_version=None, max_version=None):
+        """A client context that trusts only the test certificate."""
+        ctx = ssl.create_default_context(cafile=str(self.cert))
+        if alpn is not None:
+            ctx.set_alpn_protocols([alpn] if isinstance(alpn, str) else list(alpn))
+        if min_version is not None:
+            ctx.minimum_version = min_version
+        if max_version is not None:
+            ctx.maximum_version = max_version
+        return ctx
+
+    def pop3(self, timeout=10):
+        import poplib
+        return poplib.POP3_SSL("127.0.0.1", self.pop3_port, context=self.ssl_context(),
+                               timeout=timeout)
+
+    def imap(self, timeout=10):
+        import imaplib
+        assert self.imap_port is not None, "IMAP not configured (call enable_imap())"
+        return imaplib.IMAP4_SSL("127.0.0.1", self.imap_port, ssl_context=self.ssl_context(),
+                                 timeout=timeout)
+
+    def tls_connect(self, port=None, context=None, timeout=10):
+        """A raw TLS socket to the POP3 port (or port)."""
+        ctx = context or self.ssl_context()
+        sock = socket.create_connection(("127.0.0.1", port or self.pop3_port), timeout=timeout)
+        return ctx.wrap_socket(sock, server_hostname="localhost")
+
+    # --- teardown ----------------------------------------------------------------------------
+
+    def cleanup(self, keep=False):
+        """Stops the daemon if needed; removes the temp dir unless keep."""
+        try:
+            if self.proc is not None and self.proc.returncode is None:
+                self.stop(check=False)
+        finally:
+            self._close_log()
+            if not keep:
+                shutil.rmtree(self.dir, ignore_errors=True)
