@@ -1,0 +1,146 @@
+/* twofold user add|passwd|del|lock|unlock|list */
+#include "auth/cli/cli.h"
+#include "auth/admin.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef int admin_password_fn(struct auth_policy *p, const char *name, const char *password,
+                              const char **error_r);
+typedef int admin_name_fn(struct auth_policy *p, const char *name, const char **error_r);
+
+static int cli_user_set_password(struct cli *cli, const char *name, admin_password_fn *fn)
+{
+	char *password;
+	const char *error;
+	int ret = CLI_EXIT_OK;
+
+	if (!cli_user_name_ok(name))
+		return CLI_EXIT_ERROR;
+	password = sodium_malloc(CLI_SECRET_MAX + 1);
+	if (password == NULL)
+		return cli_error("out of memory");
+	if (cli_read_new_password(password, CLI_SECRET_MAX + 1, &error) < 0 ||
+	    admin_password_check(password, &error) < 0 ||
+	    fn(cli->policy, name, password, &error) < 0)
+		ret = cli_error("%s", error);
+	sodium_free(password); /* wipes */
+	return ret;
+}
+
+static int cli_user_add(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	return cli_user_set_password(cli, args[0], admin_user_add);
+}
+
+static int cli_user_passwd(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	return cli_user_set_password(cli, args[0], admin_user_passwd);
+}
+
+static int cli_user_simple(struct cli *cli, const char *name, admin_name_fn *fn)
+{
+	const char *error;
+
+	if (!cli_user_name_ok(name))
+		return CLI_EXIT_ERROR;
+	if (fn(cli->policy, name, &error) < 0)
+		return cli_error("%s", error);
+	return CLI_EXIT_OK;
+}
+
+static int cli_user_del(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	return cli_user_simple(cli, args[0], admin_user_del);
+}
+
+static int cli_user_lock(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	return cli_user_simple(cli, args[0], admin_user_lock);
+}
+
+static int cli_user_unlock(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	return cli_user_simple(cli, args[0], admin_user_unlock);
+}
+
+static void cli_user_status(const struct admin_user_info *u, char *buf, size_t size)
+{
+	struct tm tm;
+	char until[32] = "?";
+
+	if (!u->enabled) {
+		snprintf(buf, size, "locked");
+	} else if (u->locked_until > time(NULL)) {
+		if (localtime_r(&u->locked_until, &tm) != NULL)
+			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf, size, "lockout-until=%s", until);
+	} else {
+		snprintf(buf, size, "enabled");
+	}
+}
+
+static void cli_user_row(const struct admin_user_info *u, void *ctx)
+{
+	char status[64], last[32], factors[64];
+
+	cli_user_status(u, status, sizeof(status));
+	cli_format_time(u->last_login, "never", last, sizeof(last));
+	snprintf(factors, sizeof(factors), "%s,apppass=%u,recovery=%u",
+	         u->has_totp ? "totp" : "no-totp", u->apppasses, u->recovery_left);
+	cli_print_safe(u->name);
+	printf("\t%s\t%s\tfailures=%u\tlast-login=%s", status, factors, u->failures, last);
+	if (u->stolen_password_signs > 0)
+		printf("\tSTOLEN-PASSWORD?(%u)", u->stolen_password_signs);
+	putchar('\n');
+}
+
+static int cli_user_list(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	const char *error;
+
+	if (admin_user_list(cli->policy, cli_user_row, NULL, &error) < 0)
+		return cli_error("%s", error);
+	return CLI_EXIT_OK;
+}
+
+const struct cli_command cli_user_commands[] = {
+    {.group = "user",
+     .name = "add",
+     .args_min = 1,
+     .args_max = 1,
+     .usage = "user add NAME",
+     .run = cli_user_add},
+    {.group = "user",
+     .name = "passwd",
+     .args_min = 1,
+     .args_max = 1,
+     .usage = "user passwd NAME",
+     .run = cli_user_passwd},
+    {.group = "user",
+     .name = "del",
+     .args_min = 1,
+     .args_max = 1,
+     .usage = "user del NAME",
+     .run = cli_user_del},
+    {.group = "user",
+     .name = "lock",
+     .args_min = 1,
+     .args_max = 1,
+     .usage = "user lock NAME",
+     .run = cli_user_lock},
+    {.group = "user",
+     .name = "unlock",
+     .args_min = 1,
+     .args_max = 1,
+     .usage = "user unlock NAME",
+     .run = cli_user_unlock},
+    {.group = "user",
+     .name = "list",
+     .args_min = 0,
+     .args_max = 0,
+     .usage = "user list",
+     .run = cli_user_list},
+    {.group = NULL},
+};

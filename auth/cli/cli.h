@@ -1,0 +1,74 @@
+/* The `twofold` admin command: shared pieces of the command groups (private to auth/cli/). */
+#ifndef TWOFOLD_AUTH_CLI_H
+#define TWOFOLD_AUTH_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct config;
+struct auth_policy;
+
+/* Exit codes of the command. */
+enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
+
+/* Longest secret read from a terminal or stdin (the policy refuses longer ones anyway). */
+#define CLI_SECRET_MAX 1024
+
+struct cli {
+	const struct config *cfg;
+	struct auth_policy *policy;
+};
+
+/* One subcommand: "user add NAME". args/args_max count positional arguments after the words;
+ * opts lists the accepted --options (each takes a value), NULL-terminated. */
+struct cli_command {
+	const char *group, *name;
+	unsigned args_min, args_max;
+	const char *const *opts;
+	const char *usage;
+	int (*run)(struct cli *cli, char **args, unsigned nargs, const char **optvals);
+};
+
+/* Tables, one per command group, each ending with a {.group = NULL} entry. */
+extern const struct cli_command cli_user_commands[];
+extern const struct cli_command cli_totp_commands[];
+extern const struct cli_command cli_apppass_commands[];
+extern const struct cli_command cli_recovery_commands[];
+extern const struct cli_command cli_log_commands[];
+extern const struct cli_command cli_auth_commands[];
+
+/* Prints "twofold: <message>" on stderr; returns CLI_EXIT_ERROR. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "twofold: <message>" and a usage hint on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Checks a user name given on the command line; prints the error. */
+bool cli_user_name_ok(const char *name);
+
+/* Reads one line (the newline and a CR before it removed) from fd 0 into buf (size > 1), without
+ * stdio buffering so no copy of the secret stays behind. On a terminal prompts on stderr with echo
+ * off when secret. 1 read, 0 end of input before any byte, -1 error (too long, read error). */
+int cli_read_line(const char *prompt, bool secret, char *buf, size_t size, const char **error_r);
+/* A new password: twice with no echo on a terminal (must match), else the first stdin line.
+ * buf is wiped by the caller. -1 with *error_r on failure. */
+int cli_read_new_password(char *buf, size_t size, const char **error_r);
+bool cli_stdin_is_tty(void);
+
+/* Writes s to stdout with control bytes masked, or "-" when empty/NULL. */
+void cli_print_safe(const char *s);
+/* "2024-11-29 01:30:00" (local time) or "never"/"-" style fallback when t is 0. */
+void cli_format_time(time_t t, const char *zero, char *buf, size_t size);
+
+/* Parses a decimal number in [min, max]; false when it is not one. */
+bool cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *value_r);
+
+/* Draws text as a QR code on stdout (UTF-8 half blocks with ANSI colours). -1 on failure. */
+int cli_qr_print(const char *text);
+
+/* Makes the state directories and, as root with [server] user, becomes that user. */
+int cli_privileges_setup(const struct config *cfg, const char **error_r);
+
+#endif

@@ -1,0 +1,228 @@
+/* twofold: the admin command. Finds the subcommand, loads the config, becomes the service user
+ * when started as root, opens the auth store and runs the subcommand. */
+#include "auth/cli/cli.h"
+#include "auth/policy.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <getopt.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CLI_MAX_OPTS 8
+
+static const struct cli_command *const cli_tables[] = {
+    cli_user_commands,     cli_totp_commands, cli_apppass_commands,
+    cli_recovery_commands, cli_log_commands,  cli_auth_commands,
+};
+
+static void cli_print_usage(FILE *out)
+{
+	fprintf(out, "usage: twofold [-c FILE] [-v] COMMAND ...\n\ncommands:\n");
+	for (size_t t = 0; t < sizeof(cli_tables) / sizeof(cli_tables[0]); t++)
+		for (const struct cli_command *c = cli_tables[t]; c->group != NULL; c++)
+			fprintf(out, "  twofold [-c FILE] %s\n", c->usage);
+	fprintf(out, "\nDefault config: %s\n", TWOFOLD_DEFAULT_CONFIG);
+}
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("twofold: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_EXIT_ERROR;
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("twofold: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cmd != NULL)
+		fprintf(stderr, " (usage: twofold [-c FILE] %s)\n", cmd->usage);
+	else
+		fputs(" (see twofold --help)\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+static const struct cli_command *cli_find(int argc, char **argv, int *used_r)
+{
+	for (size_t t = 0; t < sizeof(cli_tables) / sizeof(cli_tables[0]); t++) {
+		for (const struct cli_command *c = cli_tables[t]; c->group != NULL; c++) {
+			if (strcmp(c->group, argv[0]) != 0)
+				continue;
+			if (c->name == NULL) {
+				*used_r = 1;
+				return c;
+			}
+			if (argc >= 2 && strcmp(c->name, argv[1]) == 0) {
+				*used_r = 2;
+				return c;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool cli_group_known(const char *group)
+{
+	for (size_t t = 0; t < sizeof(cli_tables) / sizeof(cli_tables[0]); t++)
+		for (const struct cli_command *c = cli_tables[t]; c->group != NULL; c++)
+			if (strcmp(c->group, group) == 0)
+				return true;
+	return false;
+}
+
+/* "--name" -> its index in cmd->opts, -1 when the command has no such option. */
+static int cli_opt_index(const struct cli_command *cmd, const char *name, size_t len)
+{
+	for (int i = 0; cmd->opts != NULL && cmd->opts[i] != NULL; i++)
+		if (strlen(cmd->opts[i]) == len && strncmp(cmd->opts[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Splits the words after the command into positional arguments (moved to the front of argv)
+ * and --option values. Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
+static int cli_parse_args(const struct cli_command *cmd, int argc, char **argv, unsigned *nargs_r,
+                          const char **optvals)
+{
+	unsigned nargs = 0;
+	bool opts_done = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq, *value;
+		size_t len;
+		int idx;
+
+		if (opts_done || strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+			if (!opts_done && strcmp(a, "--") == 0) {
+				opts_done = true;
+				continue;
+			}
+			argv[nargs++] = argv[i];
+			continue;
+		}
+		eq = strchr(a + 2, '=');
+		len = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+		idx = cli_opt_index(cmd, a + 2, len);
+		if (idx < 0)
+			return cli_usage_error(cmd, "unknown option '%s'", a);
+		if (eq != NULL)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+			return cli_usage_error(cmd, "option '%s' needs a value", a);
+		optvals[idx] = value;
+	}
+	if (nargs < cmd->args_min)
+		return cli_usage_error(cmd, "missing argument");
+	if (nargs > cmd->args_max)
+		return cli_usage_error(cmd, "too many arguments");
+	*nargs_r = nargs;
+	return CLI_EXIT_OK;
+}
+
+static int cli_open(const char *config_path, struct config **cfg_r, struct auth_policy **policy_r)
+{
+	const char *error;
+	char *cfg_error;
+
+	if (config_load(config_path, cfg_r, &cfg_error) < 0) {
+		fprintf(stderr, "%s\n", cfg_error);
+		free(cfg_error);
+		return CLI_EXIT_ERROR;
+	}
+	if (cli_privileges_setup(*cfg_r, &error) < 0)
+		return cli_error("%s", error);
+	if (auth_policy_open(*cfg_r, policy_r, &error) < 0)
+		return cli_error("%s", error);
+	return CLI_EXIT_OK;
+}
+
+static int cli_run(const char *config_path, int argc, char **argv)
+{
+	const char *optvals[CLI_MAX_OPTS] = {NULL};
+	const struct cli_command *cmd;
+	struct config *cfg = NULL;
+	struct auth_policy *policy = NULL;
+	unsigned nargs;
+	int used, ret;
+
+	cmd = cli_find(argc, argv, &used);
+	if (cmd == NULL)
+		return cli_usage_error(NULL,
+		                       cli_group_known(argv[0]) ? "unknown %s subcommand"
+		                                                : "unknown command '%s'",
+		                       argv[0]);
+	ret = cli_parse_args(cmd, argc - used, argv + used, &nargs, optvals);
+	if (ret != CLI_EXIT_OK)
+		return ret;
+	ret = cli_open(config_path, &cfg, &policy);
+	if (ret == CLI_EXIT_OK) {
+		struct cli cli = {.cfg = cfg, .policy = policy};
+
+		ret = cmd->run(&cli, argv + used, nargs, optvals);
+	}
+	auth_policy_close(&policy);
+	config_free(&cfg);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"config", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config_path = TWOFOLD_DEFAULT_CONFIG;
+	int c, ret;
+
+	log_init("twofold", true);
+	log_set_level(LOG_LEVEL_ERROR);
+	if (sodium_init() < 0)
+		fatal("libsodium initialisation failed");
+	umask(027);
+	while ((c = getopt_long(argc, argv, "+c:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			cli_print_usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("twofold %s\n", TWOFOLD_VERSION);
+			return CLI_EXIT_OK;
+		default:
+			cli_print_usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		cli_print_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	ret = cli_run(config_path, argc - optind, argv + optind);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cli_error("cannot write output");
+	return ret;
+}
