@@ -235,7 +235,6 @@ class Server:
         assert self.proc is None, "server already started"
         binary = twofoldd_path()
         assert binary.exists(), f"{binary} not built (set TWOFOLD_BUILD_DIR)"
-        self._fix_state_ownership()
         self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(binary), "-f", "-c", str(self.conf)],
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
@@ -400,25 +399,12 @@ class Server:
         r = subprocess.run([str(binary), "-c", str(self.conf), *map(str, args)], input=input,
                            capture_output=True, text=True, timeout=timeout,
                            stdin=None if input is not None else subprocess.DEVNULL)
-        self._fix_state_ownership()
         line = sanitizer_report(r.stderr)
         assert line is None, f"sanitizer report from twofold {args}: {line}\n{r.stderr}"
         if check:
             assert r.returncode == 0, (f"twofold {' '.join(map(str, args))} exited "
                                        f"{r.returncode}: {r.stderr.strip()}")
         return r
-
-    def _fix_state_ownership(self):
-        """The CLI runs as root here; the daemon's auth service runs as the service user and
-        must be able to write what the CLI created in the state dir."""
-        if self.uid is None:
-            return
-        for root, dirs, files in os.walk(self.state_dir):
-            for name in dirs + files:
-                path = os.path.join(root, name)
-                st = os.lstat(path)
-                if st.st_uid == 0 and not os.path.islink(path):
-                    os.lchown(path, self.uid, self.gid)
 
     def add_user(self, name, password=None, totp=True):
         """Creates a user (and enrols TOTP unless totp=False). Returns a User."""
