@@ -1,0 +1,345 @@
+/*
+ * TLS over GnuTLS: the only file in the project that includes GnuTLS headers.
+ *
+ * The master loads credentials, priorities and one session-ticket key before forking, so every
+ * worker encrypts and decrypts tickets with the same key and a client resumes on any worker
+ * (TLS 1.2 tickets; TLS 1.3 PSK tickets, whose rotating keys GnuTLS derives from this one).
+ * Connections run non-blocking: the handshake waits with poll() against one deadline, and after
+ * it the transport returns EAGAIN for conn.c to poll on, so no partial record can block a worker.
+ */
+#include "server/tls.h"
+#include "common/config.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Whatever the configured priority string says, nothing older than TLS 1.2 and no DTLS. */
+#define TLS_VERSION_FLOOR ":-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL"
+
+struct tls_server {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	gnutls_datum_t ticket_key; /* secret: wiped on free */
+};
+
+struct tls_conn {
+	gnutls_session_t session;
+	int fd;
+};
+
+/* Error text that names a file or a position; the processes using it are single-threaded. */
+static char tls_error_buf[512];
+
+static const char *tls_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *tls_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tls_error_buf, sizeof(tls_error_buf), fmt, ap);
+	va_end(ap);
+	return tls_error_buf;
+}
+
+void tls_global_init(void)
+{
+	int ret = gnutls_global_init();
+
+	if (ret < 0) {
+		fprintf(stderr, "gnutls_global_init: %s\n", gnutls_strerror(ret));
+		exit(1);
+	}
+}
+
+static void tls_ticket_key_copy(gnutls_datum_t *dst, const gnutls_datum_t *src)
+{
+	dst->data = xmalloc(src->size);
+	memcpy(dst->data, src->data, src->size);
+	dst->size = src->size;
+}
+
+static int tls_ticket_key_init(struct tls_server *srv, const struct tls_server *keep,
+                               const char **error_r)
+{
+	gnutls_datum_t key;
+	int ret;
+
+	if (keep != NULL) {
+		tls_ticket_key_copy(&srv->ticket_key, &keep->ticket_key);
+		return 0;
+	}
+	ret = gnutls_session_ticket_key_generate(&key);
+	if (ret < 0) {
+		*error_r = tls_error("session ticket key: %s", gnutls_strerror(ret));
+		return -1;
+	}
+	/* keep it in our own allocation so freeing never depends on gnutls_free */
+	tls_ticket_key_copy(&srv->ticket_key, &key);
+	sodium_memzero(key.data, key.size);
+	gnutls_free(key.data);
+	return 0;
+}
+
+static int tls_priority_init(struct tls_server *srv, const char *priority, const char **error_r)
+{
+	char *full = xasprintf("%s%s", priority, TLS_VERSION_FLOOR);
+	const unsigned *list;
+	const char *err_pos = NULL;
+	int ret, n;
+
+	ret = gnutls_priority_init(&srv->prio, full, &err_pos);
+	if (ret < 0) {
+		size_t at = err_pos != NULL && err_pos >= full ? (size_t)(err_pos - full) : 0;
+
+		if (ret == GNUTLS_E_NO_PRIORITIES_WERE_SET)
+			*error_r = "[tls] priority: enables neither TLS 1.2 nor TLS 1.3";
+		else if (ret == GNUTLS_E_INVALID_REQUEST && at < strlen(priority))
+			*error_r = tls_error("[tls] priority: invalid at \"%.60s\"", priority + at);
+		else
+			*error_r = tls_error("[tls] priority: %s", gnutls_strerror(ret));
+		srv->prio = NULL;
+		free(full);
+		return -1;
+	}
+	free(full);
+	n = gnutls_priority_protocol_list(srv->prio, &list);
+	if (n <= 0) {
+		*error_r = "[tls] priority: enables neither TLS 1.2 nor TLS 1.3";
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_cred_init(struct tls_server *srv, const struct config *cfg, const char **error_r)
+{
+	int ret;
+
+	if (cfg->tls_cert == NULL || cfg->tls_key == NULL) {
+		*error_r = "[tls] cert and key are required";
+		return -1;
+	}
+	ret = gnutls_certificate_allocate_credentials(&srv->cred);
+	if (ret < 0) {
+		srv->cred = NULL;
+		*error_r = tls_error("TLS credentials: %s", gnutls_strerror(ret));
+		return -1;
+	}
+	ret = gnutls_certificate_set_x509_key_file2(srv->cred, cfg->tls_cert, cfg->tls_key,
+	                                            GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (ret < 0) {
+		*error_r = tls_error("[tls] cert %s / key %s: %s", cfg->tls_cert, cfg->tls_key,
+		                     gnutls_strerror(ret));
+		return -1;
+	}
+	/* only used if the priority string enables finite-field DHE */
+	gnutls_certificate_set_known_dh_params(srv->cred, GNUTLS_SEC_PARAM_MEDIUM);
+	return 0;
+}
+
+int tls_server_load(const struct config *cfg, const struct tls_server *keep_ticket_key_from,
+                    struct tls_server **srv_r, const char **error_r)
+{
+	struct tls_server *srv = xcalloc(1, sizeof(*srv));
+	const char *priority = cfg->tls_priority != NULL ? cfg->tls_priority : "NORMAL";
+
+	if (tls_priority_init(srv, priority, error_r) < 0 || tls_cred_init(srv, cfg, error_r) < 0 ||
+	    tls_ticket_key_init(srv, keep_ticket_key_from, error_r) < 0) {
+		tls_server_free(&srv);
+		return -1;
+	}
+	*srv_r = srv;
+	return 0;
+}
+
+void tls_server_free(struct tls_server **srvp)
+{
+	struct tls_server *srv = *srvp;
+
+	if (srv == NULL)
+		return;
+	if (srv->ticket_key.data != NULL)
+		xfree_secret(srv->ticket_key.data, srv->ticket_key.size);
+	if (srv->cred != NULL)
+		gnutls_certificate_free_credentials(srv->cred);
+	if (srv->prio != NULL)
+		gnutls_priority_deinit(srv->prio);
+	free(srv);
+	*srvp = NULL;
+}
+
+static long tls_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static int tls_session_init(struct tls_server *srv, struct tls_conn *tc, const char *alpn,
+                            const char **error_r)
+{
+	gnutls_datum_t proto = {(unsigned char *)alpn, (unsigned)strlen(alpn)};
+	int ret;
+
+	ret = gnutls_init(&tc->session, GNUTLS_SERVER | GNUTLS_NO_SIGNAL);
+	if (ret < 0) {
+		tc->session = NULL;
+		*error_r = gnutls_strerror(ret);
+		return -1;
+	}
+	if ((ret = gnutls_priority_set(tc->session, srv->prio)) < 0 ||
+	    (ret = gnutls_credentials_set(tc->session, GNUTLS_CRD_CERTIFICATE, srv->cred)) < 0 ||
+	    (ret = gnutls_session_ticket_enable_server(tc->session, &srv->ticket_key)) < 0 ||
+	    (ret = gnutls_alpn_set_protocols(tc->session, &proto, 1, GNUTLS_ALPN_MANDATORY)) < 0) {
+		*error_r = gnutls_strerror(ret);
+		return -1;
+	}
+	gnutls_certificate_server_set_request(tc->session, GNUTLS_CERT_IGNORE);
+	gnutls_transport_set_int(tc->session, tc->fd);
+	return 0;
+}
+
+/* Waits for the direction GnuTLS is blocked on. 1 go on, 0 deadline passed, -1 error. */
+static int tls_wait(struct tls_conn *tc, long deadline_ms)
+{
+	struct pollfd p = {tc->fd, gnutls_record_get_direction(tc->session) ? POLLOUT : POLLIN, 0};
+	long left = deadline_ms - tls_now_ms();
+
+	if (left <= 0)
+		return 0;
+	if (poll(&p, 1, (int)(left > 60000 ? 60000 : left)) < 0 && errno != EINTR)
+		return -1;
+	return 1; /* ready, interrupted or timed out: the caller's next round checks the deadline */
+}
+
+static int tls_handshake_run(struct tls_conn *tc, unsigned timeout_s, const char **error_r)
+{
+	long deadline = tls_now_ms() + (long)timeout_s * 1000L;
+	int ret, w;
+
+	for (;;) {
+		ret = gnutls_handshake(tc->session);
+		if (ret == GNUTLS_E_SUCCESS)
+			return 0;
+		if (gnutls_error_is_fatal(ret) != 0) {
+			gnutls_alert_send_appropriate(tc->session, ret);
+			*error_r = gnutls_strerror(ret);
+			return -1;
+		}
+		/* EAGAIN, EINTR or a warning alert: wait for the socket unless time is up */
+		w = ret == GNUTLS_E_AGAIN ? tls_wait(tc, deadline) : tls_now_ms() < deadline;
+		if (w == 0) {
+			*error_r = "TLS handshake timed out";
+			return -1;
+		}
+		if (w < 0) {
+			*error_r = "TLS handshake: poll failed";
+			return -1;
+		}
+	}
+}
+
+int tls_conn_handshake(struct tls_server *srv, int fd, const char *alpn, unsigned timeout_s,
+                       struct tls_conn **conn_r, const char **error_r)
+{
+	struct tls_conn *tc = xcalloc(1, sizeof(*tc));
+	int flags = fcntl(fd, F_GETFL);
+
+	tc->fd = fd;
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		*error_r = "TLS handshake: fcntl(O_NONBLOCK) failed";
+		free(tc);
+		return -1;
+	}
+	if (tls_session_init(srv, tc, alpn, error_r) < 0 ||
+	    tls_handshake_run(tc, timeout_s, error_r) < 0) {
+		if (tc->session != NULL)
+			gnutls_deinit(tc->session);
+		free(tc);
+		return -1;
+	}
+	*conn_r = tc;
+	return 0;
+}
+
+static ssize_t tls_transport_result(struct tls_conn *tc, ssize_t ret)
+{
+	if (ret >= 0)
+		return ret;
+	switch (ret) {
+	case GNUTLS_E_AGAIN:
+		errno = EAGAIN;
+		return -1;
+	case GNUTLS_E_INTERRUPTED:
+	case GNUTLS_E_WARNING_ALERT_RECEIVED:
+		errno = EINTR;
+		return -1;
+	case GNUTLS_E_REHANDSHAKE:
+		/* a TLS 1.2 client asked to renegotiate: decline and carry on */
+		gnutls_alert_send(tc->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+		errno = EINTR;
+		return -1;
+	case GNUTLS_E_PREMATURE_TERMINATION:
+		return 0; /* closed without close_notify: an EOF all the same */
+	default:
+		errno = EIO;
+		return -1;
+	}
+}
+
+static ssize_t tls_transport_read(void *ctx, void *buf, size_t len)
+{
+	struct tls_conn *tc = ctx;
+
+	return tls_transport_result(tc, gnutls_record_recv(tc->session, buf, len));
+}
+
+static ssize_t tls_transport_write(void *ctx, const void *buf, size_t len)
+{
+	struct tls_conn *tc = ctx;
+
+	return tls_transport_result(tc, gnutls_record_send(tc->session, buf, len));
+}
+
+static size_t tls_transport_pending(void *ctx)
+{
+	struct tls_conn *tc = ctx;
+
+	return gnutls_record_check_pending(tc->session);
+}
+
+void tls_conn_transport(struct tls_conn *tc, struct conn_transport *t_r)
+{
+	t_r->read = tls_transport_read;
+	t_r->write = tls_transport_write;
+	t_r->pending = tls_transport_pending;
+	t_r->ctx = tc;
+	t_r->fd = tc->fd;
+}
+
+int tls_conn_resumed(const struct tls_conn *tc)
+{
+	return gnutls_session_is_resumed(tc->session) != 0;
+}
+
+void tls_conn_close(struct tls_conn **tcp)
+{
+	struct tls_conn *tc = *tcp;
+
+	if (tc == NULL)
+		return;
+	(void)gnutls_bye(tc->session, GNUTLS_SHUT_WR); /* one try: never wait on the peer */
+	gnutls_deinit(tc->session);
+	free(tc);
+	*tcp = NULL;
+}
