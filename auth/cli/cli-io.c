@@ -68,17 +68,18 @@ static int cli_read_tty_line(const char *prompt, bool secret, char *buf, size_t 
 	bool echo_off = false;
 	int ret;
 
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/* Echo goes off before the prompt shows: nothing typed after the prompt is echoed. */
 	if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 		quiet.c_lflag |= ICANON;
 		echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 	}
+	fputs(prompt, stderr);
+	fflush(stderr);
 	ret = cli_read_fd_line(buf, size, error_r);
 	if (echo_off) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fputc('\n', stderr);
 	}
 	return ret;
