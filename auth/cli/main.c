@@ -163,11 +163,12 @@ static int cli_run(const char *config_path, int argc, char **argv)
 	int used, ret;
 
 	cmd = cli_find(argc, argv, &used);
+	if (cmd == NULL && !cli_group_known(argv[0]))
+		return cli_usage_error(NULL, "unknown command '%s'", argv[0]);
+	if (cmd == NULL && argc < 2)
+		return cli_usage_error(NULL, "'%s' needs a subcommand", argv[0]);
 	if (cmd == NULL)
-		return cli_usage_error(NULL,
-		                       cli_group_known(argv[0]) ? "unknown %s subcommand"
-		                                                : "unknown command '%s'",
-		                       argv[0]);
+		return cli_usage_error(NULL, "unknown subcommand '%s %s'", argv[0], argv[1]);
 	ret = cli_parse_args(cmd, argc - used, argv + used, &nargs, optvals);
 	if (ret != CLI_EXIT_OK)
 		return ret;
