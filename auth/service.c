@@ -1,0 +1,329 @@
+#include "auth/service.h"
+#include "auth/policy.h"
+#include "common/config.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUTH_MAX_PEERS     256
+#define AUTH_PEER_IDLE_MAX 30 /* seconds a connected worker may stay silent */
+#define AUTH_LOG_NAME_MAX  64
+
+volatile sig_atomic_t auth_service_quit;
+
+struct auth_peer {
+	int fd;
+	pid_t pid;
+	time_t last;
+};
+
+struct auth_service {
+	const struct config *cfg;
+	struct auth_policy *policy;
+	int listen_fd, epfd;
+	struct auth_peer peers[AUTH_MAX_PEERS];
+	size_t npeers;
+	struct ipc_msg in, out;
+};
+
+static char auth_service_errbuf[PATH_MAX + 128];
+
+static const char *auth_service_errno(const char *what, const char *path)
+{
+	snprintf(auth_service_errbuf, sizeof(auth_service_errbuf), "%s %s: %s", what, path,
+	         strerror(errno));
+	return auth_service_errbuf;
+}
+
+/* mkdir -p, 0700 for what we create. */
+static int auth_service_mkdirs(char *path, const char **error_r)
+{
+	for (char *p = path + 1;; p++) {
+		bool last = *p == '\0';
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			*error_r = auth_service_errno("cannot create", path);
+			if (!last)
+				*p = '/';
+			return -1;
+		}
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
+int auth_service_maildir_open(const struct config *cfg, const char *user, const char **error_r)
+{
+	static const char *const subdirs[] = {"cur", "new", "tmp"};
+	char *path = config_maildir_for(cfg, user);
+	int fd;
+
+	if (path == NULL) {
+		*error_r = "user name cannot be turned into a maildir path";
+		return -1;
+	}
+	if (auth_service_mkdirs(path, error_r) < 0) {
+		free(path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		*error_r = auth_service_errno("cannot open", path);
+		free(path);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
+		if (mkdirat(fd, subdirs[i], 0700) < 0 && errno != EEXIST) {
+			*error_r = auth_service_errno("cannot create subfolder of", path);
+			free(path);
+			close(fd);
+			return -1;
+		}
+	free(path);
+	return fd;
+}
+
+static void auth_service_peer_close(struct auth_service *svc, size_t i)
+{
+	epoll_ctl(svc->epfd, EPOLL_CTL_DEL, svc->peers[i].fd, NULL);
+	close(svc->peers[i].fd);
+	svc->peers[i] = svc->peers[--svc->npeers];
+}
+
+/* Only our own uid (workers run as the service user) and root may talk to us. */
+static bool auth_service_peer_allowed(int fd, pid_t *pid_r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*pid_r = cred.pid;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	log_warn("refused IPC connection from pid %ld uid %ld", (long)cred.pid, (long)cred.uid);
+	return false;
+}
+
+static void auth_service_accept(struct auth_service *svc)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	pid_t pid = 0;
+	int fd = accept4(svc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return; /* EAGAIN: another auth process took it */
+	if (svc->npeers == AUTH_MAX_PEERS || !auth_service_peer_allowed(fd, &pid)) {
+		close(fd);
+		return;
+	}
+	ev.data.fd = fd;
+	if (epoll_ctl(svc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return;
+	}
+	svc->peers[svc->npeers++] = (struct auth_peer){fd, pid, time(NULL)};
+}
+
+struct auth_service_req {
+	const char *user, *secret, *proto, *ip, *client_id;
+};
+
+static int auth_service_decode(struct ipc_msg *m, struct auth_service_req *r)
+{
+	if (m->fd >= 0 || m->hdr.type != IPC_LOGIN_REQUEST)
+		return -1;
+	if (ipc_get_str(m, &r->user) < 0 || ipc_get_str(m, &r->secret) < 0 ||
+	    ipc_get_str(m, &r->proto) < 0 || ipc_get_str(m, &r->ip) < 0 ||
+	    ipc_get_str(m, &r->client_id) < 0)
+		return -1;
+	return ipc_end(m);
+}
+
+static void auth_service_log(const struct auth_service_req *r, const struct auth_reply *reply)
+{
+	if (reply->result == AUTH_OK)
+		log_info("login ok: user=<%.*s> proto=%s rip=%s factor=%s", AUTH_LOG_NAME_MAX,
+		         reply->user, r->proto, r->ip, reply->factor != NULL ? reply->factor : "");
+	else if (reply->result == AUTH_FAIL)
+		log_info("login failed: user=<%.*s> proto=%s rip=%s", AUTH_LOG_NAME_MAX, r->user,
+		         r->proto, r->ip);
+	else
+		log_warn("login tempfail: user=<%.*s> proto=%s rip=%s", AUTH_LOG_NAME_MAX, r->user,
+		         r->proto, r->ip);
+}
+
+/* Runs the policy; on success opens the maildir. Returns the fd to attach or -1. */
+static int auth_service_login(struct auth_service *svc, const struct auth_service_req *r,
+                              struct auth_reply *reply)
+{
+	struct auth_request req = {.user = r->user,
+	                           .secret = r->secret,
+	                           .ip = r->ip,
+	                           .client_id = r->client_id,
+	                           .now = time(NULL)};
+	const char *error;
+	int fd = -1;
+
+	if (auth_proto_parse(r->proto, &req.proto) < 0)
+		req.proto = AUTH_PROTO_OTHER;
+	auth_policy_login(svc->policy, &req, reply);
+	if (reply->result == AUTH_OK) {
+		fd = auth_service_maildir_open(svc->cfg, reply->user, &error);
+		if (fd < 0) {
+			log_error("maildir for %s: %s", reply->user, error);
+			reply->result = AUTH_TEMPFAIL;
+			reply->delay_ms = 0;
+		}
+	}
+	auth_service_log(r, reply);
+	return fd;
+}
+
+static int auth_service_reply(struct auth_service *svc, int peer_fd, uint32_t request_id,
+                              const struct auth_reply *reply, int dir_fd)
+{
+	struct ipc_msg *out = &svc->out;
+	int r;
+
+	if (reply->result == AUTH_OK) {
+		ipc_msg_init(out, IPC_LOGIN_OK, request_id);
+		ipc_put_str(out, reply->user);
+	} else {
+		ipc_msg_init(out, reply->result == AUTH_FAIL ? IPC_LOGIN_FAIL : IPC_LOGIN_TEMPFAIL,
+		             request_id);
+		ipc_put_u32(out, reply->delay_ms);
+	}
+	r = ipc_send(peer_fd, out, dir_fd);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	return r;
+}
+
+/* One message from a peer. -1: close that peer (gone, or it broke the protocol). */
+static int auth_service_handle(struct auth_service *svc, struct auth_peer *peer)
+{
+	struct ipc_msg *m = &svc->in;
+	struct auth_service_req req;
+	struct auth_reply reply;
+	int r = ipc_recv(peer->fd, m), dir_fd;
+
+	if (r == 0 || (r < 0 && errno != EPROTO))
+		return -1;
+	if (r < 0 || auth_service_decode(m, &req) < 0) {
+		if (r > 0 && m->fd >= 0)
+			close(m->fd);
+		log_error("malformed request from pid %ld: closing that connection",
+		          (long)peer->pid);
+		ipc_msg_wipe(m);
+		return -1;
+	}
+	peer->last = time(NULL);
+	memset(&reply, 0, sizeof(reply));
+	dir_fd = auth_service_login(svc, &req, &reply);
+	ipc_msg_wipe(m);
+	r = auth_service_reply(svc, peer->fd, m->hdr.request_id, &reply, dir_fd);
+	sodium_memzero(&reply, sizeof(reply));
+	return r;
+}
+
+static struct auth_peer *auth_service_peer(struct auth_service *svc, int fd, size_t *i_r)
+{
+	for (size_t i = 0; i < svc->npeers; i++)
+		if (svc->peers[i].fd == fd) {
+			*i_r = i;
+			return &svc->peers[i];
+		}
+	return NULL;
+}
+
+static void auth_service_expire(struct auth_service *svc)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = svc->npeers; i-- > 0;)
+		if (now - svc->peers[i].last > AUTH_PEER_IDLE_MAX)
+			auth_service_peer_close(svc, i);
+}
+
+static void auth_service_stop_listening(struct auth_service *svc)
+{
+	if (svc->listen_fd < 0)
+		return;
+	epoll_ctl(svc->epfd, EPOLL_CTL_DEL, svc->listen_fd, NULL);
+	close(svc->listen_fd);
+	svc->listen_fd = -1;
+}
+
+static void auth_service_event(struct auth_service *svc, int fd)
+{
+	struct auth_peer *peer;
+	size_t i;
+
+	if (fd == svc->listen_fd) {
+		auth_service_accept(svc);
+		return;
+	}
+	peer = auth_service_peer(svc, fd, &i);
+	if (peer != NULL && auth_service_handle(svc, peer) < 0)
+		auth_service_peer_close(svc, i);
+}
+
+static void auth_service_loop(struct auth_service *svc)
+{
+	struct epoll_event evs[16];
+
+	while (!auth_service_quit || svc->npeers > 0) {
+		int n;
+
+		if (auth_service_quit)
+			auth_service_stop_listening(svc);
+		n = epoll_wait(svc->epfd, evs, 16, 1000);
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait: %s", strerror(errno));
+		for (int i = 0; i < n; i++)
+			auth_service_event(svc, evs[i].data.fd);
+		auth_service_expire(svc);
+	}
+}
+
+int auth_service_run(const struct config *cfg, int listen_fd, const char **error_r)
+{
+	struct auth_service *svc = xcalloc(1, sizeof(*svc));
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
+
+	svc->cfg = cfg;
+	svc->listen_fd = listen_fd;
+	if (auth_policy_open(cfg, &svc->policy, error_r) < 0) {
+		free(svc);
+		return -1;
+	}
+	svc->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (svc->epfd < 0 || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+		fatal("epoll: %s", strerror(errno));
+	auth_service_loop(svc);
+	auth_service_stop_listening(svc);
+	close(svc->epfd);
+	auth_policy_close(&svc->policy);
+	sodium_memzero(svc, sizeof(*svc));
+	free(svc);
+	return 0;
+}

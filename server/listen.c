@@ -1,0 +1,159 @@
+#include "server/listen.h"
+#include "common/config.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 1024
+
+int listen_parse(const char *addr, struct sockaddr_storage *ss_r, socklen_t *len_r)
+{
+	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t hlen;
+
+	if (colon == NULL || colon == addr)
+		return -1;
+	hlen = (size_t)(colon - addr);
+	if (addr[0] == '[') {
+		if (hlen < 3 || addr[hlen - 1] != ']')
+			return -1;
+		addr++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return -1;
+	memcpy(host, addr, hlen);
+	host[hlen] = '\0';
+	if (getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, colon + 1, &hints, &res) != 0)
+		return -1;
+	if (strcmp(host, "*") == 0) {
+		/* "*" means IPv4 any; "[::]" is written for IPv6 */
+		for (struct addrinfo *a = res; a != NULL; a = a->ai_next)
+			if (a->ai_family == AF_INET) {
+				memcpy(ss_r, a->ai_addr, a->ai_addrlen);
+				*len_r = a->ai_addrlen;
+				freeaddrinfo(res);
+				return 0;
+			}
+	}
+	memcpy(ss_r, res->ai_addr, res->ai_addrlen);
+	*len_r = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int listen_check_one(const struct config *cfg, const char *section,
+                            const struct config_listen *l, char **error_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	for (size_t i = 0; i < l->count; i++)
+		if (listen_parse(l->addrs[i], &ss, &len) < 0) {
+			*error_r = xasprintf("%s: [%s] listen: not a numeric address: '%s'",
+			                     cfg->path != NULL ? cfg->path : "config", section,
+			                     l->addrs[i]);
+			return -1;
+		}
+	return 0;
+}
+
+int listen_check(const struct config *cfg, char **error_r)
+{
+	if (listen_check_one(cfg, "imap", &cfg->imap_listen, error_r) < 0)
+		return -1;
+	return listen_check_one(cfg, "pop3", &cfg->pop3_listen, error_r);
+}
+
+static int listen_bind(const char *addr, char **error_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (listen_parse(addr, &ss, &len) < 0) {
+		*error_r = xasprintf("bad listen address '%s'", addr);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = xasprintf("socket for %s: %s", addr, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		*error_r = xasprintf("cannot listen on %s: %s", addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_add(struct listen_set *set, const struct config_listen *l, enum auth_proto proto,
+                      char **error_r)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		int fd = listen_bind(l->addrs[i], error_r);
+
+		if (fd < 0)
+			return -1;
+		set->l = xreallocarray(set->l, set->count + 1, sizeof(*set->l));
+		set->l[set->count].fd = fd;
+		set->l[set->count].proto = proto;
+		set->l[set->count].addr = xstrdup(l->addrs[i]);
+		set->count++;
+	}
+	return 0;
+}
+
+int listen_open(const struct config *cfg, struct listen_set *set_r, char **error_r)
+{
+	set_r->l = NULL;
+	set_r->count = 0;
+	if (listen_add(set_r, &cfg->imap_listen, AUTH_PROTO_IMAP, error_r) < 0 ||
+	    listen_add(set_r, &cfg->pop3_listen, AUTH_PROTO_POP3, error_r) < 0) {
+		listen_close(set_r);
+		return -1;
+	}
+	return 0;
+}
+
+void listen_close(struct listen_set *set)
+{
+	for (size_t i = 0; i < set->count; i++) {
+		if (set->l[i].fd >= 0)
+			close(set->l[i].fd);
+		free(set->l[i].addr);
+	}
+	xfree(&set->l);
+	set->count = 0;
+}
+
+static bool listen_same_list(const struct config_listen *a, const struct config_listen *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < a->count; i++)
+		if (strcmp(a->addrs[i], b->addrs[i]) != 0)
+			return false;
+	return true;
+}
+
+bool listen_same(const struct config *a, const struct config *b)
+{
+	return listen_same_list(&a->imap_listen, &b->imap_listen) &&
+	       listen_same_list(&a->pop3_listen, &b->pop3_listen);
+}

@@ -1,0 +1,308 @@
+#include "server/worker.h"
+#include "common/config.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "server/conn.h"
+#include "server/listen.h"
+#include "server/privdrop.h"
+#include "server/scoreboard.h"
+#include "server/session.h"
+#include "server/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKER_AUTH_TIMEOUT 60 /* seconds to wait for the auth service's answer */
+
+volatile sig_atomic_t session_shutdown;
+static volatile sig_atomic_t worker_quit;
+static const struct worker_env *worker_env;
+static uint32_t worker_request_id;
+
+static void worker_on_term(int sig)
+{
+	session_shutdown = 1;
+	worker_quit = 1;
+}
+
+static void worker_on_usr1(int sig)
+{
+	worker_quit = 1;
+}
+
+/* SIGTERM/SIGUSR1 are blocked except while waiting for a connection or serving one. */
+static void worker_signals(sigset_t *waitmask_r)
+{
+	struct sigaction sa = {0};
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = worker_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = worker_on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, waitmask_r);
+	sigdelset(waitmask_r, SIGTERM);
+	sigdelset(waitmask_r, SIGUSR1);
+}
+
+/* ---- login through the auth service ---- */
+
+static int worker_auth_connect(void)
+{
+	struct timeval tv = {.tv_sec = WORKER_AUTH_TIMEOUT};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)&worker_env->auth_addr,
+	            worker_env->auth_addr_len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int worker_auth_ask(int fd, const struct session *s, const char *user, const char *secret,
+                           const char *client_id, struct ipc_msg *m)
+{
+	int r;
+
+	ipc_msg_init(m, IPC_LOGIN_REQUEST, ++worker_request_id);
+	ipc_put_str(m, user);
+	ipc_put_str(m, secret);
+	ipc_put_str(m, auth_proto_name(s->proto));
+	ipc_put_str(m, conn_peer_ip(s->conn));
+	ipc_put_str(m, client_id != NULL ? client_id : "");
+	r = ipc_send(fd, m, -1);
+	ipc_msg_wipe(m);
+	if (r < 0)
+		return -1;
+	return ipc_recv(fd, m) == 1 ? 0 : -1;
+}
+
+/* Checks the answer and fills out. -1 when the auth service broke the protocol. */
+static int worker_auth_answer(struct ipc_msg *m, struct session_login *out, uint32_t *delay_r)
+{
+	const char *user;
+
+	if (m->hdr.request_id != worker_request_id)
+		return -1;
+	switch (m->hdr.type) {
+	case IPC_LOGIN_OK:
+		if (m->fd < 0 || ipc_get_str(m, &user) < 0 || ipc_end(m) < 0 ||
+		    strlen(user) >= sizeof(out->user))
+			return -1;
+		memcpy(out->user, user, strlen(user) + 1);
+		out->maildir_fd = m->fd;
+		out->result = AUTH_OK;
+		return 0;
+	case IPC_LOGIN_FAIL:
+	case IPC_LOGIN_TEMPFAIL:
+		if (m->fd >= 0 || ipc_get_u32(m, delay_r) < 0 || ipc_end(m) < 0)
+			return -1;
+		out->result = m->hdr.type == IPC_LOGIN_FAIL ? AUTH_FAIL : AUTH_TEMPFAIL;
+		return 0;
+	}
+	return -1;
+}
+
+static void worker_sleep_ms(uint32_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !session_shutdown)
+		;
+}
+
+void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
+                   struct session_login *out)
+{
+	static struct ipc_msg m;
+	uint32_t delay_ms = 0;
+	int fd;
+
+	out->result = AUTH_TEMPFAIL;
+	out->user[0] = '\0';
+	out->maildir_fd = -1;
+	fd = worker_auth_connect();
+	if (fd < 0) {
+		log_error("cannot reach the auth service: %s", strerror(errno));
+		return;
+	}
+	if (worker_auth_ask(fd, s, user, secret, client_id, &m) < 0) {
+		log_error("no answer from the auth service: %s", strerror(errno));
+	} else if (worker_auth_answer(&m, out, &delay_ms) < 0) {
+		log_error("malformed answer from the auth service");
+		if (m.fd >= 0)
+			close(m.fd);
+		out->result = AUTH_TEMPFAIL;
+		out->user[0] = '\0';
+		out->maildir_fd = -1;
+	}
+	close(fd);
+	ipc_msg_wipe(&m);
+	if (delay_ms > 0)
+		worker_sleep_ms(delay_ms);
+}
+
+/* ---- connections ---- */
+
+static void worker_peer_ip(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+	buf[0] = '\0';
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
+	} else if (ss->ss_family == AF_INET6) {
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, size);
+		else
+			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
+	}
+}
+
+static void worker_notify_master(void)
+{
+	char b = 0;
+
+	if (write(worker_env->notify_fd, &b, 1) < 0) {
+		/* pipe full: the master is awake anyway */
+	}
+}
+
+static void worker_session(const struct listener *l, struct tls_conn *tc, const char *ip)
+{
+	struct conn_transport t;
+	struct session s = {.cfg = worker_env->cfg, .proto = l->proto, .auth_sock = -1};
+
+	tls_conn_transport(tc, &t);
+	s.conn = conn_new(&t, ip);
+	if (l->proto == AUTH_PROTO_POP3)
+		pop3_session_run(&s);
+	else
+		log_error("no protocol for listener %s", l->addr);
+	conn_free(&s.conn);
+}
+
+static void worker_serve(const struct listener *l, int fd, const struct sockaddr_storage *ss)
+{
+	const char *alpn = l->proto == AUTH_PROTO_IMAP ? "imap" : "pop3";
+	struct tls_conn *tc = NULL;
+	const char *error;
+	char ip[INET6_ADDRSTRLEN];
+
+	worker_peer_ip(ss, ip, sizeof(ip));
+	if (tls_conn_handshake(worker_env->tls, fd, alpn, worker_env->cfg->handshake_timeout, &tc,
+	                       &error) < 0) {
+		log_info("TLS handshake with %s failed: %s", ip, error);
+		return;
+	}
+	worker_session(l, tc, ip);
+	tls_conn_close(&tc);
+}
+
+/* Serves one connection from listener l if there is one to take. 1 served, 0 nothing. */
+static int worker_accept(const struct listener *l, const sigset_t *waitmask)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	sigset_t old;
+	int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return 0; /* another worker took it */
+	scoreboard_set_state(worker_env->sb, worker_env->slot, SLOT_BUSY);
+	worker_notify_master();
+	sigprocmask(SIG_SETMASK, waitmask, &old);
+	worker_serve(l, fd, &ss);
+	close(fd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	scoreboard_session_done(worker_env->sb, worker_env->slot);
+	scoreboard_set_state(worker_env->sb, worker_env->slot, SLOT_IDLE);
+	return 1;
+}
+
+static int worker_epoll(const struct listen_set *ls)
+{
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (epfd < 0)
+		fatal("epoll_create1: %s", strerror(errno));
+	for (size_t i = 0; i < ls->count; i++) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
+
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, ls->l[i].fd, &ev) < 0)
+			fatal("epoll_ctl: %s", strerror(errno));
+	}
+	return epfd;
+}
+
+static bool worker_done(void)
+{
+	const struct scoreboard_slot *slot = &worker_env->sb->slots[worker_env->slot];
+
+	return worker_quit || slot->retiring ||
+	       slot->sessions >= worker_env->cfg->sessions_per_worker;
+}
+
+static void worker_loop(int epfd, const sigset_t *waitmask)
+{
+	const struct listen_set *ls = worker_env->listeners;
+	struct epoll_event ev;
+
+	while (!worker_done()) {
+		int n = epoll_pwait(epfd, &ev, 1, -1, waitmask);
+
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait: %s", strerror(errno));
+		if (n == 1 && !worker_quit)
+			worker_accept(&ls->l[ev.data.u64], waitmask);
+	}
+}
+
+void worker_run(const struct worker_env *env)
+{
+	sigset_t waitmask;
+	const char *error;
+	int epfd;
+
+	worker_env = env;
+	log_set_role("worker");
+	prctl(PR_SET_NAME, "twofoldd-worker");
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	worker_signals(&waitmask);
+	if (privdrop_apply(env->priv, true, &error) < 0) {
+		log_error("%s", error);
+		_exit(2);
+	}
+	conn_set_interrupt(&session_shutdown);
+	epfd = worker_epoll(env->listeners);
+	scoreboard_set_state(env->sb, env->slot, SLOT_IDLE);
+	worker_loop(epfd, &waitmask);
+	close(epfd);
+	exit(0);
+}
