@@ -1,0 +1,37 @@
+#include "auth/factor.h"
+#include "common/xalloc.h"
+
+#include <sodium.h>
+#include <string.h>
+
+char *factor_random_code(unsigned groups, unsigned group_len)
+{
+	size_t len = (size_t)groups * group_len + (groups > 0 ? groups - 1 : 0);
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (unsigned g = 0; g < groups; g++) {
+		if (g > 0)
+			out[o++] = '-';
+		for (unsigned i = 0; i < group_len; i++)
+			out[o++] = FACTOR_ALPHABET[randombytes_uniform(32)];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void factor_keyed_hash(const unsigned char key[crypto_generichash_KEYBYTES],
+                       const char *const *parts, const size_t *lens, size_t count,
+                       unsigned char out[AUTH_HASH_LEN])
+{
+	crypto_generichash_state st;
+	static const unsigned char nul = 0;
+
+	crypto_generichash_init(&st, key, crypto_generichash_KEYBYTES, AUTH_HASH_LEN);
+	for (size_t i = 0; i < count; i++) {
+		crypto_generichash_update(&st, (const unsigned char *)parts[i], lens[i]);
+		crypto_generichash_update(&st, &nul, 1);
+	}
+	crypto_generichash_final(&st, out, AUTH_HASH_LEN);
+	sodium_memzero(&st, sizeof(st));
+}

@@ -1,0 +1,147 @@
+/*
+ * The auth store module interface. A module only stores and fetches: it never decides policy
+ * (which factors a login needs, lockout, replay windows live in auth/policy.c). Every function
+ * returns -1 with *error_r on a store error (busy, I/O: the login becomes TEMPFAIL), 0 for
+ * "no / not found / refused" and 1 for "yes / done", unless noted otherwise.
+ *
+ * A module is a const struct with designated initializers, found by name in a NULL-terminated
+ * registry (auth_module_find). Further modules can be built against this header.
+ */
+#ifndef TWOFOLD_AUTH_MODULE_H
+#define TWOFOLD_AUTH_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "auth/admin.h"
+
+struct config;
+
+#define AUTH_HASH_LEN 32 /* keyed BLAKE2b of app passwords, recovery codes, grace entries */
+
+/* Every module's store begins with this. */
+struct auth_store {
+	const struct auth_module *module;
+};
+
+struct auth_user {
+	int64_t id;
+	char *name;   /* canonical */
+	char *pwhash; /* crypto_pwhash_str output */
+	bool enabled; /* false: locked by the admin */
+	time_t created, locked_until, last_login;
+	unsigned lock_count;   /* failure lockouts since the last successful login */
+	unsigned stolen_signs; /* password right, second factor wrong, since the last success */
+};
+
+struct auth_apppass {
+	int64_t id, user_id;
+	unsigned char hash[AUTH_HASH_LEN];
+	char *label;
+	char *proto;                        /* "imap", "pop3", "all" */
+	time_t created, expires, last_used; /* 0 = never */
+	char *last_ip;
+};
+
+/* Failure counters are kept per kind ("user", "ip") and key. */
+#define AUTH_FAILURE_USER "user"
+#define AUTH_FAILURE_IP   "ip"
+
+struct auth_module {
+	const char *name;
+
+	int (*open)(const struct config *cfg, struct auth_store **store_r, const char **error_r);
+	void (*close)(struct auth_store **store);
+
+	/* Name lookups are case-insensitive (ASCII); user_r->name is the canonical name. */
+	int (*user_get)(struct auth_store *store, const char *name, struct auth_user *user_r,
+	                const char **error_r);
+	/* user->id == 0: insert (0 if the name is taken; sets user->id). Else updates pwhash and
+	 * enabled of that id. */
+	int (*user_put)(struct auth_store *store, struct auth_user *user, const char **error_r);
+	/* Deletes the user and everything that belongs to them. */
+	int (*user_del)(struct auth_store *store, int64_t user_id, const char **error_r);
+	int (*user_list)(struct auth_store *store, void (*cb)(const struct auth_user *, void *),
+	                 void *ctx, const char **error_r);
+
+	/* Second factor data (e.g. a sealed TOTP seed), one active and one pending per kind.
+	 * *data_r: caller wipes and frees. */
+	int (*factor_get)(struct auth_store *store, int64_t user_id, const char *kind, bool pending,
+	                  unsigned char **data_r, size_t *len_r, const char **error_r);
+	int (*factor_put)(struct auth_store *store, int64_t user_id, const char *kind, bool pending,
+	                  const unsigned char *data, size_t len, const char **error_r);
+	int (*factor_del)(struct auth_store *store, int64_t user_id, const char *kind, bool pending,
+	                  const char **error_r);
+
+	/* Replaces all recovery code hashes of the user, atomically. */
+	int (*recovery_replace)(struct auth_store *store, int64_t user_id,
+	                        const unsigned char (*hashes)[AUTH_HASH_LEN], unsigned count,
+	                        const char **error_r);
+	/* Removes the code if present: 1 exactly once per code, even between processes. */
+	int (*recovery_use)(struct auth_store *store, int64_t user_id,
+	                    const unsigned char hash[AUTH_HASH_LEN], const char **error_r);
+	int (*recovery_count)(struct auth_store *store, int64_t user_id, unsigned *count_r,
+	                      const char **error_r);
+
+	int (*apppass_add)(struct auth_store *store, const struct auth_apppass *ap, int64_t *id_r,
+	                   const char **error_r);
+	int (*apppass_list)(struct auth_store *store, int64_t user_id,
+	                    void (*cb)(const struct auth_apppass *, void *), void *ctx,
+	                    const char **error_r);
+	/* Fills *ap_r (free with auth_apppass_clear) for the app password with this hash. */
+	int (*apppass_find)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+	                    struct auth_apppass *ap_r, const char **error_r);
+	int (*apppass_touch)(struct auth_store *store, int64_t id, time_t now, const char *ip,
+	                     const char **error_r);
+	int (*apppass_revoke)(struct auth_store *store, int64_t user_id, int64_t id,
+	                      const char **error_r);
+
+	/* RFC 6238 §5.2 in one atomic statement: 1 when step is newer than the last accepted step
+	 * (which becomes step), 0 when it is not (replay or older code). */
+	int (*replay_check_and_set)(struct auth_store *store, int64_t user_id, int64_t step,
+	                            const char **error_r);
+
+	/* Device grace entries: keyed hashes with an expiry. */
+	int (*grace_check)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+	                   time_t now, const char **error_r);
+	int (*grace_put)(struct auth_store *store, int64_t user_id,
+	                 const unsigned char hash[AUTH_HASH_LEN], time_t now, time_t expires,
+	                 const char **error_r);
+	int (*grace_clear)(struct auth_store *store, int64_t user_id, const char **error_r);
+
+	/* Failure counters. failure_record adds one and returns the new count in *count_r; a
+	 * counter whose last failure is before `since` starts again from zero. */
+	int (*failure_get)(struct auth_store *store, const char *kind, const char *key,
+	                   unsigned *count_r, const char **error_r);
+	int (*failure_record)(struct auth_store *store, const char *kind, const char *key,
+	                      time_t now, time_t since, unsigned *count_r, const char **error_r);
+	int (*failure_reset)(struct auth_store *store, const char *kind, const char *key,
+	                     const char **error_r);
+	/* Sets the timed lockout state of the user. */
+	int (*lock_set)(struct auth_store *store, int64_t user_id, time_t locked_until,
+	                unsigned lock_count, const char **error_r);
+	/* After a successful login: last_login = now; lockout state and stolen signs cleared. */
+	int (*login_success)(struct auth_store *store, int64_t user_id, time_t now,
+	                     const char **error_r);
+	int (*stolen_mark)(struct auth_store *store, int64_t user_id, const char **error_r);
+
+	int (*audit_append)(struct auth_store *store, const struct admin_log_entry *entry,
+	                    const char **error_r);
+	/* Most recent first; name NULL = everyone. */
+	int (*audit_list)(struct auth_store *store, const char *name, unsigned limit,
+	                  void (*cb)(const struct admin_log_entry *, void *), void *ctx,
+	                  const char **error_r);
+};
+
+extern const struct auth_module auth_module_sqlite;
+
+/* NULL if no module has that name. */
+const struct auth_module *auth_module_find(const char *name);
+
+/* Frees the members (wiping the password hash) and zeroes the struct. */
+void auth_user_clear(struct auth_user *user);
+void auth_apppass_clear(struct auth_apppass *ap);
+
+#endif

@@ -1,0 +1,26 @@
+/* Password hashes: Argon2id (libsodium crypto_pwhash_str) with configurable cost. */
+#ifndef TWOFOLD_AUTH_PASSWORD_H
+#define TWOFOLD_AUTH_PASSWORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct password_params {
+	uint64_t opslimit;
+	size_t memlimit;
+};
+
+/* Returns a crypto_pwhash_str hash (caller frees with xfree_secret_str); NULL if out of memory
+ * for the configured memlimit. */
+char *password_hash(const char *password, size_t len, const struct password_params *params);
+/* 1 when password matches hash, 0 when not (or hash is malformed). Always does the Argon2 work
+ * the hash asks for. */
+int password_verify(const char *hash, const char *password, size_t len);
+/* True when hash was made with other parameters than params and should be redone. */
+bool password_needs_rehash(const char *hash, const struct password_params *params);
+
+/* Number of password_verify calls in this process: lets tests see that Argon2 ran. */
+extern unsigned long password_verify_count;
+
+#endif

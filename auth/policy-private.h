@@ -1,0 +1,20 @@
+/* The policy object, shared by policy.c and admin.c only. */
+#ifndef TWOFOLD_AUTH_POLICY_PRIVATE_H
+#define TWOFOLD_AUTH_POLICY_PRIVATE_H
+
+#include "auth/module.h"
+#include "auth/password.h"
+#include "auth/policy.h"
+#include "auth/secretkey.h"
+
+struct auth_policy {
+	const struct config *cfg; /* owned by the caller; outlives the policy */
+	const struct auth_module *module;
+	struct auth_store *store;
+	struct secret_keys keys;
+	struct password_params pw;
+	char *dummy_hash; /* unknown users are verified against this: the same Argon2 work */
+	char error[512];  /* for error_r strings that need formatting */
+};
+
+#endif

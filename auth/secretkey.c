@@ -1,0 +1,109 @@
+#include "auth/secretkey.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRETKEY_CONTEXT "twofold1"
+
+enum secretkey_subkey {
+	SUBKEY_SEAL = 1,
+	SUBKEY_APPPASS,
+	SUBKEY_RECOVERY,
+	SUBKEY_GRACE,
+};
+
+static char secretkey_error[512];
+
+static int secretkey_fail(const char **error_r, const char *path, const char *what)
+{
+	snprintf(secretkey_error, sizeof(secretkey_error), "key file %s: %s", path, what);
+	*error_r = secretkey_error;
+	return -1;
+}
+
+static int secretkey_create(const char *path, const char **error_r)
+{
+	unsigned char key[SECRETKEY_LEN];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd < 0)
+		return errno == EEXIST ? 0 : secretkey_fail(error_r, path, strerror(errno));
+	randombytes_buf(key, sizeof(key));
+	n = write(fd, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	if (n != (ssize_t)sizeof(key) || fsync(fd) < 0) {
+		close(fd);
+		unlink(path);
+		return secretkey_fail(error_r, path, "cannot write the new key");
+	}
+	close(fd);
+	return 0;
+}
+
+static int secretkey_check(int fd, const char *path, const char **error_r)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return secretkey_fail(error_r, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return secretkey_fail(error_r, path, "not a regular file");
+	if ((st.st_mode & 077) != 0) {
+		snprintf(secretkey_error, sizeof(secretkey_error),
+		         "key file %s is accessible by group or others (mode %04o): "
+		         "refusing to use it, chmod 600 it",
+		         path, (unsigned)(st.st_mode & 07777));
+		*error_r = secretkey_error;
+		return -1;
+	}
+	if (st.st_size != SECRETKEY_LEN)
+		return secretkey_fail(error_r, path, "wrong size (expected 32 bytes)");
+	return 0;
+}
+
+static int secretkey_read(const char *path, unsigned char key[SECRETKEY_LEN], const char **error_r)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return secretkey_fail(error_r, path, strerror(errno));
+	if (secretkey_check(fd, path, error_r) < 0) {
+		close(fd);
+		return -1;
+	}
+	n = read(fd, key, SECRETKEY_LEN);
+	close(fd);
+	if (n != SECRETKEY_LEN)
+		return secretkey_fail(error_r, path, "short read");
+	return 0;
+}
+
+int secretkey_load(const char *path, struct secret_keys *keys_r, const char **error_r)
+{
+	unsigned char key[SECRETKEY_LEN];
+
+	memset(keys_r, 0, sizeof(*keys_r));
+	if (secretkey_create(path, error_r) < 0 || secretkey_read(path, key, error_r) < 0)
+		return -1;
+	crypto_kdf_derive_from_key(keys_r->seal, sizeof(keys_r->seal), SUBKEY_SEAL,
+	                           SECRETKEY_CONTEXT, key);
+	crypto_kdf_derive_from_key(keys_r->apppass, sizeof(keys_r->apppass), SUBKEY_APPPASS,
+	                           SECRETKEY_CONTEXT, key);
+	crypto_kdf_derive_from_key(keys_r->recovery, sizeof(keys_r->recovery), SUBKEY_RECOVERY,
+	                           SECRETKEY_CONTEXT, key);
+	crypto_kdf_derive_from_key(keys_r->grace, sizeof(keys_r->grace), SUBKEY_GRACE,
+	                           SECRETKEY_CONTEXT, key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+void secretkey_wipe(struct secret_keys *keys)
+{
+	sodium_memzero(keys, sizeof(*keys));
+}

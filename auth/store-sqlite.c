@@ -1,0 +1,911 @@
+/*
+ * The `sqlite` auth store module. Parameterised statements only; WAL; busy handling with
+ * sqlite3_busy_timeout plus a few retries, after which the caller sees -1 (a TEMPFAIL login).
+ */
+#include "auth/module.h"
+#include "common/config.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STORE_BUSY_TIMEOUT_MS 500
+#define STORE_BUSY_RETRIES    3
+
+struct sqlite_store {
+	struct auth_store store;
+	sqlite3 *db;
+	char error[256];
+};
+
+static const char *const store_migrations[] = {
+    /* version 1 */
+    "CREATE TABLE users ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    " pwhash TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " created INTEGER NOT NULL DEFAULT 0,"
+    " locked_until INTEGER NOT NULL DEFAULT 0,"
+    " lock_count INTEGER NOT NULL DEFAULT 0,"
+    " stolen_signs INTEGER NOT NULL DEFAULT 0,"
+    " last_login INTEGER NOT NULL DEFAULT 0,"
+    " last_step INTEGER NOT NULL DEFAULT -1);"
+    "CREATE TABLE factors ("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " kind TEXT NOT NULL, pending INTEGER NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY (user_id, kind, pending));"
+    "CREATE TABLE recovery ("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " hash BLOB NOT NULL, PRIMARY KEY (user_id, hash));"
+    "CREATE TABLE apppass ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " hash BLOB NOT NULL UNIQUE, label TEXT NOT NULL, proto TEXT NOT NULL,"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,"
+    " last_used INTEGER NOT NULL DEFAULT 0, last_ip TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE grace ("
+    " hash BLOB PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " expires INTEGER NOT NULL);"
+    "CREATE TABLE failures ("
+    " kind TEXT NOT NULL, key TEXT NOT NULL COLLATE NOCASE,"
+    " count INTEGER NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (kind, key));"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, user TEXT NOT NULL,"
+    " proto TEXT NOT NULL, ip TEXT NOT NULL, client_id TEXT NOT NULL,"
+    " factor TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL,"
+    " stolen INTEGER NOT NULL);"
+    "CREATE INDEX audit_user ON audit(user, id);",
+};
+#define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+static struct sqlite_store *store_of(struct auth_store *store)
+{
+	return (struct sqlite_store *)store;
+}
+
+static int store_fail(struct sqlite_store *s, const char *what, const char **error_r)
+{
+	snprintf(s->error, sizeof(s->error), "auth store: %s: %s", what, sqlite3_errmsg(s->db));
+	*error_r = s->error;
+	return -1;
+}
+
+static bool store_busy(int rc)
+{
+	rc &= 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* sqlite3_step with retries on BUSY (each already waited for the busy timeout). */
+static int store_step(sqlite3_stmt *stmt)
+{
+	int rc = SQLITE_BUSY;
+
+	for (int i = 0; i <= STORE_BUSY_RETRIES; i++) {
+		rc = sqlite3_step(stmt);
+		if (!store_busy(rc))
+			break;
+		sqlite3_reset(stmt);
+		usleep(10000);
+	}
+	return rc;
+}
+
+static int store_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **stmt_r,
+                         const char **error_r)
+{
+	int rc = SQLITE_BUSY;
+
+	for (int i = 0; i <= STORE_BUSY_RETRIES && store_busy(rc); i++)
+		rc = sqlite3_prepare_v2(s->db, sql, -1, stmt_r, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*stmt_r);
+		*stmt_r = NULL;
+		return store_fail(s, "prepare", error_r);
+	}
+	return 0;
+}
+
+/* Runs a statement that returns no rows; returns changes() or -1. */
+static int store_run(struct sqlite_store *s, sqlite3_stmt *stmt, const char **error_r)
+{
+	int rc = store_step(stmt);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_fail(s, "write", error_r);
+		sqlite3_finalize(stmt);
+		return -1;
+	}
+	sqlite3_finalize(stmt);
+	return sqlite3_changes(s->db);
+}
+
+static int store_exec(struct sqlite_store *s, const char *sql, const char **error_r)
+{
+	int rc = SQLITE_BUSY;
+
+	for (int i = 0; i <= STORE_BUSY_RETRIES && store_busy(rc); i++)
+		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : store_fail(s, "exec", error_r);
+}
+
+static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
+{
+	sqlite3_bind_text(stmt, idx, text, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_hash(sqlite3_stmt *stmt, int idx, const unsigned char hash[AUTH_HASH_LEN])
+{
+	sqlite3_bind_blob(stmt, idx, hash, AUTH_HASH_LEN, SQLITE_TRANSIENT);
+}
+
+static char *column_strdup(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+
+	return xstrdup(t != NULL ? (const char *)t : "");
+}
+
+/* ---- open / schema ---- */
+
+static int store_create_file(const char *path, const char **error_r)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		*error_r = "cannot create or open the auth database file";
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		*error_r = "the auth database is not a regular file";
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int store_migrate(struct sqlite_store *s, const char **error_r)
+{
+	sqlite3_stmt *stmt = NULL;
+	int version, rc;
+
+	if (store_exec(s, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if (store_prepare(s, "PRAGMA user_version", &stmt, error_r) < 0)
+		goto rollback;
+	rc = store_step(stmt);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
+	sqlite3_finalize(stmt);
+	if (version < 0 || version > STORE_VERSION) {
+		snprintf(s->error, sizeof(s->error), "auth store: unknown schema version %d",
+		         version);
+		*error_r = s->error;
+		goto rollback;
+	}
+	for (; version < STORE_VERSION; version++) {
+		char pragma[64];
+
+		if (store_exec(s, store_migrations[version], error_r) < 0)
+			goto rollback;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if (store_exec(s, pragma, error_r) < 0)
+			goto rollback;
+	}
+	return store_exec(s, "COMMIT", error_r);
+rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int store_configure(struct sqlite_store *s, const char **error_r)
+{
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	if (store_exec(s, "PRAGMA journal_mode = WAL", error_r) < 0 ||
+	    store_exec(s, "PRAGMA foreign_keys = ON", error_r) < 0 ||
+	    store_exec(s, "PRAGMA synchronous = NORMAL", error_r) < 0 ||
+	    store_exec(s, "PRAGMA secure_delete = ON", error_r) < 0)
+		return -1;
+	return store_migrate(s, error_r);
+}
+
+static void sqlite_close(struct auth_store **storep)
+{
+	struct sqlite_store *s = store_of(*storep);
+
+	if (s == NULL)
+		return;
+	sqlite3_close_v2(s->db);
+	free(s);
+	*storep = NULL;
+}
+
+static int sqlite_open(const struct config *cfg, struct auth_store **store_r, const char **error_r)
+{
+	struct sqlite_store *s;
+	static char errbuf[256];
+
+	*store_r = NULL;
+	if (store_create_file(cfg->auth_database, error_r) < 0)
+		return -1;
+	s = xcalloc(1, sizeof(*s));
+	s->store.module = &auth_module_sqlite;
+	if (sqlite3_open_v2(cfg->auth_database, &s->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		snprintf(errbuf, sizeof(errbuf), "cannot open %s: %s", cfg->auth_database,
+		         sqlite3_errmsg(s->db));
+		*error_r = errbuf;
+		goto fail;
+	}
+	if (store_configure(s, error_r) < 0) {
+		snprintf(errbuf, sizeof(errbuf), "%s", *error_r);
+		*error_r = errbuf;
+		goto fail;
+	}
+	*store_r = &s->store;
+	return 0;
+fail:
+	sqlite3_close_v2(s->db);
+	free(s);
+	return -1;
+}
+
+/* ---- users ---- */
+
+#define USER_COLUMNS                                                                               \
+	"id, name, pwhash, enabled, created, locked_until, last_login, lock_count, stolen_signs"
+
+static void user_from_row(sqlite3_stmt *stmt, struct auth_user *u)
+{
+	u->id = sqlite3_column_int64(stmt, 0);
+	u->name = column_strdup(stmt, 1);
+	u->pwhash = column_strdup(stmt, 2);
+	u->enabled = sqlite3_column_int(stmt, 3) != 0;
+	u->created = sqlite3_column_int64(stmt, 4);
+	u->locked_until = sqlite3_column_int64(stmt, 5);
+	u->last_login = sqlite3_column_int64(stmt, 6);
+	u->lock_count = (unsigned)sqlite3_column_int(stmt, 7);
+	u->stolen_signs = (unsigned)sqlite3_column_int(stmt, 8);
+}
+
+static int sqlite_user_get(struct auth_store *store, const char *name, struct auth_user *user_r,
+                           const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(user_r, 0, sizeof(*user_r));
+	if (store_prepare(s, "SELECT " USER_COLUMNS " FROM users WHERE name = ?", &stmt, error_r) <
+	    0)
+		return -1;
+	bind_text(stmt, 1, name);
+	rc = store_step(stmt);
+	if (rc == SQLITE_ROW)
+		user_from_row(stmt, user_r);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "read user", error_r);
+}
+
+static int sqlite_user_insert(struct sqlite_store *s, struct auth_user *user, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "INSERT INTO users (name, pwhash, enabled, created) VALUES (?, ?, ?, ?) "
+	                  "ON CONFLICT (name) DO NOTHING",
+	                  &stmt, error_r) < 0)
+		return -1;
+	bind_text(stmt, 1, user->name);
+	bind_text(stmt, 2, user->pwhash);
+	sqlite3_bind_int(stmt, 3, user->enabled);
+	sqlite3_bind_int64(stmt, 4, user->created);
+	rc = store_run(s, stmt, error_r);
+	if (rc <= 0)
+		return rc;
+	user->id = sqlite3_last_insert_rowid(s->db);
+	return 1;
+}
+
+static int sqlite_user_put(struct auth_store *store, struct auth_user *user, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (user->id == 0)
+		return sqlite_user_insert(s, user, error_r);
+	if (store_prepare(s, "UPDATE users SET pwhash = ?, enabled = ? WHERE id = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	bind_text(stmt, 1, user->pwhash);
+	sqlite3_bind_int(stmt, 2, user->enabled);
+	sqlite3_bind_int64(stmt, 3, user->id);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_user_del(struct auth_store *store, int64_t user_id, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "DELETE FROM users WHERE id = ?", &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+static int sqlite_user_list(struct auth_store *store, void (*cb)(const struct auth_user *, void *),
+                            void *ctx, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "SELECT " USER_COLUMNS " FROM users ORDER BY name", &stmt, error_r) <
+	    0)
+		return -1;
+	while ((rc = store_step(stmt)) == SQLITE_ROW) {
+		struct auth_user u;
+
+		user_from_row(stmt, &u);
+		cb(&u, ctx);
+		auth_user_clear(&u);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 1 : store_fail(s, "list users", error_r);
+}
+
+/* ---- second factors ---- */
+
+static int sqlite_factor_get(struct auth_store *store, int64_t user_id, const char *kind,
+                             bool pending, unsigned char **data_r, size_t *len_r,
+                             const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*data_r = NULL;
+	*len_r = 0;
+	if (store_prepare(s,
+	                  "SELECT data FROM factors WHERE user_id = ? AND kind = ? AND pending = ?",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_text(stmt, 2, kind);
+	sqlite3_bind_int(stmt, 3, pending);
+	rc = store_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*len_r = (size_t)sqlite3_column_bytes(stmt, 0);
+		*data_r = xmalloc(*len_r);
+		memcpy(*data_r, sqlite3_column_blob(stmt, 0), *len_r);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "read factor", error_r);
+}
+
+static int sqlite_factor_put(struct auth_store *store, int64_t user_id, const char *kind,
+                             bool pending, const unsigned char *data, size_t len,
+                             const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "INSERT OR REPLACE INTO factors (user_id, kind, pending, data) "
+	                  "VALUES (?, ?, ?, ?)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_text(stmt, 2, kind);
+	sqlite3_bind_int(stmt, 3, pending);
+	sqlite3_bind_blob(stmt, 4, data, (int)len, SQLITE_TRANSIENT);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_factor_del(struct auth_store *store, int64_t user_id, const char *kind,
+                             bool pending, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "DELETE FROM factors WHERE user_id = ? AND kind = ? AND pending = ?",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_text(stmt, 2, kind);
+	sqlite3_bind_int(stmt, 3, pending);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+/* ---- recovery codes ---- */
+
+static int recovery_insert(struct sqlite_store *s, int64_t user_id,
+                           const unsigned char hash[AUTH_HASH_LEN], const char **error_r)
+{
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "INSERT OR IGNORE INTO recovery (user_id, hash) VALUES (?, ?)", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_hash(stmt, 2, hash);
+	return store_run(s, stmt, error_r);
+}
+
+static int sqlite_recovery_replace(struct auth_store *store, int64_t user_id,
+                                   const unsigned char (*hashes)[AUTH_HASH_LEN], unsigned count,
+                                   const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_exec(s, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if (store_prepare(s, "DELETE FROM recovery WHERE user_id = ?", &stmt, error_r) < 0)
+		goto rollback;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	if (store_run(s, stmt, error_r) < 0)
+		goto rollback;
+	for (unsigned i = 0; i < count; i++)
+		if (recovery_insert(s, user_id, hashes[i], error_r) < 0)
+			goto rollback;
+	if (store_exec(s, "COMMIT", error_r) < 0)
+		goto rollback;
+	return 1;
+rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int sqlite_recovery_use(struct auth_store *store, int64_t user_id,
+                               const unsigned char hash[AUTH_HASH_LEN], const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "DELETE FROM recovery WHERE user_id = ? AND hash = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_hash(stmt, 2, hash);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc == 1;
+}
+
+static int store_count(struct sqlite_store *s, const char *sql, int64_t id, unsigned *count_r,
+                       const char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*count_r = 0;
+	if (store_prepare(s, sql, &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = store_step(stmt);
+	if (rc == SQLITE_ROW)
+		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 1 : store_fail(s, "count", error_r);
+}
+
+static int sqlite_recovery_count(struct auth_store *store, int64_t user_id, unsigned *count_r,
+                                 const char **error_r)
+{
+	return store_count(store_of(store), "SELECT count(*) FROM recovery WHERE user_id = ?",
+	                   user_id, count_r, error_r);
+}
+
+/* ---- app passwords ---- */
+
+#define APPPASS_COLUMNS "id, user_id, hash, label, proto, created, expires, last_used, last_ip"
+
+static void apppass_from_row(sqlite3_stmt *stmt, struct auth_apppass *ap)
+{
+	memset(ap, 0, sizeof(*ap));
+	ap->id = sqlite3_column_int64(stmt, 0);
+	ap->user_id = sqlite3_column_int64(stmt, 1);
+	if (sqlite3_column_bytes(stmt, 2) == AUTH_HASH_LEN)
+		memcpy(ap->hash, sqlite3_column_blob(stmt, 2), AUTH_HASH_LEN);
+	ap->label = column_strdup(stmt, 3);
+	ap->proto = column_strdup(stmt, 4);
+	ap->created = sqlite3_column_int64(stmt, 5);
+	ap->expires = sqlite3_column_int64(stmt, 6);
+	ap->last_used = sqlite3_column_int64(stmt, 7);
+	ap->last_ip = column_strdup(stmt, 8);
+}
+
+static int sqlite_apppass_add(struct auth_store *store, const struct auth_apppass *ap,
+                              int64_t *id_r, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "INSERT INTO apppass (user_id, hash, label, proto, created, expires) "
+	                  "VALUES (?, ?, ?, ?, ?, ?)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, ap->user_id);
+	bind_hash(stmt, 2, ap->hash);
+	bind_text(stmt, 3, ap->label);
+	bind_text(stmt, 4, ap->proto);
+	sqlite3_bind_int64(stmt, 5, ap->created);
+	sqlite3_bind_int64(stmt, 6, ap->expires);
+	if (store_run(s, stmt, error_r) < 0)
+		return -1;
+	*id_r = sqlite3_last_insert_rowid(s->db);
+	return 1;
+}
+
+static int sqlite_apppass_list(struct auth_store *store, int64_t user_id,
+                               void (*cb)(const struct auth_apppass *, void *), void *ctx,
+                               const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "SELECT " APPPASS_COLUMNS " FROM apppass WHERE user_id = ? ORDER BY id",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	while ((rc = store_step(stmt)) == SQLITE_ROW) {
+		struct auth_apppass ap;
+
+		apppass_from_row(stmt, &ap);
+		cb(&ap, ctx);
+		auth_apppass_clear(&ap);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 1 : store_fail(s, "list app passwords", error_r);
+}
+
+static int sqlite_apppass_find(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+                               struct auth_apppass *ap_r, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(ap_r, 0, sizeof(*ap_r));
+	if (store_prepare(s, "SELECT " APPPASS_COLUMNS " FROM apppass WHERE hash = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	bind_hash(stmt, 1, hash);
+	rc = store_step(stmt);
+	if (rc == SQLITE_ROW)
+		apppass_from_row(stmt, ap_r);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "find app password", error_r);
+}
+
+static int sqlite_apppass_touch(struct auth_store *store, int64_t id, time_t now, const char *ip,
+                                const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "UPDATE apppass SET last_used = ?, last_ip = ? WHERE id = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now);
+	bind_text(stmt, 2, ip);
+	sqlite3_bind_int64(stmt, 3, id);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_apppass_revoke(struct auth_store *store, int64_t user_id, int64_t id,
+                                 const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "DELETE FROM apppass WHERE user_id = ? AND id = ?", &stmt, error_r) <
+	    0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, id);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+/* ---- replay, grace ---- */
+
+static int sqlite_replay_check_and_set(struct auth_store *store, int64_t user_id, int64_t step,
+                                       const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "UPDATE users SET last_step = ? WHERE id = ? AND last_step < ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, step);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	sqlite3_bind_int64(stmt, 3, step);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc == 1;
+}
+
+static int sqlite_grace_check(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+                              time_t now, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "SELECT 1 FROM grace WHERE hash = ? AND expires > ?", &stmt, error_r) <
+	    0)
+		return -1;
+	bind_hash(stmt, 1, hash);
+	sqlite3_bind_int64(stmt, 2, now);
+	rc = store_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "read grace", error_r);
+}
+
+static int sqlite_grace_put(struct auth_store *store, int64_t user_id,
+                            const unsigned char hash[AUTH_HASH_LEN], time_t now, time_t expires,
+                            const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	/* Expired entries of this user go at the same time. */
+	if (store_prepare(s, "DELETE FROM grace WHERE user_id = ? AND expires <= ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	sqlite3_bind_int64(stmt, 2, now);
+	if (store_run(s, stmt, error_r) < 0)
+		return -1;
+	if (store_prepare(s,
+	                  "INSERT OR REPLACE INTO grace (hash, user_id, expires) VALUES (?, ?, ?)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	bind_hash(stmt, 1, hash);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	sqlite3_bind_int64(stmt, 3, expires);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_grace_clear(struct auth_store *store, int64_t user_id, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "DELETE FROM grace WHERE user_id = ?", &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+/* ---- failures, lockout ---- */
+
+static int sqlite_failure_get(struct auth_store *store, const char *kind, const char *key,
+                              unsigned *count_r, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*count_r = 0;
+	if (store_prepare(s, "SELECT count FROM failures WHERE kind = ? AND key = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	bind_text(stmt, 1, kind);
+	bind_text(stmt, 2, key);
+	rc = store_step(stmt);
+	if (rc == SQLITE_ROW)
+		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "read failures", error_r);
+}
+
+static int sqlite_failure_record(struct auth_store *store, const char *kind, const char *key,
+                                 time_t now, time_t since, unsigned *count_r, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*count_r = 0;
+	if (store_prepare(s,
+	                  "INSERT INTO failures (kind, key, count, last) VALUES (?1, ?2, 1, ?3) "
+	                  "ON CONFLICT (kind, key) DO UPDATE SET "
+	                  "count = CASE WHEN last < ?4 THEN 1 ELSE count + 1 END, last = ?3 "
+	                  "RETURNING count",
+	                  &stmt, error_r) < 0)
+		return -1;
+	bind_text(stmt, 1, kind);
+	bind_text(stmt, 2, key);
+	sqlite3_bind_int64(stmt, 3, now);
+	sqlite3_bind_int64(stmt, 4, since);
+	rc = store_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
+		rc = store_step(stmt);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 1 : store_fail(s, "record failure", error_r);
+}
+
+static int sqlite_failure_reset(struct auth_store *store, const char *kind, const char *key,
+                                const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "DELETE FROM failures WHERE kind = ? AND key = ?", &stmt, error_r) < 0)
+		return -1;
+	bind_text(stmt, 1, kind);
+	bind_text(stmt, 2, key);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_lock_set(struct auth_store *store, int64_t user_id, time_t locked_until,
+                           unsigned lock_count, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "UPDATE users SET locked_until = ?, lock_count = ? WHERE id = ?",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, locked_until);
+	sqlite3_bind_int(stmt, 2, (int)lock_count);
+	sqlite3_bind_int64(stmt, 3, user_id);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_login_success(struct auth_store *store, int64_t user_id, time_t now,
+                                const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "UPDATE users SET last_login = ?, locked_until = 0, lock_count = 0, "
+	                  "stolen_signs = 0 WHERE id = ?",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, now);
+	sqlite3_bind_int64(stmt, 2, user_id);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_stolen_mark(struct auth_store *store, int64_t user_id, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "UPDATE users SET stolen_signs = stolen_signs + 1 WHERE id = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+/* ---- audit log ---- */
+
+static int sqlite_audit_append(struct auth_store *store, const struct admin_log_entry *e,
+                               const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "INSERT INTO audit (time, user, proto, ip, client_id, factor, result, "
+	                  "reason, stolen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, e->time);
+	bind_text(stmt, 2, e->user);
+	bind_text(stmt, 3, e->proto);
+	bind_text(stmt, 4, e->ip);
+	bind_text(stmt, 5, e->client_id);
+	bind_text(stmt, 6, e->factor);
+	bind_text(stmt, 7, e->result);
+	bind_text(stmt, 8, e->reason);
+	sqlite3_bind_int(stmt, 9, e->stolen_password);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_audit_list(struct auth_store *store, const char *name, unsigned limit,
+                             void (*cb)(const struct admin_log_entry *, void *), void *ctx,
+                             const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "SELECT time, user, proto, ip, client_id, factor, result, reason, stolen "
+	                  "FROM audit WHERE ?1 IS NULL OR user = ?1 COLLATE NOCASE "
+	                  "ORDER BY id DESC LIMIT ?2",
+	                  &stmt, error_r) < 0)
+		return -1;
+	if (name != NULL)
+		bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, limit == 0 ? -1 : (int64_t)limit);
+	while ((rc = store_step(stmt)) == SQLITE_ROW) {
+		struct admin_log_entry e = {
+		    .time = sqlite3_column_int64(stmt, 0),
+		    .user = (const char *)sqlite3_column_text(stmt, 1),
+		    .proto = (const char *)sqlite3_column_text(stmt, 2),
+		    .ip = (const char *)sqlite3_column_text(stmt, 3),
+		    .client_id = (const char *)sqlite3_column_text(stmt, 4),
+		    .factor = (const char *)sqlite3_column_text(stmt, 5),
+		    .result = (const char *)sqlite3_column_text(stmt, 6),
+		    .reason = (const char *)sqlite3_column_text(stmt, 7),
+		    .stolen_password = sqlite3_column_int(stmt, 8) != 0,
+		};
+		cb(&e, ctx);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 1 : store_fail(s, "read audit log", error_r);
+}
+
+const struct auth_module auth_module_sqlite = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .user_get = sqlite_user_get,
+    .user_put = sqlite_user_put,
+    .user_del = sqlite_user_del,
+    .user_list = sqlite_user_list,
+    .factor_get = sqlite_factor_get,
+    .factor_put = sqlite_factor_put,
+    .factor_del = sqlite_factor_del,
+    .recovery_replace = sqlite_recovery_replace,
+    .recovery_use = sqlite_recovery_use,
+    .recovery_count = sqlite_recovery_count,
+    .apppass_add = sqlite_apppass_add,
+    .apppass_list = sqlite_apppass_list,
+    .apppass_find = sqlite_apppass_find,
+    .apppass_touch = sqlite_apppass_touch,
+    .apppass_revoke = sqlite_apppass_revoke,
+    .replay_check_and_set = sqlite_replay_check_and_set,
+    .grace_check = sqlite_grace_check,
+    .grace_put = sqlite_grace_put,
+    .grace_clear = sqlite_grace_clear,
+    .failure_get = sqlite_failure_get,
+    .failure_record = sqlite_failure_record,
+    .failure_reset = sqlite_failure_reset,
+    .lock_set = sqlite_lock_set,
+    .login_success = sqlite_login_success,
+    .stolen_mark = sqlite_stolen_mark,
+    .audit_append = sqlite_audit_append,
+    .audit_list = sqlite_audit_list,
+};
