@@ -102,11 +102,11 @@ static int tls_priority_init(struct tls_server *srv, const char *priority, const
 		size_t at = err_pos != NULL && err_pos >= full ? (size_t)(err_pos - full) : 0;
 
 		if (ret == GNUTLS_E_NO_PRIORITIES_WERE_SET)
-			*error_r = "[tls] priority: enables neither TLS 1.2 nor TLS 1.3";
+			*error_r = "priority: enables neither TLS 1.2 nor TLS 1.3";
 		else if (ret == GNUTLS_E_INVALID_REQUEST && at < strlen(priority))
-			*error_r = tls_error("[tls] priority: invalid at \"%.60s\"", priority + at);
+			*error_r = tls_error("priority: invalid at \"%.60s\"", priority + at);
 		else
-			*error_r = tls_error("[tls] priority: %s", gnutls_strerror(ret));
+			*error_r = tls_error("priority: %s", gnutls_strerror(ret));
 		srv->prio = NULL;
 		free(full);
 		return -1;
@@ -114,7 +114,7 @@ static int tls_priority_init(struct tls_server *srv, const char *priority, const
 	free(full);
 	n = gnutls_priority_protocol_list(srv->prio, &list);
 	if (n <= 0) {
-		*error_r = "[tls] priority: enables neither TLS 1.2 nor TLS 1.3";
+		*error_r = "priority: enables neither TLS 1.2 nor TLS 1.3";
 		return -1;
 	}
 	return 0;
@@ -125,7 +125,7 @@ static int tls_cred_init(struct tls_server *srv, const struct config *cfg, const
 	int ret;
 
 	if (cfg->tls_cert == NULL || cfg->tls_key == NULL) {
-		*error_r = "[tls] cert and key are required";
+		*error_r = "cert and key are required";
 		return -1;
 	}
 	ret = gnutls_certificate_allocate_credentials(&srv->cred);
@@ -137,7 +137,7 @@ static int tls_cred_init(struct tls_server *srv, const struct config *cfg, const
 	ret = gnutls_certificate_set_x509_key_file2(srv->cred, cfg->tls_cert, cfg->tls_key,
 	                                            GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (ret < 0) {
-		*error_r = tls_error("[tls] cert %s / key %s: %s", cfg->tls_cert, cfg->tls_key,
+		*error_r = tls_error("cert %s / key %s: %s", cfg->tls_cert, cfg->tls_key,
 		                     gnutls_strerror(ret));
 		return -1;
 	}

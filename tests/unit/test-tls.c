@@ -470,7 +470,7 @@ static void test_load_bad_priority(void **state)
 {
 	const char *error = load_fails(ecdsa.cert, ecdsa.key, "NORMAL:+BOGUS-CIPHER");
 
-	assert_non_null(strstr(error, "[tls] priority"));
+	assert_non_null(strstr(error, "priority: invalid at"));
 	assert_non_null(strstr(error, "BOGUS-CIPHER"));
 }
 
