@@ -38,31 +38,43 @@ struct mail {
 };
 
 /* Opens the maildir at dirfd (the fd is duplicated; caller keeps its own). Creates the maildir
- * structure (cur/ new/ tmp/) if missing. */
+ * structure (cur/ new/ tmp/) if missing. 0 ok, -1 error. */
 int mail_storage_open(int dirfd, struct mail_storage **st_r, const char **error_r);
 void mail_storage_close(struct mail_storage **st);
 
-/* "INBOX" is the maildir root. Other names are Maildir++ folders (IMAP issue). */
+/* "INBOX" is the maildir root. Other names are Maildir++ folders (IMAP issue): "a.b" is the
+ * directory ".a.b"; names with '/', "..", a leading or trailing '.' or control characters are
+ * refused (-1). 1 opened (and synced once), 0 no such mailbox, -1 error. */
 int mailbox_open(struct mail_storage *st, const char *name, struct mailbox **box_r,
 		 const char **error_r);
 void mailbox_close(struct mailbox **box);
 
 /* Picks up deliveries (new/ -> cur/) and external renames/removals. Messages already in the
- * view keep their position until mailbox_expunge; new ones are appended at the end. */
+ * view keep their position until mailbox_expunge; new ones are appended at the end.
+ * 0 ok, -1 error. */
 int mailbox_sync(struct mailbox *box, const char **error_r);
 /* Number of messages in the view and the n-th (0-based) one. */
 size_t mailbox_count(const struct mailbox *box);
 const struct mail *mailbox_get(const struct mailbox *box, size_t index);
 
+/* True when the n-th message's file has vanished (deleted by another session or tool); it stays
+ * in the view until mailbox_expunge, and mailbox_msg_open fails for it. */
+bool mailbox_msg_gone(const struct mailbox *box, size_t index);
+/* IMAP UIDVALIDITY and UIDNEXT (as of the last sync); both persist in the index. */
+uint32_t mailbox_uidvalidity(const struct mailbox *box);
+uint32_t mailbox_uidnext(const struct mailbox *box);
+
 /* Opens the message for reading (O_RDONLY|O_CLOEXEC, relative to the maildir). -1 if it vanished
  * (external delete) or on error. */
 int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r);
 
-/* Sets flags to (flags & ~clear) | set by renaming the file's :2, suffix. */
+/* Sets flags to (flags & ~clear) | set by renaming the file's :2, suffix. 1 done, 0 the message
+ * has vanished, -1 error. MAIL_RECENT is kept in the view only. */
 int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
 		      const char **error_r);
 /* Removes the messages whose index is marked in remove[0..count). Missing files are not an
- * error (someone else removed them). The view is compacted afterwards. */
+ * error (someone else removed them). The view is compacted afterwards. 0 ok, -1 error (the
+ * messages that could be removed are removed and gone from the view). */
 int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_r);
 
 /* Exclusive POP3 maildrop lock (flock on a lock file in the maildir). 1 locked, 0 in use by
@@ -70,7 +82,7 @@ int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_
 int mailbox_lock_exclusive(struct mailbox *box, const char **error_r);
 
 /* Appends a message: writes to tmp/ (O_EXCL, 0600), fsyncs, renames into cur/.
- * uid_r may be NULL. */
+ * uid_r may be NULL. 0 ok, -1 error. The message joins the view at the next sync. */
 int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,
 		   time_t internal_date, uint32_t *uid_r, const char **error_r);
 

@@ -1,0 +1,246 @@
+#include "storage/maildir.h"
+
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define MAILDIR_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+static int maildir_sys_error(const char *what, const char *name, const char **error_r)
+{
+	log_error("maildir: %s %s: %s", what, name, strerror(errno));
+	*error_r = "mailbox access error";
+	return -1;
+}
+
+int maildir_create_subdirs(int dirfd, const char **error_r)
+{
+	static const char *const subdirs[] = {"cur", "new", "tmp"};
+
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if (mkdirat(dirfd, subdirs[i], 0700) < 0 && errno != EEXIST)
+			return maildir_sys_error("mkdir", subdirs[i], error_r);
+	}
+	return 0;
+}
+
+int maildir_dirs_open(int parentfd, const char *name, struct maildir_dirs *dirs,
+                      const char **error_r)
+{
+	dirs->curfd = dirs->newfd = dirs->tmpfd = -1;
+	dirs->dirfd = openat(parentfd, name, MAILDIR_DIR_FLAGS);
+	if (dirs->dirfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return maildir_sys_error("open", name, error_r);
+	}
+	if (maildir_create_subdirs(dirs->dirfd, error_r) < 0)
+		goto fail;
+	if ((dirs->curfd = openat(dirs->dirfd, "cur", MAILDIR_DIR_FLAGS)) < 0 ||
+	    (dirs->newfd = openat(dirs->dirfd, "new", MAILDIR_DIR_FLAGS)) < 0 ||
+	    (dirs->tmpfd = openat(dirs->dirfd, "tmp", MAILDIR_DIR_FLAGS)) < 0) {
+		maildir_sys_error("open", "cur/new/tmp", error_r);
+		goto fail;
+	}
+	return 1;
+fail:
+	maildir_dirs_close(dirs);
+	return -1;
+}
+
+void maildir_dirs_close(struct maildir_dirs *dirs)
+{
+	int *fds[] = {&dirs->dirfd, &dirs->curfd, &dirs->newfd, &dirs->tmpfd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r)
+{
+	int fd = openat(dirfd, ".", MAILDIR_DIR_FLAGS);
+	struct dirent *d;
+	DIR *dir;
+
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return maildir_sys_error("opendir", "", error_r);
+	}
+	errno = 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
+			continue;
+		cb(ctx, d->d_name);
+		errno = 0;
+	}
+	if (errno != 0) {
+		closedir(dir);
+		return maildir_sys_error("readdir", "", error_r);
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Counts bare LFs; *prev_cr carries the last byte's state across chunks. */
+static uint64_t maildir_bare_lfs(const unsigned char *p, size_t len, bool *prev_cr)
+{
+	const unsigned char *end = p + len, *lf;
+	uint64_t count = 0;
+
+	if (len == 0)
+		return 0;
+	for (const unsigned char *q = p; (lf = memchr(q, '\n', (size_t)(end - q))) != NULL;
+	     q = lf + 1) {
+		if (lf == p ? !*prev_cr : lf[-1] != '\r')
+			count++;
+	}
+	*prev_cr = end[-1] == '\r';
+	return count;
+}
+
+uint64_t maildir_vsize_mem(const void *data, size_t len)
+{
+	bool prev_cr = false;
+
+	return len + maildir_bare_lfs(data, len, &prev_cr);
+}
+
+int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **error_r)
+{
+	const size_t chunk_size = 128 * 1024;
+	unsigned char *chunk = xmalloc(chunk_size);
+	uint64_t size = 0, lfs = 0;
+	bool prev_cr = false;
+	ssize_t n;
+
+	while ((n = read(fd, chunk, chunk_size)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			xfree(&chunk);
+			return maildir_sys_error("read", "message", error_r);
+		}
+		size += (uint64_t)n;
+		lfs += maildir_bare_lfs(chunk, (size_t)n, &prev_cr);
+	}
+	xfree(&chunk);
+	*size_r = size;
+	*vsize_r = size + lfs;
+	return 0;
+}
+
+int maildir_rename(int fromfd, const char *from, int tofd, const char *to)
+{
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: link + unlink never replaces either. */
+	if (linkat(fromfd, from, tofd, to, 0) < 0)
+		return -1;
+	(void)unlinkat(fromfd, from, 0);
+	return 0;
+}
+
+/* The host name part of a unique name: '/' and ':' are encoded as the maildir spec says. */
+static void maildir_host(char *out, size_t size)
+{
+	char host[256];
+	size_t o = 0;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (const char *p = host; *p != '\0' && o + 5 < size; p++) {
+		if (*p == '/' || *p == ':' || *p == ',')
+			o += (size_t)snprintf(out + o, size - o, "\\%03o", (unsigned char)*p);
+		else
+			out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+char *maildir_unique_name(void)
+{
+	static unsigned counter;
+	struct timeval tv;
+	char host[256];
+
+	gettimeofday(&tv, NULL);
+	maildir_host(host, sizeof(host));
+	return xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+	                 (long)getpid(), ++counter, host);
+}
+
+static int maildir_write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int maildir_write_tmp(int tmpfd, const char *name, const void *data, size_t len, time_t date,
+                      const char **error_r)
+{
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = date}};
+	int fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return maildir_sys_error("create", name, error_r);
+	if (maildir_write_all(fd, data, len) < 0 || (date != 0 && futimens(fd, times) < 0) ||
+	    fsync(fd) < 0) {
+		maildir_sys_error("write", name, error_r);
+		close(fd);
+		(void)unlinkat(tmpfd, name, 0);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		maildir_sys_error("close", name, error_r);
+		(void)unlinkat(tmpfd, name, 0);
+		return -1;
+	}
+	return 0;
+}
+
+int maildir_lock(int dirfd, const char *name, int *fd_r, const char **error_r)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return maildir_sys_error("open", name, error_r);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+
+		if (err == EINTR)
+			continue;
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return 0;
+		errno = err;
+		return maildir_sys_error("flock", name, error_r);
+	}
+	*fd_r = fd;
+	return 1;
+}

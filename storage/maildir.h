@@ -1,0 +1,44 @@
+/* Maildir file operations, all relative to directory fds. Internal to storage/. */
+#ifndef TWOFOLD_MAILDIR_H
+#define TWOFOLD_MAILDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct maildir_dirs {
+	int dirfd, curfd, newfd, tmpfd;
+};
+
+/* Creates cur/ new/ tmp/ (0700) beneath dirfd where missing. */
+int maildir_create_subdirs(int dirfd, const char **error_r);
+/* Opens the mailbox directory name ("." for the root) beneath parentfd and its subdirs, creating
+ * missing subdirs. 1 ok, 0 no such directory, -1 error. */
+int maildir_dirs_open(int parentfd, const char *name, struct maildir_dirs *dirs,
+                      const char **error_r);
+void maildir_dirs_close(struct maildir_dirs *dirs);
+
+/* Calls cb for every entry of dirfd that may be a message file (no dot files, directories or
+ * symlinks). One readdir pass. */
+typedef void maildir_entry_cb(void *ctx, const char *name);
+int maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r);
+
+/* Reads an open message file: bytes on disk and octets with bare LF made CRLF. */
+int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **error_r);
+/* Octets of data with bare LF made CRLF. */
+uint64_t maildir_vsize_mem(const void *data, size_t len);
+
+/* renameat that never replaces an existing file. 0 ok, -1 with errno. */
+int maildir_rename(int fromfd, const char *from, int tofd, const char *to);
+
+/* A new unique base name "<sec>.M<usec>P<pid>Q<n>.<host>". Caller frees. */
+char *maildir_unique_name(void);
+/* Creates tmp/name (O_EXCL, 0600), writes data, sets the mtime to date when not 0, fsyncs. */
+int maildir_write_tmp(int tmpfd, const char *name, const void *data, size_t len, time_t date,
+                      const char **error_r);
+
+/* flock(LOCK_EX|LOCK_NB) on dirfd/name. 1 locked (*fd_r), 0 held elsewhere, -1 error. */
+int maildir_lock(int dirfd, const char *name, int *fd_r, const char **error_r);
+
+#endif
