@@ -97,7 +97,8 @@ static enum pop3_parse_status pop3_parser_end_line(struct pop3_parser *p, struct
 		return POP3_PARSE_ERROR;
 	}
 	memcpy(cmd_r->name, p->name, sizeof(cmd_r->name));
-	buf_reserve(&p->args, 0); /* data is never NULL below */
+	buf_reserve(&p->args, 0);
+	p->args.data[p->args.len] = '\0'; /* a fresh buffer has no terminator yet */
 	cmd_r->args = p->args.data;
 	cmd_r->args_len = p->args.len;
 	cmd_r->has_args = p->state == PARSE_ARGS;
