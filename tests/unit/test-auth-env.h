@@ -1,0 +1,160 @@
+/* Shared set-up for the auth unit tests: a temp state dir, a low-cost config, a policy. */
+#ifndef TWOFOLD_TEST_AUTH_ENV_H
+#define TWOFOLD_TEST_AUTH_ENV_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "auth/admin.h"
+#include "auth/module.h"
+#include "auth/password.h"
+#include "auth/policy.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <liboath/oath.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TEST_PASSWORD "correct horse battery"
+#define TEST_T0       ((time_t)4000000000) /* in the future, so lockouts show as active */
+
+struct env {
+	char dir[512];
+	struct config *cfg;
+	struct auth_policy *p;
+};
+
+static int env_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void env_init_cfg(struct env *e)
+{
+	const char *base = getenv("TWOFOLD_TEST_TMP");
+
+	if (base == NULL || base[0] == '\0')
+		base = "/tmp";
+	mkdir(base, 0755);
+	snprintf(e->dir, sizeof(e->dir), "%s/auth-XXXXXX", base);
+	assert_non_null(mkdtemp(e->dir));
+	e->cfg = config_defaults();
+	free(e->cfg->state_dir);
+	free(e->cfg->auth_database);
+	free(e->cfg->auth_key_file);
+	e->cfg->state_dir = xstrdup(e->dir);
+	e->cfg->auth_database = xasprintf("%s/auth.db", e->dir);
+	e->cfg->auth_key_file = xasprintf("%s/secret.key", e->dir);
+	e->cfg->pwhash_opslimit = 1;
+	e->cfg->pwhash_memlimit = 8192;
+	e->cfg->mfa_grace = 0;
+}
+
+static void env_open(struct env *e)
+{
+	const char *error = NULL;
+
+	if (auth_policy_open(e->cfg, &e->p, &error) < 0)
+		fail_msg("auth_policy_open: %s", error);
+}
+
+static void env_close(struct env *e)
+{
+	auth_policy_close(&e->p);
+}
+
+static int env_setup(void **state)
+{
+	struct env *e = xcalloc(1, sizeof(*e));
+
+	log_init("test", true);
+	log_set_level(LOG_LEVEL_WARN);
+	env_init_cfg(e);
+	env_open(e);
+	*state = e;
+	return 0;
+}
+
+static int env_teardown(void **state)
+{
+	struct env *e = *state;
+
+	env_close(e);
+	config_free(&e->cfg);
+	nftw(e->dir, env_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(e);
+	return 0;
+}
+
+static void env_add_user(struct env *e, const char *name)
+{
+	const char *error = NULL;
+
+	if (admin_user_add(e->p, name, TEST_PASSWORD, &error) < 0)
+		fail_msg("admin_user_add: %s", error);
+}
+
+/* Enrols TOTP (active at once) and returns the raw seed from the URI. */
+static char *env_enroll(struct env *e, const char *name, size_t *len_r)
+{
+	const char *error = NULL;
+	char *uri = NULL, *seed = NULL, *b32, *amp;
+
+	if (admin_totp_enroll(e->p, name, false, &uri, &error) < 0)
+		fail_msg("admin_totp_enroll: %s", error);
+	b32 = strstr(uri, "secret=");
+	assert_non_null(b32);
+	b32 += strlen("secret=");
+	amp = strchr(b32, '&');
+	assert_non_null(amp);
+	assert_int_equal(oath_base32_decode(b32, (size_t)(amp - b32), &seed, len_r), OATH_OK);
+	xfree_secret_str(&uri);
+	return seed;
+}
+
+static void env_code(const struct env *e, const char *seed, size_t len, time_t at, char out[16])
+{
+	assert_int_equal(
+	    oath_totp_generate(seed, len, at, e->cfg->totp_period, 0, e->cfg->totp_digits, out),
+	    OATH_OK);
+}
+
+static struct auth_reply env_login_ip(struct env *e, const char *user, const char *secret,
+                                      enum auth_proto proto, const char *ip, time_t now)
+{
+	struct auth_request req = {
+	    .user = user, .secret = secret, .proto = proto, .ip = ip, .client_id = "", .now = now};
+	struct auth_reply reply;
+
+	auth_policy_login(e->p, &req, &reply);
+	return reply;
+}
+
+static struct auth_reply env_login(struct env *e, const char *user, const char *secret, time_t now)
+{
+	return env_login_ip(e, user, secret, AUTH_PROTO_IMAP, "192.0.2.1", now);
+}
+
+/* password + current code */
+static char *env_pwcode(const struct env *e, const char *seed, size_t len, time_t at)
+{
+	char code[16];
+
+	env_code(e, seed, len, at, code);
+	return xasprintf("%s%s", TEST_PASSWORD, code);
+}
+
+#endif
