@@ -1,0 +1,706 @@
+/* Storage: real maildirs in a temp dir, real SQLite index, real processes for the lock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/xalloc.h"
+#include "storage/maildir-name.h"
+#include "storage/storage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct fixture {
+	char root[256];
+	int rootfd;
+	struct mail_storage *st;
+	struct mailbox *box;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *tmp = getenv("TWOFOLD_TEST_TMP");
+
+	if (tmp == NULL || (mkdir(tmp, 0700) < 0 && errno != EEXIST))
+		tmp = "/tmp";
+	snprintf(f->root, sizeof(f->root), "%s/storage-XXXXXX", tmp);
+	assert_non_null(mkdtemp(f->root));
+	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
+	assert_true(f->rootfd >= 0);
+	*state = f;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	mailbox_close(&f->box);
+	mail_storage_close(&f->st);
+	close(f->rootfd);
+	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void put_file(struct fixture *f, const char *rel, const void *data, size_t len)
+{
+	char path[1024];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+#define PUT(f, rel, lit) put_file(f, rel, lit, sizeof(lit) - 1)
+
+static bool exists(struct fixture *f, const char *rel)
+{
+	struct stat st;
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	return lstat(path, &st) == 0;
+}
+
+static void do_rename(struct fixture *f, const char *from, const char *to)
+{
+	char a[1024], b[1024];
+
+	snprintf(a, sizeof(a), "%s/%s", f->root, from);
+	snprintf(b, sizeof(b), "%s/%s", f->root, to);
+	assert_int_equal(rename(a, b), 0);
+}
+
+static void do_unlink(struct fixture *f, const char *rel)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	assert_int_equal(unlink(path), 0);
+}
+
+static size_t count_dir(struct fixture *f, const char *rel)
+{
+	char path[1024];
+	struct dirent *d;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((d = readdir(dir)) != NULL)
+		n += d->d_name[0] == '.' ? 0 : 1;
+	closedir(dir);
+	return n;
+}
+
+/* The single file name in cur/ that starts with base + ':'. */
+static void cur_name(struct fixture *f, const char *base, char *out, size_t size)
+{
+	char path[1024];
+	struct dirent *d;
+	size_t len = strlen(base);
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/cur", f->root);
+	dir = opendir(path);
+	assert_non_null(dir);
+	out[0] = '\0';
+	while ((d = readdir(dir)) != NULL) {
+		if (strncmp(d->d_name, base, len) == 0 && d->d_name[len] == ':')
+			snprintf(out, size, "%s", d->d_name);
+	}
+	closedir(dir);
+	assert_true(out[0] != '\0');
+}
+
+static void open_inbox(struct fixture *f)
+{
+	const char *error = NULL;
+
+	mailbox_close(&f->box);
+	mail_storage_close(&f->st);
+	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
+	assert_int_equal(mailbox_open(f->st, "INBOX", &f->box, &error), 1);
+}
+
+static void sync_box(struct fixture *f)
+{
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_sync(f->box, &error), 0);
+}
+
+static void remove_index(struct fixture *f)
+{
+	const char *names[] = {"twofold.index", "twofold.index-wal", "twofold.index-shm"};
+
+	mailbox_close(&f->box);
+	for (size_t i = 0; i < 3; i++) {
+		if (exists(f, names[i]))
+			do_unlink(f, names[i]);
+	}
+}
+
+static const struct mail *find_uidl(struct fixture *f, const char *uidl)
+{
+	for (size_t i = 0; i < mailbox_count(f->box); i++) {
+		if (strcmp(mailbox_get(f->box, i)->uidl, uidl) == 0)
+			return mailbox_get(f->box, i);
+	}
+	fail_msg("uidl %s not in view", uidl);
+	return NULL;
+}
+
+static size_t read_msg(struct fixture *f, size_t i, char *buf, size_t size)
+{
+	const char *error = NULL;
+	int fd = mailbox_msg_open(f->box, i, &error);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, size);
+	assert_true(n >= 0);
+	close(fd);
+	return (size_t)n;
+}
+
+/* ---- file names ---- */
+
+static void test_name_parse(void **state)
+{
+	struct maildir_name n;
+	const char *name = "1700000000.M1P2.host,S=1234,W=1260,U=17:2,FSa";
+	char *rest;
+
+	assert_int_equal(maildir_name_parse(name, &n), 1);
+	assert_int_equal(n.base_len, strlen("1700000000.M1P2.host,S=1234,W=1260,U=17"));
+	assert_string_equal(n.rest, ":2,FSa");
+	assert_true(n.has_info && n.has_size && n.has_vsize && n.has_uid);
+	assert_int_equal(n.size, 1234);
+	assert_int_equal(n.vsize, 1260);
+	assert_int_equal(n.uid, 17);
+	assert_int_equal(n.flags, MAIL_FLAGGED | MAIL_SEEN);
+
+	assert_int_equal(maildir_name_parse("plain", &n), 1);
+	assert_string_equal(n.rest, "");
+	assert_false(n.has_info || n.has_size || n.has_vsize || n.has_uid);
+	assert_int_equal(maildir_name_parse("x,S=12a,W=,U=0,U=99999999999:2,", &n), 1);
+	assert_false(n.has_size || n.has_vsize || n.has_uid);
+	assert_int_equal(maildir_name_parse(".hidden", &n), 0);
+	assert_int_equal(maildir_name_parse("", &n), 0);
+	assert_int_equal(maildir_name_parse(":2,S", &n), 0);
+
+	assert_int_equal(maildir_info_flags("DFPRST"),
+	                 MAIL_DRAFT | MAIL_FLAGGED | MAIL_ANSWERED | MAIL_SEEN | MAIL_DELETED);
+	rest = maildir_rest_with_flags(":2,Sab", MAIL_FLAGGED | MAIL_DRAFT);
+	assert_string_equal(rest, ":2,DFab"); /* S cleared, keywords kept, sorted */
+	xfree(&rest);
+	rest = maildir_rest_with_flags(":1,weird", MAIL_SEEN);
+	assert_string_equal(rest, ":2,S");
+	xfree(&rest);
+	rest = maildir_rest_with_flags("", 0);
+	assert_string_equal(rest, ":2,");
+	xfree(&rest);
+}
+
+/* ---- deliveries, flags, sizes ---- */
+
+static void test_delivery_moved_to_cur(void **state)
+{
+	struct fixture *f = *state;
+	const struct mail *m;
+
+	open_inbox(f); /* creates cur/ new/ tmp/ */
+	PUT(f, "new/1700000000.M1P1.host", "Subject: a\n\nhello\n");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 1);
+	assert_int_equal(count_dir(f, "new"), 0);
+	assert_true(exists(f, "cur/1700000000.M1P1.host:2,"));
+	m = mailbox_get(f->box, 0);
+	assert_string_equal(m->uidl, "1700000000.M1P1.host");
+	assert_int_equal(m->uid, 1);
+	assert_int_equal(m->size, 18);
+	assert_int_equal(m->crlf_size, 21);
+	assert_int_equal(m->flags & ~MAIL_RECENT, 0);
+	assert_true((m->flags & MAIL_RECENT) != 0);
+	assert_true(exists(f, "twofold.index"));
+}
+
+static void test_flags_parsed_and_set(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	const struct mail *m;
+	char name[256];
+
+	open_inbox(f);
+	PUT(f, "cur/100.a.host:2,FS", "a\n");
+	PUT(f, "cur/101.b.host:2,DRT", "b\n");
+	PUT(f, "cur/102.c.host:2,Sa", "c\n");
+	PUT(f, "cur/103.d.host", "d\n"); /* no info at all */
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 4);
+	assert_int_equal(find_uidl(f, "100.a.host")->flags & ~MAIL_RECENT,
+	                 MAIL_FLAGGED | MAIL_SEEN);
+	assert_int_equal(find_uidl(f, "101.b.host")->flags & ~MAIL_RECENT,
+	                 MAIL_DRAFT | MAIL_ANSWERED | MAIL_DELETED);
+	assert_int_equal(find_uidl(f, "103.d.host")->flags & ~MAIL_RECENT, 0);
+
+	for (size_t i = 0; i < mailbox_count(f->box); i++) {
+		m = mailbox_get(f->box, i);
+		if (strcmp(m->uidl, "100.a.host") == 0)
+			assert_int_equal(
+			    mailbox_set_flags(f->box, i, MAIL_ANSWERED, MAIL_FLAGGED, &error), 1);
+		else if (strcmp(m->uidl, "102.c.host") == 0)
+			assert_int_equal(mailbox_set_flags(f->box, i, MAIL_FLAGGED, 0, &error), 1);
+		else if (strcmp(m->uidl, "103.d.host") == 0)
+			assert_int_equal(mailbox_set_flags(f->box, i, MAIL_SEEN, 0, &error), 1);
+	}
+	assert_true(exists(f, "cur/100.a.host:2,RS"));
+	assert_false(exists(f, "cur/100.a.host:2,FS"));
+	assert_true(exists(f, "cur/102.c.host:2,FSa"));
+	assert_true(exists(f, "cur/103.d.host:2,S"));
+	assert_int_equal(find_uidl(f, "100.a.host")->flags & ~MAIL_RECENT,
+	                 MAIL_ANSWERED | MAIL_SEEN);
+
+	/* persisted in the file names: a new session sees them */
+	open_inbox(f);
+	assert_int_equal(find_uidl(f, "100.a.host")->flags, MAIL_ANSWERED | MAIL_SEEN);
+	assert_int_equal(find_uidl(f, "102.c.host")->flags, MAIL_FLAGGED | MAIL_SEEN);
+	cur_name(f, "101.b.host", name, sizeof(name));
+	assert_string_equal(name, "101.b.host:2,DRT");
+}
+
+static void test_crlf_sizes(void **state)
+{
+	static const struct {
+		const char *name, *data;
+		size_t len;
+		uint64_t crlf;
+	} cases[] = {
+	    {"200.lf.h", "a\nb\n", 4, 6},       {"201.crlf.h", "a\r\nb\r\n", 6, 6},
+	    {"202.mixed.h", "a\r\nb\nc", 6, 7}, {"203.nonl.h", "abc", 3, 3},
+	    {"204.empty.h", "", 0, 0},          {"205.lone-cr.h", "a\rb\n\n", 5, 7},
+	};
+	struct fixture *f = *state;
+	size_t big_len = 128 * 1024 + 1;
+	char *big = xmalloc(big_len);
+	char path[64];
+	const struct mail *m;
+
+	open_inbox(f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(path, sizeof(path), "new/%s", cases[i].name);
+		put_file(f, path, cases[i].data, cases[i].len);
+	}
+	/* a CRLF split across the 128 KiB read chunks is still one CRLF */
+	memset(big, 'x', big_len);
+	big[128 * 1024 - 1] = '\r';
+	big[128 * 1024] = '\n';
+	put_file(f, "new/206.chunk.h", big, big_len);
+	/* W= is trusted: the file is not read */
+	PUT(f, "cur/207.w.h,S=2,W=99:2,", "z\n");
+	sync_box(f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = find_uidl(f, cases[i].name);
+		assert_int_equal(m->size, cases[i].len);
+		assert_int_equal(m->crlf_size, cases[i].crlf);
+	}
+	m = find_uidl(f, "206.chunk.h");
+	assert_int_equal(m->size, big_len);
+	assert_int_equal(m->crlf_size, big_len);
+	assert_int_equal(find_uidl(f, "207.w.h,S=2,W=99")->crlf_size, 99);
+
+	/* computed once, then cached in the index: a second session does not rescan */
+	put_file(f, "cur/200.lf.h:2,", "a\nb\nc\nd\n", 8);
+	open_inbox(f);
+	m = find_uidl(f, "200.lf.h");
+	assert_int_equal(m->size, 4);
+	assert_int_equal(m->crlf_size, 6);
+	xfree(&big);
+}
+
+/* ---- UIDL and UIDs ---- */
+
+static void deliver_three(struct fixture *f)
+{
+	PUT(f, "new/300.one.h", "one\n");
+	PUT(f, "new/301.two.h", "two\n");
+	PUT(f, "new/302.three.h", "three\n");
+}
+
+static void test_uidl_stable(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t uidvalidity, uids[3], app_uid;
+	const char *uidls[] = {"300.one.h", "301.two.h", "302.three.h"};
+	const char *error = NULL;
+	char name[256];
+
+	open_inbox(f);
+	deliver_three(f);
+	sync_box(f);
+	assert_int_equal(mailbox_append(f->box, "app\n", 4, MAIL_SEEN, 0, &app_uid, &error), 0);
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 4);
+	uidvalidity = mailbox_uidvalidity(f->box);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(mailbox_get(f->box, i)->uidl, uidls[i]);
+		uids[i] = mailbox_get(f->box, i)->uid;
+	}
+	assert_int_equal(mailbox_get(f->box, 3)->uid, app_uid);
+
+	/* an external flag rename keeps UIDL and UID */
+	do_rename(f, "cur/301.two.h:2,", "cur/301.two.h:2,FS");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 4);
+	assert_string_equal(mailbox_get(f->box, 1)->uidl, "301.two.h");
+	assert_int_equal(mailbox_get(f->box, 1)->uid, uids[1]);
+	assert_int_equal(mailbox_get(f->box, 1)->flags & ~MAIL_RECENT, MAIL_FLAGGED | MAIL_SEEN);
+
+	/* reopen */
+	open_inbox(f);
+	assert_int_equal(mailbox_uidvalidity(f->box), uidvalidity);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(mailbox_get(f->box, i)->uidl, uidls[i]);
+		assert_int_equal(mailbox_get(f->box, i)->uid, uids[i]);
+	}
+
+	/* index deleted: UIDLs unchanged, UIDVALIDITY kept, the appended message keeps its UID
+	 * (from U= in its name), the others never get a UID that was used before */
+	remove_index(f);
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 4);
+	assert_int_equal(mailbox_uidvalidity(f->box), uidvalidity);
+	for (size_t i = 0; i < 3; i++) {
+		const struct mail *m = find_uidl(f, uidls[i]);
+
+		assert_true(m->uid > app_uid);
+	}
+	assert_int_equal(mailbox_get(f->box, 0)->uid, app_uid);
+	assert_true(mailbox_uidnext(f->box) > mailbox_get(f->box, 3)->uid);
+	cur_name(f, "301.two.h", name, sizeof(name));
+	assert_string_equal(name, "301.two.h:2,FS");
+}
+
+static void test_uids_persistent_monotonic(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	bool remove[3] = {false, false, true};
+	uint32_t last;
+
+	open_inbox(f);
+	PUT(f, "new/400.a.h", "a\n");
+	PUT(f, "new/401.b.h", "b\n");
+	sync_box(f);
+	assert_int_equal(mailbox_get(f->box, 0)->uid, 1);
+	assert_int_equal(mailbox_get(f->box, 1)->uid, 2);
+	assert_int_equal(mailbox_uidnext(f->box), 3);
+
+	PUT(f, "new/402.c.h", "c\n");
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 3);
+	assert_int_equal(mailbox_get(f->box, 0)->uid, 1);
+	assert_int_equal(mailbox_get(f->box, 1)->uid, 2);
+	assert_int_equal(mailbox_get(f->box, 2)->uid, 3);
+	assert_int_equal(mailbox_get(f->box, 2)->flags, MAIL_RECENT);
+	assert_int_equal(mailbox_get(f->box, 0)->flags, 0); /* seen by an earlier session */
+
+	/* an expunged UID is never given out again */
+	assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
+	open_inbox(f);
+	PUT(f, "new/403.d.h", "d\n");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 3);
+	last = mailbox_get(f->box, 2)->uid;
+	assert_int_equal(last, 4);
+	assert_string_equal(mailbox_get(f->box, 2)->uidl, "403.d.h");
+
+	/* delivery order follows the file dates, not readdir order */
+	PUT(f, "new/zzz-early", "e\n");
+	PUT(f, "new/aaa-late", "l\n");
+	{
+		struct timespec t[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
+		struct timespec u[2] = {{.tv_sec = 2000}, {.tv_sec = 2000}};
+		char p[1024];
+
+		snprintf(p, sizeof(p), "%s/new/zzz-early", f->root);
+		assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+		snprintf(p, sizeof(p), "%s/new/aaa-late", f->root);
+		assert_int_equal(utimensat(AT_FDCWD, p, u, 0), 0);
+	}
+	sync_box(f);
+	assert_int_equal(find_uidl(f, "zzz-early")->uid, last + 1);
+	assert_int_equal(find_uidl(f, "aaa-late")->uid, last + 2);
+	assert_int_equal(find_uidl(f, "zzz-early")->internal_date, 1000);
+}
+
+/* ---- deletions ---- */
+
+static void test_external_delete(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	bool remove[2] = {true, false};
+	char buf[16];
+
+	open_inbox(f);
+	PUT(f, "new/500.a.h", "a\n");
+	PUT(f, "new/501.b.h", "b\n");
+	sync_box(f);
+	do_unlink(f, "cur/500.a.h:2,");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 2);
+	assert_true(mailbox_msg_gone(f->box, 0));
+	assert_false(mailbox_msg_gone(f->box, 1));
+	assert_int_equal(mailbox_msg_open(f->box, 0, &error), -1);
+	assert_int_equal(mailbox_set_flags(f->box, 0, MAIL_SEEN, 0, &error), 0);
+	assert_int_equal(read_msg(f, 1, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "b\n", 2);
+	assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
+	assert_int_equal(mailbox_count(f->box), 1);
+	assert_string_equal(mailbox_get(f->box, 0)->uidl, "501.b.h");
+
+	/* deleted without a sync in between: msg_open notices too */
+	do_unlink(f, "cur/501.b.h:2,");
+	assert_int_equal(mailbox_msg_open(f->box, 0, &error), -1);
+	assert_true(mailbox_msg_gone(f->box, 0));
+}
+
+static void test_expunge_removes_files(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	bool remove[3] = {true, false, true};
+	char buf[16];
+
+	open_inbox(f);
+	deliver_three(f);
+	sync_box(f);
+	/* another session changed a flag meanwhile: expunge still finds the file */
+	do_rename(f, "cur/302.three.h:2,", "cur/302.three.h:2,S");
+	assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
+	assert_int_equal(mailbox_count(f->box), 1);
+	assert_string_equal(mailbox_get(f->box, 0)->uidl, "301.two.h");
+	assert_int_equal(count_dir(f, "cur"), 1);
+	assert_true(exists(f, "cur/301.two.h:2,"));
+	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), 4);
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 1);
+
+	/* a message renamed by another session is still readable */
+	do_rename(f, "cur/301.two.h:2,", "cur/301.two.h:2,RS");
+	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), 4);
+	assert_int_equal(mailbox_get(f->box, 0)->flags, MAIL_ANSWERED | MAIL_SEEN);
+}
+
+/* ---- lock ---- */
+
+static int child_lock(struct fixture *f)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mail_storage *st = NULL;
+		struct mailbox *box = NULL;
+		const char *error = NULL;
+
+		if (mail_storage_open(f->rootfd, &st, &error) < 0 ||
+		    mailbox_open(st, "INBOX", &box, &error) != 1)
+			_exit(3);
+		_exit(mailbox_lock_exclusive(box, &error) == 1 ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_lock_exclusive(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+
+	open_inbox(f);
+	assert_int_equal(child_lock(f), 1); /* free */
+	assert_int_equal(mailbox_lock_exclusive(f->box, &error), 1);
+	assert_int_equal(mailbox_lock_exclusive(f->box, &error), 1); /* idempotent */
+	assert_int_equal(child_lock(f), 0);                          /* in use */
+	mailbox_close(&f->box);
+	assert_int_equal(child_lock(f), 1); /* released by close */
+}
+
+/* ---- append ---- */
+
+static void test_append(void **state)
+{
+	static const char msg[] = "Subject: hi\n\nbody line\r\nlast";
+	struct fixture *f = *state;
+	const char *error = NULL;
+	const struct mail *m;
+	struct stat st;
+	char path[1024], buf[128];
+	uint32_t uid1, uid2;
+	int found = 0;
+	struct dirent *d;
+	DIR *dir;
+
+	open_inbox(f);
+	assert_int_equal(mailbox_append(f->box, msg, sizeof(msg) - 1, MAIL_SEEN | MAIL_FLAGGED,
+	                                1000000000, &uid1, &error),
+	                 0);
+	assert_int_equal(mailbox_append(f->box, "x", 1, 0, 0, &uid2, &error), 0);
+	assert_true(uid2 > uid1);
+	assert_int_equal(count_dir(f, "tmp"), 0);
+	assert_int_equal(count_dir(f, "cur"), 2);
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 2);
+	m = mailbox_get(f->box, 0);
+	assert_int_equal(m->uid, uid1);
+	assert_int_equal(m->size, sizeof(msg) - 1);
+	assert_int_equal(m->crlf_size, sizeof(msg) - 1 + 2);
+	assert_int_equal(m->internal_date, 1000000000);
+	assert_int_equal(m->flags, MAIL_SEEN | MAIL_FLAGGED);
+	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), sizeof(msg) - 1);
+	assert_memory_equal(buf, msg, sizeof(msg) - 1);
+
+	snprintf(path, sizeof(path), "%s/cur", f->root);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || strstr(d->d_name, ":2,FS") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/cur/%s", f->root, d->d_name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(st.st_mtime, 1000000000);
+		assert_non_null(strstr(d->d_name, ",S=28,W=30,U="));
+		found++;
+	}
+	closedir(dir);
+	assert_int_equal(found, 1);
+	snprintf(path, sizeof(path), "%s/twofold.index", f->root);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+/* ---- names that could escape ---- */
+
+static void test_path_escape_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "..", "../x", "a/b", "/etc", ".hidden", "a..b", "", "trailing.", "x\ny", "..INBOX",
+	};
+	struct fixture *f = *state;
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+	char path[1024];
+
+	open_inbox(f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(mailbox_open(f->st, bad[i], &box, &error), -1);
+		assert_null(box);
+	}
+	assert_int_equal(mailbox_open(f->st, "NoSuch", &box, &error), 0);
+	assert_null(box);
+
+	/* a real Maildir++ folder opens; a symlinked one does not */
+	snprintf(path, sizeof(path), "%s/.Sent", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(mailbox_open(f->st, "Sent", &box, &error), 1);
+	assert_int_equal(mailbox_count(box), 0);
+	mailbox_close(&box);
+	snprintf(path, sizeof(path), "%s/.Evil", f->root);
+	assert_int_equal(symlink("/tmp", path), 0);
+	assert_int_equal(mailbox_open(f->st, "Evil", &box, &error), -1);
+	assert_null(box);
+
+	/* a symlink in cur/ is no message */
+	snprintf(path, sizeof(path), "%s/cur/600.link.h:2,", f->root);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 0);
+}
+
+/* ---- sessions ---- */
+
+static void test_delivery_during_session(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *other = NULL;
+	const char *error = NULL;
+
+	open_inbox(f);
+	PUT(f, "new/700.a.h", "a\n");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 1);
+	assert_int_equal(mailbox_open(f->st, "INBOX", &other, &error), 1);
+	PUT(f, "new/701.b.h", "bb\n");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 2);
+	assert_string_equal(mailbox_get(f->box, 0)->uidl, "700.a.h");
+	assert_string_equal(mailbox_get(f->box, 1)->uidl, "701.b.h");
+	assert_int_equal(mailbox_get(f->box, 1)->crlf_size, 4);
+	/* the other session sees the same UID */
+	assert_int_equal(mailbox_sync(other, &error), 0);
+	assert_int_equal(mailbox_count(other), 2);
+	assert_int_equal(mailbox_get(other, 1)->uid, mailbox_get(f->box, 1)->uid);
+	mailbox_close(&other);
+}
+
+static void test_damaged_index_rebuilt(void **state)
+{
+	struct fixture *f = *state;
+
+	open_inbox(f);
+	PUT(f, "new/800.a.h", "a\n");
+	sync_box(f);
+	remove_index(f);
+	PUT(f, "twofold.index", "this is not an SQLite database, not at all, really not\n");
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 1);
+	assert_string_equal(mailbox_get(f->box, 0)->uidl, "800.a.h");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_name_parse),
+	    cmocka_unit_test_setup_teardown(test_delivery_moved_to_cur, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_parsed_and_set, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crlf_sizes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uidl_stable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uids_persistent_monotonic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_external_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expunge_removes_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_exclusive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_escape_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delivery_during_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_index_rebuilt, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
