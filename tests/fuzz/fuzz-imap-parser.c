@@ -1,0 +1,59 @@
+/* Fuzz target for server/imap/imap-parser.c. The first byte picks the limits and a chunk size;
+ * the rest is fed as client input, accepting every literal and resetting after each command, the
+ * way a session loop would. Each command's tree is walked and each atom tried as a sequence set. */
+#include "common/xalloc.h"
+#include "server/imap/imap-parser.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void walk(const struct imap_arg *arg, unsigned int depth)
+{
+	struct imap_seq_range *ranges;
+	unsigned int count;
+	const char *error;
+
+	if (arg->type == IMAP_ARG_ATOM &&
+	    imap_seqset_parse(arg->str, &ranges, &count, &error) > 0) {
+		(void)imap_seqset_contains(ranges, count, 7, 10);
+		xfree(&ranges);
+	}
+	if (arg->str != NULL && strlen(arg->str) > arg->str_len)
+		__builtin_trap();
+	for (unsigned int i = 0; i < arg->count; i++)
+		walk(&arg->list[i], depth + 1);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct imap_parser_limits lim = imap_parser_limits_default;
+	struct imap_parser *p;
+	size_t chunk, pos = 1;
+
+	if (size == 0)
+		return 0;
+	if (data[0] & 1)
+		lim = imap_parser_limits_prelogin;
+	lim.max_literal = 4096;
+	chunk = (data[0] >> 1) == 0 ? size : (size_t)(data[0] >> 1);
+	p = imap_parser_new(&lim);
+	while (pos < size) {
+		size_t n = size - pos < chunk ? size - pos : chunk, used;
+		enum imap_parse_result r = imap_parser_feed(p, data + pos, n, &used);
+
+		if (used > n)
+			__builtin_trap();
+		pos += used;
+		if (r == IMAP_PARSE_DONE)
+			walk(imap_parser_args(p), 0);
+		if (r == IMAP_PARSE_ERROR && imap_parser_error(p) == NULL)
+			__builtin_trap();
+		if (r == IMAP_PARSE_ERROR && imap_parser_error_is_fatal(p))
+			break;
+	}
+	imap_parser_free(&p);
+	return 0;
+}
