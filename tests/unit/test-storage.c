@@ -685,6 +685,57 @@ static void test_damaged_index_rebuilt(void **state)
 	assert_string_equal(mailbox_get(f->box, 0)->uidl, "800.a.h");
 }
 
+/* The worker's situation: chrooted into an empty directory, holding only the maildir fd. The
+ * index (SQLite) must still work beneath that fd. */
+static int chrooted_session(struct fixture *f, const char *jail)
+{
+	struct mail_storage *st = NULL;
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+	uint32_t uid;
+
+	if (chroot(jail) < 0 || chdir("/") < 0)
+		return 2;
+	if (mail_storage_open(f->rootfd, &st, &error) < 0 ||
+	    mailbox_open(st, "INBOX", &box, &error) != 1)
+		return 3;
+	if (mailbox_count(box) != 1 || mailbox_append(box, "x\n", 2, 0, 0, &uid, &error) < 0 ||
+	    mailbox_sync(box, &error) < 0 || mailbox_count(box) != 2 ||
+	    mailbox_get(box, 1)->uid != uid)
+		return 4;
+	mailbox_close(&box);
+	mail_storage_close(&st);
+	return 0;
+}
+
+static void test_index_in_chroot(void **state)
+{
+	struct fixture *f = *state;
+	char jail[1024];
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	open_inbox(f);
+	mailbox_close(&f->box);
+	PUT(f, "new/900.a.h", "a\n");
+	snprintf(jail, sizeof(jail), "%s/jail", f->root);
+	assert_int_equal(mkdir(jail, 0700), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(chrooted_session(f, jail));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_dir(f, "jail"), 0);
+	/* the index written in the jail is the one a later session reads */
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 2);
+	assert_int_equal(mailbox_get(f->box, 0)->flags, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +752,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_path_escape_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_during_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_index_rebuilt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_index_in_chroot, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
