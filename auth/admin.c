@@ -400,8 +400,8 @@ int admin_totp_confirm(struct auth_policy *p, const char *name, const char *code
 	}
 	if (rc > 0)
 		rc = admin_totp_check_pending(p, &user, blob, len, code, now, &err);
-	if (rc > 0)
-		rc = admin_totp_activate(p, user.id, blob, len, &err);
+	if (rc > 0 && admin_totp_activate(p, user.id, blob, len, &err) < 0)
+		rc = -1;
 	free(blob);
 	auth_user_clear(&user);
 	return rc <= 0 ? admin_store_error(p, err, error_r) : 0;
