@@ -1,0 +1,419 @@
+"""The daemon's process machinery: config check, privilege separation, the worker pool,
+the auth service, signals. Runs the real twofoldd (tests/integration/twofold_harness.py)."""
+
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import twofold_harness
+from twofold_harness import running_as_root
+
+needs_root = pytest.mark.skipif(not running_as_root(), reason="privilege drop needs root")
+
+
+def run_check(server):
+    return subprocess.run([str(twofold_harness.twofoldd_path()), "-t", "-c", str(server.conf)],
+                          capture_output=True, text=True, timeout=30)
+
+
+def greeting(server, timeout=10):
+    """TLS handshake on the POP3 port and the first line the server sends."""
+    with server.tls_connect(timeout=timeout) as s:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = s.recv(512)
+            if not chunk:
+                break
+            data += chunk
+        s.sendall(b"QUIT\r\n")
+        return data
+
+
+def proc_uids(pid):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return [int(x) for x in re.search(r"^Uid:\s+(.*)$", status, re.M).group(1).split()]
+
+
+def proc_fds(pid):
+    out = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            out.append(os.readlink(fd))
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not twofold_harness.Server._is_zombie(pid)
+
+
+def wait_until(cond, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def idle_pool(server, count, timeout=10.0):
+    """Waits until the pool has at least count workers. (The harness's start-up probe of the
+    port briefly makes one busy, so the master may have started one more.)"""
+    return wait_until(lambda: (p := server.worker_pids()) and len(p) >= count and p,
+                      timeout, f"{count} workers")
+
+
+def auth_socket_name(server):
+    """The abstract name of the auth service's socket, from /proc/net/unix."""
+    want = f"@twofold-auth-{server.pid}-"
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 8 and parts[7].startswith(want):
+            return "\0" + parts[7][1:]
+    raise AssertionError("auth socket not found in /proc/net/unix")
+
+
+# --- twofoldd -t --------------------------------------------------------------------------
+
+def test_check_good_config(server):
+    r = run_check(server)
+    assert r.returncode == 0, r.stderr
+    assert "configuration OK" in r.stdout
+
+
+def test_check_bad_config_names_file_and_line(server):
+    server.configure("server", "min_spare", "lots")
+    r = run_check(server)
+    assert r.returncode == 1
+    lines = server.conf.read_text().splitlines()
+    lineno = next(i + 1 for i, ln in enumerate(lines) if ln.startswith("min_spare"))
+    assert re.match(rf"^{re.escape(str(server.conf))}:{lineno}: ", r.stderr), r.stderr
+
+
+def test_check_bad_certificate(server, tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    server.configure("tls", "cert", str(bad))
+    r = run_check(server)
+    assert r.returncode == 1
+    assert str(server.conf) in r.stderr and "[tls]" in r.stderr, r.stderr
+
+
+def test_imap_listen_refused_until_imap_exists(server):
+    server.enable_imap()
+    r = run_check(server)
+    assert r.returncode == 1
+    assert "IMAP is not available yet" in r.stderr
+    lines = server.conf.read_text().splitlines()
+    section = lines.index("[imap]")
+    lineno = next(i + 1 for i, ln in enumerate(lines) if i > section and ln.startswith("listen"))
+    assert r.stderr.startswith(f"{server.conf}:{lineno}: "), r.stderr
+
+
+def test_usage_exit_2():
+    r = subprocess.run([str(twofold_harness.twofoldd_path()), "-x"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2
+    assert "usage" in r.stderr
+
+
+def test_bind_failure_is_reported(server):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", server.pop3_port))
+        s.listen()
+        server.start(wait=False)
+        assert server.wait_exit(10) == 1
+    assert f"127.0.0.1:{server.pop3_port}" in server.log()
+
+
+# --- privilege separation ------------------------------------------------------------------
+
+@needs_root
+def test_workers_chrooted_and_unprivileged(server):
+    server.start()
+    workers = server.wait_workers(2)
+    uid = pwd.getpwnam(twofold_harness.SERVICE_USER).pw_uid
+    chroot = server.state_dir / "empty"
+    assert proc_uids(server.pid)[0] == 0
+    for pid in workers:
+        assert proc_uids(pid) == [uid] * 4, pid
+        assert os.readlink(f"/proc/{pid}/root") == str(chroot)
+        gid_line = re.search(r"^Groups:\s*(.*)$", Path(f"/proc/{pid}/status").read_text(), re.M)
+        assert gid_line.group(1).split() == [str(pwd.getpwnam("twofoldtest").pw_gid)]
+    st = chroot.stat()
+    assert st.st_uid == 0 and st.st_mode & 0o777 == 0o755
+    assert list(chroot.iterdir()) == []
+    auth = server.auth_pids()
+    assert auth, server.log()
+    for pid in auth:
+        assert proc_uids(pid) == [uid] * 4
+        assert os.readlink(f"/proc/{pid}/root") == "/"
+
+
+def test_idle_worker_holds_no_store_or_mail(server):
+    server.start()
+    workers = server.wait_workers(2)
+    for pid in workers:
+        for target in proc_fds(pid):
+            assert str(server.state_dir) not in target or target == str(server.state_dir / "empty")
+            assert str(server.mail_root) not in target
+            assert "auth.db" not in target
+
+
+# --- the pool ------------------------------------------------------------------------------
+
+def test_min_spare_idle_workers(server):
+    server.configure("server", "min_spare", "3")
+    server.configure("server", "max_spare", "4")
+    server.start()
+    idle_pool(server, 3)
+    time.sleep(1.5)
+    pids = server.worker_pids()
+    assert 3 <= len(pids) <= 4
+    time.sleep(2)
+    assert sorted(server.worker_pids()) == sorted(pids), "pool changed while idle"
+
+
+def test_pool_grows_while_busy_and_shrinks_to_max_spare(server):
+    server.configure("server", "min_spare", "1")
+    server.configure("server", "max_spare", "2")
+    server.start()
+    idle_pool(server, 1)
+    time.sleep(1.5)  # the start-up probe's extra worker is retired down to max_spare
+    conns = [server.pop3() for _ in range(4)]
+    try:
+        wait_until(lambda: len(server.worker_pids()) >= 5, 10, "pool to grow to 4 busy + 1 idle")
+    finally:
+        for c in conns:
+            c.quit()
+    # 5 idle now: the master retires them one per second down to max_spare
+    wait_until(lambda: len(server.worker_pids()) == 2, 15, "pool to shrink to max_spare")
+
+
+def test_killed_worker_is_logged_and_replaced(server):
+    server.configure("server", "max_spare", "2")
+    server.start()
+    before = wait_until(lambda: len(p := server.worker_pids()) == 2 and p, 10, "2 workers")
+    victim = before[0]
+    os.kill(victim, signal.SIGKILL)
+    server.wait_log(rf"worker {victim} killed by signal 9")
+    wait_until(lambda: len(set(server.worker_pids()) - set(before)) >= 1, 10, "a new worker")
+    assert server.running()
+    assert greeting(server).startswith(b"+OK")
+
+
+def test_killed_auth_process_is_replaced(server):
+    server.configure("server", "auth_processes", "2")
+    server.start()
+    auth = wait_until(lambda: len(p := server.auth_pids()) == 2 and p, 10, "2 auth processes")
+    os.kill(auth[0], signal.SIGKILL)
+    server.wait_log(rf"auth process {auth[0]} killed by signal 9")
+    wait_until(lambda: len(p := server.auth_pids()) == 2 and auth[0] not in p, 10,
+               "a replacement auth process")
+    assert server.running()
+
+
+def test_sessions_per_worker_recycles(server):
+    server.configure("server", "min_spare", "1")
+    server.configure("server", "max_spare", "1")
+    server.configure("server", "max_workers", "1")
+    server.configure("server", "sessions_per_worker", "2")
+    server.start()
+    first = idle_pool(server, 1)[0]
+    assert greeting(server).startswith(b"+OK")
+    assert greeting(server).startswith(b"+OK")
+    wait_until(lambda: not alive(first), 10, "worker to exit after 2 sessions")
+    second = wait_until(lambda: server.worker_pids(), 10, "replacement")[0]
+    assert second != first
+    assert greeting(server).startswith(b"+OK")
+    assert "killed by signal" not in server.log()
+
+
+def test_parallel_connections_beyond_spare_all_served(server):
+    server.configure("server", "min_spare", "2")
+    server.configure("server", "max_workers", "8")
+    server.start()
+    server.wait_workers(2)
+    results, errors = [], []
+
+    def one():
+        try:
+            p = server.pop3(timeout=60)
+            results.append(p.getwelcome())
+            time.sleep(0.3)
+            p.quit()
+        except Exception as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=one) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not errors, errors
+    assert len(results) == 40
+    assert all(w.startswith(b"+OK") for w in results)
+    assert len(server.worker_pids()) <= 8
+
+
+# --- login through the auth service --------------------------------------------------------
+
+def test_login_gets_maildir_from_auth_service(server):
+    user = server.add_user("alice")
+    server.deliver("alice", b"Subject: one\r\n\r\nbody\r\n")
+    server.start()
+    pop = server.pop3()
+    pop.user("alice")
+    pop.pass_(user.password + server.code(user.secret))
+    assert pop.stat()[0] == 1
+    pop.quit()
+    assert re.search(r"auth: info: login ok: user=<alice> proto=pop3 rip=127\.0\.0\.1",
+                     server.log()), server.log()
+
+
+def test_auth_service_creates_missing_maildir(server):
+    user = server.add_user("bob")
+    md = server.maildir("bob")
+    assert not md.exists()
+    server.start()
+    pop = server.pop3()
+    pop.user("bob")
+    pop.pass_(user.password + server.code(user.secret))
+    assert pop.stat()[0] == 0
+    pop.quit()
+    for sub in ("", "cur", "new", "tmp"):
+        st = (md / sub).stat()
+        assert st.st_mode & 0o777 == 0o700
+        if running_as_root():
+            assert st.st_uid == pwd.getpwnam(twofold_harness.SERVICE_USER).pw_uid
+
+
+def test_failed_login_logged_without_secret(server):
+    user = server.add_user("carol")
+    server.start()
+    pop = server.pop3()
+    pop.user("carol")
+    with pytest.raises(Exception):
+        pop.pass_(user.password + "000000x")
+    server.wait_log(r"login failed: user=<carol> proto=pop3 rip=127\.0\.0\.1")
+    assert user.password not in server.log()
+
+
+def test_malformed_ipc_closes_only_that_peer(server):
+    server.configure("server", "auth_processes", "1")
+    user = server.add_user("dave")
+    server.start()
+    auth = wait_until(lambda: server.auth_pids(), 10, "auth process")
+    name = auth_socket_name(server)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(5)
+        s.connect(name)
+        s.send(b"\x01\x01\x00\x10garbage")
+        assert s.recv(100) == b""  # closed by the auth process
+    server.wait_log(r"malformed request")
+    assert server.auth_pids() == auth
+    pop = server.pop3()
+    pop.user("dave")
+    pop.pass_(user.password + server.code(user.secret))
+    pop.quit()
+
+
+@needs_root
+def test_auth_socket_refuses_other_uids(server):
+    server.start()
+    wait_until(lambda: server.auth_pids(), 10, "auth process")
+    name = auth_socket_name(server)
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET); s.settimeout(5)\n"
+            f"s.connect({name!r})\n"
+            "try:\n"
+            "    s.send(b'\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x01')\n"
+            "    sys.exit(0 if s.recv(100)==b'' else 3)\n"
+            "except (BrokenPipeError, ConnectionResetError):\n"
+            "    sys.exit(0)\n")
+    r = subprocess.run(["/usr/bin/python3", "-c", code], user="nobody", capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    server.wait_log(r"refused IPC connection from pid \d+ uid 65534")
+
+
+# --- signals -------------------------------------------------------------------------------
+
+def test_sighup_with_broken_config_keeps_serving(server):
+    server.start()
+    before = sorted(server.wait_workers(2))
+    server.configure("server", "no_such_key", "1")
+    server.reload()
+    server.wait_log(r"reload failed, keeping the old configuration: .*no_such_key")
+    assert greeting(server).startswith(b"+OK")
+    assert set(before) <= set(server.worker_pids()), "no worker may be replaced"
+    assert server.running()
+
+
+def test_sighup_with_broken_certificate_keeps_serving(server, tmp_path):
+    server.start()
+    before = sorted(server.wait_workers(2))
+    bad = tmp_path / "bad.pem"
+    bad.write_text("garbage\n")
+    server.configure("tls", "cert", str(bad))
+    server.reload()
+    server.wait_log(r"reload failed, keeping the old configuration: \[tls\]")
+    assert greeting(server).startswith(b"+OK")
+    assert set(before) <= set(server.worker_pids()), "no worker may be replaced"
+
+
+def test_sighup_replaces_workers_and_sessions_finish(server):
+    server.configure("server", "min_spare", "2")
+    server.start()
+    server.wait_workers(2)
+    time.sleep(1)
+    before = set(server.worker_pids())
+    auth_before = set(server.auth_pids())
+    busy = server.pop3()
+    server.configure("server", "min_spare", "3")
+    server.reload()
+    server.wait_log(r"configuration reloaded")
+    new = wait_until(lambda: len(p := set(server.worker_pids()) - before) >= 3 and p, 10,
+                     "3 new workers")
+    # the busy worker still serves its session on the old configuration
+    assert busy.capa(), "the session in progress stopped answering"
+    old_left = set(server.worker_pids()) & before
+    assert len(old_left) == 1, "idle old workers should be gone, the busy one should stay"
+    busy.quit()
+    wait_until(lambda: not (set(server.worker_pids()) & before), 10, "the busy old worker to exit")
+    wait_until(lambda: not (set(server.auth_pids()) & auth_before) and server.auth_pids(), 10,
+               "auth processes replaced")
+    assert new and greeting(server).startswith(b"+OK")
+    assert "killed by signal" not in server.log()
+
+
+def test_sigterm_ends_sessions_and_exits_cleanly(server):
+    server.start()
+    server.wait_workers(2)
+    pop = server.pop3()
+    t0 = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - t0 < 8
+    # the session was ended: the server said goodbye or closed
+    pop.sock.settimeout(5)
+    try:
+        rest = pop.sock.recv(1024)
+    except (OSError, ValueError):
+        rest = b""
+    assert rest == b"" or rest.startswith(b"-ERR") or rest.startswith(b"+OK")
+    assert "stopped" in server.log()
