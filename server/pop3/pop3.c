@@ -108,8 +108,12 @@ static enum pop3_cmd_result pop3_dispatch(struct pop3 *p, const char *line, size
 	const char *error;
 	enum pop3_cmd_result r;
 
-	if (pop3_parse_line(&p->parser, line, len, &cmd, &error) != POP3_PARSE_DONE)
-		return pop3_bad(p, error);
+	if (pop3_parse_line(&p->parser, line, len, &cmd, &error) != POP3_PARSE_DONE) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "%s.", error);
+		return pop3_bad(p, text);
+	}
 	c = pop3_command_find(cmd.name);
 	if (c == NULL)
 		return pop3_bad(p, "Unknown command.");

@@ -305,6 +305,8 @@ static void srv_start(struct srv *c)
 		sigaction(SIGTERM, &sa, NULL);
 		conn_set_interrupt(&session_shutdown);
 		close(sv[0]);
+		/* like the TLS transport: non-blocking, waits happen in conn's poll */
+		fcntl(sv[1], F_SETFL, O_NONBLOCK);
 		s.conn = conn_new(&t, "127.0.0.1");
 		pop3_session_run(&s);
 		conn_free(&s.conn);
@@ -861,7 +863,7 @@ static void test_session_limits(void **state)
 	srv_expect(&c, "+OK twofold ready.");
 	memset(big, 'A', sizeof(big));
 	memcpy(big, "AUTH PLAIN ", 11);
-	memcpy(big + 1000, "\r\n", 3);
+	memcpy(big + 999, "\r\n", 3); /* 988 base64 characters */
 	srv_send(&c, big);
 	srv_expect(&c, "-ERR [AUTH] Authentication failed.");
 	memset(big, 'A', sizeof(big));
