@@ -131,17 +131,26 @@ def _proc_start_time(pid):
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
-def classify_process(pid):
-    """'auth', 'worker' or None, from the title the daemon gives its children."""
-    ident = _proc_identity(pid)
-    if ident is None:
-        return None
-    text = " ".join(ident).lower()
+def _classify_text(text):
+    text = text.lower()
     if "auth" in text:
         return "auth"
     if any(w in text for w in ("worker", "pop3", "imap")):
         return "worker"
     return None
+
+
+def classify_process(pid):
+    """'auth', 'worker' or None, from the name the daemon gives its children
+    (prctl PR_SET_NAME: twofoldd-auth, twofoldd-worker), else from the command line."""
+    ident = _proc_identity(pid)
+    if ident is None:
+        return None
+    comm, cmdline = ident
+    kind = _classify_text(comm)
+    if kind is None and not cmdline.startswith(str(twofoldd_path())):
+        kind = _classify_text(cmdline)
+    return kind
 
 
 @dataclasses.dataclass
