@@ -203,6 +203,7 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 	sqlite3_busy_timeout(idx->db, 15000);
 	if (index_exec(idx, "PRAGMA journal_mode = WAL", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA synchronous = FULL", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA cache_size = -512", error_r) < 0 ||
 	    index_exec(idx, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
 	if (index_user_version(idx, &version, error_r) < 0 || index_prepare_all(idx, error_r) < 0)
@@ -473,6 +474,11 @@ int mail_index_remove(struct mail_index *idx, const char *base, const char **err
 	if (ret != SQLITE_DONE)
 		return index_fail(idx, "remove", error_r);
 	return 0;
+}
+
+void mail_index_release_memory(struct mail_index *idx)
+{
+	sqlite3_db_release_memory(idx->db);
 }
 
 void mail_index_rebuild_done(struct mail_index *idx)

@@ -62,6 +62,8 @@ int mail_index_assign(struct mail_index *idx, const char *base, uint32_t want_ui
                       struct mail_index_rec *rec, bool *recovered_r, const char **error_r);
 /* Inside a transaction. */
 int mail_index_remove(struct mail_index *idx, const char *base, const char **error_r);
+/* Drops SQLite's page cache: an idle session should not hold it (the OS caches the file). */
+void mail_index_release_memory(struct mail_index *idx);
 /* Ends the rebuild phase: from now on ",U=" fields below UIDNEXT are not trusted. */
 void mail_index_rebuild_done(struct mail_index *idx);
 

@@ -471,7 +471,9 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 		mail_index_rebuild_done(box->index);
 		box->rebuild = false;
 	}
-	return sync_read_uidnext(box, error_r);
+	ret = sync_read_uidnext(box, error_r);
+	mail_index_release_memory(box->index);
+	return ret;
 }
 
 /* ---- open / close ---- */
