@@ -3,7 +3,7 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
-#include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +12,36 @@
 
 #define LISTEN_BACKLOG 1024
 
+static int listen_port(const char *s, in_port_t *port_r)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > 65535)
+		return -1;
+	*port_r = htons((in_port_t)v);
+	return 0;
+}
+
+/* Numeric only: a dotted quad (or "*"), or an IPv6 address in brackets. */
 int listen_parse(const char *addr, struct sockaddr_storage *ss_r, socklen_t *len_r)
 {
 	const char *colon = strrchr(addr, ':');
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-	                         .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
-	struct addrinfo *res = NULL;
-	char host[INET6_ADDRSTRLEN + 2];
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss_r;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss_r;
+	char host[INET6_ADDRSTRLEN];
 	size_t hlen;
+	bool v6 = addr[0] == '[';
 
+	memset(ss_r, 0, sizeof(*ss_r));
 	if (colon == NULL || colon == addr)
 		return -1;
 	hlen = (size_t)(colon - addr);
-	if (addr[0] == '[') {
+	if (v6) {
 		if (hlen < 3 || addr[hlen - 1] != ']')
 			return -1;
 		addr++;
@@ -35,22 +51,20 @@ int listen_parse(const char *addr, struct sockaddr_storage *ss_r, socklen_t *len
 		return -1;
 	memcpy(host, addr, hlen);
 	host[hlen] = '\0';
-	if (getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, colon + 1, &hints, &res) != 0)
-		return -1;
-	if (strcmp(host, "*") == 0) {
-		/* "*" means IPv4 any; "[::]" is written for IPv6 */
-		for (struct addrinfo *a = res; a != NULL; a = a->ai_next)
-			if (a->ai_family == AF_INET) {
-				memcpy(ss_r, a->ai_addr, a->ai_addrlen);
-				*len_r = a->ai_addrlen;
-				freeaddrinfo(res);
-				return 0;
-			}
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		*len_r = sizeof(*sin6);
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		return listen_port(colon + 1, &sin6->sin6_port);
 	}
-	memcpy(ss_r, res->ai_addr, res->ai_addrlen);
-	*len_r = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	sin->sin_family = AF_INET;
+	*len_r = sizeof(*sin);
+	if (strcmp(host, "*") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return -1;
+	return listen_port(colon + 1, &sin->sin_port);
 }
 
 static int listen_check_one(const struct config *cfg, const char *section,

@@ -293,12 +293,13 @@ void worker_run(const struct worker_env *env)
 	worker_env = env;
 	log_set_role("worker");
 	prctl(PR_SET_NAME, "twofoldd-worker");
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	worker_signals(&waitmask);
 	if (privdrop_apply(env->priv, true, &error) < 0) {
 		log_error("%s", error);
 		_exit(2);
 	}
+	/* after the uid change, which clears it */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	conn_set_interrupt(&session_shutdown);
 	epfd = worker_epoll(env->listeners);
 	scoreboard_set_state(env->sb, env->slot, SLOT_IDLE);

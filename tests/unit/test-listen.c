@@ -1,0 +1,152 @@
+/* Listen addresses and the scoreboard: parsing, binding, slot accounting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/xalloc.h"
+#include "server/listen.h"
+#include "server/scoreboard.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_parse_good(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+
+	assert_int_equal(listen_parse("127.0.0.1:995", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 995);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(listen_parse("[::1]:10995", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 10995);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	assert_int_equal(listen_parse("[::]:995", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(listen_parse("*:995", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+}
+
+static void test_parse_bad(void **state)
+{
+	static const char *const bad[] = {"localhost:995", "995",       ":995",
+	                                  "[::1:995",      "::1:995",   "[]:995",
+	                                  "1.2.3:99",      "1.2.3.4:x", "[1.2.3.4]:995"};
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(listen_parse(bad[i], &ss, &len), -1);
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	return ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+	                               : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void test_open_and_conflict(void **state)
+{
+	struct config *cfg = config_defaults();
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct listen_set set;
+	char *error = NULL;
+	int busy = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* a port someone else listens on: a clear error naming the address, nothing left open */
+	assert_int_equal(bind(busy, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(busy, 1), 0);
+	cfg->pop3_listen.addrs[0] = xasprintf("127.0.0.1:%d", bound_port(busy));
+	cfg->pop3_listen.count = 1;
+	assert_int_equal(listen_open(cfg, &set, &error), -1);
+	assert_non_null(strstr(error, cfg->pop3_listen.addrs[0]));
+	assert_null(set.l);
+	free(error);
+	close(busy);
+	/* free again: bound, listening, non-blocking */
+	assert_int_equal(listen_open(cfg, &set, &error), 0);
+	assert_int_equal(set.count, 1);
+	assert_int_equal(set.l[0].proto, AUTH_PROTO_POP3);
+	assert_string_equal(set.l[0].addr, cfg->pop3_listen.addrs[0]);
+	assert_int_equal(accept(set.l[0].fd, NULL, NULL), -1);
+	listen_close(&set);
+	assert_int_equal(set.count, 0);
+	config_free(&cfg);
+}
+
+static void test_same(void **state)
+{
+	struct config *a = config_defaults(), *b = config_defaults();
+
+	a->pop3_listen.addrs[0] = xstrdup("127.0.0.1:995");
+	a->pop3_listen.count = 1;
+	assert_false(listen_same(a, b));
+	b->pop3_listen.addrs[0] = xstrdup("127.0.0.1:995");
+	b->pop3_listen.count = 1;
+	assert_true(listen_same(a, b));
+	b->imap_listen.addrs[0] = xstrdup("127.0.0.1:993");
+	b->imap_listen.count = 1;
+	assert_false(listen_same(a, b));
+	config_free(&a);
+	config_free(&b);
+}
+
+static void test_scoreboard_counts(void **state)
+{
+	struct scoreboard sb;
+	struct scoreboard_counts c;
+	int s1, s2, s3;
+
+	assert_int_equal(scoreboard_init(&sb, 4), 0);
+	s1 = scoreboard_alloc(&sb, 101, 0);
+	s2 = scoreboard_alloc(&sb, 102, 0);
+	s3 = scoreboard_alloc(&sb, 103, 0);
+	assert_true(s1 >= 0 && s2 >= 0 && s3 >= 0);
+	scoreboard_set_state(&sb, s1, SLOT_IDLE);
+	scoreboard_set_state(&sb, s2, SLOT_BUSY);
+	scoreboard_count(&sb, 0, &c);
+	assert_int_equal(c.total, 3);
+	assert_int_equal(c.busy, 1);
+	assert_int_equal(c.idle, 2); /* idle + starting */
+	/* a new generation: old idle workers no longer count as spare */
+	scoreboard_count(&sb, 1, &c);
+	assert_int_equal(c.idle, 0);
+	assert_int_equal(c.total, 3);
+	sb.slots[s1].retiring = 1;
+	scoreboard_count(&sb, 0, &c);
+	assert_int_equal(c.idle, 1);
+	assert_int_equal(scoreboard_session_done(&sb, s2), 1);
+	assert_int_equal(scoreboard_session_done(&sb, s2), 2);
+	assert_int_equal(scoreboard_find(&sb, 102), s2);
+	assert_int_equal(scoreboard_alloc(&sb, 104, 0), 3);
+	assert_int_equal(scoreboard_alloc(&sb, 105, 0), -1); /* full */
+	scoreboard_release(&sb, s3);
+	assert_int_equal(scoreboard_find(&sb, 103), -1);
+	assert_int_equal(scoreboard_alloc(&sb, 106, 0), s3);
+	scoreboard_free(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_good),        cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_open_and_conflict), cmocka_unit_test(test_same),
+	    cmocka_unit_test(test_scoreboard_counts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
