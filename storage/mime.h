@@ -1,0 +1,114 @@
+/*
+ * Streaming MIME structure parser, for IMAP ENVELOPE, BODYSTRUCTURE and BODY[section].
+ *
+ * Feed a message in chunks of any size; the result is a tree of parts with the exact octet
+ * offsets of each part's header and body in the message as fed, so any section can be served
+ * from the file by offset. Sizes and offsets are raw octets; *_bare_lf counts line ends written
+ * as a lone LF, so the size a client sees when the message is sent with CRLF line ends is
+ * size + bare_lf (what RFC822.SIZE and BODYSTRUCTURE report for LF-only maildir files).
+ *
+ * Bad input never fails: nesting deeper than max_depth or parts beyond max_parts are not split
+ * further (their bytes stay in the enclosing part's body), and overlong header blocks are
+ * truncated for parsing (offsets stay exact).
+ */
+#ifndef TWOFOLD_MIME_H
+#define TWOFOLD_MIME_H
+
+#include "common/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mime_param {
+	char *name;  /* as sent; RFC 2231 extended values get a trailing '*' */
+	char *value; /* continuations merged; extended: charset'lang'%-encoded */
+};
+
+/* Raw header values (unfolded, outer whitespace trimmed) of a message: the root and the body of
+ * each message/rfc822 part. NULL when absent. */
+struct mime_envelope {
+	char *date, *subject, *from, *sender, *reply_to, *to, *cc, *bcc, *in_reply_to, *message_id;
+};
+
+struct mime_part {
+	struct mime_part *parent, *children, *next;
+	unsigned int child_count;
+
+	/* Octets in the message. The header includes its blank line; the body of a multipart part
+	 * ends before the line end that precedes the next boundary (RFC 2046). */
+	uint64_t header_offset, header_size, header_bare_lf;
+	uint64_t body_offset, body_size, body_lines, body_bare_lf;
+
+	bool multipart;      /* children are the body parts */
+	bool message_rfc822; /* the one child is the embedded message */
+
+	/* Content-* fields; NULL when absent (rendered with the RFC 2045 defaults). */
+	char *type, *subtype;
+	struct mime_param *params;
+	unsigned int param_count;
+	char *id, *description, *encoding, *md5, *location;
+	char *disposition;
+	struct mime_param *disp_params;
+	unsigned int disp_param_count;
+	char **languages;
+	unsigned int language_count;
+
+	struct mime_envelope *envelope; /* root and embedded messages only */
+};
+
+struct mime_limits {
+	unsigned int max_depth; /* nesting of multiparts and message/rfc822 */
+	unsigned int max_parts; /* parts in the whole tree */
+	size_t max_header_size; /* octets of one header block kept for parsing */
+};
+
+extern const struct mime_limits mime_limits_default;
+
+struct mime_parser;
+
+struct mime_parser *mime_parser_new(const struct mime_limits *limits);
+void mime_parser_feed(struct mime_parser *parser, const void *data, size_t size);
+/* Ends the input, frees the parser and returns the root part (the whole message). */
+struct mime_part *mime_parser_finish(struct mime_parser **parser);
+void mime_part_free(struct mime_part **root);
+
+/* Parses a whole message held in memory. */
+struct mime_part *mime_parse(const void *data, size_t size, const struct mime_limits *limits);
+
+/*
+ * The part an IMAP section's part numbers name ("1.2" = {1, 2}), or NULL. With no numbers the
+ * root is returned. Numbers step into multipart children; a message/rfc822 part is entered
+ * first, and 1 names a non-multipart itself. BODY[n] is that part's body, [n.MIME] its header;
+ * for a message/rfc822 part [n.HEADER] / [n.TEXT] are its child's header / body.
+ */
+const struct mime_part *mime_part_find(const struct mime_part *root, const uint32_t *nums,
+                                       unsigned int count);
+
+/* The first parameter with this name (case-insensitive), or NULL. */
+const struct mime_param *mime_param_find(const struct mime_param *params, unsigned int count,
+                                         const char *name);
+
+enum mime_render_flags {
+	MIME_RENDER_EXTENDED = 1 << 0, /* BODYSTRUCTURE rather than BODY */
+	MIME_RENDER_CRLF = 1 << 1,     /* report sizes as sent with CRLF line ends */
+};
+
+/* Appends the value of a FETCH ENVELOPE item, parentheses included. Sender and Reply-To fall
+ * back to From when absent or empty (RFC 3501). */
+void mime_render_envelope(struct buf *out, const struct mime_envelope *env);
+/* Appends the BODY / BODYSTRUCTURE value of a part (normally the root). */
+void mime_render_bodystructure(struct buf *out, const struct mime_part *part,
+                               enum mime_render_flags flags);
+/* Appends s as an IMAP nstring: NIL for NULL, a quoted string when it has only 7-bit text, else
+ * a literal. */
+void mime_render_nstring(struct buf *out, const char *s);
+
+/* RFC 2047: appends value with its encoded-words decoded to UTF-8 (for display and SEARCH).
+ * Words in an unknown charset or badly encoded are kept as they are. */
+void mime_decode_words(const char *value, struct buf *out);
+/* RFC 2231: appends a parameter's value decoded to UTF-8 (extended values are %-decoded and
+ * converted from their charset). */
+void mime_param_decode(const struct mime_param *param, struct buf *out);
+
+#endif
