@@ -736,6 +736,92 @@ static void test_index_in_chroot(void **state)
 	assert_int_equal(mailbox_get(f->box, 0)->flags, 0);
 }
 
+/* Two processes syncing the same fresh deliveries at once agree on every UID. */
+static void list_uids(struct fixture *f, const char *out)
+{
+	struct mail_storage *st = NULL;
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+	FILE *fp;
+
+	if (mail_storage_open(f->rootfd, &st, &error) < 0 ||
+	    mailbox_open(st, "INBOX", &box, &error) != 1 || (fp = fopen(out, "w")) == NULL)
+		_exit(2);
+	for (size_t i = 0; i < mailbox_count(box); i++)
+		fprintf(fp, "%u %s\n", mailbox_get(box, i)->uid, mailbox_get(box, i)->uidl);
+	_exit(fclose(fp) == 0 && mailbox_count(box) == 300 ? 0 : 3);
+}
+
+static void test_concurrent_sessions_agree(void **state)
+{
+	struct fixture *f = *state;
+	char name[64], outs[2][1024], *texts[2];
+	pid_t pids[2];
+	int status;
+	FILE *fp;
+
+	open_inbox(f);
+	mailbox_close(&f->box);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "new/%d.c%d.h", 1000 + i, i);
+		PUT(f, name, "m\n");
+	}
+	for (int p = 0; p < 2; p++) {
+		snprintf(outs[p], sizeof(outs[p]), "%s/out%d", f->root, p);
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0)
+			list_uids(f, outs[p]);
+	}
+	for (int p = 0; p < 2; p++) {
+		long len;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		fp = fopen(outs[p], "r");
+		assert_non_null(fp);
+		fseek(fp, 0, SEEK_END);
+		len = ftell(fp);
+		rewind(fp);
+		texts[p] = xcalloc(1, (size_t)len + 1);
+		assert_int_equal(fread(texts[p], 1, (size_t)len, fp), (size_t)len);
+		fclose(fp);
+	}
+	assert_string_equal(texts[0], texts[1]);
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 300);
+	for (size_t i = 0; i < 300; i++)
+		assert_int_equal(mailbox_get(f->box, i)->uid, i + 1);
+	xfree(&texts[0]);
+	xfree(&texts[1]);
+}
+
+/* A crash between an append's rename and its index commit leaves a file with ",U=" that the
+ * index does not know: the next sync gives it that UID. A ",U=" below UIDNEXT that is already
+ * taken (a copied file) gets a fresh UID instead. */
+static void test_uid_from_name(void **state)
+{
+	struct fixture *f = *state;
+
+	open_inbox(f);
+	PUT(f, "new/1.a.h", "a\n");
+	PUT(f, "new/2.b.h", "b\n");
+	sync_box(f);
+	assert_int_equal(mailbox_uidnext(f->box), 3);
+	PUT(f, "cur/3.c.h,S=2,W=3,U=50:2,S", "c\n");
+	PUT(f, "cur/4.d.h,S=2,W=3,U=1:2,", "d\n");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), 4);
+	assert_int_equal(find_uidl(f, "3.c.h,S=2,W=3,U=50")->uid, 50);
+	assert_int_equal(find_uidl(f, "3.c.h,S=2,W=3,U=50")->flags & ~MAIL_RECENT, MAIL_SEEN);
+	assert_int_equal(find_uidl(f, "4.d.h,S=2,W=3,U=1")->uid, 3);
+	assert_int_equal(mailbox_uidnext(f->box), 51);
+	/* appended in UID order */
+	assert_int_equal(mailbox_get(f->box, 2)->uid, 3);
+	assert_int_equal(mailbox_get(f->box, 3)->uid, 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +839,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delivery_during_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_index_rebuilt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_index_in_chroot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_sessions_agree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uid_from_name, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
