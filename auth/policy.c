@@ -383,9 +383,7 @@ static int login_lock(struct login *l)
 	log_info("user %s locked for %lld s after %u failures", l->user.name,
 	         (long long)(until - l->req->now), p->cfg->max_failures);
 	l->locked = true;
-	if (p->module->lock_set(p->store, l->user.id, until, count, &l->error) < 0)
-		return -1;
-	return p->module->failure_reset(p->store, AUTH_FAILURE_USER, l->user.name, &l->error);
+	return p->module->lock_set(p->store, l->user.id, until, count, &l->error);
 }
 
 /* Counts the failure per user and per IP and sets the delay; -1 on a store error. */
@@ -404,7 +402,10 @@ static int login_count_failure(struct login *l)
 	if (!l->locked &&
 	    m->failure_record(p->store, AUTH_FAILURE_USER, key, now, 0, &ufail, &l->error) < 0)
 		return -1;
-	if (l->user.id != 0 && !l->locked && ufail >= p->cfg->max_failures && login_lock(l) < 0)
+	/* Every max_failures consecutive failures (attempts during a lock are not counted) lock
+	 * the user again, for twice as long as the time before. */
+	if (l->user.id != 0 && !l->locked && ufail > 0 && ufail % p->cfg->max_failures == 0 &&
+	    login_lock(l) < 0)
 		return -1;
 	l->delay_ms =
 	    l->locked ? POLICY_MAX_DELAY_MS : policy_delay(ufail > ipfail ? ufail : ipfail);

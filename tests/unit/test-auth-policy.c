@@ -221,6 +221,7 @@ static void test_lockout(void **state)
 	assert_int_equal(lock_info_of(e).failures, 2);
 	fail_n(e, "frank", t + 2, 1);
 	assert_int_equal(lock_info_of(e).locked_until, t + 2 + 100);
+	assert_int_equal(lock_info_of(e).failures, 3);
 	/* correct credential during the lock still fails, also after reopening the store */
 	s = env_pwcode(e, seed, len, t + 30);
 	assert_int_equal(env_login(e, "frank", s, t + 30).result, AUTH_FAIL);
@@ -234,6 +235,7 @@ static void test_lockout(void **state)
 	t += 120;
 	fail_n(e, "frank", t, 3);
 	assert_int_equal(lock_info_of(e).locked_until, t + 2 + 200);
+	assert_int_equal(lock_info_of(e).failures, 6);
 	t += 300;
 	fail_n(e, "frank", t, 3);
 	assert_int_equal(lock_info_of(e).locked_until, t + 2 + 250);
