@@ -21,41 +21,41 @@ struct config_key {
 
 #define OFF(field) offsetof(struct config, field)
 static const struct config_key config_keys[] = {
-	{"server", "user", CT_STRING, OFF(user), 0, 0},
-	{"server", "state_dir", CT_STRING, OFF(state_dir), 0, 0},
-	{"server", "chroot", CT_STRING, OFF(chroot_dir), 0, 0},
-	{"server", "min_spare", CT_UINT, OFF(min_spare), 0, 1024},
-	{"server", "max_spare", CT_UINT, OFF(max_spare), 1, 1024},
-	{"server", "max_workers", CT_UINT, OFF(max_workers), 1, 65536},
-	{"server", "sessions_per_worker", CT_UINT, OFF(sessions_per_worker), 1, 1000000},
-	{"server", "auth_processes", CT_UINT, OFF(auth_processes), 0, 256},
-	{"server", "handshake_timeout", CT_UINT, OFF(handshake_timeout), 1, 3600},
-	{"server", "login_timeout", CT_UINT, OFF(login_timeout), 1, 3600},
-	{"server", "idle_timeout", CT_UINT, OFF(idle_timeout), 60, 86400},
-	{"server", "debug", CT_BOOL, OFF(debug), 0, 0},
-	{"tls", "cert", CT_STRING, OFF(tls_cert), 0, 0},
-	{"tls", "key", CT_STRING, OFF(tls_key), 0, 0},
-	{"tls", "priority", CT_STRING, OFF(tls_priority), 0, 0},
-	{"imap", "listen", CT_LISTEN, OFF(imap_listen), 0, 0},
-	{"imap", "idle_keepalive", CT_UINT, OFF(imap_idle_keepalive), 10, 29 * 60},
-	{"imap", "append_limit", CT_U64, OFF(imap_append_limit), 1024, UINT64_C(1) << 32},
-	{"pop3", "listen", CT_LISTEN, OFF(pop3_listen), 0, 0},
-	{"pop3", "delete_retrieved", CT_BOOL, OFF(pop3_delete_retrieved), 0, 0},
-	{"auth", "module", CT_STRING, OFF(auth_module), 0, 0},
-	{"auth", "database", CT_STRING, OFF(auth_database), 0, 0},
-	{"auth", "key_file", CT_STRING, OFF(auth_key_file), 0, 0},
-	{"auth", "issuer", CT_STRING, OFF(auth_issuer), 0, 0},
-	{"auth", "second_factor", CT_FACTOR, OFF(second_factor), 0, 0},
-	{"auth", "totp_window", CT_UINT, OFF(totp_window), 0, 10},
-	{"auth", "totp_digits", CT_UINT, OFF(totp_digits), 6, 8},
-	{"auth", "totp_period", CT_UINT, OFF(totp_period), 15, 120},
-	{"auth", "mfa_grace", CT_UINT, OFF(mfa_grace), 0, 30 * 86400},
-	{"auth", "max_failures", CT_UINT, OFF(max_failures), 1, 1000},
-	{"auth", "lockout", CT_UINT, OFF(lockout), 1, 30 * 86400},
-	{"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
-	{"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
-	{"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
-	{"storage", "maildir", CT_STRING, OFF(maildir), 0, 0},
+    {"server", "user", CT_STRING, OFF(user), 0, 0},
+    {"server", "state_dir", CT_STRING, OFF(state_dir), 0, 0},
+    {"server", "chroot", CT_STRING, OFF(chroot_dir), 0, 0},
+    {"server", "min_spare", CT_UINT, OFF(min_spare), 0, 1024},
+    {"server", "max_spare", CT_UINT, OFF(max_spare), 1, 1024},
+    {"server", "max_workers", CT_UINT, OFF(max_workers), 1, 65536},
+    {"server", "sessions_per_worker", CT_UINT, OFF(sessions_per_worker), 1, 1000000},
+    {"server", "auth_processes", CT_UINT, OFF(auth_processes), 0, 256},
+    {"server", "handshake_timeout", CT_UINT, OFF(handshake_timeout), 1, 3600},
+    {"server", "login_timeout", CT_UINT, OFF(login_timeout), 1, 3600},
+    {"server", "idle_timeout", CT_UINT, OFF(idle_timeout), 60, 86400},
+    {"server", "debug", CT_BOOL, OFF(debug), 0, 0},
+    {"tls", "cert", CT_STRING, OFF(tls_cert), 0, 0},
+    {"tls", "key", CT_STRING, OFF(tls_key), 0, 0},
+    {"tls", "priority", CT_STRING, OFF(tls_priority), 0, 0},
+    {"imap", "listen", CT_LISTEN, OFF(imap_listen), 0, 0},
+    {"imap", "idle_keepalive", CT_UINT, OFF(imap_idle_keepalive), 10, 29 * 60},
+    {"imap", "append_limit", CT_U64, OFF(imap_append_limit), 1024, UINT64_C(1) << 32},
+    {"pop3", "listen", CT_LISTEN, OFF(pop3_listen), 0, 0},
+    {"pop3", "delete_retrieved", CT_BOOL, OFF(pop3_delete_retrieved), 0, 0},
+    {"auth", "module", CT_STRING, OFF(auth_module), 0, 0},
+    {"auth", "database", CT_STRING, OFF(auth_database), 0, 0},
+    {"auth", "key_file", CT_STRING, OFF(auth_key_file), 0, 0},
+    {"auth", "issuer", CT_STRING, OFF(auth_issuer), 0, 0},
+    {"auth", "second_factor", CT_FACTOR, OFF(second_factor), 0, 0},
+    {"auth", "totp_window", CT_UINT, OFF(totp_window), 0, 10},
+    {"auth", "totp_digits", CT_UINT, OFF(totp_digits), 6, 8},
+    {"auth", "totp_period", CT_UINT, OFF(totp_period), 15, 120},
+    {"auth", "mfa_grace", CT_UINT, OFF(mfa_grace), 0, 30 * 86400},
+    {"auth", "max_failures", CT_UINT, OFF(max_failures), 1, 1000},
+    {"auth", "lockout", CT_UINT, OFF(lockout), 1, 30 * 86400},
+    {"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
+    {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
+    {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
+    {"storage", "maildir", CT_STRING, OFF(maildir), 0, 0},
 };
 
 struct config_parse {
@@ -63,8 +63,7 @@ struct config_parse {
 	const char *path;
 	FILE *fp;
 	unsigned line;         /* line most recently read */
-	char section[64];
-	unsigned section_line; /* where [storage] etc. was seen, for messages */
+	unsigned section_line; /* line of the latest [section] header */
 	char *error;
 };
 
@@ -79,7 +78,7 @@ static void config_set_defaults(struct config *cfg)
 	cfg->login_timeout = 60;
 	cfg->idle_timeout = 600;
 	cfg->tls_priority = xstrdup("NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-VERS-SSL3.0:"
-				    "-ARCFOUR-128:-3DES-CBC:-MD5:-SHA1:+SHA1:%SERVER_PRECEDENCE");
+	                            "-ARCFOUR-128:-3DES-CBC:-MD5:-SHA1:+SHA1:%SERVER_PRECEDENCE");
 	cfg->imap_idle_keepalive = 2 * 60;
 	cfg->imap_append_limit = 64 * 1024 * 1024;
 	cfg->auth_module = xstrdup("sqlite");
@@ -92,8 +91,8 @@ static void config_set_defaults(struct config *cfg)
 	cfg->max_failures = 10;
 	cfg->lockout = 900;
 	cfg->lockout_max = 86400;
-	cfg->pwhash_opslimit = 2;         /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
-	cfg->pwhash_memlimit = 67108864;  /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
+	cfg->pwhash_opslimit = 2;        /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
+	cfg->pwhash_memlimit = 67108864; /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
 }
 
 static int config_parse_listen(struct config_listen *l, const char *value, const char **err)
@@ -137,7 +136,7 @@ fail:
 }
 
 static int config_parse_number(const struct config_key *k, const char *value, uint64_t *out,
-			       const char **err)
+                               const char **err)
 {
 	char *end;
 	unsigned long long v;
@@ -161,7 +160,7 @@ static int config_parse_number(const struct config_key *k, const char *value, ui
 }
 
 static int config_set(struct config *cfg, const struct config_key *k, const char *value,
-		      const char **err)
+                      const char **err)
 {
 	void *field = (char *)cfg + k->offset;
 	uint64_t num;
@@ -192,7 +191,7 @@ static int config_set(struct config *cfg, const struct config_key *k, const char
 		    strcmp(value, "1") == 0)
 			*(bool *)field = true;
 		else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
-			 strcmp(value, "0") == 0)
+		         strcmp(value, "0") == 0)
 			*(bool *)field = false;
 		else {
 			*err = "expected yes or no";
@@ -228,22 +227,13 @@ static int config_handler(void *user, const char *section, const char *name, con
 	struct config_parse *p = user;
 	const char *err = NULL;
 
-	if (strcmp(section, p->section) != 0) {
-		snprintf(p->section, sizeof(p->section), "%s", section);
-		p->section_line = p->line;
-	}
-	if (name == NULL) {
-		/* Section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
-		if (!config_known_section(section)) {
-			p->error = xasprintf("%s:%u: unknown section [%s]", p->path, p->line, section);
-			return 0;
-		}
-		return 1;
-	}
 	if (!config_known_section(section)) {
-		p->error = xasprintf("%s:%u: unknown section [%s]", p->path, p->line, section);
+		p->error =
+		    xasprintf("%s:%u: unknown section [%s]", p->path, p->section_line, section);
 		return 0;
 	}
+	if (name == NULL) /* section header alone (INI_CALL_HANDLER_ON_NEW_SECTION builds) */
+		return 1;
 	if (!text_is_utf8(value, strlen(value))) {
 		p->error = xasprintf("%s:%u: value is not valid UTF-8", p->path, p->line);
 		return 0;
@@ -255,7 +245,7 @@ static int config_handler(void *user, const char *section, const char *name, con
 			continue;
 		if (config_set(p->cfg, k, value, &err) < 0) {
 			p->error = xasprintf("%s:%u: [%s] %s: %s: '%s'", p->path, p->line, section,
-					     name, err, value);
+			                     name, err, value);
 			return 0;
 		}
 		return 1;
@@ -270,8 +260,13 @@ static char *config_reader(char *str, int num, void *stream)
 	struct config_parse *p = stream;
 	char *r = fgets(str, num, p->fp);
 
-	if (r != NULL)
+	if (r != NULL) {
+		const char *t = r + strspn(r, " \t");
+
 		p->line++;
+		if (*t == '[')
+			p->section_line = p->line;
+	}
 	return r;
 }
 
@@ -282,24 +277,27 @@ static int config_check(struct config_parse *p)
 	if (cfg->imap_listen.count + cfg->pop3_listen.count > 0 &&
 	    (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
 		p->error = xasprintf("%s:%u: [tls] cert and key are required when a listen "
-				     "address is set", p->path, p->line);
+		                     "address is set",
+		                     p->path, p->line);
 		return -1;
 	}
 	if (cfg->min_spare > cfg->max_spare) {
-		p->error = xasprintf("%s:%u: [server] min_spare is greater than max_spare",
-				     p->path, p->line);
+		p->error = xasprintf("%s:%u: [server] min_spare is greater than max_spare", p->path,
+		                     p->line);
 		return -1;
 	}
 	if (cfg->lockout > cfg->lockout_max) {
 		p->error = xasprintf("%s:%u: [auth] lockout is greater than lockout_max", p->path,
-				     p->line);
+		                     p->line);
 		return -1;
 	}
 	if (cfg->maildir != NULL && strstr(cfg->maildir, "%") != NULL) {
 		for (const char *s = strchr(cfg->maildir, '%'); s != NULL; s = strchr(s + 2, '%'))
 			if (s[1] != 'u' && s[1] != 'n' && s[1] != 'd' && s[1] != '%') {
-				p->error = xasprintf("%s:%u: [storage] maildir: unknown %%-variable "
-						     "(use %%u, %%n, %%d)", p->path, p->line);
+				p->error =
+				    xasprintf("%s:%u: [storage] maildir: unknown %%-variable "
+				              "(use %%u, %%n, %%d)",
+				              p->path, p->line);
 				return -1;
 			}
 	}
@@ -346,7 +344,7 @@ int config_load(const char *path, struct config **cfg_r, char **error_r)
 	fclose(p.fp);
 	if (r != 0 && p.error == NULL)
 		p.error = r < 0 ? xasprintf("%s:0: cannot read", path)
-				: xasprintf("%s:%d: syntax error", path, r);
+		                : xasprintf("%s:%d: syntax error", path, r);
 	if (p.error == NULL)
 		config_check(&p);
 	if (p.error != NULL) {
@@ -395,8 +393,9 @@ char *config_maildir_for(const struct config *cfg, const char *user)
 	size_t cap;
 
 	/* A user name never becomes a path component that could climb or hide. */
-	if (ulen == 0 || strchr(user, '/') != NULL || user[0] == '.' || strstr(user, "..") != NULL ||
-	    !text_has_no_controls(user, ulen) || (at != NULL && strchr(domain, '@') != NULL))
+	if (ulen == 0 || strchr(user, '/') != NULL || user[0] == '.' ||
+	    strstr(user, "..") != NULL || !text_has_no_controls(user, ulen) ||
+	    (at != NULL && strchr(domain, '@') != NULL))
 		return NULL;
 	cap = strlen(cfg->maildir) * (ulen + 1) + 1;
 	out = o = xmalloc(cap);

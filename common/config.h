@@ -19,11 +19,11 @@ struct config {
 	char *path; /* the file this was read from */
 
 	/* [server] */
-	char *user;      /* service account; NULL = run as whoever starts us */
-	char *state_dir; /* default /var/lib/twofold */
+	char *user;       /* service account; NULL = run as whoever starts us */
+	char *state_dir;  /* default /var/lib/twofold */
 	char *chroot_dir; /* empty dir workers chroot into; default <state_dir>/empty */
 	unsigned min_spare, max_spare, max_workers, sessions_per_worker;
-	unsigned auth_processes; /* 0 = number of CPUs */
+	unsigned auth_processes;    /* 0 = number of CPUs */
 	unsigned handshake_timeout; /* seconds */
 	unsigned login_timeout;
 	unsigned idle_timeout; /* after login (POP3; IMAP outside IDLE) */

@@ -84,9 +84,10 @@ int ipc_end(const struct ipc_msg *m)
 
 int ipc_send(int sock, const struct ipc_msg *m, int fd)
 {
-	unsigned char hdr[8] = {m->hdr.version, m->hdr.type, m->hdr.length >> 8, m->hdr.length,
-				m->hdr.request_id >> 24, m->hdr.request_id >> 16,
-				m->hdr.request_id >> 8, m->hdr.request_id};
+	unsigned char hdr[8] = {m->hdr.version,          m->hdr.type,
+	                        m->hdr.length >> 8,      m->hdr.length,
+	                        m->hdr.request_id >> 24, m->hdr.request_id >> 16,
+	                        m->hdr.request_id >> 8,  m->hdr.request_id};
 	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)m->data, m->hdr.length}};
 	union {
 		struct cmsghdr h;
@@ -129,7 +130,8 @@ int ipc_decode(struct ipc_msg *m, const void *buf, size_t len)
 	m->hdr.version = b[0];
 	m->hdr.type = b[1];
 	m->hdr.length = (uint16_t)(b[2] << 8 | b[3]);
-	m->hdr.request_id = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+	m->hdr.request_id =
+	    (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
 	if (m->hdr.version != IPC_VERSION || m->hdr.length != len - 8)
 		return -1;
 	memcpy(m->data, b + 8, len - 8);
@@ -146,8 +148,10 @@ int ipc_recv(int sock, struct ipc_msg *m)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cbuf;
 	struct iovec iov = {buf, sizeof(buf)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			     .msg_controllen = sizeof(cbuf.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = cbuf.buf,
+	                     .msg_controllen = sizeof(cbuf.buf)};
 	ssize_t n;
 	int r;
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define IPC_VERSION 1
-#define IPC_MAX 16384
+#define IPC_MAX     16384
 
 enum ipc_type {
 	IPC_LOGIN_REQUEST = 1, /* str user, str secret, str proto, str ip, str client_id */
@@ -30,9 +30,9 @@ struct ipc_header {
 struct ipc_msg {
 	struct ipc_header hdr;
 	unsigned char data[IPC_MAX - sizeof(struct ipc_header)];
-	size_t pos;     /* read cursor, or write length */
-	bool overflow;  /* a put did not fit */
-	int fd;         /* attached fd or -1 */
+	size_t pos;    /* read cursor, or write length */
+	bool overflow; /* a put did not fit */
+	int fd;        /* attached fd or -1 */
 };
 
 void ipc_msg_init(struct ipc_msg *m, enum ipc_type type, uint32_t request_id);

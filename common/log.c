@@ -49,8 +49,8 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 			*p = '?';
 	if (log_stderr) {
 		fprintf(stderr, "%s[%ld]: %s%s%s: %s\n", log_ident, (long)getpid(),
-			log_role != NULL ? log_role : "", log_role != NULL ? ": " : "", names[level],
-			msg);
+		        log_role != NULL ? log_role : "", log_role != NULL ? ": " : "",
+		        names[level], msg);
 	} else {
 		syslog(prio[level], "%s%s%s", log_role != NULL ? log_role : "",
 		       log_role != NULL ? ": " : "", msg);

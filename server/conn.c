@@ -22,7 +22,7 @@ void conn_set_interrupt(volatile sig_atomic_t *flag)
 struct conn {
 	struct conn_transport t;
 	struct buf in;
-	size_t in_pos;   /* start of unread input */
+	size_t in_pos; /* start of unread input */
 	struct buf out;
 	char *peer_ip;
 	bool broken;
@@ -115,10 +115,17 @@ static int conn_fill(struct conn *c, long deadline_ms)
 		c->in_pos = 0;
 	}
 	for (;;) {
-		void *p = buf_reserve(&c->in, 16384);
-		ssize_t n = c->t.read(c->t.ctx, p, 16384);
-		int r;
+		void *p;
+		ssize_t n;
+		/* wait first: the transport may sit on a blocking fd */
+		int r = conn_poll(c, -1, deadline_ms);
 
+		if (r == 0)
+			return CONN_TIMEOUT;
+		if (r < 0)
+			return r;
+		p = buf_reserve(&c->in, 16384);
+		n = c->t.read(c->t.ctx, p, 16384);
 		if (n > 0) {
 			buf_added(&c->in, (size_t)n);
 			return 0;
@@ -133,11 +140,6 @@ static int conn_fill(struct conn *c, long deadline_ms)
 			c->broken = true;
 			return CONN_ERROR;
 		}
-		r = conn_poll(c, -1, deadline_ms);
-		if (r == 0)
-			return CONN_TIMEOUT;
-		if (r < 0)
-			return r;
 	}
 }
 

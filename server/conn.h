@@ -22,7 +22,7 @@ struct conn_transport {
 };
 
 enum conn_status {
-	CONN_EOF = -1,      /* peer closed */
+	CONN_EOF = -1, /* peer closed */
 	CONN_TIMEOUT = -2,
 	CONN_TOO_LONG = -3, /* line exceeded max: the rest of it was skipped */
 	CONN_ERROR = -4,

@@ -1,0 +1,171 @@
+/* config loading: values, defaults, and FILE:LINE errors */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *write_conf(const char *text)
+{
+	char *path = strdup("/tmp/twofold-test-config-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* Loads text; returns the error (caller frees) or NULL on success with *cfg_r set. */
+static char *load(const char *text, struct config **cfg_r)
+{
+	char *path = write_conf(text);
+	char *err = NULL;
+	char *expect_prefix;
+
+	if (config_load(path, cfg_r, &err) == 0) {
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	expect_prefix = malloc(strlen(path) + 2);
+	sprintf(expect_prefix, "%s:", path);
+	assert_true(strncmp(err, expect_prefix, strlen(expect_prefix)) == 0);
+	/* strip the temp path so tests compare "LINE: message" */
+	memmove(err, err + strlen(expect_prefix), strlen(err) - strlen(expect_prefix) + 1);
+	free(expect_prefix);
+	unlink(path);
+	free(path);
+	return err;
+}
+
+static void test_full_config(void **state)
+{
+	struct config *cfg;
+	char *err = load("; comment\n"
+	                 "[server]\nuser = vmail\nstate_dir = /srv/tf\nmin_spare = 3\n"
+	                 "[tls]\ncert = /c.pem\nkey = /k.pem\n"
+	                 "[pop3]\nlisten = 127.0.0.1:995 [::1]:995\ndelete_retrieved = yes\n"
+	                 "[auth]\nsecond_factor = optional\nmfa_grace = 0\nmax_failures = 5\n"
+	                 "[storage]\nmaildir = /var/mail/%d/%n\n",
+	                 &cfg);
+
+	assert_null(err);
+	assert_string_equal(cfg->user, "vmail");
+	assert_string_equal(cfg->state_dir, "/srv/tf");
+	assert_int_equal(cfg->min_spare, 3);
+	assert_int_equal(cfg->pop3_listen.count, 2);
+	assert_string_equal(cfg->pop3_listen.addrs[1], "[::1]:995");
+	assert_true(cfg->pop3_delete_retrieved);
+	assert_int_equal(cfg->second_factor, SECOND_FACTOR_OPTIONAL);
+	assert_int_equal(cfg->mfa_grace, 0);
+	assert_int_equal(cfg->max_failures, 5);
+	/* derived from state_dir */
+	assert_string_equal(cfg->auth_database, "/srv/tf/auth.db");
+	assert_string_equal(cfg->auth_key_file, "/srv/tf/secret.key");
+	config_free(&cfg);
+	assert_null(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct config *cfg = config_defaults();
+
+	assert_int_equal(cfg->second_factor, SECOND_FACTOR_REQUIRED);
+	assert_int_equal(cfg->mfa_grace, 8 * 3600);
+	assert_int_equal(cfg->max_failures, 10);
+	assert_int_equal(cfg->lockout, 900);
+	assert_int_equal(cfg->lockout_max, 86400);
+	assert_int_equal(cfg->totp_window, 1);
+	assert_int_equal(cfg->totp_digits, 6);
+	assert_int_equal(cfg->totp_period, 30);
+	assert_false(cfg->pop3_delete_retrieved);
+	assert_string_equal(cfg->auth_module, "sqlite");
+	config_free(&cfg);
+}
+
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+	    {"[server]\nuser = x\n[bogus]\na = b\n", "3: unknown section [bogus]"},
+	    {"[server]\n\nfoo = 1\n", "3: unknown key 'foo' in [server]"},
+	    {"[server]\nmin_spare = lots\n", "2: [server] min_spare: expected a number: 'lots'"},
+	    {"[server]\nmin_spare = -1\n",
+	     "2: [server] min_spare: expected a non-negative number: '-1'"},
+	    {"[auth]\nmax_failures = 0\n", "2: [auth] max_failures: number out of range: '0'"},
+	    {"[pop3]\ndelete_retrieved = maybe\n",
+	     "2: [pop3] delete_retrieved: expected yes or no: 'maybe'"},
+	    {"[auth]\nsecond_factor = sometimes\n",
+	     "2: [auth] second_factor: expected required or optional: 'sometimes'"},
+	    {"[pop3]\nlisten = 127.0.0.1\n",
+	     "2: [pop3] listen: listen address must be ADDR:PORT or [V6]:PORT: '127.0.0.1'"},
+	    {"[pop3]\nlisten = 127.0.0.1:99999\n",
+	     "2: [pop3] listen: bad port in listen address: '127.0.0.1:99999'"},
+	    {"[server]\nuser\n", "2: syntax error"},
+	    {"[pop3]\nlisten = 127.0.0.1:995\n",
+	     "2: [tls] cert and key are required when a listen address is set"},
+	    {"[storage]\nmaildir = /m/%x\n",
+	     "2: [storage] maildir: unknown %-variable (use %u, %n, %d)"},
+	    {"[imap]\nidle_keepalive = 3600\n",
+	     "2: [imap] idle_keepalive: number out of range: '3600'"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *cfg = NULL;
+		char *err = load(cases[i].text, &cfg);
+
+		if (err == NULL)
+			fail_msg("case %zu was accepted", i);
+		if (strcmp(err, cases[i].error) != 0)
+			fail_msg("case %zu: got '%s', want '%s'", i, err, cases[i].error);
+		assert_null(cfg);
+		free(err);
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	struct config *cfg;
+	char *err;
+
+	assert_int_equal(config_load("/nonexistent/twofold.conf", &cfg, &err), -1);
+	assert_non_null(strstr(err, "/nonexistent/twofold.conf:0: cannot open"));
+	free(err);
+}
+
+static void test_maildir_template(void **state)
+{
+	struct config *cfg = config_defaults();
+	char *p;
+
+	free(cfg->maildir);
+	cfg->maildir = strdup("/var/mail/%d/%n/%u%%");
+	p = config_maildir_for(cfg, "alice@example.org");
+	assert_string_equal(p, "/var/mail/example.org/alice/alice@example.org%");
+	free(p);
+	assert_null(config_maildir_for(cfg, "../etc"));
+	assert_null(config_maildir_for(cfg, "a/b"));
+	assert_null(config_maildir_for(cfg, ".hidden"));
+	assert_null(config_maildir_for(cfg, "a@b@c"));
+	assert_null(config_maildir_for(cfg, "a\nb"));
+	assert_null(config_maildir_for(cfg, ""));
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_full_config),      cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_errors),           cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_maildir_template),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
