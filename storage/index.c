@@ -137,13 +137,13 @@ static int index_create(struct mail_index *idx, const char **error_r)
 		return -1;
 	if (index_side_read(idx->dirfd, &uidvalidity, &floor) > 0) {
 		idx->uidvalidity = uidvalidity;
+		idx->floor = floor;
 	} else {
 		idx->uidvalidity = (uint32_t)time(NULL);
 		floor = 1;
 		if (index_side_write(idx, floor + INDEX_UID_RESERVATION, error_r) < 0)
 			return -1;
 	}
-	idx->floor = floor;
 	idx->rebuild = true;
 	if (index_meta_set(idx, "uidvalidity", idx->uidvalidity, error_r) < 0 ||
 	    index_meta_set(idx, "uidnext", floor, error_r) < 0)

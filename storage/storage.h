@@ -3,6 +3,11 @@
  * opened from a directory fd (the user's maildir, handed over by the auth service) and everything
  * beneath is opened relative to it; no path ever leaves that directory.
  *
+ * On disk (maildir backend): messages in cur/ as "<base>:2,<flags>" (new/ is moved there on
+ * sync), and in each mailbox directory twofold.index (SQLite, WAL: UIDs, cached sizes/dates,
+ * UIDVALIDITY, UIDNEXT; a cache that may be deleted), twofold.uidvalidity (UIDVALIDITY and a
+ * UIDNEXT floor that survive an index deletion) and twofold.lock (the POP3 lock).
+ *
  * Results: int -1 error (with *error_r, a static or storage-owned message), 0 no / not found,
  * 1 yes, unless said otherwise.
  */
