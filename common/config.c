@@ -227,6 +227,8 @@ static int config_handler(void *user, const char *section, const char *name, con
 	struct config_parse *p = user;
 	const char *err = NULL;
 
+	if (p->error != NULL) /* libinih goes on after an error: report only the first */
+		return 0;
 	if (!config_known_section(section)) {
 		p->error =
 		    xasprintf("%s:%u: unknown section [%s]", p->path, p->section_line, section);
