@@ -25,24 +25,32 @@ static int secretkey_fail(const char **error_r, const char *path, const char *wh
 	return -1;
 }
 
+/* Writes a new key to a temporary file and links it into place: other processes starting at
+ * the same moment see either no key or a complete one, never a partial file. */
 static int secretkey_create(const char *path, const char **error_r)
 {
 	unsigned char key[SECRETKEY_LEN];
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	char tmp[4096];
 	ssize_t n;
+	int fd, rc;
 
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (snprintf(tmp, sizeof(tmp), "%s.new.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return secretkey_fail(error_r, path, "path too long");
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return errno == EEXIST ? 0 : secretkey_fail(error_r, path, strerror(errno));
+		return secretkey_fail(error_r, path, strerror(errno));
 	randombytes_buf(key, sizeof(key));
 	n = write(fd, key, sizeof(key));
 	sodium_memzero(key, sizeof(key));
-	if (n != (ssize_t)sizeof(key) || fsync(fd) < 0) {
-		close(fd);
-		unlink(path);
-		return secretkey_fail(error_r, path, "cannot write the new key");
-	}
+	rc = n == (ssize_t)sizeof(key) && fsync(fd) == 0 ? 0 : -1;
 	close(fd);
-	return 0;
+	if (rc == 0 && link(tmp, path) < 0 && errno != EEXIST)
+		rc = -1;
+	unlink(tmp);
+	return rc == 0 ? 0 : secretkey_fail(error_r, path, "cannot create the key");
 }
 
 static int secretkey_check(int fd, const char *path, const char **error_r)

@@ -162,13 +162,18 @@ static int store_create_file(const char *path, const char **error_r)
 	struct stat st;
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
+	static char errbuf[600];
+
 	if (fd < 0) {
-		*error_r = "cannot create or open the auth database file";
+		snprintf(errbuf, sizeof(errbuf), "cannot create or open %s: %s", path,
+		         strerror(errno));
+		*error_r = errbuf;
 		return -1;
 	}
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 		close(fd);
-		*error_r = "the auth database is not a regular file";
+		snprintf(errbuf, sizeof(errbuf), "%s is not a regular file", path);
+		*error_r = errbuf;
 		return -1;
 	}
 	close(fd);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 
 static void test_module_registry(void **state)
 {
@@ -104,6 +105,35 @@ static void test_key_persists(void **state)
 	assert_int_equal(env_login(e, "bob", s, TEST_T0).result, AUTH_OK);
 	free(s);
 	xfree_secret(seed, len);
+}
+
+/* Several processes starting at once (the auth service forks K of them) all get the same key. */
+static void test_key_created_once_concurrently(void **state)
+{
+	struct env *e = *state;
+	char *path = xasprintf("%s/concurrent.key", e->dir);
+	struct secret_keys mine;
+	pid_t pids[4];
+	const char *error;
+
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct secret_keys keys;
+
+			_exit(secretkey_load(path, &keys, &error) == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(secretkey_load(path, &mine, &error), 0);
+	secretkey_wipe(&mine);
+	free(path);
 }
 
 static char *read_file(const char *path, size_t *len_r)
@@ -420,6 +450,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_files, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_file_permissions, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_persists, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_created_once_concurrently, env_setup,
+	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_no_secrets_in_clear, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_totp_uri, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_totp_pending_until_confirmed, env_setup,
