@@ -145,7 +145,7 @@ def test_alpn_other_protocols_refused(server, alpn):
     server.start()
     with pytest.raises(ssl.SSLError) as e:
         connect(server, server.ssl_context(alpn=alpn))
-    assert "NO_APPLICATION_PROTOCOL" in str(e.value), e.value
+    assert "no application protocol" in str(e.value).lower().replace("_", " "), e.value
 
 
 @pytest.mark.parametrize("alpn,selected",
@@ -166,7 +166,10 @@ def test_plaintext_gets_no_greeting(server):
         s.sendall(b"USER x\r\n")
         data = b""
         while True:
-            chunk = s.recv(4096)
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:  # closed with our unread bytes in its buffer
+                break
             if not chunk:
                 break
             data += chunk
