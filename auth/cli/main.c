@@ -159,7 +159,7 @@ static int cli_run(const char *config_path, int argc, char **argv)
 	const struct cli_command *cmd;
 	struct config *cfg = NULL;
 	struct auth_policy *policy = NULL;
-	unsigned nargs;
+	unsigned nargs = 0;
 	int used, ret;
 
 	cmd = cli_find(argc, argv, &used);
