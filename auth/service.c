@@ -21,7 +21,6 @@
 
 #define AUTH_MAX_PEERS     256
 #define AUTH_PEER_IDLE_MAX 30 /* seconds a connected worker may stay silent */
-#define AUTH_LOG_NAME_MAX  64
 
 volatile sig_atomic_t auth_service_quit;
 
@@ -158,19 +157,6 @@ static int auth_service_decode(struct ipc_msg *m, struct auth_service_req *r)
 	return ipc_end(m);
 }
 
-static void auth_service_log(const struct auth_service_req *r, const struct auth_reply *reply)
-{
-	if (reply->result == AUTH_OK)
-		log_info("login ok: user=<%.*s> proto=%s rip=%s factor=%s", AUTH_LOG_NAME_MAX,
-		         reply->user, r->proto, r->ip, reply->factor != NULL ? reply->factor : "");
-	else if (reply->result == AUTH_FAIL)
-		log_info("login failed: user=<%.*s> proto=%s rip=%s", AUTH_LOG_NAME_MAX, r->user,
-		         r->proto, r->ip);
-	else
-		log_warn("login tempfail: user=<%.*s> proto=%s rip=%s", AUTH_LOG_NAME_MAX, r->user,
-		         r->proto, r->ip);
-}
-
 /* Runs the policy; on success opens the maildir. Returns the fd to attach or -1. */
 static int auth_service_login(struct auth_service *svc, const struct auth_service_req *r,
                               struct auth_reply *reply)
@@ -194,7 +180,6 @@ static int auth_service_login(struct auth_service *svc, const struct auth_servic
 			reply->delay_ms = 0;
 		}
 	}
-	auth_service_log(r, reply);
 	return fd;
 }
 

@@ -282,8 +282,9 @@ def test_login_gets_maildir_from_auth_service(server):
     pop.pass_(user.password + server.code(user.secret))
     assert pop.stat()[0] == 1
     pop.quit()
-    assert re.search(r"auth: info: login ok: user=<alice> proto=pop3 rip=127\.0\.0\.1",
-                     server.log()), server.log()
+    # the policy logs each login in the auth process
+    assert re.search(r"auth: info: login ok: user=<?alice>? proto=pop3", server.log()), \
+        server.log()
 
 
 def test_auth_service_creates_missing_maildir(server):
@@ -310,7 +311,7 @@ def test_failed_login_logged_without_secret(server):
     pop.user("carol")
     with pytest.raises(Exception):
         pop.pass_(user.password + "000000x")
-    server.wait_log(r"login failed: user=<carol> proto=pop3 rip=127\.0\.0\.1")
+    server.wait_log(r"auth: info: login fail\w*: user=<?carol>? proto=pop3")
     assert user.password not in server.log()
 
 
