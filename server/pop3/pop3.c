@@ -101,26 +101,36 @@ enum pop3_cmd_result pop3_bad(struct pop3 *p, const char *error)
 	return POP3_CMD_BAD;
 }
 
-static enum pop3_cmd_result pop3_dispatch(struct pop3 *p, const char *line, size_t len)
+static enum pop3_cmd_result pop3_run(struct pop3 *p, struct pop3_cmd *cmd)
 {
-	const struct pop3_command *c;
-	struct pop3_cmd cmd;
-	const char *error;
-	enum pop3_cmd_result r;
+	const struct pop3_command *c = pop3_command_find(cmd->name);
 
-	if (pop3_parse_line(&p->parser, line, len, &cmd, &error) != POP3_PARSE_DONE) {
-		char text[128];
-
-		snprintf(text, sizeof(text), "%s.", error);
-		return pop3_bad(p, text);
-	}
-	c = pop3_command_find(cmd.name);
 	if (c == NULL)
 		return pop3_bad(p, "Unknown command.");
 	if ((c->states & p->state) == 0)
 		return pop3_bad(p, p->state == POP3_STATE_AUTHORIZATION ? "Not logged in."
 		                                                        : "Already logged in.");
-	r = c->handler(p, &cmd);
+	return c->handler(p, cmd);
+}
+
+static enum pop3_cmd_result pop3_dispatch(struct pop3 *p, char *line, size_t len)
+{
+	struct pop3_cmd cmd;
+	const char *error;
+	enum pop3_cmd_result r;
+	enum pop3_parse_status st = pop3_parse_line(&p->parser, line, len, &cmd, &error);
+
+	/* the parser holds its own copy; the line may have been a password, and a handler that
+	 * reads on (AUTH PLAIN's continuation) may move the connection's buffer */
+	sodium_memzero(line, len);
+	if (st == POP3_PARSE_DONE) {
+		r = pop3_run(p, &cmd);
+	} else {
+		char text[128];
+
+		snprintf(text, sizeof(text), "%s.", error);
+		r = pop3_bad(p, text);
+	}
 	pop3_parser_wipe(&p->parser);
 	return r;
 }
@@ -159,7 +169,6 @@ static bool pop3_step(struct pop3 *p)
 	if (n < 0)
 		return false;
 	r = pop3_dispatch(p, line, (size_t)n);
-	sodium_memzero(line, (size_t)n); /* it may have been a password */
 	if (!conn_input_buffered(p->conn))
 		conn_flush(p->conn); /* one flush per pipelined batch */
 	return r != POP3_CMD_END && !conn_broken(p->conn);

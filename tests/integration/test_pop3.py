@@ -500,3 +500,16 @@ def test_fetchmail_drains_mailbox(server, tmp_path):
         body = m.replace(b"\r\n", b"\n").split(b"\n\n", 1)[1]
         assert any(body.rstrip(b"\n") in g.replace(b"\r\n", b"\n") for g in got), m
     assert files(server, "alice") == []
+
+
+def test_shutdown_mid_session_deletes_nothing(server):
+    user = server.add_user("alice")
+    server.deliver("alice", MESSAGES[0])
+    server.start()
+    pop = login(server, user)
+    pop.dele(1)
+    server.signal(signal.SIGTERM)
+    assert pop.file.readline().startswith(b"-ERR [SYS/TEMP]")
+    assert pop.file.readline() == b""
+    assert server.wait_exit() == 0
+    assert len(files(server, "alice")) == 1

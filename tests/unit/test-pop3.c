@@ -885,6 +885,17 @@ static void test_session_limits(void **state)
 	srv_expect(&c, "-ERR Login timeout");
 	srv_expect_eof(&c);
 	srv_wait(&c);
+
+	/* the idle timeout after login: the session ends without UPDATE */
+	test_cfg->login_timeout = 60;
+	test_cfg->idle_timeout = 1;
+	srv_login(&c);
+	srv_send(&c, "DELE 1\r\n");
+	srv_expect(&c, "+OK");
+	srv_expect(&c, "-ERR Disconnected for inactivity.");
+	srv_expect_eof(&c);
+	srv_wait(&c);
+	assert_int_equal(count_files(), MSG_COUNT);
 }
 
 int main(void)
