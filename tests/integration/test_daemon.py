@@ -418,3 +418,46 @@ def test_sigterm_ends_sessions_and_exits_cleanly(server):
         rest = b""
     assert rest == b"" or rest.startswith(b"-ERR") or rest.startswith(b"+OK")
     assert "stopped" in server.log()
+
+
+# --- addresses and running without root ----------------------------------------------------
+
+def test_listens_on_ipv4_and_ipv6(server):
+    port = server.pop3_port
+    server.configure("pop3", "listen", f"127.0.0.1:{port} [::1]:{port}")
+    server.start()
+    assert greeting(server).startswith(b"+OK")
+    ctx = server.ssl_context()
+    with socket.create_connection(("::1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.recv(512).startswith(b"+OK")
+
+
+@needs_root
+def test_without_root_runs_unconfined_with_one_warning(server, tmp_path):
+    nobody = pwd.getpwnam("nobody")
+    for p in (server.state_dir, server.mail_root):
+        os.chown(p, nobody.pw_uid, nobody.pw_gid)
+    key = server.dir / "nobody-key.pem"
+    key.write_bytes(Path(server.key).read_bytes())
+    os.chown(key, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(key, 0o600)
+    server.configure("tls", "key", str(key))
+    server.unconfigure("server", "user")
+    log = open(server.dir / "nobody.log", "wb")
+    proc = subprocess.Popen([str(twofold_harness.twofoldd_path()), "-f", "-c", str(server.conf)],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            user="nobody", cwd="/")
+    try:
+        server.proc = proc  # lets worker_pids() and the fixture's teardown see it
+        server.log_path = server.dir / "nobody.log"
+        workers = server.wait_workers(2, timeout=10)
+        assert greeting(server).startswith(b"+OK")
+        for pid in workers:
+            assert proc_uids(pid)[0] == nobody.pw_uid
+            assert os.readlink(f"/proc/{pid}/root") == "/"
+        assert server.log().count("not started as root") == 1, server.log()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        log.close()
