@@ -231,14 +231,15 @@ static void test_lockout(void **state)
 	s = env_pwcode(e, seed, len, t + 60);
 	assert_int_equal(env_login(e, "frank", s, t + 60).result, AUTH_FAIL);
 	free(s);
-	/* second lock without a success between: doubled; third: capped */
+	/* after the lock, without a success between, one more failure locks again: doubled;
+	 * then capped */
 	t += 120;
-	fail_n(e, "frank", t, 3);
-	assert_int_equal(lock_info_of(e).locked_until, t + 2 + 200);
-	assert_int_equal(lock_info_of(e).failures, 6);
+	fail_n(e, "frank", t, 1);
+	assert_int_equal(lock_info_of(e).locked_until, t + 200);
+	assert_int_equal(lock_info_of(e).failures, 4);
 	t += 300;
-	fail_n(e, "frank", t, 3);
-	assert_int_equal(lock_info_of(e).locked_until, t + 2 + 250);
+	fail_n(e, "frank", t, 1);
+	assert_int_equal(lock_info_of(e).locked_until, t + 250);
 	/* admin unlock clears it */
 	assert_int_equal(admin_user_unlock(e->p, "frank", &error), 0);
 	assert_int_equal(lock_info_of(e).locked_until, 0);
@@ -248,6 +249,56 @@ static void test_lockout(void **state)
 	/* after a success the next lock starts again at `lockout` */
 	fail_n(e, "frank", t + 100, 3);
 	assert_int_equal(lock_info_of(e).locked_until, t + 102 + 100);
+	xfree_secret(seed, len);
+}
+
+/* The design's aim: an attacker who holds the password has under 1% chance per year to get
+ * past TOTP. Simulate one with the default lockout settings who guesses a code whenever the
+ * user is not locked, honouring every delay, and count the guesses that were checked. */
+static void test_lockout_bounds_guessing_per_year(void **state)
+{
+	struct env *e = *state;
+	time_t t = TEST_T0, end = TEST_T0 + 365 * 86400;
+	unsigned checked = 0;
+	double window_codes, chance;
+
+	e->cfg->max_failures = 10;
+	e->cfg->lockout = 900;
+	e->cfg->lockout_max = 86400;
+	size_t len;
+	char *seed;
+
+	env_add_user(e, "mallory-target");
+	seed = env_enroll(e, "mallory-target", &len);
+	while (t < end) {
+		struct lock_info li = lock_info_of(e);
+		unsigned code = checked * 7919 % 1000000;
+		struct auth_reply r;
+		char valid[3][16], mine[16], *guess;
+
+		if (li.locked_until > t) {
+			t = li.locked_until;
+			continue;
+		}
+		/* always wrong: this test counts chances, it does not gamble on them */
+		for (int k = 0; k < 3; k++)
+			env_code(e, seed, len, t + (k - 1) * (time_t)e->cfg->totp_period, valid[k]);
+		do {
+			snprintf(mine, sizeof(mine), "%06u", code);
+			code = (code + 1) % 1000000;
+		} while (strcmp(mine, valid[0]) == 0 || strcmp(mine, valid[1]) == 0 ||
+		         strcmp(mine, valid[2]) == 0);
+		guess = xasprintf("%s%s", TEST_PASSWORD, mine);
+		r = env_login(e, "mallory-target", guess, t);
+		free(guess);
+		assert_int_equal(r.result, AUTH_FAIL);
+		checked++;
+		t += r.delay_ms / 1000;
+	}
+	window_codes = 2.0 * e->cfg->totp_window + 1;
+	chance = checked * window_codes / 1e6;
+	print_message("%u guesses checked in a year: %.3f%% chance\n", checked, chance * 100);
+	assert_true(chance < 0.01);
 	xfree_secret(seed, len);
 }
 
@@ -547,6 +598,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grace, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_delay_escalation, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_lockout, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_lockout_bounds_guessing_per_year, env_setup,
+	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_lock, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery_single_use, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_apppass_scope_expiry_revoke, env_setup,
