@@ -27,28 +27,33 @@ static void pop3_dot_line_end(struct pop3_dot *d)
 	d->line_len = 0;
 }
 
+/* Copies whole spans up to each LF (memchr + memcpy): this runs for every octet RETR sends. */
 size_t pop3_dot_convert(struct pop3_dot *d, const void *in, size_t len, char *out)
 {
-	const unsigned char *p = in;
+	const char *p = in, *end = p + len;
 	char *o = out;
-	size_t i;
 
-	for (i = 0; i < len && !d->done; i++) {
-		unsigned char ch = p[i];
+	while (p < end && !d->done) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl != NULL ? nl : end;
+		size_t span = (size_t)(stop - p);
 
-		if (ch == '\n') {
-			if (!d->prev_cr)
-				*o++ = '\r';
-			*o++ = '\n';
-			pop3_dot_line_end(d);
-			continue;
+		if (span > 0) {
+			if (d->line_start && *p == '.')
+				*o++ = '.';
+			memcpy(o, p, span);
+			o += span;
+			d->line_len += span;
+			d->prev_cr = stop[-1] == '\r';
+			d->line_start = false;
 		}
-		if (d->line_start && ch == '.')
-			*o++ = '.';
-		*o++ = (char)ch;
-		d->line_start = false;
-		d->prev_cr = ch == '\r';
-		d->line_len++;
+		if (nl == NULL)
+			break;
+		if (!d->prev_cr)
+			*o++ = '\r';
+		*o++ = '\n';
+		p = nl + 1;
+		pop3_dot_line_end(d);
 	}
 	return (size_t)(o - out);
 }
