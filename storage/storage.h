@@ -40,6 +40,7 @@ struct mail {
 	uint64_t crlf_size;   /* octets when sent with CRLF line ends (RFC 822 size) */
 	time_t internal_date; /* delivery time */
 	unsigned flags;       /* enum mail_flags */
+	uint64_t keywords;    /* bit i = mailbox_keyword_name(box, i) (IMAP keywords, max 64) */
 };
 
 /* Opens the maildir at dirfd (the fd is duplicated; caller keeps its own). Creates the maildir
@@ -90,5 +91,106 @@ int mailbox_lock_exclusive(struct mailbox *box, const char **error_r);
  * uid_r may be NULL. 0 ok, -1 error. The message joins the view at the next sync. */
 int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,
 		   time_t internal_date, uint32_t *uid_r, const char **error_r);
+
+/* ---------------------------------------------------------------------------------------------
+ * For IMAP (issue #4). Mailbox names are given and returned exactly as IMAP puts them on the
+ * wire (modified UTF-7, RFC 3501 5.1.3), hierarchy separator '.', no namespace prefix; "INBOX"
+ * (any case) is the maildir root. A Maildir++ folder "a.b" is the directory ".a.b". Names with
+ * '/', "..", an empty level, a leading '.', control bytes, or that are not valid modified UTF-7
+ * are refused with -1 and a client-presentable *error_r.
+ */
+enum mailbox_special {
+	MAILBOX_SPECIAL_NONE = 0,
+	MAILBOX_SPECIAL_SENT = 1 << 0,
+	MAILBOX_SPECIAL_DRAFTS = 1 << 1,
+	MAILBOX_SPECIAL_TRASH = 1 << 2,
+	MAILBOX_SPECIAL_JUNK = 1 << 3,
+	MAILBOX_SPECIAL_ARCHIVE = 1 << 4,
+};
+
+struct mailbox_info {
+	const char *name;      /* wire name */
+	unsigned special;      /* enum mailbox_special */
+	bool subscribed;
+	bool has_children;
+	bool nonexistent;      /* a parent implied by a child ("a" for "a.b"): \NonExistent / \Noselect */
+};
+
+/* Calls cb for every mailbox (INBOX first, then by name), including implied parents.
+ * 0 ok, -1 error. Subscribed names whose mailbox is gone are listed with nonexistent = true and
+ * subscribed = true (LSUB / LIST (SUBSCRIBED) need them). */
+int mail_storage_list(struct mail_storage *st, void (*cb)(const struct mailbox_info *, void *),
+		      void *ctx, const char **error_r);
+/* The first time a user's storage is opened (no folder and no marker file yet), Sent, Drafts,
+ * Trash, Junk and Archive are created and the marker written, so a folder the user deletes later
+ * is not created again. Special-use is by these names. Called by mail_storage_open. */
+
+/* 0 ok, -1 error ("already exists", "no such mailbox", "cannot delete INBOX", bad name, ...). */
+int mailbox_create(struct mail_storage *st, const char *name, const char **error_r);
+/* Deletes the folder and its messages; children stay (they keep "a" as an implied parent). */
+int mailbox_delete(struct mail_storage *st, const char *name, const char **error_r);
+/* Renames the folder and its children. Renaming INBOX moves its messages into a new folder and
+ * leaves INBOX empty (RFC 3501). */
+int mailbox_rename(struct mail_storage *st, const char *old_name, const char *new_name,
+		   const char **error_r);
+/* Subscriptions kept in the file "subscriptions" in the maildir root (one name per line). */
+int mailbox_subscribe(struct mail_storage *st, const char *name, bool subscribe,
+		      const char **error_r);
+
+struct mailbox_status {
+	uint32_t messages, recent, unseen, uidnext, uidvalidity;
+	uint64_t size; /* sum of crlf_size */
+};
+/* STATUS without disturbing \Recent. 1 ok, 0 no such mailbox, -1 error. */
+int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox_status *status_r,
+		       const char **error_r);
+
+/* Like mailbox_open; readonly (EXAMINE) does not claim \Recent. A session that opens read-write
+ * gets MAIL_RECENT on messages no earlier session has seen (kept as a UID floor in the index). */
+int mailbox_open_imap(struct mail_storage *st, const char *name, bool readonly,
+		      struct mailbox **box_r, const char **error_r);
+const char *mailbox_name(const struct mailbox *box);
+
+/* The view is always in ascending UID order (IMAP sequence numbers). Binary search by UID:
+ * the index of uid, or -1. */
+ssize_t mailbox_find_uid(const struct mailbox *box, uint32_t uid);
+
+/* Keywords: per-mailbox table of at most 64 names, persistent in the index. */
+unsigned mailbox_keyword_count(const struct mailbox *box);
+const char *mailbox_keyword_name(const struct mailbox *box, unsigned i);
+/* The bit number of name, creating it when create is true. -1 when absent / table full. */
+int mailbox_keyword_index(struct mailbox *box, const char *name, bool create);
+/* Sets keywords to (keywords & ~clear) | set. 1 done, 0 vanished, -1 error. */
+int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64_t clear,
+			 const char **error_r);
+
+/* Copies message index of src into dst (hard link when possible, else copy through tmp/), with
+ * its flags and keywords. *uid_r = the new UID in dst. 0 ok, -1 error. */
+int mailbox_copy(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
+		 const char **error_r);
+/* Moves it (rename into dst; the message is then gone from src: call mailbox_expunge to drop
+ * it from the view). 0 ok, -1 error. */
+int mailbox_move(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
+		 const char **error_r);
+
+/* Cached per-message metadata (ENVELOPE, BODYSTRUCTURE, ...), kept in the index so a second
+ * FETCH does not re-parse the message. field: a short name. get: 1 found (appended to out),
+ * 0 not cached. put: best effort, 0 ok, -1 error. */
+struct buf;
+int mailbox_cache_get(struct mailbox *box, size_t index, const char *field, struct buf *out);
+int mailbox_cache_put(struct mailbox *box, size_t index, const char *field, const void *data,
+		      size_t len);
+
+/* An inotify fd that becomes readable when messages are delivered, renamed or removed in this
+ * mailbox (new/ and cur/), for IDLE. Owned by the mailbox (closed by mailbox_close); drain it
+ * with mailbox_watch_drain before the next poll. -1 on error. */
+int mailbox_watch_fd(struct mailbox *box, const char **error_r);
+void mailbox_watch_drain(struct mailbox *box);
+
+/* Changes that mailbox_sync found in messages already in the view, for IMAP untagged updates:
+ * flags/keywords changed by another session (index list) and messages vanished (see
+ * mailbox_msg_gone). Valid until the next sync. */
+size_t mailbox_changed_count(const struct mailbox *box);
+size_t mailbox_changed_index(const struct mailbox *box, size_t i);
 
 #endif
