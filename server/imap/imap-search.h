@@ -1,0 +1,47 @@
+/*
+ * SEARCH: parsing the search program (every RFC 3501 key, CHARSET US-ASCII / UTF-8, and the
+ * ESEARCH RETURN options) and matching messages. cmd-search.c glues it to the command.
+ */
+#ifndef TWOFOLD_IMAP_SEARCH_H
+#define TWOFOLD_IMAP_SEARCH_H
+
+#include "server/imap/imap-parser.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct mailbox;
+struct imap_search;
+
+enum imap_search_return {
+	IMAP_SEARCH_RETURN_NONE = 0, /* plain SEARCH: "* SEARCH n n n" */
+	IMAP_SEARCH_RETURN_MIN = 1 << 0,
+	IMAP_SEARCH_RETURN_MAX = 1 << 1,
+	IMAP_SEARCH_RETURN_ALL = 1 << 2,
+	IMAP_SEARCH_RETURN_COUNT = 1 << 3,
+};
+
+/* Parses args after "SEARCH" (optional RETURN (...), optional CHARSET x, then keys).
+ * 0 ok; -1 with *error_r and *bad_charset_r set when the charset is not supported (reply
+ * NO [BADCHARSET (US-ASCII UTF-8)]), else a BAD reply. */
+int imap_search_parse(const struct imap_arg *args, struct imap_search **search_r,
+                      bool *bad_charset_r, const char **error_r);
+void imap_search_free(struct imap_search **search);
+unsigned imap_search_return(const struct imap_search *search); /* enum imap_search_return */
+/* True when RETURN was given at all (the reply is then ESEARCH, even with no options). */
+bool imap_search_is_esearch(const struct imap_search *search);
+
+/* Does message index (sequence number seq, of count messages in the client's view) match?
+ * 1 yes, 0 no, -1 error. Header/body keys read the file (through the MIME parser, decoding
+ * encoded-words and transfer encodings; case-insensitive substring match). */
+int imap_search_match(struct imap_search *search, struct mailbox *box, size_t index, uint32_t seq,
+                      uint32_t count, const char **error_r);
+
+/* Renders the result for matches (ascending sequence numbers or UIDs) into out: either
+ * "* SEARCH ..." or "* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n", without CRLF. */
+void imap_search_render(const struct imap_search *search, const char *tag, bool uid,
+                        const uint32_t *matches, size_t count, struct buf *out);
+
+#endif
