@@ -1,0 +1,214 @@
+/*
+ * FETCH body data. The region is read with pread in chunks and pushed through a line-end
+ * converter (memchr spans, so BODY[] of a big message costs little more than the copy) and,
+ * for HEADER.FIELDS[.NOT], a per-line field filter. Output goes to a sink that either counts
+ * octets or writes the part that falls inside the partial window.
+ */
+#include "server/imap/imap-fetch-body.h"
+
+#include "server/conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CHUNK_SIZE     65536
+#define FIELD_NAME_MAX 256
+
+struct sink {
+	struct conn *out; /* NULL: only count */
+	uint64_t pos;     /* octets produced so far */
+	uint64_t start, end;
+	bool prev_cr; /* the last octet produced was CR */
+};
+
+enum line_state {
+	LINE_START, /* at the start of a line */
+	LINE_NAME,  /* collecting a field name */
+	LINE_KEEP,  /* rest of the line is sent */
+	LINE_DROP,  /* rest of the line is dropped */
+};
+
+struct filter {
+	const struct fetch_body *body;
+	enum line_state state;
+	bool prev_keep; /* decision for the last field (continuation lines follow it) */
+	char name[FIELD_NAME_MAX];
+	size_t name_len;
+};
+
+static bool sink_full(const struct sink *s)
+{
+	return s->out != NULL && s->pos >= s->end;
+}
+
+static void sink_raw(struct sink *s, const char *data, size_t n)
+{
+	uint64_t lo = s->pos, hi = s->pos + n;
+
+	if (n > 0)
+		s->prev_cr = data[n - 1] == '\r';
+	s->pos = hi;
+	if (s->out == NULL || hi <= s->start || lo >= s->end)
+		return;
+	if (lo < s->start) {
+		data += s->start - lo;
+		lo = s->start;
+	}
+	if (hi > s->end)
+		hi = s->end;
+	conn_write(s->out, data, (size_t)(hi - lo));
+}
+
+/* Emits data with every LF that is not preceded by CR turned into CRLF. */
+static void sink_convert(struct sink *s, const char *data, size_t n)
+{
+	while (n > 0 && !sink_full(s)) {
+		const char *lf = memchr(data, '\n', n);
+		size_t span = lf != NULL ? (size_t)(lf - data) : n;
+		bool bare;
+
+		if (lf == NULL) {
+			sink_raw(s, data, n);
+			return;
+		}
+		bare = span == 0 ? !s->prev_cr : data[span - 1] != '\r';
+		sink_raw(s, data, span);
+		sink_raw(s, bare ? "\r\n" : "\n", bare ? 2 : 1);
+		data += span + 1;
+		n -= span + 1;
+	}
+}
+
+static bool field_listed(const struct fetch_body *body, const char *name, size_t len)
+{
+	for (unsigned int i = 0; i < body->field_count; i++) {
+		if (strlen(body->fields[i]) == len && strncasecmp(body->fields[i], name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The field name collected so far ends (at ':', or without one): keep the line? */
+static bool filter_decide(const struct filter *f, bool has_colon)
+{
+	size_t len = f->name_len;
+	bool listed;
+
+	while (len > 0 && (f->name[len - 1] == ' ' || f->name[len - 1] == '\t'))
+		len--;
+	listed = has_colon && len > 0 && field_listed(f->body, f->name, len);
+	if (f->body->filter == FETCH_BODY_FIELDS)
+		return listed;
+	return !listed;
+}
+
+static void filter_set(struct filter *f, struct sink *s, bool keep)
+{
+	f->state = keep ? LINE_KEEP : LINE_DROP;
+	f->prev_keep = keep;
+	if (keep)
+		sink_convert(s, f->name, f->name_len);
+	f->name_len = 0;
+}
+
+static void filter_line_end(struct filter *f, struct sink *s)
+{
+	bool blank = f->state == LINE_START ||
+	             (f->state == LINE_NAME && f->name_len == 1 && f->name[0] == '\r');
+
+	if (f->state == LINE_NAME && !blank)
+		filter_set(f, s, filter_decide(f, false));
+	if (f->state == LINE_KEEP)
+		sink_convert(s, "\n", 1);
+	f->state = LINE_START;
+	f->name_len = 0;
+}
+
+static void filter_byte(struct filter *f, struct sink *s, char c)
+{
+	if (c == '\n') {
+		filter_line_end(f, s);
+		return;
+	}
+	if (f->state == LINE_START && (c == ' ' || c == '\t'))
+		f->state = f->prev_keep ? LINE_KEEP : LINE_DROP;
+	else if (f->state == LINE_START)
+		f->state = LINE_NAME;
+	if (f->state == LINE_NAME) {
+		f->name[f->name_len++] = c;
+		if (c == ':')
+			filter_set(f, s, filter_decide(f, true));
+		else if (f->name_len == sizeof(f->name))
+			filter_set(f, s, filter_decide(f, false));
+		return;
+	}
+	if (f->state == LINE_KEEP)
+		sink_raw(s, &c, 1);
+}
+
+static void filter_finish(struct filter *f, struct sink *s)
+{
+	if (f->state != LINE_START)
+		filter_line_end(f, s);
+	sink_raw(s, "\r\n", 2);
+}
+
+static void process(const struct fetch_body *body, struct filter *f, struct sink *s,
+                    const char *data, size_t n)
+{
+	if (body->filter == FETCH_BODY_ALL) {
+		sink_convert(s, data, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		filter_byte(f, s, data[i]);
+}
+
+static int run(const struct fetch_body *body, struct sink *s, const char **error_r)
+{
+	static char chunk[CHUNK_SIZE];
+	struct filter f = {.body = body, .prev_keep = body->filter == FETCH_BODY_FIELDS_NOT};
+	uint64_t done = 0;
+
+	while (done < body->size && !sink_full(s)) {
+		size_t want =
+		    body->size - done < CHUNK_SIZE ? (size_t)(body->size - done) : CHUNK_SIZE;
+		ssize_t n = pread(body->fd, chunk, want, (off_t)(body->offset + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*error_r = n < 0 ? "Message file read failed" : "Message file shrank";
+			return -1;
+		}
+		process(body, &f, s, chunk, (size_t)n);
+		done += (uint64_t)n;
+	}
+	if (body->filter != FETCH_BODY_ALL)
+		filter_finish(&f, s);
+	return 0;
+}
+
+int fetch_body_size(const struct fetch_body *body, uint64_t *size_r, const char **error_r)
+{
+	struct sink s = {0};
+
+	if (run(body, &s, error_r) < 0)
+		return -1;
+	*size_r = s.pos;
+	return 0;
+}
+
+int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len, struct conn *out,
+                     const char **error_r)
+{
+	struct sink s = {.out = out, .start = skip, .end = skip + len};
+
+	if (len == 0)
+		return 0;
+	if (s.end < skip)
+		s.end = UINT64_MAX;
+	return run(body, &s, error_r);
+}

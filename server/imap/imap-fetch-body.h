@@ -1,0 +1,37 @@
+/*
+ * FETCH body data: a byte region of a message file sent with CRLF line ends (bare LF -> CRLF),
+ * optionally filtered to some header fields (HEADER.FIELDS[.NOT]), through a partial window.
+ * Private to the FETCH engine.
+ */
+#ifndef TWOFOLD_IMAP_FETCH_BODY_H
+#define TWOFOLD_IMAP_FETCH_BODY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct conn;
+
+enum fetch_body_filter {
+	FETCH_BODY_ALL,        /* the region as it is (line ends converted) */
+	FETCH_BODY_FIELDS,     /* only the named header fields, then a blank line */
+	FETCH_BODY_FIELDS_NOT, /* all but the named header fields, then a blank line */
+};
+
+struct fetch_body {
+	int fd;
+	uint64_t offset, size; /* raw octets in the file */
+	enum fetch_body_filter filter;
+	char *const *fields; /* field names for the filters */
+	unsigned int field_count;
+};
+
+/* The octets the region yields as sent (after conversion and filtering). For FETCH_BODY_ALL the
+ * caller usually knows this (size + bare LFs) and need not ask. 0 ok, -1 read error. */
+int fetch_body_size(const struct fetch_body *body, uint64_t *size_r, const char **error_r);
+
+/* Writes the octets [skip, skip + len) of the region as sent to out, reading the file in
+ * chunks. 0 ok, -1 read error or the file is shorter than the region. */
+int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len, struct conn *out,
+                     const char **error_r);
+
+#endif

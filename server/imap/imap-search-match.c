@@ -1,0 +1,409 @@
+/*
+ * SEARCH matching. Keys that need only the index (flags, sizes, dates, sets) are evaluated
+ * first; the message file is mapped (mmap, so a large message is not copied to the heap) and
+ * MIME-parsed only when a header/body key is reached, at most once per message. The decoded body
+ * text is built at most once per message too, and only when BODY or TEXT asks for it.
+ */
+#include "server/imap/imap-search-private.h"
+
+#include "common/buf.h"
+#include "storage/mime.h"
+#include "storage/storage.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct match_ctx {
+	struct mailbox *box;
+	size_t index;
+	uint32_t seq, count;
+	const struct mail *mail;
+	/* loaded on demand */
+	bool loaded;
+	const char *map;
+	size_t map_size;
+	struct mime_part *root;
+	bool have_body;
+	struct buf body; /* folded, decoded text of the body parts */
+	const char *error;
+};
+
+/* --- loading the message --- */
+
+static int ctx_load(struct match_ctx *ctx)
+{
+	struct stat st;
+	int fd;
+
+	if (ctx->loaded)
+		return ctx->root != NULL ? 1 : 0;
+	ctx->loaded = true;
+	fd = mailbox_msg_open(ctx->box, ctx->index, &ctx->error);
+	if (fd < 0)
+		return errno == ENOENT || mailbox_msg_gone(ctx->box, ctx->index) ? 0 : -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		ctx->error = "Message file stat failed";
+		return -1;
+	}
+	ctx->map_size = (size_t)st.st_size;
+	if (ctx->map_size > 0) {
+		void *m = mmap(NULL, ctx->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		if (m == MAP_FAILED) {
+			close(fd);
+			ctx->error = "Message file map failed";
+			return -1;
+		}
+		ctx->map = m;
+	}
+	close(fd);
+	ctx->root = mime_parse(ctx->map != NULL ? ctx->map : "", ctx->map_size, NULL);
+	return 1;
+}
+
+static void ctx_unload(struct match_ctx *ctx)
+{
+	if (ctx->map != NULL)
+		munmap((void *)ctx->map, ctx->map_size);
+	mime_part_free(&ctx->root);
+	buf_free(&ctx->body);
+}
+
+/* Offsets come from parsing this very mapping, but stay defensive. */
+static const char *region(const struct match_ctx *ctx, uint64_t off, uint64_t *size)
+{
+	if (off > ctx->map_size)
+		off = ctx->map_size;
+	if (*size > ctx->map_size - off)
+		*size = ctx->map_size - off;
+	return ctx->map != NULL ? ctx->map + off : "";
+}
+
+/* --- headers --- */
+
+static bool contains(const char *hay, size_t hay_len, const struct skey *key)
+{
+	return key->str_len == 0 || memmem(hay, hay_len, key->str, key->str_len) != NULL;
+}
+
+/* Decodes and folds one unfolded field value, then looks for the key's needle. */
+static bool value_matches(const char *value, size_t len, const struct skey *key)
+{
+	struct buf raw, decoded, folded;
+	bool yes;
+
+	buf_init(&raw);
+	buf_init(&decoded);
+	buf_init(&folded);
+	buf_append(&raw, value, len);
+	mime_decode_words(raw.data, &decoded);
+	search_fold(decoded.data, decoded.len, &folded);
+	yes = contains(folded.data != NULL ? folded.data : "", folded.len, key);
+	buf_free(&raw);
+	buf_free(&decoded);
+	buf_free(&folded);
+	return yes;
+}
+
+/* Calls fn(value, len, key) for each field of hdr[0..len) whose name is name (or every field
+ * when name is NULL), with continuation lines joined; stops at the first true. */
+struct field_iter {
+	const char *hdr;
+	size_t len, pos;
+	struct buf value;
+};
+
+static bool field_next(struct field_iter *it, const char *name)
+{
+	while (it->pos < it->len) {
+		const char *line = it->hdr + it->pos, *colon;
+		const char *end = memchr(line, '\n', it->len - it->pos);
+		size_t n = end != NULL ? (size_t)(end - line) : it->len - it->pos;
+
+		it->pos += n + (end != NULL);
+		if (n == 0 || line[0] == ' ' || line[0] == '\t' ||
+		    (colon = memchr(line, ':', n)) == NULL)
+			continue;
+		if (name != NULL && ((size_t)(colon - line) != strlen(name) ||
+		                     strncasecmp(line, name, strlen(name)) != 0))
+			continue;
+		buf_reset(&it->value);
+		buf_append(&it->value, colon + 1, n - (size_t)(colon - line) - 1);
+		while (it->pos < it->len && (it->hdr[it->pos] == ' ' || it->hdr[it->pos] == '\t')) {
+			line = it->hdr + it->pos;
+			end = memchr(line, '\n', it->len - it->pos);
+			n = end != NULL ? (size_t)(end - line) : it->len - it->pos;
+			it->pos += n + (end != NULL);
+			buf_append(&it->value, line, n);
+		}
+		return true;
+	}
+	return false;
+}
+
+static bool header_matches(const char *hdr, size_t len, const char *name, const struct skey *key)
+{
+	struct field_iter it = {.hdr = hdr, .len = len};
+	bool yes = false;
+
+	buf_init(&it.value);
+	while (!yes && field_next(&it, name))
+		yes = value_matches(it.value.data, it.value.len, key);
+	buf_free(&it.value);
+	return yes;
+}
+
+static const char *part_header(const struct match_ctx *ctx, const struct mime_part *part,
+                               uint64_t *len_r)
+{
+	*len_r = part->header_size;
+	return region(ctx, part->header_offset, len_r);
+}
+
+/* --- body text --- */
+
+static bool part_is_text(const struct mime_part *part)
+{
+	return part->type == NULL || strcasecmp(part->type, "text") == 0 ||
+	       (strcasecmp(part->type, "message") == 0 && !part->message_rfc822);
+}
+
+static void body_add_header(struct match_ctx *ctx, const struct mime_part *msg)
+{
+	struct field_iter it;
+	uint64_t len;
+	struct buf decoded;
+
+	it = (struct field_iter){.hdr = part_header(ctx, msg, &len)};
+	it.len = (size_t)len;
+	buf_init(&it.value);
+	buf_init(&decoded);
+	while (field_next(&it, NULL)) {
+		buf_reset(&decoded);
+		mime_decode_words(it.value.data, &decoded);
+		search_fold(decoded.data, decoded.len, &ctx->body);
+		buf_append_str(&ctx->body, "\n");
+	}
+	buf_free(&decoded);
+	buf_free(&it.value);
+}
+
+static void body_add_leaf(struct match_ctx *ctx, const struct mime_part *part)
+{
+	const struct mime_param *cs = mime_param_find(part->params, part->param_count, "charset");
+	uint64_t len = part->body_size;
+	const char *data = region(ctx, part->body_offset, &len);
+	struct buf decoded;
+
+	if (!part_is_text(part))
+		return;
+	buf_init(&decoded);
+	search_decode_body(data, (size_t)len, part->encoding, cs != NULL ? cs->value : NULL,
+	                   &decoded);
+	search_fold(decoded.data != NULL ? decoded.data : "", decoded.len, &ctx->body);
+	buf_append_str(&ctx->body, "\n");
+	buf_free(&decoded);
+}
+
+/* Walks the tree; recursion is bounded by the MIME parser's depth limit. */
+static void body_add(struct match_ctx *ctx, const struct mime_part *part)
+{
+	if (part->multipart) {
+		for (const struct mime_part *c = part->children; c != NULL; c = c->next)
+			body_add(ctx, c);
+	} else if (part->message_rfc822 && part->children != NULL) {
+		body_add_header(ctx, part->children);
+		body_add(ctx, part->children);
+	} else {
+		body_add_leaf(ctx, part);
+	}
+}
+
+static const struct buf *ctx_body(struct match_ctx *ctx)
+{
+	if (!ctx->have_body) {
+		ctx->have_body = true;
+		buf_append_str(&ctx->body, "");
+		body_add(ctx, ctx->root);
+	}
+	return &ctx->body;
+}
+
+/* --- keys --- */
+
+static uint32_t local_date(time_t t)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	return (uint32_t)((tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday);
+}
+
+static bool date_cmp(enum skey_type type, uint32_t date, uint64_t key)
+{
+	switch (type) {
+	case SKEY_BEFORE:
+	case SKEY_SENTBEFORE:
+		return date < key;
+	case SKEY_ON:
+	case SKEY_SENTON:
+		return date == key;
+	default:
+		return date >= key;
+	}
+}
+
+/* The Date: field as written; messages without a readable one use the internal date. */
+static uint32_t sent_date(struct match_ctx *ctx)
+{
+	struct field_iter it;
+	uint64_t len;
+	uint32_t date = 0;
+
+	it = (struct field_iter){.hdr = part_header(ctx, ctx->root, &len)};
+	it.len = (size_t)len;
+	buf_init(&it.value);
+	if (field_next(&it, "Date"))
+		date = search_header_date(it.value.data);
+	buf_free(&it.value);
+	return date != 0 ? date : local_date(ctx->mail->internal_date);
+}
+
+static uint32_t uid_star(const struct match_ctx *ctx)
+{
+	size_t n = mailbox_count(ctx->box);
+
+	if (ctx->count == 0 || n == 0)
+		return 0;
+	return mailbox_get(ctx->box, (ctx->count <= n ? ctx->count : n) - 1)->uid;
+}
+
+static int match_key(struct match_ctx *ctx, const struct skey *key);
+
+static int match_file_key(struct match_ctx *ctx, const struct skey *key)
+{
+	uint64_t len;
+	const char *hdr;
+	int ret;
+
+	if ((ret = ctx_load(ctx)) <= 0)
+		return ret;
+	switch (key->type) {
+	case SKEY_HEADER:
+		hdr = part_header(ctx, ctx->root, &len);
+		return header_matches(hdr, (size_t)len, key->field, key);
+	case SKEY_BODY:
+		return contains(ctx_body(ctx)->data, ctx_body(ctx)->len, key);
+	case SKEY_TEXT:
+		hdr = part_header(ctx, ctx->root, &len);
+		if (header_matches(hdr, (size_t)len, NULL, key))
+			return 1;
+		return contains(ctx_body(ctx)->data, ctx_body(ctx)->len, key);
+	default:
+		return date_cmp(key->type, sent_date(ctx), key->number);
+	}
+}
+
+/* AND: index-only children first, so a file is read only when they all match. */
+static int match_and(struct match_ctx *ctx, const struct skey *key)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned int i = 0; i < key->child_count; i++) {
+			const struct skey *c = key->children[i];
+			int ret;
+
+			if (search_key_reads_file(c) != (pass == 1))
+				continue;
+			if ((ret = match_key(ctx, c)) <= 0)
+				return ret;
+		}
+	}
+	return 1;
+}
+
+static int match_or(struct match_ctx *ctx, const struct skey *key)
+{
+	int ret = match_key(ctx, key->children[0]);
+
+	return ret != 0 ? ret : match_key(ctx, key->children[1]);
+}
+
+static int match_keyword(struct match_ctx *ctx, const struct skey *key)
+{
+	int bit = mailbox_keyword_index(ctx->box, key->str, false);
+	bool set = bit >= 0 && (ctx->mail->keywords & ((uint64_t)1 << bit)) != 0;
+
+	return set != key->negate;
+}
+
+static int match_index_key(struct match_ctx *ctx, const struct skey *key)
+{
+	const struct mail *m = ctx->mail;
+
+	switch (key->type) {
+	case SKEY_FLAG:
+		return ((m->flags & key->flag) != 0) != key->negate;
+	case SKEY_KEYWORD:
+		return match_keyword(ctx, key);
+	case SKEY_SEQSET:
+		return imap_seqset_contains(key->ranges, key->range_count, ctx->seq, ctx->count);
+	case SKEY_UIDSET:
+		return imap_seqset_contains(key->ranges, key->range_count, m->uid, uid_star(ctx));
+	case SKEY_LARGER:
+		return m->crlf_size > key->number;
+	case SKEY_SMALLER:
+		return m->crlf_size < key->number;
+	default:
+		return date_cmp(key->type, local_date(m->internal_date), key->number);
+	}
+}
+
+/* Recursion is bounded by SEARCH_MAX_DEPTH (the depth of the parsed tree). */
+static int match_key(struct match_ctx *ctx, const struct skey *key)
+{
+	int ret;
+
+	switch (key->type) {
+	case SKEY_ALL:
+		return 1;
+	case SKEY_AND:
+		return match_and(ctx, key);
+	case SKEY_OR:
+		return match_or(ctx, key);
+	case SKEY_NOT:
+		ret = match_key(ctx, key->children[0]);
+		return ret < 0 ? ret : !ret;
+	case SKEY_SENTBEFORE:
+	case SKEY_SENTON:
+	case SKEY_SENTSINCE:
+	case SKEY_HEADER:
+	case SKEY_BODY:
+	case SKEY_TEXT:
+		return match_file_key(ctx, key);
+	default:
+		return match_index_key(ctx, key);
+	}
+}
+
+int imap_search_match(struct imap_search *search, struct mailbox *box, size_t index, uint32_t seq,
+                      uint32_t count, const char **error_r)
+{
+	struct match_ctx ctx = {.box = box, .index = index, .seq = seq, .count = count};
+	int ret;
+
+	if (index >= mailbox_count(box))
+		return 0;
+	ctx.mail = mailbox_get(box, index);
+	buf_init(&ctx.body);
+	ret = match_key(&ctx, search->root);
+	if (ret < 0)
+		*error_r = ctx.error != NULL ? ctx.error : "Message read failed";
+	ctx_unload(&ctx);
+	return ret;
+}

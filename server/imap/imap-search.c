@@ -1,0 +1,572 @@
+/*
+ * SEARCH: the program parser (RETURN, CHARSET, every RFC 3501 key) and the result renderer.
+ * Keys become a tree of struct skey; the top level and each parenthesised group is an AND node.
+ * Recursion follows the client's nesting and is bounded by SEARCH_MAX_DEPTH.
+ */
+#include "server/imap/imap-search-private.h"
+
+#include "common/buf.h"
+#include "common/text.h"
+#include "common/xalloc.h"
+#include "storage/storage.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct parse_ctx {
+	const struct imap_arg *args;
+	unsigned int count, pos;
+	const char *error;
+};
+
+/* --- the key tree --- */
+
+static struct skey *skey_new(enum skey_type type)
+{
+	struct skey *key = xcalloc(1, sizeof(*key));
+
+	key->type = type;
+	return key;
+}
+
+static void skey_add(struct skey *parent, struct skey *child)
+{
+	if (parent->child_count == parent->child_alloc) {
+		parent->child_alloc = parent->child_alloc == 0 ? 4 : parent->child_alloc * 2;
+		parent->children =
+		    xreallocarray(parent->children, parent->child_alloc, sizeof(*parent->children));
+	}
+	parent->children[parent->child_count++] = child;
+}
+
+/* Recursion is bounded by SEARCH_MAX_DEPTH (the parser builds no deeper tree). */
+static void skey_free(struct skey **keyp)
+{
+	struct skey *key = *keyp;
+
+	if (key == NULL)
+		return;
+	for (unsigned int i = 0; i < key->child_count; i++)
+		skey_free(&key->children[i]);
+	xfree(&key->children);
+	xfree(&key->field);
+	xfree(&key->str);
+	xfree(&key->ranges);
+	xfree(keyp);
+}
+
+bool search_key_reads_file(const struct skey *key)
+{
+	switch (key->type) {
+	case SKEY_SENTBEFORE:
+	case SKEY_SENTON:
+	case SKEY_SENTSINCE:
+	case SKEY_HEADER:
+	case SKEY_BODY:
+	case SKEY_TEXT:
+		return true;
+	default:
+		break;
+	}
+	for (unsigned int i = 0; i < key->child_count; i++) {
+		if (search_key_reads_file(key->children[i]))
+			return true;
+	}
+	return false;
+}
+
+/* --- arguments --- */
+
+static const struct imap_arg *next_arg(struct parse_ctx *p)
+{
+	if (p->pos >= p->count) {
+		p->error = "Missing search argument";
+		return NULL;
+	}
+	return &p->args[p->pos++];
+}
+
+static bool next_string(struct parse_ctx *p, char **str_r, size_t *len_r)
+{
+	const struct imap_arg *arg = next_arg(p);
+	const char *s;
+
+	if (arg == NULL)
+		return false;
+	if (!imap_arg_get_astring(arg, &s) || strlen(s) != arg->str_len) {
+		p->error = "Invalid search string";
+		return false;
+	}
+	if (!text_is_utf8(s, arg->str_len)) {
+		p->error = "Search string is not valid UTF-8";
+		return false;
+	}
+	*str_r = xstrdup(s);
+	if (len_r != NULL)
+		*len_r = arg->str_len;
+	return true;
+}
+
+static bool next_atom(struct parse_ctx *p, const char **str_r)
+{
+	const struct imap_arg *arg = next_arg(p);
+
+	if (arg == NULL)
+		return false;
+	if (!imap_arg_get_astring(arg, str_r) || strlen(*str_r) != arg->str_len) {
+		p->error = "Invalid search argument";
+		return false;
+	}
+	return true;
+}
+
+static bool next_number(struct parse_ctx *p, uint64_t *num_r)
+{
+	const char *s;
+	char *end;
+
+	if (!next_atom(p, &s))
+		return false;
+	if (!isdigit((unsigned char)s[0]) || strlen(s) > 19 ||
+	    (*num_r = strtoull(s, &end, 10), *end != '\0')) {
+		p->error = "Invalid number";
+		return false;
+	}
+	return true;
+}
+
+/* --- keys --- */
+
+static struct skey *key_folded(struct parse_ctx *p, enum skey_type type, const char *field)
+{
+	struct skey *key;
+	struct buf folded;
+	char *s;
+	size_t len;
+
+	if (!next_string(p, &s, &len))
+		return NULL;
+	buf_init(&folded);
+	search_fold(s, len, &folded);
+	buf_append_str(&folded, "");
+	xfree(&s);
+	key = skey_new(type);
+	key->str = folded.data;
+	key->str_len = folded.len;
+	key->field = field != NULL ? xstrdup(field) : NULL;
+	return key;
+}
+
+static struct skey *key_header(struct parse_ctx *p)
+{
+	char *field;
+	struct skey *key;
+
+	if (!next_string(p, &field, NULL))
+		return NULL;
+	key = key_folded(p, SKEY_HEADER, field);
+	xfree(&field);
+	return key;
+}
+
+static struct skey *key_date(struct parse_ctx *p, enum skey_type type)
+{
+	struct skey *key;
+	const char *s;
+	uint32_t date;
+
+	if (!next_atom(p, &s))
+		return NULL;
+	if ((date = search_date_parse(s)) == 0) {
+		p->error = "Invalid search date";
+		return NULL;
+	}
+	key = skey_new(type);
+	key->number = date;
+	return key;
+}
+
+static struct skey *key_number(struct parse_ctx *p, enum skey_type type)
+{
+	struct skey *key;
+	uint64_t n;
+
+	if (!next_number(p, &n))
+		return NULL;
+	key = skey_new(type);
+	key->number = n;
+	return key;
+}
+
+static struct skey *key_set(struct parse_ctx *p, enum skey_type type, const char *set)
+{
+	struct skey *key = skey_new(type);
+
+	if (imap_seqset_parse(set, &key->ranges, &key->range_count, &p->error) < 0) {
+		skey_free(&key);
+		return NULL;
+	}
+	return key;
+}
+
+static struct skey *key_keyword(struct parse_ctx *p, bool negate)
+{
+	struct skey *key;
+	char *name;
+
+	if (!next_string(p, &name, NULL))
+		return NULL;
+	key = skey_new(SKEY_KEYWORD);
+	key->str = name;
+	key->negate = negate;
+	return key;
+}
+
+static struct skey *key_flag(unsigned flag, bool negate)
+{
+	struct skey *key = skey_new(SKEY_FLAG);
+
+	key->flag = flag;
+	key->negate = negate;
+	return key;
+}
+
+static struct skey *key_not(struct skey *child)
+{
+	struct skey *key = skey_new(SKEY_NOT);
+
+	skey_add(key, child);
+	return key;
+}
+
+static const struct {
+	const char *name;
+	unsigned flag;
+	bool negate;
+} flag_keys[] = {
+    {"ANSWERED", MAIL_ANSWERED, false},  {"DELETED", MAIL_DELETED, false},
+    {"DRAFT", MAIL_DRAFT, false},        {"FLAGGED", MAIL_FLAGGED, false},
+    {"RECENT", MAIL_RECENT, false},      {"SEEN", MAIL_SEEN, false},
+    {"UNANSWERED", MAIL_ANSWERED, true}, {"UNDELETED", MAIL_DELETED, true},
+    {"UNDRAFT", MAIL_DRAFT, true},       {"UNFLAGGED", MAIL_FLAGGED, true},
+    {"UNSEEN", MAIL_SEEN, true},         {"OLD", MAIL_RECENT, true},
+};
+
+static const struct {
+	const char *name;
+	enum skey_type type;
+} arg_keys[] = {
+    {"BEFORE", SKEY_BEFORE}, {"ON", SKEY_ON},
+    {"SINCE", SKEY_SINCE},   {"SENTBEFORE", SKEY_SENTBEFORE},
+    {"SENTON", SKEY_SENTON}, {"SENTSINCE", SKEY_SENTSINCE},
+    {"LARGER", SKEY_LARGER}, {"SMALLER", SKEY_SMALLER},
+    {"BODY", SKEY_BODY},     {"TEXT", SKEY_TEXT},
+};
+
+static const char *const header_keys[] = {"FROM", "TO", "CC", "BCC", "SUBJECT"};
+
+static struct skey *parse_key(struct parse_ctx *p, unsigned int depth);
+
+static struct skey *key_with_arg(struct parse_ctx *p, enum skey_type type)
+{
+	switch (type) {
+	case SKEY_LARGER:
+	case SKEY_SMALLER:
+		return key_number(p, type);
+	case SKEY_BODY:
+	case SKEY_TEXT:
+		return key_folded(p, type, NULL);
+	default:
+		return key_date(p, type);
+	}
+}
+
+static struct skey *key_or(struct parse_ctx *p, unsigned int depth)
+{
+	struct skey *key = skey_new(SKEY_OR), *child;
+
+	for (int i = 0; i < 2; i++) {
+		if ((child = parse_key(p, depth + 1)) == NULL) {
+			skey_free(&key);
+			return NULL;
+		}
+		skey_add(key, child);
+	}
+	return key;
+}
+
+static struct skey *key_new_flags(void)
+{
+	struct skey *key = skey_new(SKEY_AND);
+
+	skey_add(key, key_flag(MAIL_RECENT, false));
+	skey_add(key, key_flag(MAIL_SEEN, true));
+	return key;
+}
+
+/* Keys that take no argument or a fixed kind of argument. NULL with p->error unset: unknown. */
+static struct skey *key_named(struct parse_ctx *p, const char *name, unsigned int depth)
+{
+	struct skey *child;
+	const char *set;
+
+	for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
+		if (strcasecmp(name, flag_keys[i].name) == 0)
+			return key_flag(flag_keys[i].flag, flag_keys[i].negate);
+	}
+	for (size_t i = 0; i < sizeof(arg_keys) / sizeof(arg_keys[0]); i++) {
+		if (strcasecmp(name, arg_keys[i].name) == 0)
+			return key_with_arg(p, arg_keys[i].type);
+	}
+	for (size_t i = 0; i < sizeof(header_keys) / sizeof(header_keys[0]); i++) {
+		if (strcasecmp(name, header_keys[i]) == 0)
+			return key_folded(p, SKEY_HEADER, header_keys[i]);
+	}
+	if (strcasecmp(name, "ALL") == 0)
+		return skey_new(SKEY_ALL);
+	if (strcasecmp(name, "NEW") == 0)
+		return key_new_flags();
+	if (strcasecmp(name, "HEADER") == 0)
+		return key_header(p);
+	if (strcasecmp(name, "KEYWORD") == 0 || strcasecmp(name, "UNKEYWORD") == 0)
+		return key_keyword(p, toupper((unsigned char)name[0]) == 'U');
+	if (strcasecmp(name, "OR") == 0)
+		return key_or(p, depth);
+	if (strcasecmp(name, "NOT") == 0)
+		return (child = parse_key(p, depth + 1)) != NULL ? key_not(child) : NULL;
+	if (strcasecmp(name, "UID") == 0)
+		return next_atom(p, &set) ? key_set(p, SKEY_UIDSET, set) : NULL;
+	return NULL;
+}
+
+static struct skey *parse_group(struct parse_ctx *p, const struct imap_arg *list,
+                                unsigned int depth)
+{
+	struct parse_ctx sub = {.args = list->list, .count = list->count};
+	struct skey *key = skey_new(SKEY_AND), *child;
+
+	if (list->count == 0) {
+		p->error = "Empty search group";
+		skey_free(&key);
+		return NULL;
+	}
+	while (sub.pos < sub.count) {
+		if ((child = parse_key(&sub, depth + 1)) == NULL) {
+			p->error = sub.error;
+			skey_free(&key);
+			return NULL;
+		}
+		skey_add(key, child);
+	}
+	return key;
+}
+
+static struct skey *parse_key(struct parse_ctx *p, unsigned int depth)
+{
+	const struct imap_arg *arg;
+	struct skey *key;
+	const char *name;
+
+	if (depth > SEARCH_MAX_DEPTH) {
+		p->error = "Search program nested too deeply";
+		return NULL;
+	}
+	if ((arg = next_arg(p)) == NULL)
+		return NULL;
+	if (arg->type == IMAP_ARG_LIST)
+		return parse_group(p, arg, depth);
+	if (!imap_arg_get_atom(arg, &name)) {
+		p->error = "Invalid search key";
+		return NULL;
+	}
+	if (isdigit((unsigned char)name[0]) || name[0] == '*' || name[0] == '$')
+		return key_set(p, SKEY_SEQSET, name);
+	key = key_named(p, name, depth);
+	if (key == NULL && p->error == NULL)
+		p->error = "Unknown search key";
+	return key;
+}
+
+/* --- RETURN and CHARSET --- */
+
+static int parse_return_option(const char *name, unsigned *ret_r)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} opts[] = {
+	    {"MIN", IMAP_SEARCH_RETURN_MIN},
+	    {"MAX", IMAP_SEARCH_RETURN_MAX},
+	    {"ALL", IMAP_SEARCH_RETURN_ALL},
+	    {"COUNT", IMAP_SEARCH_RETURN_COUNT},
+	};
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (strcasecmp(name, opts[i].name) == 0) {
+			*ret_r |= opts[i].bit;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_return(struct parse_ctx *p, struct imap_search *s)
+{
+	const struct imap_arg *arg;
+	const char *name;
+
+	p->pos++;
+	if ((arg = next_arg(p)) == NULL || arg->type != IMAP_ARG_LIST) {
+		p->error = "RETURN needs a list of options";
+		return -1;
+	}
+	s->esearch = true;
+	for (unsigned int i = 0; i < arg->count; i++) {
+		if (!imap_arg_get_atom(&arg->list[i], &name) ||
+		    parse_return_option(name, &s->ret) < 0) {
+			p->error = "Unsupported RETURN option";
+			return -1;
+		}
+	}
+	if (s->ret == IMAP_SEARCH_RETURN_NONE)
+		s->ret = IMAP_SEARCH_RETURN_ALL; /* RFC 4731: () means (ALL) */
+	return 0;
+}
+
+static bool arg_is(const struct parse_ctx *p, const char *word)
+{
+	const char *name;
+
+	return p->pos < p->count && imap_arg_get_atom(&p->args[p->pos], &name) &&
+	       strcasecmp(name, word) == 0;
+}
+
+static int parse_charset(struct parse_ctx *p, bool *bad_charset_r)
+{
+	const char *charset;
+
+	p->pos++;
+	if (!next_atom(p, &charset))
+		return -1;
+	if (strcasecmp(charset, "US-ASCII") != 0 && strcasecmp(charset, "UTF-8") != 0) {
+		*bad_charset_r = true;
+		p->error = "Unsupported charset";
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_program(struct parse_ctx *p, struct imap_search *s, bool *bad_charset_r)
+{
+	struct skey *child;
+
+	if (arg_is(p, "RETURN") && parse_return(p, s) < 0)
+		return -1;
+	if (arg_is(p, "CHARSET") && parse_charset(p, bad_charset_r) < 0)
+		return -1;
+	if (p->pos >= p->count) {
+		p->error = "Missing search keys";
+		return -1;
+	}
+	s->root = skey_new(SKEY_AND);
+	while (p->pos < p->count) {
+		if ((child = parse_key(p, 1)) == NULL)
+			return -1;
+		skey_add(s->root, child);
+	}
+	return 0;
+}
+
+int imap_search_parse(const struct imap_arg *args, struct imap_search **search_r,
+                      bool *bad_charset_r, const char **error_r)
+{
+	struct imap_search *s = xcalloc(1, sizeof(*s));
+	struct parse_ctx p = {.args = args, .count = 1};
+
+	*bad_charset_r = false;
+	if (args->type == IMAP_ARG_LIST) {
+		p.args = args->list;
+		p.count = args->count;
+	}
+	if (parse_program(&p, s, bad_charset_r) < 0) {
+		*error_r = p.error;
+		imap_search_free(&s);
+		return -1;
+	}
+	*search_r = s;
+	return 0;
+}
+
+void imap_search_free(struct imap_search **searchp)
+{
+	struct imap_search *s = *searchp;
+
+	if (s == NULL)
+		return;
+	skey_free(&s->root);
+	xfree(searchp);
+}
+
+unsigned imap_search_return(const struct imap_search *search)
+{
+	return search->ret;
+}
+
+bool imap_search_is_esearch(const struct imap_search *search)
+{
+	return search->esearch;
+}
+
+/* --- rendering --- */
+
+/* "1:3,5,7:9" for ascending numbers. */
+static void render_set(struct buf *out, const uint32_t *v, size_t count)
+{
+	for (size_t i = 0; i < count;) {
+		size_t j = i;
+
+		while (j + 1 < count && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(out, "%s%u", i > 0 ? "," : "", v[i]);
+		if (j > i)
+			buf_printf(out, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
+static void render_tag(struct buf *out, const char *tag)
+{
+	buf_append_str(out, "* ESEARCH (TAG \"");
+	for (; *tag != '\0'; tag++) {
+		if (*tag == '"' || *tag == '\\')
+			buf_append_str(out, "\\");
+		buf_append(out, tag, 1);
+	}
+	buf_append_str(out, "\")");
+}
+
+void imap_search_render(const struct imap_search *search, const char *tag, bool uid,
+                        const uint32_t *matches, size_t count, struct buf *out)
+{
+	if (!search->esearch) {
+		buf_append_str(out, "* SEARCH");
+		for (size_t i = 0; i < count; i++)
+			buf_printf(out, " %u", matches[i]);
+		return;
+	}
+	render_tag(out, tag);
+	if (uid)
+		buf_append_str(out, " UID");
+	if (count > 0 && (search->ret & IMAP_SEARCH_RETURN_MIN) != 0)
+		buf_printf(out, " MIN %u", matches[0]);
+	if (count > 0 && (search->ret & IMAP_SEARCH_RETURN_MAX) != 0)
+		buf_printf(out, " MAX %u", matches[count - 1]);
+	if (count > 0 && (search->ret & IMAP_SEARCH_RETURN_ALL) != 0) {
+		buf_append_str(out, " ALL ");
+		render_set(out, matches, count);
+	}
+	if ((search->ret & IMAP_SEARCH_RETURN_COUNT) != 0)
+		buf_printf(out, " COUNT %zu", count);
+}
