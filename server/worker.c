@@ -279,7 +279,9 @@ static void worker_loop(int epfd, const sigset_t *waitmask)
 
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait: %s", strerror(errno));
-		if (n == 1 && !worker_quit)
+		/* Take the connection even when told to quit meanwhile: with EPOLLEXCLUSIVE this
+		 * worker may be the only one woken for it. */
+		if (n == 1)
 			worker_accept(&ls->l[ev.data.u64], waitmask);
 	}
 }
