@@ -1,0 +1,307 @@
+/* STORE (+/-FLAGS, .SILENT), COPY and MOVE (RFC 6851) with COPYUID (RFC 4315). */
+#include "server/imap/imap-client.h"
+#include "server/imap/imap-reply.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/conn.h"
+#include "storage/storage.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define IMAP_SYSTEM_FLAGS (MAIL_SEEN | MAIL_ANSWERED | MAIL_FLAGGED | MAIL_DELETED | MAIL_DRAFT)
+
+enum imap_store_mode { STORE_REPLACE, STORE_ADD, STORE_REMOVE };
+
+struct imap_store {
+	enum imap_store_mode mode;
+	bool silent;
+	unsigned flags;
+	uint64_t keywords;
+};
+
+static int imap_store_item(const char *item, struct imap_store *st)
+{
+	const char *p = item;
+
+	st->mode = STORE_REPLACE;
+	if (*p == '+' || *p == '-')
+		st->mode = *p++ == '+' ? STORE_ADD : STORE_REMOVE;
+	if (strncasecmp(p, "FLAGS", 5) != 0)
+		return -1;
+	p += 5;
+	st->silent = strcasecmp(p, ".SILENT") == 0;
+	return st->silent || *p == '\0' ? 0 : -1;
+}
+
+/* Flags as one list or as separate atoms. 0 ok, -1 BAD (*error_r), -2 keyword table full. */
+static int imap_store_flags(struct imap_client *c, const struct imap_arg *a, unsigned n,
+                            struct imap_store *st, const char **error_r)
+{
+	st->flags = 0;
+	st->keywords = 0;
+	if (n == 1 && a[0].type == IMAP_ARG_LIST)
+		return imap_parse_flags(c->box, &a[0], st->mode != STORE_REMOVE, &st->flags,
+		                        &st->keywords, error_r);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned f;
+		uint64_t k;
+		int r;
+
+		if (a[i].type == IMAP_ARG_LIST) {
+			*error_r = "Invalid flag list.";
+			return -1;
+		}
+		r = imap_parse_flags(c->box, &a[i], st->mode != STORE_REMOVE, &f, &k, error_r);
+		if (r < 0)
+			return r;
+		st->flags |= f;
+		st->keywords |= k;
+	}
+	return 0;
+}
+
+/* 1 done, 0 vanished, -1 error */
+static int imap_store_one(struct imap_client *c, size_t i, const struct imap_store *st,
+                          const char **error_r)
+{
+	unsigned set = 0, clear = 0;
+	uint64_t kset = 0, kclear = 0;
+	int r;
+
+	if (st->mode == STORE_REPLACE) {
+		set = st->flags;
+		clear = IMAP_SYSTEM_FLAGS & ~st->flags;
+		kset = st->keywords;
+		kclear = ~st->keywords;
+	} else if (st->mode == STORE_ADD) {
+		set = st->flags;
+		kset = st->keywords;
+	} else {
+		clear = st->flags;
+		kclear = st->keywords;
+	}
+	r = mailbox_set_flags(c->box, i, set, clear, error_r);
+	if (r > 0 && (kset != 0 || (kclear & mailbox_get(c->box, i)->keywords) != 0))
+		r = mailbox_set_keywords(c->box, i, kset, kclear, error_r);
+	return r;
+}
+
+static void imap_store_reply(struct imap_client *c, size_t i)
+{
+	const struct mail *m = mailbox_get(c->box, i);
+	struct buf out;
+
+	buf_init(&out);
+	buf_printf(&out, "* %zu FETCH (", i + 1);
+	if (c->uid)
+		buf_printf(&out, "UID %u ", m->uid);
+	buf_append_str(&out, "FLAGS ");
+	imap_append_flags(&out, c->box, m);
+	buf_append_str(&out, ")\r\n");
+	conn_write(c->conn, out.data, out.len);
+	buf_free(&out);
+}
+
+static void imap_store_run(struct imap_client *c, const bool *sel, const struct imap_store *st)
+{
+	bool gone = false, failed = false;
+	const char *error;
+
+	for (size_t i = 0; i < c->known_count; i++) {
+		int r;
+
+		if (!sel[i])
+			continue;
+		r = mailbox_msg_gone(c->box, i) ? 0 : imap_store_one(c, i, st, &error);
+		if (r < 0) {
+			log_error("imap user=%s: store failed: %s", c->user, error);
+			failed = true;
+		}
+		gone = gone || r == 0;
+		if (r > 0 && !st->silent)
+			imap_store_reply(c, i);
+	}
+	if (failed)
+		imap_tagged(c, "NO", "[SERVERBUG] Some flags could not be stored.");
+	else if (gone)
+		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");
+	else
+		imap_ok(c, "Store completed.");
+}
+
+enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	const char *set, *item, *error = "Invalid STORE arguments.";
+	struct imap_store st;
+	bool *sel;
+	int r;
+
+	if (n < 3 || !imap_arg_get_atom(&a[0], &set) || !imap_arg_get_atom(&a[1], &item) ||
+	    imap_store_item(item, &st) < 0)
+		return imap_bad(c, "STORE takes a set, [+|-]FLAGS[.SILENT] and flags.");
+	if (c->readonly) {
+		imap_tagged(c, "NO", "[READ-ONLY] The mailbox is read-only.");
+		return IMAP_CMD_OK;
+	}
+	if (imap_seqset_select(c, set, c->uid, &sel, &error) < 0)
+		return imap_bad(c, error);
+	r = imap_store_flags(c, a + 2, n - 2, &st, &error);
+	if (r == 0)
+		imap_store_run(c, sel, &st);
+	else if (r == -2)
+		imap_tagged(c, "NO", "[LIMIT] Too many keywords in this mailbox.");
+	xfree(&sel);
+	return r == -1 ? imap_bad(c, error) : IMAP_CMD_OK;
+}
+
+/* --- COPY / MOVE --- */
+
+struct imap_copy {
+	uint32_t *src, *dst;
+	size_t count;
+	bool gone;
+};
+
+static int imap_copy_run(struct imap_client *c, const bool *sel, struct mailbox *dst, bool move,
+                         struct imap_copy *cp, const char **error_r)
+{
+	cp->src = xcalloc((size_t)c->known_count + 1, sizeof(uint32_t));
+	cp->dst = xcalloc((size_t)c->known_count + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < c->known_count; i++) {
+		uint32_t uid;
+		int r;
+
+		if (!sel[i])
+			continue;
+		if (mailbox_msg_gone(c->box, i)) {
+			cp->gone = true;
+			continue;
+		}
+		r = move ? mailbox_move(c->box, i, dst, &uid, error_r)
+		         : mailbox_copy(c->box, i, dst, &uid, error_r);
+		if (r < 0)
+			return -1;
+		cp->src[cp->count] = mailbox_get(c->box, i)->uid;
+		cp->dst[cp->count++] = uid;
+	}
+	return 0;
+}
+
+static void imap_copyuid(struct buf *out, struct mailbox *dst, const struct imap_copy *cp)
+{
+	buf_printf(out, "[COPYUID %u ", mailbox_uidvalidity(dst));
+	imap_append_numset(out, cp->src, cp->count);
+	buf_append_str(out, " ");
+	imap_append_numset(out, cp->dst, cp->count);
+	buf_append_str(out, "]");
+}
+
+/* MOVE: the untagged COPYUID, then EXPUNGE for what moved. */
+static void imap_move_expunge(struct imap_client *c, struct mailbox *dst,
+                              const struct imap_copy *cp)
+{
+	bool *remove = xcalloc((size_t)mailbox_count(c->box) + 1, sizeof(bool));
+	struct buf out;
+	const char *error;
+	size_t j = 0;
+
+	buf_init(&out);
+	buf_append_str(&out, "* OK ");
+	imap_copyuid(&out, dst, cp);
+	buf_append_str(&out, " Moved.\r\n");
+	if (cp->count > 0)
+		conn_write(c->conn, out.data, out.len);
+	buf_free(&out);
+	for (size_t i = 0; i < c->known_count && j < cp->count; i++) {
+		if (mailbox_get(c->box, i)->uid == cp->src[j]) {
+			remove[i] = true;
+			j++;
+		}
+	}
+	if (imap_expunge_marked(c, remove, &error) < 0)
+		log_error("imap user=%s: expunge after move failed: %s", c->user, error);
+	xfree(&remove);
+}
+
+static void imap_copy_reply(struct imap_client *c, struct mailbox *dst, bool move,
+                            const struct imap_copy *cp)
+{
+	struct buf out;
+
+	buf_init(&out);
+	if (move) {
+		imap_move_expunge(c, dst, cp);
+	} else if (cp->count > 0) {
+		imap_copyuid(&out, dst, cp);
+		buf_append_str(&out, " ");
+	}
+	if (cp->gone && cp->count == 0)
+		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");
+	else
+		imap_ok(c, "%s%s completed.", out.len > 0 ? out.data : "", move ? "Move" : "Copy");
+	buf_free(&out);
+}
+
+static void imap_copy_to(struct imap_client *c, const bool *sel, const char *name, bool move)
+{
+	struct imap_copy cp;
+	struct mailbox *dst = NULL;
+	const char *error;
+	int r = mailbox_open(c->storage, name, &dst, &error);
+
+	memset(&cp, 0, sizeof(cp));
+	if (r == 0) {
+		imap_tagged(c, "NO", "[TRYCREATE] Mailbox does not exist.");
+		return;
+	}
+	if (r < 0) {
+		imap_storage_error(c, move ? "Move" : "Copy", error);
+		return;
+	}
+	if (imap_copy_run(c, sel, dst, move, &cp, &error) < 0) {
+		log_error("imap user=%s: %s failed: %s", c->user, move ? "move" : "copy", error);
+		if (move)
+			imap_move_expunge(c, dst, &cp); /* what did move is gone from here */
+		imap_tagged(c, "NO", "[SERVERBUG] %s failed.", move ? "Move" : "Copy");
+	} else {
+		imap_copy_reply(c, dst, move, &cp);
+	}
+	xfree(&cp.src);
+	xfree(&cp.dst);
+	mailbox_close(&dst);
+}
+
+static enum imap_cmd_result imap_copy_cmd(struct imap_client *c, const struct imap_arg *a,
+                                          unsigned n, bool move)
+{
+	const char *set, *name, *error;
+	bool *sel;
+	int r;
+
+	if (n != 2 || !imap_arg_get_atom(&a[0], &set))
+		return imap_bad(c, "COPY/MOVE take a set and a mailbox name.");
+	r = imap_mailbox_arg(c, &a[1], &name);
+	if (r <= 0)
+		return r < 0 ? IMAP_CMD_BAD : IMAP_CMD_OK;
+	if (move && c->readonly) {
+		imap_tagged(c, "NO", "[READ-ONLY] The mailbox is read-only.");
+		return IMAP_CMD_OK;
+	}
+	if (imap_seqset_select(c, set, c->uid, &sel, &error) < 0)
+		return imap_bad(c, error);
+	imap_copy_to(c, sel, name, move);
+	xfree(&sel);
+	return IMAP_CMD_OK;
+}
+
+enum imap_cmd_result imap_cmd_copy(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	return imap_copy_cmd(c, a, n, false);
+}
+
+enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	return imap_copy_cmd(c, a, n, true);
+}

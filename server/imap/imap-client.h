@@ -1,0 +1,165 @@
+/* Shared between the IMAP session files only: the session state and the command handlers. */
+#ifndef TWOFOLD_IMAP_CLIENT_H
+#define TWOFOLD_IMAP_CLIENT_H
+
+#include "server/imap/imap-parser.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct session;
+struct conn;
+struct mail_storage;
+struct mailbox;
+
+#define IMAP_MAX_BAD_COMMANDS_PRELOGIN 3
+/* Literals of commands other than APPEND (search strings, mailbox names, passwords). */
+#define IMAP_MAX_OTHER_LITERAL (1024 * 1024)
+#define IMAP_CLIENT_ID_MAX     64
+
+enum imap_state {
+	IMAP_STATE_NOAUTH = 1 << 0,
+	IMAP_STATE_AUTH = 1 << 1,
+	IMAP_STATE_SELECTED = 1 << 2,
+	IMAP_STATE_LOGOUT = 1 << 3,
+};
+
+enum imap_cmd_result {
+	IMAP_CMD_OK,  /* answered (OK or NO), the session goes on */
+	IMAP_CMD_BAD, /* answered BAD: counts as a bad command before login */
+	IMAP_CMD_END, /* answered, the session ends now */
+};
+
+enum imap_cmd_flags {
+	/* RFC 3501 7.4.1: no EXPUNGE responses after FETCH, STORE, SEARCH */
+	IMAP_CMD_FLAG_NO_EXPUNGE = 1 << 0,
+	/* the UID form of the command exists (UID FETCH, ...) */
+	IMAP_CMD_FLAG_UID = 1 << 1,
+};
+
+struct imap_client;
+
+struct imap_command {
+	const char *name;
+	enum imap_cmd_result (*handler)(struct imap_client *c, const struct imap_arg *args,
+	                                unsigned count);
+	unsigned states; /* enum imap_state bits */
+	unsigned flags;  /* enum imap_cmd_flags */
+};
+
+struct imap_client {
+	struct session *s;
+	struct conn *conn;
+	struct imap_parser *parser;
+	enum imap_state state;
+	long login_deadline_ms; /* CLOCK_MONOTONIC */
+	unsigned bad_commands;
+	char client_id[IMAP_CLIENT_ID_MAX + 1]; /* from ID "name", "" if none */
+
+	/* the command being run */
+	const char *tag;
+	bool uid; /* the UID form */
+	const struct imap_command *cmd;
+
+	/* after login */
+	char *user;
+	struct mail_storage *storage;
+
+	/* SELECTED */
+	struct mailbox *box;
+	bool readonly;
+	uint32_t known_count;    /* messages the client knows of (EXISTS sent) */
+	uint32_t known_recent;   /* last RECENT count sent */
+	unsigned known_keywords; /* keywords announced in FLAGS */
+};
+
+/* imap-commands.c */
+const struct imap_command *imap_command_find(const char *name);
+/* The capability list (without AUTH=PLAIN, added before login by the caller). */
+const char *imap_capabilities(struct imap_client *c);
+
+/* imap.c: untagged updates. Syncs the selected mailbox and reports flag changes, (when
+ * allow_expunge) vanished messages as EXPUNGE, new messages as EXISTS/RECENT. */
+void imap_sync_report(struct imap_client *c, bool allow_expunge);
+/* Sends EXPUNGE for the marked messages (descending), expunges them, lowers known_count.
+ * 0 ok, -1 error (*error_r). */
+int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_r);
+/* The tagged OK of a command: when a mailbox is selected, untagged updates first (EXPUNGE only
+ * where the command allows it). */
+void imap_ok(struct imap_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Closes the selected mailbox, back to AUTH. */
+void imap_mailbox_unselect(struct imap_client *c);
+/* Seconds left before the login deadline, at least 1. */
+unsigned imap_login_time_left(const struct imap_client *c);
+/* Reads one continuation line (AUTHENTICATE) after "+ ..." was sent. Length or negative
+ * enum conn_status; the line is valid until the next read. */
+long imap_read_continuation(struct imap_client *c, char **line_r);
+
+/* Sequence sets: marks the view's messages named by set (sequence numbers, or UIDs when uid).
+ * *sel_r (known_count entries) is allocated. 1 ok (*any_r: something matched), -1 BAD with
+ * *error_r. */
+int imap_seqset_select(struct imap_client *c, const char *set, bool uid, bool **sel_r,
+                       const char **error_r);
+
+/* Handlers: cmd-auth.c */
+enum imap_cmd_result imap_cmd_capability(struct imap_client *c, const struct imap_arg *a,
+                                         unsigned n);
+enum imap_cmd_result imap_cmd_noop(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_logout(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_login(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_authenticate(struct imap_client *c, const struct imap_arg *a,
+                                           unsigned n);
+enum imap_cmd_result imap_cmd_enable(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_id(struct imap_client *c, const struct imap_arg *a, unsigned n);
+void imap_client_logout_storage(struct imap_client *c);
+
+/* cmd-mailbox.c */
+enum imap_cmd_result imap_cmd_select(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_examine(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_create(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_delete(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_rename(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_subscribe(struct imap_client *c, const struct imap_arg *a,
+                                        unsigned n);
+enum imap_cmd_result imap_cmd_unsubscribe(struct imap_client *c, const struct imap_arg *a,
+                                          unsigned n);
+enum imap_cmd_result imap_cmd_list(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_lsub(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_status(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_namespace(struct imap_client *c, const struct imap_arg *a,
+                                        unsigned n);
+
+/* Mailbox name argument: 1 ok, 0 answered NO (not modified UTF-7), -1 answered BAD. */
+int imap_mailbox_arg(struct imap_client *c, const struct imap_arg *arg, const char **name_r);
+/* Answers NO for a storage error, with a response code where one fits. */
+void imap_storage_error(struct imap_client *c, const char *what, const char *error);
+/* STATUS items list -> bits; -1 when invalid. */
+int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r);
+/* Writes "* STATUS name (...)". 1 ok, 0 no such mailbox, -1 error. */
+int imap_status_write(struct imap_client *c, const char *name, unsigned items,
+                      const char **error_r);
+
+/* cmd-append.c */
+/* "dd-Mon-yyyy hh:mm:ss +zzzz" -> time. 0 ok, -1 invalid. */
+int imap_parse_datetime(const char *s, time_t *t_r);
+enum imap_cmd_result imap_cmd_append(struct imap_client *c, const struct imap_arg *a, unsigned n);
+
+/* cmd-select.c */
+enum imap_cmd_result imap_cmd_check(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_close(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_unselect(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_expunge(struct imap_client *c, const struct imap_arg *a, unsigned n);
+
+/* cmd-store.c */
+enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_copy(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg *a, unsigned n);
+
+/* cmd-fetch.c, cmd-search.c, cmd-idle.c */
+enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_idle(struct imap_client *c, const struct imap_arg *a, unsigned n);
+
+#endif
