@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define MASTER_SCOREBOARD_SLOTS 65536 /* the config's max_workers limit; pages touched lazily */
-#define MASTER_STOP_GRACE       15    /* seconds before stopping children turns into SIGKILL */
+#define MASTER_STOP_GRACE       8     /* seconds before stopping children turns into SIGKILL */
 #define MASTER_BACKOFF          5     /* seconds between respawns of children that fail at start */
 #define MASTER_AUTH_BACKLOG     512
 
@@ -52,7 +52,7 @@ struct master {
 	time_t auth_backoff_until, worker_backoff_until;
 
 	bool stopping;
-	time_t stop_deadline;
+	time_t stop_deadline, last_term;
 };
 
 static int master_pipe[2] = {-1, -1};
@@ -429,6 +429,7 @@ static void master_stop(struct master *m)
 	log_info("stopping");
 	m->stopping = true;
 	m->stop_deadline = time(NULL) + MASTER_STOP_GRACE;
+	m->last_term = time(NULL);
 	listen_close(&m->listeners);
 	master_signal_workers(m, SIGTERM, false);
 }
@@ -439,6 +440,12 @@ static int master_stop_progress(struct master *m)
 	struct scoreboard_counts c;
 
 	scoreboard_count(&m->sb, m->generation, &c);
+	if (c.total > 0 && time(NULL) != m->last_term) {
+		/* again each second: a SIGTERM that lands just before a worker blocks in poll()
+		 * is only noticed at the next one */
+		m->last_term = time(NULL);
+		master_signal_workers(m, SIGTERM, false);
+	}
 	if (c.total == 0 && !m->auth_stopped) {
 		m->auth_stopped = true;
 		master_signal_auth(m, SIGTERM, false);

@@ -29,8 +29,13 @@ static volatile sig_atomic_t worker_quit;
 static const struct worker_env *worker_env;
 static uint32_t worker_request_id;
 
+static volatile sig_atomic_t worker_handshaking;
+
 static void worker_on_term(int sig)
 {
+	/* nothing to say goodbye to yet: a client stalling its handshake must not hold up a stop */
+	if (worker_handshaking)
+		_exit(0);
 	session_shutdown = 1;
 	worker_quit = 1;
 }
@@ -214,10 +219,16 @@ static void worker_serve(const struct listener *l, int fd, const struct sockaddr
 	struct tls_conn *tc = NULL;
 	const char *error;
 	char ip[INET6_ADDRSTRLEN];
+	int r;
 
 	worker_peer_ip(ss, ip, sizeof(ip));
-	if (tls_conn_handshake(worker_env->tls, fd, alpn, worker_env->cfg->handshake_timeout, &tc,
-	                       &error) < 0) {
+	worker_handshaking = 1;
+	if (session_shutdown)
+		_exit(0);
+	r = tls_conn_handshake(worker_env->tls, fd, alpn, worker_env->cfg->handshake_timeout, &tc,
+	                       &error);
+	worker_handshaking = 0;
+	if (r < 0) {
 		log_info("TLS handshake with %s failed: %s", ip, error);
 		return;
 	}

@@ -460,3 +460,30 @@ def test_without_root_runs_unconfined_with_one_warning(server):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
         log.close()
+
+
+def test_sigterm_does_not_wait_for_a_stalled_handshake(server):
+    server.start()
+    server.wait_workers(2)
+    stalled = socket.create_connection(("127.0.0.1", server.pop3_port), timeout=10)
+    try:
+        # a worker has taken the connection and waits for a ClientHello that never comes
+        wait_until(lambda: any(Path(f"/proc/{p}/stat").exists() for p in server.worker_pids()),
+                   5, "workers")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        assert server.stop() == 0
+        assert time.monotonic() - t0 < 5, "stop waited for the handshake timeout"
+    finally:
+        stalled.close()
+
+
+def test_sighup_with_new_listen_address_needs_restart(server):
+    server.start()
+    server.wait_workers(2)
+    old_port = server.pop3_port
+    server.configure("pop3", "listen", f"127.0.0.1:{twofold_harness.free_port()}")
+    server.reload()
+    server.wait_log(r"listen addresses changed: restart twofoldd to apply them")
+    server.pop3_port = old_port
+    assert greeting(server).startswith(b"+OK")
