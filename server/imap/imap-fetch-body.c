@@ -137,9 +137,11 @@ static void filter_byte(struct filter *f, struct sink *s, char c)
 	else if (f->state == LINE_START)
 		f->state = LINE_NAME;
 	if (f->state == LINE_NAME) {
+		bool colon = c == ':', keep = colon && filter_decide(f, true);
+
 		f->name[f->name_len++] = c;
-		if (c == ':')
-			filter_set(f, s, filter_decide(f, true));
+		if (colon)
+			filter_set(f, s, keep);
 		else if (f->name_len == sizeof(f->name))
 			filter_set(f, s, filter_decide(f, false));
 		return;

@@ -334,11 +334,18 @@ static int match_or(struct match_ctx *ctx, const struct skey *key)
 	return ret != 0 ? ret : match_key(ctx, key->children[1]);
 }
 
+/* Keywords compare case-insensitively (RFC 9051 2.3.2), whatever case the table keeps. */
 static int match_keyword(struct match_ctx *ctx, const struct skey *key)
 {
-	int bit = mailbox_keyword_index(ctx->box, key->str, false);
-	bool set = bit >= 0 && (ctx->mail->keywords & ((uint64_t)1 << bit)) != 0;
+	unsigned n = mailbox_keyword_count(ctx->box);
+	bool set = false;
 
+	for (unsigned i = 0; i < n && i < 64 && !set; i++) {
+		const char *name = mailbox_keyword_name(ctx->box, i);
+
+		set = name != NULL && strcasecmp(name, key->str) == 0 &&
+		      (ctx->mail->keywords & ((uint64_t)1 << i)) != 0;
+	}
 	return set != key->negate;
 }
 
