@@ -241,7 +241,8 @@ class Server:
 
     def start(self, wait=True):
         """Runs `twofoldd -f -c CONF` and waits until the listening ports accept connections."""
-        assert self.proc is None, "server already started"
+        assert not self.running(), "server already running"
+        self._children_seen = {}
         binary = twofoldd_path()
         assert binary.exists(), f"{binary} not built (set TWOFOLD_BUILD_DIR)"
         self._log_file = open(self.log_path, "ab")
@@ -274,6 +275,11 @@ class Server:
                 time.sleep(0.05)
         raise AssertionError(f"twofoldd not accepting on port {port} after "
                              f"{START_TIMEOUT:.0f} s:\n{self.log()}")
+
+    def restart(self):
+        """stop() then start(): same config, state and maildirs; the log keeps growing."""
+        self.stop()
+        return self.start()
 
     def wait_exit(self, timeout=STOP_TIMEOUT):
         """Waits for the master to exit by itself; returns its exit status."""
