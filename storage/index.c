@@ -1,5 +1,6 @@
 #include "storage/index.h"
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -13,7 +14,7 @@
 #define INDEX_FILE            "twofold.index"
 #define INDEX_SIDE_FILE       "twofold.uidvalidity"
 #define INDEX_SIDE_TMP        "twofold.uidvalidity.tmp"
-#define INDEX_SCHEMA_VERSION  1
+#define INDEX_SCHEMA_VERSION  2
 #define INDEX_UID_RESERVATION 1024
 
 struct mail_index {
@@ -24,14 +25,22 @@ struct mail_index {
 	uint32_t floor;   /* UIDNEXT floor recorded in the side file */
 	bool rebuild;
 	bool in_tx;
+	bool outdated; /* written by an older version: rebuilt */
 	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
+	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
 };
 
 static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS msg (uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE,"
-    " size INTEGER NOT NULL, vsize INTEGER NOT NULL, date INTEGER NOT NULL);"
-    "PRAGMA user_version = 1;";
+    "CREATE TABLE IF NOT EXISTS msg (uid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+    " size INTEGER NOT NULL, vsize INTEGER NOT NULL, date INTEGER NOT NULL,"
+    " keywords INTEGER NOT NULL DEFAULT 0, kwmod INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS msg_kwmod ON msg (kwmod) WHERE kwmod > 0;"
+    "CREATE TABLE IF NOT EXISTS kw (bit INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
+    "CREATE TABLE IF NOT EXISTS cache (uid INTEGER NOT NULL, field TEXT NOT NULL,"
+    " data BLOB NOT NULL, PRIMARY KEY (uid, field)) WITHOUT ROWID;"
+    "PRAGMA user_version = 2;";
 
 static int index_fail(struct mail_index *idx, const char *what, const char **error_r)
 {
@@ -168,13 +177,28 @@ static int index_prepare_all(struct mail_index *idx, const char **error_r)
 
 static int index_prepare_msg(struct mail_index *idx, const char **error_r)
 {
-	if (index_prepare(idx, "SELECT uid, size, vsize, date FROM msg WHERE base = ?",
+	if (index_prepare(idx, "SELECT uid, size, vsize, date, keywords FROM msg WHERE key = ?",
 	                  &idx->st_lookup, error_r) < 0 ||
 	    index_prepare(idx,
-	                  "INSERT INTO msg (uid, base, size, vsize, date) VALUES (?, ?, ?, ?, ?)",
+	                  "INSERT INTO msg (uid, key, size, vsize, date, keywords)"
+	                  " VALUES (?, ?, ?, ?, ?, ?)",
 	                  &idx->st_insert, error_r) < 0 ||
 	    index_prepare(idx, "SELECT 1 FROM msg WHERE uid = ?", &idx->st_taken, error_r) < 0 ||
-	    index_prepare(idx, "DELETE FROM msg WHERE base = ?", &idx->st_remove, error_r) < 0)
+	    index_prepare(idx, "DELETE FROM msg WHERE uid = ?", &idx->st_remove, error_r) < 0 ||
+	    index_prepare(idx, "DELETE FROM cache WHERE uid = ?", &idx->st_cache_remove, error_r) <
+	        0 ||
+	    index_prepare(idx,
+	                  "UPDATE msg SET keywords = (keywords & ~?2) | ?3, kwmod = ?4"
+	                  " WHERE uid = ?1 RETURNING keywords",
+	                  &idx->st_kw_set, error_r) < 0 ||
+	    index_prepare(idx, "SELECT uid, keywords FROM msg WHERE kwmod > ?", &idx->st_kw_get,
+	                  error_r) < 0 ||
+	    index_prepare(idx, "SELECT data FROM cache WHERE uid = ? AND field = ?",
+	                  &idx->st_cache_get, error_r) < 0 ||
+	    index_prepare(idx,
+	                  "INSERT OR REPLACE INTO cache (uid, field, data) SELECT ?1, ?2, ?3"
+	                  " WHERE EXISTS (SELECT 1 FROM msg WHERE uid = ?1)",
+	                  &idx->st_cache_put, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -212,6 +236,10 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		*error_r = "mailbox index written by a newer version";
 		goto fail;
 	}
+	if (version != 0 && version < INDEX_SCHEMA_VERSION) {
+		idx->outdated = true;
+		goto fail;
+	}
 	if ((version == 0 && index_create(idx, error_r) < 0) ||
 	    index_meta_get(idx, "uidvalidity", &idx->uidvalidity, error_r) <= 0 ||
 	    index_prepare_msg(idx, error_r) < 0)
@@ -228,8 +256,10 @@ fail:
 
 static void index_free(struct mail_index *idx)
 {
-	sqlite3_stmt **stmts[] = {&idx->st_lookup, &idx->st_insert,   &idx->st_taken,
-	                          &idx->st_remove, &idx->st_meta_get, &idx->st_meta_set};
+	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,   &idx->st_taken,
+	                          &idx->st_remove,       &idx->st_meta_get, &idx->st_meta_set,
+	                          &idx->st_cache_remove, &idx->st_kw_set,   &idx->st_kw_get,
+	                          &idx->st_cache_get,    &idx->st_cache_put};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);
@@ -240,11 +270,14 @@ static void index_free(struct mail_index *idx)
 }
 
 /* An unreadable index is only a cache: remove it so that it is rebuilt. */
-static void index_remove_files(int dirfd)
+static void index_remove_files(int dirfd, bool outdated)
 {
 	static const char *const names[] = {INDEX_FILE, INDEX_FILE "-wal", INDEX_FILE "-shm"};
 
-	log_warn("index: %s is damaged, rebuilding it", INDEX_FILE);
+	if (outdated)
+		log_info("index: %s has an older format, rebuilding it", INDEX_FILE);
+	else
+		log_warn("index: %s is damaged, rebuilding it", INDEX_FILE);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		(void)unlinkat(dirfd, names[i], 0);
 }
@@ -264,17 +297,19 @@ static int index_try_open(struct mail_index *idx, const char **error_r)
 int mail_index_open(int dirfd, struct mail_index **idx_r, bool *rebuild_r, const char **error_r)
 {
 	struct mail_index *idx = xcalloc(1, sizeof(*idx));
+	bool outdated;
 	int code;
 
 	idx->dirfd = dirfd;
 	if (index_try_open(idx, error_r) < 0) {
 		code = idx->db == NULL ? SQLITE_CANTOPEN : sqlite3_errcode(idx->db) & 0xff;
+		outdated = idx->outdated;
 		index_free(idx);
-		if (code != SQLITE_NOTADB && code != SQLITE_CORRUPT) {
+		if (code != SQLITE_NOTADB && code != SQLITE_CORRUPT && !outdated) {
 			xfree(&idx);
 			return -1;
 		}
-		index_remove_files(dirfd);
+		index_remove_files(dirfd, outdated);
 		memset(idx, 0, sizeof(*idx));
 		idx->dirfd = dirfd;
 		if (index_try_open(idx, error_r) < 0) {
@@ -324,15 +359,16 @@ static void index_row_read(sqlite3_stmt *st, int col, struct mail_index_rec *rec
 	rec->size = (uint64_t)sqlite3_column_int64(st, col + 1);
 	rec->vsize = (uint64_t)sqlite3_column_int64(st, col + 2);
 	rec->date = (time_t)sqlite3_column_int64(st, col + 3);
+	rec->keywords = (uint64_t)sqlite3_column_int64(st, col + 4);
 }
 
-int mail_index_lookup(struct mail_index *idx, const char *base, struct mail_index_rec *rec_r,
+int mail_index_lookup(struct mail_index *idx, const char *key, struct mail_index_rec *rec_r,
                       const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_lookup;
 	int ret;
 
-	sqlite3_bind_text(st, 1, base, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	ret = sqlite3_step(st);
 	if (ret == SQLITE_ROW)
 		index_row_read(st, 0, rec_r);
@@ -350,7 +386,8 @@ int mail_index_iterate(struct mail_index *idx, mail_index_row_cb *cb, void *ctx,
 	sqlite3_stmt *st;
 	int ret;
 
-	if (index_prepare(idx, "SELECT base, uid, size, vsize, date FROM msg", &st, error_r) < 0)
+	if (index_prepare(idx, "SELECT key, uid, size, vsize, date, keywords FROM msg", &st,
+	                  error_r) < 0)
 		return -1;
 	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
 		index_row_read(st, 1, &rec);
@@ -413,17 +450,18 @@ static int index_uid_taken(struct mail_index *idx, uint32_t uid, const char **er
 	return ret == SQLITE_ROW ? 1 : 0;
 }
 
-static int index_insert(struct mail_index *idx, const char *base, const struct mail_index_rec *rec,
+static int index_insert(struct mail_index *idx, const char *key, const struct mail_index_rec *rec,
                         const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_insert;
 	int ret;
 
 	sqlite3_bind_int64(st, 1, rec->uid);
-	sqlite3_bind_text(st, 2, base, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)rec->size);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)rec->vsize);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)rec->date);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)rec->keywords);
 	ret = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -432,10 +470,10 @@ static int index_insert(struct mail_index *idx, const char *base, const struct m
 	return 0;
 }
 
-int mail_index_assign(struct mail_index *idx, const char *base, uint32_t want_uid,
+int mail_index_assign(struct mail_index *idx, const char *key, uint32_t want_uid,
                       struct mail_index_rec *rec, bool *recovered_r, const char **error_r)
 {
-	int ret = mail_index_lookup(idx, base, rec, error_r);
+	int ret = mail_index_lookup(idx, key, rec, error_r);
 
 	if (ret != 0) {
 		*recovered_r = true;
@@ -455,24 +493,31 @@ int mail_index_assign(struct mail_index *idx, const char *base, uint32_t want_ui
 		*error_r = "mailbox has run out of UIDs";
 		return -1;
 	}
-	if (index_insert(idx, base, rec, error_r) < 0)
+	if (index_insert(idx, key, rec, error_r) < 0)
 		return -1;
 	if (rec->uid >= idx->uidnext)
 		idx->uidnext = rec->uid + 1;
 	return 0;
 }
 
-int mail_index_remove(struct mail_index *idx, const char *base, const char **error_r)
+static int index_step_uid(struct mail_index *idx, sqlite3_stmt *st, uint32_t uid,
+                          const char **error_r)
 {
-	sqlite3_stmt *st = idx->st_remove;
 	int ret;
 
-	sqlite3_bind_text(st, 1, base, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, uid);
 	ret = sqlite3_step(st);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	if (ret != SQLITE_DONE)
 		return index_fail(idx, "remove", error_r);
+	return 0;
+}
+
+int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r)
+{
+	if (index_step_uid(idx, idx->st_remove, uid, error_r) < 0 ||
+	    index_step_uid(idx, idx->st_cache_remove, uid, error_r) < 0)
+		return -1;
 	return 0;
 }
 
@@ -484,4 +529,180 @@ void mail_index_release_memory(struct mail_index *idx)
 void mail_index_rebuild_done(struct mail_index *idx)
 {
 	idx->rebuild = false;
+}
+
+bool mail_index_in_transaction(const struct mail_index *idx)
+{
+	return idx->in_tx;
+}
+
+/* ---- \Recent ---- */
+
+int mail_index_recent_floor(struct mail_index *idx, uint32_t *floor_r, const char **error_r)
+{
+	int ret = index_meta_get(idx, "recent", floor_r, error_r);
+
+	if (ret == 0)
+		*floor_r = 0;
+	return ret < 0 ? -1 : 0;
+}
+
+int mail_index_set_recent_floor(struct mail_index *idx, uint32_t floor, const char **error_r)
+{
+	return index_meta_set(idx, "recent", floor, error_r);
+}
+
+/* ---- keywords ---- */
+
+int mail_index_keywords_load(struct mail_index *idx, char *names[MAIL_INDEX_KEYWORDS_MAX],
+                             unsigned *count_r, const char **error_r)
+{
+	sqlite3_stmt *st;
+	unsigned count = 0;
+	int ret;
+
+	if (index_prepare(idx, "SELECT bit, name FROM kw ORDER BY bit", &st, error_r) < 0)
+		return -1;
+	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
+		/* bits are given out densely, one transaction at a time */
+		if (sqlite3_column_int(st, 0) != (int)count || count == MAIL_INDEX_KEYWORDS_MAX)
+			break;
+		names[count++] = xstrdup((const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	*count_r = count;
+	if (ret != SQLITE_DONE && ret != SQLITE_ROW)
+		return index_fail(idx, "keyword names", error_r);
+	return 0;
+}
+
+int mail_index_keyword_add(struct mail_index *idx, unsigned bit, const char *name,
+                           const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (index_prepare(idx, "INSERT INTO kw (bit, name) VALUES (?, ?)", &st, error_r) < 0)
+		return -1;
+	sqlite3_bind_int(st, 1, (int)bit);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	ret = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(idx, "keyword add", error_r);
+	return 0;
+}
+
+int mail_index_keyword_seq(struct mail_index *idx, uint32_t *seq_r, const char **error_r)
+{
+	int ret = index_meta_get(idx, "kwseq", seq_r, error_r);
+
+	if (ret == 0)
+		*seq_r = 0;
+	return ret < 0 ? -1 : 0;
+}
+
+int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, uint64_t clear,
+                            uint64_t *keywords_r, const char **error_r)
+{
+	sqlite3_stmt *st = idx->st_kw_set;
+	uint32_t seq;
+	int ret;
+
+	if (mail_index_keyword_seq(idx, &seq, error_r) < 0)
+		return -1;
+	seq++;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)clear);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)set);
+	sqlite3_bind_int64(st, 4, seq);
+	ret = sqlite3_step(st);
+	if (ret == SQLITE_ROW)
+		*keywords_r = (uint64_t)sqlite3_column_int64(st, 0);
+	while (ret == SQLITE_ROW)
+		ret = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(idx, "set keywords", error_r);
+	if (sqlite3_changes(idx->db) == 0)
+		return 0;
+	if (index_meta_set(idx, "kwseq", seq, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+int mail_index_keyword_changes(struct mail_index *idx, uint32_t since, mail_index_kw_cb *cb,
+                               void *ctx, const char **error_r)
+{
+	sqlite3_stmt *st = idx->st_kw_get;
+	int ret;
+
+	sqlite3_bind_int64(st, 1, since);
+	while ((ret = sqlite3_step(st)) == SQLITE_ROW)
+		cb(ctx, (uint32_t)sqlite3_column_int64(st, 0),
+		   (uint64_t)sqlite3_column_int64(st, 1));
+	sqlite3_reset(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(idx, "keyword changes", error_r);
+	return 0;
+}
+
+/* ---- metadata cache ---- */
+
+int mail_index_cache_get(struct mail_index *idx, uint32_t uid, const char *field, struct buf *out)
+{
+	sqlite3_stmt *st = idx->st_cache_get;
+	const char *error;
+	int ret;
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+	ret = sqlite3_step(st);
+	if (ret == SQLITE_ROW)
+		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret != SQLITE_ROW && ret != SQLITE_DONE)
+		return index_fail(idx, "cache get", &error);
+	return ret == SQLITE_ROW ? 1 : 0;
+}
+
+int mail_index_cache_put(struct mail_index *idx, uint32_t uid, const char *field, const void *data,
+                         size_t len, const char **error_r)
+{
+	sqlite3_stmt *st = idx->st_cache_put;
+	int ret;
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 3, len == 0 ? "" : data, len, SQLITE_STATIC);
+	ret = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(idx, "cache put", error_r);
+	return 0;
+}
+
+int mail_index_cache_copy(struct mail_index *src, uint32_t src_uid, struct mail_index *dst,
+                          uint32_t dst_uid, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (index_prepare(src, "SELECT field, data FROM cache WHERE uid = ?", &st, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, src_uid);
+	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
+		if (mail_index_cache_put(dst, dst_uid, (const char *)sqlite3_column_text(st, 0),
+		                         sqlite3_column_blob(st, 1),
+		                         (size_t)sqlite3_column_bytes(st, 1), error_r) < 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(src, "cache copy", error_r);
+	return 0;
 }

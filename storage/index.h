@@ -1,11 +1,14 @@
 /*
  * The per-mailbox index: an SQLite file "twofold.index" (0600, WAL) in the mailbox directory.
- * Maps a maildir base name to its UID and cached sizes and date; holds UIDVALIDITY and UIDNEXT.
- * The maildir file names stay the source of truth for flags; the index can be deleted at any time
- * and is rebuilt, keeping the UIDs found in ",U=" file name fields and, through the small side
- * file "twofold.uidvalidity", UIDVALIDITY and a UIDNEXT floor above every UID ever given out:
- * a message whose UID cannot be recovered gets a fresh one above the floor (to a client that
- * looks like an expunge plus a new message, which IMAP allows), so UIDVALIDITY need not change.
+ * Maps a message key (the maildir base name without the ,S= ,W= ,U= fields, see maildir-name.h)
+ * to its UID, cached sizes and date, and IMAP keywords; holds UIDVALIDITY, UIDNEXT, the \Recent
+ * floor, the mailbox's keyword names and the metadata cache (rows keyed by uid + field, removed
+ * with the message). The maildir file names stay the source of truth for the standard flags;
+ * the index can be deleted at any time and is rebuilt, keeping the UIDs found in ",U=" file name
+ * fields and, through the small side file "twofold.uidvalidity", UIDVALIDITY and a UIDNEXT floor
+ * above every UID ever given out: a message whose UID cannot be recovered gets a fresh one above
+ * the floor (to a client that looks like an expunge plus a new message, which IMAP allows), so
+ * UIDVALIDITY need not change. Keywords and cached metadata are lost with the index.
  *
  * SQLite is given a path of the form "/.twofold-dirfd/<fd>/twofold.index": a hook on the unix
  * VFS's system calls turns it into openat(fd, ...), so the index works beneath a directory fd in
@@ -15,9 +18,11 @@
 #define TWOFOLD_STORAGE_INDEX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
+struct buf;
 struct mail_index;
 
 struct mail_index_rec {
@@ -25,7 +30,10 @@ struct mail_index_rec {
 	uint64_t size;
 	uint64_t vsize;
 	time_t date;
+	uint64_t keywords;
 };
+
+#define MAIL_INDEX_KEYWORDS_MAX 64
 
 /* Installs the dirfd system-call hooks (idempotent) and returns the SQLite path for name
  * beneath dirfd. Caller frees. */
@@ -40,10 +48,10 @@ uint32_t mail_index_uidvalidity(const struct mail_index *idx);
 int mail_index_uidnext(struct mail_index *idx, uint32_t *uidnext_r, const char **error_r);
 
 /* 1 found, 0 not found, -1 error. */
-int mail_index_lookup(struct mail_index *idx, const char *base, struct mail_index_rec *rec_r,
+int mail_index_lookup(struct mail_index *idx, const char *key, struct mail_index_rec *rec_r,
                       const char **error_r);
 /* Calls cb for every row; cb returns 0 to go on. */
-typedef void mail_index_row_cb(void *ctx, const char *base, const struct mail_index_rec *rec);
+typedef void mail_index_row_cb(void *ctx, const char *key, const struct mail_index_rec *rec);
 int mail_index_iterate(struct mail_index *idx, mail_index_row_cb *cb, void *ctx,
                        const char **error_r);
 
@@ -51,20 +59,52 @@ int mail_index_iterate(struct mail_index *idx, mail_index_row_cb *cb, void *ctx,
 int mail_index_begin(struct mail_index *idx, const char **error_r);
 int mail_index_commit(struct mail_index *idx, const char **error_r);
 void mail_index_rollback(struct mail_index *idx);
+bool mail_index_in_transaction(const struct mail_index *idx);
 
 /* Inside a transaction. The next free UID (not yet consumed). */
 uint32_t mail_index_next_uid(struct mail_index *idx);
-/* Inside a transaction: gives base a UID. An existing row wins (its record is returned);
+/* Inside a transaction: gives key a UID. An existing row wins (its record is returned);
  * else want_uid (from a ",U=" field, 0 for none) is used when it is not taken and either at
- * least UIDNEXT or the index is being rebuilt; else a fresh UID. rec->uid is set.
- * *recovered_r tells whether want_uid was used or the row existed. */
-int mail_index_assign(struct mail_index *idx, const char *base, uint32_t want_uid,
+ * least UIDNEXT or the index is being rebuilt; else a fresh UID. rec->uid is set; a new row
+ * gets rec's sizes, date and keywords. *recovered_r tells whether want_uid was used or the row
+ * existed. */
+int mail_index_assign(struct mail_index *idx, const char *key, uint32_t want_uid,
                       struct mail_index_rec *rec, bool *recovered_r, const char **error_r);
-/* Inside a transaction. */
-int mail_index_remove(struct mail_index *idx, const char *base, const char **error_r);
+/* Inside a transaction: removes the row and its cached metadata. */
+int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r);
 /* Drops SQLite's page cache: an idle session should not hold it (the OS caches the file). */
 void mail_index_release_memory(struct mail_index *idx);
 /* Ends the rebuild phase: from now on ",U=" fields below UIDNEXT are not trusted. */
 void mail_index_rebuild_done(struct mail_index *idx);
+
+/* \Recent: UIDs at or above the floor have not been seen by a read-write session. The setter
+ * is used inside a transaction. */
+int mail_index_recent_floor(struct mail_index *idx, uint32_t *floor_r, const char **error_r);
+int mail_index_set_recent_floor(struct mail_index *idx, uint32_t floor, const char **error_r);
+
+/* Keyword names: names[bit] (caller frees each) for bits 0..*count_r. */
+int mail_index_keywords_load(struct mail_index *idx, char *names[MAIL_INDEX_KEYWORDS_MAX],
+                             unsigned *count_r, const char **error_r);
+/* Inside a transaction. */
+int mail_index_keyword_add(struct mail_index *idx, unsigned bit, const char *name,
+                           const char **error_r);
+/* Inside a transaction: keywords = (keywords & ~clear) | set; *keywords_r = the result.
+ * 1 done, 0 no such row. Bumps the keyword change sequence. */
+int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, uint64_t clear,
+                            uint64_t *keywords_r, const char **error_r);
+/* The keyword change sequence and the rows changed after since. */
+int mail_index_keyword_seq(struct mail_index *idx, uint32_t *seq_r, const char **error_r);
+typedef void mail_index_kw_cb(void *ctx, uint32_t uid, uint64_t keywords);
+int mail_index_keyword_changes(struct mail_index *idx, uint32_t since, mail_index_kw_cb *cb,
+                               void *ctx, const char **error_r);
+
+/* Metadata cache. get: 1 found (appended to out), 0 not, -1 error. put: inside a transaction;
+ * ignored when the message row is gone. copy: every field of src_uid to dst_uid in dst
+ * (dst inside a transaction). */
+int mail_index_cache_get(struct mail_index *idx, uint32_t uid, const char *field, struct buf *out);
+int mail_index_cache_put(struct mail_index *idx, uint32_t uid, const char *field, const void *data,
+                         size_t len, const char **error_r);
+int mail_index_cache_copy(struct mail_index *src, uint32_t src_uid, struct mail_index *dst,
+                          uint32_t dst_uid, const char **error_r);
 
 #endif

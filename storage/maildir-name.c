@@ -3,6 +3,7 @@
 #include "common/xalloc.h"
 #include "storage/storage.h"
 
+#include <sodium.h>
 #include <string.h>
 
 static const struct {
@@ -115,4 +116,68 @@ char *maildir_rest_with_flags(const char *old_rest, unsigned flags)
 	}
 	*p = '\0';
 	return rest;
+}
+
+/* Length of a ",S=123"-style field twofold adds or reads at p (p[0] == ','), 0 if none. */
+static size_t maildir_field_len(const char *p, const char *end)
+{
+	const char *q = p + 3;
+
+	if (end - p < 4 || (p[1] != 'S' && p[1] != 'W' && p[1] != 'U') || p[2] != '=')
+		return 0;
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	if (q == p + 3 || (q < end && *q != ','))
+		return 0;
+	return (size_t)(q - p);
+}
+
+char *maildir_name_key(const char *name, const struct maildir_name *r)
+{
+	const char *end = name + r->base_len;
+	char *key = xmalloc(r->base_len + 1), *o = key;
+
+	for (const char *p = name; p < end;) {
+		size_t skip = *p == ',' ? maildir_field_len(p, end) : 0;
+
+		if (skip > 0) {
+			p += skip;
+			continue;
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return key;
+}
+
+int maildir_name_time(const char *name, time_t *time_r)
+{
+	uint64_t t = 0;
+	const char *p = name;
+
+	for (; *p >= '0' && *p <= '9' && t < (1ULL << 40); p++)
+		t = t * 10 + (uint64_t)(*p - '0');
+	if (p == name || *p != '.' || t == 0 || t >= (1ULL << 40))
+		return 0;
+	*time_r = (time_t)t;
+	return 1;
+}
+
+char *maildir_key_uidl(const char *key)
+{
+	size_t len = strlen(key);
+	unsigned char hash[16];
+	char *hex;
+
+	for (size_t i = 0; i < len && len <= MAILDIR_UIDL_MAX; i++) {
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			goto hashed;
+	}
+	if (len > 0 && len <= MAILDIR_UIDL_MAX)
+		return NULL;
+hashed:
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)key, len, NULL, 0);
+	hex = xmalloc(sizeof(hash) * 2 + 1);
+	sodium_bin2hex(hex, sizeof(hash) * 2 + 1, hash, sizeof(hash));
+	return hex;
 }

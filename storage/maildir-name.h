@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct maildir_name {
 	size_t base_len;  /* name[0..base_len) is the base */
@@ -30,5 +31,18 @@ unsigned maildir_info_flags(const char *info);
 /* The new "rest" for a file: ":2," + the standard letters of flags + the unknown letters kept
  * from old_rest's info, sorted and unique (as the maildir spec asks). Caller frees. */
 char *maildir_rest_with_flags(const char *old_rest, unsigned flags);
+
+/* The message key: the base without the ,S= ,W= and ,U= fields, so that it stays the same when
+ * twofold adds them (on new/ -> cur/, append, copy) and when flags change. It keys the index and
+ * is the POP3 UIDL (see maildir_key_uidl). Caller frees. */
+char *maildir_name_key(const char *name, const struct maildir_name *r);
+/* The delivery time at the start of a unique name ("<seconds>.M..."). 1 found, 0 not. */
+int maildir_name_time(const char *name, time_t *time_r);
+
+/* RFC 1939 allows a UIDL of 1-70 characters in 0x21-0x7E. A key within that is its own UIDL
+ * (NULL returned); any other key gets the hex of its 128-bit BLAKE2b hash (32 characters, just
+ * as stable). Caller frees. */
+#define MAILDIR_UIDL_MAX 70
+char *maildir_key_uidl(const char *key);
 
 #endif

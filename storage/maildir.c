@@ -173,7 +173,7 @@ static void maildir_host(char *out, size_t size)
 	out[o] = '\0';
 }
 
-char *maildir_unique_name(void)
+char *maildir_unique_name_at(time_t when)
 {
 	static unsigned counter;
 	struct timeval tv;
@@ -181,8 +181,13 @@ char *maildir_unique_name(void)
 
 	gettimeofday(&tv, NULL);
 	maildir_host(host, sizeof(host));
-	return xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-	                 (long)getpid(), ++counter, host);
+	return xasprintf("%lld.M%06ldP%ldQ%u.%s", (long long)(when > 0 ? when : tv.tv_sec),
+	                 (long)tv.tv_usec, (long)getpid(), ++counter, host);
+}
+
+char *maildir_unique_name(void)
+{
+	return maildir_unique_name_at(0);
 }
 
 static int maildir_write_all(int fd, const char *data, size_t len)

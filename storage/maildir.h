@@ -34,6 +34,9 @@ int maildir_rename(int fromfd, const char *from, int tofd, const char *to);
 
 /* A new unique base name "<sec>.M<usec>P<pid>Q<n>.<host>". Caller frees. */
 char *maildir_unique_name(void);
+/* The same with when (if > 0) as the seconds part: twofold names the files it writes after
+ * their internal date, so that an index rebuild finds the date in the name without a stat. */
+char *maildir_unique_name_at(time_t when);
 /* Creates tmp/name (O_EXCL, 0600), writes data, sets the mtime to date when not 0, fsyncs. */
 int maildir_write_tmp(int tmpfd, const char *name, const void *data, size_t len, time_t date,
                       const char **error_r);

@@ -1,20 +1,29 @@
 /*
- * The mailbox interface over maildir + index. A mailbox view is an array of messages in UID
- * order; sync merges one readdir of cur/ (after moving new/ into cur/) into it: known messages
- * get their flags from the file name, missing ones are marked gone (they stay until expunge),
- * unknown ones get their UID from the index or a fresh one, in one index transaction.
+ * The mailbox interface over maildir + index. A mailbox view is an array of messages in
+ * ascending UID order. A sync that finds anything changed on disk works under the index's write
+ * lock (BEGIN IMMEDIATE), so that UIDs are given out in delivery order and no session can add a
+ * UID below one another session already shows:
+ *   1. new/ is listed once; its files are measured (sizes and date from ",S=" ",W=" and the
+ *      name's leading seconds when present, else one open) and, in delivery order, renamed to
+ *      cur/<key>,S=<size>,W=<crlf size>,U=<uid>:2,<info> and indexed, so the UID survives an
+ *      index deletion;
+ *   2. cur/ is listed once (a second time only when a message of the view seems missing, since
+ *      a listing can miss a file another session renames meanwhile): messages in the view get
+ *      their flags from the name (a difference goes to the changed list), missing ones are
+ *      marked gone (they stay until expunge), unknown ones get their UID from the index, from
+ *      ",U=" or a fresh one;
+ *   3. keyword changes of other sessions are read by their change sequence.
+ * A sync that finds new/ empty and cur/'s mtime unchanged takes no lock and reads no directory
+ * beyond new/.
  */
-#include "storage/storage.h"
+#include "storage/storage-private.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "storage/index.h"
 #include "storage/maildir-name.h"
-#include "storage/maildir.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,42 +32,18 @@
 #include <unistd.h>
 
 #define MAILBOX_LOCK_FILE "twofold.lock"
-#define MAILBOX_NAME_MAX  200
 /* Above this many unknown files, one pass over the index beats point lookups. */
 #define SYNC_ITERATE_THRESHOLD 64
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
 
-struct mail_storage {
-	int dirfd;
-};
-
-struct msg_rec {
-	struct mail mail; /* mail.uidl is owned: the base name */
-	char *rest;       /* file name = uidl + rest */
-	bool gone;
-};
-
-struct mailbox {
-	struct mail_storage *st;
-	struct maildir_dirs dirs;
-	struct mail_index *index;
-	bool rebuild;
-	struct msg_rec *msgs;
-	size_t count, cap;
-	uint32_t uidnext;
-	int lock_fd;
-	bool cur_known;
-	struct timespec cur_mtime;
-	time_t cur_scanned;
-};
-
-/* One cur/ listing, with a hash of base names. */
+/* One directory listing, with a hash of keys. */
 struct scan_entry {
 	char *name;
+	char *key;
 	struct maildir_name parsed;
 	struct mail_index_rec rec;
-	bool used, indexed, fresh;
+	bool used, indexed;
 };
 
 struct scan {
@@ -86,6 +71,10 @@ int mail_storage_open(int dirfd, struct mail_storage **st_r, const char **error_
 	}
 	*st_r = xcalloc(1, sizeof(**st_r));
 	(*st_r)->dirfd = fd;
+	if (folder_create_defaults(*st_r, error_r) < 0) {
+		mail_storage_close(st_r);
+		return -1;
+	}
 	return 0;
 }
 
@@ -99,25 +88,25 @@ void mail_storage_close(struct mail_storage **stp)
 
 /* ---- scans ---- */
 
-static uint64_t scan_hash_of(const char *s, size_t len)
+static uint64_t scan_hash_of(const char *s)
 {
 	uint64_t h = 14695981039346656037ULL;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
 }
 
-static struct scan_entry *scan_lookup(const struct scan *sc, const char *base, size_t len)
+static struct scan_entry *scan_lookup(const struct scan *sc, const char *key)
 {
 	size_t mask = sc->hash_size - 1;
 
 	if (sc->hash_size == 0)
 		return NULL;
-	for (size_t i = scan_hash_of(base, len) & mask; sc->hash[i] != 0; i = (i + 1) & mask) {
+	for (size_t i = scan_hash_of(key) & mask; sc->hash[i] != 0; i = (i + 1) & mask) {
 		struct scan_entry *e = &sc->e[sc->hash[i] - 1];
 
-		if (e->parsed.base_len == len && memcmp(e->name, base, len) == 0)
+		if (strcmp(e->key, key) == 0)
 			return e;
 	}
 	return NULL;
@@ -135,13 +124,15 @@ static void scan_add(void *ctx, const char *name)
 	e = &sc->e[sc->count];
 	memset(e, 0, sizeof(*e));
 	e->name = xstrdup(name);
-	if (maildir_name_parse(e->name, &e->parsed) > 0)
+	if (maildir_name_parse(e->name, &e->parsed) > 0) {
+		e->key = maildir_name_key(e->name, &e->parsed);
 		sc->count++;
-	else
+	} else {
 		xfree(&e->name);
+	}
 }
 
-/* Duplicate base names (a race with another tool) keep the first entry only. */
+/* Duplicate keys (a race with another tool) keep the first entry only. */
 static void scan_build_hash(struct scan *sc)
 {
 	size_t mask;
@@ -152,9 +143,9 @@ static void scan_build_hash(struct scan *sc)
 	mask = sc->hash_size - 1;
 	for (size_t n = 0; n < sc->count; n++) {
 		struct scan_entry *e = &sc->e[n];
-		size_t i = scan_hash_of(e->name, e->parsed.base_len) & mask;
+		size_t i = scan_hash_of(e->key) & mask;
 
-		if (scan_lookup(sc, e->name, e->parsed.base_len) != NULL) {
+		if (scan_lookup(sc, e->key) != NULL) {
 			e->used = true;
 			continue;
 		}
@@ -166,17 +157,19 @@ static void scan_build_hash(struct scan *sc)
 
 static void scan_free(struct scan *sc)
 {
-	for (size_t i = 0; i < sc->count; i++)
+	for (size_t i = 0; i < sc->count; i++) {
 		xfree(&sc->e[i].name);
+		xfree(&sc->e[i].key);
+	}
 	xfree(&sc->e);
 	xfree(&sc->hash);
 	memset(sc, 0, sizeof(*sc));
 }
 
-static int scan_cur(struct mailbox *box, struct scan *sc, const char **error_r)
+static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
 {
 	memset(sc, 0, sizeof(*sc));
-	if (maildir_readdir(box->dirs.curfd, scan_add, sc, error_r) < 0) {
+	if (maildir_readdir(dirfd, scan_add, sc, error_r) < 0) {
 		scan_free(sc);
 		return -1;
 	}
@@ -184,110 +177,23 @@ static int scan_cur(struct mailbox *box, struct scan *sc, const char **error_r)
 	return 0;
 }
 
-/* ---- new/ -> cur/ ---- */
-
-struct move_ctx {
-	struct mailbox *box;
-	unsigned moved;
-};
-
-static void move_one(void *ctx, const char *name)
+/* First sight of a file: its sizes and date. From the name when it carries ",S=", ",W=" and a
+ * leading time (no stat), else read once. 0 when it vanished meanwhile. */
+static int sync_measure(int dirfd, struct scan_entry *e, const char **error_r)
 {
-	struct move_ctx *mc = ctx;
-	char *target = strchr(name, ':') != NULL ? xstrdup(name) : xasprintf("%s:2,", name);
-
-	if (maildir_rename(mc->box->dirs.newfd, name, mc->box->dirs.curfd, target) == 0)
-		mc->moved++;
-	else if (errno != ENOENT) /* ENOENT: another session moved it */
-		log_warn("storage: cannot move new/%s to cur/: %s", name, strerror(errno));
-	xfree(&target);
-}
-
-static int sync_move_new(struct mailbox *box, unsigned *moved_r, const char **error_r)
-{
-	struct move_ctx mc = {.box = box};
-
-	if (maildir_readdir(box->dirs.newfd, move_one, &mc, error_r) < 0)
-		return -1;
-	*moved_r = mc.moved;
-	return 0;
-}
-
-/* ---- merging a scan into the view ---- */
-
-static void rec_set_rest(struct msg_rec *m, const struct scan_entry *e)
-{
-	if (strcmp(m->rest, e->parsed.rest) == 0)
-		return;
-	xfree(&m->rest);
-	m->rest = xstrdup(e->parsed.rest);
-	m->mail.flags = e->parsed.flags | (m->mail.flags & MAIL_RECENT);
-}
-
-static void sync_known(struct mailbox *box, struct scan *sc)
-{
-	for (size_t i = 0; i < box->count; i++) {
-		struct msg_rec *m = &box->msgs[i];
-		struct scan_entry *e;
-
-		if (m->gone)
-			continue;
-		e = scan_lookup(sc, m->mail.uidl, strlen(m->mail.uidl));
-		if (e == NULL) {
-			m->gone = true;
-			continue;
-		}
-		e->used = true;
-		rec_set_rest(m, e);
-	}
-}
-
-static void sync_index_row(void *ctx, const char *base, const struct mail_index_rec *rec)
-{
-	struct scan *sc = ctx;
-	struct scan_entry *e = scan_lookup(sc, base, strlen(base));
-
-	if (e != NULL && !e->used) {
-		e->rec = *rec;
-		e->indexed = true;
-	}
-}
-
-static int sync_lookup_index(struct mailbox *box, struct scan *sc, size_t unknown,
-                             const char **error_r)
-{
-	int ret;
-
-	if (unknown > SYNC_ITERATE_THRESHOLD)
-		return mail_index_iterate(box->index, sync_index_row, sc, error_r);
-	for (size_t i = 0; i < sc->count; i++) {
-		struct scan_entry *e = &sc->e[i];
-		char *base;
-
-		if (e->used)
-			continue;
-		base = xstrndup(e->name, e->parsed.base_len);
-		ret = mail_index_lookup(box->index, base, &e->rec, error_r);
-		xfree(&base);
-		if (ret < 0)
-			return -1;
-		e->indexed = ret > 0;
-	}
-	return 0;
-}
-
-/* First sight of a file: its sizes and date, read once and then kept in the index. 0 when it
- * vanished meanwhile. */
-static int sync_measure(struct mailbox *box, struct scan_entry *e, const char **error_r)
-{
-	int fd = openat(box->dirs.curfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat stbuf;
-	int ret = 0;
+	int fd, ret = 0;
 
+	if (e->parsed.has_size && e->parsed.has_vsize && maildir_name_time(e->name, &e->rec.date)) {
+		e->rec.size = e->parsed.size;
+		e->rec.vsize = e->parsed.vsize;
+		return 1;
+	}
+	fd = openat(dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP)
 			return 0;
-		log_error("storage: open cur/%s: %s", e->name, strerror(errno));
+		log_error("storage: open %s: %s", e->name, strerror(errno));
 		*error_r = "mailbox access error";
 		return -1;
 	}
@@ -320,32 +226,9 @@ static int sync_fresh_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int sync_assign_list(struct mailbox *box, struct scan_entry **list, size_t n,
-                            const char **error_r)
-{
-	bool recovered;
-
-	if (mail_index_begin(box->index, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		struct scan_entry *e = list[i];
-		char *base = xstrndup(e->name, e->parsed.base_len);
-		int ret = mail_index_assign(box->index, base, e->parsed.has_uid ? e->parsed.uid : 0,
-		                            &e->rec, &recovered, error_r);
-
-		xfree(&base);
-		if (ret < 0) {
-			mail_index_rollback(box->index);
-			return -1;
-		}
-		e->indexed = true;
-		e->fresh = !recovered;
-	}
-	return mail_index_commit(box->index, error_r);
-}
-
-/* Gives every unindexed entry a UID, in one transaction. */
-static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_r)
+/* Measures the unused entries of sc into a list sorted by sync_fresh_cmp. */
+static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed,
+                             struct scan_entry ***list_r, size_t *n_r, const char **error_r)
 {
 	struct scan_entry **list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
 	size_t n = 0;
@@ -354,27 +237,203 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	for (size_t i = 0; i < sc->count && ret >= 0; i++) {
 		struct scan_entry *e = &sc->e[i];
 
-		if (e->used || e->indexed)
+		if (e->used || (skip_indexed && e->indexed))
 			continue;
-		ret = sync_measure(box, e, error_r);
+		ret = sync_measure(dirfd, e, error_r);
 		if (ret > 0)
 			list[n++] = e;
 		else if (ret == 0)
 			e->used = true; /* gone already */
 	}
-	if (ret >= 0 && n > 0) {
-		qsort(list, n, sizeof(*list), sync_fresh_cmp);
-		ret = sync_assign_list(box, list, n, error_r);
+	if (ret < 0) {
+		xfree(&list);
+		return -1;
 	}
-	xfree(&list);
-	return ret < 0 ? -1 : 0;
+	qsort(list, n, sizeof(*list), sync_fresh_cmp);
+	*list_r = list;
+	*n_r = n;
+	return 0;
 }
 
-static int sync_uid_cmp(const void *a, const void *b)
-{
-	const struct msg_rec *x = a, *y = b;
+/* ---- new/ -> cur/ (inside the transaction) ---- */
 
-	return x->mail.uid < y->mail.uid ? -1 : x->mail.uid > y->mail.uid;
+static char *new_target_name(const struct scan_entry *e, uint32_t uid)
+{
+	const char *rest = e->parsed.has_info ? e->parsed.rest : ":2,";
+	char *name = xasprintf("%s,S=%llu,W=%llu,U=%u%s", e->key, (unsigned long long)e->rec.size,
+	                       (unsigned long long)e->rec.vsize, uid, rest);
+
+	if (strlen(name) <= NAME_MAX)
+		return name;
+	xfree(&name); /* no room for the fields: the UID is then only in the index */
+	return strchr(e->name, ':') != NULL ? xstrdup(e->name) : xasprintf("%s:2,", e->name);
+}
+
+/* 1 moved and indexed, 0 skipped (gone, or cannot be moved), -1 index error. */
+static int new_move_one(struct mailbox *box, struct scan_entry *e, const char **error_r)
+{
+	struct mail_index_rec found;
+	bool recovered;
+	int ret = mail_index_lookup(box->index, e->key, &found, error_r);
+	uint32_t uid = ret > 0 ? found.uid : mail_index_next_uid(box->index);
+	char *target;
+
+	if (ret < 0)
+		return -1;
+	target = new_target_name(e, uid);
+	if (maildir_rename(box->dirs.newfd, e->name, box->dirs.curfd, target) < 0) {
+		if (errno != ENOENT) /* ENOENT: a tool moved it; the cur/ scan finds it */
+			log_warn("storage: cannot move new/%s to cur/: %s", e->name,
+			         strerror(errno));
+		xfree(&target);
+		return 0;
+	}
+	xfree(&target);
+	if (ret == 0 &&
+	    mail_index_assign(box->index, e->key, uid, &e->rec, &recovered, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+static int sync_move_new(struct mailbox *box, struct scan *news, const char **error_r)
+{
+	struct scan_entry **list;
+	size_t n;
+
+	if (sync_measure_list(box->dirs.newfd, news, false, &list, &n, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (new_move_one(box, list[i], error_r) < 0) {
+			xfree(&list);
+			return -1;
+		}
+	}
+	xfree(&list);
+	return 0;
+}
+
+/* ---- merging a cur/ scan into the view ---- */
+
+void mailbox_mark_changed(struct mailbox *box, size_t index)
+{
+	struct msg_rec *m = &box->msgs[index];
+
+	if (m->changed)
+		return;
+	m->changed = true;
+	if (box->changed_count == box->changed_cap) {
+		box->changed_cap = box->changed_cap == 0 ? 16 : box->changed_cap * 2;
+		box->changed = xreallocarray(box->changed, box->changed_cap, sizeof(*box->changed));
+	}
+	box->changed[box->changed_count++] = index;
+}
+
+static void changed_reset(struct mailbox *box)
+{
+	for (size_t i = 0; i < box->changed_count; i++) {
+		if (box->changed[i] < box->count)
+			box->msgs[box->changed[i]].changed = false;
+	}
+	box->changed_count = 0;
+}
+
+/* Takes the file's current name and flags. True when the flags changed. */
+static bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
+{
+	unsigned old = m->mail.flags;
+
+	if (strcmp(m->name, e->name) == 0)
+		return false;
+	xfree(&m->name);
+	m->name = xstrdup(e->name);
+	m->mail.flags = e->parsed.flags | (old & MAIL_RECENT);
+	return m->mail.flags != old;
+}
+
+/* Matches the view against a cur/ listing. Returns how many messages were not found; they are
+ * marked gone only when mark_gone. */
+static size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < box->count; i++) {
+		struct msg_rec *m = &box->msgs[i];
+		struct scan_entry *e;
+
+		if (m->gone)
+			continue;
+		e = scan_lookup(sc, m->key);
+		if (e == NULL) {
+			missing++;
+			m->gone = mark_gone;
+			continue;
+		}
+		e->used = true;
+		if (rec_set_name(m, e))
+			mailbox_mark_changed(box, i);
+	}
+	return missing;
+}
+
+static void sync_index_row(void *ctx, const char *key, const struct mail_index_rec *rec)
+{
+	struct scan *sc = ctx;
+	struct scan_entry *e = scan_lookup(sc, key);
+
+	if (e != NULL && !e->used) {
+		e->rec = *rec;
+		e->indexed = true;
+	}
+}
+
+static int sync_lookup_index(struct mailbox *box, struct scan *sc, size_t unknown,
+                             const char **error_r)
+{
+	int ret;
+
+	if (unknown > SYNC_ITERATE_THRESHOLD)
+		return mail_index_iterate(box->index, sync_index_row, sc, error_r);
+	for (size_t i = 0; i < sc->count; i++) {
+		struct scan_entry *e = &sc->e[i];
+
+		if (e->used)
+			continue;
+		if ((ret = mail_index_lookup(box->index, e->key, &e->rec, error_r)) < 0)
+			return -1;
+		e->indexed = ret > 0;
+	}
+	return 0;
+}
+
+/* Gives every unindexed entry a UID (inside the transaction). */
+static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_r)
+{
+	struct scan_entry **list;
+	bool recovered;
+	size_t n;
+
+	if (sync_measure_list(box->dirs.curfd, sc, true, &list, &n, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct scan_entry *e = list[i];
+
+		if (mail_index_assign(box->index, e->key, e->parsed.has_uid ? e->parsed.uid : 0,
+		                      &e->rec, &recovered, error_r) < 0) {
+			xfree(&list);
+			return -1;
+		}
+		e->indexed = true;
+	}
+	xfree(&list);
+	return 0;
+}
+
+static int sync_entry_uid_cmp(const void *a, const void *b)
+{
+	const struct scan_entry *x = *(struct scan_entry *const *)a;
+	const struct scan_entry *y = *(struct scan_entry *const *)b;
+
+	return x->rec.uid < y->rec.uid ? -1 : x->rec.uid > y->rec.uid;
 }
 
 static void view_append(struct mailbox *box, const struct scan_entry *e)
@@ -387,43 +446,130 @@ static void view_append(struct mailbox *box, const struct scan_entry *e)
 	}
 	m = &box->msgs[box->count++];
 	memset(m, 0, sizeof(*m));
-	m->mail.uidl = xstrndup(e->name, e->parsed.base_len);
-	m->rest = xstrdup(e->parsed.rest);
+	m->key = xstrdup(e->key);
+	m->name = xstrdup(e->name);
+	m->mail.uidl = maildir_key_uidl(m->key);
+	if (m->mail.uidl == NULL)
+		m->mail.uidl = m->key;
 	m->mail.uid = e->rec.uid;
 	m->mail.size = e->rec.size;
 	m->mail.crlf_size = e->rec.vsize;
 	m->mail.internal_date = e->rec.date;
-	m->mail.flags = e->parsed.flags | (e->fresh ? MAIL_RECENT : 0);
+	m->mail.flags = e->parsed.flags;
+	m->mail.keywords = e->rec.keywords;
 }
 
-/* New messages go to the end of the view in UID order. A UID below one already in the view
- * (another session's append committed late) still goes to the end: positions never move. */
+/* New messages go to the end of the view in UID order. Under the write lock no UID below the
+ * view's last can appear; should one (a listing that missed a file being renamed), it is left
+ * out of this view rather than breaking the order sequence numbers depend on. */
 static void sync_append_new(struct mailbox *box, struct scan *sc)
 {
-	size_t first = box->count;
+	struct scan_entry **list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
+	uint32_t last = box->count > 0 ? box->msgs[box->count - 1].mail.uid : 0;
+	size_t n = 0;
 
 	for (size_t i = 0; i < sc->count; i++) {
-		struct scan_entry *e = &sc->e[i];
-
-		if (!e->used && e->indexed)
-			view_append(box, e);
+		if (!sc->e[i].used && sc->e[i].indexed)
+			list[n++] = &sc->e[i];
 	}
-	qsort(box->msgs + first, box->count - first, sizeof(*box->msgs), sync_uid_cmp);
+	qsort(list, n, sizeof(*list), sync_entry_uid_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (list[i]->rec.uid <= last) {
+			log_warn("storage: uid %u appeared below the view's last %u; left out",
+			         list[i]->rec.uid, last);
+			continue;
+		}
+		view_append(box, list[i]);
+		last = list[i]->rec.uid;
+	}
+	xfree(&list);
 }
 
-static int sync_scan(struct mailbox *box, struct scan *sc, const char **error_r)
+/* \Recent for the messages appended from index first on; a read-write session claims them. */
+static int sync_recent(struct mailbox *box, size_t first, const char **error_r)
 {
-	size_t unknown = 0;
+	uint32_t floor, next = mail_index_next_uid(box->index);
 
-	sync_known(box, sc);
-	for (size_t i = 0; i < sc->count; i++)
-		unknown += sc->e[i].used ? 0 : 1;
-	if (unknown == 0)
-		return 0;
-	if (sync_lookup_index(box, sc, unknown, error_r) < 0 || sync_assign(box, sc, error_r) < 0)
+	if (mail_index_recent_floor(box->index, &floor, error_r) < 0)
 		return -1;
-	sync_append_new(box, sc);
+	for (size_t i = first; i < box->count; i++) {
+		if (box->msgs[i].mail.uid >= floor)
+			box->msgs[i].mail.flags |= MAIL_RECENT;
+	}
+	if (box->claim_recent && next > floor)
+		return mail_index_set_recent_floor(box->index, next, error_r);
 	return 0;
+}
+
+static int sync_cur(struct mailbox *box, const char **error_r)
+{
+	size_t unknown = 0, first = box->count;
+	struct scan sc;
+	int ret = -1;
+
+	if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
+		return -1;
+	if (sync_known(box, &sc, false) > 0) {
+		scan_free(&sc);
+		if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
+			return -1;
+		sync_known(box, &sc, true);
+	}
+	for (size_t i = 0; i < sc.count; i++)
+		unknown += sc.e[i].used ? 0 : 1;
+	if (unknown == 0 || (sync_lookup_index(box, &sc, unknown, error_r) == 0 &&
+	                     sync_assign(box, &sc, error_r) == 0)) {
+		sync_append_new(box, &sc);
+		ret = sync_recent(box, first, error_r);
+	}
+	scan_free(&sc);
+	return ret;
+}
+
+/* ---- keywords of other sessions ---- */
+
+static ssize_t view_find(const struct mailbox *box, uint32_t uid)
+{
+	size_t lo = 0, hi = box->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (box->msgs[mid].mail.uid == uid)
+			return (ssize_t)mid;
+		if (box->msgs[mid].mail.uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void sync_keyword_row(void *ctx, uint32_t uid, uint64_t keywords)
+{
+	struct mailbox *box = ctx;
+	ssize_t i = view_find(box, uid);
+
+	if (i < 0 || box->msgs[i].mail.keywords == keywords)
+		return;
+	box->msgs[i].mail.keywords = keywords;
+	mailbox_mark_changed(box, (size_t)i);
+}
+
+static int sync_keywords(struct mailbox *box, bool reload, const char **error_r)
+{
+	uint32_t seq;
+
+	if (mail_index_keyword_seq(box->index, &seq, error_r) < 0)
+		return -1;
+	if (seq != box->kwseq) {
+		if (mail_index_keyword_changes(box->index, box->kwseq, sync_keyword_row, box,
+		                               error_r) < 0)
+			return -1;
+		box->kwseq = seq;
+		reload = true;
+	}
+	return reload ? mailbox_keywords_reload(box, error_r) : 0;
 }
 
 /* ---- sync ---- */
@@ -436,32 +582,40 @@ static bool sync_cur_unchanged(struct mailbox *box, const struct timespec *mtime
 	       box->cur_scanned - mtime->tv_sec >= SYNC_MTIME_SLACK;
 }
 
-static int sync_read_uidnext(struct mailbox *box, const char **error_r)
+static int sync_locked(struct mailbox *box, struct scan *news, const char **error_r)
 {
-	return mail_index_uidnext(box->index, &box->uidnext, error_r);
+	if (mail_index_begin(box->index, error_r) < 0)
+		return -1;
+	mailbox_cache_flush(box, true);
+	if (sync_move_new(box, news, error_r) < 0 || sync_cur(box, error_r) < 0 ||
+	    sync_keywords(box, true, error_r) < 0) {
+		mail_index_rollback(box->index);
+		return -1;
+	}
+	return mail_index_commit(box->index, error_r);
 }
 
 int mailbox_sync(struct mailbox *box, const char **error_r)
 {
 	struct stat stbuf;
-	struct scan sc;
-	unsigned moved;
+	struct scan news;
 	time_t now = time(NULL);
 	int ret;
 
-	if (sync_move_new(box, &moved, error_r) < 0)
-		return -1;
+	changed_reset(box);
 	if (fstat(box->dirs.curfd, &stbuf) < 0) {
 		log_error("storage: fstat cur: %s", strerror(errno));
 		*error_r = "mailbox access error";
 		return -1;
 	}
-	if (moved == 0 && sync_cur_unchanged(box, &stbuf.st_mtim))
-		return 0;
-	if (scan_cur(box, &sc, error_r) < 0)
+	if (scan_dir(box->dirs.newfd, &news, error_r) < 0)
 		return -1;
-	ret = sync_scan(box, &sc, error_r);
-	scan_free(&sc);
+	if (news.count == 0 && sync_cur_unchanged(box, &stbuf.st_mtim)) {
+		scan_free(&news);
+		return sync_keywords(box, false, error_r);
+	}
+	ret = sync_locked(box, &news, error_r);
+	scan_free(&news);
 	if (ret < 0)
 		return -1;
 	box->cur_known = true;
@@ -471,61 +625,56 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 		mail_index_rebuild_done(box->index);
 		box->rebuild = false;
 	}
-	ret = sync_read_uidnext(box, error_r);
+	ret = mail_index_uidnext(box->index, &box->uidnext, error_r);
 	mail_index_release_memory(box->index);
 	return ret;
 }
 
 /* ---- open / close ---- */
 
-/* Maildir++ folder names: no path separator, no "..", no leading or trailing '.', no empty
- * hierarchy level, no control characters. */
-static bool mailbox_name_valid(const char *name)
+static void msg_free(struct msg_rec *m)
 {
-	size_t len = strlen(name);
-
-	if (len == 0 || len > MAILBOX_NAME_MAX || name[0] == '.' || name[len - 1] == '.' ||
-	    strstr(name, "..") != NULL)
-		return false;
-	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return false;
-	}
-	return true;
+	if (m->mail.uidl != m->key)
+		free((char *)m->mail.uidl);
+	m->mail.uidl = NULL;
+	xfree(&m->key);
+	xfree(&m->name);
 }
 
 static void mailbox_free(struct mailbox *box)
 {
-	for (size_t i = 0; i < box->count; i++) {
-		xfree(&box->msgs[i].mail.uidl);
-		xfree(&box->msgs[i].rest);
-	}
+	if (box->index != NULL)
+		mailbox_cache_flush(box, false);
+	mailbox_cache_discard(box);
+	for (size_t i = 0; i < box->count; i++)
+		msg_free(&box->msgs[i]);
+	for (unsigned i = 0; i < box->kw_count; i++)
+		xfree(&box->kw[i]);
 	xfree(&box->msgs);
+	xfree(&box->changed);
+	xfree(&box->name);
 	mail_index_close(&box->index);
 	if (box->lock_fd >= 0)
 		close(box->lock_fd);
+	if (box->watch_fd >= 0)
+		close(box->watch_fd);
 	maildir_dirs_close(&box->dirs);
 	free(box);
 }
 
-int mailbox_open(struct mail_storage *st, const char *name, struct mailbox **box_r,
-                 const char **error_r)
+int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_recent,
+                          struct mailbox **box_r, const char **error_r)
 {
 	struct mailbox *box;
-	char *dir;
+	char *dir = folder_dir_name(name, error_r);
 	int ret;
 
-	if (strcasecmp(name, "INBOX") == 0) {
-		dir = xstrdup(".");
-	} else if (mailbox_name_valid(name)) {
-		dir = xasprintf(".%s", name);
-	} else {
-		*error_r = "invalid mailbox name";
+	if (dir == NULL)
 		return -1;
-	}
 	box = xcalloc(1, sizeof(*box));
 	box->st = st;
-	box->lock_fd = -1;
+	box->lock_fd = box->watch_fd = -1;
+	box->claim_recent = claim_recent;
 	ret = maildir_dirs_open(st->dirfd, dir, &box->dirs, error_r);
 	xfree(&dir);
 	if (ret <= 0) {
@@ -534,6 +683,7 @@ int mailbox_open(struct mail_storage *st, const char *name, struct mailbox **box
 		free(box);
 		return ret;
 	}
+	box->name = folder_canonical_name(name);
 	if (mail_index_open(box->dirs.dirfd, &box->index, &box->rebuild, error_r) < 0 ||
 	    mailbox_sync(box, error_r) < 0) {
 		mailbox_free(box);
@@ -541,6 +691,18 @@ int mailbox_open(struct mail_storage *st, const char *name, struct mailbox **box
 	}
 	*box_r = box;
 	return 1;
+}
+
+int mailbox_open(struct mail_storage *st, const char *name, struct mailbox **box_r,
+                 const char **error_r)
+{
+	return mailbox_open_internal(st, name, false, box_r, error_r);
+}
+
+int mailbox_open_imap(struct mail_storage *st, const char *name, bool readonly,
+                      struct mailbox **box_r, const char **error_r)
+{
+	return mailbox_open_internal(st, name, !readonly, box_r, error_r);
 }
 
 void mailbox_close(struct mailbox **boxp)
@@ -551,6 +713,11 @@ void mailbox_close(struct mailbox **boxp)
 	*boxp = NULL;
 }
 
+const char *mailbox_name(const struct mailbox *box)
+{
+	return box->name;
+}
+
 size_t mailbox_count(const struct mailbox *box)
 {
 	return box->count;
@@ -559,6 +726,11 @@ size_t mailbox_count(const struct mailbox *box)
 const struct mail *mailbox_get(const struct mailbox *box, size_t index)
 {
 	return index < box->count ? &box->msgs[index].mail : NULL;
+}
+
+ssize_t mailbox_find_uid(const struct mailbox *box, uint32_t uid)
+{
+	return view_find(box, uid);
 }
 
 bool mailbox_msg_gone(const struct mailbox *box, size_t index)
@@ -576,65 +748,55 @@ uint32_t mailbox_uidnext(const struct mailbox *box)
 	return box->uidnext;
 }
 
-/* ---- message access ---- */
-
-static const char *msg_filename(const struct msg_rec *m, char buf[static NAME_MAX + 1])
+size_t mailbox_changed_count(const struct mailbox *box)
 {
-	int len = snprintf(buf, NAME_MAX + 1, "%s%s", m->mail.uidl, m->rest);
-
-	return len > 0 && len <= NAME_MAX ? buf : "";
+	return box->changed_count;
 }
 
+size_t mailbox_changed_index(const struct mailbox *box, size_t i)
+{
+	return i < box->changed_count ? box->changed[i] : (size_t)-1;
+}
+
+/* ---- message access ---- */
+
 /* A file renamed behind our back (another session changed flags): finds its current name via
- * one fresh listing of cur/, made on first need. 1 found, 0 gone, -1 error. */
-static int msg_relocate(struct mailbox *box, struct scan *sc, bool *have_scan, size_t index,
-                        const char **error_r)
+ * one fresh listing of cur/. 1 found, 0 gone, -1 error. */
+int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r)
 {
 	struct msg_rec *m = &box->msgs[index];
 	struct scan_entry *e;
+	struct scan sc;
 
-	if (!*have_scan) {
-		if (scan_cur(box, sc, error_r) < 0)
-			return -1;
-		*have_scan = true;
-	}
-	e = scan_lookup(sc, m->mail.uidl, strlen(m->mail.uidl));
+	if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
+		return -1;
+	e = scan_lookup(&sc, m->key);
 	if (e == NULL) {
 		m->gone = true;
-		return 0;
+	} else if (rec_set_name(m, e)) {
+		mailbox_mark_changed(box, index);
 	}
-	rec_set_rest(m, e);
-	return 1;
-}
-
-static int msg_open_file(struct mailbox *box, const struct msg_rec *m)
-{
-	char buf[NAME_MAX + 1];
-
-	return openat(box->dirs.curfd, msg_filename(m, buf), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	scan_free(&sc);
+	return e != NULL ? 1 : 0;
 }
 
 int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 {
-	struct scan sc;
-	bool have_scan = false;
 	int fd, ret;
 
 	if (index >= box->count || box->msgs[index].gone) {
 		*error_r = "message has been expunged";
 		return -1;
 	}
-	fd = msg_open_file(box, &box->msgs[index]);
+	fd = openat(box->dirs.curfd, box->msgs[index].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		ret = msg_relocate(box, &sc, &have_scan, index, error_r);
-		if (have_scan)
-			scan_free(&sc);
-		if (ret <= 0) {
+		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0) {
 			if (ret == 0)
 				*error_r = "message has been expunged";
 			return -1;
 		}
-		fd = msg_open_file(box, &box->msgs[index]);
+		fd = openat(box->dirs.curfd, box->msgs[index].name,
+		            O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {
 		log_error("storage: open message uid %u: %s", box->msgs[index].mail.uid,
@@ -645,36 +807,31 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 	return fd;
 }
 
-static int msg_rename(struct mailbox *box, struct msg_rec *m, const char *new_rest)
-{
-	char from[NAME_MAX + 1], to[NAME_MAX + 1];
-	int len = snprintf(to, sizeof(to), "%s%s", m->mail.uidl, new_rest);
-
-	if (len <= 0 || len > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return maildir_rename(box->dirs.curfd, msg_filename(m, from), box->dirs.curfd, to);
-}
-
 /* 1 renamed (or nothing to change), 0 the file is gone, -1 error. */
 static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
-                         struct scan *sc, bool *have_scan, const char **error_r)
+                         const char **error_r)
 {
 	struct msg_rec *m = &box->msgs[index];
 
 	for (int attempt = 0;; attempt++) {
+		struct maildir_name parsed;
 		unsigned flags = (m->mail.flags & ~clear) | set;
-		char *rest = maildir_rest_with_flags(m->rest, flags & ~(unsigned)MAIL_RECENT);
+		char *rest, *name;
 		int ret;
 
-		if (strcmp(rest, m->rest) == 0 || msg_rename(box, m, rest) == 0) {
-			xfree(&m->rest);
-			m->rest = rest;
+		maildir_name_parse(m->name, &parsed);
+		rest = maildir_rest_with_flags(parsed.rest, flags & ~(unsigned)MAIL_RECENT);
+		name = xasprintf("%.*s%s", (int)parsed.base_len, m->name, rest);
+		xfree(&rest);
+		if (strcmp(name, m->name) == 0 ||
+		    (strlen(name) <= NAME_MAX &&
+		     maildir_rename(box->dirs.curfd, m->name, box->dirs.curfd, name) == 0)) {
+			xfree(&m->name);
+			m->name = name;
 			m->mail.flags = flags;
 			return 1;
 		}
-		xfree(&rest);
+		xfree(&name);
 		if (errno != ENOENT || attempt > 0) {
 			if (errno == ENOENT)
 				return 0;
@@ -682,7 +839,7 @@ static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsign
 			*error_r = "mailbox access error";
 			return -1;
 		}
-		if ((ret = msg_relocate(box, sc, have_scan, index, error_r)) <= 0)
+		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0)
 			return ret;
 	}
 }
@@ -690,8 +847,6 @@ static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsign
 int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
                       const char **error_r)
 {
-	struct scan sc;
-	bool have_scan = false;
 	int ret;
 
 	if (index >= box->count) {
@@ -700,9 +855,7 @@ int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned 
 	}
 	if (box->msgs[index].gone)
 		return 0;
-	ret = msg_set_flags(box, index, set, clear, &sc, &have_scan, error_r);
-	if (have_scan)
-		scan_free(&sc);
+	ret = msg_set_flags(box, index, set, clear, error_r);
 	if (ret == 0)
 		box->msgs[index].gone = true;
 	return ret;
@@ -711,14 +864,12 @@ int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned 
 /* ---- expunge ---- */
 
 /* 1 removed or already gone, -1 error. */
-static int msg_unlink(struct mailbox *box, size_t index, struct scan *sc, bool *have_scan,
-                      const char **error_r)
+static int msg_unlink(struct mailbox *box, size_t index, const char **error_r)
 {
 	struct msg_rec *m = &box->msgs[index];
-	char buf[NAME_MAX + 1];
 
 	for (int attempt = 0;; attempt++) {
-		if (m->gone || unlinkat(box->dirs.curfd, msg_filename(m, buf), 0) == 0)
+		if (m->gone || unlinkat(box->dirs.curfd, m->name, 0) == 0)
 			return 1;
 		if (errno != ENOENT) {
 			log_error("storage: unlink uid %u: %s", m->mail.uid, strerror(errno));
@@ -727,7 +878,7 @@ static int msg_unlink(struct mailbox *box, size_t index, struct scan *sc, bool *
 		}
 		if (attempt > 0)
 			return 1;
-		if (msg_relocate(box, sc, have_scan, index, error_r) < 0)
+		if (mailbox_msg_relocate(box, index, error_r) < 0)
 			return -1;
 	}
 }
@@ -738,7 +889,7 @@ static int expunge_index(struct mailbox *box, const bool *removed, const char **
 		return -1;
 	for (size_t i = 0; i < box->count; i++) {
 		if (removed[i] &&
-		    mail_index_remove(box->index, box->msgs[i].mail.uidl, error_r) < 0) {
+		    mail_index_remove(box->index, box->msgs[i].mail.uid, error_r) < 0) {
 			mail_index_rollback(box->index);
 			return -1;
 		}
@@ -750,13 +901,12 @@ static void view_compact(struct mailbox *box, const bool *removed)
 {
 	size_t out = 0;
 
+	changed_reset(box);
 	for (size_t i = 0; i < box->count; i++) {
-		if (removed[i]) {
-			xfree(&box->msgs[i].mail.uidl);
-			xfree(&box->msgs[i].rest);
-		} else {
+		if (removed[i])
+			msg_free(&box->msgs[i]);
+		else
 			box->msgs[out++] = box->msgs[i];
-		}
 	}
 	box->count = out;
 }
@@ -764,25 +914,23 @@ static void view_compact(struct mailbox *box, const bool *removed)
 int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_r)
 {
 	bool *removed = xcalloc(box->count + 1, sizeof(*removed));
-	struct scan sc;
-	bool have_scan = false, any = false;
+	bool any = false;
 	int ret = 0;
 
+	mailbox_cache_flush(box, false);
 	for (size_t i = 0; i < box->count; i++) {
 		if (!remove[i])
 			continue;
-		if (msg_unlink(box, i, &sc, &have_scan, error_r) > 0)
+		if (msg_unlink(box, i, error_r) > 0)
 			removed[i] = any = true;
 		else
 			ret = -1;
 	}
-	if (have_scan)
-		scan_free(&sc);
 	if (any) {
 		/* Make the unlinks durable: a deleted POP3 message must not come back. */
 		if (fsync(box->dirs.curfd) < 0)
 			log_warn("storage: fsync cur: %s", strerror(errno));
-		/* Rows left behind on failure are harmless: no file will have that base again. */
+		/* Rows left behind on failure are harmless: no file will have that key again. */
 		if (expunge_index(box, removed, error_r) < 0)
 			ret = -1;
 		view_compact(box, removed);
@@ -798,63 +946,4 @@ int mailbox_lock_exclusive(struct mailbox *box, const char **error_r)
 	if (box->lock_fd >= 0)
 		return 1;
 	return maildir_lock(box->dirs.dirfd, MAILBOX_LOCK_FILE, &box->lock_fd, error_r);
-}
-
-/* ---- append ---- */
-
-/* Renames tmp/tmpname to cur/<base>,U=<uid>:2,<flags> and indexes it, in one transaction so
- * that the UID is taken exactly once. A crash between the rename and the commit is repaired by
- * the next sync, which finds the UID in the file name. */
-static int append_commit(struct mailbox *box, const char *tmpname, const char *base0,
-                         struct mail_index_rec *rec, unsigned flags, const char **error_r)
-{
-	char *base, *rest, *name;
-	bool recovered;
-	int ret;
-
-	if (mail_index_begin(box->index, error_r) < 0)
-		return -1;
-	rec->uid = mail_index_next_uid(box->index);
-	base = xasprintf("%s,U=%u", base0, rec->uid);
-	rest = maildir_rest_with_flags("", flags & ~(unsigned)MAIL_RECENT);
-	name = xasprintf("%s%s", base, rest);
-	ret = maildir_rename(box->dirs.tmpfd, tmpname, box->dirs.curfd, name);
-	if (ret < 0) {
-		log_error("storage: rename tmp/%s: %s", tmpname, strerror(errno));
-		*error_r = "mailbox access error";
-		mail_index_rollback(box->index);
-	} else if (mail_index_assign(box->index, base, rec->uid, rec, &recovered, error_r) < 0 ||
-	           mail_index_commit(box->index, error_r) < 0) {
-		mail_index_rollback(box->index);
-		ret = -1; /* the file stays; the next sync indexes it with this UID */
-	} else if (fsync(box->dirs.curfd) < 0) {
-		log_warn("storage: fsync cur: %s", strerror(errno));
-	}
-	xfree(&base);
-	xfree(&rest);
-	xfree(&name);
-	return ret;
-}
-
-int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,
-                   time_t internal_date, uint32_t *uid_r, const char **error_r)
-{
-	struct mail_index_rec rec = {
-	    .size = len,
-	    .vsize = maildir_vsize_mem(data, len),
-	    .date = internal_date != 0 ? internal_date : time(NULL),
-	};
-	char *tmpname = maildir_unique_name();
-	char *base0 = xasprintf("%s,S=%zu,W=%llu", tmpname, len, (unsigned long long)rec.vsize);
-	int ret = maildir_write_tmp(box->dirs.tmpfd, tmpname, data, len, rec.date, error_r);
-
-	if (ret == 0 && (ret = append_commit(box, tmpname, base0, &rec, flags, error_r)) < 0)
-		(void)unlinkat(box->dirs.tmpfd, tmpname, 0);
-	xfree(&tmpname);
-	xfree(&base0);
-	if (ret < 0)
-		return -1;
-	if (uid_r != NULL)
-		*uid_r = rec.uid;
-	return 0;
 }

@@ -1,0 +1,82 @@
+/* The maildir backend's shared internals (storage.c, mailbox-*.c, folder.c). Not for others. */
+#ifndef TWOFOLD_STORAGE_PRIVATE_H
+#define TWOFOLD_STORAGE_PRIVATE_H
+
+#include "storage/index.h"
+#include "storage/maildir.h"
+#include "storage/storage.h"
+
+#include <limits.h>
+
+struct mail_storage {
+	int dirfd;
+};
+
+struct msg_rec {
+	struct mail mail; /* mail.uidl: key, or its hash when key is no valid UIDL (owned then) */
+	char *key;        /* index key (maildir_name_key) */
+	char *name;       /* current file name in cur/ */
+	bool gone;
+	bool changed; /* in the changed list of this sync */
+};
+
+struct cache_pending {
+	uint32_t uid;
+	char *field;
+	void *data;
+	size_t len;
+};
+
+struct mailbox {
+	struct mail_storage *st;
+	char *name; /* wire name, "INBOX" for the root */
+	struct maildir_dirs dirs;
+	struct mail_index *index;
+	bool rebuild;
+	bool claim_recent; /* a read-write IMAP session */
+	struct msg_rec *msgs;
+	size_t count, cap;
+	uint32_t uidnext;
+	int lock_fd;
+	bool cur_known;
+	struct timespec cur_mtime;
+	time_t cur_scanned;
+
+	char *kw[MAIL_INDEX_KEYWORDS_MAX];
+	unsigned kw_count;
+	uint32_t kwseq; /* keyword changes up to this sequence are in the view */
+
+	size_t *changed;
+	size_t changed_count, changed_cap;
+
+	int watch_fd;
+
+	struct cache_pending *pending;
+	size_t pending_count, pending_bytes;
+};
+
+/* storage.c */
+void mailbox_mark_changed(struct mailbox *box, size_t index);
+/* Opens name (wire name) with recent handling. 1, 0 no such mailbox, -1. */
+int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_recent,
+                          struct mailbox **box_r, const char **error_r);
+/* Fresh cur/ listing lookup of a message whose file was renamed behind our back. */
+int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r);
+/* Reloads the keyword names from the index. */
+int mailbox_keywords_reload(struct mailbox *box, const char **error_r);
+
+/* mailbox-cache.c: writes pending cache entries (inside the caller's transaction when
+ * in_tx, else in one of its own). */
+void mailbox_cache_flush(struct mailbox *box, bool in_tx);
+void mailbox_cache_discard(struct mailbox *box);
+
+/* folder.c */
+/* Maps a wire name to the directory beneath the maildir root ("." for INBOX). NULL and
+ * *error_r when the name is refused. Caller frees. */
+char *folder_dir_name(const char *name, const char **error_r);
+/* The name with INBOX's spelling made canonical ("inbox.x" -> "INBOX.x"). Caller frees. */
+char *folder_canonical_name(const char *name);
+/* Creates the special-use folders the first time a storage is opened. */
+int folder_create_defaults(struct mail_storage *st, const char **error_r);
+
+#endif
