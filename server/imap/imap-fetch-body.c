@@ -61,24 +61,28 @@ static void sink_raw(struct sink *s, const char *data, size_t n)
 	conn_write(s->out, data, (size_t)(hi - lo));
 }
 
-/* Emits data with every LF that is not preceded by CR turned into CRLF. */
+/* Emits data with every LF that is not preceded by CR turned into CRLF. Spans between bare LFs
+ * go out in one piece, so a file already in CRLF form is copied without splitting. */
 static void sink_convert(struct sink *s, const char *data, size_t n)
 {
-	while (n > 0 && !sink_full(s)) {
-		const char *lf = memchr(data, '\n', n);
-		size_t span = lf != NULL ? (size_t)(lf - data) : n;
-		bool bare;
+	const char *span = data, *end = data + n, *p = data;
+	bool prev_cr = s->prev_cr;
 
-		if (lf == NULL) {
-			sink_raw(s, data, n);
-			return;
+	while (p < end && !sink_full(s)) {
+		const char *lf = memchr(p, '\n', (size_t)(end - p));
+
+		if (lf == NULL)
+			break;
+		if (lf == data ? prev_cr : lf[-1] == '\r') {
+			p = lf + 1;
+			continue;
 		}
-		bare = span == 0 ? !s->prev_cr : data[span - 1] != '\r';
-		sink_raw(s, data, span);
-		sink_raw(s, bare ? "\r\n" : "\n", bare ? 2 : 1);
-		data += span + 1;
-		n -= span + 1;
+		sink_raw(s, span, (size_t)(lf - span));
+		sink_raw(s, "\r\n", 2);
+		span = p = lf + 1;
 	}
+	if (span < end && !sink_full(s))
+		sink_raw(s, span, (size_t)(end - span));
 }
 
 static bool field_listed(const struct fetch_body *body, const char *name, size_t len)

@@ -405,6 +405,25 @@ static void test_whole_and_header_text(void **state)
 	free(conv);
 }
 
+/* CRLF files go out unchanged; mixed line ends are converted LF by LF, a lone CR is data */
+static void test_line_ends(void **state)
+{
+	struct fixture *f = *state;
+	static const char mixed[] = "A: b\r\nC: d\n\nx\r\ny\rz\n";
+	const char *error;
+	char *expect;
+
+	expect =
+	    xasprintf("* 2 FETCH (BODY[] {%zu}\r\n%s)\r\n", sizeof(msg_nested) - 1, msg_nested);
+	check_fetch(f, 1, "BODY.PEEK[]", expect);
+	free(expect);
+	assert_int_equal(mailbox_append(f->box, mixed, sizeof(mixed) - 1, 0, 0, NULL, &error), 0);
+	assert_int_equal(mailbox_sync(f->box, &error), 0);
+	check_fetch(f, 2, "(RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT]<1.4> BODY.PEEK[HEADER])",
+	            "* 3 FETCH (RFC822.SIZE 22 BODY[] {22}\r\nA: b\r\nC: d\r\n\r\nx\r\ny\rz\r\n "
+	            "BODY[TEXT]<1> {4}\r\n\r\ny\r BODY[HEADER] {14}\r\nA: b\r\nC: d\r\n\r\n)\r\n");
+}
+
 static void test_part_sections(void **state)
 {
 	struct fixture *f = *state;
@@ -651,6 +670,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bodystructure_nested, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_avoids_reparse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_whole_and_header_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_line_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_part_sections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partials, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_header_fields, setup, teardown),
