@@ -3,10 +3,14 @@
  * opened from a directory fd (the user's maildir, handed over by the auth service) and everything
  * beneath is opened relative to it; no path ever leaves that directory.
  *
- * On disk (maildir backend): messages in cur/ as "<base>:2,<flags>" (new/ is moved there on
- * sync), and in each mailbox directory twofold.index (SQLite, WAL: UIDs, cached sizes/dates,
- * UIDVALIDITY, UIDNEXT; a cache that may be deleted), twofold.uidvalidity (UIDVALIDITY and a
- * UIDNEXT floor that survive an index deletion) and twofold.lock (the POP3 lock).
+ * On disk (maildir backend): messages in cur/ as "<key>,S=<size>,W=<crlf size>,U=<uid>:2,<flags>"
+ * (new/ is moved there on sync, adding the three fields; APPEND/COPY/MOVE write them too; files
+ * other tools put into cur/ keep their names), and in each mailbox directory twofold.index
+ * (SQLite, WAL: UIDs, cached sizes/dates, keywords, \Recent floor, metadata cache, UIDVALIDITY,
+ * UIDNEXT; may be deleted: UIDs come back from the ,U= fields, keywords and cache are lost),
+ * twofold.uidvalidity (UIDVALIDITY and a UIDNEXT floor that survive an index deletion) and
+ * twofold.lock (the POP3 lock). In the maildir root also "subscriptions" and "twofold.folders"
+ * (the special-use folders were created once). Maildir++ folders are the directories ".<name>".
  *
  * Results: int -1 error (with *error_r, a static or storage-owned message), 0 no / not found,
  * 1 yes, unless said otherwise.
@@ -35,7 +39,12 @@ enum mail_flags {
 /* One message as the mailbox view sees it. Pointers stay valid until the next sync/expunge. */
 struct mail {
 	uint32_t uid;
-	const char *uidl;     /* stable unique id for POP3 UIDL: maildir base name (no flags) */
+	/* Stable unique id for POP3 UIDL: the message key = the maildir base name without flags and
+	 * without the ,S= ,W= ,U= fields (twofold adds them, so they must not count). A key that is
+	 * not 1-70 characters of 0x21-0x7E is replaced by the 32-character hex of its BLAKE2b-128
+	 * hash (as stable). Unchanged by flag changes, index deletion and the fields twofold adds.
+	 */
+	const char *uidl;
 	uint64_t size;        /* bytes on disk */
 	uint64_t crlf_size;   /* octets when sent with CRLF line ends (RFC 822 size) */
 	time_t internal_date; /* delivery time */
@@ -50,13 +59,15 @@ void mail_storage_close(struct mail_storage **st);
 
 /* "INBOX" is the maildir root. Other names are Maildir++ folders (IMAP issue): "a.b" is the
  * directory ".a.b"; names with '/', "..", a leading or trailing '.' or control characters are
- * refused (-1). 1 opened (and synced once), 0 no such mailbox, -1 error. */
+ * refused (-1). 1 opened (and synced once), 0 no such mailbox, -1 error. Does not claim
+ * \Recent (POP3): messages no read-write IMAP session has seen carry MAIL_RECENT. */
 int mailbox_open(struct mail_storage *st, const char *name, struct mailbox **box_r,
-		 const char **error_r);
+                 const char **error_r);
 void mailbox_close(struct mailbox **box);
 
 /* Picks up deliveries (new/ -> cur/) and external renames/removals. Messages already in the
- * view keep their position until mailbox_expunge; new ones are appended at the end.
+ * view keep their position until mailbox_expunge; new ones are appended at the end, always
+ * above the view's last UID (UIDs are given out under the index write lock in delivery order).
  * 0 ok, -1 error. */
 int mailbox_sync(struct mailbox *box, const char **error_r);
 /* Number of messages in the view and the n-th (0-based) one. */
@@ -77,7 +88,7 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r);
 /* Sets flags to (flags & ~clear) | set by renaming the file's :2, suffix. 1 done, 0 the message
  * has vanished, -1 error. MAIL_RECENT is kept in the view only. */
 int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
-		      const char **error_r);
+                      const char **error_r);
 /* Removes the messages whose index is marked in remove[0..count). Missing files are not an
  * error (someone else removed them). The view is compacted afterwards. 0 ok, -1 error (the
  * messages that could be removed are removed and gone from the view). */
@@ -90,7 +101,7 @@ int mailbox_lock_exclusive(struct mailbox *box, const char **error_r);
 /* Appends a message: writes to tmp/ (O_EXCL, 0600), fsyncs, renames into cur/.
  * uid_r may be NULL. 0 ok, -1 error. The message joins the view at the next sync. */
 int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,
-		   time_t internal_date, uint32_t *uid_r, const char **error_r);
+                   time_t internal_date, uint32_t *uid_r, const char **error_r);
 
 /* ---------------------------------------------------------------------------------------------
  * For IMAP (issue #4). Mailbox names are given and returned exactly as IMAP puts them on the
@@ -109,18 +120,19 @@ enum mailbox_special {
 };
 
 struct mailbox_info {
-	const char *name;      /* wire name */
-	unsigned special;      /* enum mailbox_special */
+	const char *name; /* wire name */
+	unsigned special; /* enum mailbox_special */
 	bool subscribed;
 	bool has_children;
-	bool nonexistent;      /* a parent implied by a child ("a" for "a.b"): \NonExistent / \Noselect */
+	bool
+	    nonexistent; /* a parent implied by a child ("a" for "a.b"): \NonExistent / \Noselect */
 };
 
 /* Calls cb for every mailbox (INBOX first, then by name), including implied parents.
  * 0 ok, -1 error. Subscribed names whose mailbox is gone are listed with nonexistent = true and
  * subscribed = true (LSUB / LIST (SUBSCRIBED) need them). */
 int mail_storage_list(struct mail_storage *st, void (*cb)(const struct mailbox_info *, void *),
-		      void *ctx, const char **error_r);
+                      void *ctx, const char **error_r);
 /* The first time a user's storage is opened (no folder and no marker file yet), Sent, Drafts,
  * Trash, Junk and Archive are created and the marker written, so a folder the user deletes later
  * is not created again. Special-use is by these names. Called by mail_storage_open. */
@@ -132,10 +144,10 @@ int mailbox_delete(struct mail_storage *st, const char *name, const char **error
 /* Renames the folder and its children. Renaming INBOX moves its messages into a new folder and
  * leaves INBOX empty (RFC 3501). */
 int mailbox_rename(struct mail_storage *st, const char *old_name, const char *new_name,
-		   const char **error_r);
+                   const char **error_r);
 /* Subscriptions kept in the file "subscriptions" in the maildir root (one name per line). */
 int mailbox_subscribe(struct mail_storage *st, const char *name, bool subscribe,
-		      const char **error_r);
+                      const char **error_r);
 
 struct mailbox_status {
 	uint32_t messages, recent, unseen, uidnext, uidvalidity;
@@ -143,12 +155,12 @@ struct mailbox_status {
 };
 /* STATUS without disturbing \Recent. 1 ok, 0 no such mailbox, -1 error. */
 int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox_status *status_r,
-		       const char **error_r);
+                       const char **error_r);
 
 /* Like mailbox_open; readonly (EXAMINE) does not claim \Recent. A session that opens read-write
  * gets MAIL_RECENT on messages no earlier session has seen (kept as a UID floor in the index). */
 int mailbox_open_imap(struct mail_storage *st, const char *name, bool readonly,
-		      struct mailbox **box_r, const char **error_r);
+                      struct mailbox **box_r, const char **error_r);
 const char *mailbox_name(const struct mailbox *box);
 
 /* The view is always in ascending UID order (IMAP sequence numbers). Binary search by UID:
@@ -162,16 +174,16 @@ const char *mailbox_keyword_name(const struct mailbox *box, unsigned i);
 int mailbox_keyword_index(struct mailbox *box, const char *name, bool create);
 /* Sets keywords to (keywords & ~clear) | set. 1 done, 0 vanished, -1 error. */
 int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64_t clear,
-			 const char **error_r);
+                         const char **error_r);
 
 /* Copies message index of src into dst (hard link when possible, else copy through tmp/), with
  * its flags and keywords. *uid_r = the new UID in dst. 0 ok, -1 error. */
 int mailbox_copy(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
-		 const char **error_r);
+                 const char **error_r);
 /* Moves it (rename into dst; the message is then gone from src: call mailbox_expunge to drop
  * it from the view). 0 ok, -1 error. */
 int mailbox_move(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
-		 const char **error_r);
+                 const char **error_r);
 
 /* Cached per-message metadata (ENVELOPE, BODYSTRUCTURE, ...), kept in the index so a second
  * FETCH does not re-parse the message. field: a short name. get: 1 found (appended to out),
@@ -179,7 +191,7 @@ int mailbox_move(struct mailbox *src, size_t index, struct mailbox *dst, uint32_
 struct buf;
 int mailbox_cache_get(struct mailbox *box, size_t index, const char *field, struct buf *out);
 int mailbox_cache_put(struct mailbox *box, size_t index, const char *field, const void *data,
-		      size_t len);
+                      size_t len);
 
 /* An inotify fd that becomes readable when messages are delivered, renamed or removed in this
  * mailbox (new/ and cur/), for IDLE. Owned by the mailbox (closed by mailbox_close); drain it
@@ -188,8 +200,10 @@ int mailbox_watch_fd(struct mailbox *box, const char **error_r);
 void mailbox_watch_drain(struct mailbox *box);
 
 /* Changes that mailbox_sync found in messages already in the view, for IMAP untagged updates:
- * flags/keywords changed by another session (index list) and messages vanished (see
- * mailbox_msg_gone). Valid until the next sync. */
+ * the view indexes whose flags/keywords were changed by another session or tool (each once, in
+ * no particular order; this session's own mailbox_set_flags/set_keywords are not listed).
+ * Vanished messages are not in this list: see mailbox_msg_gone. Valid until the next sync or
+ * expunge. */
 size_t mailbox_changed_count(const struct mailbox *box);
 size_t mailbox_changed_index(const struct mailbox *box, size_t i);
 

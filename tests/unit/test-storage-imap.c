@@ -1,0 +1,907 @@
+/* Storage for IMAP: folders, subscriptions, special-use, \Recent, keywords, copy/move, the
+ * metadata cache, the inotify watch and the changed list. Real maildirs in a temp dir, real
+ * SQLite, real processes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/xalloc.h"
+#include "storage/storage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct fixture {
+	char root[256];
+	int rootfd;
+	struct mail_storage *st;
+	struct mailbox *box;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *tmp = getenv("TWOFOLD_TEST_TMP");
+	const char *error = NULL;
+
+	if (tmp == NULL || (mkdir(tmp, 0700) < 0 && errno != EEXIST))
+		tmp = "/tmp";
+	snprintf(f->root, sizeof(f->root), "%s/storage-imap-XXXXXX", tmp);
+	assert_non_null(mkdtemp(f->root));
+	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
+	assert_true(f->rootfd >= 0);
+	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
+	*state = f;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	mailbox_close(&f->box);
+	mail_storage_close(&f->st);
+	close(f->rootfd);
+	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void put_file(struct fixture *f, const char *rel, const char *data)
+{
+	char path[1024];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, strlen(data), fp), strlen(data));
+	assert_int_equal(fclose(fp), 0);
+}
+
+static bool exists(struct fixture *f, const char *rel)
+{
+	struct stat st;
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	return lstat(path, &st) == 0;
+}
+
+/* The file name in dir whose key is key. */
+static bool find_name(struct fixture *f, const char *dir, const char *key, char *out, size_t size)
+{
+	char path[1024];
+	size_t len = strlen(key);
+	struct dirent *d;
+	DIR *dp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, dir);
+	dp = opendir(path);
+	assert_non_null(dp);
+	out[0] = '\0';
+	while ((d = readdir(dp)) != NULL) {
+		if (strncmp(d->d_name, key, len) == 0 &&
+		    (d->d_name[len] == ':' || d->d_name[len] == ','))
+			snprintf(out, size, "%s", d->d_name);
+	}
+	closedir(dp);
+	return out[0] != '\0';
+}
+
+static struct mailbox *open_box(struct fixture *f, const char *name, bool readonly)
+{
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_open_imap(f->st, name, readonly, &box, &error), 1);
+	return box;
+}
+
+static void sync_ok(struct mailbox *box)
+{
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_sync(box, &error), 0);
+}
+
+static uint32_t append(struct mailbox *box, const char *data, unsigned flags)
+{
+	const char *error = NULL;
+	uint32_t uid = 0;
+
+	assert_int_equal(mailbox_append(box, data, strlen(data), flags, 0, &uid, &error), 0);
+	return uid;
+}
+
+/* ---- listing ---- */
+
+struct listing {
+	char text[4096];
+};
+
+static void list_cb(const struct mailbox_info *info, void *ctx)
+{
+	struct listing *l = ctx;
+	size_t len = strlen(l->text);
+
+	snprintf(l->text + len, sizeof(l->text) - len, "%s%s%s%s%s%s;", info->name,
+	         info->subscribed ? " sub" : "", info->has_children ? " children" : "",
+	         info->nonexistent ? " nonexistent" : "",
+	         info->special != MAILBOX_SPECIAL_NONE ? " special" : "",
+	         info->special == MAILBOX_SPECIAL_TRASH ? "-trash" : "");
+}
+
+static const char *list_all(struct fixture *f, struct listing *l)
+{
+	const char *error = NULL;
+
+	l->text[0] = '\0';
+	assert_int_equal(mail_storage_list(f->st, list_cb, l, &error), 0);
+	return l->text;
+}
+
+static void test_special_use_created_once(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct listing l;
+
+	assert_string_equal(list_all(f, &l), "INBOX;Archive sub special;Drafts sub special;"
+	                                     "Junk sub special;Sent sub special;"
+	                                     "Trash sub special-trash;");
+	assert_true(exists(f, ".Sent/cur") && exists(f, ".Trash/new") && exists(f, ".Junk/tmp"));
+	/* deleted by the user: not created again by a later open */
+	assert_int_equal(mailbox_delete(f->st, "Junk", &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "Junk", false, &error), 0);
+	mail_storage_close(&f->st);
+	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
+	assert_false(exists(f, ".Junk"));
+	assert_string_equal(list_all(f, &l), "INBOX;Archive sub special;Drafts sub special;"
+	                                     "Sent sub special;Trash sub special-trash;");
+}
+
+static void test_existing_user_gets_no_defaults(void **state)
+{
+	struct fixture *f = *state;
+	char root[300];
+	int fd;
+	struct mail_storage *st = NULL;
+	const char *error = NULL;
+
+	/* a maildir that already has folders (made by another server) keeps exactly those */
+	snprintf(root, sizeof(root), "%s/old", f->root);
+	assert_int_equal(mkdir(root, 0700), 0);
+	snprintf(root, sizeof(root), "%s/old/.Mine", f->root);
+	assert_int_equal(mkdir(root, 0700), 0);
+	snprintf(root, sizeof(root), "%s/old", f->root);
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(mail_storage_open(fd, &st, &error), 0);
+	assert_false(exists(f, "old/.Sent"));
+	assert_true(exists(f, "old/twofold.folders"));
+	mail_storage_close(&st);
+	close(fd);
+}
+
+static void test_list_implied_parents_and_subscriptions(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct listing l;
+
+	assert_int_equal(mailbox_delete(f->st, "Sent", &error), 0);
+	assert_int_equal(mailbox_delete(f->st, "Drafts", &error), 0);
+	assert_int_equal(mailbox_delete(f->st, "Junk", &error), 0);
+	assert_int_equal(mailbox_delete(f->st, "Archive", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "a.b.c", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "x", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "x.y", &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "x.y", true, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "gone.away", true, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "inbox", true, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "x.y", true, &error), 0); /* once only */
+	assert_string_equal(list_all(f, &l),
+	                    "INBOX sub;Archive sub nonexistent;Drafts sub nonexistent;"
+	                    "Junk sub nonexistent;Sent sub nonexistent;Trash sub special-trash;"
+	                    "a children nonexistent;a.b children nonexistent;a.b.c;"
+	                    "gone.away sub nonexistent;x children;x.y sub;");
+	assert_int_equal(mailbox_subscribe(f->st, "x.y", false, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "Sent", false, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "Drafts", false, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "Junk", false, &error), 0);
+	assert_int_equal(mailbox_subscribe(f->st, "Archive", false, &error), 0);
+	assert_string_equal(list_all(f, &l),
+	                    "INBOX sub;Trash sub special-trash;a children nonexistent;"
+	                    "a.b children nonexistent;a.b.c;gone.away sub nonexistent;"
+	                    "x children;x.y;");
+}
+
+/* ---- names ---- */
+
+static void test_bad_names_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "..",
+	    "../x",
+	    "a/b",
+	    "/etc",
+	    ".hidden",
+	    "a..b",
+	    "",
+	    "x.",
+	    "x\ny",
+	    "..INBOX",
+	    "a.",
+	    ".",
+	    "&",
+	    "&-&",
+	    "&AGE-",
+	    "&2D0-",
+	    "&Jjo",
+	    "&Jjo!-",
+	    "a*b",
+	    "a%",
+	    "caf\xc3\xa9",
+	    "&ZeVnLIqe-&ZeVnLIqe",
+	};
+	struct fixture *f = *state;
+	struct mailbox *box = NULL;
+	struct mailbox_status status;
+	const char *error = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		error = NULL;
+		if (strcmp(bad[i], "x.") != 0 && strcmp(bad[i], "a.") != 0) {
+			assert_int_equal(mailbox_create(f->st, bad[i], &error), -1);
+			assert_non_null(error);
+		}
+		assert_int_equal(mailbox_open_imap(f->st, bad[i], false, &box, &error), -1);
+		assert_null(box);
+		assert_int_equal(mailbox_get_status(f->st, bad[i], &status, &error), -1);
+		assert_int_equal(mailbox_delete(f->st, bad[i], &error), -1);
+		assert_int_equal(mailbox_rename(f->st, "Sent", bad[i], &error), -1);
+		assert_int_equal(mailbox_subscribe(f->st, bad[i], true, &error), -1);
+	}
+	assert_true(exists(f, ".Sent"));
+	/* a trailing separator asks for a future parent: "x." creates x */
+	assert_int_equal(mailbox_create(f->st, "x.", &error), 0);
+	assert_true(exists(f, ".x/cur"));
+	/* valid modified UTF-7: "&-" is '&', "&AOk-" is e-acute, a surrogate pair */
+	assert_int_equal(mailbox_create(f->st, "Tom &- Jerry", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "&AOk-t&AOk-", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "&2D3eAA-", &error), 0);
+	assert_true(exists(f, ".&AOk-t&AOk-/cur"));
+	box = open_box(f, "&AOk-t&AOk-", false);
+	assert_string_equal(mailbox_name(box), "&AOk-t&AOk-");
+	mailbox_close(&box);
+}
+
+/* ---- create / delete / rename ---- */
+
+static void test_create_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_status status;
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_create(f->st, "Work", &error), 0);
+	assert_true(exists(f, ".Work/cur") && exists(f, ".Work/new") && exists(f, ".Work/tmp"));
+	assert_true(exists(f, ".Work/maildirfolder"));
+	assert_int_equal(mailbox_create(f->st, "Work", &error), -1);
+	assert_string_equal(error, "mailbox already exists");
+	assert_int_equal(mailbox_create(f->st, "inbox", &error), -1);
+	assert_int_equal(mailbox_create(f->st, "Work.Sub", &error), 0);
+	f->box = open_box(f, "Work", false);
+	append(f->box, "one\n", 0);
+	mailbox_close(&f->box);
+
+	assert_int_equal(mailbox_delete(f->st, "INBOX", &error), -1);
+	assert_string_equal(error, "cannot delete INBOX");
+	assert_int_equal(mailbox_delete(f->st, "Nope", &error), -1);
+	assert_string_equal(error, "no such mailbox");
+	assert_int_equal(mailbox_delete(f->st, "Work", &error), 0);
+	assert_false(exists(f, ".Work"));
+	assert_true(exists(f, ".Work.Sub/cur")); /* children stay */
+	assert_int_equal(mailbox_get_status(f->st, "Work", &status, &error), 0);
+	assert_int_equal(mailbox_get_status(f->st, "Work.Sub", &status, &error), 1);
+	/* nothing left behind in the root but the folders and our files */
+	{
+		DIR *dp = opendir(f->root);
+		struct dirent *d;
+
+		while ((d = readdir(dp)) != NULL)
+			assert_true(strncmp(d->d_name, "..deleted", 9) != 0);
+		closedir(dp);
+	}
+}
+
+static void test_rename_with_children(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_status status;
+	const char *error = NULL;
+	uint32_t uid, uidvalidity;
+
+	assert_int_equal(mailbox_create(f->st, "a", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "a.b", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "a.b.c", &error), 0);
+	assert_int_equal(mailbox_create(f->st, "ab", &error), 0); /* not a child of a */
+	f->box = open_box(f, "a.b", false);
+	uid = append(f->box, "hello\n", MAIL_SEEN);
+	uidvalidity = mailbox_uidvalidity(f->box);
+	mailbox_close(&f->box);
+
+	assert_int_equal(mailbox_rename(f->st, "a", "ab", &error), -1);
+	assert_string_equal(error, "mailbox already exists");
+	assert_int_equal(mailbox_rename(f->st, "a", "a.b.x", &error), -1);
+	assert_int_equal(mailbox_rename(f->st, "nope", "z", &error), -1);
+	assert_string_equal(error, "no such mailbox");
+	assert_int_equal(mailbox_rename(f->st, "a", "INBOX", &error), -1);
+	assert_int_equal(mailbox_rename(f->st, "a", "z.q", &error), 0);
+	assert_false(exists(f, ".a") || exists(f, ".a.b") || exists(f, ".a.b.c"));
+	assert_true(exists(f, ".z.q") && exists(f, ".z.q.b") && exists(f, ".z.q.b.c"));
+	assert_true(exists(f, ".ab"));
+	/* messages, UIDs and UIDVALIDITY go with the folder */
+	assert_int_equal(mailbox_get_status(f->st, "z.q.b", &status, &error), 1);
+	assert_int_equal(status.messages, 1);
+	assert_int_equal(status.uidvalidity, uidvalidity);
+	f->box = open_box(f, "z.q.b", false);
+	assert_int_equal(mailbox_get(f->box, 0)->uid, uid);
+	assert_int_equal(mailbox_get(f->box, 0)->flags & MAIL_SEEN, MAIL_SEEN);
+}
+
+static void test_rename_inbox(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *old = NULL;
+	const char *error = NULL;
+	int kw;
+
+	f->box = open_box(f, "INBOX", false);
+	put_file(f, "new/100.one.h", "one\n");
+	sync_ok(f->box);
+	append(f->box, "two\n", MAIL_FLAGGED);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_count(f->box), 2);
+	kw = mailbox_keyword_index(f->box, "$Label1", true);
+	assert_true(kw >= 0);
+	assert_int_equal(mailbox_set_keywords(f->box, 1, 1ULL << kw, 0, &error), 1);
+	old = f->box;
+	f->box = NULL;
+
+	assert_int_equal(mailbox_rename(f->st, "INBOX", "Sent", &error), -1);
+	assert_int_equal(mailbox_rename(f->st, "INBOX", "Old", &error), 0);
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_count(f->box), 0);
+	mailbox_close(&f->box);
+	f->box = open_box(f, "Old", false);
+	assert_int_equal(mailbox_count(f->box), 2);
+	assert_int_equal(mailbox_get(f->box, 1)->flags & MAIL_FLAGGED, MAIL_FLAGGED);
+	kw = mailbox_keyword_index(f->box, "$label1", false);
+	assert_true(kw >= 0);
+	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << kw);
+	/* a session that had INBOX open sees its messages go */
+	sync_ok(old);
+	assert_true(mailbox_msg_gone(old, 0) && mailbox_msg_gone(old, 1));
+	mailbox_close(&old);
+}
+
+/* ---- status and \Recent ---- */
+
+static void test_recent_claimed_once(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *ro, *rw2;
+	struct mailbox_status status;
+	const char *error = NULL;
+
+	put_file(f, "new/1.a.h", "a\n");
+	put_file(f, "new/2.b.h", "b\n");
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", &status, &error), 1);
+	assert_int_equal(status.messages, 2);
+	assert_int_equal(status.recent, 2);
+	assert_int_equal(status.unseen, 2);
+	assert_int_equal(status.size, 6);
+	assert_int_equal(status.uidnext, 3);
+	/* EXAMINE sees them recent and leaves them so */
+	ro = open_box(f, "INBOX", true);
+	assert_true(mailbox_get(ro, 0)->flags & MAIL_RECENT);
+	mailbox_close(&ro);
+	/* the first SELECT claims them */
+	f->box = open_box(f, "INBOX", false);
+	assert_true(mailbox_get(f->box, 0)->flags & MAIL_RECENT);
+	assert_true(mailbox_get(f->box, 1)->flags & MAIL_RECENT);
+	rw2 = open_box(f, "INBOX", false);
+	assert_false(mailbox_get(rw2, 0)->flags & MAIL_RECENT);
+	assert_false(mailbox_get(rw2, 1)->flags & MAIL_RECENT);
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", &status, &error), 1);
+	assert_int_equal(status.recent, 0);
+	/* a delivery during both sessions is recent in exactly one of them */
+	put_file(f, "new/3.c.h", "c\n");
+	sync_ok(rw2);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_count(f->box), 3);
+	assert_int_equal(mailbox_count(rw2), 3);
+	assert_true(mailbox_get(rw2, 2)->flags & MAIL_RECENT);
+	assert_false(mailbox_get(f->box, 2)->flags & MAIL_RECENT);
+	mailbox_close(&rw2);
+}
+
+/* ---- keywords ---- */
+
+static void test_keywords_persist(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char name[64];
+	int a, b, last;
+
+	f->box = open_box(f, "INBOX", false);
+	append(f->box, "1\n", 0);
+	append(f->box, "2\n", 0);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_keyword_index(f->box, "$Junk", false), -1);
+	a = mailbox_keyword_index(f->box, "$Junk", true);
+	b = mailbox_keyword_index(f->box, "work", true);
+	assert_int_equal(a, 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(mailbox_keyword_index(f->box, "$JUNK", true), a); /* case-insensitive */
+	assert_int_equal(mailbox_keyword_index(f->box, "\\Seen", true), -1);
+	assert_int_equal(mailbox_keyword_index(f->box, "a b", true), -1);
+	assert_int_equal(mailbox_keyword_count(f->box), 2);
+	assert_int_equal(mailbox_set_keywords(f->box, 0, 1ULL << a | 1ULL << b, 0, &error), 1);
+	assert_int_equal(mailbox_set_keywords(f->box, 1, 1ULL << b, 0, &error), 1);
+	assert_int_equal(mailbox_set_keywords(f->box, 0, 0, 1ULL << b, &error), 1);
+	assert_int_equal(mailbox_get(f->box, 0)->keywords, 1ULL << a);
+
+	mailbox_close(&f->box);
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_keyword_count(f->box), 2);
+	assert_string_equal(mailbox_keyword_name(f->box, 0), "$Junk");
+	assert_string_equal(mailbox_keyword_name(f->box, 1), "work");
+	assert_null(mailbox_keyword_name(f->box, 2));
+	assert_int_equal(mailbox_get(f->box, 0)->keywords, 1ULL << a);
+	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << b);
+
+	/* at most 64 names */
+	for (int i = 2; i < 64; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(mailbox_keyword_index(f->box, name, true), i);
+	}
+	last = mailbox_keyword_index(f->box, "one-too-many", true);
+	assert_int_equal(last, -1);
+	assert_int_equal(mailbox_set_keywords(f->box, 1, 1ULL << 63, 0, &error), 1);
+	mailbox_close(&f->box);
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_keyword_count(f->box), 64);
+	assert_string_equal(mailbox_keyword_name(f->box, 63), "k63");
+	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << b | 1ULL << 63);
+}
+
+/* ---- changed list ---- */
+
+static void test_changed_after_external_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *other;
+	const char *error = NULL;
+	char name[256], from[600], to[600];
+	int kw;
+
+	f->box = open_box(f, "INBOX", false);
+	put_file(f, "new/10.a.h", "a\n");
+	put_file(f, "new/11.b.h", "b\n");
+	put_file(f, "new/12.c.h", "c\n");
+	sync_ok(f->box);
+	assert_int_equal(mailbox_changed_count(f->box), 0);
+	other = open_box(f, "INBOX", false);
+
+	/* another session sets a flag and a keyword; a tool renames a third file */
+	assert_int_equal(mailbox_set_flags(other, 0, MAIL_SEEN, 0, &error), 1);
+	kw = mailbox_keyword_index(other, "done", true);
+	assert_int_equal(mailbox_set_keywords(other, 1, 1ULL << kw, 0, &error), 1);
+	assert_true(find_name(f, "cur", "12.c.h", name, sizeof(name)));
+	snprintf(from, sizeof(from), "%s/cur/%s", f->root, name);
+	snprintf(to, sizeof(to), "%s/cur/%.*s:2,F", f->root, (int)(strchr(name, ':') - name), name);
+	assert_int_equal(rename(from, to), 0);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_changed_count(f->box), 3);
+	assert_int_equal(mailbox_changed_index(f->box, 0) + mailbox_changed_index(f->box, 1) +
+	                     mailbox_changed_index(f->box, 2),
+	                 0 + 1 + 2);
+	assert_int_equal(mailbox_get(f->box, 0)->flags & MAIL_SEEN, MAIL_SEEN);
+	assert_string_equal(mailbox_keyword_name(f->box, (unsigned)kw), "done");
+	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << kw);
+	assert_int_equal(mailbox_get(f->box, 2)->flags & ~MAIL_RECENT, MAIL_FLAGGED);
+	/* own changes are no news; the list is per sync */
+	assert_int_equal(mailbox_set_flags(f->box, 2, MAIL_SEEN, 0, &error), 1);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_changed_count(f->box), 0);
+	/* the other session learns of it */
+	sync_ok(other);
+	assert_int_equal(mailbox_changed_count(other), 1);
+	assert_int_equal(mailbox_changed_index(other, 0), 2);
+	mailbox_close(&other);
+}
+
+/* ---- copy / move ---- */
+
+static void test_copy_move_keep_flags(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *dst;
+	const char *error = NULL;
+	uint32_t c1, c2, m1, last;
+	struct buf b;
+	int kw, dkw;
+	char buf[16];
+	int fd;
+
+	assert_int_equal(mailbox_create(f->st, "Dest", &error), 0);
+	f->box = open_box(f, "INBOX", false);
+	put_file(f, "new/20.a.h", "alpha\n");
+	sync_ok(f->box);
+	append(f->box, "beta\n", MAIL_SEEN | MAIL_ANSWERED);
+	sync_ok(f->box);
+	kw = mailbox_keyword_index(f->box, "$Forwarded", true);
+	assert_int_equal(mailbox_keyword_index(f->box, "first", true), kw + 1);
+	assert_int_equal(mailbox_set_keywords(f->box, 0, 1ULL << (kw + 1), 0, &error), 1);
+	assert_int_equal(mailbox_set_keywords(f->box, 1, 1ULL << kw, 0, &error), 1);
+	assert_int_equal(mailbox_set_flags(f->box, 0, MAIL_FLAGGED, 0, &error), 1);
+	assert_int_equal(mailbox_cache_put(f->box, 1, "envelope", "(ENV)", 5), 0);
+
+	dst = open_box(f, "Dest", false);
+	append(dst, "existing\n", 0);
+	sync_ok(dst);
+	last = mailbox_get(dst, 0)->uid;
+	assert_int_equal(mailbox_copy(f->box, 1, dst, &c1, &error), 0);
+	assert_int_equal(mailbox_copy(f->box, 0, dst, &c2, &error), 0);
+	assert_int_equal(mailbox_move(f->box, 0, dst, &m1, &error), 0);
+	assert_true(c1 > last && c2 > c1 && m1 > c2);
+	sync_ok(dst);
+	assert_int_equal(mailbox_count(dst), 4);
+	for (size_t i = 1; i < 4; i++)
+		assert_true(mailbox_get(dst, i)->uid > mailbox_get(dst, i - 1)->uid);
+	assert_int_equal(mailbox_get(dst, mailbox_find_uid(dst, c1))->flags & ~MAIL_RECENT,
+	                 MAIL_SEEN | MAIL_ANSWERED);
+	dkw = mailbox_keyword_index(dst, "$Forwarded", false);
+	assert_true(dkw >= 0);
+	assert_int_equal(mailbox_get(dst, mailbox_find_uid(dst, c1))->keywords, 1ULL << dkw);
+	assert_int_equal(mailbox_get(dst, mailbox_find_uid(dst, m1))->flags & ~MAIL_RECENT,
+	                 MAIL_FLAGGED);
+	dkw = mailbox_keyword_index(dst, "first", false);
+	assert_int_equal(mailbox_get(dst, mailbox_find_uid(dst, m1))->keywords, 1ULL << dkw);
+	/* the data is the same, the cached metadata came along */
+	fd = mailbox_msg_open(dst, (size_t)mailbox_find_uid(dst, m1), &error);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "alpha\n", 6);
+	close(fd);
+	buf_init(&b);
+	assert_int_equal(mailbox_cache_get(dst, (size_t)mailbox_find_uid(dst, c1), "envelope", &b),
+	                 1);
+	assert_int_equal(b.len, 5);
+	buf_free(&b);
+	assert_int_equal(mailbox_get(dst, mailbox_find_uid(dst, c1))->internal_date,
+	                 mailbox_get(f->box, 1)->internal_date);
+
+	/* moved: gone from the source, copied: still there */
+	assert_true(mailbox_msg_gone(f->box, 0));
+	sync_ok(f->box);
+	assert_int_equal(mailbox_count(f->box), 2);
+	{
+		bool remove[2] = {true, false};
+
+		assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
+	}
+	assert_int_equal(mailbox_count(f->box), 1);
+	/* UIDs survive an index rebuild of the destination (,U= in the names) */
+	mailbox_close(&dst);
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/.Dest/twofold.index", f->root);
+		assert_int_equal(unlink(path), 0);
+	}
+	dst = open_box(f, "Dest", false);
+	assert_int_equal(mailbox_count(dst), 4);
+	assert_true(mailbox_find_uid(dst, c1) >= 0 && mailbox_find_uid(dst, c2) >= 0 &&
+	            mailbox_find_uid(dst, m1) >= 0);
+	mailbox_close(&dst);
+}
+
+/* ---- metadata cache ---- */
+
+static int count_cache_rows(struct fixture *f, const char *dir)
+{
+	char path[600];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s/twofold.index", f->root, dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM cache", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void test_cache_get_put_removed(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	bool remove[2] = {true, false};
+	struct buf b;
+
+	f->box = open_box(f, "INBOX", false);
+	append(f->box, "a\n", 0);
+	append(f->box, "b\n", 0);
+	sync_ok(f->box);
+	buf_init(&b);
+	assert_int_equal(mailbox_cache_get(f->box, 0, "envelope", &b), 0);
+	assert_int_equal(mailbox_cache_put(f->box, 0, "envelope", "(E0)", 4), 0);
+	assert_int_equal(mailbox_cache_put(f->box, 0, "bodystructure", "(B0)", 4), 0);
+	assert_int_equal(mailbox_cache_put(f->box, 1, "envelope", "(E1)", 4), 0);
+	assert_int_equal(mailbox_cache_put(f->box, 1, "envelope", "(E1b)", 5), 0);
+	assert_int_equal(mailbox_cache_get(f->box, 1, "envelope", &b), 1);
+	assert_string_equal(b.data, "(E1b)");
+	/* persistent: another session reads it */
+	mailbox_close(&f->box);
+	f->box = open_box(f, "INBOX", false);
+	buf_reset(&b);
+	assert_int_equal(mailbox_cache_get(f->box, 0, "bodystructure", &b), 1);
+	assert_string_equal(b.data, "(B0)");
+	buf_reset(&b);
+	assert_int_equal(mailbox_cache_get(f->box, 1, "envelope", &b), 1);
+	assert_string_equal(b.data, "(E1b)");
+	assert_int_equal(count_cache_rows(f, "."), 3);
+	/* removed with the message */
+	assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
+	assert_int_equal(count_cache_rows(f, "."), 1);
+	buf_reset(&b);
+	assert_int_equal(mailbox_cache_get(f->box, 0, "envelope", &b), 1);
+	assert_string_equal(b.data, "(E1b)");
+	buf_free(&b);
+}
+
+/* ---- UIDL ---- */
+
+static void test_uidl_bounded_and_stable(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char longname[200], rel[300], uidl_long[80], uidl_8bit[80];
+	const struct mail *m;
+
+	memset(longname, 'x', 100);
+	strcpy(longname + 100, ".host");
+	snprintf(rel, sizeof(rel), "new/%s", longname);
+	put_file(f, rel, "long\n");
+	put_file(f, "new/1.caf\xc3\xa9.h", "eightbit\n");
+	put_file(f, "new/1.ok.h", "ok\n");
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_count(f->box), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const char *u = mailbox_get(f->box, i)->uidl;
+
+		assert_true(strlen(u) >= 1 && strlen(u) <= 70);
+		for (const char *p = u; *p != '\0'; p++)
+			assert_true(*p >= 0x21 && *p <= 0x7e);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		m = mailbox_get(f->box, i);
+		if (m->size == 5 && strlen(m->uidl) == 32)
+			snprintf(uidl_long, sizeof(uidl_long), "%s", m->uidl);
+		else if (m->size == 9)
+			snprintf(uidl_8bit, sizeof(uidl_8bit), "%s", m->uidl);
+		else
+			assert_string_equal(m->uidl, "1.ok.h");
+	}
+	assert_int_equal(strlen(uidl_long), 32);
+	assert_int_equal(strlen(uidl_8bit), 32);
+	assert_string_not_equal(uidl_long, uidl_8bit);
+	/* stable across flag changes and an index deletion */
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(mailbox_set_flags(f->box, i, MAIL_SEEN, 0, &error), 1);
+	mailbox_close(&f->box);
+	assert_int_equal(unlinkat(f->rootfd, "twofold.index", 0), 0);
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_count(f->box), 3);
+	{
+		int found = 0;
+
+		for (size_t i = 0; i < 3; i++) {
+			const char *u = mailbox_get(f->box, i)->uidl;
+
+			found += strcmp(u, uidl_long) == 0 || strcmp(u, uidl_8bit) == 0 ||
+			         strcmp(u, "1.ok.h") == 0;
+		}
+		assert_int_equal(found, 3);
+	}
+}
+
+/* ---- inotify ---- */
+
+static void test_watch_fd_wakes_on_delivery(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct pollfd pfd;
+	int fd, status;
+	pid_t pid;
+
+	f->box = open_box(f, "INBOX", false);
+	fd = mailbox_watch_fd(f->box, &error);
+	assert_true(fd >= 0);
+	assert_int_equal(mailbox_watch_fd(f->box, &error), fd); /* one per mailbox */
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char tmp[600], dst[600];
+		FILE *fp;
+
+		usleep(100 * 1000);
+		snprintf(tmp, sizeof(tmp), "%s/tmp/77.x.h", f->root);
+		snprintf(dst, sizeof(dst), "%s/new/77.x.h", f->root);
+		fp = fopen(tmp, "w");
+		_exit(fp != NULL && fputs("hi\n", fp) >= 0 && fclose(fp) == 0 &&
+		              rename(tmp, dst) == 0
+		          ? 0
+		          : 1);
+	}
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	mailbox_watch_drain(f->box);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_count(f->box), 1);
+	/* the sync's own move new/ -> cur/ is an event too: drain, then quiet */
+	mailbox_watch_drain(f->box);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	/* the working directory is where it was */
+	{
+		char cwd1[1024], cwd2[1024];
+		struct mailbox *other = open_box(f, "Sent", false);
+
+		assert_non_null(getcwd(cwd1, sizeof(cwd1)));
+		assert_true(mailbox_watch_fd(other, &error) >= 0);
+		assert_non_null(getcwd(cwd2, sizeof(cwd2)));
+		assert_string_equal(cwd1, cwd2);
+		mailbox_close(&other);
+	}
+}
+
+/* ---- order and deletions across sessions ---- */
+
+static void test_view_ascends_under_concurrent_appends(void **state)
+{
+	struct fixture *f = *state;
+	int status;
+	pid_t pid;
+
+	f->box = open_box(f, "INBOX", false);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mail_storage *st = NULL;
+		struct mailbox *box = NULL;
+		const char *error = NULL;
+		char path[600];
+		uint32_t uid;
+
+		if (mail_storage_open(f->rootfd, &st, &error) < 0 ||
+		    mailbox_open_imap(st, "INBOX", false, &box, &error) != 1)
+			_exit(2);
+		for (int i = 0; i < 150; i++) {
+			/* appends and plain deliveries interleaved */
+			if (mailbox_append(box, "x\n", 2, 0, 0, &uid, &error) < 0)
+				_exit(3);
+			snprintf(path, sizeof(path), "%s/new/%d.d%d.h", f->root, 5000 + i, i);
+			FILE *fp = fopen(path, "w");
+			if (fp == NULL || fclose(fp) != 0)
+				_exit(4);
+		}
+		_exit(0);
+	}
+	for (int round = 0; round < 400; round++) {
+		sync_ok(f->box);
+		for (size_t i = 1; i < mailbox_count(f->box); i++)
+			assert_true(mailbox_get(f->box, i)->uid > mailbox_get(f->box, i - 1)->uid);
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			assert_int_equal(WEXITSTATUS(status), 0);
+			pid = 0;
+			break;
+		}
+		usleep(2000);
+	}
+	if (pid != 0) {
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	sync_ok(f->box);
+	assert_int_equal(mailbox_count(f->box), 300);
+	for (size_t i = 1; i < mailbox_count(f->box); i++)
+		assert_true(mailbox_get(f->box, i)->uid > mailbox_get(f->box, i - 1)->uid);
+}
+
+static void test_pop3_and_imap_deletions(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *pop = NULL;
+	const char *error = NULL;
+	bool pop_remove[3] = {false, true, false};
+	bool imap_remove[3] = {false, false, true};
+
+	put_file(f, "new/1.a.h", "a\n");
+	put_file(f, "new/2.b.h", "b\n");
+	put_file(f, "new/3.c.h", "c\n");
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_open(f->st, "INBOX", &pop, &error), 1);
+	assert_int_equal(mailbox_lock_exclusive(pop, &error), 1);
+	/* IMAP expunges the third; POP3 (view fixed) deletes the second at QUIT */
+	assert_int_equal(mailbox_expunge(f->box, imap_remove, &error), 0);
+	assert_int_equal(mailbox_msg_open(pop, 2, &error), -1);
+	assert_true(mailbox_msg_gone(pop, 2));
+	assert_int_equal(mailbox_expunge(pop, pop_remove, &error), 0);
+	mailbox_close(&pop);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_count(f->box), 2);
+	assert_false(mailbox_msg_gone(f->box, 0));
+	assert_true(mailbox_msg_gone(f->box, 1));
+	/* a fresh POP3 session sees one message */
+	assert_int_equal(mailbox_open(f->st, "INBOX", &pop, &error), 1);
+	assert_int_equal(mailbox_count(pop), 1);
+	assert_string_equal(mailbox_get(pop, 0)->uidl, "1.a.h");
+	mailbox_close(&pop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_special_use_created_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_existing_user_gets_no_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_implied_parents_and_subscriptions, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_names_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_with_children, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_inbox, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recent_claimed_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keywords_persist, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_after_external_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_move_keep_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_get_put_removed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uidl_bounded_and_stable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_fd_wakes_on_delivery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_view_ascends_under_concurrent_appends, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_pop3_and_imap_deletions, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
