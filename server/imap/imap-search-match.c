@@ -24,7 +24,7 @@ struct match_ctx {
 	uint32_t seq, count;
 	const struct mail *mail;
 	/* loaded on demand */
-	bool loaded;
+	bool loaded, mapped;
 	const char *map;
 	size_t map_size;
 	struct mime_part *root;
@@ -41,7 +41,7 @@ static int ctx_load(struct match_ctx *ctx)
 	int fd;
 
 	if (ctx->loaded)
-		return ctx->root != NULL ? 1 : 0;
+		return ctx->mapped ? 1 : 0;
 	ctx->loaded = true;
 	fd = mailbox_msg_open(ctx->box, ctx->index, &ctx->error);
 	if (fd < 0)
@@ -63,8 +63,31 @@ static int ctx_load(struct match_ctx *ctx)
 		ctx->map = m;
 	}
 	close(fd);
-	ctx->root = mime_parse(ctx->map != NULL ? ctx->map : "", ctx->map_size, NULL);
+	ctx->mapped = true;
 	return 1;
+}
+
+/* The top-level header (through its blank line) without a MIME parse: header keys need no
+ * more than this. */
+static const char *ctx_header(const struct match_ctx *ctx, uint64_t *len_r)
+{
+	const char *p = ctx->map, *end = ctx->map + ctx->map_size;
+
+	*len_r = ctx->map_size;
+	if (p == NULL)
+		return "";
+	if (*p == '\n' || (end - p >= 2 && p[0] == '\r' && p[1] == '\n')) {
+		*len_r = 0;
+		return p;
+	}
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		p++;
+		if (p < end && (*p == '\n' || (end - p >= 2 && p[0] == '\r' && p[1] == '\n'))) {
+			*len_r = (uint64_t)(p - ctx->map);
+			break;
+		}
+	}
+	return ctx->map;
 }
 
 static void ctx_unload(struct match_ctx *ctx)
@@ -230,6 +253,7 @@ static const struct buf *ctx_body(struct match_ctx *ctx)
 	if (!ctx->have_body) {
 		ctx->have_body = true;
 		buf_append_str(&ctx->body, "");
+		ctx->root = mime_parse(ctx->map != NULL ? ctx->map : "", ctx->map_size, NULL);
 		body_add(ctx, ctx->root);
 	}
 	return &ctx->body;
@@ -266,7 +290,7 @@ static uint32_t sent_date(struct match_ctx *ctx)
 	uint64_t len;
 	uint32_t date = 0;
 
-	it = (struct field_iter){.hdr = part_header(ctx, ctx->root, &len)};
+	it = (struct field_iter){.hdr = ctx_header(ctx, &len)};
 	it.len = (size_t)len;
 	buf_init(&it.value);
 	if (field_next(&it, "Date"))
@@ -296,12 +320,12 @@ static int match_file_key(struct match_ctx *ctx, const struct skey *key)
 		return ret;
 	switch (key->type) {
 	case SKEY_HEADER:
-		hdr = part_header(ctx, ctx->root, &len);
+		hdr = ctx_header(ctx, &len);
 		return header_matches(hdr, (size_t)len, key->field, key);
 	case SKEY_BODY:
 		return contains(ctx_body(ctx)->data, ctx_body(ctx)->len, key);
 	case SKEY_TEXT:
-		hdr = part_header(ctx, ctx->root, &len);
+		hdr = ctx_header(ctx, &len);
 		if (header_matches(hdr, (size_t)len, NULL, key))
 			return 1;
 		return contains(ctx_body(ctx)->data, ctx_body(ctx)->len, key);
