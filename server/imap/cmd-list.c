@@ -154,7 +154,8 @@ static void imap_list_attrs(const struct imap_list *l, const struct imap_list_bo
 		buf_append_str(out, b->has_children ? " \\HasChildren" : " \\HasNoChildren");
 	if (b->subscribed && (l->sel & LIST_SEL_SUBSCRIBED || l->ret & LIST_RET_SUBSCRIBED))
 		buf_append_str(out, " \\Subscribed");
-	for (size_t i = 0; i < sizeof(imap_special_attrs) / sizeof(imap_special_attrs[0]); i++) {
+	for (size_t i = 0;
+	     !l->lsub && i < sizeof(imap_special_attrs) / sizeof(imap_special_attrs[0]); i++) {
 		if ((b->special & imap_special_attrs[i].special) != 0)
 			buf_printf(out, " %s", imap_special_attrs[i].attr);
 	}

@@ -249,7 +249,7 @@ int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r)
 	const char *name;
 
 	*items_r = 0;
-	if (!imap_arg_get_list(arg, &list, &count) || count == 0)
+	if (!imap_arg_get_list(arg, &list, &count) || count == 0 || count > IMAP_N_STATUS_ITEMS)
 		return -1;
 	for (unsigned i = 0; i < count; i++) {
 		size_t k;
@@ -262,7 +262,7 @@ int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r)
 		}
 		if (k == IMAP_N_STATUS_ITEMS)
 			return -1;
-		*items_r |= 1u << k;
+		*items_r |= (unsigned)(k + 1) << (4 * i);
 	}
 	return 0;
 }
@@ -300,9 +300,9 @@ int imap_status_write(struct imap_client *c, const char *name, unsigned items, c
 	buf_append_str(&out, "* STATUS ");
 	imap_append_mailbox(&out, name);
 	buf_append_str(&out, " (");
-	for (size_t k = 0; k < IMAP_N_STATUS_ITEMS; k++) {
-		if ((items & (1u << k)) == 0)
-			continue;
+	for (; items != 0; items >>= 4) {
+		size_t k = (items & 0xf) - 1;
+
 		buf_printf(&out, "%s%s %llu", sep, imap_status_items[k],
 		           (unsigned long long)imap_status_value(c, &st, k));
 		sep = " ";

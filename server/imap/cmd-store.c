@@ -109,6 +109,7 @@ static void imap_store_run(struct imap_client *c, const bool *sel, const struct 
 	bool gone = false, failed = false;
 	const char *error;
 
+	imap_report_keywords(c); /* new keywords are announced before they are used */
 	for (size_t i = 0; i < c->known_count; i++) {
 		int r;
 

@@ -83,6 +83,8 @@ const char *imap_capabilities(struct imap_client *c);
 /* imap.c: untagged updates. Syncs the selected mailbox and reports flag changes, (when
  * allow_expunge) vanished messages as EXPUNGE, new messages as EXISTS/RECENT. */
 void imap_sync_report(struct imap_client *c, bool allow_expunge);
+/* Announces FLAGS and PERMANENTFLAGS again when keywords were added to the mailbox. */
+void imap_report_keywords(struct imap_client *c);
 /* Sends EXPUNGE for the marked messages (descending), expunges them, lowers known_count.
  * 0 ok, -1 error (*error_r). */
 int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_r);
@@ -135,7 +137,7 @@ enum imap_cmd_result imap_cmd_namespace(struct imap_client *c, const struct imap
 int imap_mailbox_arg(struct imap_client *c, const struct imap_arg *arg, const char **name_r);
 /* Answers NO for a storage error, with a response code where one fits. */
 void imap_storage_error(struct imap_client *c, const char *what, const char *error);
-/* STATUS items list -> bits; -1 when invalid. */
+/* STATUS items list -> *items_r (the items in request order, 4 bits each); -1 when invalid. */
 int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r);
 /* Writes "* STATUS name (...)". 1 ok, 0 no such mailbox, -1 error. */
 int imap_status_write(struct imap_client *c, const char *name, unsigned items,

@@ -82,7 +82,7 @@ static void imap_report_flags(struct imap_client *c)
 	buf_free(&out);
 }
 
-static void imap_report_keywords(struct imap_client *c)
+void imap_report_keywords(struct imap_client *c)
 {
 	struct buf out;
 
@@ -166,10 +166,9 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge)
 		imap_report_gone(c);
 	count = (uint32_t)mailbox_count(c->box);
 	recent = imap_count_recent(c->box);
+	/* RECENT goes with EXISTS (new messages), as clients expect it */
 	if (count != c->known_count)
-		conn_printf(c->conn, "* %u EXISTS\r\n", count);
-	if (recent != c->known_recent || count != c->known_count)
-		conn_printf(c->conn, "* %u RECENT\r\n", recent);
+		conn_printf(c->conn, "* %u EXISTS\r\n* %u RECENT\r\n", count, recent);
 	c->known_count = count;
 	c->known_recent = recent;
 }

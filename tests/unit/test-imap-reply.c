@@ -1,0 +1,136 @@
+/* IMAP response writer helpers: string quoting vs literals, modified UTF-7 checks, number sets,
+ * APPEND date-time parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "server/imap/imap-client.h"
+#include "server/imap/imap-reply.h"
+#include "server/session.h"
+
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+/* the worker's symbols the session code refers to (the unit-test edge; not called here) */
+volatile sig_atomic_t session_shutdown;
+
+void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
+                   struct session_login *out)
+{
+	(void)s;
+	(void)user;
+	(void)secret;
+	(void)client_id;
+	memset(out, 0, sizeof(*out));
+	out->result = AUTH_FAIL;
+	out->maildir_fd = -1;
+}
+
+static void check_string(const char *in, size_t len, const char *expect, size_t expect_len)
+{
+	struct buf b;
+
+	buf_init(&b);
+	imap_append_string(&b, in, len);
+	assert_int_equal(b.len, expect_len);
+	assert_memory_equal(b.data, expect, expect_len);
+	buf_free(&b);
+}
+
+static void test_strings(void **state)
+{
+	(void)state;
+	check_string("plain", 5, "\"plain\"", 7);
+	check_string("", 0, "\"\"", 2);
+	check_string("a \"q\" \\ b", 9, "\"a \\\"q\\\" \\\\ b\"", 14);
+	check_string("line\r\nbreak", 11, "{11}\r\nline\r\nbreak", 17);
+	check_string("caf\xc3\xa9", 5, "{5}\r\ncaf\xc3\xa9", 10);
+	check_string("nul\0x", 5, "{5}\r\nnul\0x", 10);
+}
+
+static void test_mailbox_names(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b);
+	imap_append_mailbox(&b, "inbox");
+	buf_append_str(&b, " ");
+	imap_append_mailbox(&b, "Sent");
+	assert_string_equal(b.data, "\"INBOX\" \"Sent\"");
+	buf_free(&b);
+}
+
+static void test_mutf7(void **state)
+{
+	(void)state;
+	assert_true(imap_mutf7_is_valid("INBOX"));
+	assert_true(imap_mutf7_is_valid("Entw&APw-rfe")); /* Entwürfe */
+	assert_true(imap_mutf7_is_valid("&ZeVnLIqe-"));   /* 日本語 */
+	assert_true(imap_mutf7_is_valid("Tom &- Jerry")); /* literal & */
+	assert_true(imap_mutf7_is_valid("&2D3eAA-"));     /* U+1F600, a surrogate pair */
+	assert_true(imap_mutf7_is_valid(""));
+	assert_false(imap_mutf7_is_valid("Entw\xc3\xbcrfe")); /* raw UTF-8 */
+	assert_false(imap_mutf7_is_valid("a&b"));             /* & not closed */
+	assert_false(imap_mutf7_is_valid("&AGE-"));           /* encodes printable 'a' */
+	assert_false(imap_mutf7_is_valid("&2D0-"));           /* lone high surrogate */
+	assert_false(imap_mutf7_is_valid("&3gA-"));           /* lone low surrogate */
+	assert_false(imap_mutf7_is_valid("&APw"));            /* no '-' */
+	assert_false(imap_mutf7_is_valid("&APx-"));           /* stray non-zero bits */
+	assert_false(imap_mutf7_is_valid("tab\there"));
+	assert_false(imap_mutf7_is_valid("&AP-")); /* too few bits for a unit */
+}
+
+static void check_numset(const uint32_t *nums, size_t n, const char *expect)
+{
+	struct buf b;
+
+	buf_init(&b);
+	imap_append_numset(&b, nums, n);
+	assert_int_equal(b.len, strlen(expect));
+	assert_memory_equal(b.len > 0 ? b.data : "", expect, b.len);
+	buf_free(&b);
+}
+
+static void test_numset(void **state)
+{
+	(void)state;
+	check_numset((const uint32_t[]){1, 2, 3, 7, 9, 10}, 6, "1:3,7,9:10");
+	check_numset((const uint32_t[]){5}, 1, "5");
+	check_numset((const uint32_t[]){8, 3, 4}, 3, "8,3:4");
+	check_numset(NULL, 0, "");
+}
+
+static void test_datetime(void **state)
+{
+	time_t t;
+
+	(void)state;
+	assert_int_equal(imap_parse_datetime("17-Jul-1996 02:44:25 -0700", &t), 0);
+	assert_int_equal(t, 837596665);
+	assert_int_equal(imap_parse_datetime(" 1-Jan-2020 00:00:00 +0000", &t), 0);
+	assert_int_equal(t, 1577836800);
+	assert_int_equal(imap_parse_datetime("01-jan-2020 01:30:00 +0130", &t), 0);
+	assert_int_equal(t, 1577836800);
+	assert_int_equal(imap_parse_datetime("1-Jan-2020 00:00:00 +0000", &t), 0);
+	assert_int_equal(imap_parse_datetime("32-Jan-2020 00:00:00 +0000", &t), -1);
+	assert_int_equal(imap_parse_datetime("01-Foo-2020 00:00:00 +0000", &t), -1);
+	assert_int_equal(imap_parse_datetime("01-Jan-2020 24:00:00 +0000", &t), -1);
+	assert_int_equal(imap_parse_datetime("01-Jan-2020 00:00:00 0000", &t), -1);
+	assert_int_equal(imap_parse_datetime("01-Jan-2020 00:00:00 +0000x", &t), -1);
+	assert_int_equal(imap_parse_datetime("", &t), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_strings),  cmocka_unit_test(test_mailbox_names),
+	    cmocka_unit_test(test_mutf7),    cmocka_unit_test(test_numset),
+	    cmocka_unit_test(test_datetime),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
