@@ -86,20 +86,17 @@ int master_config_check(const struct config *cfg, char **error_r)
 {
 	const char *path = cfg->path != NULL ? cfg->path : "config";
 
-	if (cfg->imap_listen.count > 0) {
-		*error_r = xasprintf("%s:%u: [imap] listen: IMAP is not available yet; remove this "
-		                     "setting (POP3 only for now)",
-		                     path, master_config_line(path, "imap", "listen"));
-		return -1;
-	}
-	if (cfg->pop3_listen.count == 0) {
-		*error_r = xasprintf("%s:0: no listen address: set [pop3] listen", path);
+	if (cfg->imap_listen.count == 0 && cfg->pop3_listen.count == 0) {
+		*error_r = xasprintf("%s:0: no listen address: set [imap] or [pop3] listen", path);
 		return -1;
 	}
 	if (listen_check(cfg, error_r) < 0) {
+		/* name the section whose addresses are refused */
+		const char *section = strstr(*error_r, "[imap]") != NULL ? "imap" : "pop3";
+
 		free(*error_r);
-		*error_r = xasprintf("%s:%u: [pop3] listen: not a numeric ADDR:PORT or [V6]:PORT",
-		                     path, master_config_line(path, "pop3", "listen"));
+		*error_r = xasprintf("%s:%u: [%s] listen: not a numeric ADDR:PORT or [V6]:PORT",
+		                     path, master_config_line(path, section, "listen"), section);
 		return -1;
 	}
 	return 0;

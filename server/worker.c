@@ -208,6 +208,8 @@ static void worker_session(const struct listener *l, struct tls_conn *tc, const 
 	s.conn = conn_new(&t, ip);
 	if (l->proto == AUTH_PROTO_POP3)
 		pop3_session_run(&s);
+	else if (l->proto == AUTH_PROTO_IMAP)
+		imap_session_run(&s);
 	else
 		log_error("no protocol for listener %s", l->addr);
 	conn_free(&s.conn);

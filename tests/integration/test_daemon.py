@@ -114,15 +114,17 @@ def test_check_bad_certificate(server):
     assert str(server.conf) in r.stderr and "[tls]" in r.stderr, r.stderr
 
 
-def test_imap_listen_refused_until_imap_exists(server):
+def test_imap_listen_accepted_and_bad_imap_address_names_its_line(server):
     server.enable_imap()
     r = run_check(server)
+    assert r.returncode == 0, r.stderr
+    server.configure("imap", "listen", "localhost:993")
+    r = run_check(server)
     assert r.returncode == 1
-    assert "IMAP is not available yet" in r.stderr
     lines = server.conf.read_text().splitlines()
     section = lines.index("[imap]")
     lineno = next(i + 1 for i, ln in enumerate(lines) if i > section and ln.startswith("listen"))
-    assert r.stderr.startswith(f"{server.conf}:{lineno}: "), r.stderr
+    assert r.stderr.startswith(f"{server.conf}:{lineno}: [imap] listen: "), r.stderr
 
 
 def test_usage_exit_2():
