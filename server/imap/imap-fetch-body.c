@@ -216,5 +216,16 @@ int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len,
 		return 0;
 	if (s.end < skip)
 		s.end = UINT64_MAX;
-	return run(body, &s, error_r);
+	if (run(body, &s, error_r) == 0)
+		return 0;
+	/* The literal's size is already sent: fill it up so the client stays in step. */
+	static const char spaces[64] = {[0 ... 63] = ' '};
+
+	for (uint64_t have = s.pos > s.start ? s.pos - s.start : 0; have < len;) {
+		size_t n = len - have < sizeof(spaces) ? (size_t)(len - have) : sizeof(spaces);
+
+		conn_write(out, spaces, n);
+		have += n;
+	}
+	return -1;
 }

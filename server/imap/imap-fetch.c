@@ -660,10 +660,9 @@ static int emit(struct fetch_ctx *ctx, uint32_t seq, struct conn *out, const cha
 			buf_append_str(&line, " ");
 		ret = emit_item(ctx, i, seq, out, &line, error_r);
 	}
-	if (ret == 0) {
-		buf_append_str(&line, ")\r\n");
-		flush_line(out, &line);
-	}
+	/* even after a failed read (its literal padded): the response stays well-formed */
+	buf_append_str(&line, ")\r\n");
+	flush_line(out, &line);
 	buf_free(&line);
 	return ret;
 }

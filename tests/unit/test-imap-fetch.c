@@ -662,6 +662,45 @@ static void test_vanished_message(void **state)
 	free(take_output(f));
 }
 
+/* A file that shrank under us: the literal is padded to its announced size, the response
+ * closed, and the error reported. */
+static void test_truncated_file(void **state)
+{
+	struct fixture *f = *state;
+	struct imap_fetch *fetch;
+	const char *error = NULL;
+	char path[1024], *out, *expect;
+	struct dirent *de;
+	size_t size = mailbox_get(f->box, 0)->crlf_size;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/cur", f->root);
+	assert_non_null(dir = opendir(path));
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+
+		/* message 1 is the only file of its size */
+		snprintf(path, sizeof(path), "%s/cur/%s", f->root, de->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (size_t)st.st_size == sizeof(msg_simple) - 1)
+			break;
+	}
+	closedir(dir);
+	assert_non_null(de);
+	assert_int_equal(truncate(path, 10), 0);
+	fetch = parse_items(f, "BODY.PEEK[]", &error);
+	assert_non_null(fetch);
+	assert_int_equal(imap_fetch_write(fetch, f->box, 0, 1, f->conn, &error), -1);
+	assert_string_equal(error, "Message file shrank");
+	imap_fetch_free(&fetch);
+	out = take_output(f);
+	expect =
+	    xasprintf("* 1 FETCH (BODY[] {%zu}\r\nDate: Mon,%*s)\r\n", size, (int)size - 10, "");
+	assert_string_equal(out, expect);
+	free(out);
+	free(expect);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +717,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_parse_errors_and_seen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_vanished_message, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
