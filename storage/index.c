@@ -28,6 +28,7 @@ struct mail_index {
 	bool outdated; /* written by an older version: rebuilt */
 	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
+	sqlite3_stmt *st_cache_range;
 };
 
 static const char index_schema[] =
@@ -198,7 +199,10 @@ static int index_prepare_msg(struct mail_index *idx, const char **error_r)
 	    index_prepare(idx,
 	                  "INSERT OR REPLACE INTO cache (uid, field, data) SELECT ?1, ?2, ?3"
 	                  " WHERE EXISTS (SELECT 1 FROM msg WHERE uid = ?1)",
-	                  &idx->st_cache_put, error_r) < 0)
+	                  &idx->st_cache_put, error_r) < 0 ||
+	    index_prepare(idx,
+	                  "SELECT uid, data FROM cache WHERE uid BETWEEN ? AND ? AND field = ?",
+	                  &idx->st_cache_range, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -256,10 +260,10 @@ fail:
 
 static void index_free(struct mail_index *idx)
 {
-	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,   &idx->st_taken,
-	                          &idx->st_remove,       &idx->st_meta_get, &idx->st_meta_set,
-	                          &idx->st_cache_remove, &idx->st_kw_set,   &idx->st_kw_get,
-	                          &idx->st_cache_get,    &idx->st_cache_put};
+	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,    &idx->st_taken,
+	                          &idx->st_remove,       &idx->st_meta_get,  &idx->st_meta_set,
+	                          &idx->st_cache_remove, &idx->st_kw_set,    &idx->st_kw_get,
+	                          &idx->st_cache_get,    &idx->st_cache_put, &idx->st_cache_range};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);
@@ -704,5 +708,25 @@ int mail_index_cache_copy(struct mail_index *src, uint32_t src_uid, struct mail_
 	sqlite3_finalize(st);
 	if (ret != SQLITE_DONE)
 		return index_fail(src, "cache copy", error_r);
+	return 0;
+}
+
+int mail_index_cache_range(struct mail_index *idx, uint32_t lo, uint32_t hi, const char *field,
+                           mail_index_cache_cb *cb, void *ctx)
+{
+	sqlite3_stmt *st = idx->st_cache_range;
+	const char *error;
+	int ret;
+
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	sqlite3_bind_text(st, 3, field, -1, SQLITE_STATIC);
+	while ((ret = sqlite3_step(st)) == SQLITE_ROW)
+		cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+		   (size_t)sqlite3_column_bytes(st, 1));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(idx, "cache range", &error);
 	return 0;
 }

@@ -104,6 +104,10 @@ int mail_index_keyword_changes(struct mail_index *idx, uint32_t since, mail_inde
 int mail_index_cache_get(struct mail_index *idx, uint32_t uid, const char *field, struct buf *out);
 int mail_index_cache_put(struct mail_index *idx, uint32_t uid, const char *field, const void *data,
                          size_t len, const char **error_r);
+/* Every row of field with a UID in [lo, hi], in UID order. */
+typedef void mail_index_cache_cb(void *ctx, uint32_t uid, const void *data, size_t len);
+int mail_index_cache_range(struct mail_index *idx, uint32_t lo, uint32_t hi, const char *field,
+                           mail_index_cache_cb *cb, void *ctx);
 int mail_index_cache_copy(struct mail_index *src, uint32_t src_uid, struct mail_index *dst,
                           uint32_t dst_uid, const char **error_r);
 

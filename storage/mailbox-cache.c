@@ -1,9 +1,10 @@
 /*
  * Cached per-message metadata (ENVELOPE, BODYSTRUCTURE, ...) in the index's cache table, keyed
- * by UID + field and removed with the message. Reads are point lookups on a persistent prepared
- * statement. Writes are collected in memory and written in one transaction per batch (at the
- * next sync, expunge, copy, close, or when the batch is full), so a cold FETCH 1:* does not
- * commit once per message.
+ * by UID + field and removed with the message. Reads come in chunks: the first get of a field
+ * at view index i reads that field for the next CACHE_CHUNK_SIZE messages in one range query
+ * (FETCH 1:* walks the view in order; a few chunks serve fields asked for side by side). Writes are
+ * collected in memory and written in one transaction per batch (at the next sync, expunge, copy,
+ * close, or when the batch is full), so a cold FETCH 1:* does not commit once per message.
  */
 #include "storage/storage-private.h"
 
@@ -14,7 +15,7 @@
 #include <string.h>
 
 #define CACHE_FIELD_MAX     32
-#define CACHE_PENDING_MAX   512
+#define CACHE_PENDING_MAX   4096
 #define CACHE_PENDING_BYTES (4 * 1024 * 1024)
 #define CACHE_DATA_MAX      (1024 * 1024)
 
@@ -40,12 +41,24 @@ static int cache_write(struct mailbox *box, const char **error_r)
 	return 0;
 }
 
+void mailbox_cache_invalidate(struct mailbox *box)
+{
+	for (size_t i = 0; i < CACHE_CHUNKS; i++) {
+		struct cache_chunk *c = &box->chunks[i];
+
+		xfree(&c->field);
+		buf_free(&c->data);
+		c->count = 0;
+	}
+}
+
 void mailbox_cache_flush(struct mailbox *box, bool in_tx)
 {
 	const char *error;
 
 	if (box->pending_count == 0)
 		return;
+	mailbox_cache_invalidate(box);
 	if (in_tx) {
 		(void)cache_write(box, &error);
 	} else if (mail_index_begin(box->index, &error) == 0) {
@@ -67,19 +80,96 @@ static const struct cache_pending *cache_pending_find(const struct mailbox *box,
 	return NULL;
 }
 
+struct chunk_fill {
+	struct mailbox *box;
+	struct cache_chunk *c;
+};
+
+static void chunk_row(void *ctx, uint32_t uid, const void *data, size_t len)
+{
+	struct chunk_fill *fill = ctx;
+	struct cache_chunk *c = fill->c;
+	ssize_t i = mailbox_find_uid(fill->box, uid);
+	size_t j;
+
+	if (i < (ssize_t)c->first || (size_t)i >= c->first + c->count)
+		return;
+	j = (size_t)i - c->first;
+	c->off[j] = c->data.len;
+	c->len[j] = len;
+	c->have[j] = true;
+	buf_append(&c->data, data, len);
+}
+
+static struct cache_chunk *chunk_find(struct mailbox *box, size_t index, const char *field)
+{
+	for (size_t i = 0; i < CACHE_CHUNKS; i++) {
+		struct cache_chunk *c = &box->chunks[i];
+
+		if (c->field != NULL && strcmp(c->field, field) == 0 && index >= c->first &&
+		    index < c->first + c->count) {
+			c->age = ++box->chunk_clock;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Reads field for view indexes [index, index + CACHE_CHUNK_SIZE) into the least recently used
+ * chunk. NULL on error. */
+static struct cache_chunk *chunk_load(struct mailbox *box, size_t index, const char *field)
+{
+	struct cache_chunk *c = &box->chunks[0];
+	struct chunk_fill fill = {.box = box};
+
+	for (size_t i = 0; i < CACHE_CHUNKS; i++) {
+		struct cache_chunk *cand = &box->chunks[i];
+
+		if (cand->field == NULL) {
+			c = cand;
+			break;
+		}
+		if (cand->age < c->age)
+			c = cand;
+	}
+	xfree(&c->field);
+	buf_reset(&c->data);
+	memset(c->have, 0, sizeof(c->have));
+	c->field = xstrdup(field);
+	c->first = index;
+	c->count = box->count - index < CACHE_CHUNK_SIZE ? box->count - index : CACHE_CHUNK_SIZE;
+	c->age = ++box->chunk_clock;
+	fill.c = c;
+	if (mail_index_cache_range(box->index, box->msgs[index].mail.uid,
+	                           box->msgs[index + c->count - 1].mail.uid, field, chunk_row,
+	                           &fill) < 0) {
+		xfree(&c->field);
+		c->count = 0;
+		return NULL;
+	}
+	return c;
+}
+
 int mailbox_cache_get(struct mailbox *box, size_t index, const char *field, struct buf *out)
 {
 	const struct cache_pending *p;
-	uint32_t uid;
+	struct cache_chunk *c;
+	size_t j;
 
 	if (index >= box->count)
 		return 0;
-	uid = box->msgs[index].mail.uid;
-	if ((p = cache_pending_find(box, uid, field)) != NULL) {
+	if ((p = cache_pending_find(box, box->msgs[index].mail.uid, field)) != NULL) {
 		buf_append(out, p->data, p->len);
 		return 1;
 	}
-	return mail_index_cache_get(box->index, uid, field, out);
+	if ((c = chunk_find(box, index, field)) == NULL &&
+	    (c = chunk_load(box, index, field)) == NULL)
+		return mail_index_cache_get(box->index, box->msgs[index].mail.uid, field, out);
+	j = index - c->first;
+	if (!c->have[j])
+		return 0;
+	buf_append(out, c->data.data + c->off[j], c->len[j]);
+	return 1;
 }
 
 int mailbox_cache_put(struct mailbox *box, size_t index, const char *field, const void *data,

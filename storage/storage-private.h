@@ -2,6 +2,7 @@
 #ifndef TWOFOLD_STORAGE_PRIVATE_H
 #define TWOFOLD_STORAGE_PRIVATE_H
 
+#include "common/buf.h"
 #include "storage/index.h"
 #include "storage/maildir.h"
 #include "storage/storage.h"
@@ -25,6 +26,18 @@ struct cache_pending {
 	char *field;
 	void *data;
 	size_t len;
+};
+
+/* Cached metadata of one field for view indexes [first, first + count), read in one query. */
+#define CACHE_CHUNK_SIZE 256
+#define CACHE_CHUNKS     4
+struct cache_chunk {
+	char *field; /* NULL: unused */
+	size_t first, count;
+	struct buf data; /* the values, one after another */
+	size_t off[CACHE_CHUNK_SIZE], len[CACHE_CHUNK_SIZE];
+	bool have[CACHE_CHUNK_SIZE];
+	unsigned age;
 };
 
 struct mailbox {
@@ -53,6 +66,8 @@ struct mailbox {
 
 	struct cache_pending *pending;
 	size_t pending_count, pending_bytes;
+	struct cache_chunk chunks[CACHE_CHUNKS];
+	unsigned chunk_clock;
 };
 
 /* storage.c */
@@ -69,6 +84,8 @@ int mailbox_keywords_reload(struct mailbox *box, const char **error_r);
  * in_tx, else in one of its own). */
 void mailbox_cache_flush(struct mailbox *box, bool in_tx);
 void mailbox_cache_discard(struct mailbox *box);
+/* Forgets the chunks read ahead (the view or the cache changed). */
+void mailbox_cache_invalidate(struct mailbox *box);
 
 /* folder.c */
 /* Maps a wire name to the directory beneath the maildir root ("." for INBOX). NULL and

@@ -646,6 +646,7 @@ static void mailbox_free(struct mailbox *box)
 	if (box->index != NULL)
 		mailbox_cache_flush(box, false);
 	mailbox_cache_discard(box);
+	mailbox_cache_invalidate(box);
 	for (size_t i = 0; i < box->count; i++)
 		msg_free(&box->msgs[i]);
 	for (unsigned i = 0; i < box->kw_count; i++)
@@ -902,6 +903,7 @@ static void view_compact(struct mailbox *box, const bool *removed)
 	size_t out = 0;
 
 	changed_reset(box);
+	mailbox_cache_invalidate(box); /* view indexes move */
 	for (size_t i = 0; i < box->count; i++) {
 		if (removed[i])
 			msg_free(&box->msgs[i]);
