@@ -127,6 +127,7 @@ def totp(secret, now=None, digits=6, period=30):
 def _login_loop(args):
     """Repeats connect+login+QUIT as user until the deadline; returns (ok, failed)."""
     port, cert, user, password, deadline = args
+    cpu0 = time.process_time()
     ctx = client_context(cert)
     ok = failed = 0
     for _ in range(LOGIN_MAX_PER_CLIENT):
@@ -139,12 +140,13 @@ def _login_loop(args):
             ok += 1
         except (OSError, RuntimeError, ConnectionError):
             failed += 1
-    return ok, failed
+    return ok, failed, time.process_time() - cpu0
 
 
 def _login_once_each(args):
     """One connect+login+QUIT per (user, password-or-secret); fresh TOTP code at login time."""
     port, cert, accounts = args
+    cpu0 = time.process_time()
     ctx = client_context(cert)
     ok = failed = 0
     for user, password, secret in accounts:
@@ -155,12 +157,13 @@ def _login_once_each(args):
             ok += 1
         except (OSError, RuntimeError, ConnectionError):
             failed += 1
-    return ok, failed
+    return ok, failed, time.process_time() - cpu0
 
 
 def _drain(args):
     """RETR + DELE every message of the user's maildrop, QUIT; returns octets received."""
     port, cert, user, password = args
+    cpu0 = time.process_time()
     p = Pop3(port, client_context(cert), timeout=300)
     p.login(user, password)
     count = int(p.cmd("STAT").split()[1])
@@ -170,7 +173,7 @@ def _drain(args):
         total += p.multiline()
         p.cmd(f"DELE {i}")
     p.quit()
-    return total
+    return total, time.process_time() - cpu0
 
 
 def parallel(fn, jobs):
@@ -297,6 +300,11 @@ protocol pop3 {{
                 time.sleep(0.1)
         raise RuntimeError("dovecot does not listen:\n" + self.log())
 
+    @staticmethod
+    def version():
+        r = subprocess.run(["dovecot", "--version"], capture_output=True, text=True)
+        return r.stdout.split()[0] if r.returncode == 0 and r.stdout else "?"
+
     def log(self):
         out = ""
         for p in (self.dir / "stderr.log", self.log_path):
@@ -337,6 +345,7 @@ class Bench:
         self.cert, self.key = th.make_cert(self.root / "tls")
         self.uid, self.gid = th.ensure_service_user()
         self.results = []
+        self.client_cpu = []
 
     def setup_twofold(self):
         s = th.Server(self.cert, self.key)
@@ -387,9 +396,14 @@ class Bench:
 
     def report(self, name, tf, dc, unit, fmt="{:.1f}"):
         ratio = tf / dc if dc else float("nan")
+        cpu, self.client_cpu = self.client_cpu, []
         self.results.append((name, tf, dc, unit, ratio))
         print(f"{name:<48} twofold {fmt.format(tf):>9} {unit:<6} dovecot {fmt.format(dc):>9} "
               f"{unit:<6} ratio {ratio:5.2f}", flush=True)
+        if cpu:
+            print("    (client CPU / wall: " + ", ".join(
+                f"{who} {c:.1f}/{w:.1f} s" for who, (c, w) in zip(("twofold", "dovecot"), cpu)) +
+                f", of {os.cpu_count()} CPUs)", flush=True)
 
     # 1 and 2 -------------------------------------------------------------------------------
 
@@ -398,8 +412,13 @@ class Bench:
         t0 = time.time()
         res = parallel(_login_loop, [(port, self.cert, u, p, deadline)
                                      for u, p in users_passwords])
+        return self.tally(res, t0)
+
+    def tally(self, res, t0):
+        wall = time.time() - t0
         ok, failed = sum(r[0] for r in res), sum(r[1] for r in res)
-        return ok / (time.time() - t0), failed
+        self.client_cpu.append((sum(r[2] for r in res), wall))
+        return ok / wall, failed
 
     def bench_apppass(self):
         tf_users = [(u, self.tf_apppass[u]) for u in sorted(self.tf_apppass)[:CLIENTS]]
@@ -413,8 +432,7 @@ class Bench:
         jobs = [(port, self.cert, accounts[i::CLIENTS]) for i in range(CLIENTS)]
         t0 = time.time()
         res = parallel(_login_once_each, jobs)
-        ok, failed = sum(r[0] for r in res), sum(r[1] for r in res)
-        return ok / (time.time() - t0), failed
+        return self.tally(res, t0)
 
     def bench_totp(self):
         tf, tf_fail = self.once_each_rate(self.tf.pop3_port, self.tf_totp)
@@ -432,8 +450,11 @@ class Bench:
 
     def drain_rate(self, port, passwords):
         t0 = time.time()
-        got = parallel(_drain, [(port, self.cert, u, p) for u, p in passwords])
-        return sum(got) / 1e6 / (time.time() - t0), sum(got)
+        res = parallel(_drain, [(port, self.cert, u, p) for u, p in passwords])
+        wall = time.time() - t0
+        got = sum(r[0] for r in res)
+        self.client_cpu.append((sum(r[1] for r in res), wall))
+        return got / 1e6 / wall, got
 
     def bench_drain(self):
         tf_users = [(f"u{i:03d}", self.tf_apppass[f"u{i:03d}"]) for i in range(CLIENTS)]
@@ -489,7 +510,8 @@ class Bench:
         self.write_corpus()
         self.tf.start()
         self.dc.start()
-        print(f"== measuring ({os.cpu_count()} CPUs; client and servers share them)",
+        print(f"== measuring ({os.cpu_count()} CPUs; client and servers share them; Dovecot "
+              f"{self.dc.version()} with Debian's defaults: a login process per connection)",
               flush=True)
         for step in self.args.only or ("1", "2", "3", "4"):
             {"1": self.bench_apppass, "2": self.bench_totp, "3": self.bench_drain,
