@@ -9,6 +9,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static int imap_idle_watch(struct imap_client *c)
 {
@@ -49,35 +50,52 @@ static void imap_idle_update(struct imap_client *c, int watch_fd)
 	conn_flush(c->conn);
 }
 
+static long imap_idle_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Waits for input, a change or the next keepalive. 1 input, 0 go on, negative: end. */
+static int imap_idle_wait(struct imap_client *c, int watch_fd, long *keepalive_at)
+{
+	long keepalive_ms = (long)c->s->cfg->imap_idle_keepalive * 1000L;
+	long left = *keepalive_at - imap_idle_now_ms();
+	/* without inotify, look for changes every 5 seconds */
+	long wait_ms = watch_fd < 0 && left > 5000 ? 5000 : left;
+	int r = conn_wait_input(c->conn, watch_fd, wait_ms > 0 ? (unsigned)wait_ms : 0);
+
+	if (r == 1 || r < 0)
+		return r;
+	imap_idle_update(c, watch_fd);
+	if (imap_idle_now_ms() >= *keepalive_at) {
+		imap_untagged(c, "OK Still here");
+		*keepalive_at = imap_idle_now_ms() + keepalive_ms;
+	}
+	conn_flush(c->conn);
+	return conn_broken(c->conn) ? CONN_ERROR : 0;
+}
+
 enum imap_cmd_result imap_cmd_idle(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
-	unsigned keepalive = c->s->cfg->imap_idle_keepalive;
-	int watch_fd = imap_idle_watch(c);
-	/* without inotify, look every 5 seconds */
-	unsigned wait_ms = watch_fd >= 0 ? keepalive * 1000u : 5000u;
+	long keepalive_at = imap_idle_now_ms() + (long)c->s->cfg->imap_idle_keepalive * 1000L;
+	int watch_fd, r;
 
 	(void)a;
 	if (n != 0)
 		return imap_bad(c, "IDLE takes no arguments.");
+	watch_fd = imap_idle_watch(c);
 	if (c->state == IMAP_STATE_SELECTED)
 		imap_sync_report(c, true);
 	conn_puts(c->conn, "+ idling\r\n");
 	conn_flush(c->conn);
-	for (;;) {
-		int r = conn_wait_input(c->conn, watch_fd, wait_ms);
-
-		if (r == 1)
-			return imap_idle_done(c);
-		if (r < 0) {
-			if (r == CONN_SHUTDOWN)
-				imap_untagged(c, "BYE Server shutting down.");
-			return IMAP_CMD_END;
-		}
-		imap_idle_update(c, watch_fd);
-		if (r == 0)
-			imap_untagged(c, "OK Still here");
-		conn_flush(c->conn);
-		if (conn_broken(c->conn))
-			return IMAP_CMD_END;
+	while ((r = imap_idle_wait(c, watch_fd, &keepalive_at)) == 0) {
 	}
+	if (r == 1)
+		return imap_idle_done(c);
+	if (r == CONN_SHUTDOWN)
+		imap_untagged(c, "BYE Server shutting down.");
+	return IMAP_CMD_END;
 }
