@@ -45,6 +45,15 @@ struct auth_apppass {
 	char *last_ip;
 };
 
+/* Housekeeping limits (see auth_module.prune). */
+struct auth_prune {
+	time_t ip_failures_before;   /* "ip" failure counters whose last failure is older */
+	time_t user_failures_before; /* "user" failure counters, known user or not */
+	time_t grace_before;         /* grace entries that expired before this */
+	time_t audit_before;         /* audit entries older than this */
+	unsigned audit_max_rows;     /* and all but the newest this many; 0 = no cap */
+};
+
 /* Failure counters are kept per kind ("user", "ip") and key. */
 #define AUTH_FAILURE_USER "user"
 #define AUTH_FAILURE_IP   "ip"
@@ -133,6 +142,11 @@ struct auth_module {
 	int (*audit_list)(struct auth_store *store, const char *name, unsigned limit,
 	                  void (*cb)(const struct admin_log_entry *, void *), void *ctx,
 	                  const char **error_r);
+
+	/* Removes what auth_prune names, so that no table grows without bound (random user names
+	 * and IPs, the audit log). May be NULL in a module that has nothing to prune. */
+	int (*prune)(struct auth_store *store, const struct auth_prune *limits,
+	             const char **error_r);
 };
 
 extern const struct auth_module auth_module_sqlite;

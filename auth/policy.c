@@ -26,7 +26,13 @@
 #define POLICY_IP_MAX            64
 #define POLICY_CLIENT_ID_MAX     128
 #define POLICY_IP_FAILURE_WINDOW 86400 /* an IP's failures are forgotten after a quiet day */
-#define POLICY_TEMPFAIL_DELAY_MS 1000
+/* A user name's failures are forgotten after a quiet month, known user or not: counters for
+ * random names can then be pruned without making unknown names behave differently. */
+#define POLICY_USER_FAILURE_WINDOW (30 * 86400)
+#define POLICY_AUDIT_KEEP          (180 * 86400)
+#define POLICY_AUDIT_MAX_ROWS      1000000
+#define POLICY_PRUNE_INTERVAL      3600
+#define POLICY_TEMPFAIL_DELAY_MS   1000
 
 static const uint32_t policy_delays_ms[] = {2000, 4000, 8000, 15000};
 #define POLICY_MAX_DELAY_MS 15000
@@ -101,6 +107,7 @@ int auth_policy_open(const struct config *cfg, struct auth_policy **policy_r, co
 	p->cfg = cfg;
 	p->pw.opslimit = cfg->pwhash_opslimit;
 	p->pw.memlimit = cfg->pwhash_memlimit;
+	p->audit_max_rows = POLICY_AUDIT_MAX_ROWS;
 	p->module = auth_module_find(cfg->auth_module);
 	if (p->module == NULL) {
 		snprintf(errbuf, sizeof(errbuf), "unknown auth module '%s'", cfg->auth_module);
@@ -400,7 +407,8 @@ static int login_count_failure(struct login *l)
 	                      now - POLICY_IP_FAILURE_WINDOW, &ipfail, &l->error) < 0)
 		return -1;
 	if (!l->locked &&
-	    m->failure_record(p->store, AUTH_FAILURE_USER, key, now, 0, &ufail, &l->error) < 0)
+	    m->failure_record(p->store, AUTH_FAILURE_USER, key, now,
+	                      now - POLICY_USER_FAILURE_WINDOW, &ufail, &l->error) < 0)
 		return -1;
 	/* max_failures consecutive failures lock the user. Until a success resets the count, every
 	 * further failure after the lock has run out locks again, for twice as long (attempts
@@ -457,6 +465,27 @@ static enum auth_result login_finish(struct login *l, enum auth_result r)
 	return r;
 }
 
+/* Bounds the store's tables (failure counters for random names and IPs, expired grace, the
+ * audit log); runs at the first login and then at most once per interval. */
+static void policy_prune(struct auth_policy *p, time_t now)
+{
+	struct auth_prune limits = {
+	    .ip_failures_before = now - POLICY_IP_FAILURE_WINDOW,
+	    .user_failures_before = now - POLICY_USER_FAILURE_WINDOW,
+	    .grace_before = now,
+	    .audit_before = now - POLICY_AUDIT_KEEP,
+	    .audit_max_rows = p->audit_max_rows,
+	};
+	const char *error = NULL;
+
+	if (p->module->prune == NULL || now < p->next_prune)
+		return;
+	p->next_prune = now + POLICY_PRUNE_INTERVAL;
+	if (p->module->prune(p->store, &limits, &error) < 0)
+		log_warn("auth store housekeeping failed (next try in an hour): %s",
+		         error != NULL ? error : "store error");
+}
+
 void auth_policy_login(struct auth_policy *policy, const struct auth_request *req,
                        struct auth_reply *reply)
 {
@@ -479,4 +508,5 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 		reply->delay_ms = r == AUTH_FAIL ? l.delay_ms : POLICY_TEMPFAIL_DELAY_MS;
 	}
 	auth_user_clear(&l.user);
+	policy_prune(policy, req->now);
 }

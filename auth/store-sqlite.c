@@ -882,6 +882,42 @@ static int sqlite_audit_list(struct auth_store *store, const char *name, unsigne
 	return rc == SQLITE_DONE ? 1 : store_fail(s, "read audit log", error_r);
 }
 
+/* ---- housekeeping ---- */
+
+static int store_delete(struct sqlite_store *s, const char *sql, int64_t a, int64_t b,
+                        const char **error_r)
+{
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, sql, &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, a);
+	if (sqlite3_bind_parameter_count(stmt) > 1)
+		sqlite3_bind_int64(stmt, 2, b);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 0;
+}
+
+static int sqlite_prune(struct auth_store *store, const struct auth_prune *l, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+
+	if (store_delete(s,
+	                 "DELETE FROM failures WHERE (kind = '" AUTH_FAILURE_IP "' AND last < ?1) "
+	                 "OR (kind = '" AUTH_FAILURE_USER "' AND last < ?2)",
+	                 l->ip_failures_before, l->user_failures_before, error_r) < 0 ||
+	    store_delete(s, "DELETE FROM grace WHERE expires < ?1", l->grace_before, 0, error_r) <
+	        0 ||
+	    store_delete(s, "DELETE FROM audit WHERE time < ?1", l->audit_before, 0, error_r) < 0)
+		return -1;
+	if (l->audit_max_rows == 0)
+		return 1;
+	/* ids only grow: the newest audit_max_rows rows are the top ids */
+	if (store_delete(s, "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1",
+	                 l->audit_max_rows, 0, error_r) < 0)
+		return -1;
+	return 1;
+}
+
 const struct auth_module auth_module_sqlite = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -913,4 +949,5 @@ const struct auth_module auth_module_sqlite = {
     .stolen_mark = sqlite_stolen_mark,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
+    .prune = sqlite_prune,
 };

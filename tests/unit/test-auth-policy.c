@@ -1,6 +1,7 @@
 /* The login policy: TOTP, replay, grace, lockout, recovery, app passwords, bad input. */
 #include "test-auth-env.h"
 #include "auth/factor.h"
+#include "auth/policy-private.h"
 
 #include <ctype.h>
 #include <sqlite3.h>
@@ -568,6 +569,66 @@ static void test_busy_store_tempfail(void **state)
 	xfree_secret(seed, len);
 }
 
+static long long table_rows(const struct env *e, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	long long n;
+
+	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Failures for random user names from random IPs, and the audit log, must not grow without
+ * bound: old rows go, and a user name's failures are forgotten after the same quiet time
+ * whether the user exists or not (or the difference would tell names apart). */
+static void test_prune_bounds_tables(void **state)
+{
+	struct env *e = *state;
+	time_t t = TEST_T0, month = 31 * 86400;
+	char name[32], ip[32];
+
+	env_add_user(e, "pat");
+	for (unsigned i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "random%u", i);
+		snprintf(ip, sizeof(ip), "198.51.100.%u", i);
+		env_login_ip(e, name, "wrong password123456", AUTH_PROTO_IMAP, ip, t + i);
+	}
+	fail_n(e, "pat", t + 30, 4);
+	env_login_ip(e, "ghost", "wrong password123456", AUTH_PROTO_IMAP, "203.0.113.1", t + 40);
+	for (unsigned i = 0; i < 3; i++)
+		env_login_ip(e, "ghost", "wrong password123456", AUTH_PROTO_IMAP, "203.0.113.1",
+		             t + 41 + i);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM failures"), 20 + 20 + 2 + 2);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM audit"), 28);
+	/* a quiet month later: the first login prunes; known and unknown names start afresh */
+	assert_int_equal(
+	    env_login_ip(e, "pat", "wrong password123456", AUTH_PROTO_IMAP, "192.0.2.50", t + month)
+	        .delay_ms,
+	    2000);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM failures"), 2);
+	assert_int_equal(env_login_ip(e, "ghost", "wrong password123456", AUTH_PROTO_IMAP,
+	                              "192.0.2.51", t + month + 1)
+	                     .delay_ms,
+	                 2000);
+	/* the audit log: entries older than half a year go, and at most audit_max_rows stay */
+	env_login(e, "pat", "wrong password123456", t + 200 * 86400);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM audit"), 3);
+	assert_int_equal(table_rows(e, "SELECT min(time) FROM audit"), t + month);
+	e->p->audit_max_rows = 5;
+	for (unsigned i = 0; i < 10; i++)
+		env_login(e, "pat", "wrong password123456", t + 201 * 86400 + i);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM audit"), 13);
+	env_login(e, "pat", "wrong password123456", t + 202 * 86400);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM audit"), 5);
+	assert_int_equal(table_rows(e, "SELECT max(time) FROM audit"), t + 202 * 86400);
+}
+
 static void test_password_rehash(void **state)
 {
 	struct env *e = *state;
@@ -610,6 +671,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stolen_password_sign, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_busy_store_tempfail, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_password_rehash, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_bounds_tables, env_setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
