@@ -165,8 +165,14 @@ int ipc_recv(int sock, struct ipc_msg *m)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&m->fd, CMSG_DATA(c), sizeof(int));
-	if (n == 0)
+	if (n == 0) {
+		/* an empty message (possible on SOCK_SEQPACKET, with an fd) reads as end-of-file:
+		 * nobody will look at the fd, so it must not stay open */
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
 		return 0;
+	}
 	r = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? -1 : ipc_decode(m, buf, (size_t)n);
 	sodium_memzero(buf, (size_t)n);
 	if (r < 0) {

@@ -96,6 +96,39 @@ static void test_decode_rejects(void **state)
 	assert_int_equal(ipc_get_str(&m, &s), -1);
 }
 
+/* SOCK_SEQPACKET allows an empty message with an fd attached; recvmsg then returns 0, like
+ * end-of-file. The fd must not stay open in the receiver (a peer could exhaust its fds). */
+static void test_empty_message_with_fd_not_leaked(void **state)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr msg = {.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
+	struct cmsghdr *c;
+	struct ipc_msg in;
+	int sv[2], fd = STDIN_FILENO, free_fd;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	memset(&cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	assert_int_equal(sendmsg(sv[0], &msg, 0), 0);
+	free_fd = dup(STDIN_FILENO); /* the lowest free fd number: where a leak would land */
+	close(free_fd);
+	assert_int_equal(ipc_recv(sv[1], &in), 0);
+	assert_int_equal(in.fd, -1);
+	fd = dup(STDIN_FILENO);
+	assert_int_equal(fd, free_fd);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_overflow(void **state)
 {
 	static char big[IPC_MAX];
@@ -119,6 +152,7 @@ int main(void)
 	    cmocka_unit_test(test_roundtrip_with_fd),
 	    cmocka_unit_test(test_decode_rejects),
 	    cmocka_unit_test(test_overflow),
+	    cmocka_unit_test(test_empty_message_with_fd_not_leaked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
