@@ -397,7 +397,8 @@ char *config_maildir_for(const struct config *cfg, const char *user)
 	/* A user name never becomes a path component that could climb or hide. */
 	if (ulen == 0 || strchr(user, '/') != NULL || user[0] == '.' ||
 	    strstr(user, "..") != NULL || !text_has_no_controls(user, ulen) ||
-	    (at != NULL && strchr(domain, '@') != NULL))
+	    (at != NULL &&
+	     (nlen == 0 || domain[0] == '\0' || domain[0] == '.' || strchr(domain, '@') != NULL)))
 		return NULL;
 	cap = strlen(cfg->maildir) * (ulen + 1) + 1;
 	out = o = xmalloc(cap);

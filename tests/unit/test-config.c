@@ -157,6 +157,12 @@ static void test_maildir_template(void **state)
 	assert_null(config_maildir_for(cfg, "a@b@c"));
 	assert_null(config_maildir_for(cfg, "a\nb"));
 	assert_null(config_maildir_for(cfg, ""));
+	/* an empty local part would make the domain folder (holding everyone's maildirs) a
+	 * mailbox; an empty or dot-led domain would fold into another user's path */
+	assert_null(config_maildir_for(cfg, "@example.org"));
+	assert_null(config_maildir_for(cfg, "alice@"));
+	assert_null(config_maildir_for(cfg, "alice@."));
+	assert_null(config_maildir_for(cfg, "alice@.example.org"));
 	config_free(&cfg);
 }
 
