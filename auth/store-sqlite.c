@@ -157,26 +157,39 @@ static char *column_strdup(sqlite3_stmt *stmt, int col)
 
 /* ---- open / schema ---- */
 
+static char store_open_error[600];
+
+static int store_file_fail(const char **error_r, const char *path, const char *what)
+{
+	snprintf(store_open_error, sizeof(store_open_error), "auth store %s: %s", path, what);
+	*error_r = store_open_error;
+	return -1;
+}
+
+/* Creates the store file 0600, or checks the one that is there. */
 static int store_create_file(const char *path, const char **error_r)
 {
 	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600), rc;
+	char what[128];
 
-	static char errbuf[600];
-
-	if (fd < 0) {
-		snprintf(errbuf, sizeof(errbuf), "cannot create or open %s: %s", path,
-		         strerror(errno));
-		*error_r = errbuf;
-		return -1;
-	}
-	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-		close(fd);
-		snprintf(errbuf, sizeof(errbuf), "%s is not a regular file", path);
-		*error_r = errbuf;
-		return -1;
-	}
+	if (fd < 0)
+		return store_file_fail(error_r, path, strerror(errno));
+	rc = fstat(fd, &st);
 	close(fd);
+	if (rc < 0)
+		return store_file_fail(error_r, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return store_file_fail(error_r, path, "not a regular file");
+	/* password hashes: like the key, refused when others may read them (SQLite gives the
+	 * WAL and shared-memory files the same mode) */
+	if ((st.st_mode & 077) != 0) {
+		snprintf(
+		    what, sizeof(what),
+		    "accessible by group or others (mode %04o): refusing to use it, chmod 600 it",
+		    (unsigned)(st.st_mode & 07777));
+		return store_file_fail(error_r, path, what);
+	}
 	return 0;
 }
 

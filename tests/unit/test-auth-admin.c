@@ -56,6 +56,25 @@ static void test_store_files(void **state)
 	assert_non_null(strstr(error, "exists"));
 }
 
+/* The store holds password hashes: one that group or others can read is refused like the key
+ * (its WAL and shared-memory files inherit its mode). */
+static void test_store_file_permissions(void **state)
+{
+	struct env *e = *state;
+	struct auth_policy *p = NULL;
+	const char *error = NULL;
+
+	env_close(e);
+	assert_int_equal(chmod(e->cfg->auth_database, 0644), 0);
+	assert_int_equal(auth_policy_open(e->cfg, &p, &error), -1);
+	assert_null(p);
+	assert_non_null(strstr(error, "group or others"));
+	assert_int_equal(chmod(e->cfg->auth_database, 0640), 0);
+	assert_int_equal(auth_policy_open(e->cfg, &p, &error), -1);
+	assert_int_equal(chmod(e->cfg->auth_database, 0600), 0);
+	env_open(e);
+}
+
 static void test_key_file_permissions(void **state)
 {
 	struct env *e = *state;
@@ -449,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_module_registry),
 	    cmocka_unit_test_setup_teardown(test_store_files, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_file_permissions, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_store_file_permissions, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_persists, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_created_once_concurrently, env_setup,
 	                                    env_teardown),
