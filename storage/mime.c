@@ -921,8 +921,11 @@ static void read_words(const char **sp, struct addr_ctx *a)
 				buf_append_str(&a->phrase, " ");
 			before = a->phrase.len;
 			read_quoted(&s, &a->phrase);
-			/* a quoted local part is kept unquoted */
-			buf_append(&a->local, a->phrase.data + before, a->phrase.len - before);
+			/* a quoted local part is kept unquoted; an empty one ("") may leave the
+			 * phrase unallocated, so only a non-empty one is copied */
+			if (a->phrase.len > before)
+				buf_append(&a->local, a->phrase.data + before,
+				           a->phrase.len - before);
 		} else if (is_atext(*s)) {
 			const char *start = s;
 

@@ -440,6 +440,20 @@ static void test_envelope_odd_addresses(void **state)
 	                "\"x.de\")) NIL NIL NIL NIL NIL)");
 }
 
+/* fuzz-mime regression: an empty quoted string ("") as the first word left the phrase buffer
+ * unallocated and the local part was copied from NULL + 0 (UBSan pointer-overflow) */
+static void test_envelope_empty_quoted(void **state)
+{
+	assert_envelope("From: \"\"@x\n\n",
+	                "(NIL NIL ((NIL NIL \"MISSING_MAILBOX\" \"x\")) "
+	                "((NIL NIL \"MISSING_MAILBOX\" \"x\")) "
+	                "((NIL NIL \"MISSING_MAILBOX\" \"x\")) NIL NIL NIL NIL NIL)");
+	assert_envelope("From: \"\" <a@b>, \"\"\"q\"@d\n\n",
+	                "(NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"q\" \"d\")) "
+	                "((NIL NIL \"a\" \"b\")(NIL NIL \"q\" \"d\")) "
+	                "((NIL NIL \"a\" \"b\")(NIL NIL \"q\" \"d\")) NIL NIL NIL NIL NIL)");
+}
+
 static void test_envelope_quoting(void **state)
 {
 	/* quotes and backslashes are escaped; 8-bit text is sent as a literal; folding is undone */
@@ -580,6 +594,7 @@ int main(void)
 	    cmocka_unit_test(test_rfc2231),
 	    cmocka_unit_test(test_envelope_basic),
 	    cmocka_unit_test(test_envelope_odd_addresses),
+	    cmocka_unit_test(test_envelope_empty_quoted),
 	    cmocka_unit_test(test_envelope_quoting),
 	    cmocka_unit_test(test_nstring),
 	    cmocka_unit_test(test_encoded_words),
