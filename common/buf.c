@@ -97,4 +97,7 @@ void buf_consume(struct buf *b, size_t n)
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = '\0';
+	/* the moved bytes' old places (a password arriving in pieces) */
+	if (b->secret)
+		sodium_memzero(b->data + b->len + 1, n);
 }
