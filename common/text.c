@@ -54,7 +54,17 @@ bool text_has_no_controls(const char *s, size_t len)
 	return true;
 }
 
+/* In valid UTF-8, U+0080..U+009F are 0xc2 0x80..0x9f. */
+static bool text_has_c1_controls(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if ((unsigned char)s[i] == 0xc2 && (unsigned char)s[i + 1] <= 0x9f)
+			return true;
+	return false;
+}
+
 bool text_is_sane(const char *s, size_t len, size_t max)
 {
-	return len > 0 && len <= max && text_has_no_controls(s, len) && text_is_utf8(s, len);
+	return len > 0 && len <= max && text_has_no_controls(s, len) && text_is_utf8(s, len) &&
+	       !text_has_c1_controls(s, len);
 }

@@ -9,7 +9,8 @@
 bool text_is_utf8(const char *s, size_t len);
 /* True when s[0..len) has no C0 control byte, no DEL and no NUL. */
 bool text_has_no_controls(const char *s, size_t len);
-/* Both of the above, and 0 < len <= max. */
+/* Both of the above, no C1 control character (U+0080..U+009F: terminals act on some), and
+ * 0 < len <= max. */
 bool text_is_sane(const char *s, size_t len, size_t max);
 
 #endif

@@ -49,6 +49,14 @@ static void test_sane(void **state)
 	                          "ce",
 	                          5, 255));
 	assert_false(text_is_sane("al\xc3", 3, 255));
+	/* C1 controls in UTF-8 (U+009B is CSI: terminals act on it; U+0085 is a line break) */
+	assert_false(text_is_sane("bob\xc2\x9b"
+	                          "2J",
+	                          7, 255));
+	assert_false(text_is_sane("a\xc2\x85\x62", 4, 255));
+	assert_false(text_is_sane("\xc2\x80", 2, 255));
+	/* the printable neighbours stay allowed: U+00A0, U+00E9, U+0100 */
+	assert_true(text_is_sane("\xc2\xa0\xc3\xa9\xc4\x80", 6, 255));
 }
 
 int main(void)
