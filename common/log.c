@@ -31,6 +31,20 @@ void log_set_role(const char *role)
 	log_role = role;
 }
 
+/* Log lines are single lines that a terminal shows as they are: control bytes from any source
+ * are masked, and so are C1 controls in UTF-8 (0xc2 0x80..0x9f; U+009B is CSI). */
+static void log_mask_controls(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p[0] = p[1] = '?';
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			*p = '?';
+		}
+	}
+}
+
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *names[] = {"error", "warning", "info", "debug"};
@@ -43,10 +57,7 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n < 0)
 		return;
-	/* Log lines are single lines: control bytes from any source are masked. */
-	for (char *p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	log_mask_controls(msg);
 	if (log_stderr) {
 		fprintf(stderr, "%s[%ld]: %s%s%s: %s\n", log_ident, (long)getpid(),
 		        log_role != NULL ? log_role : "", log_role != NULL ? ": " : "",
