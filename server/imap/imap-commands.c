@@ -3,6 +3,7 @@
 #include "common/config.h"
 #include "server/session.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -59,6 +60,9 @@ const char *imap_capabilities(struct imap_client *c)
 	snprintf(caps, sizeof(caps),
 	         "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
 	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=%llu",
-	         (unsigned long long)c->s->cfg->imap_append_limit);
+	         /* RFC 7889: a 32-bit number */
+	         c->s->cfg->imap_append_limit > UINT32_MAX
+	             ? (unsigned long long)UINT32_MAX
+	             : (unsigned long long)c->s->cfg->imap_append_limit);
 	return caps;
 }

@@ -1,6 +1,7 @@
 /* Response writer: replies, strings, flag lists, modified UTF-7 checks. */
 #include "server/imap/imap-reply.h"
 #include "common/buf.h"
+#include "common/xalloc.h"
 #include "server/conn.h"
 #include "storage/storage.h"
 
@@ -11,16 +12,33 @@
 
 #define IMAP_QUOTED_MAX 1024
 
+/* Formats into a heap string (replies may carry long COPYUID sets). */
+char *imap_vformat(const char *fmt, va_list ap)
+{
+	va_list copy;
+	char *text;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		n = 0;
+	text = xmalloc((size_t)n + 1);
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	return text;
+}
+
 static void imap_vreply(struct imap_client *c, const char *prefix, const char *status,
                         const char *fmt, va_list ap)
 {
-	char text[1024];
+	char *text = imap_vformat(fmt, ap);
 
-	vsnprintf(text, sizeof(text), fmt, ap);
 	if (status != NULL)
 		conn_printf(c->conn, "%s %s %s\r\n", prefix, status, text);
 	else
 		conn_printf(c->conn, "%s %s\r\n", prefix, text);
+	xfree(&text);
 }
 
 void imap_tagged(struct imap_client *c, const char *status, const char *fmt, ...)

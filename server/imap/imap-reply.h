@@ -5,6 +5,7 @@
 
 #include "server/imap/imap-client.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,8 @@ struct mailbox;
 /* "<tag> <status> <text>\r\n" for the command being run. */
 void imap_tagged(struct imap_client *c, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* vsnprintf into a new string (xfree it). */
+char *imap_vformat(const char *fmt, va_list ap);
 /* "* <text>\r\n" */
 void imap_untagged(struct imap_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -247,15 +247,16 @@ static bool imap_cmd_allows_expunge(const struct imap_client *c)
 
 void imap_ok(struct imap_client *c, const char *fmt, ...)
 {
-	char text[1024];
 	va_list ap;
+	char *text;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	text = imap_vformat(fmt, ap);
 	va_end(ap);
 	if (c->state == IMAP_STATE_SELECTED)
 		imap_sync_report(c, imap_cmd_allows_expunge(c));
 	imap_tagged(c, "OK", "%s", text);
+	xfree(&text);
 }
 
 static enum imap_cmd_result imap_run(struct imap_client *c)

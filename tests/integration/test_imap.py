@@ -727,3 +727,14 @@ def test_message_removed_behind_the_sessions_back(server):
     assert untagged == [b"* 2 EXPUNGE"]
     untagged, _ = r.ok("FETCH 1:* (UID)")
     assert untagged == [b"* 1 FETCH (UID 1)"]
+
+
+def test_long_copyuid_is_not_truncated(server):
+    user, app = setup_user(server, messages=[b"Subject: %d\r\n\r\nx\r\n" % i for i in range(400)])
+    r = raw_login(server, "alice", app)
+    r.ok("SELECT INBOX")
+    odd = ",".join(str(i) for i in range(1, 400, 2))
+    _, tagged = r.ok(f"UID COPY {odd} Archive")
+    m = re.fullmatch(rb"t\d+ OK \[COPYUID \d+ ([\d,:]+) 1:200\] Copy completed\.", tagged)
+    assert m, tagged[:200]
+    assert m.group(1).decode() == odd
