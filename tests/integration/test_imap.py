@@ -738,3 +738,55 @@ def test_long_copyuid_is_not_truncated(server):
     m = re.fullmatch(rb"t\d+ OK \[COPYUID \d+ ([\d,:]+) 1:200\] Copy completed\.", tagged)
     assert m, tagged[:200]
     assert m.group(1).decode() == odd
+
+
+# Random command lines built from IMAP tokens (a fixed seed, so a failure repeats): every one
+# gets its tagged answer, the session survives or ends with BYE, and the worker never crashes.
+FUZZ_COMMANDS = ["FETCH", "UID FETCH", "STORE", "UID STORE", "COPY", "UID COPY", "MOVE",
+                 "UID MOVE", "SEARCH", "UID SEARCH", "LIST", "LSUB", "STATUS", "SELECT", "EXAMINE",
+                 "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "APPEND", "EXPUNGE",
+                 "UID EXPUNGE", "CHECK", "NOOP", "ENABLE", "ID", "NAMESPACE", "CLOSE", "UNSELECT",
+                 "CAPABILITY", "UID", "LOGIN", "IDLE"]
+FUZZ_TOKENS = ["1", "*", "1:*", "2:3", "0", "4294967295", "1,2,3", "INBOX", '"Sent"', "Trash",
+               "()", "(", ")", "FLAGS", "+FLAGS", "-FLAGS.SILENT", "(\\Seen)", "(\\Deleted $x)",
+               "\\Recent", "NIL", '""', "BODY[]", "BODY.PEEK[1.2.MIME]<0.10>", "(FLAGS UID)",
+               "ALL", "OR", "NOT", "RETURN", "(MIN MAX)", "CHARSET", "UTF-8", "{3}", "{0}", "%",
+               "*.*", "&AGE-", "a.b", "..", "/", "(MESSAGES UNSEEN SIZE)",
+               "(SUBSCRIBED RECURSIVEMATCH)", "(STATUS (MESSAGES))", "\x01", '"unterminated',
+               "BODY[HEADER.FIELDS (From)]", "HEADER", "Subject", "x" * 300]
+
+
+def fuzz_one(r, rnd, i):
+    """Sends one random command; returns its last response (tagged, or a BYE)."""
+    parts = [rnd.choice(FUZZ_COMMANDS)] + [rnd.choice(FUZZ_TOKENS)
+                                           for _ in range(rnd.randint(0, 5))]
+    line = " ".join(parts).encode("latin-1")
+    tag = b"f%d" % i
+    r.send(tag + b" " + line + b"\r\n")
+    literal = re.search(rb"\{(\d+)\}$", line)
+    while True:
+        resp = r.response()
+        if resp.startswith(tag + b" ") or resp.startswith(b"* BYE"):
+            return resp
+        if resp.startswith(b"+ ") and literal:
+            r.send(b"x" * int(literal.group(1)) + b"\r\n")
+            literal = None
+        elif resp.startswith(b"+ "):
+            r.send(b"DONE\r\n")
+
+
+def test_random_commands_never_crash(server):
+    import random
+    user, app = setup_user(server, messages=[msg(f"m{i}") for i in range(5)])
+    rnd = random.Random(20261129)
+    r = raw_login(server, "alice", app)
+    r.ok("SELECT INBOX")
+    for i in range(3000):
+        if fuzz_one(r, rnd, i).startswith(b"* BYE"):
+            r.close()
+            r = raw_login(server, "alice", app)
+            r.ok("SELECT INBOX")
+    r.ok("NOOP")
+    r.close()
+    server.stop()
+    assert "fatal" not in server.log().lower()
