@@ -55,7 +55,6 @@ static void imap_wipe_arg(const struct imap_arg *arg)
 
 static enum imap_cmd_result imap_logged_in(struct imap_client *c, const struct session_login *login)
 {
-	static struct imap_parser_limits limits;
 	const char *error = "no maildir";
 
 	if (login->maildir_fd < 0 ||
@@ -69,9 +68,9 @@ static enum imap_cmd_result imap_logged_in(struct imap_client *c, const struct s
 	close(login->maildir_fd);
 	c->user = xstrdup(login->user);
 	c->state = IMAP_STATE_AUTH;
-	limits = imap_parser_limits_default;
-	limits.max_literal = UINT64_MAX; /* APPEND checks its own limit: NO [TOOBIG] */
-	imap_parser_set_limits(c->parser, &limits);
+	c->limits = imap_parser_limits_default;
+	c->limits.max_literal = UINT64_MAX; /* APPEND checks its own limit: NO [TOOBIG] */
+	imap_parser_set_limits(c->parser, &c->limits);
 	log_info("imap login user=%s ip=%s", c->user, conn_peer_ip(c->conn));
 	imap_tagged(c, "OK", "[CAPABILITY %s] Logged in.", imap_capabilities(c));
 	return IMAP_CMD_OK;

@@ -53,6 +53,8 @@ struct imap_client {
 	struct session *s;
 	struct conn *conn;
 	struct imap_parser *parser;
+	struct imap_parser_limits limits; /* after login */
+	bool parser_grown;                /* a big literal went through it: start a fresh one */
 	enum imap_state state;
 	long login_deadline_ms; /* CLOCK_MONOTONIC */
 	unsigned bad_commands;

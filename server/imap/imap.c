@@ -355,6 +355,7 @@ static enum imap_cmd_result imap_literal(struct imap_client *c)
 
 	if (left > limit)
 		return imap_literal_refuse(c, append);
+	c->parser_grown = c->parser_grown || left > IMAP_MAX_OTHER_LITERAL;
 	if (imap_parser_literal_is_sync(c->parser))
 		conn_puts(c->conn, "+ OK\r\n");
 	if (left == 0)
@@ -383,6 +384,13 @@ static enum imap_cmd_result imap_command_done(struct imap_client *c)
 	r = imap_run(c);
 	c->cmd = NULL;
 	c->uid = false;
+	if (c->parser_grown) {
+		/* the parser keeps its buffers: do not hold an APPEND's worth of memory for the
+		 * rest of the session */
+		imap_parser_free(&c->parser);
+		c->parser = imap_parser_new(&c->limits);
+		c->parser_grown = false;
+	}
 	return r;
 }
 
