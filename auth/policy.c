@@ -15,6 +15,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 
+#include <arpa/inet.h>
 #include <liboath/oath.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ struct login {
 	bool stolen; /* password right, second factor wrong */
 	const char *error;
 	uint32_t delay_ms;
+	char ip_key[POLICY_IP_MAX + 8]; /* what IP failures are counted under */
 };
 
 const char *auth_proto_name(enum auth_proto proto)
@@ -164,6 +166,21 @@ static bool login_input_ok(const struct auth_request *req)
 	       policy_text_ok(req->ip, POLICY_IP_MAX, true);
 }
 
+/* IPv6 failures count per /64: one host usually has a whole /64 to pick addresses from. */
+static void policy_ip_key(const char *ip, char *out, size_t size)
+{
+	char text[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET6, ip, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a)) {
+		snprintf(out, size, "%s", ip);
+		return;
+	}
+	memset(a.s6_addr + 8, 0, 8);
+	inet_ntop(AF_INET6, &a, text, sizeof(text));
+	snprintf(out, size, "%s/64", text);
+}
+
 /* ---- the login ---- */
 
 static void login_factor_ctx(struct login *l, struct factor_ctx *ctx)
@@ -223,7 +240,7 @@ static enum auth_result login_ok(struct login *l, const char *password, size_t p
 	    m->failure_reset(p->store, AUTH_FAILURE_USER, l->user.name, &l->error) < 0)
 		return login_tempfail(l, l->error);
 	if (l->req->ip[0] != '\0' &&
-	    m->failure_reset(p->store, AUTH_FAILURE_IP, l->req->ip, &l->error) < 0)
+	    m->failure_reset(p->store, AUTH_FAILURE_IP, l->ip_key, &l->error) < 0)
 		return login_tempfail(l, l->error);
 	l->reason = "";
 	return AUTH_OK;
@@ -403,7 +420,7 @@ static int login_count_failure(struct login *l)
 	time_t now = l->req->now;
 
 	if (l->req->ip[0] != '\0' &&
-	    m->failure_record(p->store, AUTH_FAILURE_IP, l->req->ip, now,
+	    m->failure_record(p->store, AUTH_FAILURE_IP, l->ip_key, now,
 	                      now - POLICY_IP_FAILURE_WINDOW, &ipfail, &l->error) < 0)
 		return -1;
 	if (!l->locked &&
@@ -498,6 +515,7 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 	if (!login_input_ok(req))
 		return;
 	l.secret_len = strlen(req->secret);
+	policy_ip_key(req->ip, l.ip_key, sizeof(l.ip_key));
 	r = login_finish(&l, login_run(&l));
 	reply->result = r;
 	if (r == AUTH_OK) {

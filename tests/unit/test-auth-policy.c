@@ -205,6 +205,31 @@ static void test_delay_escalation(void **state)
 	    4000);
 }
 
+/* An IPv6 host picks addresses from (at least) a /64: its failures count together. */
+static void test_ipv6_failures_per_64(void **state)
+{
+	struct env *e = *state;
+
+	assert_int_equal(
+	    env_login_ip(e, "u1", "x", AUTH_PROTO_IMAP, "2001:db8:1:2::1", TEST_T0).delay_ms, 2000);
+	assert_int_equal(
+	    env_login_ip(e, "u2", "x", AUTH_PROTO_IMAP, "2001:db8:1:2:aaaa::9", TEST_T0 + 1)
+	        .delay_ms,
+	    4000);
+	assert_int_equal(env_login_ip(e, "u3", "x", AUTH_PROTO_IMAP,
+	                              "2001:db8:1:2:ffff:ffff:ffff:ffff", TEST_T0 + 2)
+	                     .delay_ms,
+	                 8000);
+	/* the next /64, and IPv4, count on their own */
+	assert_int_equal(
+	    env_login_ip(e, "u4", "x", AUTH_PROTO_IMAP, "2001:db8:1:3::1", TEST_T0 + 3).delay_ms,
+	    2000);
+	assert_int_equal(
+	    env_login_ip(e, "u5", "x", AUTH_PROTO_IMAP, "192.0.2.33", TEST_T0 + 4).delay_ms, 2000);
+	assert_int_equal(
+	    env_login_ip(e, "u6", "x", AUTH_PROTO_IMAP, "192.0.2.34", TEST_T0 + 5).delay_ms, 2000);
+}
+
 static void test_lockout(void **state)
 {
 	struct env *e = *state;
@@ -659,6 +684,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grace, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_delay_escalation, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_lockout, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_failures_per_64, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_lockout_bounds_guessing_per_year, env_setup,
 	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_lock, env_setup, env_teardown),
