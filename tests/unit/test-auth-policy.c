@@ -654,6 +654,27 @@ static void test_prune_bounds_tables(void **state)
 	assert_int_equal(table_rows(e, "SELECT max(time) FROM audit"), t + 202 * 86400);
 }
 
+/* Grace entries of a user who never comes back go once expired. */
+static void test_prune_expired_grace(void **state)
+{
+	struct env *e = *state;
+	size_t len;
+	char *seed, *s;
+
+	e->cfg->mfa_grace = 3600;
+	env_add_user(e, "quinn");
+	seed = env_enroll(e, "quinn", &len);
+	s = env_pwcode(e, seed, len, TEST_T0);
+	assert_int_equal(env_login(e, "quinn", s, TEST_T0).result, AUTH_OK);
+	free(s);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM grace"), 1);
+	env_login(e, "someone", "wrong password123456", TEST_T0 + 3599);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM grace"), 1);
+	env_login(e, "someone", "wrong password123456", TEST_T0 + 7200);
+	assert_int_equal(table_rows(e, "SELECT count(*) FROM grace"), 0);
+	xfree_secret(seed, len);
+}
+
 static void test_password_rehash(void **state)
 {
 	struct env *e = *state;
@@ -698,6 +719,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_busy_store_tempfail, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_password_rehash, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_bounds_tables, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_expired_grace, env_setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
