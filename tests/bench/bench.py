@@ -9,7 +9,18 @@ the same users and the same corpus. Figures:
   3. POP3S drain (RETR + DELE of every message, QUIT) of the corpus by 8 clients, MB/s
   4. Pss per idle logged-in POP3 connection (sum of smaps_rollup Pss of every process of the
      server with N idle sessions, minus the baseline, / N)
-The client is a minimal POP3 reader (chunked reads, no per-line Python work) run in 8 processes.
+  5. IMAP full initial sync of the corpus in one INBOX: UID FETCH 1:* (FLAGS INTERNALDATE
+     RFC822.SIZE BODY.PEEK[]) in chunks of 500 UIDs, MB/s
+  6. a 100,000-message INBOX (small MIME messages): first SELECT, then FETCH 1:* (ENVELOPE
+     BODYSTRUCTURE) cold (index and cache empty), and warm in a second session; seconds
+  7. Pss per IMAP connection in IDLE (INBOX selected), as in 4
+Dovecot runs in two login modes (Debian's default, a login process per connection, and the
+high-performance one: service_count = 0, process_min_avail = 2); login figures are taken in both
+and the stronger is compared, the rest in the high-performance mode. Corpora are generated once
+(fixed seeds) into a cache dir and hard-linked into both servers' maildirs. Before each figure
+the bench waits (bounded) for the machine to be nearly idle.
+The POP3 client is a minimal reader (chunked reads, no per-line Python work) run in 8 processes;
+the IMAP client (imapclient.py) skips literals by size.
 """
 
 import argparse
@@ -38,6 +49,7 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
+import imapclient  # noqa: E402
 import twofold_harness as th  # noqa: E402
 
 CLIENTS = 8
@@ -45,6 +57,10 @@ LOGIN_SECONDS = 5.0
 LOGIN_MAX_PER_CLIENT = 5000
 TOTP_USERS = 128
 IDLE_CONNECTIONS = 40
+IMAP_SYNC_USER = "i10k"
+IMAP_BIG_USER = "i100k"
+SYNC_CHUNK = 500
+SYNC_ITEMS = "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
 PASSWORD = "Bench-Pw-4f8a2c"
 ARGON_OPS, ARGON_MEM = 2, 67108864
 
@@ -214,7 +230,14 @@ def argon2id_hash(password):
 
 
 class Dovecot:
+    MODES = {
+        "default": "Debian's defaults: a new login process per connection",
+        "performance": "high-performance login: service_count = 0, process_min_avail = 2",
+    }
+
     def __init__(self, root, cert, key, uid, gid):
+        self.mode = "default"
+        self.cert, self.key = cert, key
         self.dir = Path(root) / "dovecot"
         self.mail = Path(root) / "dovecot-mail"
         for d in (self.dir, self.mail):
@@ -226,6 +249,16 @@ class Dovecot:
         self.passwd = self.dir / "passwd"
         self.log_path = self.dir / "dovecot.log"
         self.proc = None
+        self.write_conf()
+
+    def login_service(self, name, listener, port):
+        perf = ("  service_count = 0\n  process_min_avail = 2\n"
+                if self.mode == "performance" else "")
+        return (f"service {name} {{\n{perf}  inet_listener {listener[:-1]} {{\n    port = 0\n  }}\n"
+                f"  inet_listener {listener} {{\n    port = {port}\n    ssl = yes\n  }}\n}}\n")
+
+    def write_conf(self):
+        cert, key, uid, gid = self.cert, self.key, self.uid, self.gid
         self.conf.write_text(f"""\
 # private benchmark instance (tests/bench): loopback only, implicit TLS only
 base_dir = {self.dir}/run
@@ -253,23 +286,10 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={self.mail}/%u
 }}
-service imap-login {{
-  inet_listener imap {{
-    port = 0
-  }}
-  inet_listener imaps {{
-    port = {self.imap_port}
-    ssl = yes
-  }}
-}}
-service pop3-login {{
-  inet_listener pop3 {{
-    port = 0
-  }}
-  inet_listener pop3s {{
-    port = {self.pop3_port}
-    ssl = yes
-  }}
+{self.login_service("imap-login", "imaps", self.imap_port)}\
+{self.login_service("pop3-login", "pop3s", self.pop3_port)}\
+service imap {{
+  process_limit = 1024
 }}
 protocol pop3 {{
   pop3_uidl_format = %08Xu%08Xv
@@ -322,19 +342,74 @@ protocol pop3 {{
                 self.proc.wait()
         self.proc = None
 
+    def restart(self, mode):
+        self.stop()
+        self.mode = mode
+        self.write_conf()
+        self.start()
+
 
 # --- the benchmark -------------------------------------------------------------------------------
 
-def deliver_maildir(md, data, n, uid, gid):
+def make_maildir(md, uid, gid):
     for d in (md, md / "tmp", md / "new", md / "cur"):
         if not d.exists():
             d.mkdir(mode=0o700)
             os.chown(d, uid, gid)
-    name = f"1700000000.M{n}P1.bench"
-    path = md / "new" / name
-    with open(path, "wb") as f:
-        f.write(data)
-    os.chown(path, uid, gid)
+
+
+def cached_corpus(cache, name, corpus, uid, gid):
+    """The corpus written once as files 000000, 000001, ... under cache/name (reused by later
+    runs: a 'complete' file records count and bytes). Returns (dir, [sizes])."""
+    d = Path(cache) / name
+    done = d / "complete"
+    if done.exists():
+        count, _ = (int(x) for x in done.read_text().split())
+        if count == corpus.count:
+            return d, [(d / f"{i:06d}").stat().st_size for i in range(count)]
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True, mode=0o755)
+    sizes = []
+    for i, data in enumerate(corpus):
+        path = d / f"{i:06d}"
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, uid, gid)
+        os.chmod(path, 0o600)
+        sizes.append(len(data))
+    done.write_text(f"{corpus.count} {sum(sizes)}\n")
+    return d, sizes
+
+
+def link_messages(src, md, indexes, uid, gid, info=None):
+    """Hard-links cached messages into maildir md (new/, or cur/ with ':2,'+info): both
+    servers read the same inodes, and neither ever writes into a message file."""
+    make_maildir(md, uid, gid)
+    sub = "new" if info is None else "cur"
+    suffix = "" if info is None else ":2," + info
+    for i in indexes:
+        os.link(src / f"{i:06d}", md / sub / f"1700000000.M{i}P1.bench{suffix}")
+
+
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPUs busy during the next seconds (anyone's work)."""
+    def sample():
+        v = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_quiet(limit=0.25, patience=45):
+    """Waits (bounded) until the machine is nearly idle before a measurement; returns the
+    busy fraction seen last, which the report prints."""
+    deadline = time.monotonic() + patience
+    busy = cpu_busy()
+    while busy > limit and time.monotonic() < deadline:
+        busy = cpu_busy(2.0)
+    return busy
 
 
 class Bench:
@@ -352,6 +427,7 @@ class Bench:
         s.configure("server", "min_spare", 8)
         s.configure("server", "max_spare", 16)
         s.configure("server", "max_workers", IDLE_CONNECTIONS + 24)
+        s.enable_imap()
         s.configure("auth", "pwhash_opslimit", ARGON_OPS)
         s.configure("auth", "pwhash_memlimit", ARGON_MEM)
         self.tf = s
@@ -359,10 +435,14 @@ class Bench:
         # The CLI hashes each password with the real Argon2id cost: run one per CPU.
         with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
             users = list(pool.map(lambda i: s.add_user(f"u{i:03d}", password=PASSWORD),
-                                  range(TOTP_USERS)))
+                                  range(max(TOTP_USERS, IDLE_CONNECTIONS))))
+            users += list(pool.map(lambda n: s.add_user(n, password=PASSWORD),
+                                   (IMAP_SYNC_USER, IMAP_BIG_USER)))
             names = [f"u{i:03d}" for i in range(max(CLIENTS, IDLE_CONNECTIONS))]
-            apppasses = list(pool.map(lambda n: s.apppass(n, proto="pop3", label="bench"),
+            names += [IMAP_SYNC_USER, IMAP_BIG_USER]
+            apppasses = list(pool.map(lambda n: s.apppass(n, proto="all", label="bench"),
                                       names))
+        users = users[:TOTP_USERS]
         self.tf_totp = [(u.name, u.password, u.secret) for u in users]
         self.tf_apppass = dict(zip(names, apppasses))
         print(f"  twofold: {TOTP_USERS} users with TOTP, {len(self.tf_apppass)} app passwords "
@@ -375,6 +455,7 @@ class Bench:
         argon = "{ARGON2ID}" + argon2id_hash(PASSWORD)
         users = [(f"u{i:03d}", sha) for i in range(max(CLIENTS, IDLE_CONNECTIONS))]
         users += [(f"a{i:03d}", argon) for i in range(TOTP_USERS)]
+        users += [(IMAP_SYNC_USER, sha), (IMAP_BIG_USER, sha)]
         d.set_users(users)
         self.dc = d
         print(f"  dovecot: {len(users)} users (SHA512-CRYPT and {argon.split('$')[3]})",
@@ -384,15 +465,28 @@ class Bench:
         t0 = time.time()
         c = corpus_mod.Corpus(count=self.args.messages,
                               target_bytes=int(self.args.megabytes * 1e6))
-        total = 0
-        for i, data in enumerate(c):
-            user = f"u{i % CLIENTS:03d}"
-            self.tf.deliver(user, data)
-            deliver_maildir(self.dc.maildir(user), data, i, self.uid, self.gid)
-            total += len(data)
-        self.corpus_bytes = total
-        print(f"  corpus: {c.count} messages, {total / 1e6:.1f} MB, seed {c.seed} "
-              f"({time.time() - t0:.1f} s)", flush=True)
+        src, sizes = cached_corpus(self.args.cache, f"corpus-{c.count}-{c.target}-{c.seed}", c,
+                                   self.uid, self.gid)
+        self.corpus_sizes = sizes
+        for md_of in (self.tf.maildir, self.dc.maildir):
+            for k in range(CLIENTS):
+                link_messages(src, md_of(f"u{k:03d}"), range(k, c.count, CLIENTS),
+                              self.uid, self.gid)
+            link_messages(src, md_of(IMAP_SYNC_USER), range(c.count), self.uid, self.gid)
+        self.corpus_bytes = sum(sizes)
+        print(f"  corpus: {c.count} messages, {self.corpus_bytes / 1e6:.1f} MB, seed {c.seed} "
+              f"(POP3: spread over {CLIENTS} users; IMAP: all in {IMAP_SYNC_USER}'s INBOX; "
+              f"{time.time() - t0:.1f} s)", flush=True)
+        t0 = time.time()
+        big = corpus_mod.SmallCorpus(count=self.args.big_messages)
+        src, sizes = cached_corpus(self.args.cache, f"small-{big.count}-{big.seed}", big,
+                                   self.uid, self.gid)
+        for md_of in (self.tf.maildir, self.dc.maildir):
+            link_messages(src, md_of(IMAP_BIG_USER), range(big.count), self.uid, self.gid,
+                          info="S")
+        print(f"  big mailbox: {big.count} messages, {sum(sizes) / 1e6:.1f} MB, seed {big.seed}, "
+              f"in {IMAP_BIG_USER}'s INBOX as seen mail in cur/ ({time.time() - t0:.1f} s)",
+              flush=True)
 
     def report(self, name, tf, dc, unit, fmt="{:.1f}"):
         ratio = tf / dc if dc else float("nan")
@@ -421,10 +515,10 @@ class Bench:
         return ok / wall, failed
 
     def bench_apppass(self):
-        tf_users = [(u, self.tf_apppass[u]) for u in sorted(self.tf_apppass)[:CLIENTS]]
+        tf_users = [(f"u{i:03d}", self.tf_apppass[f"u{i:03d}"]) for i in range(CLIENTS)]
         dc_users = [(f"u{i:03d}", PASSWORD) for i in range(CLIENTS)]
         tf, tf_fail = self.login_rate(self.tf.pop3_port, tf_users)
-        dc, dc_fail = self.login_rate(self.dc.pop3_port, dc_users)
+        dc, dc_fail = self.both_modes(lambda: self.login_rate(self.dc.pop3_port, dc_users))
         self.report("1 login/s, 8 clients: apppass vs SHA512-CRYPT", tf, dc, "/s")
         self.note_failures(tf_fail, dc_fail)
 
@@ -436,10 +530,30 @@ class Bench:
 
     def bench_totp(self):
         tf, tf_fail = self.once_each_rate(self.tf.pop3_port, self.tf_totp)
-        dc, dc_fail = self.once_each_rate(
-            self.dc.pop3_port, [(f"a{i:03d}", PASSWORD, None) for i in range(TOTP_USERS)])
+        dc, dc_fail = self.both_modes(lambda: self.once_each_rate(
+            self.dc.pop3_port, [(f"a{i:03d}", PASSWORD, None) for i in range(TOTP_USERS)]))
         self.report("2 login/s, 8 clients: pw+TOTP vs ARGON2ID", tf, dc, "/s")
         self.note_failures(tf_fail, dc_fail)
+
+    def both_modes(self, measure):
+        """Measures Dovecot in each login mode (restarting it between them) and keeps the
+        stronger figure; prints both. Leaves Dovecot in the performance mode."""
+        best = None
+        seen = []
+        for mode in ("default", "performance"):
+            if self.dc.mode != mode:
+                self.dc.restart(mode)
+                time.sleep(1.0)
+            wait_quiet()
+            rate, fail = measure()
+            cpu = self.client_cpu.pop()
+            seen.append(f"{mode} {rate:.1f}/s")
+            if best is None or rate > best[0]:
+                best = (rate, fail, cpu)
+        self.client_cpu.append(best[2])
+        print("    (dovecot login modes: " + ", ".join(seen) + "; the stronger is compared)",
+              flush=True)
+        return best[0], best[1]
 
     @staticmethod
     def note_failures(tf_fail, dc_fail):
@@ -503,6 +617,108 @@ class Bench:
                     "{:.0f}")
         print(f"    (baseline Pss: twofold {tf_base} KiB, dovecot {dc_base} KiB)", flush=True)
 
+    # 5, 6, 7: IMAP ---------------------------------------------------------------------------
+
+    def imap_connect(self, port, user, password):
+        c = imapclient.Imap(port, client_context(self.cert))
+        c.login(user, password)
+        return c
+
+    def imap_sync(self, port, password):
+        """Full initial sync: SELECT, then UID FETCH of every message in chunks of SYNC_CHUNK
+        UIDs; returns (MB/s, octets of BODY[] literals, client CPU, wall)."""
+        c = self.imap_connect(port, IMAP_SYNC_USER, password)
+        c.cmd("SELECT INBOX")
+        count = len(self.corpus_sizes)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for first in range(1, count + 1, SYNC_CHUNK):
+            c.cmd(f"UID FETCH {first}:{first + SYNC_CHUNK - 1} {SYNC_ITEMS}")
+        wall = time.perf_counter() - t0
+        self.client_cpu.append((time.process_time() - cpu0, wall))
+        got, n = c.literal_octets, c.literals
+        c.logout()
+        return got / 1e6 / wall, got, n
+
+    def bench_imap_sync(self):
+        wait_quiet()
+        tf, tf_bytes, tf_n = self.imap_sync(self.tf.imap_port, self.tf_apppass[IMAP_SYNC_USER])
+        wait_quiet()
+        dc, dc_bytes, dc_n = self.imap_sync(self.dc.imap_port, PASSWORD)
+        self.report(f"5 IMAP sync {len(self.corpus_sizes)} msgs, UID FETCH BODY.PEEK[]", tf, dc,
+                    "MB/s")
+        print(f"    ({SYNC_CHUNK} UIDs per command, one client; literals received: twofold "
+              f"{tf_n} / {tf_bytes} octets, dovecot {dc_n} / {dc_bytes} octets)", flush=True)
+
+    def imap_big(self, port, password):
+        """First SELECT of the big mailbox, FETCH 1:* (ENVELOPE BODYSTRUCTURE) in that session
+        (cold), then in a new session a SELECT and the same FETCH again (warm); seconds."""
+        out = {}
+        cpu = 0.0
+        for phase in ("cold", "warm"):
+            c = self.imap_connect(port, IMAP_BIG_USER, password)
+            t0 = time.perf_counter()
+            c.cmd("SELECT INBOX")
+            out["select " + phase] = time.perf_counter() - t0
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            out["lines " + phase] = c.cmd("FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+            out["fetch " + phase] = time.perf_counter() - t0
+            cpu += time.process_time() - cpu0
+            c.logout()
+        self.client_cpu.append((cpu, out["fetch cold"] + out["fetch warm"]))
+        return out
+
+    def bench_imap_big(self):
+        wait_quiet()
+        tf = self.imap_big(self.tf.imap_port, self.tf_apppass[IMAP_BIG_USER])
+        wait_quiet()
+        dc = self.imap_big(self.dc.imap_port, PASSWORD)
+        cpu = self.client_cpu
+        self.client_cpu = []
+        n = self.args.big_messages
+        self.report(f"6a first SELECT, {n} msgs", tf["select cold"], dc["select cold"], "s",
+                    "{:.2f}")
+        self.report("6b FETCH 1:* (ENVELOPE BODYSTRUCTURE) cold", tf["fetch cold"],
+                    dc["fetch cold"], "s", "{:.2f}")
+        self.client_cpu = cpu
+        self.report("6c FETCH 1:* (ENVELOPE BODYSTRUCTURE) warm", tf["fetch warm"],
+                    dc["fetch warm"], "s", "{:.2f}")
+        print(f"    (second SELECT: twofold {tf['select warm']:.2f} s, dovecot "
+              f"{dc['select warm']:.2f} s; response lines: twofold {tf['lines cold']}/"
+              f"{tf['lines warm']}, dovecot {dc['lines cold']}/{dc['lines warm']})", flush=True)
+
+    def idle_imap_pss(self, pid, port, passwords):
+        self.imap_connect(port, *passwords[0]).logout()
+        time.sleep(1.0)
+        base = tree_pss_kib(pid)
+        conns = []
+        try:
+            for u, p in passwords:
+                c = self.imap_connect(port, u, p)
+                c.cmd("SELECT INBOX")
+                c.idle()
+                conns.append(c)
+            time.sleep(1.0)
+            loaded = tree_pss_kib(pid)
+        finally:
+            for c in conns:
+                try:
+                    c.done()
+                    c.logout()
+                except (OSError, RuntimeError, ConnectionError):
+                    pass
+        return (loaded - base) / len(passwords), base
+
+    def bench_imap_idle(self):
+        names = [f"u{i:03d}" for i in range(IDLE_CONNECTIONS)]
+        tf, tf_base = self.idle_imap_pss(self.tf.pid, self.tf.imap_port,
+                                         [(u, self.tf_apppass[u]) for u in names])
+        dc, dc_base = self.idle_imap_pss(self.dc.proc.pid, self.dc.imap_port,
+                                         [(u, PASSWORD) for u in names])
+        self.report(f"7 Pss per IMAP session in IDLE (N={IDLE_CONNECTIONS})", tf, dc, "KiB",
+                    "{:.0f}")
+        print(f"    (INBOX selected, {IDLE_CONNECTIONS} users; baseline Pss: twofold {tf_base} "
+              f"KiB, dovecot {dc_base} KiB)", flush=True)
+
     def run(self):
         print(f"== setup in {self.root}", flush=True)
         self.setup_twofold()
@@ -511,11 +727,31 @@ class Bench:
         self.tf.start()
         self.dc.start()
         print(f"== measuring ({os.cpu_count()} CPUs; client and servers share them; Dovecot "
-              f"{self.dc.version()} with Debian's defaults: a login process per connection)",
-              flush=True)
-        for step in self.args.only or ("1", "2", "3", "4"):
-            {"1": self.bench_apppass, "2": self.bench_totp, "3": self.bench_drain,
-             "4": self.bench_idle}[step]()
+              f"{self.dc.version()}, maildir, its default index and cache settings; login "
+              f"figures in both of its login modes ({'; '.join(Dovecot.MODES.values())}), the "
+              f"rest in the performance mode)", flush=True)
+        steps = {"1": self.bench_apppass, "2": self.bench_totp, "3": self.bench_drain,
+                 "4": self.bench_idle, "5": self.bench_imap_sync, "6": self.bench_imap_big,
+                 "7": self.bench_imap_idle}
+        for step in self.args.only or sorted(steps):
+            if step not in ("1", "2") and self.dc.mode != "performance":
+                self.dc.restart("performance")
+            steps[step]()
+        self.summary()
+
+    TARGETS = {"1": (">=", 2.0), "2": (">=", 1.8), "3": (">=", 1.5), "4": ("<=", 0.5),
+               "5": (">=", 1.5), "6a": ("<=", 1.0), "6b": ("<=", 1.0), "6c": ("<=", 1.0),
+               "7": ("<=", 0.5)}
+
+    def summary(self):
+        print("== summary (ratio = twofold / dovecot)", flush=True)
+        print(f"{'figure':<48} {'twofold':>9} {'dovecot':>9} {'unit':<5} {'ratio':>6} "
+              f"{'target':>7}  met", flush=True)
+        for name, tf, dc, unit, ratio in self.results:
+            op, want = self.TARGETS[name.split()[0]]
+            met = ratio >= want if op == ">=" else ratio <= want
+            print(f"{name:<48} {tf:>9.2f} {dc:>9.2f} {unit:<5} {ratio:>6.2f} {op}{want:<5}  "
+                  f"{'yes' if met else 'NO'}", flush=True)
 
     def cleanup(self):
         try:
@@ -532,9 +768,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--megabytes", type=float, default=170)
-    ap.add_argument("--only", nargs="*", choices=("1", "2", "3", "4"))
+    ap.add_argument("--big-messages", type=int, default=100000)
+    ap.add_argument("--only", nargs="*", choices=("1", "2", "3", "4", "5", "6", "7"))
+    ap.add_argument("--cache", default="/var/tmp/twofold-bench-cache",
+                    help="where generated corpora are kept between runs")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs and logs")
+    ap.add_argument("--totp-users", type=int, default=TOTP_USERS,
+                    help="users for the password+TOTP login figure (one login each)")
     args = ap.parse_args()
+    globals()["TOTP_USERS"] = args.totp_users
     if os.geteuid() != 0:
         sys.exit("bench: run as root (both servers drop to a service user)")
     pwd.getpwnam("dovenull")

@@ -112,3 +112,19 @@ class Corpus:
 
     def __iter__(self):
         return (self.message(i) for i in range(self.count))
+
+
+class SmallCorpus(Corpus):
+    """Many small messages (about 3-5 KB each) for the 100,000-message IMAP mailbox: plain text,
+    multipart/alternative, and one in ten with a small base64 attachment. Fixed seed."""
+
+    def __init__(self, count=100000, seed=SEED + 1):
+        self.count, self.seed = count, seed
+        rng = random.Random(seed)
+        self.pool = _pool(rng)
+        self.kinds = [rng.choices(("plain", "alt", "attach"), (60, 30, 10))[0]
+                      for _ in range(count)]
+        self.body_sizes = [rng.randint(1800, 3600) if k != "alt" else rng.randint(900, 1800)
+                           for k in self.kinds]
+        self.attach_sizes = [rng.randint(600, 1500) if k == "attach" else 0
+                             for k in self.kinds]
