@@ -74,10 +74,29 @@ static int secretkey_check(int fd, const char *path, const char **error_r)
 	return 0;
 }
 
+int secretkey_read_fd(int fd, unsigned char key[SECRETKEY_LEN])
+{
+	size_t got = 0;
+
+	while (got < SECRETKEY_LEN) {
+		ssize_t n = read(fd, key + got, SECRETKEY_LEN - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* truncated under us or an I/O error: leave no part of the key behind */
+			sodium_memzero(key, SECRETKEY_LEN);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
 static int secretkey_read(const char *path, unsigned char key[SECRETKEY_LEN], const char **error_r)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
+	int r;
 
 	if (fd < 0)
 		return secretkey_fail(error_r, path, strerror(errno));
@@ -85,9 +104,9 @@ static int secretkey_read(const char *path, unsigned char key[SECRETKEY_LEN], co
 		close(fd);
 		return -1;
 	}
-	n = read(fd, key, SECRETKEY_LEN);
+	r = secretkey_read_fd(fd, key);
 	close(fd);
-	if (n != SECRETKEY_LEN)
+	if (r < 0)
 		return secretkey_fail(error_r, path, "short read");
 	return 0;
 }
@@ -97,8 +116,10 @@ int secretkey_load(const char *path, struct secret_keys *keys_r, const char **er
 	unsigned char key[SECRETKEY_LEN];
 
 	memset(keys_r, 0, sizeof(*keys_r));
-	if (secretkey_create(path, error_r) < 0 || secretkey_read(path, key, error_r) < 0)
+	if (secretkey_create(path, error_r) < 0 || secretkey_read(path, key, error_r) < 0) {
+		sodium_memzero(key, sizeof(key));
 		return -1;
+	}
 	crypto_kdf_derive_from_key(keys_r->seal, sizeof(keys_r->seal), SUBKEY_SEAL,
 	                           SECRETKEY_CONTEXT, key);
 	crypto_kdf_derive_from_key(keys_r->apppass, sizeof(keys_r->apppass), SUBKEY_APPPASS,

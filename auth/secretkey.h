@@ -19,5 +19,8 @@ struct secret_keys {
 /* Reads path (creating it if missing) and derives the sub-keys. -1 with *error_r (static). */
 int secretkey_load(const char *path, struct secret_keys *keys_r, const char **error_r);
 void secretkey_wipe(struct secret_keys *keys);
+/* Reads exactly SECRETKEY_LEN bytes from fd (retrying partial reads). 0 ok; -1 on a short read
+ * or an error, with key wiped (no partial key left in the caller's buffer). */
+int secretkey_read_fd(int fd, unsigned char key[SECRETKEY_LEN]);
 
 #endif
