@@ -96,7 +96,8 @@ static enum imap_cmd_result imap_login(struct imap_client *c, const char *user, 
 	return IMAP_CMD_OK;
 }
 
-enum imap_cmd_result imap_cmd_login(struct imap_client *c, const struct imap_arg *a, unsigned n)
+static enum imap_cmd_result imap_login_args(struct imap_client *c, const struct imap_arg *a,
+                                            unsigned n)
 {
 	const char *user, *pass;
 	enum imap_cmd_result r;
@@ -175,8 +176,8 @@ static enum imap_cmd_result imap_auth_continue(struct imap_client *c)
 	return r;
 }
 
-enum imap_cmd_result imap_cmd_authenticate(struct imap_client *c, const struct imap_arg *a,
-                                           unsigned n)
+static enum imap_cmd_result imap_authenticate_args(struct imap_client *c, const struct imap_arg *a,
+                                                   unsigned n)
 {
 	const char *mech, *ir;
 	enum imap_cmd_result r;
@@ -194,6 +195,25 @@ enum imap_cmd_result imap_cmd_authenticate(struct imap_client *c, const struct i
 	/* SASL-IR: "=" is an empty initial response */
 	r = strcmp(ir, "=") == 0 ? imap_auth_plain(c, "", 0) : imap_auth_plain(c, ir, strlen(ir));
 	imap_wipe_arg(&a[1]);
+	return r;
+}
+
+/* The parser's copies of the password (or the PLAIN response) and of the user name: wiped as
+ * soon as the command is done, whatever its outcome. */
+enum imap_cmd_result imap_cmd_login(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	enum imap_cmd_result r = imap_login_args(c, a, n);
+
+	imap_parser_wipe(c->parser);
+	return r;
+}
+
+enum imap_cmd_result imap_cmd_authenticate(struct imap_client *c, const struct imap_arg *a,
+                                           unsigned n)
+{
+	enum imap_cmd_result r = imap_authenticate_args(c, a, n);
+
+	imap_parser_wipe(c->parser);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include "common/xalloc.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
@@ -71,13 +72,25 @@ struct imap_parser {
 	struct imap_arg *section; /* the section being read */
 	uint64_t num;
 
-	bool done; /* the command's line end was read */
+	bool done;   /* the command's line end was read */
+	bool secret; /* pre-login (no literals): tokens may be passwords, wipe what is dropped */
 	const char *error;
 	bool fatal;
 	bool error_mid_line;
 };
 
 /* --- argument tree --- */
+
+/* Zeroes the text of arg and of everything below it; the tree itself stays. */
+static void arg_wipe(struct imap_arg *arg)
+{
+	for (unsigned int i = 0; i < arg->count; i++)
+		arg_wipe(&arg->list[i]);
+	if (arg->str != NULL)
+		sodium_memzero(arg->str, arg->str_len);
+	if (arg->section != NULL)
+		sodium_memzero(arg->section, strlen(arg->section));
+}
 
 static void arg_free_contents(struct imap_arg *arg)
 {
@@ -89,6 +102,25 @@ static void arg_free_contents(struct imap_arg *arg)
 	memset(arg, 0, sizeof(*arg));
 }
 
+/* Drops the argument tree, wiping it first before login. */
+static void args_drop(struct imap_parser *p)
+{
+	if (p->secret)
+		arg_wipe(&p->root);
+	arg_free_contents(&p->root);
+	p->root.type = IMAP_ARG_LIST;
+}
+
+/* The mode of the command about to be read; the token buffer is wiped on its way out of
+ * secret mode, since it may still hold the last pre-login token. */
+static void apply_limits(struct imap_parser *p, const struct imap_parser_limits *limits)
+{
+	p->limits = *limits;
+	p->secret = !limits->allow_literals;
+	buf_reset(&p->tok);
+	p->tok.secret = p->secret;
+}
+
 static struct imap_arg *top(struct imap_parser *p)
 {
 	return p->stack[p->depth];
@@ -96,6 +128,9 @@ static struct imap_arg *top(struct imap_parser *p)
 
 static bool fail(struct imap_parser *p, const char *msg)
 {
+	/* a half-read token (an unterminated quoted password) is of no further use */
+	if (p->secret)
+		buf_reset(&p->tok);
 	p->error = msg;
 	return false;
 }
@@ -709,8 +744,10 @@ struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits)
 {
 	struct imap_parser *p = xcalloc(1, sizeof(*p));
 
-	p->limits = p->next_limits = *limits;
+	p->next_limits = *limits;
 	buf_init(&p->tok);
+	p->tok.secret = true; /* until apply_limits says otherwise */
+	apply_limits(p, limits);
 	p->stack_alloc = 8;
 	p->stack = xcalloc(p->stack_alloc, sizeof(*p->stack));
 	p->root.type = IMAP_ARG_LIST;
@@ -725,7 +762,7 @@ void imap_parser_free(struct imap_parser **parser)
 
 	if (p == NULL)
 		return;
-	arg_free_contents(&p->root);
+	args_drop(p);
 	xfree(&p->tag);
 	xfree(&p->name);
 	buf_free(&p->tok);
@@ -744,8 +781,7 @@ void imap_parser_reset(struct imap_parser *p)
 	                ? p->error_mid_line
 	                : p->last == IMAP_PARSE_NEED_MORE && p->state != ST_TAG;
 
-	arg_free_contents(&p->root);
-	p->root.type = IMAP_ARG_LIST;
+	args_drop(p);
 	xfree(&p->tag);
 	xfree(&p->name);
 	buf_reset(&p->tok);
@@ -755,12 +791,39 @@ void imap_parser_reset(struct imap_parser *p)
 	p->section = NULL;
 	p->lit_left = 0;
 	p->done = false;
-	p->limits = p->next_limits;
+	apply_limits(p, &p->next_limits);
 	p->error = NULL;
 	p->fatal = false;
 	p->error_mid_line = false;
 	p->last = IMAP_PARSE_NEED_MORE;
 	p->state = skip ? ST_SKIP_LINE : ST_TAG;
+}
+
+void imap_parser_wipe(struct imap_parser *p)
+{
+	arg_wipe(&p->root);
+	if (p->tok.data != NULL)
+		sodium_memzero(p->tok.data, p->tok.cap);
+	p->tok.len = 0;
+}
+
+static bool mem_holds(const void *hay, size_t hay_len, const void *needle, size_t len)
+{
+	return hay != NULL && len > 0 && memmem(hay, hay_len, needle, len) != NULL;
+}
+
+static bool arg_holds(const struct imap_arg *arg, const void *bytes, size_t len)
+{
+	for (unsigned int i = 0; i < arg->count; i++)
+		if (arg_holds(&arg->list[i], bytes, len))
+			return true;
+	return mem_holds(arg->str, arg->str_len, bytes, len) ||
+	       (arg->section != NULL && mem_holds(arg->section, strlen(arg->section), bytes, len));
+}
+
+bool imap_parser_holds(const struct imap_parser *p, const void *bytes, size_t len)
+{
+	return mem_holds(p->tok.data, p->tok.cap, bytes, len) || arg_holds(&p->root, bytes, len);
 }
 
 const char *imap_parser_error(const struct imap_parser *p)

@@ -96,8 +96,16 @@ void imap_parser_set_limits(struct imap_parser *parser, const struct imap_parser
 enum imap_parse_result imap_parser_feed(struct imap_parser *parser, const void *data, size_t size,
                                         size_t *consumed_r);
 
-/* Drops the current command. If it ended mid-line (error), the rest of the line is skipped. */
+/* Drops the current command. If it ended mid-line (error), the rest of the line is skipped.
+ * Before login (limits without literals) every token may be a password: reset, free, a parse
+ * error and a token buffer's growth wipe what they drop. */
 void imap_parser_reset(struct imap_parser *parser);
+/* Zeroes the current command's argument texts and the token buffer now, keeping the tag: call
+ * when a command that carried a secret (LOGIN, AUTHENTICATE) is done. The argument tree stays
+ * valid (its strings read as NULs) until the next feed or reset. */
+void imap_parser_wipe(struct imap_parser *parser);
+/* For tests: true when the parser's buffers (tokens, arguments) still hold these bytes. */
+bool imap_parser_holds(const struct imap_parser *parser, const void *bytes, size_t len);
 
 /* After ERROR: a short message for the BAD reply (no client data in it). */
 const char *imap_parser_error(const struct imap_parser *parser);

@@ -532,6 +532,110 @@ static void test_seqset(void **state)
 	}
 }
 
+#define SECRET_PW "s3cretPW-long-enough-to-grow-the-token-buffer-0123456789abcdefghijklmnopq"
+
+/* Feeds in one go or byte at a time; returns the last result. */
+static enum imap_parse_result feed_all(struct imap_parser *p, const char *in, bool bytewise)
+{
+	size_t len = strlen(in), pos = 0, used;
+	enum imap_parse_result r = IMAP_PARSE_NEED_MORE;
+
+	while (pos < len) {
+		r = imap_parser_feed(p, in + pos, bytewise ? 1 : len - pos, &used);
+		pos += used;
+		if (r == IMAP_PARSE_ERROR)
+			break;
+	}
+	return r;
+}
+
+/* No run of the secret's bytes (minus the first, which a reset may overwrite) stays behind. */
+static void assert_not_held(const struct imap_parser *p, const char *secret)
+{
+	assert_false(imap_parser_holds(p, secret, strlen(secret)));
+	assert_false(imap_parser_holds(p, secret + 1, strlen(secret) - 1));
+	assert_false(imap_parser_holds(p, secret + strlen(secret) - 8, 8));
+}
+
+static void test_prelogin_reset_wipes_password(void **state)
+{
+	static const char *const lines[] = {
+	    "a LOGIN alice \"" SECRET_PW "\"\r\n",
+	    "a LOGIN alice " SECRET_PW "\r\n",
+	    "a LOGIN \"alice\" (" SECRET_PW ")\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		for (int bytewise = 0; bytewise <= 1; bytewise++) {
+			struct imap_parser *p = imap_parser_new(&imap_parser_limits_prelogin);
+
+			assert_int_equal(feed_all(p, lines[i], bytewise), IMAP_PARSE_DONE);
+			assert_true(imap_parser_holds(p, SECRET_PW, strlen(SECRET_PW)));
+			imap_parser_reset(p);
+			assert_not_held(p, SECRET_PW);
+			imap_parser_free(&p);
+		}
+}
+
+static void test_prelogin_authenticate_ir_wiped(void **state)
+{
+	/* base64 of "\0alice\0" SECRET_PW is what sits in the parser: any long run of it */
+	const char *ir = "AGFsaWNlAHMzY3JldFBXLWxvbmctZW5vdWdoLXRvLWdyb3c=";
+	char line[256];
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_prelogin);
+
+	snprintf(line, sizeof(line), "x AUTHENTICATE PLAIN %s\r\n", ir);
+	assert_int_equal(feed_all(p, line, true), IMAP_PARSE_DONE);
+	assert_true(imap_parser_holds(p, ir, strlen(ir)));
+	imap_parser_reset(p);
+	assert_not_held(p, ir);
+	imap_parser_free(&p);
+}
+
+/* imap_parser_wipe: right after the command, before any reset; the tag stays for the reply. */
+static void test_wipe_after_command(void **state)
+{
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_prelogin);
+	const struct imap_arg *args;
+
+	assert_int_equal(feed_all(p, "t1 LOGIN alice \"" SECRET_PW "\"\r\n", false),
+	                 IMAP_PARSE_DONE);
+	args = imap_parser_args(p);
+	assert_int_equal(args->count, 2);
+	imap_parser_wipe(p);
+	assert_not_held(p, SECRET_PW);
+	assert_false(imap_parser_holds(p, "alice", 5));
+	assert_string_equal(imap_parser_tag(p), "t1");
+	assert_int_equal(args->list[1].str_len, strlen(SECRET_PW));
+	assert_int_equal(args->list[1].str[0], '\0');
+	imap_parser_free(&p);
+}
+
+/* A LOGIN that fails to parse (a quoted password cut by the line end) leaves nothing either. */
+static void test_prelogin_error_wipes_token(void **state)
+{
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_prelogin);
+
+	assert_int_equal(feed_all(p, "a LOGIN alice \"" SECRET_PW "\r\n", true), IMAP_PARSE_ERROR);
+	assert_not_held(p, SECRET_PW);
+	imap_parser_reset(p);
+	assert_not_held(p, SECRET_PW);
+	imap_parser_free(&p);
+}
+
+/* The first command after login still gets the wipe of the login's token buffer. */
+static void test_login_then_normal_mode(void **state)
+{
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_prelogin);
+
+	assert_int_equal(feed_all(p, "a LOGIN alice " SECRET_PW "\r\n", false), IMAP_PARSE_DONE);
+	imap_parser_set_limits(p, &imap_parser_limits_default);
+	assert_int_equal(feed_all(p, "b SELECT INBOX\r\n", false), IMAP_PARSE_DONE);
+	assert_not_held(p, SECRET_PW);
+	assert_true(imap_parser_holds(p, "INBOX", 5));
+	imap_parser_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +657,11 @@ int main(void)
 	    cmocka_unit_test(test_set_limits_after_login),
 	    cmocka_unit_test(test_pipelining_and_recovery),
 	    cmocka_unit_test(test_seqset),
+	    cmocka_unit_test(test_prelogin_reset_wipes_password),
+	    cmocka_unit_test(test_prelogin_authenticate_ir_wiped),
+	    cmocka_unit_test(test_wipe_after_command),
+	    cmocka_unit_test(test_prelogin_error_wipes_token),
+	    cmocka_unit_test(test_login_then_normal_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
