@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/listen.h"
+#include "server/master-pool.h"
 #include "server/privdrop.h"
 #include "server/scoreboard.h"
 #include "server/tls.h"
@@ -41,6 +42,7 @@ struct master {
 	struct listen_set listeners;
 	struct privdrop priv;
 	struct scoreboard sb;
+	struct master_pool pool; /* whom to signal: never the scoreboard's pids */
 	uint32_t generation;
 
 	int auth_fd;
@@ -250,11 +252,12 @@ static void master_signal_auth(struct master *m, int sig, bool old_only)
 
 static void master_spawn_worker(struct master *m)
 {
-	int slot = scoreboard_alloc(&m->sb, -1, m->generation);
+	int slot = master_pool_free_slot(&m->pool);
 	pid_t pid;
 
 	if (slot < 0)
 		return;
+	scoreboard_claim(&m->sb, slot, -1, m->generation);
 	pid = master_fork();
 	if (pid == 0) {
 		struct worker_env env = {.cfg = m->cfg,
@@ -277,21 +280,24 @@ static void master_spawn_worker(struct master *m)
 		return;
 	}
 	m->sb.slots[slot].pid = pid;
+	master_pool_add(&m->pool, pid, slot, m->generation);
+}
+
+static void master_ask_to_retire(struct master *m, struct master_worker *w)
+{
+	w->retiring = true;
+	m->sb.slots[w->slot].retiring = 1; /* read by the worker between sessions */
 }
 
 /* Asks one idle worker of the current generation to leave. */
 static void master_retire_one(struct master *m)
 {
-	for (size_t i = 0; i < m->sb.used; i++) {
-		struct scoreboard_slot *s = &m->sb.slots[i];
+	int i = master_pool_pick_retire(&m->pool, &m->sb, m->generation);
 
-		if (s->pid > 0 && s->state == SLOT_IDLE && s->generation == m->generation &&
-		    !s->retiring) {
-			s->retiring = 1;
-			kill(s->pid, SIGUSR1);
-			return;
-		}
-	}
+	if (i < 0)
+		return;
+	master_ask_to_retire(m, &m->pool.w[i]);
+	kill(m->pool.w[i].pid, SIGUSR1);
 }
 
 static void master_maintain_pool(struct master *m)
@@ -302,7 +308,7 @@ static void master_maintain_pool(struct master *m)
 
 	if (m->stopping)
 		return;
-	scoreboard_count(&m->sb, m->generation, &c);
+	master_pool_count(&m->pool, &m->sb, m->generation, &c);
 	if (c.idle < min_idle && time(NULL) >= m->worker_backoff_until) {
 		unsigned want = min_idle - c.idle;
 
@@ -315,14 +321,14 @@ static void master_maintain_pool(struct master *m)
 
 static void master_signal_workers(struct master *m, int sig, bool old_only)
 {
-	for (size_t i = 0; i < m->sb.used; i++) {
-		struct scoreboard_slot *s = &m->sb.slots[i];
+	for (size_t i = 0; i < m->pool.count; i++) {
+		struct master_worker *w = &m->pool.w[i];
 
-		if (s->pid <= 0 || (old_only && s->generation == m->generation))
+		if (old_only && w->generation == m->generation)
 			continue;
 		if (sig == SIGUSR1)
-			s->retiring = 1;
-		kill(s->pid, sig);
+			master_ask_to_retire(m, w);
+		kill(w->pid, sig);
 	}
 }
 
@@ -354,13 +360,14 @@ static void master_reap(struct master *m)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		int slot = scoreboard_find(&m->sb, pid);
+		int w = master_pool_find(&m->pool, pid);
 
-		if (slot >= 0) {
+		if (w >= 0) {
 			master_log_exit("worker", pid, status);
 			if (!m->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 2)
 				m->worker_backoff_until = time(NULL) + MASTER_BACKOFF;
-			scoreboard_release(&m->sb, slot);
+			scoreboard_release(&m->sb, m->pool.w[w].slot);
+			master_pool_remove(&m->pool, (size_t)w);
 			continue;
 		}
 		for (size_t i = 0; i < m->auth_count; i++)
@@ -436,7 +443,7 @@ static int master_stop_progress(struct master *m)
 {
 	struct scoreboard_counts c;
 
-	scoreboard_count(&m->sb, m->generation, &c);
+	master_pool_count(&m->pool, &m->sb, m->generation, &c);
 	if (c.total > 0 && time(NULL) != m->last_term) {
 		/* again each second: a SIGTERM that lands just before a worker blocks in poll()
 		 * is only noticed at the next one */
@@ -504,6 +511,7 @@ static int master_setup(struct master *m, char **error_r)
 		*error_r = xasprintf("scoreboard: %s", strerror(errno));
 		return -1;
 	}
+	master_pool_init(&m->pool, MASTER_SCOREBOARD_SLOTS);
 	if (pipe2(master_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		*error_r = xasprintf("pipe: %s", strerror(errno));
 		return -1;
@@ -533,6 +541,7 @@ static void master_free(struct master *m)
 	if (m->auth_fd >= 0)
 		close(m->auth_fd);
 	scoreboard_free(&m->sb);
+	master_pool_free(&m->pool);
 	privdrop_free(&m->priv);
 	tls_server_free(&m->tls);
 	config_free(&m->cfg);

@@ -43,6 +43,19 @@ int scoreboard_alloc(struct scoreboard *sb, pid_t pid, uint32_t generation)
 	return -1;
 }
 
+void scoreboard_claim(struct scoreboard *sb, int slot, pid_t pid, uint32_t generation)
+{
+	struct scoreboard_slot *s = &sb->slots[slot];
+
+	s->state = SLOT_STARTING;
+	s->sessions = 0;
+	s->generation = generation;
+	s->retiring = 0;
+	__atomic_store_n(&s->pid, pid, __ATOMIC_RELEASE);
+	if ((size_t)slot >= sb->used)
+		sb->used = (size_t)slot + 1;
+}
+
 int scoreboard_find(const struct scoreboard *sb, pid_t pid)
 {
 	for (size_t i = 0; i < sb->used; i++)

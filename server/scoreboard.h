@@ -1,6 +1,8 @@
 /*
  * The worker scoreboard: one shared-memory slot per worker, mapped by the master before forking.
  * The master owns pid, generation and retiring; the worker owns state and sessions.
+ * Every worker can write every slot: the master reads only the states, never trusts the pids
+ * (its own table, server/master-pool.h, says whom to signal).
  */
 #ifndef TWOFOLD_SCOREBOARD_H
 #define TWOFOLD_SCOREBOARD_H
@@ -42,6 +44,8 @@ void scoreboard_free(struct scoreboard *sb);
 
 /* A free slot for a new worker, or -1 when all are taken. */
 int scoreboard_alloc(struct scoreboard *sb, pid_t pid, uint32_t generation);
+/* Sets up a slot the caller chose (the master, from its own table) for a new worker. */
+void scoreboard_claim(struct scoreboard *sb, int slot, pid_t pid, uint32_t generation);
 /* The slot of pid, or -1. */
 int scoreboard_find(const struct scoreboard *sb, pid_t pid);
 void scoreboard_release(struct scoreboard *sb, int slot);

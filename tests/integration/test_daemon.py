@@ -6,6 +6,7 @@ import pwd
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -206,6 +207,90 @@ def test_pool_grows_while_busy_and_shrinks_to_max_spare(server):
             c.quit()
     # 5 idle now: the master retires them one per second down to max_spare
     wait_until(lambda: len(server.worker_pids()) == 2, 15, "pool to shrink to max_spare")
+
+
+SLOT = struct.Struct("<iIIII")  # struct scoreboard_slot: pid state sessions generation retiring
+SLOT_IDLE = 2
+
+
+def scoreboard_mapping(pid):
+    """(address, size) of the master's shared scoreboard (MAP_SHARED|MAP_ANONYMOUS)."""
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[5] == "/dev/zero":
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if hi - lo >= 65536 * SLOT.size:
+                return lo, hi - lo
+    raise AssertionError("scoreboard mapping not found")
+
+
+def forge_scoreboard(server, victim):
+    """Does what any compromised worker can: rewrites the shared scoreboard so that every
+    worker slot, and a spare idle one, names the pid of an unrelated process. Root reaches the
+    shared pages through /proc/<master>/mem."""
+    addr, _ = scoreboard_mapping(server.pid)
+    workers = set(server.worker_pids())
+    with open(f"/proc/{server.pid}/mem", "r+b", buffering=0) as mem:
+        mem.seek(addr)
+        raw = mem.read(64 * SLOT.size)
+        slots = [SLOT.unpack_from(raw, i * SLOT.size) for i in range(64)]
+        used = [i for i, sl in enumerate(slots) if sl[0] in workers]
+        assert used, "no worker pid in the scoreboard"
+        generation = slots[used[0]][3]
+        spare = next(i for i, sl in enumerate(slots) if sl[0] == 0)
+        for i in used:
+            mem.seek(addr + i * SLOT.size)
+            mem.write(struct.pack("<i", victim))
+        mem.seek(addr + spare * SLOT.size)
+        mem.write(SLOT.pack(victim, SLOT_IDLE, 0, generation, 0))
+
+
+@needs_root
+def test_forged_scoreboard_pids_are_never_signalled(server):
+    """The master signals only pids it forked (its private table), never pids read from the
+    scoreboard, which every worker can write (cf. Apache CVE-2007-3304)."""
+    server.configure("server", "min_spare", "1")
+    server.configure("server", "max_spare", "1")
+    server.start()
+    idle_pool(server, 1)
+    victim = subprocess.Popen(["sleep", "300"])
+    try:
+        forge_scoreboard(server, victim.pid)
+        old = set(server.worker_pids())
+        time.sleep(2.5)  # pool upkeep: a forged idle slot must not be retired via kill()
+        assert victim.poll() is None, "master signalled a forged pid while trimming the pool"
+        server.reload()
+        server.wait_log(r"configuration reloaded")
+        # SIGHUP still replaces the real workers, which the forged pids did not hide
+        wait_until(lambda: not (old & set(server.worker_pids())) and server.worker_pids(), 15,
+                   "old workers replaced")
+        assert victim.poll() is None, "master signalled a forged pid on SIGHUP"
+        assert greeting(server).startswith(b"+OK")
+        server.stop()
+        assert victim.poll() is None, "master signalled a forged pid on SIGTERM"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_sighup_then_pool_shrinks_to_max_spare(server):
+    """After a reload the new generation grows while busy and is trimmed back to max_spare; the
+    old generation is gone."""
+    server.configure("server", "min_spare", "1")
+    server.configure("server", "max_spare", "1")
+    server.start()
+    old = set(idle_pool(server, 1))
+    server.reload()
+    server.wait_log(r"configuration reloaded")
+    wait_until(lambda: not (old & set(server.worker_pids())), 15, "old generation gone")
+    conns = [server.pop3() for _ in range(3)]
+    try:
+        wait_until(lambda: len(server.worker_pids()) >= 4, 10, "pool to grow to 3 busy + 1 idle")
+    finally:
+        for c in conns:
+            c.quit()
+    wait_until(lambda: len(server.worker_pids()) == 1, 15, "pool to shrink to max_spare")
+    assert greeting(server).startswith(b"+OK")
 
 
 def test_killed_worker_is_logged_and_replaced(server):
