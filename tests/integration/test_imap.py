@@ -490,8 +490,9 @@ def test_store_copy_move_expunge(server):
 
 
 def test_fetch_and_search(server):
-    user, app = setup_user(server, messages=[
-        msg("hello world"), msg("second", body="needle in the body\r\n"), msg("third")])
+    sent = {"hello world": msg("hello world"),
+            "second": msg("second", body="needle in the body\r\n"), "third": msg("third")}
+    user, app = setup_user(server, messages=list(sent.values()))
     r = raw_login(server, "alice", app)
     r.ok("SELECT INBOX")
     subjects = {}
@@ -503,7 +504,7 @@ def test_fetch_and_search(server):
         b'* 1 FETCH (UID 1 RFC822.SIZE %d ENVELOPE ("Mon, 1 Jan 2024 10:00:00 +0000" "%s" '
         b'(("Alice" NIL "alice" "example.org")) (("Alice" NIL "alice" "example.org")) '
         b'(("Alice" NIL "alice" "example.org")) ((NIL NIL "bob" "example.org")) NIL NIL NIL '
-        b'"<%s@example.org>"))' % (len(msg(first)), first.encode(),
+        b'"<%s@example.org>"))' % (len(sent[first]), first.encode(),
                                    first.replace(" ", ".").encode()))
     untagged, _ = r.ok("SEARCH BODY needle")
     assert untagged == [b"* SEARCH %d" % subjects[b"second"]]
