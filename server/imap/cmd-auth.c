@@ -6,6 +6,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 #include "server/conn.h"
+#include "server/sasl-plain.h"
 #include "server/session.h"
 #include "storage/storage.h"
 
@@ -112,42 +113,24 @@ static enum imap_cmd_result imap_login_args(struct imap_client *c, const struct 
 	return r;
 }
 
-/* Splits "authzid NUL authcid NUL password" (RFC 4616) in place. 1 ok, 0 malformed. */
-static int imap_plain_split(char *bin, size_t len, const char **authcid_r, const char **pass_r)
-{
-	char *nul1 = memchr(bin, '\0', len);
-	char *nul2 = nul1 != NULL ? memchr(nul1 + 1, '\0', len - (size_t)(nul1 + 1 - bin)) : NULL;
-
-	if (nul2 == NULL || memchr(nul2 + 1, '\0', len - (size_t)(nul2 + 1 - bin)) != NULL)
-		return 0;
-	if (nul1 == nul2 - 1 || (nul1 != bin && strcmp(bin, nul1 + 1) != 0))
-		return 0; /* empty authcid, or acting as someone else: not offered */
-	*authcid_r = nul1 + 1;
-	*pass_r = nul2 + 1;
-	return 1;
-}
-
 static enum imap_cmd_result imap_auth_plain(struct imap_client *c, const char *b64, size_t len)
 {
-	size_t cap = len / 4 * 3 + 4, bin_len = 0;
-	char *bin = xmalloc(cap);
-	const char *end, *authcid, *pass;
+	struct sasl_plain plain;
 	enum imap_cmd_result r;
 
-	if (sodium_base642bin((unsigned char *)bin, cap - 1, b64, len, NULL, &bin_len, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != b64 + len) {
-		xfree_secret(bin, cap);
-		return imap_bad(c, "Invalid base64 data.");
-	}
-	bin[bin_len] = '\0';
-	if (imap_plain_split(bin, bin_len, &authcid, &pass) == 1) {
-		r = imap_login(c, authcid, pass);
-	} else {
+	switch (sasl_plain_decode(b64, len, &plain)) {
+	case 1:
+		r = imap_login(c, plain.authcid, plain.password);
+		break;
+	case 0:
 		imap_tagged(c, "NO", "[AUTHENTICATIONFAILED] Authentication failed.");
 		r = IMAP_CMD_OK;
+		break;
+	default:
+		r = imap_bad(c, "Invalid base64 data.");
+		break;
 	}
-	xfree_secret(bin, cap);
+	sasl_plain_free(&plain);
 	return r;
 }
 
