@@ -1,4 +1,5 @@
 #include "server/conn.h"
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
 
@@ -68,20 +69,12 @@ bool conn_input_buffered(const struct conn *c)
 	return c->in.len > c->in_pos || (c->t.pending != NULL && c->t.pending(c->t.ctx) > 0);
 }
 
-static long conn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* poll until fd readable (or the wakeup fd). 1 input, 2 wakeup, 0 timeout, <0 status. */
 static int conn_poll(struct conn *c, int wakeup_fd, long deadline_ms)
 {
 	for (;;) {
 		struct pollfd p[2] = {{c->t.fd, POLLIN, 0}, {wakeup_fd, POLLIN, 0}};
-		long left = deadline_ms - conn_now_ms();
+		long left = deadline_ms - clock_now_ms();
 		int r;
 
 		if (c->t.pending != NULL && c->t.pending(c->t.ctx) > 0)
@@ -145,7 +138,7 @@ static int conn_fill(struct conn *c, long deadline_ms)
 
 ssize_t conn_read_line(struct conn *c, char **line_r, size_t max, unsigned timeout_s)
 {
-	long deadline = conn_now_ms() + (long)timeout_s * 1000L;
+	long deadline = clock_now_ms() + (long)timeout_s * 1000L;
 	bool skipping = false;
 	size_t scanned = 0;
 
@@ -185,7 +178,7 @@ ssize_t conn_read_line(struct conn *c, char **line_r, size_t max, unsigned timeo
 
 int conn_read_exact(struct conn *c, void *buf, size_t len, unsigned timeout_s)
 {
-	long deadline = conn_now_ms() + (long)timeout_s * 1000L;
+	long deadline = clock_now_ms() + (long)timeout_s * 1000L;
 	char *out = buf;
 
 	while (len > 0) {
@@ -214,7 +207,7 @@ int conn_wait_input(struct conn *c, int wakeup_fd, unsigned timeout_ms)
 		return 1;
 	if (conn_flush(c) < 0)
 		return CONN_ERROR;
-	return conn_poll(c, wakeup_fd, conn_now_ms() + (long)timeout_ms);
+	return conn_poll(c, wakeup_fd, clock_now_ms() + (long)timeout_ms);
 }
 
 int conn_flush(struct conn *c)

@@ -8,6 +8,7 @@
  * it the transport returns EAGAIN for conn.c to poll on, so no partial record can block a worker.
  */
 #include "server/tls.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/xalloc.h"
 
@@ -177,14 +178,6 @@ void tls_server_free(struct tls_server **srvp)
 	*srvp = NULL;
 }
 
-static long tls_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static int tls_session_init(struct tls_server *srv, struct tls_conn *tc, const char *alpn,
                             const char **error_r)
 {
@@ -213,7 +206,7 @@ static int tls_session_init(struct tls_server *srv, struct tls_conn *tc, const c
 static int tls_wait(struct tls_conn *tc, long deadline_ms)
 {
 	struct pollfd p = {tc->fd, gnutls_record_get_direction(tc->session) ? POLLOUT : POLLIN, 0};
-	long left = deadline_ms - tls_now_ms();
+	long left = deadline_ms - clock_now_ms();
 
 	if (left <= 0)
 		return 0;
@@ -224,7 +217,7 @@ static int tls_wait(struct tls_conn *tc, long deadline_ms)
 
 static int tls_handshake_run(struct tls_conn *tc, unsigned timeout_s, const char **error_r)
 {
-	long deadline = tls_now_ms() + (long)timeout_s * 1000L;
+	long deadline = clock_now_ms() + (long)timeout_s * 1000L;
 	int ret, w;
 
 	for (;;) {
@@ -237,7 +230,7 @@ static int tls_handshake_run(struct tls_conn *tc, unsigned timeout_s, const char
 			return -1;
 		}
 		/* EAGAIN, EINTR or a warning alert: wait for the socket unless time is up */
-		w = ret == GNUTLS_E_AGAIN ? tls_wait(tc, deadline) : tls_now_ms() < deadline;
+		w = ret == GNUTLS_E_AGAIN ? tls_wait(tc, deadline) : clock_now_ms() < deadline;
 		if (w == 0) {
 			*error_r = "TLS handshake timed out";
 			return -1;

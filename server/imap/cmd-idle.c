@@ -1,5 +1,6 @@
 /* IDLE (RFC 2177): woken by inotify on the selected mailbox, keepalives for NAT'd phones. */
 #include "server/imap/imap-client.h"
+#include "common/clock.h"
 #include "server/imap/imap-reply.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -50,19 +51,11 @@ static void imap_idle_update(struct imap_client *c, int watch_fd)
 	conn_flush(c->conn);
 }
 
-static long imap_idle_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* Waits for input, a change or the next keepalive. 1 input, 0 go on, negative: end. */
 static int imap_idle_wait(struct imap_client *c, int watch_fd, long *keepalive_at)
 {
 	long keepalive_ms = (long)c->s->cfg->imap_idle_keepalive * 1000L;
-	long left = *keepalive_at - imap_idle_now_ms();
+	long left = *keepalive_at - clock_now_ms();
 	/* without inotify, look for changes every 5 seconds */
 	long wait_ms = watch_fd < 0 && left > 5000 ? 5000 : left;
 	int r = conn_wait_input(c->conn, watch_fd, wait_ms > 0 ? (unsigned)wait_ms : 0);
@@ -70,9 +63,9 @@ static int imap_idle_wait(struct imap_client *c, int watch_fd, long *keepalive_a
 	if (r == 1 || r < 0)
 		return r;
 	imap_idle_update(c, watch_fd);
-	if (imap_idle_now_ms() >= *keepalive_at) {
+	if (clock_now_ms() >= *keepalive_at) {
 		imap_untagged(c, "OK Still here");
-		*keepalive_at = imap_idle_now_ms() + keepalive_ms;
+		*keepalive_at = clock_now_ms() + keepalive_ms;
 	}
 	conn_flush(c->conn);
 	return conn_broken(c->conn) ? CONN_ERROR : 0;
@@ -80,7 +73,7 @@ static int imap_idle_wait(struct imap_client *c, int watch_fd, long *keepalive_a
 
 enum imap_cmd_result imap_cmd_idle(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
-	long keepalive_at = imap_idle_now_ms() + (long)c->s->cfg->imap_idle_keepalive * 1000L;
+	long keepalive_at = clock_now_ms() + (long)c->s->cfg->imap_idle_keepalive * 1000L;
 	int watch_fd, r;
 
 	(void)a;

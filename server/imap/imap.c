@@ -1,6 +1,7 @@
 /* The IMAP session: greeting, reading commands through the parser (literals included), dispatch,
  * untagged updates after each command, and the end of a session. */
 #include "server/imap/imap-client.h"
+#include "common/clock.h"
 #include "server/imap/imap-reply.h"
 #include "common/buf.h"
 #include "common/config.h"
@@ -20,21 +21,9 @@
 
 #define IMAP_LITERAL_CHUNK 65536
 
-static long imap_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 unsigned imap_login_time_left(const struct imap_client *c)
 {
-	long left = c->login_deadline_ms - imap_now_ms();
-
-	if (left <= 0)
-		return 0;
-	return (unsigned)((left + 999) / 1000);
+	return clock_seconds_left(c->login_deadline_ms);
 }
 
 static unsigned imap_read_timeout(const struct imap_client *c)
@@ -477,7 +466,7 @@ void imap_session_run(struct session *s)
 	c.s = s;
 	c.conn = s->conn;
 	c.state = IMAP_STATE_NOAUTH;
-	c.login_deadline_ms = imap_now_ms() + (long)s->cfg->login_timeout * 1000L;
+	c.login_deadline_ms = clock_now_ms() + (long)s->cfg->login_timeout * 1000L;
 	c.parser = imap_parser_new(&imap_parser_limits_prelogin);
 
 	imap_untagged(&c, "OK [CAPABILITY %s AUTH=PLAIN] twofold ready.", imap_capabilities(&c));

@@ -1,5 +1,6 @@
 /* The POP3 session: greeting, the command loop with its limits, and the end of a session. */
 #include "server/pop3/pop3-private.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -37,21 +38,9 @@ static const struct pop3_command pop3_commands[] = {
     {"RSET", pop3_cmd_rset, POP3_STATE_TRANSACTION},
 };
 
-static long pop3_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 unsigned pop3_login_time_left(const struct pop3 *p)
 {
-	long left = p->login_deadline_ms - pop3_now_ms();
-
-	if (left <= 0)
-		return 0;
-	return (unsigned)((left + 999) / 1000);
+	return clock_seconds_left(p->login_deadline_ms);
 }
 
 static void pop3_reply(struct pop3 *p, const char *status, const char *fmt, va_list ap)
@@ -182,7 +171,7 @@ void pop3_session_run(struct session *s)
 	p.s = s;
 	p.conn = s->conn;
 	p.state = POP3_STATE_AUTHORIZATION;
-	p.login_deadline_ms = pop3_now_ms() + (long)s->cfg->login_timeout * 1000L;
+	p.login_deadline_ms = clock_now_ms() + (long)s->cfg->login_timeout * 1000L;
 	pop3_parser_init(&p.parser, POP3_LINE_MAX_PREAUTH);
 
 	pop3_ok(&p, "twofold ready.");
