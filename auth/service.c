@@ -33,6 +33,7 @@ struct auth_peer {
 struct auth_service {
 	const struct config *cfg;
 	struct auth_policy *policy;
+	pid_t master; /* our parent, the parent of every worker */
 	int listen_fd, epfd;
 	struct auth_peer peers[AUTH_MAX_PEERS];
 	size_t npeers;
@@ -107,18 +108,54 @@ static void auth_service_peer_close(struct auth_service *svc, size_t i)
 	svc->peers[i] = svc->peers[--svc->npeers];
 }
 
-/* Only our own uid (workers run as the service user) and root may talk to us. */
-static bool auth_service_peer_allowed(int fd, pid_t *pid_r)
+/* The parent pid of pid from /proc/PID/stat ("pid (comm) state ppid ..."; comm may hold
+ * spaces and parentheses, so parse after the last ')'). -1 when unknown. */
+static pid_t auth_service_ppid_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	long ppid;
+	char state;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %c %ld", &state, &ppid) != 2 || ppid <= 0)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* Only workers may talk to us: processes of our own uid (workers run as the service user) or
+ * root, whose parent is our parent, the master. Another process of the service user (a CGI, a
+ * cron job, a worker's own child) is refused. The pid is the connecting one's (SO_PEERCRED at
+ * connect time), looked up right after accept; a master that is gone leaves no one allowed. */
+static bool auth_service_peer_allowed(const struct auth_service *svc, int fd, pid_t *pid_r)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	pid_t ppid;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
 	*pid_r = cred.pid;
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		log_warn("refused IPC connection from pid %ld uid %ld", (long)cred.pid,
+		         (long)cred.uid);
+		return false;
+	}
+	ppid = auth_service_ppid_of(cred.pid);
+	if (svc->master > 1 && getppid() == svc->master && ppid == svc->master)
 		return true;
-	log_warn("refused IPC connection from pid %ld uid %ld", (long)cred.pid, (long)cred.uid);
+	log_warn("refused IPC connection from pid %ld uid %ld: not a twofoldd worker (parent %ld)",
+	         (long)cred.pid, (long)cred.uid, (long)ppid);
 	return false;
 }
 
@@ -130,7 +167,7 @@ static void auth_service_accept(struct auth_service *svc)
 
 	if (fd < 0)
 		return; /* EAGAIN: another auth process took it */
-	if (svc->npeers == AUTH_MAX_PEERS || !auth_service_peer_allowed(fd, &pid)) {
+	if (svc->npeers == AUTH_MAX_PEERS || !auth_service_peer_allowed(svc, fd, &pid)) {
 		close(fd);
 		return;
 	}
@@ -296,6 +333,7 @@ int auth_service_run(const struct config *cfg, int listen_fd, const char **error
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
 
 	svc->cfg = cfg;
+	svc->master = getppid();
 	svc->listen_fd = listen_fd;
 	if (auth_policy_open(cfg, &svc->policy, error_r) < 0) {
 		free(svc);

@@ -1,7 +1,8 @@
 /*
  * The auth service process: answers IPC_LOGIN_REQUEST from workers on a listening AF_UNIX
  * SOCK_SEQPACKET socket (made and inherited from the master), runs the login policy and on
- * success hands over the user's maildir as an open directory fd.
+ * success hands over the user's maildir as an open directory fd. Only the workers may connect:
+ * a peer must be of the service uid (or root) and a child of this process's parent.
  */
 #ifndef TWOFOLD_AUTH_SERVICE_H
 #define TWOFOLD_AUTH_SERVICE_H

@@ -403,23 +403,65 @@ def test_failed_login_logged_without_secret(server):
     assert user.password not in server.log()
 
 
-def test_malformed_ipc_closes_only_that_peer(server):
+AUTH_PROBE = ("import socket,sys\n"
+              "s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET); s.settimeout(5)\n"
+              "s.connect('\\0' + sys.argv[1])\n"
+              "try:\n"
+              "    s.send(bytes.fromhex(sys.argv[2]))\n"
+              "    sys.exit(0 if s.recv(100)==b'' else 3)\n"
+              "except (BrokenPipeError, ConnectionResetError):\n"
+              "    sys.exit(0)\n")
+
+
+def auth_probe(name, payload, user=None):
+    """Connects to the auth socket from a process that is not a worker, sends payload;
+    exit 0 when the auth service closes the connection unanswered."""
+    return subprocess.run(["/usr/bin/python3", "-c", AUTH_PROBE, name[1:], payload.hex()],
+                          user=user, capture_output=True, text=True, timeout=30)
+
+
+def login_request(user, secret):
+    """An IPC_LOGIN_REQUEST as a worker sends it (common/ipc.c: big-endian, strings with a
+    length and their NUL)."""
+    body = b"".join(struct.pack(">I", len(f)) + f.encode() + b"\0"
+                    for f in (user, secret, "pop3", "127.0.0.1", ""))
+    return struct.pack(">BBHI", 1, 1, len(body), 1) + body
+
+
+def test_non_worker_refused_by_auth_service(server):
+    """Only the master's workers may reach the auth service: this test process (root, or the
+    daemon's own uid when not root) is neither, and gets no answer even to a well-formed login
+    request; the service goes on serving the workers."""
     server.configure("server", "auth_processes", "1")
     user = server.add_user("dave")
     server.start()
     auth = wait_until(lambda: server.auth_pids(), 10, "auth process")
     name = auth_socket_name(server)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        s.settimeout(5)
-        s.connect(name)
-        s.send(b"\x01\x01\x00\x10garbage")
-        assert s.recv(100) == b""  # closed by the auth process
-    server.wait_log(r"malformed request")
+    r = auth_probe(name, login_request("dave", user.password + server.code(user.secret)))
+    assert r.returncode == 0, r.stderr
+    server.wait_log(r"refused IPC connection from pid \d+ uid \d+: not a twofoldd worker")
+    assert "login" not in server.log().split("not a twofoldd worker")[-1]
     assert server.auth_pids() == auth
     pop = server.pop3()
     pop.user("dave")
     pop.pass_(user.password + server.code(user.secret))
     pop.quit()
+
+
+@needs_root
+def test_auth_socket_refuses_same_uid_non_worker(server):
+    """A process of the service user that is not one of our workers (a cron job, a CGI, a
+    worker's own child) is refused: the uid alone is not enough."""
+    user = server.add_user("erin")
+    server.start()
+    wait_until(lambda: server.auth_pids(), 10, "auth process")
+    name = auth_socket_name(server)
+    r = auth_probe(name, login_request("erin", user.password + server.code(user.secret)),
+                   user=twofold_harness.SERVICE_USER)
+    assert r.returncode == 0, r.stderr
+    uid = pwd.getpwnam(twofold_harness.SERVICE_USER).pw_uid
+    server.wait_log(rf"refused IPC connection from pid \d+ uid {uid}: not a twofoldd worker")
+    assert not re.search(r"login \w+: user=<?erin", server.log())
 
 
 @needs_root
