@@ -142,6 +142,34 @@ int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **e
 	return 0;
 }
 
+/* Files smaller than this are read with one call into a stack buffer. */
+#define MAILDIR_SMALL_READ (32 * 1024)
+
+int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t *vsize_r,
+                           const char **error_r)
+{
+	unsigned char small[MAILDIR_SMALL_READ];
+	bool prev_cr = false;
+	ssize_t n;
+
+	if (st_size >= sizeof(small))
+		return maildir_vsize_fd(fd, size_r, vsize_r, error_r);
+	do
+		n = read(fd, small, sizeof(small));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return maildir_sys_error("read", "message", error_r);
+	if ((uint64_t)n != st_size) {
+		/* Not what fstat said (a short read, or the file changed): read it whole. */
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return maildir_sys_error("lseek", "message", error_r);
+		return maildir_vsize_fd(fd, size_r, vsize_r, error_r);
+	}
+	*size_r = (uint64_t)n;
+	*vsize_r = (uint64_t)n + maildir_bare_lfs(small, (size_t)n, &prev_cr);
+	return 0;
+}
+
 int maildir_rename(int fromfd, const char *from, int tofd, const char *to)
 {
 	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)

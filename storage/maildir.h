@@ -26,6 +26,10 @@ int maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **err
 
 /* Reads an open message file: bytes on disk and octets with bare LF made CRLF. */
 int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **error_r);
+/* The same for a file fstat gave st_size for: a small file takes one read (the end of file is
+ * known from that size, no second read); otherwise, or when the read disagrees, as above. */
+int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t *vsize_r,
+                           const char **error_r);
 /* Octets of data with bare LF made CRLF. */
 uint64_t maildir_vsize_mem(const void *data, size_t len);
 

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,9 @@
 #define SYNC_ITERATE_THRESHOLD 64
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
+/* Files to measure before threads help, and at most how many. */
+#define SYNC_PARALLEL_MIN 256
+#define SYNC_THREADS_MAX  4
 
 /* One directory listing, with a hash of keys. */
 struct scan_entry {
@@ -44,6 +48,7 @@ struct scan_entry {
 	struct maildir_name parsed;
 	struct mail_index_rec rec;
 	bool used, indexed;
+	bool measured; /* sizes and date known (sync_measure) */
 };
 
 struct scan {
@@ -206,7 +211,8 @@ static int sync_measure(int dirfd, struct scan_entry *e, const char **error_r)
 	if (e->parsed.has_vsize)
 		e->rec.vsize = e->parsed.vsize;
 	else
-		ret = maildir_vsize_fd(fd, &e->rec.size, &e->rec.vsize, error_r);
+		ret = maildir_vsize_fd_sized(fd, (uint64_t)stbuf.st_size, &e->rec.size,
+		                             &e->rec.vsize, error_r);
 	close(fd);
 	return ret < 0 ? -1 : 1;
 }
@@ -226,28 +232,94 @@ static int sync_fresh_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* Measuring is one open and read per file that lacks ",S=" and ",W=": for a big mailbox other
+ * tools filled, that is system calls, which threads spread over the CPUs. */
+struct measure_job {
+	int dirfd;
+	struct scan *sc;
+	bool skip_indexed;
+	size_t first, step;
+	int ret;
+	const char *error;
+};
+
+static void measure_job_run(struct measure_job *job)
+{
+	for (size_t i = job->first; i < job->sc->count; i += job->step) {
+		struct scan_entry *e = &job->sc->e[i];
+		int ret;
+
+		if (e->used || (job->skip_indexed && e->indexed))
+			continue;
+		ret = sync_measure(job->dirfd, e, &job->error);
+		if (ret < 0) {
+			job->ret = -1;
+			return;
+		}
+		e->measured = ret > 0;
+		if (ret == 0)
+			e->used = true; /* gone already */
+	}
+}
+
+static void *measure_thread(void *arg)
+{
+	measure_job_run(arg);
+	return NULL;
+}
+
+static unsigned measure_thread_count(size_t entries)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (entries < SYNC_PARALLEL_MIN || cpus < 2)
+		return 1;
+	return cpus < SYNC_THREADS_MAX ? (unsigned)cpus : SYNC_THREADS_MAX;
+}
+
+/* Measures the unused entries of sc, the calling thread taking a share. A thread that cannot
+ * be started leaves its share to the calling thread. */
+static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, const char **error_r)
+{
+	struct measure_job jobs[SYNC_THREADS_MAX];
+	pthread_t threads[SYNC_THREADS_MAX];
+	bool started[SYNC_THREADS_MAX] = {false};
+	unsigned n = measure_thread_count(sc->count);
+	int ret = 0;
+
+	for (unsigned t = 0; t < n; t++)
+		jobs[t] = (struct measure_job){dirfd, sc, skip_indexed, t, n, 0, NULL};
+	for (unsigned t = 1; t < n; t++)
+		started[t] = pthread_create(&threads[t], NULL, measure_thread, &jobs[t]) == 0;
+	measure_job_run(&jobs[0]);
+	for (unsigned t = 1; t < n; t++) {
+		if (started[t])
+			(void)pthread_join(threads[t], NULL);
+		else
+			measure_job_run(&jobs[t]);
+	}
+	for (unsigned t = 0; t < n && ret == 0; t++) {
+		if (jobs[t].ret < 0) {
+			*error_r = jobs[t].error;
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
 /* Measures the unused entries of sc into a list sorted by sync_fresh_cmp. */
 static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed,
                              struct scan_entry ***list_r, size_t *n_r, const char **error_r)
 {
-	struct scan_entry **list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
+	struct scan_entry **list;
 	size_t n = 0;
-	int ret = 0;
 
-	for (size_t i = 0; i < sc->count && ret >= 0; i++) {
-		struct scan_entry *e = &sc->e[i];
-
-		if (e->used || (skip_indexed && e->indexed))
-			continue;
-		ret = sync_measure(dirfd, e, error_r);
-		if (ret > 0)
-			list[n++] = e;
-		else if (ret == 0)
-			e->used = true; /* gone already */
-	}
-	if (ret < 0) {
-		xfree(&list);
+	if (sync_measure_all(dirfd, sc, skip_indexed, error_r) < 0)
 		return -1;
+	list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
+	for (size_t i = 0; i < sc->count; i++) {
+		if (sc->e[i].measured && !sc->e[i].used)
+			list[n++] = &sc->e[i];
 	}
 	qsort(list, n, sizeof(*list), sync_fresh_cmp);
 	*list_r = list;

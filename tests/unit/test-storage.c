@@ -366,6 +366,49 @@ static void test_crlf_sizes(void **state)
 	xfree(&big);
 }
 
+/* Enough files other tools put into cur/ for the sync to measure them on several threads: every
+ * size right (also around the one-read limit of 32 KiB), UIDs in name order for equal dates. */
+static void test_crlf_sizes_many(void **state)
+{
+	enum { MANY = 700 };
+	struct fixture *f = *state;
+	size_t cap = 40 * 1024;
+	char *data = xmalloc(cap), path[300], uidl[64];
+	uint64_t want_size[MANY], want_crlf[MANY];
+	const struct timespec times[2] = {{1700000000, 0}, {1700000000, 0}};
+
+	open_inbox(f);
+	for (size_t i = 0; i < MANY; i++) {
+		size_t len = i < 3 ? 32 * 1024 - 1 + i : (i * 7919) % cap;
+		uint64_t lfs = 0;
+
+		for (size_t j = 0; j < len; j++) {
+			data[j] = (j % (i % 61 + 2)) == 0 ? '\n' : 'a' + (char)(j % 26);
+			if (data[j] == '\n' && (j == 0 || i % 3 != 0))
+				lfs++;
+			else if (data[j] == '\n')
+				data[j - 1] = '\r';
+		}
+		snprintf(path, sizeof(path), "cur/%05zu.many.h:2,S", i);
+		put_file(f, path, data, len);
+		assert_int_equal(utimensat(f->rootfd, path, times, 0), 0);
+		want_size[i] = len;
+		want_crlf[i] = len + lfs;
+	}
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), MANY);
+	for (size_t i = 0; i < MANY; i++) {
+		const struct mail *m = mailbox_get(f->box, i);
+
+		snprintf(uidl, sizeof(uidl), "%05zu.many.h", i);
+		assert_string_equal(m->uidl, uidl);
+		assert_int_equal(m->size, want_size[i]);
+		assert_int_equal(m->crlf_size, want_crlf[i]);
+		assert_int_equal(m->internal_date, 1700000000);
+	}
+	xfree(&data);
+}
+
 /* ---- UIDL and UIDs ---- */
 
 static void deliver_three(struct fixture *f)
@@ -853,6 +896,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delivery_moved_to_cur, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_parsed_and_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crlf_sizes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crlf_sizes_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uidl_stable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uids_persistent_monotonic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_external_delete, setup, teardown),
