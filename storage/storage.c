@@ -284,8 +284,13 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, const
 	struct measure_job jobs[SYNC_THREADS_MAX];
 	pthread_t threads[SYNC_THREADS_MAX];
 	bool started[SYNC_THREADS_MAX] = {false};
-	unsigned n = measure_thread_count(sc->count);
+	size_t todo = 0;
+	unsigned n;
 	int ret = 0;
+
+	for (size_t i = 0; i < sc->count; i++)
+		todo += sc->e[i].used || (skip_indexed && sc->e[i].indexed) ? 0 : 1;
+	n = measure_thread_count(todo);
 
 	for (unsigned t = 0; t < n; t++)
 		jobs[t] = (struct measure_job){dirfd, sc, skip_indexed, t, n, 0, NULL};
