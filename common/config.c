@@ -36,6 +36,7 @@ static const struct config_key config_keys[] = {
     {"tls", "cert", CT_STRING, OFF(tls_cert), 0, 0},
     {"tls", "key", CT_STRING, OFF(tls_key), 0, 0},
     {"tls", "priority", CT_STRING, OFF(tls_priority), 0, 0},
+    {"tls", "ticket_lifetime", CT_UINT, OFF(tls_ticket_lifetime), 1, 7 * 86400},
     {"imap", "listen", CT_LISTEN, OFF(imap_listen), 0, 0},
     {"imap", "idle_keepalive", CT_UINT, OFF(imap_idle_keepalive), 10, 29 * 60},
     {"imap", "append_limit", CT_U64, OFF(imap_append_limit), 1024, UINT64_C(1) << 32},
@@ -79,6 +80,7 @@ static void config_set_defaults(struct config *cfg)
 	cfg->idle_timeout = 600;
 	cfg->tls_priority = xstrdup("NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-VERS-SSL3.0:"
 	                            "-ARCFOUR-128:-3DES-CBC:-MD5:-SHA1:+SHA1:%SERVER_PRECEDENCE");
+	cfg->tls_ticket_lifetime = 12 * 3600;
 	cfg->imap_idle_keepalive = 2 * 60;
 	cfg->imap_append_limit = 64 * 1024 * 1024;
 	cfg->auth_module = xstrdup("sqlite");

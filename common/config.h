@@ -32,6 +32,7 @@ struct config {
 	/* [tls] */
 	char *tls_cert, *tls_key;
 	char *tls_priority;
+	unsigned tls_ticket_lifetime; /* seconds a session-ticket key (and a ticket) lives */
 
 	/* [imap] */
 	struct config_listen imap_listen;

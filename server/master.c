@@ -42,8 +42,9 @@ struct master {
 	struct listen_set listeners;
 	struct privdrop priv;
 	struct scoreboard sb;
-	struct master_pool pool; /* whom to signal: never the scoreboard's pids */
-	uint32_t generation;
+	struct master_pool pool;  /* whom to signal: never the scoreboard's pids */
+	uint32_t generation;      /* of workers: a reload or a new ticket key */
+	uint32_t auth_generation; /* of auth processes: a reload */
 
 	int auth_fd;
 	struct sockaddr_un auth_addr;
@@ -216,7 +217,7 @@ static void master_spawn_auth(struct master *m)
 		return;
 	}
 	m->auth = xreallocarray(m->auth, m->auth_count + 1, sizeof(*m->auth));
-	m->auth[m->auth_count++] = (struct master_auth){pid, m->generation, time(NULL)};
+	m->auth[m->auth_count++] = (struct master_auth){pid, m->auth_generation, time(NULL)};
 }
 
 static unsigned master_auth_wanted(const struct master *m)
@@ -235,7 +236,7 @@ static void master_maintain_auth(struct master *m)
 	if (m->stopping || time(NULL) < m->auth_backoff_until)
 		return;
 	for (size_t i = 0; i < m->auth_count; i++)
-		if (m->auth[i].generation == m->generation)
+		if (m->auth[i].generation == m->auth_generation)
 			current++;
 	while (current++ < master_auth_wanted(m))
 		master_spawn_auth(m);
@@ -244,7 +245,7 @@ static void master_maintain_auth(struct master *m)
 static void master_signal_auth(struct master *m, int sig, bool old_only)
 {
 	for (size_t i = 0; i < m->auth_count; i++)
-		if (!old_only || m->auth[i].generation != m->generation)
+		if (!old_only || m->auth[i].generation != m->auth_generation)
 			kill(m->auth[i].pid, sig);
 }
 
@@ -420,6 +421,7 @@ static void master_reload(struct master *m)
 	m->tls = tls;
 	m->priv = priv;
 	m->generation++;
+	m->auth_generation++;
 	m->worker_backoff_until = m->auth_backoff_until = 0;
 	master_signal_workers(m, SIGUSR1, true);
 	master_signal_auth(m, SIGTERM, true);
@@ -463,6 +465,23 @@ static int master_stop_progress(struct master *m)
 	return c.total == 0 && m->auth_count == 0;
 }
 
+/* A new session-ticket key for the next generation of workers; the current ones leave when
+ * idle, taking the old key with them. */
+static void master_rotate_ticket_key(struct master *m)
+{
+	const char *error;
+
+	if (m->stopping || !tls_server_ticket_key_expired(m->tls))
+		return;
+	if (tls_server_rotate_ticket_key(m->tls, &error) < 0) {
+		log_error("cannot make a new session ticket key, keeping the old one: %s", error);
+		return;
+	}
+	m->generation++;
+	master_signal_workers(m, SIGUSR1, true);
+	log_info("new session ticket key: replacing workers");
+}
+
 /* ---- main loop ---- */
 
 static void master_events(struct master *m)
@@ -493,6 +512,7 @@ static void master_loop(struct master *m)
 		master_events(m);
 		if (m->stopping && master_stop_progress(m))
 			return;
+		master_rotate_ticket_key(m);
 		master_maintain_auth(m);
 		master_maintain_pool(m);
 	}

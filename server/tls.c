@@ -4,6 +4,9 @@
  * The master loads credentials, priorities and one session-ticket key before forking, so every
  * worker encrypts and decrypts tickets with the same key and a client resumes on any worker
  * (TLS 1.2 tickets; TLS 1.3 PSK tickets, whose rotating keys GnuTLS derives from this one).
+ * That key lives [tls] ticket_lifetime seconds: then the master makes a new one for the next
+ * generation of workers (tls_server_rotate_ticket_key), so a leaked key opens a bounded window
+ * of tickets, and a ticket older than the lifetime is refused by GnuTLS's own age check too.
  * Connections run non-blocking: the handshake waits with poll() against one deadline, and after
  * it the transport returns EAGAIN for conn.c to poll on, so no partial record can block a worker.
  */
@@ -30,6 +33,8 @@ struct tls_server {
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
 	gnutls_datum_t ticket_key; /* secret: wiped on free */
+	unsigned ticket_lifetime;  /* seconds */
+	long ticket_born;          /* monotonic seconds when the key was made */
 };
 
 struct tls_conn {
@@ -62,6 +67,14 @@ void tls_global_init(void)
 	}
 }
 
+static long tls_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 static void tls_ticket_key_copy(gnutls_datum_t *dst, const gnutls_datum_t *src)
 {
 	dst->data = xmalloc(src->size);
@@ -77,6 +90,7 @@ static int tls_ticket_key_init(struct tls_server *srv, const struct tls_server *
 
 	if (keep != NULL) {
 		tls_ticket_key_copy(&srv->ticket_key, &keep->ticket_key);
+		srv->ticket_born = keep->ticket_born;
 		return 0;
 	}
 	ret = gnutls_session_ticket_key_generate(&key);
@@ -88,6 +102,24 @@ static int tls_ticket_key_init(struct tls_server *srv, const struct tls_server *
 	tls_ticket_key_copy(&srv->ticket_key, &key);
 	sodium_memzero(key.data, key.size);
 	gnutls_free(key.data);
+	srv->ticket_born = tls_now_s();
+	return 0;
+}
+
+bool tls_server_ticket_key_expired(const struct tls_server *srv)
+{
+	return tls_now_s() - srv->ticket_born >= (long)srv->ticket_lifetime;
+}
+
+int tls_server_rotate_ticket_key(struct tls_server *srv, const char **error_r)
+{
+	gnutls_datum_t old = srv->ticket_key;
+
+	if (tls_ticket_key_init(srv, NULL, error_r) < 0) {
+		srv->ticket_key = old;
+		return -1;
+	}
+	xfree_secret(old.data, old.size);
 	return 0;
 }
 
@@ -153,6 +185,7 @@ int tls_server_load(const struct config *cfg, const struct tls_server *keep_tick
 	struct tls_server *srv = xcalloc(1, sizeof(*srv));
 	const char *priority = cfg->tls_priority != NULL ? cfg->tls_priority : "NORMAL";
 
+	srv->ticket_lifetime = cfg->tls_ticket_lifetime > 0 ? cfg->tls_ticket_lifetime : 12 * 3600;
 	if (tls_priority_init(srv, priority, error_r) < 0 || tls_cred_init(srv, cfg, error_r) < 0 ||
 	    tls_ticket_key_init(srv, keep_ticket_key_from, error_r) < 0) {
 		tls_server_free(&srv);
@@ -190,6 +223,8 @@ static int tls_session_init(struct tls_server *srv, struct tls_conn *tc, const c
 		*error_r = gnutls_strerror(ret);
 		return -1;
 	}
+	/* before enabling tickets: GnuTLS times its internal key steps by it */
+	gnutls_db_set_cache_expiration(tc->session, (int)srv->ticket_lifetime);
 	if ((ret = gnutls_priority_set(tc->session, srv->prio)) < 0 ||
 	    (ret = gnutls_credentials_set(tc->session, GNUTLS_CRD_CERTIFICATE, srv->cred)) < 0 ||
 	    (ret = gnutls_session_ticket_enable_server(tc->session, &srv->ticket_key)) < 0 ||

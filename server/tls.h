@@ -15,13 +15,18 @@ void tls_global_init(void);
  * (reload keeps resumption working), else generated. Made in the master before forking so every
  * worker shares it. -1 with *error_r (static or from GnuTLS) on a bad file or priority string. */
 int tls_server_load(const struct config *cfg, const struct tls_server *keep_ticket_key_from,
-		    struct tls_server **srv_r, const char **error_r);
+                    struct tls_server **srv_r, const char **error_r);
 void tls_server_free(struct tls_server **srv);
+/* True once the ticket key is [tls] ticket_lifetime seconds old (kept keys keep their age). */
+bool tls_server_ticket_key_expired(const struct tls_server *srv);
+/* Replaces the ticket key with a new one (the old one is wiped): tickets made with the old key
+ * no longer resume. For the master, before forking the next generation. -1 with *error_r. */
+int tls_server_rotate_ticket_key(struct tls_server *srv, const char **error_r);
 
 /* Server handshake on a connected socket. alpn: "pop3" or "imap"; the client may offer it or no
  * ALPN at all; anything else fails with no_application_protocol. 0 ok, -1 failed (*error_r). */
 int tls_conn_handshake(struct tls_server *srv, int fd, const char *alpn, unsigned timeout_s,
-		       struct tls_conn **conn_r, const char **error_r);
+                       struct tls_conn **conn_r, const char **error_r);
 /* The transport for conn_new(). */
 void tls_conn_transport(struct tls_conn *tc, struct conn_transport *t_r);
 /* True when this session was resumed from a ticket. */

@@ -229,6 +229,80 @@ def test_session_ticket_survives_reload(server):
     again.close()
 
 
+def rotations(server):
+    return server.log().count("new session ticket key: replacing workers")
+
+
+def wait_rotation(server, count, timeout=15):
+    deadline = time.monotonic() + timeout
+    while rotations(server) < count:
+        assert time.monotonic() < deadline, f"no ticket key rotation #{count}"
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+@needs_root
+def test_ticket_key_rotated_by_master(server):
+    """[tls] ticket_lifetime: the master makes a new ticket key that often and replaces the
+    workers. Tickets made after a rotation resume on any worker; a ticket made with the old
+    key no longer resumes, even when it is younger than the lifetime."""
+    server.configure("tls", "ticket_lifetime", "6")
+    server.configure("server", "min_spare", "2")
+    server.start()
+    server.wait_workers(2)
+    ctx = server.ssl_context(min_version=ssl.TLSVersion.TLSv1_2,
+                             max_version=ssl.TLSVersion.TLSv1_2)
+    old_workers = set(server.worker_pids())
+    r1 = wait_rotation(server, 1)
+    deadline = time.monotonic() + 10
+    while old_workers & set(server.worker_pids()):
+        assert time.monotonic() < deadline, "workers not replaced after the new ticket key"
+        time.sleep(0.05)
+    # resumption across workers with the new key
+    first = greeted(server, ctx)
+    second = greeted(server, ctx, session=first.session)
+    assert second.session_reused
+    assert serving_worker(server, first) != serving_worker(server, second)
+    first.close()
+    second.close()
+    # a ticket half a lifetime old when the key changes
+    time.sleep(max(0.0, r1 + 3 - time.monotonic()))
+    late = greeted(server, ctx)
+    session = late.session
+    late.close()
+    issued = time.monotonic()
+    before = set(server.worker_pids())
+    wait_rotation(server, 2)
+    # an old worker already woken for a connection may still serve that one
+    while before & set(server.worker_pids()):
+        assert time.monotonic() - issued < 5, "workers not replaced after the new ticket key"
+        time.sleep(0.02)
+    again = greeted(server, ctx, session=session)
+    assert time.monotonic() - issued < 5.5, "too slow to tell rotation from expiry"
+    assert not again.session_reused
+    again.close()
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_ticket_older_than_lifetime_not_resumed(server, version):
+    server.configure("tls", "ticket_lifetime", "3")
+    server.start()
+    v = getattr(ssl.TLSVersion, version)
+    ctx = server.ssl_context(min_version=v, max_version=v)
+    first = greeted(server, ctx)
+    session = first.session
+    first.close()
+    young = greeted(server, ctx, session=session)
+    young_reused = young.session_reused
+    young.close()
+    time.sleep(4.5)
+    old = greeted(server, ctx, session=session)
+    assert not old.session_reused
+    old.close()
+    # a ticket within its lifetime resumes (unless a rotation fell in between)
+    assert young_reused or rotations(server) > 0
+
+
 # --- certificate reload -------------------------------------------------------------------------
 
 

@@ -624,6 +624,102 @@ static void test_reload_keeps_ticket_key_tls13(void **state)
 	reload_keeps_ticket_key(PRIO_TLS13);
 }
 
+/* ---- ticket key lifetime and rotation ---- */
+
+static struct tls_server *load_lifetime(const struct certfile *cf, const struct tls_server *keep,
+                                        unsigned lifetime)
+{
+	struct config *cfg = make_config(cf->cert, cf->key, NULL);
+	struct tls_server *srv = NULL;
+	const char *error = NULL;
+
+	cfg->tls_ticket_lifetime = lifetime;
+	if (tls_server_load(cfg, keep, &srv, &error) < 0)
+		fail_msg("tls_server_load: %s", error);
+	config_free(&cfg);
+	return srv;
+}
+
+/* After a rotation the old tickets are refused; tickets made with the new key resume. */
+static void rotation_drops_old_tickets(const char *prio)
+{
+	struct tls_server *srv = load_ok(&ecdsa, NULL);
+	gnutls_datum_t old = {NULL, 0}, fresh = {NULL, 0};
+	struct session_opts first = {.prio = prio, .save = &old};
+	struct session_opts before = {.prio = prio, .resume = &old, .expect_resumed = 1};
+	struct session_opts after = {.prio = prio, .resume = &old, .expect_cert = &ecdsa};
+	struct session_opts second = {.prio = prio, .save = &fresh};
+	struct session_opts again = {.prio = prio, .resume = &fresh, .expect_resumed = 1};
+	const char *error = NULL;
+
+	good_session(srv, &first);
+	good_session(srv, &before);
+	assert_int_equal(tls_server_rotate_ticket_key(srv, &error), 0);
+	good_session(srv, &after);
+	good_session(srv, &second);
+	good_session(srv, &again);
+	gnutls_free(old.data);
+	gnutls_free(fresh.data);
+	tls_server_free(&srv);
+}
+
+static void test_rotation_drops_old_tickets_tls12(void **state)
+{
+	rotation_drops_old_tickets(PRIO_TLS12);
+}
+
+static void test_rotation_drops_old_tickets_tls13(void **state)
+{
+	rotation_drops_old_tickets(PRIO_TLS13);
+}
+
+/* A ticket older than the lifetime does not resume, even with the same key. */
+static void old_ticket_refused(const char *prio)
+{
+	struct tls_server *srv = load_lifetime(&ecdsa, NULL, 2);
+	gnutls_datum_t saved = {NULL, 0};
+	struct session_opts first = {.prio = prio, .save = &saved};
+	struct session_opts young = {.prio = prio, .resume = &saved, .expect_resumed = 1};
+	struct session_opts old = {.prio = prio, .resume = &saved, .expect_cert = &ecdsa};
+
+	good_session(srv, &first);
+	good_session(srv, &young);
+	sleep(4);
+	good_session(srv, &old);
+	gnutls_free(saved.data);
+	tls_server_free(&srv);
+}
+
+static void test_old_ticket_refused_tls12(void **state)
+{
+	old_ticket_refused(PRIO_TLS12);
+}
+
+static void test_old_ticket_refused_tls13(void **state)
+{
+	old_ticket_refused(PRIO_TLS13);
+}
+
+/* The key's age: due after the lifetime, kept across a reload, reset by a rotation. */
+static void test_ticket_key_expiry(void **state)
+{
+	struct tls_server *srv = load_lifetime(&ecdsa, NULL, 1), *reloaded;
+	const char *error = NULL;
+
+	assert_false(tls_server_ticket_key_expired(srv));
+	usleep(2100 * 1000);
+	assert_true(tls_server_ticket_key_expired(srv));
+	reloaded = load_lifetime(&ecdsa2, srv, 1);
+	assert_true(tls_server_ticket_key_expired(reloaded));
+	assert_int_equal(tls_server_rotate_ticket_key(reloaded, &error), 0);
+	assert_false(tls_server_ticket_key_expired(reloaded));
+	tls_server_free(&srv);
+	tls_server_free(&reloaded);
+	srv = load_ok(&ecdsa, NULL); /* the default: 12 hours */
+	assert_false(tls_server_ticket_key_expired(srv));
+	tls_server_free(&srv);
+}
+
 /* ---- timeouts, plaintext, transport ---- */
 
 static double now_s(void)
@@ -784,6 +880,11 @@ int main(void)
 	    cmocka_unit_test(test_resume_tls13_other_worker),
 	    cmocka_unit_test(test_reload_keeps_ticket_key_tls12),
 	    cmocka_unit_test(test_reload_keeps_ticket_key_tls13),
+	    cmocka_unit_test(test_rotation_drops_old_tickets_tls12),
+	    cmocka_unit_test(test_rotation_drops_old_tickets_tls13),
+	    cmocka_unit_test(test_old_ticket_refused_tls12),
+	    cmocka_unit_test(test_old_ticket_refused_tls13),
+	    cmocka_unit_test(test_ticket_key_expiry),
 	    cmocka_unit_test(test_handshake_timeout_silent_client),
 	    cmocka_unit_test(test_handshake_timeout_slow_client),
 	    cmocka_unit_test(test_plaintext_gets_no_greeting),
