@@ -67,14 +67,6 @@ void tls_global_init(void)
 	}
 }
 
-static long tls_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 static void tls_ticket_key_copy(gnutls_datum_t *dst, const gnutls_datum_t *src)
 {
 	dst->data = xmalloc(src->size);
@@ -102,13 +94,13 @@ static int tls_ticket_key_init(struct tls_server *srv, const struct tls_server *
 	tls_ticket_key_copy(&srv->ticket_key, &key);
 	sodium_memzero(key.data, key.size);
 	gnutls_free(key.data);
-	srv->ticket_born = tls_now_s();
+	srv->ticket_born = clock_now_ms() / 1000;
 	return 0;
 }
 
 bool tls_server_ticket_key_expired(const struct tls_server *srv)
 {
-	return tls_now_s() - srv->ticket_born >= (long)srv->ticket_lifetime;
+	return clock_now_ms() / 1000 - srv->ticket_born >= (long)srv->ticket_lifetime;
 }
 
 int tls_server_rotate_ticket_key(struct tls_server *srv, const char **error_r)
