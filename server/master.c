@@ -179,7 +179,6 @@ static void master_auth_child(struct master *m)
 	const char *error;
 
 	log_set_role("auth");
-	prctl(PR_SET_NAME, "twofoldd-auth");
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
@@ -198,6 +197,7 @@ static void master_auth_child(struct master *m)
 		log_error("%s", error);
 		_exit(2);
 	}
+	prctl(PR_SET_NAME, "twofoldd-auth"); /* named only once unprivileged */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (auth_service_run(m->cfg, m->auth_fd, &error) < 0) {
 		log_error("cannot open the auth store: %s", error);

@@ -320,12 +320,13 @@ void worker_run(const struct worker_env *env)
 
 	worker_env = env;
 	log_set_role("worker");
-	prctl(PR_SET_NAME, "twofoldd-worker");
 	worker_signals(&waitmask);
 	if (privdrop_apply(env->priv, true, &error) < 0) {
 		log_error("%s", error);
 		_exit(2);
 	}
+	/* named only once confined: whatever is called a worker is chrooted and unprivileged */
+	prctl(PR_SET_NAME, "twofoldd-worker");
 	/* after the uid change, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	conn_set_interrupt(&session_shutdown);
