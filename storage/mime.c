@@ -879,9 +879,14 @@ void mime_render_nstring(struct buf *out, const char *s)
 
 /* --- addresses (RFC 5322, leniently) --- */
 
+/* A header can hold tens of thousands of one-character "addresses" ("@@@@..."): each becomes
+ * a 4-tuple, so ENVELOPE of a 256 KiB header would be tens of MB. Real mail stays far below. */
+#define MIME_MAX_ADDRESSES 1000
+
 struct addr_ctx {
 	struct buf *out;
 	unsigned int count;
+	unsigned int max; /* addresses rendered at most (a group's end marker may add one) */
 	struct buf phrase, local, comment, domain;
 };
 
@@ -1025,7 +1030,7 @@ static void parse_mailbox(const char **sp, struct addr_ctx *a, bool in_group)
 	} else if (*s == ':' && !in_group) {
 		s++;
 		emit_addr(a, NULL, NULL, phrase != NULL ? phrase : "", NULL);
-		while (*s != '\0' && *s != ';') {
+		while (*s != '\0' && *s != ';' && a->count < a->max) {
 			if (*s == ',') {
 				s++;
 				continue;
@@ -1055,16 +1060,16 @@ static void parse_mailbox(const char **sp, struct addr_ctx *a, bool in_group)
 	*sp = s;
 }
 
-static void render_addresses(struct buf *out, const char *value)
+static void render_addresses_max(struct buf *out, const char *value, unsigned int max)
 {
-	struct addr_ctx a = {.out = out};
+	struct addr_ctx a = {.out = out, .max = max};
 	const char *s = value;
 
 	buf_init(&a.phrase);
 	buf_init(&a.local);
 	buf_init(&a.comment);
 	buf_init(&a.domain);
-	while (s != NULL && *s != '\0') {
+	while (s != NULL && *s != '\0' && a.count < a.max) {
 		if (*s == ',' || *s == ';') {
 			s++;
 			continue;
@@ -1078,6 +1083,11 @@ static void render_addresses(struct buf *out, const char *value)
 	buf_free(&a.domain);
 }
 
+static void render_addresses(struct buf *out, const char *value)
+{
+	render_addresses_max(out, value, MIME_MAX_ADDRESSES);
+}
+
 static bool has_address(const char *value)
 {
 	struct buf tmp;
@@ -1086,7 +1096,7 @@ static bool has_address(const char *value)
 	if (value == NULL)
 		return false;
 	buf_init(&tmp);
-	render_addresses(&tmp, value);
+	render_addresses_max(&tmp, value, 1); /* the first one tells */
 	yes = strcmp(tmp.data, "NIL") != 0;
 	buf_free(&tmp);
 	return yes;

@@ -454,6 +454,41 @@ static void test_envelope_empty_quoted(void **state)
 	                "((NIL NIL \"a\" \"b\")(NIL NIL \"q\" \"d\")) NIL NIL NIL NIL NIL)");
 }
 
+/* An address list is rendered up to 1000 addresses: a 200 KB "@@@@" or group-flood header
+ * would otherwise make an ENVELOPE of tens of MB. */
+static void test_envelope_address_flood(void **state)
+{
+	static const char *const floods[] = {"@", "a@b,", "g:a,", "g:;"};
+
+	for (size_t f = 0; f < sizeof(floods) / sizeof(floods[0]); f++) {
+		struct buf msg;
+		struct mime_part *root;
+		char *env;
+		size_t opens = 0, closes = 0, tuples = 0;
+
+		buf_init(&msg);
+		buf_append_str(&msg, "From: ");
+		while (msg.len < 200 * 1024)
+			buf_append_str(&msg, floods[f]);
+		buf_append_str(&msg, "\nTo: <a@b>\n\nbody\n");
+		root = parse_str(msg.data);
+		env = render_env(root->envelope);
+		for (const char *p = env; *p != '\0'; p++) {
+			opens += *p == '(';
+			closes += *p == ')';
+			tuples += p[0] == '(' && p[1] != '(';
+		}
+		assert_int_equal(opens, closes);
+		/* From, Sender and Reply-To (both from From) and To: at most 3 * 1001 + 1 tuples */
+		assert_true(tuples <= 3 * 1001 + 1 + 1);
+		assert_true(strlen(env) < 3 * 1001 * 64);
+		assert_non_null(strstr(env, "((NIL NIL \"a\" \"b\")) NIL NIL NIL NIL)"));
+		xfree(&env);
+		mime_part_free(&root);
+		buf_free(&msg);
+	}
+}
+
 static void test_envelope_quoting(void **state)
 {
 	/* quotes and backslashes are escaped; 8-bit text is sent as a literal; folding is undone */
@@ -595,6 +630,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_basic),
 	    cmocka_unit_test(test_envelope_odd_addresses),
 	    cmocka_unit_test(test_envelope_empty_quoted),
+	    cmocka_unit_test(test_envelope_address_flood),
 	    cmocka_unit_test(test_envelope_quoting),
 	    cmocka_unit_test(test_nstring),
 	    cmocka_unit_test(test_encoded_words),
