@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -266,6 +267,9 @@ static int worker_accept(const struct listener *l, const sigset_t *waitmask)
 	sigprocmask(SIG_SETMASK, waitmask, &old);
 	worker_serve(l, fd, &ss);
 	close(fd);
+	/* Back to the pool: a session over a big mailbox leaves megabytes of freed heap that an
+	 * idle worker would otherwise keep for the rest of its life. */
+	(void)malloc_trim(0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	scoreboard_session_done(worker_env->sb, worker_env->slot);
 	scoreboard_set_state(worker_env->sb, worker_env->slot, SLOT_IDLE);
