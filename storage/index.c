@@ -483,6 +483,14 @@ int mail_index_assign(struct mail_index *idx, const char *key, uint32_t want_uid
 		*recovered_r = true;
 		return ret < 0 ? -1 : 0;
 	}
+	return mail_index_assign_absent(idx, key, want_uid, rec, recovered_r, error_r);
+}
+
+int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t want_uid,
+                             struct mail_index_rec *rec, bool *recovered_r, const char **error_r)
+{
+	int ret;
+
 	*recovered_r = false;
 	rec->uid = idx->uidnext;
 	if (want_uid != 0 && (want_uid >= idx->uidnext || idx->rebuild)) {

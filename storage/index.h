@@ -70,6 +70,10 @@ uint32_t mail_index_next_uid(struct mail_index *idx);
  * existed. */
 int mail_index_assign(struct mail_index *idx, const char *key, uint32_t want_uid,
                       struct mail_index_rec *rec, bool *recovered_r, const char **error_r);
+/* The same for a key the caller has just found absent in this transaction (a sync that
+ * looked every listed key up): no second lookup. */
+int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t want_uid,
+                             struct mail_index_rec *rec, bool *recovered_r, const char **error_r);
 /* Inside a transaction: removes the row and its cached metadata. */
 int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r);
 /* Drops SQLite's page cache: an idle session should not hold it (the OS caches the file). */

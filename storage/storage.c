@@ -494,8 +494,10 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	for (size_t i = 0; i < n; i++) {
 		struct scan_entry *e = list[i];
 
-		if (mail_index_assign(box->index, e->key, e->parsed.has_uid ? e->parsed.uid : 0,
-		                      &e->rec, &recovered, error_r) < 0) {
+		/* sync_lookup_index looked every unused key up: these are not in the index */
+		if (mail_index_assign_absent(box->index, e->key,
+		                             e->parsed.has_uid ? e->parsed.uid : 0, &e->rec,
+		                             &recovered, error_r) < 0) {
 			xfree(&list);
 			return -1;
 		}
@@ -513,7 +515,8 @@ static int sync_entry_uid_cmp(const void *a, const void *b)
 	return x->rec.uid < y->rec.uid ? -1 : x->rec.uid > y->rec.uid;
 }
 
-static void view_append(struct mailbox *box, const struct scan_entry *e)
+/* Takes e's name and key (the scan is freed right after). */
+static void view_append(struct mailbox *box, struct scan_entry *e)
 {
 	struct msg_rec *m;
 
@@ -523,8 +526,9 @@ static void view_append(struct mailbox *box, const struct scan_entry *e)
 	}
 	m = &box->msgs[box->count++];
 	memset(m, 0, sizeof(*m));
-	m->key = xstrdup(e->key);
-	m->name = xstrdup(e->name);
+	m->key = e->key;
+	m->name = e->name;
+	e->key = e->name = NULL;
 	m->mail.uidl = maildir_key_uidl(m->key);
 	if (m->mail.uidl == NULL)
 		m->mail.uidl = m->key;
