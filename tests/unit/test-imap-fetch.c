@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/test-tmpdir.h"
+
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "server/conn.h"
@@ -133,16 +135,12 @@ static const char msg_nested[] = "From: a@b.example\r\n"
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *tmp = getenv("TWOFOLD_TEST_TMP");
 	struct conn_transport t = {.read = cap_read, .write = cap_write, .ctx = &f->cap};
 	const char *error = NULL;
 
 	setenv("TZ", "EST5", 1);
 	tzset();
-	if (tmp == NULL || (mkdir(tmp, 0700) < 0 && errno != EEXIST))
-		tmp = "/tmp";
-	snprintf(f->root, sizeof(f->root), "%s/imap-fetch-XXXXXX", tmp);
-	assert_non_null(mkdtemp(f->root));
+	test_tmpdir_make(f->root, sizeof(f->root), "imap-fetch");
 	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
 	assert_true(f->rootfd >= 0);
 	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
@@ -167,11 +165,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -185,7 +178,7 @@ static int teardown(void **state)
 	mailbox_close(&f->box);
 	mail_storage_close(&f->st);
 	close(f->rootfd);
-	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(f->root);
 	free(f);
 	return 0;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/unit/test-tmpdir.h"
+
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "storage/storage.h"
@@ -33,23 +35,14 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *tmp = getenv("TWOFOLD_TEST_TMP");
 	const char *error = NULL;
 
-	if (tmp == NULL || (mkdir(tmp, 0700) < 0 && errno != EEXIST))
-		tmp = "/tmp";
-	snprintf(f->root, sizeof(f->root), "%s/storage-imap-XXXXXX", tmp);
-	assert_non_null(mkdtemp(f->root));
+	test_tmpdir_make(f->root, sizeof(f->root), "storage-imap");
 	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
 	assert_true(f->rootfd >= 0);
 	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
 	*state = f;
 	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -59,7 +52,7 @@ static int teardown(void **state)
 	mailbox_close(&f->box);
 	mail_storage_close(&f->st);
 	close(f->rootfd);
-	nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(f->root);
 	free(f);
 	return 0;
 }
