@@ -702,6 +702,10 @@ int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox
 
 	if (ret <= 0)
 		return ret;
+	if (mailbox_measure_all(box, error_r) < 0) {
+		mailbox_close(&box);
+		return -1;
+	}
 	memset(status_r, 0, sizeof(*status_r));
 	for (size_t i = 0; i < box->count; i++) {
 		const struct mail *m = &box->msgs[i].mail;
@@ -711,7 +715,7 @@ int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox
 		status_r->messages++;
 		status_r->recent += (m->flags & MAIL_RECENT) != 0;
 		status_r->unseen += (m->flags & MAIL_SEEN) == 0;
-		status_r->size += m->crlf_size;
+		status_r->size += box->msgs[i].measured ? box->msgs[i].sizes.crlf_size : 0;
 	}
 	status_r->uidnext = box->uidnext;
 	status_r->uidvalidity = mailbox_uidvalidity(box);

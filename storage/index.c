@@ -11,11 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define INDEX_FILE            "twofold.index"
-#define INDEX_SIDE_FILE       "twofold.uidvalidity"
-#define INDEX_SIDE_TMP        "twofold.uidvalidity.tmp"
-#define INDEX_SCHEMA_VERSION  2
-#define INDEX_UID_RESERVATION 1024
+#define INDEX_FILE           "twofold.index"
+#define INDEX_SIDE_FILE      "twofold.uidvalidity"
+#define INDEX_SIDE_TMP       "twofold.uidvalidity.tmp"
+#define INDEX_SCHEMA_VERSION 3
+/* Version 3 only adds rows with vsize -1 (not measured yet): a version 2 index is taken over
+ * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
+#define INDEX_SCHEMA_COMPATIBLE 2
+#define INDEX_UID_RESERVATION   1024
 
 struct mail_index {
 	sqlite3 *db;
@@ -28,7 +31,7 @@ struct mail_index {
 	bool outdated; /* written by an older version: rebuilt */
 	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
-	sqlite3_stmt *st_cache_range;
+	sqlite3_stmt *st_cache_range, *st_set_sizes;
 };
 
 static const char index_schema[] =
@@ -41,7 +44,7 @@ static const char index_schema[] =
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
     "CREATE TABLE IF NOT EXISTS cache (uid INTEGER NOT NULL, field TEXT NOT NULL,"
     " data BLOB NOT NULL, PRIMARY KEY (uid, field)) WITHOUT ROWID;"
-    "PRAGMA user_version = 2;";
+    "PRAGMA user_version = 3;";
 
 static int index_fail(struct mail_index *idx, const char *what, const char **error_r)
 {
@@ -202,7 +205,11 @@ static int index_prepare_msg(struct mail_index *idx, const char **error_r)
 	                  &idx->st_cache_put, error_r) < 0 ||
 	    index_prepare(idx,
 	                  "SELECT uid, data FROM cache WHERE uid BETWEEN ? AND ? AND field = ?",
-	                  &idx->st_cache_range, error_r) < 0)
+	                  &idx->st_cache_range, error_r) < 0 ||
+	    index_prepare(idx,
+	                  "UPDATE msg SET size = ?2, vsize = ?3, date = ?4 WHERE uid = ?1"
+	                  " AND vsize < 0",
+	                  &idx->st_set_sizes, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -240,10 +247,13 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		*error_r = "mailbox index written by a newer version";
 		goto fail;
 	}
-	if (version != 0 && version < INDEX_SCHEMA_VERSION) {
+	if (version != 0 && version < INDEX_SCHEMA_COMPATIBLE) {
 		idx->outdated = true;
 		goto fail;
 	}
+	if (version == INDEX_SCHEMA_COMPATIBLE &&
+	    index_exec(idx, "PRAGMA user_version = 3", error_r) < 0)
+		goto fail;
 	if ((version == 0 && index_create(idx, error_r) < 0) ||
 	    index_meta_get(idx, "uidvalidity", &idx->uidvalidity, error_r) <= 0 ||
 	    index_prepare_msg(idx, error_r) < 0)
@@ -263,7 +273,8 @@ static void index_free(struct mail_index *idx)
 	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,    &idx->st_taken,
 	                          &idx->st_remove,       &idx->st_meta_get,  &idx->st_meta_set,
 	                          &idx->st_cache_remove, &idx->st_kw_set,    &idx->st_kw_get,
-	                          &idx->st_cache_get,    &idx->st_cache_put, &idx->st_cache_range};
+	                          &idx->st_cache_get,    &idx->st_cache_put, &idx->st_cache_range,
+	                          &idx->st_set_sizes};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);
@@ -522,6 +533,23 @@ static int index_step_uid(struct mail_index *idx, sqlite3_stmt *st, uint32_t uid
 	sqlite3_reset(st);
 	if (ret != SQLITE_DONE)
 		return index_fail(idx, "remove", error_r);
+	return 0;
+}
+
+int mail_index_set_sizes(struct mail_index *idx, const struct mail_index_rec *rec,
+                         const char **error_r)
+{
+	sqlite3_stmt *st = idx->st_set_sizes;
+	int ret;
+
+	sqlite3_bind_int64(st, 1, rec->uid);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)rec->size);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)rec->vsize);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)rec->date);
+	ret = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (ret != SQLITE_DONE)
+		return index_fail(idx, "set sizes", error_r);
 	return 0;
 }
 

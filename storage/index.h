@@ -34,6 +34,8 @@ struct mail_index_rec {
 };
 
 #define MAIL_INDEX_KEYWORDS_MAX 64
+/* vsize of a row whose sizes and date are not measured yet (size and date are 0 then). */
+#define MAIL_INDEX_VSIZE_UNKNOWN UINT64_MAX
 
 /* Installs the dirfd system-call hooks (idempotent) and returns the SQLite path for name
  * beneath dirfd. Caller frees. */
@@ -74,6 +76,10 @@ int mail_index_assign(struct mail_index *idx, const char *key, uint32_t want_uid
  * looked every listed key up): no second lookup. */
 int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t want_uid,
                              struct mail_index_rec *rec, bool *recovered_r, const char **error_r);
+/* Inside a transaction: stores the measured size, vsize and date of a row whose vsize was
+ * MAIL_INDEX_VSIZE_UNKNOWN (a row measured meanwhile, or gone, is left alone). */
+int mail_index_set_sizes(struct mail_index *idx, const struct mail_index_rec *rec,
+                         const char **error_r);
 /* Inside a transaction: removes the row and its cached metadata. */
 int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r);
 /* Drops SQLite's page cache: an idle session should not hold it (the OS caches the file). */

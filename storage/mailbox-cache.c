@@ -5,6 +5,7 @@
  * (FETCH 1:* walks the view in order; a few chunks serve fields asked for side by side). Writes are
  * collected in memory and written in one transaction per batch (at the next sync, expunge, copy,
  * close, or when the batch is full), so a cold FETCH 1:* does not commit once per message.
+ * Sizes measured lazily (mailbox-measure.c) go into the index in the same transactions.
  */
 #include "storage/storage-private.h"
 
@@ -52,20 +53,39 @@ void mailbox_cache_invalidate(struct mailbox *box)
 	}
 }
 
+static int sizes_write(struct mailbox *box, const char **error_r)
+{
+	for (size_t i = 0; i < box->sizes_pending_count; i++) {
+		const struct sizes_pending *p = &box->sizes_pending[i];
+		struct mail_index_rec rec = {.uid = p->uid,
+		                             .size = p->sizes.size,
+		                             .vsize = p->sizes.crlf_size,
+		                             .date = p->sizes.date};
+
+		if (mail_index_set_sizes(box->index, &rec, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 void mailbox_cache_flush(struct mailbox *box, bool in_tx)
 {
 	const char *error;
 
-	if (box->pending_count == 0)
+	if (box->pending_count == 0 && box->sizes_pending_count == 0)
 		return;
-	mailbox_cache_invalidate(box);
+	if (box->pending_count > 0)
+		mailbox_cache_invalidate(box);
 	if (in_tx) {
-		(void)cache_write(box, &error);
+		(void)(cache_write(box, &error) == 0 && sizes_write(box, &error) == 0);
 	} else if (mail_index_begin(box->index, &error) == 0) {
-		if (cache_write(box, &error) < 0 || mail_index_commit(box->index, &error) < 0)
+		if (cache_write(box, &error) < 0 || sizes_write(box, &error) < 0 ||
+		    mail_index_commit(box->index, &error) < 0)
 			mail_index_rollback(box->index);
 	}
-	mailbox_cache_discard(box); /* best effort: a lost entry is parsed again */
+	/* best effort: a lost entry is parsed again, a lost size measured again */
+	mailbox_cache_discard(box);
+	mailbox_sizes_discard(box);
 }
 
 static const struct cache_pending *cache_pending_find(const struct mailbox *box, uint32_t uid,

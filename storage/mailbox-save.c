@@ -220,22 +220,26 @@ static int transfer(struct mailbox *src, size_t index, struct mailbox *dst, bool
 {
 	struct transfer t = {.src = src, .index = index, .move = move};
 	struct save sv = {.cache_src = src};
+	struct mail_sizes sizes;
 	const struct mail *m;
 	char *key;
 	int ret, relocated;
 
-	if (index >= src->count || src->msgs[index].gone) {
+	if (index >= src->count || src->msgs[index].gone ||
+	    (ret = mailbox_msg_sizes(src, index, &sizes, error_r)) == 0) {
 		*error_r = "message has been expunged";
 		return -1;
 	}
+	if (ret < 0)
+		return -1;
 	m = &src->msgs[index].mail;
 	mailbox_cache_flush(src, false);
 	sv.rec = (struct mail_index_rec){
-	    .size = m->size, .vsize = m->crlf_size, .date = m->internal_date};
+	    .size = sizes.size, .vsize = sizes.crlf_size, .date = sizes.date};
 	sv.rec.keywords = transfer_keywords(src, m->keywords, dst);
 	sv.flags = m->flags;
 	sv.cache_uid = m->uid;
-	key = maildir_unique_name_at(m->internal_date);
+	key = maildir_unique_name_at(sizes.date);
 	sv.key = key;
 	for (int attempt = 0;; attempt++) {
 		ret = save_commit(dst, &sv, place_transfer, &t, error_r);

@@ -4,6 +4,7 @@
 
 #include "common/buf.h"
 #include "storage/index.h"
+#include "storage/maildir-name.h"
 #include "storage/maildir.h"
 #include "storage/storage.h"
 
@@ -17,6 +18,8 @@ struct msg_rec {
 	struct mail mail; /* mail.uidl: key, or its hash when key is no valid UIDL (owned then) */
 	char *key;        /* index key (maildir_name_key) */
 	char *name;       /* current file name in cur/ */
+	struct mail_sizes sizes; /* valid when measured */
+	bool measured;
 	bool gone;
 	bool changed; /* in the changed list of this sync */
 };
@@ -38,6 +41,12 @@ struct cache_chunk {
 	size_t off[CACHE_CHUNK_SIZE], len[CACHE_CHUNK_SIZE];
 	bool have[CACHE_CHUNK_SIZE];
 	unsigned age;
+};
+
+/* Sizes measured lazily, written to the index in one transaction with the cache entries. */
+struct sizes_pending {
+	uint32_t uid;
+	struct mail_sizes sizes;
 };
 
 struct mailbox {
@@ -68,6 +77,11 @@ struct mailbox {
 	size_t pending_count, pending_bytes;
 	struct cache_chunk chunks[CACHE_CHUNKS];
 	unsigned chunk_clock;
+
+	struct sizes_pending *sizes_pending;
+	size_t sizes_pending_count, sizes_pending_cap;
+	size_t measure_next;   /* view index where in-order measuring would go on */
+	size_t measure_window; /* messages measured at once when it does */
 };
 
 /* storage.c */
@@ -77,15 +91,35 @@ int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_
                           struct mailbox **box_r, const char **error_r);
 /* Fresh cur/ listing lookup of a message whose file was renamed behind our back. */
 int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r);
+/* The same for several view indexes with one listing. 0 ok (each found or marked gone), -1. */
+int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
+                          const char **error_r);
 /* Reloads the keyword names from the index. */
 int mailbox_keywords_reload(struct mailbox *box, const char **error_r);
 
-/* mailbox-cache.c: writes pending cache entries (inside the caller's transaction when
- * in_tx, else in one of its own). */
+/* mailbox-cache.c: writes pending cache entries and measured sizes (inside the caller's
+ * transaction when in_tx, else in one of its own). */
 void mailbox_cache_flush(struct mailbox *box, bool in_tx);
 void mailbox_cache_discard(struct mailbox *box);
 /* Forgets the chunks read ahead (the view or the cache changed). */
 void mailbox_cache_invalidate(struct mailbox *box);
+
+/* mailbox-measure.c */
+/* Measures one file of a maildir directory: sizes and date, from the name's ",S=" ",W=" and
+ * leading time when all are there, else from one open, fstat and read. 1, 0 when it vanished,
+ * -1 error. */
+int maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
+                    struct mail_sizes *sizes_r, const char **error_r);
+/* Measures items[0..count) (name and parsed set; sizes and ret filled) on up to
+ * MEASURE_THREADS_MAX threads. 0 ok, -1 error (first error). */
+struct measure_item {
+	const char *name;
+	const struct maildir_name *parsed;
+	struct mail_sizes sizes;
+	int ret; /* as maildir_measure */
+};
+int maildir_measure_many(int dirfd, struct measure_item *items, size_t count, const char **error_r);
+void mailbox_sizes_discard(struct mailbox *box);
 
 /* folder.c */
 /* Maps a wire name to the directory beneath the maildir root ("." for INBOX). NULL and

@@ -4,14 +4,15 @@
  * lock (BEGIN IMMEDIATE), so that UIDs are given out in delivery order and no session can add a
  * UID below one another session already shows:
  *   1. new/ is listed once; its files are measured (sizes and date from ",S=" ",W=" and the
- *      name's leading seconds when present, else one open) and, in delivery order, renamed to
- *      cur/<key>,S=<size>,W=<crlf size>,U=<uid>:2,<info> and indexed, so the UID survives an
- *      index deletion;
+ *      name's leading seconds when present, else one open and read) and, in delivery order,
+ *      renamed to cur/<key>,S=<size>,W=<crlf size>,U=<uid>:2,<info> and indexed, so the UID
+ *      survives an index deletion;
  *   2. cur/ is listed once (a second time only when a message of the view seems missing, since
  *      a listing can miss a file another session renames meanwhile): messages in the view get
  *      their flags from the name (a difference goes to the changed list), missing ones are
  *      marked gone (they stay until expunge), unknown ones get their UID from the index, from
- *      ",U=" or a fresh one;
+ *      ",U=" or a fresh one; an unknown file without ",W=" is not read now but when its size
+ *      is first asked for (mailbox-measure.c);
  *   3. keyword changes of other sessions are read by their change sequence.
  * A sync that finds new/ empty and cur/'s mtime unchanged takes no lock and reads no directory
  * beyond new/.
@@ -24,7 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +37,6 @@
 #define SYNC_ITERATE_THRESHOLD 64
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
-/* Files to measure before threads help, and at most how many. */
-#define SYNC_PARALLEL_MIN 256
-#define SYNC_THREADS_MAX  4
 
 /* One directory listing, with a hash of keys. */
 struct scan_entry {
@@ -47,8 +44,9 @@ struct scan_entry {
 	char *key;
 	struct maildir_name parsed;
 	struct mail_index_rec rec;
+	time_t order; /* delivery order of a fresh entry: its date, else its name's time */
 	bool used, indexed;
-	bool measured; /* sizes and date known (sync_measure) */
+	bool ready; /* measured, or left unmeasured on purpose: can be indexed */
 };
 
 struct scan {
@@ -182,41 +180,6 @@ static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
 	return 0;
 }
 
-/* First sight of a file: its sizes and date. From the name when it carries ",S=", ",W=" and a
- * leading time (no stat), else read once. 0 when it vanished meanwhile. */
-static int sync_measure(int dirfd, struct scan_entry *e, const char **error_r)
-{
-	struct stat stbuf;
-	int fd, ret = 0;
-
-	if (e->parsed.has_size && e->parsed.has_vsize && maildir_name_time(e->name, &e->rec.date)) {
-		e->rec.size = e->parsed.size;
-		e->rec.vsize = e->parsed.vsize;
-		return 1;
-	}
-	fd = openat(dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ELOOP)
-			return 0;
-		log_error("storage: open %s: %s", e->name, strerror(errno));
-		*error_r = "mailbox access error";
-		return -1;
-	}
-	if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
-		close(fd);
-		return 0;
-	}
-	e->rec.date = stbuf.st_mtime;
-	e->rec.size = e->parsed.has_size ? e->parsed.size : (uint64_t)stbuf.st_size;
-	if (e->parsed.has_vsize)
-		e->rec.vsize = e->parsed.vsize;
-	else
-		ret = maildir_vsize_fd_sized(fd, (uint64_t)stbuf.st_size, &e->rec.size,
-		                             &e->rec.vsize, error_r);
-	close(fd);
-	return ret < 0 ? -1 : 1;
-}
-
 /* Recovered UIDs first (so fresh ones go above them), then delivery order. */
 static int sync_fresh_cmp(const void *a, const void *b)
 {
@@ -227,103 +190,75 @@ static int sync_fresh_cmp(const void *a, const void *b)
 		return x->parsed.has_uid ? -1 : 1;
 	if (x->parsed.has_uid && x->parsed.uid != y->parsed.uid)
 		return x->parsed.uid < y->parsed.uid ? -1 : 1;
-	if (x->rec.date != y->rec.date)
-		return x->rec.date < y->rec.date ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
-/* Measuring is one open and read per file that lacks ",S=" and ",W=": for a big mailbox other
- * tools filled, that is system calls, which threads spread over the CPUs. */
-struct measure_job {
-	int dirfd;
-	struct scan *sc;
-	bool skip_indexed;
-	size_t first, step;
+/* A file in cur/ without ",W=" is measured when first asked for (mailbox-measure.c): its row
+ * gets vsize MAIL_INDEX_VSIZE_UNKNOWN. Everything else is measured now. */
+static bool sync_lazy(const struct scan_entry *e, bool cur)
+{
+	return cur && !e->parsed.has_vsize;
+}
+
+/* Makes the unused (and, with skip_indexed, unindexed) entries of sc ready: measured, or
+ * marked unmeasured when lazy. Entries that vanished meanwhile become used. */
+static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool cur,
+                            const char **error_r)
+{
+	struct measure_item *items = xreallocarray(NULL, sc->count + 1, sizeof(*items));
+	struct scan_entry **which = xreallocarray(NULL, sc->count + 1, sizeof(*which));
+	size_t n = 0;
 	int ret;
-	const char *error;
-};
 
-static void measure_job_run(struct measure_job *job)
-{
-	for (size_t i = job->first; i < job->sc->count; i += job->step) {
-		struct scan_entry *e = &job->sc->e[i];
-		int ret;
+	for (size_t i = 0; i < sc->count; i++) {
+		struct scan_entry *e = &sc->e[i];
 
-		if (e->used || (job->skip_indexed && e->indexed))
+		if (e->used || (skip_indexed && e->indexed))
 			continue;
-		ret = sync_measure(job->dirfd, e, &job->error);
-		if (ret < 0) {
-			job->ret = -1;
-			return;
+		if (sync_lazy(e, cur)) {
+			e->rec.size = 0;
+			e->rec.date = 0;
+			e->rec.vsize = MAIL_INDEX_VSIZE_UNKNOWN;
+			if (!maildir_name_time(e->name, &e->order))
+				e->order = 0;
+			e->ready = true;
+			continue;
 		}
-		e->measured = ret > 0;
-		if (ret == 0)
+		items[n] = (struct measure_item){.name = e->name, .parsed = &e->parsed};
+		which[n++] = e;
+	}
+	ret = n == 0 ? 0 : maildir_measure_many(dirfd, items, n, error_r);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		struct scan_entry *e = which[i];
+
+		if (items[i].ret == 0) {
 			e->used = true; /* gone already */
-	}
-}
-
-static void *measure_thread(void *arg)
-{
-	measure_job_run(arg);
-	return NULL;
-}
-
-static unsigned measure_thread_count(size_t entries)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (entries < SYNC_PARALLEL_MIN || cpus < 2)
-		return 1;
-	return cpus < SYNC_THREADS_MAX ? (unsigned)cpus : SYNC_THREADS_MAX;
-}
-
-/* Measures the unused entries of sc, the calling thread taking a share. A thread that cannot
- * be started leaves its share to the calling thread. */
-static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, const char **error_r)
-{
-	struct measure_job jobs[SYNC_THREADS_MAX];
-	pthread_t threads[SYNC_THREADS_MAX];
-	bool started[SYNC_THREADS_MAX] = {false};
-	size_t todo = 0;
-	unsigned n;
-	int ret = 0;
-
-	for (size_t i = 0; i < sc->count; i++)
-		todo += sc->e[i].used || (skip_indexed && sc->e[i].indexed) ? 0 : 1;
-	n = measure_thread_count(todo);
-
-	for (unsigned t = 0; t < n; t++)
-		jobs[t] = (struct measure_job){dirfd, sc, skip_indexed, t, n, 0, NULL};
-	for (unsigned t = 1; t < n; t++)
-		started[t] = pthread_create(&threads[t], NULL, measure_thread, &jobs[t]) == 0;
-	measure_job_run(&jobs[0]);
-	for (unsigned t = 1; t < n; t++) {
-		if (started[t])
-			(void)pthread_join(threads[t], NULL);
-		else
-			measure_job_run(&jobs[t]);
-	}
-	for (unsigned t = 0; t < n && ret == 0; t++) {
-		if (jobs[t].ret < 0) {
-			*error_r = jobs[t].error;
-			ret = -1;
+			continue;
 		}
+		e->rec.size = items[i].sizes.size;
+		e->rec.vsize = items[i].sizes.crlf_size;
+		e->rec.date = e->order = items[i].sizes.date;
+		e->ready = true;
 	}
+	xfree(&items);
+	xfree(&which);
 	return ret;
 }
 
-/* Measures the unused entries of sc into a list sorted by sync_fresh_cmp. */
-static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed,
+/* Makes the unused entries of sc ready, into a list sorted by sync_fresh_cmp. */
+static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed, bool cur,
                              struct scan_entry ***list_r, size_t *n_r, const char **error_r)
 {
 	struct scan_entry **list;
 	size_t n = 0;
 
-	if (sync_measure_all(dirfd, sc, skip_indexed, error_r) < 0)
+	if (sync_measure_all(dirfd, sc, skip_indexed, cur, error_r) < 0)
 		return -1;
 	list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
 	for (size_t i = 0; i < sc->count; i++) {
-		if (sc->e[i].measured && !sc->e[i].used)
+		if (sc->e[i].ready && !sc->e[i].used)
 			list[n++] = &sc->e[i];
 	}
 	qsort(list, n, sizeof(*list), sync_fresh_cmp);
@@ -377,7 +312,7 @@ static int sync_move_new(struct mailbox *box, struct scan *news, const char **er
 	struct scan_entry **list;
 	size_t n;
 
-	if (sync_measure_list(box->dirs.newfd, news, false, &list, &n, error_r) < 0)
+	if (sync_measure_list(box->dirs.newfd, news, false, false, &list, &n, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (new_move_one(box, list[i], error_r) < 0) {
@@ -489,7 +424,7 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	bool recovered;
 	size_t n;
 
-	if (sync_measure_list(box->dirs.curfd, sc, true, &list, &n, error_r) < 0)
+	if (sync_measure_list(box->dirs.curfd, sc, true, true, &list, &n, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct scan_entry *e = list[i];
@@ -533,9 +468,9 @@ static void view_append(struct mailbox *box, struct scan_entry *e)
 	if (m->mail.uidl == NULL)
 		m->mail.uidl = m->key;
 	m->mail.uid = e->rec.uid;
-	m->mail.size = e->rec.size;
-	m->mail.crlf_size = e->rec.vsize;
-	m->mail.internal_date = e->rec.date;
+	m->measured = e->rec.vsize != MAIL_INDEX_VSIZE_UNKNOWN;
+	if (m->measured)
+		m->sizes = (struct mail_sizes){e->rec.size, e->rec.vsize, e->rec.date};
 	m->mail.flags = e->parsed.flags;
 	m->mail.keywords = e->rec.keywords;
 }
@@ -727,6 +662,7 @@ static void mailbox_free(struct mailbox *box)
 	if (box->index != NULL)
 		mailbox_cache_flush(box, false);
 	mailbox_cache_discard(box);
+	mailbox_sizes_discard(box);
 	mailbox_cache_invalidate(box);
 	for (size_t i = 0; i < box->count; i++)
 		msg_free(&box->msgs[i]);
@@ -846,20 +782,29 @@ size_t mailbox_changed_index(const struct mailbox *box, size_t i)
  * one fresh listing of cur/. 1 found, 0 gone, -1 error. */
 int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r)
 {
-	struct msg_rec *m = &box->msgs[index];
-	struct scan_entry *e;
+	if (mailbox_msgs_relocate(box, &index, 1, error_r) < 0)
+		return -1;
+	return box->msgs[index].gone ? 0 : 1;
+}
+
+int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
+                          const char **error_r)
+{
 	struct scan sc;
 
 	if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
 		return -1;
-	e = scan_lookup(&sc, m->key);
-	if (e == NULL) {
-		m->gone = true;
-	} else if (rec_set_name(m, e)) {
-		mailbox_mark_changed(box, index);
+	for (size_t i = 0; i < count; i++) {
+		struct msg_rec *m = &box->msgs[idx[i]];
+		struct scan_entry *e = scan_lookup(&sc, m->key);
+
+		if (e == NULL)
+			m->gone = true;
+		else if (rec_set_name(m, e))
+			mailbox_mark_changed(box, idx[i]);
 	}
 	scan_free(&sc);
-	return e != NULL ? 1 : 0;
+	return 0;
 }
 
 int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)

@@ -6,7 +6,7 @@
  * On disk (maildir backend): messages in cur/ as "<key>,S=<size>,W=<crlf size>,U=<uid>:2,<flags>"
  * (new/ is moved there on sync, adding the three fields; APPEND/COPY/MOVE write them too; files
  * other tools put into cur/ keep their names), and in each mailbox directory twofold.index
- * (SQLite, WAL: UIDs, cached sizes/dates, keywords, \Recent floor, metadata cache, UIDVALIDITY,
+ * (SQLite, WAL: UIDs, sizes/dates once known, keywords, \Recent floor, metadata cache, UIDVALIDITY,
  * UIDNEXT; may be deleted: UIDs come back from the ,U= fields, keywords and cache are lost),
  * twofold.uidvalidity (UIDVALIDITY and a UIDNEXT floor that survive an index deletion) and
  * twofold.lock (the POP3 lock). In the maildir root also "subscriptions" and "twofold.folders"
@@ -45,11 +45,19 @@ struct mail {
 	 * hash (as stable). Unchanged by flag changes, index deletion and the fields twofold adds.
 	 */
 	const char *uidl;
-	uint64_t size;        /* bytes on disk */
-	uint64_t crlf_size;   /* octets when sent with CRLF line ends (RFC 822 size) */
-	time_t internal_date; /* delivery time */
-	unsigned flags;       /* enum mail_flags */
-	uint64_t keywords;    /* bit i = mailbox_keyword_name(box, i) (IMAP keywords, max 64) */
+	unsigned flags;    /* enum mail_flags */
+	uint64_t keywords; /* bit i = mailbox_keyword_name(box, i) (IMAP keywords, max 64) */
+	/* Sizes and date are not here: they may not be known yet, see mailbox_msg_sizes. */
+};
+
+/* Sizes and internal date of a message. Files that twofold named (",S=" ",W=" in the name) or
+ * delivered through new/ have them from the first sync; files other tools put into cur/ without
+ * ",W=" are measured (opened and read once) the first time someone asks, and the result is
+ * kept in the index, so each such message is read once ever, not once per session. */
+struct mail_sizes {
+	uint64_t size;      /* bytes on disk */
+	uint64_t crlf_size; /* octets when sent with CRLF line ends (RFC 822 size) */
+	time_t date;        /* internal date: the file's mtime (or the time in a twofold name) */
 };
 
 /* Opens the maildir at dirfd (the fd is duplicated; caller keeps its own). Creates the maildir
@@ -77,6 +85,19 @@ const struct mail *mailbox_get(const struct mailbox *box, size_t index);
 /* True when the n-th message's file has vanished (deleted by another session or tool); it stays
  * in the view until mailbox_expunge, and mailbox_msg_open fails for it. */
 bool mailbox_msg_gone(const struct mailbox *box, size_t index);
+/* The n-th message's sizes and date, measuring it (and, when the caller walks the view in
+ * order, the next unmeasured ones, on several threads) when they are not known yet. 1 ok,
+ * 0 the message has vanished (nothing measured), -1 error. */
+int mailbox_msg_sizes(struct mailbox *box, size_t index, struct mail_sizes *sizes_r,
+                      const char **error_r);
+/* The same, only the CRLF size. */
+int mailbox_msg_crlf_size(struct mailbox *box, size_t index, uint64_t *size_r,
+                          const char **error_r);
+/* Measures every message of the view whose sizes are not known yet, at once (threads), for
+ * callers that need them all (POP3 STAT/LIST, STATUS SIZE). Vanished ones are skipped (their
+ * mailbox_msg_sizes then returns 0). 0 ok, -1 error. */
+int mailbox_measure_all(struct mailbox *box, const char **error_r);
+
 /* IMAP UIDVALIDITY and UIDNEXT (as of the last sync); both persist in the index. */
 uint32_t mailbox_uidvalidity(const struct mailbox *box);
 uint32_t mailbox_uidnext(const struct mailbox *box);

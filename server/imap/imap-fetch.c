@@ -68,6 +68,8 @@ struct fetch_ctx {
 	struct mailbox *box;
 	size_t index;
 	const struct mail *mail;
+	struct mail_sizes sizes;
+	bool have_sizes;
 	int fd;
 	struct mime_part *root;
 	struct buf cached[CACHED_COUNT];
@@ -353,6 +355,18 @@ static int ctx_open(struct fetch_ctx *ctx, const char **error_r)
 	return errno == ENOENT || mailbox_msg_gone(ctx->box, ctx->index) ? 0 : -1;
 }
 
+/* Sizes and date (measured now when the mailbox does not know them yet). 1, 0 vanished, -1. */
+static int ctx_sizes(struct fetch_ctx *ctx, const char **error_r)
+{
+	int ret;
+
+	if (ctx->have_sizes)
+		return 1;
+	ret = mailbox_msg_sizes(ctx->box, ctx->index, &ctx->sizes, error_r);
+	ctx->have_sizes = ret > 0;
+	return ret;
+}
+
 static int ctx_parse(struct fetch_ctx *ctx, const char **error_r)
 {
 	static char chunk[PARSE_CHUNK];
@@ -495,9 +509,11 @@ static int prepare_section(struct fetch_ctx *ctx, struct fetch_item *item, struc
 	p->body.fd = ctx->fd;
 	if (item->part_count == 0 && item->text == IMAP_SECTION_NONE) {
 		/* the whole message needs no parse */
+		if ((ret = ctx_sizes(ctx, error_r)) <= 0)
+			return ret;
 		p->body.offset = 0;
-		p->body.size = ctx->mail->size;
-		p->size = ctx->mail->crlf_size;
+		p->body.size = ctx->sizes.size;
+		p->size = ctx->sizes.crlf_size;
 		return 1;
 	}
 	if ((ret = ctx_parse(ctx, error_r)) <= 0)
@@ -522,6 +538,9 @@ static int prepare_item(struct fetch_ctx *ctx, struct fetch_item *item, struct p
 		return prepare_cached(ctx, CACHED_BODYSTRUCTURE, error_r);
 	case ITEM_SECTION:
 		return prepare_section(ctx, item, p, error_r);
+	case ITEM_INTERNALDATE:
+	case ITEM_RFC822_SIZE:
+		return ctx_sizes(ctx, error_r);
 	default:
 		return 1;
 	}
@@ -620,10 +639,10 @@ static int emit_item(struct fetch_ctx *ctx, unsigned int i, uint32_t seq, struct
 		break;
 	case ITEM_INTERNALDATE:
 		buf_append_str(line, "INTERNALDATE ");
-		render_date(line, ctx->mail->internal_date);
+		render_date(line, ctx->sizes.date);
 		break;
 	case ITEM_RFC822_SIZE:
-		buf_printf(line, "RFC822.SIZE %llu", (unsigned long long)ctx->mail->crlf_size);
+		buf_printf(line, "RFC822.SIZE %llu", (unsigned long long)ctx->sizes.crlf_size);
 		break;
 	case ITEM_UID:
 		buf_printf(line, "UID %u", ctx->mail->uid);

@@ -24,6 +24,8 @@ struct match_ctx {
 	uint32_t seq, count;
 	const struct mail *mail;
 	/* loaded on demand */
+	struct mail_sizes sizes;
+	bool have_sizes;
 	bool loaded, mapped;
 	const char *map;
 	size_t map_size;
@@ -34,6 +36,19 @@ struct match_ctx {
 };
 
 /* --- loading the message --- */
+
+/* Sizes and internal date (measured now when the mailbox does not know them yet). 1, 0 the
+ * message vanished, -1. */
+static int ctx_sizes(struct match_ctx *ctx)
+{
+	int ret;
+
+	if (ctx->have_sizes)
+		return 1;
+	ret = mailbox_msg_sizes(ctx->box, ctx->index, &ctx->sizes, &ctx->error);
+	ctx->have_sizes = ret > 0;
+	return ret;
+}
 
 static int ctx_load(struct match_ctx *ctx)
 {
@@ -296,7 +311,9 @@ static uint32_t sent_date(struct match_ctx *ctx)
 	if (field_next(&it, "Date"))
 		date = search_header_date(it.value.data);
 	buf_free(&it.value);
-	return date != 0 ? date : local_date(ctx->mail->internal_date);
+	if (date == 0 && ctx_sizes(ctx) > 0)
+		date = local_date(ctx->sizes.date);
+	return date;
 }
 
 static uint32_t uid_star(const struct match_ctx *ctx)
@@ -373,6 +390,22 @@ static int match_keyword(struct match_ctx *ctx, const struct skey *key)
 	return set != key->negate;
 }
 
+static int match_size_key(struct match_ctx *ctx, const struct skey *key)
+{
+	int ret = ctx_sizes(ctx);
+
+	if (ret <= 0)
+		return ret;
+	switch (key->type) {
+	case SKEY_LARGER:
+		return ctx->sizes.crlf_size > key->number;
+	case SKEY_SMALLER:
+		return ctx->sizes.crlf_size < key->number;
+	default:
+		return date_cmp(key->type, local_date(ctx->sizes.date), key->number);
+	}
+}
+
 static int match_index_key(struct match_ctx *ctx, const struct skey *key)
 {
 	const struct mail *m = ctx->mail;
@@ -386,12 +419,8 @@ static int match_index_key(struct match_ctx *ctx, const struct skey *key)
 		return imap_seqset_contains(key->ranges, key->range_count, ctx->seq, ctx->count);
 	case SKEY_UIDSET:
 		return imap_seqset_contains(key->ranges, key->range_count, m->uid, uid_star(ctx));
-	case SKEY_LARGER:
-		return m->crlf_size > key->number;
-	case SKEY_SMALLER:
-		return m->crlf_size < key->number;
 	default:
-		return date_cmp(key->type, local_date(m->internal_date), key->number);
+		return match_size_key(ctx, key);
 	}
 }
 

@@ -107,18 +107,42 @@ static int pop3_args(struct pop3 *p, struct pop3_cmd *cmd, char **argv, int min,
 	return argc;
 }
 
+/* RFC 1939 sizes are of the message as sent (CRLF). A message that has vanished counts 0 (its
+ * RETR fails). */
+static uint64_t pop3_octets(struct pop3 *p, size_t i)
+{
+	const char *error = "";
+	uint64_t size = 0;
+
+	if (mailbox_msg_crlf_size(p->box, i, &size, &error) < 0)
+		log_warn("pop3 user=%s: size of message %zu: %s", p->login_user, i + 1, error);
+	return size;
+}
+
+/* Every size at once (the first STAT of a maildrop other tools filled reads its files). */
+static int pop3_measure_all(struct pop3 *p)
+{
+	const char *error = "";
+
+	if (mailbox_measure_all(p->box, &error) == 0)
+		return 0;
+	log_error("pop3 user=%s: measuring messages: %s", p->login_user, error);
+	pop3_err(p, "[SYS/TEMP] Mailbox is not available.");
+	return -1;
+}
+
 enum pop3_cmd_result pop3_cmd_stat(struct pop3 *p, struct pop3_cmd *cmd)
 {
 	uint64_t octets = 0;
 	size_t i, n = 0;
 	char *argv[1];
 
-	if (pop3_args(p, cmd, argv, 0, 0) < 0)
+	if (pop3_args(p, cmd, argv, 0, 0) < 0 || pop3_measure_all(p) < 0)
 		return POP3_CMD_OK;
 	for (i = 0; i < p->count; i++) {
 		if (!p->deleted[i]) {
 			n++;
-			octets += mailbox_get(p->box, i)->crlf_size;
+			octets += pop3_octets(p, i);
 		}
 	}
 	pop3_ok(p, "%zu %" PRIu64, n, octets);
@@ -151,7 +175,7 @@ static void pop3_list_line(struct pop3 *p, size_t i, bool uidl, bool ok)
 		conn_printf(p->conn, "%s%zu %s\r\n", ok ? "+OK " : "", i + 1, pop3_uidl(mail, buf));
 	else
 		conn_printf(p->conn, "%s%zu %" PRIu64 "\r\n", ok ? "+OK " : "", i + 1,
-		            mail->crlf_size);
+		            pop3_octets(p, i));
 }
 
 /* LIST and UIDL: one message with an argument, else all that are not deleted. */
@@ -168,6 +192,8 @@ static enum pop3_cmd_result pop3_listing(struct pop3 *p, struct pop3_cmd *cmd, b
 			pop3_list_line(p, i, uidl, true);
 		return POP3_CMD_OK;
 	}
+	if (!uidl && pop3_measure_all(p) < 0)
+		return POP3_CMD_OK;
 	pop3_ok(p, "%s", uidl ? "Unique-ID listing follows" : "Scan listing follows");
 	for (i = 0; i < p->count; i++) {
 		if (!p->deleted[i])
@@ -218,11 +244,14 @@ static int pop3_stream(struct pop3 *p, int fd, bool top, uint64_t lines)
 
 static enum pop3_cmd_result pop3_send(struct pop3 *p, size_t i, bool top, uint64_t lines)
 {
-	const struct mail *mail = mailbox_get(p->box, i);
 	const char *error = "";
-	int fd = mailbox_msg_open(p->box, i, &error);
-	int r;
+	uint64_t octets = 0;
+	int fd = -1, r;
 
+	if ((r = mailbox_msg_crlf_size(p->box, i, &octets, &error)) == 0)
+		error = "message has vanished";
+	if (r > 0)
+		fd = mailbox_msg_open(p->box, i, &error);
 	if (fd < 0) {
 		log_warn("pop3 user=%s: message %zu: %s", p->login_user, i + 1, error);
 		pop3_err(p, "[SYS/TEMP] Message %zu is not available.", i + 1);
@@ -231,7 +260,7 @@ static enum pop3_cmd_result pop3_send(struct pop3 *p, size_t i, bool top, uint64
 	if (top)
 		pop3_ok(p, "Top of message follows");
 	else
-		pop3_ok(p, "%" PRIu64 " octets", mail->crlf_size);
+		pop3_ok(p, "%" PRIu64 " octets", octets);
 	r = pop3_stream(p, fd, top, lines);
 	if (r < 0 && !conn_broken(p->conn))
 		log_error("pop3 user=%s: reading message %zu: %s", p->login_user, i + 1,

@@ -187,6 +187,30 @@ static const struct mail *find_uidl(struct fixture *f, const char *uidl)
 	return NULL;
 }
 
+static size_t find_index(struct fixture *f, const char *uidl)
+{
+	for (size_t i = 0; i < mailbox_count(f->box); i++) {
+		if (strcmp(mailbox_get(f->box, i)->uidl, uidl) == 0)
+			return i;
+	}
+	fail_msg("uidl %s not in view", uidl);
+	return 0;
+}
+
+static struct mail_sizes sizes_of(struct mailbox *box, size_t i)
+{
+	struct mail_sizes sizes = {0};
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_msg_sizes(box, i, &sizes, &error), 1);
+	return sizes;
+}
+
+static struct mail_sizes uidl_sizes(struct fixture *f, const char *uidl)
+{
+	return sizes_of(f->box, find_index(f, uidl));
+}
+
 static size_t read_msg(struct fixture *f, size_t i, char *buf, size_t size)
 {
 	const char *error = NULL;
@@ -256,8 +280,8 @@ static void test_delivery_moved_to_cur(void **state)
 	m = mailbox_get(f->box, 0);
 	assert_string_equal(m->uidl, "1700000000.M1P1.host");
 	assert_int_equal(m->uid, 1);
-	assert_int_equal(m->size, 18);
-	assert_int_equal(m->crlf_size, 21);
+	assert_int_equal(sizes_of(f->box, 0).size, 18);
+	assert_int_equal(sizes_of(f->box, 0).crlf_size, 21);
 	assert_int_equal(m->flags & ~MAIL_RECENT, 0);
 	assert_true((m->flags & MAIL_RECENT) != 0);
 	assert_true(exists(f, "twofold.index"));
@@ -323,7 +347,7 @@ static void test_crlf_sizes(void **state)
 	size_t big_len = 128 * 1024 + 1;
 	char *big = xmalloc(big_len);
 	char path[300], name[256];
-	const struct mail *m;
+	struct mail_sizes sizes;
 
 	open_inbox(f);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -339,28 +363,30 @@ static void test_crlf_sizes(void **state)
 	PUT(f, "cur/207.w.h,S=2,W=99:2,", "z\n");
 	sync_box(f);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		m = find_uidl(f, cases[i].name);
-		assert_int_equal(m->size, cases[i].len);
-		assert_int_equal(m->crlf_size, cases[i].crlf);
+		sizes = uidl_sizes(f, cases[i].name);
+		assert_int_equal(sizes.size, cases[i].len);
+		assert_int_equal(sizes.crlf_size, cases[i].crlf);
 	}
-	m = find_uidl(f, "206.chunk.h");
-	assert_int_equal(m->size, big_len);
-	assert_int_equal(m->crlf_size, big_len);
-	assert_int_equal(find_uidl(f, "207.w.h")->crlf_size, 99);
+	sizes = uidl_sizes(f, "206.chunk.h");
+	assert_int_equal(sizes.size, big_len);
+	assert_int_equal(sizes.crlf_size, big_len);
+	assert_int_equal(uidl_sizes(f, "207.w.h").crlf_size, 99);
 
 	/* computed once, then cached in the index: a second session does not rescan */
 	cur_name(f, "200.lf.h", name, sizeof(name));
 	snprintf(path, sizeof(path), "cur/%s", name);
 	put_file(f, path, "a\nb\nc\nd\n", 8);
 	open_inbox(f);
-	m = find_uidl(f, "200.lf.h");
-	assert_int_equal(m->size, 4);
-	assert_int_equal(m->crlf_size, 6);
+	sizes = uidl_sizes(f, "200.lf.h");
+	assert_int_equal(sizes.size, 4);
+	assert_int_equal(sizes.crlf_size, 6);
 	xfree(&big);
 }
 
-/* Enough files other tools put into cur/ for the sync to measure them on several threads: every
- * size right (also around the one-read limit of 32 KiB), UIDs in name order for equal dates. */
+/* Enough files other tools put into cur/ for the measuring to use several threads: every size
+ * right (also around the one-read limit of 32 KiB), the date from the mtime, UIDs in name order
+ * for equal dates. Walked in order (read-ahead windows) and, in a new session after the files
+ * changed, from the index without reading them again. */
 static void test_crlf_sizes_many(void **state)
 {
 	enum { MANY = 700 };
@@ -388,18 +414,109 @@ static void test_crlf_sizes_many(void **state)
 		want_size[i] = len;
 		want_crlf[i] = len + lfs;
 	}
-	open_inbox(f);
-	assert_int_equal(mailbox_count(f->box), MANY);
-	for (size_t i = 0; i < MANY; i++) {
-		const struct mail *m = mailbox_get(f->box, i);
+	for (int pass = 0; pass < 2; pass++) {
+		open_inbox(f);
+		assert_int_equal(mailbox_count(f->box), MANY);
+		for (size_t i = 0; i < MANY; i++) {
+			struct mail_sizes sizes = sizes_of(f->box, i);
 
-		snprintf(uidl, sizeof(uidl), "%05zu.many.h", i);
-		assert_string_equal(m->uidl, uidl);
-		assert_int_equal(m->size, want_size[i]);
-		assert_int_equal(m->crlf_size, want_crlf[i]);
-		assert_int_equal(m->internal_date, 1700000000);
+			snprintf(uidl, sizeof(uidl), "%05zu.many.h", i);
+			assert_string_equal(mailbox_get(f->box, i)->uidl, uidl);
+			assert_int_equal(sizes.size, want_size[i]);
+			assert_int_equal(sizes.crlf_size, want_crlf[i]);
+			assert_int_equal(sizes.date, 1700000000);
+		}
+		/* rewritten behind our back: the next session still has the first sizes */
+		for (size_t i = 0; i < MANY && pass == 0; i++) {
+			snprintf(path, sizeof(path), "cur/%05zu.many.h:2,S", i);
+			put_file(f, path, "x", 1);
+		}
 	}
 	xfree(&data);
+}
+
+/* A file in cur/ without ",W=" is not read by the sync but when its size is first asked for;
+ * the result is kept in the index, so a later session does not read the file again. */
+static void test_lazy_size_persisted(void **state)
+{
+	static const struct {
+		const char *name, *data;
+		uint64_t size, crlf;
+	} cases[] = {
+	    {"cur/500.lf.h:2,S", "a\nb\n", 4, 6},      {"cur/501.crlf.h:2,", "a\r\nb\r\n", 6, 6},
+	    {"cur/502.nonl.h:2,", "a\nbc", 4, 5},      {"cur/503.empty.h:2,", "", 0, 0},
+	    {"cur/504.s-only.h,S=3:2,", "a\nb", 3, 4},
+	};
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	const struct timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct mail_sizes sizes;
+
+	open_inbox(f);
+	for (size_t i = 0; i < N; i++)
+		PUT(f, cases[i].name, "not yet");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), N);
+	/* the files change after the sync: what is measured is what is there when asked */
+	for (size_t i = 0; i < N; i++) {
+		put_file(f, cases[i].name, cases[i].data, strlen(cases[i].data));
+		assert_int_equal(utimensat(f->rootfd, cases[i].name, times, 0), 0);
+	}
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(mailbox_msg_sizes(f->box, i, &sizes, &error), 1);
+		assert_int_equal(sizes.size, cases[i].size);
+		assert_int_equal(sizes.crlf_size, cases[i].crlf);
+		assert_int_equal(sizes.date, 1600000000);
+	}
+	/* written to the index (at close); changed files are not read again */
+	mailbox_close(&f->box);
+	for (size_t i = 0; i < N; i++)
+		PUT(f, cases[i].name, "changed\n\n\n");
+	open_inbox(f);
+	for (size_t i = 0; i < N; i++) {
+		uint64_t crlf = 0;
+
+		assert_int_equal(mailbox_msg_crlf_size(f->box, i, &crlf, &error), 1);
+		assert_int_equal(crlf, cases[i].crlf);
+	}
+	/* an index rebuild measures them again */
+	remove_index(f);
+	open_inbox(f);
+	assert_int_equal(mailbox_msg_sizes(f->box, 0, &sizes, &error), 1);
+	assert_int_equal(sizes.size, 10);
+	assert_int_equal(sizes.crlf_size, 13);
+}
+
+/* A lazily measured file that vanished gives 0 (no crash, no size); one renamed by a flag
+ * change of another session is found under its new name. */
+static void test_lazy_size_vanished_or_renamed(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct mail_sizes sizes;
+	struct mailbox_status status;
+
+	open_inbox(f);
+	PUT(f, "cur/600.gone.h:2,", "gone\n");
+	PUT(f, "cur/601.moved.h:2,", "moved\n");
+	PUT(f, "cur/602.stays.h:2,S", "stays\n");
+	sync_box(f);
+	unlink_key(f, "600.gone.h");
+	set_info(f, "601.moved.h", ":2,FS");
+	assert_int_equal(mailbox_msg_sizes(f->box, find_index(f, "600.gone.h"), &sizes, &error), 0);
+	assert_true(mailbox_msg_gone(f->box, find_index(f, "600.gone.h")));
+	sizes = uidl_sizes(f, "601.moved.h");
+	assert_int_equal(sizes.size, 6);
+	assert_int_equal(sizes.crlf_size, 7);
+	assert_int_equal(mailbox_measure_all(f->box, &error), 0);
+	assert_int_equal(uidl_sizes(f, "602.stays.h").crlf_size, 7);
+	/* STATUS SIZE measures what it needs and counts only what is there */
+	mailbox_close(&f->box);
+	PUT(f, "cur/603.late.h:2,", "a\nb\n");
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", &status, &error), 1);
+	assert_int_equal(status.messages, 3);
+	assert_int_equal(status.size, 7 + 7 + 6);
 }
 
 /* ---- UIDL and UIDs ---- */
@@ -514,7 +631,7 @@ static void test_uids_persistent_monotonic(void **state)
 	sync_box(f);
 	assert_int_equal(find_uidl(f, "zzz-early")->uid, last + 1);
 	assert_int_equal(find_uidl(f, "aaa-late")->uid, last + 2);
-	assert_int_equal(find_uidl(f, "zzz-early")->internal_date, 1000);
+	assert_int_equal(uidl_sizes(f, "zzz-early").date, 1000);
 }
 
 /* ---- deletions ---- */
@@ -640,9 +757,9 @@ static void test_append(void **state)
 	assert_int_equal(mailbox_count(f->box), 2);
 	m = mailbox_get(f->box, 0);
 	assert_int_equal(m->uid, uid1);
-	assert_int_equal(m->size, sizeof(msg) - 1);
-	assert_int_equal(m->crlf_size, sizeof(msg) - 1 + 2);
-	assert_int_equal(m->internal_date, 1000000000);
+	assert_int_equal(sizes_of(f->box, 0).size, sizeof(msg) - 1);
+	assert_int_equal(sizes_of(f->box, 0).crlf_size, sizeof(msg) - 1 + 2);
+	assert_int_equal(sizes_of(f->box, 0).date, 1000000000);
 	assert_int_equal(m->flags, MAIL_SEEN | MAIL_FLAGGED | MAIL_RECENT);
 	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), sizeof(msg) - 1);
 	assert_memory_equal(buf, msg, sizeof(msg) - 1);
@@ -723,7 +840,7 @@ static void test_delivery_during_session(void **state)
 	assert_int_equal(mailbox_count(f->box), 2);
 	assert_string_equal(mailbox_get(f->box, 0)->uidl, "700.a.h");
 	assert_string_equal(mailbox_get(f->box, 1)->uidl, "701.b.h");
-	assert_int_equal(mailbox_get(f->box, 1)->crlf_size, 4);
+	assert_int_equal(sizes_of(f->box, 1).crlf_size, 4);
 	/* the other session sees the same UID */
 	assert_int_equal(mailbox_sync(other, &error), 0);
 	assert_int_equal(mailbox_count(other), 2);
@@ -890,6 +1007,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_flags_parsed_and_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crlf_sizes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crlf_sizes_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_size_persisted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_size_vanished_or_renamed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uidl_stable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uids_persistent_monotonic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_external_delete, setup, teardown),

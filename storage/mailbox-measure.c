@@ -1,0 +1,286 @@
+/*
+ * Message sizes and dates. A file twofold named carries ",S=" ",W=" and its date in the name;
+ * a file delivered into new/ is measured when the sync moves it to cur/ (it is read anyway and
+ * gets those fields). A file another tool put into cur/ without ",W=" (a migrated mailbox: a
+ * hundred thousand of them) is measured only when someone asks: one open, fstat and read, the
+ * result kept in the index row (its vsize was -1) so it is read once ever. Walking the view in
+ * order (FETCH 1:* RFC822.SIZE, SEARCH LARGER) measures ahead in growing windows, on several
+ * threads, since the cost is system calls; the results are written in one transaction with the
+ * metadata cache entries (mailbox-cache.c).
+ */
+#include "storage/storage-private.h"
+
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Files to measure before threads help, and at most how many. */
+#define MEASURE_PARALLEL_MIN 256
+#define MEASURE_THREADS_MAX  4
+/* In-order measuring: the window doubles from MEASURE_WINDOW_MIN up to this. */
+#define MEASURE_WINDOW_MIN 16
+#define MEASURE_WINDOW_MAX 2048
+/* Measured sizes kept in memory before they are written. */
+#define SIZES_PENDING_MAX 4096
+
+int maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
+                    struct mail_sizes *sizes_r, const char **error_r)
+{
+	struct stat stbuf;
+	int fd, ret = 0;
+
+	if (parsed->has_size && parsed->has_vsize && maildir_name_time(name, &sizes_r->date)) {
+		sizes_r->size = parsed->size;
+		sizes_r->crlf_size = parsed->vsize;
+		return 1;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP)
+			return 0;
+		log_error("storage: open %s: %s", name, strerror(errno));
+		*error_r = "mailbox access error";
+		return -1;
+	}
+	if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	sizes_r->date = stbuf.st_mtime;
+	sizes_r->size = parsed->has_size ? parsed->size : (uint64_t)stbuf.st_size;
+	if (parsed->has_vsize)
+		sizes_r->crlf_size = parsed->vsize;
+	else
+		ret = maildir_vsize_fd_sized(fd, (uint64_t)stbuf.st_size, &sizes_r->size,
+		                             &sizes_r->crlf_size, error_r);
+	close(fd);
+	return ret < 0 ? -1 : 1;
+}
+
+struct measure_job {
+	int dirfd;
+	struct measure_item *items;
+	size_t count, first, step;
+	int ret;
+	const char *error;
+};
+
+static void measure_job_run(struct measure_job *job)
+{
+	for (size_t i = job->first; i < job->count; i += job->step) {
+		struct measure_item *it = &job->items[i];
+
+		it->ret =
+		    maildir_measure(job->dirfd, it->name, it->parsed, &it->sizes, &job->error);
+		if (it->ret < 0) {
+			job->ret = -1;
+			return;
+		}
+	}
+}
+
+static void *measure_thread(void *arg)
+{
+	measure_job_run(arg);
+	return NULL;
+}
+
+static unsigned measure_thread_count(size_t count)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (count < MEASURE_PARALLEL_MIN || cpus < 2)
+		return 1;
+	return cpus < MEASURE_THREADS_MAX ? (unsigned)cpus : MEASURE_THREADS_MAX;
+}
+
+/* The calling thread takes a share; a thread that cannot be started leaves its share to it. */
+int maildir_measure_many(int dirfd, struct measure_item *items, size_t count, const char **error_r)
+{
+	struct measure_job jobs[MEASURE_THREADS_MAX];
+	pthread_t threads[MEASURE_THREADS_MAX];
+	bool started[MEASURE_THREADS_MAX] = {false};
+	unsigned n = measure_thread_count(count);
+
+	for (size_t i = 0; i < count; i++)
+		items[i].ret = 0;
+	for (unsigned t = 0; t < n; t++)
+		jobs[t] = (struct measure_job){dirfd, items, count, t, n, 0, NULL};
+	for (unsigned t = 1; t < n; t++)
+		started[t] = pthread_create(&threads[t], NULL, measure_thread, &jobs[t]) == 0;
+	measure_job_run(&jobs[0]);
+	for (unsigned t = 1; t < n; t++) {
+		if (started[t])
+			(void)pthread_join(threads[t], NULL);
+		else
+			measure_job_run(&jobs[t]);
+	}
+	for (unsigned t = 0; t < n; t++) {
+		if (jobs[t].ret < 0) {
+			*error_r = jobs[t].error;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the view's lazily measured messages ---- */
+
+void mailbox_sizes_discard(struct mailbox *box)
+{
+	xfree(&box->sizes_pending);
+	box->sizes_pending_count = box->sizes_pending_cap = 0;
+}
+
+static void sizes_pending_add(struct mailbox *box, const struct msg_rec *m)
+{
+	if (box->sizes_pending_count == box->sizes_pending_cap) {
+		box->sizes_pending_cap =
+		    box->sizes_pending_cap == 0 ? 64 : box->sizes_pending_cap * 2;
+		box->sizes_pending = xreallocarray(box->sizes_pending, box->sizes_pending_cap,
+		                                   sizeof(*box->sizes_pending));
+	}
+	box->sizes_pending[box->sizes_pending_count++] =
+	    (struct sizes_pending){.uid = m->mail.uid, .sizes = m->sizes};
+}
+
+/* Files not found under their view name (renamed by a flag change of another session, or
+ * removed): one fresh listing of cur/ finds their names; the ones found are measured again. */
+static int measure_relocated(struct mailbox *box, const size_t *idx, size_t count,
+                             const char **error_r)
+{
+	if (mailbox_msgs_relocate(box, idx, count, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		struct msg_rec *m = &box->msgs[idx[i]];
+		struct maildir_name parsed;
+		int ret;
+
+		if (m->gone)
+			continue;
+		maildir_name_parse(m->name, &parsed);
+		if ((ret = maildir_measure(box->dirs.curfd, m->name, &parsed, &m->sizes, error_r)) <
+		    0)
+			return -1;
+		m->gone = ret == 0; /* renamed twice meanwhile: treated as gone, like a listing */
+		m->measured = ret > 0;
+	}
+	return 0;
+}
+
+/* Measures the unmeasured messages of view indexes idx[0..count). */
+static int measure_indexes(struct mailbox *box, const size_t *idx, size_t count,
+                           const char **error_r)
+{
+	struct measure_item *items = xcalloc(count + 1, sizeof(*items));
+	struct maildir_name *parsed = xcalloc(count + 1, sizeof(*parsed));
+	size_t *missing = xcalloc(count + 1, sizeof(*missing));
+	size_t n_missing = 0;
+	int ret;
+
+	for (size_t i = 0; i < count; i++) {
+		maildir_name_parse(box->msgs[idx[i]].name, &parsed[i]);
+		items[i] =
+		    (struct measure_item){.name = box->msgs[idx[i]].name, .parsed = &parsed[i]};
+	}
+	ret = maildir_measure_many(box->dirs.curfd, items, count, error_r);
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		struct msg_rec *m = &box->msgs[idx[i]];
+
+		if (items[i].ret == 0) {
+			missing[n_missing++] = idx[i];
+			continue;
+		}
+		m->sizes = items[i].sizes;
+		m->measured = true;
+	}
+	if (ret == 0 && n_missing > 0)
+		ret = measure_relocated(box, missing, n_missing, error_r);
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		if (box->msgs[idx[i]].measured)
+			sizes_pending_add(box, &box->msgs[idx[i]]);
+	}
+	xfree(&items);
+	xfree(&parsed);
+	xfree(&missing);
+	return ret;
+}
+
+/* Measures the unmeasured, present messages among view indexes [first, first + count). */
+static int measure_range(struct mailbox *box, size_t first, size_t count, const char **error_r)
+{
+	size_t *idx = xreallocarray(NULL, count + 1, sizeof(*idx)), n = 0;
+	int ret;
+
+	for (size_t i = first; i < first + count && i < box->count; i++) {
+		if (!box->msgs[i].measured && !box->msgs[i].gone)
+			idx[n++] = i;
+	}
+	ret = n == 0 ? 0 : measure_indexes(box, idx, n, error_r);
+	xfree(&idx);
+	if (ret == 0 && box->sizes_pending_count >= SIZES_PENDING_MAX)
+		mailbox_cache_flush(box, false);
+	return ret;
+}
+
+/* One message, or, when the previous call ended right before it (the view is walked in order),
+ * a window of them that doubles each time. */
+static int measure_at(struct mailbox *box, size_t index, const char **error_r)
+{
+	size_t count;
+
+	if (index == box->measure_next && index != 0) {
+		box->measure_window *= 2;
+		if (box->measure_window < MEASURE_WINDOW_MIN)
+			box->measure_window = MEASURE_WINDOW_MIN;
+		if (box->measure_window > MEASURE_WINDOW_MAX)
+			box->measure_window = MEASURE_WINDOW_MAX;
+	} else {
+		box->measure_window = 1;
+	}
+	count = box->count - index < box->measure_window ? box->count - index : box->measure_window;
+	box->measure_next = index + count;
+	return measure_range(box, index, count, error_r);
+}
+
+int mailbox_msg_sizes(struct mailbox *box, size_t index, struct mail_sizes *sizes_r,
+                      const char **error_r)
+{
+	struct msg_rec *m;
+
+	if (index >= box->count) {
+		*error_r = "no such message";
+		return -1;
+	}
+	m = &box->msgs[index];
+	if (!m->measured && !m->gone && measure_at(box, index, error_r) < 0)
+		return -1;
+	if (!m->measured)
+		return 0;
+	*sizes_r = m->sizes;
+	return 1;
+}
+
+int mailbox_msg_crlf_size(struct mailbox *box, size_t index, uint64_t *size_r, const char **error_r)
+{
+	struct mail_sizes sizes;
+	int ret = mailbox_msg_sizes(box, index, &sizes, error_r);
+
+	if (ret > 0)
+		*size_r = sizes.crlf_size;
+	return ret;
+}
+
+int mailbox_measure_all(struct mailbox *box, const char **error_r)
+{
+	int ret = measure_range(box, 0, box->count, error_r);
+
+	mailbox_cache_flush(box, false);
+	return ret;
+}
