@@ -1,4 +1,5 @@
-/* Password hashes: Argon2id (libsodium crypto_pwhash_str) with configurable cost. */
+/* Password hashes: Argon2id (libsodium crypto_pwhash_str strings) with configurable cost; verified
+ * with libargon2 in a memory area kept per process when built with it (see password.c). */
 #ifndef TWOFOLD_AUTH_PASSWORD_H
 #define TWOFOLD_AUTH_PASSWORD_H
 
