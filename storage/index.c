@@ -19,6 +19,18 @@
  * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
 #define INDEX_SCHEMA_COMPATIBLE 2
 #define INDEX_UID_RESERVATION   1024
+/* Page cache of a connection, in KiB: small, since a session mostly idles with the index open;
+ * a transaction that inserts many rows gets up to INDEX_CACHE_BULK_MAX for its duration, so
+ * that SQLite does not spill dirty pages into the WAL and read them back (each row costs about
+ * INDEX_CACHE_ROW_BYTES of table and key index pages). */
+#define INDEX_CACHE_KIB       512
+#define INDEX_CACHE_BULK_MAX  (64 * 1024)
+#define INDEX_CACHE_ROW_BYTES 256
+/* Rows per INSERT statement when many are inserted at once: a statement's fixed cost (cursors,
+ * its savepoint, reset) then counts once per batch. 6 parameters a row stay below SQLite's
+ * oldest limit of 999. */
+#define INDEX_INSERT_BATCH 64
+#define INDEX_INSERT_COLS  6
 
 struct mail_index {
 	sqlite3 *db;
@@ -29,9 +41,11 @@ struct mail_index {
 	bool rebuild;
 	bool in_tx;
 	bool outdated; /* written by an older version: rebuilt */
+	bool bulk;     /* cache enlarged for this transaction */
 	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
 	sqlite3_stmt *st_cache_range, *st_set_sizes;
+	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
 };
 
 static const char index_schema[] =
@@ -45,6 +59,9 @@ static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS cache (uid INTEGER NOT NULL, field TEXT NOT NULL,"
     " data BLOB NOT NULL, PRIMARY KEY (uid, field)) WITHOUT ROWID;"
     "PRAGMA user_version = 3;";
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 static int index_fail(struct mail_index *idx, const char *what, const char **error_r)
 {
@@ -238,7 +255,7 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 	sqlite3_busy_timeout(idx->db, 15000);
 	if (index_exec(idx, "PRAGMA journal_mode = WAL", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA synchronous = FULL", error_r) < 0 ||
-	    index_exec(idx, "PRAGMA cache_size = -512", error_r) < 0 ||
+	    index_exec(idx, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), error_r) < 0 ||
 	    index_exec(idx, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
 	if (index_user_version(idx, &version, error_r) < 0 || index_prepare_all(idx, error_r) < 0)
@@ -270,11 +287,11 @@ fail:
 
 static void index_free(struct mail_index *idx)
 {
-	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,    &idx->st_taken,
-	                          &idx->st_remove,       &idx->st_meta_get,  &idx->st_meta_set,
-	                          &idx->st_cache_remove, &idx->st_kw_set,    &idx->st_kw_get,
-	                          &idx->st_cache_get,    &idx->st_cache_put, &idx->st_cache_range,
-	                          &idx->st_set_sizes};
+	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,      &idx->st_taken,
+	                          &idx->st_remove,       &idx->st_meta_get,    &idx->st_meta_set,
+	                          &idx->st_cache_remove, &idx->st_kw_set,      &idx->st_kw_get,
+	                          &idx->st_cache_get,    &idx->st_cache_put,   &idx->st_cache_range,
+	                          &idx->st_set_sizes,    &idx->st_insert_batch};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);
@@ -300,7 +317,9 @@ static void index_remove_files(int dirfd, bool outdated)
 static int index_try_open(struct mail_index *idx, const char **error_r)
 {
 	char *path = mail_index_vfs_path(idx->dirfd, INDEX_FILE);
-	int ret = sqlite3_open_v2(path, &idx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/* one thread uses a connection: no mutex around every call */
+	int ret = sqlite3_open_v2(
+	    path, &idx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
 	xfree(&path);
 	if (ret != SQLITE_OK)
@@ -427,6 +446,14 @@ int mail_index_begin(struct mail_index *idx, const char **error_r)
 	return 0;
 }
 
+static void index_bulk_end(struct mail_index *idx)
+{
+	if (!idx->bulk)
+		return;
+	idx->bulk = false;
+	(void)sqlite3_exec(idx->db, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), NULL, NULL, NULL);
+}
+
 int mail_index_commit(struct mail_index *idx, const char **error_r)
 {
 	/* The side file's floor is written before the UIDs it covers become visible. */
@@ -438,6 +465,7 @@ int mail_index_commit(struct mail_index *idx, const char **error_r)
 		return -1;
 	}
 	idx->in_tx = false;
+	index_bulk_end(idx);
 	return 0;
 }
 
@@ -445,6 +473,20 @@ void mail_index_rollback(struct mail_index *idx)
 {
 	sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
 	idx->in_tx = false;
+	index_bulk_end(idx);
+}
+
+void mail_index_expect_rows(struct mail_index *idx, size_t rows)
+{
+	char sql[64];
+	size_t kib = rows / 1024 * INDEX_CACHE_ROW_BYTES;
+
+	if (kib <= INDEX_CACHE_KIB || !idx->in_tx)
+		return;
+	if (kib > INDEX_CACHE_BULK_MAX)
+		kib = INDEX_CACHE_BULK_MAX;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%zu", kib);
+	idx->bulk = sqlite3_exec(idx->db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
 uint32_t mail_index_next_uid(struct mail_index *idx)
@@ -465,18 +507,25 @@ static int index_uid_taken(struct mail_index *idx, uint32_t uid, const char **er
 	return ret == SQLITE_ROW ? 1 : 0;
 }
 
+/* Binds one row's values at parameter first + 1... */
+static void index_bind_row(sqlite3_stmt *st, int first, const char *key,
+                           const struct mail_index_rec *rec)
+{
+	sqlite3_bind_int64(st, first + 1, rec->uid);
+	sqlite3_bind_text(st, first + 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, first + 3, (sqlite3_int64)rec->size);
+	sqlite3_bind_int64(st, first + 4, (sqlite3_int64)rec->vsize);
+	sqlite3_bind_int64(st, first + 5, (sqlite3_int64)rec->date);
+	sqlite3_bind_int64(st, first + 6, (sqlite3_int64)rec->keywords);
+}
+
 static int index_insert(struct mail_index *idx, const char *key, const struct mail_index_rec *rec,
                         const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_insert;
 	int ret;
 
-	sqlite3_bind_int64(st, 1, rec->uid);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)rec->size);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)rec->vsize);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)rec->date);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)rec->keywords);
+	index_bind_row(st, 0, key, rec);
 	ret = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -497,29 +546,104 @@ int mail_index_assign(struct mail_index *idx, const char *key, uint32_t want_uid
 	return mail_index_assign_absent(idx, key, want_uid, rec, recovered_r, error_r);
 }
 
-int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t want_uid,
-                             struct mail_index_rec *rec, bool *recovered_r, const char **error_r)
+static int index_prepare_batch(struct mail_index *idx, const char **error_r)
+{
+	struct buf sql;
+	int ret;
+
+	if (idx->st_insert_batch != NULL)
+		return 0;
+	buf_init(&sql);
+	buf_append_str(&sql, "INSERT INTO msg (uid, key, size, vsize, date, keywords) VALUES ");
+	for (int i = 0; i < INDEX_INSERT_BATCH; i++)
+		buf_append_str(&sql, i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)");
+	buf_append(&sql, "", 1);
+	ret = index_prepare(idx, sql.data, &idx->st_insert_batch, error_r);
+	buf_free(&sql);
+	return ret;
+}
+
+/* Inserts rows [first, end): full batches with the batch statement, the rest one by one. */
+static int index_insert_rows(struct mail_index *idx, const struct mail_index_new *rows,
+                             size_t first, size_t end, const char **error_r)
+{
+	sqlite3_stmt *st = idx->st_insert_batch;
+	int ret;
+
+	for (; end - first >= INDEX_INSERT_BATCH; first += INDEX_INSERT_BATCH) {
+		for (int i = 0; i < INDEX_INSERT_BATCH; i++)
+			index_bind_row(st, i * INDEX_INSERT_COLS, rows[first + i].key,
+			               rows[first + i].rec);
+		ret = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (ret != SQLITE_DONE)
+			return index_fail(idx, "insert", error_r);
+	}
+	for (; first < end; first++) {
+		if (index_insert(idx, rows[first].key, rows[first].rec, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The UID for a row: want_uid when allowed and free, else the next one. -1 on error. */
+static int index_pick_uid(struct mail_index *idx, uint32_t want_uid, uint32_t *uid_r,
+                          bool *recovered_r, const char **error_r)
 {
 	int ret;
 
 	*recovered_r = false;
-	rec->uid = idx->uidnext;
+	*uid_r = idx->uidnext;
 	if (want_uid != 0 && (want_uid >= idx->uidnext || idx->rebuild)) {
 		if ((ret = index_uid_taken(idx, want_uid, error_r)) < 0)
 			return -1;
 		if (ret == 0) {
-			rec->uid = want_uid;
+			*uid_r = want_uid;
 			*recovered_r = true;
 		}
 	}
-	if (rec->uid == UINT32_MAX) {
+	if (*uid_r == UINT32_MAX) {
 		*error_r = "mailbox has run out of UIDs";
 		return -1;
 	}
-	if (index_insert(idx, key, rec, error_r) < 0)
+	if (*uid_r >= idx->uidnext)
+		idx->uidnext = *uid_r + 1;
+	return 0;
+}
+
+int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_index_new *rows,
+                                  size_t count, const char **error_r)
+{
+	size_t pending = 0; /* rows [pending, i) have their UID but are not inserted yet */
+	bool recovered;
+
+	if (count >= INDEX_INSERT_BATCH && index_prepare_batch(idx, error_r) < 0)
 		return -1;
-	if (rec->uid >= idx->uidnext)
-		idx->uidnext = rec->uid + 1;
+	for (size_t i = 0; i < count; i++) {
+		/* a ",U=" UID is checked against the rows inserted so far */
+		if (rows[i].want_uid != 0 && index_insert_rows(idx, rows, pending, i, error_r) < 0)
+			return -1;
+		if (rows[i].want_uid != 0)
+			pending = i;
+		if (index_pick_uid(idx, rows[i].want_uid, &rows[i].rec->uid, &recovered, error_r) <
+		    0)
+			return -1;
+	}
+	return index_insert_rows(idx, rows, pending, count, error_r);
+}
+
+int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t want_uid,
+                             struct mail_index_rec *rec, bool *recovered_r, const char **error_r)
+{
+	uint32_t uidnext = idx->uidnext;
+
+	if (index_pick_uid(idx, want_uid, &rec->uid, recovered_r, error_r) < 0)
+		return -1;
+	if (index_insert(idx, key, rec, error_r) < 0) {
+		idx->uidnext = uidnext;
+		return -1;
+	}
 	return 0;
 }
 

@@ -63,6 +63,9 @@ int mail_index_commit(struct mail_index *idx, const char **error_r);
 void mail_index_rollback(struct mail_index *idx);
 bool mail_index_in_transaction(const struct mail_index *idx);
 
+/* Inside a transaction that is about to insert about rows rows: lets the page cache hold them
+ * until the commit (memory given back then). */
+void mail_index_expect_rows(struct mail_index *idx, size_t rows);
 /* Inside a transaction. The next free UID (not yet consumed). */
 uint32_t mail_index_next_uid(struct mail_index *idx);
 /* Inside a transaction: gives key a UID. An existing row wins (its record is returned);
@@ -80,6 +83,15 @@ int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t w
  * MAIL_INDEX_VSIZE_UNKNOWN (a row measured meanwhile, or gone, is left alone). */
 int mail_index_set_sizes(struct mail_index *idx, const struct mail_index_rec *rec,
                          const char **error_r);
+/* mail_index_assign_absent for many keys at once (rows inserted several per statement): each
+ * rec->uid is set; rows with want_uid get it as there. 0 ok, -1 error (roll back then). */
+struct mail_index_new {
+	const char *key;
+	uint32_t want_uid;
+	struct mail_index_rec *rec;
+};
+int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_index_new *rows,
+                                  size_t count, const char **error_r);
 /* Inside a transaction: removes the row and its cached metadata. */
 int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r);
 /* Drops SQLite's page cache: an idle session should not hold it (the OS caches the file). */

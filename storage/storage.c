@@ -420,26 +420,28 @@ static int sync_lookup_index(struct mailbox *box, struct scan *sc, size_t unknow
 /* Gives every unindexed entry a UID (inside the transaction). */
 static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_r)
 {
+	struct mail_index_new *rows;
 	struct scan_entry **list;
-	bool recovered;
 	size_t n;
+	int ret;
 
 	if (sync_measure_list(box->dirs.curfd, sc, true, true, &list, &n, error_r) < 0)
 		return -1;
+	mail_index_expect_rows(box->index, n);
+	/* sync_lookup_index looked every unused key up: these are not in the index */
+	rows = xreallocarray(NULL, n + 1, sizeof(*rows));
 	for (size_t i = 0; i < n; i++) {
-		struct scan_entry *e = list[i];
-
-		/* sync_lookup_index looked every unused key up: these are not in the index */
-		if (mail_index_assign_absent(box->index, e->key,
-		                             e->parsed.has_uid ? e->parsed.uid : 0, &e->rec,
-		                             &recovered, error_r) < 0) {
-			xfree(&list);
-			return -1;
-		}
-		e->indexed = true;
+		rows[i] = (struct mail_index_new){
+		    .key = list[i]->key,
+		    .want_uid = list[i]->parsed.has_uid ? list[i]->parsed.uid : 0,
+		    .rec = &list[i]->rec};
 	}
+	ret = mail_index_assign_absent_many(box->index, rows, n, error_r);
+	for (size_t i = 0; i < n && ret == 0; i++)
+		list[i]->indexed = true;
+	xfree(&rows);
 	xfree(&list);
-	return 0;
+	return ret;
 }
 
 static int sync_entry_uid_cmp(const void *a, const void *b)
@@ -448,6 +450,41 @@ static int sync_entry_uid_cmp(const void *a, const void *b)
 	const struct scan_entry *y = *(struct scan_entry *const *)b;
 
 	return x->rec.uid < y->rec.uid ? -1 : x->rec.uid > y->rec.uid;
+}
+
+/* UIDs given out together are dense: placing each entry at uid - lowest is a sort in one pass
+ * (qsort when they are spread out, or on a duplicate, which the index does not allow). */
+static void sync_sort_by_uid(struct scan_entry **list, size_t n)
+{
+	uint32_t lo = UINT32_MAX, hi = 0;
+	struct scan_entry **slots;
+	size_t span, out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		lo = list[i]->rec.uid < lo ? list[i]->rec.uid : lo;
+		hi = list[i]->rec.uid > hi ? list[i]->rec.uid : hi;
+	}
+	span = n == 0 ? 0 : (size_t)(hi - lo) + 1;
+	if (n < 64 || span > 4 * n) {
+		qsort(list, n, sizeof(*list), sync_entry_uid_cmp);
+		return;
+	}
+	slots = xcalloc(span, sizeof(*slots));
+	for (size_t i = 0; i < n; i++) {
+		struct scan_entry **slot = &slots[list[i]->rec.uid - lo];
+
+		if (*slot != NULL) {
+			xfree(&slots);
+			qsort(list, n, sizeof(*list), sync_entry_uid_cmp);
+			return;
+		}
+		*slot = list[i];
+	}
+	for (size_t i = 0; i < span; i++) {
+		if (slots[i] != NULL)
+			list[out++] = slots[i];
+	}
+	xfree(&slots);
 }
 
 /* Takes e's name and key (the scan is freed right after). */
@@ -488,7 +525,7 @@ static void sync_append_new(struct mailbox *box, struct scan *sc)
 		if (!sc->e[i].used && sc->e[i].indexed)
 			list[n++] = &sc->e[i];
 	}
-	qsort(list, n, sizeof(*list), sync_entry_uid_cmp);
+	sync_sort_by_uid(list, n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i]->rec.uid <= last) {
 			log_warn("storage: uid %u appeared below the view's last %u; left out",
