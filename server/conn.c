@@ -27,6 +27,10 @@ struct conn {
 	struct buf out;
 	char *peer_ip;
 	bool broken;
+	/* conn_set_idle */
+	void (*idle_cb)(void *ctx);
+	void *idle_ctx;
+	unsigned idle_ms;
 };
 
 struct conn *conn_new(const struct conn_transport *t, const char *peer_ip)
@@ -95,6 +99,40 @@ static int conn_poll(struct conn *c, int wakeup_fd, long deadline_ms)
 	}
 }
 
+void conn_set_idle(struct conn *c, unsigned idle_ms, void (*idle_cb)(void *ctx), void *ctx)
+{
+	c->idle_cb = idle_cb;
+	c->idle_ctx = ctx;
+	c->idle_ms = idle_ms;
+}
+
+void conn_release_buffers(struct conn *c)
+{
+	if (c->in_pos == c->in.len) {
+		buf_free(&c->in); /* wiped: input carries passwords */
+		c->in_pos = 0;
+	}
+	if (c->out.len == 0)
+		buf_free(&c->out);
+}
+
+/* conn_poll for input until deadline_ms; when the client stays silent for idle_ms first, the
+ * buffers are released and the idle callback runs before waiting on. */
+static int conn_poll_input(struct conn *c, long deadline_ms)
+{
+	long idle_at = clock_now_ms() + (long)c->idle_ms;
+	int r;
+
+	if (c->idle_cb == NULL || idle_at >= deadline_ms)
+		return conn_poll(c, -1, deadline_ms);
+	r = conn_poll(c, -1, idle_at);
+	if (r != 0)
+		return r;
+	conn_release_buffers(c);
+	c->idle_cb(c->idle_ctx);
+	return conn_poll(c, -1, deadline_ms);
+}
+
 /* Reads more transport input into c->in. 0 ok, negative status. */
 static int conn_fill(struct conn *c, long deadline_ms)
 {
@@ -111,7 +149,7 @@ static int conn_fill(struct conn *c, long deadline_ms)
 		void *p;
 		ssize_t n;
 		/* wait first: the transport may sit on a blocking fd */
-		int r = conn_poll(c, -1, deadline_ms);
+		int r = conn_poll_input(c, deadline_ms);
 
 		if (r == 0)
 			return CONN_TIMEOUT;

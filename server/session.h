@@ -18,7 +18,7 @@ struct session {
 	const struct config *cfg;
 	struct conn *conn;
 	enum auth_proto proto;
-	int auth_sock;  /* SOCK_SEQPACKET to the auth service */
+	int auth_sock;    /* SOCK_SEQPACKET to the auth service */
 	const char *alpn; /* negotiated ALPN or NULL */
 };
 
@@ -27,14 +27,19 @@ extern volatile sig_atomic_t session_shutdown;
 
 struct session_login {
 	enum auth_result result;
-	char user[256];  /* canonical name on AUTH_OK */
-	int maildir_fd;  /* on AUTH_OK: the user's maildir, owned by the caller; else -1 */
+	char user[256]; /* canonical name on AUTH_OK */
+	int maildir_fd; /* on AUTH_OK: the user's maildir, owned by the caller; else -1 */
 };
 
 /* Sends the login to the auth service, applies the delay it returns (sleeping, so the client
  * sees it), and fills *out. The secret is wiped by the caller. client_id may be NULL. */
 void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
-		   struct session_login *out);
+                   struct session_login *out);
+
+/* A client that has sent nothing for this long is idle: the session gives back the memory its
+ * last command used (conn_set_idle) rather than holding it through a wait of minutes or hours.
+ * Well above a client's pause between the commands of a batch, so a busy session pays nothing. */
+#define SESSION_IDLE_RELEASE_MS 500
 
 /* Protocol entry points: run one connection from greeting to close. */
 void pop3_session_run(struct session *s);

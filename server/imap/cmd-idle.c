@@ -8,7 +8,6 @@
 #include "server/session.h"
 #include "storage/storage.h"
 
-#include <malloc.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -85,9 +84,9 @@ enum imap_cmd_result imap_cmd_idle(struct imap_client *c, const struct imap_arg 
 		imap_sync_report(c, true);
 	conn_puts(c->conn, "+ idling\r\n");
 	conn_flush(c->conn);
-	/* An IDLE lasts minutes to hours and phones keep many open: hand the heap pages that
-	 * earlier commands freed back to the kernel (about 100 KiB of Pss per session). */
-	(void)malloc_trim(0);
+	/* An IDLE lasts minutes to hours and phones keep many open: hand what earlier commands
+	 * used back to the kernel (about 100 KiB of Pss per session). */
+	imap_client_release_memory(c);
 	while ((r = imap_idle_wait(c, watch_fd, &keepalive_at)) == 0) {
 	}
 	if (r == 1)

@@ -95,6 +95,9 @@ int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_
 void imap_ok(struct imap_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Closes the selected mailbox, back to AUTH. */
 void imap_mailbox_unselect(struct imap_client *c);
+/* Before a long wait (IDLE, a silent client): frees the connection's empty buffers and gives
+ * the heap's free pages back to the kernel. */
+void imap_client_release_memory(struct imap_client *c);
 /* Seconds left before the login deadline, at least 1. */
 unsigned imap_login_time_left(const struct imap_client *c);
 /* Reads one continuation line (AUTHENTICATE) after "+ ..." was sent. Length or negative

@@ -9,8 +9,10 @@
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/session.h"
+#include "storage/index-memory.h"
 #include "storage/storage.h"
 
+#include <malloc.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -458,9 +460,22 @@ void imap_client_logout_storage(struct imap_client *c)
 	xfree(&c->user);
 }
 
+void imap_client_release_memory(struct imap_client *c)
+{
+	conn_release_buffers(c->conn);
+	/* freed heap pages (this command's and earlier ones') back to the kernel */
+	(void)malloc_trim(0);
+}
+
+static void imap_client_idle(void *ctx)
+{
+	imap_client_release_memory(ctx);
+}
+
 void imap_session_run(struct session *s)
 {
 	struct imap_client c;
+	const char *error;
 
 	memset(&c, 0, sizeof(c));
 	c.s = s;
@@ -468,6 +483,9 @@ void imap_session_run(struct session *s)
 	c.state = IMAP_STATE_NOAUTH;
 	c.login_deadline_ms = clock_now_ms() + (long)s->cfg->login_timeout * 1000L;
 	c.parser = imap_parser_new(&imap_parser_limits_prelogin);
+	if (mail_index_memory_setup(&error) < 0)
+		log_debug("imap: %s", error);
+	conn_set_idle(c.conn, SESSION_IDLE_RELEASE_MS, imap_client_idle, &c);
 
 	imap_untagged(&c, "OK [CAPABILITY %s AUTH=PLAIN] twofold ready.", imap_capabilities(&c));
 	while (imap_step(&c)) {
@@ -477,4 +495,5 @@ void imap_session_run(struct session *s)
 		log_info("imap logout user=%s ip=%s", c.user, conn_peer_ip(c.conn));
 	imap_client_logout_storage(&c);
 	imap_parser_free(&c.parser);
+	conn_set_idle(c.conn, 0, NULL, NULL);
 }

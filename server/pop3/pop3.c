@@ -6,7 +6,9 @@
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/session.h"
+#include "storage/index-memory.h"
 
+#include <malloc.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -163,9 +165,18 @@ static bool pop3_step(struct pop3 *p)
 	return r != POP3_CMD_END && !conn_broken(p->conn);
 }
 
+/* The client has gone quiet (conn_set_idle; the connection has released its buffers): freed
+ * heap pages back to the kernel for the wait. */
+static void pop3_idle(void *ctx)
+{
+	(void)ctx;
+	(void)malloc_trim(0);
+}
+
 void pop3_session_run(struct session *s)
 {
 	struct pop3 p;
+	const char *error;
 
 	memset(&p, 0, sizeof(p));
 	p.s = s;
@@ -173,6 +184,9 @@ void pop3_session_run(struct session *s)
 	p.state = POP3_STATE_AUTHORIZATION;
 	p.login_deadline_ms = clock_now_ms() + (long)s->cfg->login_timeout * 1000L;
 	pop3_parser_init(&p.parser, POP3_LINE_MAX_PREAUTH);
+	if (mail_index_memory_setup(&error) < 0)
+		log_debug("pop3: %s", error);
+	conn_set_idle(p.conn, SESSION_IDLE_RELEASE_MS, pop3_idle, NULL);
 
 	pop3_ok(&p, "twofold ready.");
 	while (pop3_step(&p)) {
@@ -184,4 +198,5 @@ void pop3_session_run(struct session *s)
 	pop3_maildrop_close(&p);
 	xfree_secret_str(&p.user);
 	pop3_parser_deinit(&p.parser);
+	conn_set_idle(p.conn, 0, NULL, NULL);
 }

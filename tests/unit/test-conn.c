@@ -7,6 +7,8 @@
 #include "server/conn.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -139,6 +141,117 @@ static void test_write_to_closed_peer(void **state)
 	assert_int_equal(conn_puts(p->c, "more"), -1);
 }
 
+/* malloc'ed bytes in use, from the heap and from mmap (a big buffer is mapped on its own) */
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+static void peer_drain(struct pair *p, size_t len)
+{
+	char buf[4096];
+
+	while (len > 0) {
+		ssize_t n = read(p->sv[1], buf, sizeof(buf));
+
+		assert_true(n > 0);
+		len -= (size_t)n;
+	}
+}
+
+/* After a big command line and a big reply, releasing gives the buffers' memory back but keeps
+ * input not yet read; the connection goes on working. */
+static void test_release_buffers(void **state)
+{
+	struct pair *p = *state;
+	const size_t big = 60000;
+	char *data = malloc(big + 1), *line;
+	size_t before;
+
+	memset(data, 'A', big);
+	data[big] = '\0';
+	peer_send(p, data);
+	peer_send(p, "\r\nPART");
+	assert_int_equal(conn_read_line(p->c, &line, 65536, 5), (ssize_t)big);
+	assert_int_equal(conn_write(p->c, data, big), 0);
+	assert_int_equal(conn_flush(p->c), 0);
+	peer_drain(p, big);
+
+	/* output empty: freed; input holds "PART": kept */
+	before = heap_in_use();
+	conn_release_buffers(p->c);
+	assert_true(before - heap_in_use() >= big);
+	peer_send(p, "IAL\r\n");
+	assert_int_equal(conn_read_line(p->c, &line, 65536, 5), 7);
+	assert_string_equal(line, "PARTIAL");
+
+	/* all input read: the input buffer goes too */
+	before = heap_in_use();
+	conn_release_buffers(p->c);
+	assert_true(before - heap_in_use() >= big);
+	conn_release_buffers(p->c); /* nothing left: harmless */
+	peer_send(p, "NOOP\r\n");
+	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 4);
+	assert_string_equal(line, "NOOP");
+	assert_int_equal(conn_puts(p->c, "+OK\r\n"), 0);
+	assert_int_equal(conn_flush(p->c), 0);
+	peer_drain(p, 5);
+	free(data);
+}
+
+struct idle_probe {
+	struct pair *p;
+	unsigned calls;
+	size_t heap_at_idle; /* heap in use when the callback ran */
+};
+
+/* The idle callback: counts, and plays the client that finally sends a command. */
+static void idle_probe_cb(void *ctx)
+{
+	struct idle_probe *probe = ctx;
+
+	probe->calls++;
+	probe->heap_at_idle = heap_in_use();
+	peer_send(probe->p, "A1 NOOP\r\n");
+}
+
+static void test_idle_callback(void **state)
+{
+	struct pair *p = *state;
+	struct idle_probe probe = {.p = p};
+	const size_t big = 60000;
+	char *data = calloc(1, big + 1), *line;
+	size_t before;
+
+	/* a big line first: the input buffer has grown */
+	memset(data, 'A', big);
+	peer_send(p, data);
+	peer_send(p, "\r\n");
+	free(data);
+	assert_int_equal(conn_read_line(p->c, &line, 65536, 5), (ssize_t)big);
+	conn_set_idle(p->c, 50, idle_probe_cb, &probe);
+	/* silent client: buffers released, the callback runs once, then the read goes on */
+	before = heap_in_use();
+	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 7);
+	assert_string_equal(line, "A1 NOOP");
+	assert_int_equal(probe.calls, 1);
+	assert_true(before - probe.heap_at_idle >= big);
+	/* input already there: no idle */
+	peer_send(p, "A2 NOOP\r\n");
+	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 7);
+	assert_int_equal(probe.calls, 1);
+	/* a deadline before the idle point: no callback, the timeout as before */
+	conn_set_idle(p->c, 5000, idle_probe_cb, &probe);
+	assert_int_equal(conn_read_line(p->c, &line, 100, 1), CONN_TIMEOUT);
+	assert_int_equal(probe.calls, 1);
+	/* turned off */
+	conn_set_idle(p->c, 0, NULL, NULL);
+	assert_int_equal(conn_read_line(p->c, &line, 100, 1), CONN_TIMEOUT);
+	assert_int_equal(probe.calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +260,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout_and_eof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_exact_and_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_to_closed_peer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_release_buffers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_callback, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
