@@ -7,11 +7,21 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CONN_OUT_FLUSH 16384
+/* Stack below the waiting frame handed back when idle (deeper than any path of ours goes),
+ * and the part just below it left alone (signal handlers, the red zone). */
+#define CONN_STACK_RELEASE (256 * 1024)
+#define CONN_STACK_MARGIN  (16 * 1024)
+
+extern void *__libc_stack_end; /* glibc: the top of the main thread's stack */
 
 static volatile sig_atomic_t *conn_interrupt;
 
@@ -116,21 +126,43 @@ void conn_release_buffers(struct conn *c)
 		buf_free(&c->out);
 }
 
-/* conn_poll for input until deadline_ms; when the client stays silent for idle_ms first, the
- * buffers are released and the idle callback runs before waiting on. */
-static int conn_poll_input(struct conn *c, long deadline_ms)
+/* The main thread's stack pages below the waiting frame hold nothing live but were dirtied by
+ * the deepest call of the session so far (TLS handshake, SQLite): give them back for the
+ * wait; a later deep call gets fresh zero pages. Only within the stack's own reserved range
+ * (below its top by less than RLIMIT_STACK, where the kernel maps nothing else), and only on
+ * the main thread's stack. */
+static void conn_release_stack(void)
+{
+	uintptr_t top = (uintptr_t)__libc_stack_end, sp = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), end, start;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_STACK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || sp > top ||
+	    top - sp > rl.rlim_cur)
+		return; /* not on the main stack, or no known bound */
+	end = (sp - CONN_STACK_MARGIN) & ~(page - 1);
+	start = end - CONN_STACK_RELEASE;
+	if (sp < CONN_STACK_MARGIN + CONN_STACK_RELEASE || top - start > rl.rlim_cur)
+		return;
+	(void)madvise((void *)start, CONN_STACK_RELEASE, MADV_DONTNEED);
+}
+
+/* conn_poll until deadline_ms; when the client stays silent for idle_ms first, the buffers and
+ * the stack below are released and the idle callback runs before waiting on. */
+static int conn_poll_input(struct conn *c, int wakeup_fd, long deadline_ms)
 {
 	long idle_at = clock_now_ms() + (long)c->idle_ms;
 	int r;
 
 	if (c->idle_cb == NULL || idle_at >= deadline_ms)
-		return conn_poll(c, -1, deadline_ms);
-	r = conn_poll(c, -1, idle_at);
+		return conn_poll(c, wakeup_fd, deadline_ms);
+	r = conn_poll(c, wakeup_fd, idle_at);
 	if (r != 0)
 		return r;
 	conn_release_buffers(c);
+	conn_release_stack();
 	c->idle_cb(c->idle_ctx);
-	return conn_poll(c, -1, deadline_ms);
+	return conn_poll(c, wakeup_fd, deadline_ms);
 }
 
 /* Reads more transport input into c->in. 0 ok, negative status. */
@@ -149,7 +181,7 @@ static int conn_fill(struct conn *c, long deadline_ms)
 		void *p;
 		ssize_t n;
 		/* wait first: the transport may sit on a blocking fd */
-		int r = conn_poll_input(c, deadline_ms);
+		int r = conn_poll_input(c, -1, deadline_ms);
 
 		if (r == 0)
 			return CONN_TIMEOUT;
@@ -245,7 +277,7 @@ int conn_wait_input(struct conn *c, int wakeup_fd, unsigned timeout_ms)
 		return 1;
 	if (conn_flush(c) < 0)
 		return CONN_ERROR;
-	return conn_poll(c, wakeup_fd, clock_now_ms() + (long)timeout_ms);
+	return conn_poll_input(c, wakeup_fd, clock_now_ms() + (long)timeout_ms);
 }
 
 int conn_flush(struct conn *c)

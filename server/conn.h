@@ -58,9 +58,10 @@ const char *conn_peer_ip(const struct conn *c);
 /* Frees the input and output buffers when they hold nothing (the next read or write allocates
  * them again): a session about to wait long gives back what its last command needed. */
 void conn_release_buffers(struct conn *c);
-/* When a read has waited idle_ms for the client without any input arriving, the connection
- * releases its buffers and calls idle_cb (once per wait): the session frees what it holds for
- * the long wait. idle_cb NULL turns it off. */
+/* When a read or conn_wait_input has waited idle_ms for the client without any input arriving,
+ * the connection releases its buffers and the stack pages below the waiting frame and calls
+ * idle_cb (once per wait): the session frees what it holds for the long wait. idle_cb NULL
+ * turns it off. */
 void conn_set_idle(struct conn *c, unsigned idle_ms, void (*idle_cb)(void *ctx), void *ctx);
 
 /* When *flag becomes non-zero (a signal handler sets it), waits end with CONN_SHUTDOWN. */

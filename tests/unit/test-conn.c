@@ -201,10 +201,41 @@ static void test_release_buffers(void **state)
 	free(data);
 }
 
+/* Rss of this process's [stack] mapping, KiB */
+static size_t stack_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in_stack = false;
+	size_t kib = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) /* a mapping line */
+			in_stack = strstr(line, "[stack]") != NULL;
+		else if (in_stack && sscanf(line, "Rss: %zu kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+/* A deep call: dirties 128 KiB of stack below the caller. */
+static __attribute__((noinline)) void dirty_stack(void)
+{
+	volatile char big[128 * 1024];
+
+	for (size_t i = 0; i < sizeof(big); i += 512)
+		big[i] = 1;
+}
+
 struct idle_probe {
 	struct pair *p;
 	unsigned calls;
-	size_t heap_at_idle; /* heap in use when the callback ran */
+	size_t heap_at_idle;  /* heap in use when the callback ran */
+	size_t stack_at_idle; /* [stack] Rss, KiB, then */
 };
 
 /* The idle callback: counts, and plays the client that finally sends a command. */
@@ -214,6 +245,7 @@ static void idle_probe_cb(void *ctx)
 
 	probe->calls++;
 	probe->heap_at_idle = heap_in_use();
+	probe->stack_at_idle = stack_rss_kib();
 	peer_send(probe->p, "A1 NOOP\r\n");
 }
 
@@ -223,7 +255,7 @@ static void test_idle_callback(void **state)
 	struct idle_probe probe = {.p = p};
 	const size_t big = 60000;
 	char *data = calloc(1, big + 1), *line;
-	size_t before;
+	size_t before, stack_before;
 
 	/* a big line first: the input buffer has grown */
 	memset(data, 'A', big);
@@ -232,12 +264,17 @@ static void test_idle_callback(void **state)
 	free(data);
 	assert_int_equal(conn_read_line(p->c, &line, 65536, 5), (ssize_t)big);
 	conn_set_idle(p->c, 50, idle_probe_cb, &probe);
-	/* silent client: buffers released, the callback runs once, then the read goes on */
+	dirty_stack();
+	stack_before = stack_rss_kib();
+	/* silent client: buffers and deep stack released, the callback runs once, then the read
+	 * goes on */
 	before = heap_in_use();
 	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 7);
 	assert_string_equal(line, "A1 NOOP");
 	assert_int_equal(probe.calls, 1);
 	assert_true(before - probe.heap_at_idle >= big);
+	assert_true(stack_before >= 128);
+	assert_true(stack_before - probe.stack_at_idle >= 64);
 	/* input already there: no idle */
 	peer_send(p, "A2 NOOP\r\n");
 	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 7);
