@@ -17,9 +17,9 @@
 
 #define CONN_OUT_FLUSH 16384
 /* Stack below the waiting frame handed back when idle (deeper than any path of ours goes),
- * and the part just below it left alone (signal handlers, the red zone). */
+ * and the page just below it left alone (the red zone, madvise's own call). */
 #define CONN_STACK_RELEASE (256 * 1024)
-#define CONN_STACK_MARGIN  (16 * 1024)
+#define CONN_STACK_MARGIN  4096
 
 extern void *__libc_stack_end; /* glibc: the top of the main thread's stack */
 
@@ -160,8 +160,8 @@ static int conn_poll_input(struct conn *c, int wakeup_fd, long deadline_ms)
 	if (r != 0)
 		return r;
 	conn_release_buffers(c);
-	conn_release_stack();
 	c->idle_cb(c->idle_ctx);
+	conn_release_stack(); /* last: the callback's frames are dead now too */
 	return conn_poll(c, wakeup_fd, deadline_ms);
 }
 
