@@ -180,19 +180,68 @@ static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
 	return 0;
 }
 
-/* Recovered UIDs first (so fresh ones go above them), then delivery order. */
-static int sync_fresh_cmp(const void *a, const void *b)
-{
-	const struct scan_entry *x = *(struct scan_entry *const *)a;
-	const struct scan_entry *y = *(struct scan_entry *const *)b;
+/* Delivery order of fresh entries: recovered UIDs first (so fresh ones go above them), then by
+ * date, then by name. Sorted as compact records whose integer keys decide nearly every
+ * comparison (the name's first 16 bytes, big-endian), so that sorting a big listing does not
+ * chase two entry pointers and two names per comparison. */
+struct fresh_key {
+	uint64_t uid;  /* recovered UID, or UINT64_MAX for none */
+	int64_t order; /* date */
+	uint64_t name0, name1;
+	const struct scan_entry *e;
+};
 
-	if (x->parsed.has_uid != y->parsed.has_uid)
-		return x->parsed.has_uid ? -1 : 1;
-	if (x->parsed.has_uid && x->parsed.uid != y->parsed.uid)
-		return x->parsed.uid < y->parsed.uid ? -1 : 1;
+static uint64_t fresh_name_word(const char *name, size_t *pos)
+{
+	uint64_t w = 0;
+
+	for (int i = 0; i < 8; i++) {
+		unsigned char c = (unsigned char)name[*pos];
+
+		w = w << 8 | c;
+		if (c != '\0')
+			(*pos)++;
+	}
+	return w;
+}
+
+static void fresh_key_set(struct fresh_key *k, const struct scan_entry *e)
+{
+	size_t pos = 0;
+
+	k->uid = e->parsed.has_uid ? e->parsed.uid : UINT64_MAX;
+	k->order = (int64_t)e->order;
+	k->name0 = fresh_name_word(e->name, &pos);
+	k->name1 = fresh_name_word(e->name, &pos);
+	k->e = e;
+}
+
+static int fresh_key_cmp(const void *a, const void *b)
+{
+	const struct fresh_key *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
 	if (x->order != y->order)
 		return x->order < y->order ? -1 : 1;
-	return strcmp(x->name, y->name);
+	if (x->name0 != y->name0)
+		return x->name0 < y->name0 ? -1 : 1;
+	if (x->name1 != y->name1)
+		return x->name1 < y->name1 ? -1 : 1;
+	return strcmp(x->e->name, y->e->name);
+}
+
+/* Sorts list[0..n) in delivery order. */
+static void sync_sort_fresh(struct scan_entry **list, size_t n)
+{
+	struct fresh_key *keys = xreallocarray(NULL, n + 1, sizeof(*keys));
+
+	for (size_t i = 0; i < n; i++)
+		fresh_key_set(&keys[i], list[i]);
+	qsort(keys, n, sizeof(*keys), fresh_key_cmp);
+	for (size_t i = 0; i < n; i++)
+		list[i] = (struct scan_entry *)keys[i].e;
+	xfree(&keys);
 }
 
 /* A file in cur/ without ",W=" is measured when first asked for (mailbox-measure.c): its row
@@ -217,6 +266,15 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool 
 
 		if (e->used || (skip_indexed && e->indexed))
 			continue;
+		if (e->parsed.has_size && e->parsed.has_vsize &&
+		    maildir_name_time(e->name, &e->rec.date)) {
+			/* all in the name (what maildir_measure would find without I/O) */
+			e->rec.size = e->parsed.size;
+			e->rec.vsize = e->parsed.vsize;
+			e->order = e->rec.date;
+			e->ready = true;
+			continue;
+		}
 		if (sync_lazy(e, cur)) {
 			e->rec.size = 0;
 			e->rec.date = 0;
@@ -247,7 +305,7 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool 
 	return ret;
 }
 
-/* Makes the unused entries of sc ready, into a list sorted by sync_fresh_cmp. */
+/* Makes the unused entries of sc ready, into a list in delivery order. */
 static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed, bool cur,
                              struct scan_entry ***list_r, size_t *n_r, const char **error_r)
 {
@@ -261,7 +319,7 @@ static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed, bool
 		if (sc->e[i].ready && !sc->e[i].used)
 			list[n++] = &sc->e[i];
 	}
-	qsort(list, n, sizeof(*list), sync_fresh_cmp);
+	sync_sort_fresh(list, n);
 	*list_r = list;
 	*n_r = n;
 	return 0;
