@@ -181,38 +181,45 @@ static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
 }
 
 /* Delivery order of fresh entries: recovered UIDs first (so fresh ones go above them), then by
- * date, then by name. Sorted as compact records whose integer keys decide nearly every
- * comparison (the name's first 16 bytes, big-endian), so that sorting a big listing does not
- * chase two entry pointers and two names per comparison. */
+ * date, then by name. Sorted as 32-byte records (glibc sorts those in place, larger ones
+ * through pointers) whose integer keys decide nearly every comparison: 8 name bytes after the
+ * prefix all names share, big-endian. A big listing is then sorted without chasing two entry
+ * pointers and two names per comparison. */
 struct fresh_key {
-	uint64_t uid;  /* recovered UID, or UINT64_MAX for none */
-	int64_t order; /* date */
-	uint64_t name0, name1;
+	uint64_t uid; /* recovered UID, or above any for none */
+	int64_t order;
+	uint64_t name;
 	const struct scan_entry *e;
 };
 
-static uint64_t fresh_name_word(const char *name, size_t *pos)
+/* The length of the prefix all names of list share. */
+static size_t fresh_common_prefix(struct scan_entry *const *list, size_t n)
 {
-	uint64_t w = 0;
+	size_t len = n == 0 ? 0 : strlen(list[0]->name);
 
-	for (int i = 0; i < 8; i++) {
-		unsigned char c = (unsigned char)name[*pos];
+	for (size_t i = 1; i < n && len > 0; i++) {
+		const char *a = list[0]->name, *b = list[i]->name;
+		size_t j = 0;
 
-		w = w << 8 | c;
-		if (c != '\0')
-			(*pos)++;
+		while (j < len && a[j] == b[j])
+			j++;
+		len = j;
 	}
-	return w;
+	return len;
 }
 
-static void fresh_key_set(struct fresh_key *k, const struct scan_entry *e)
+static void fresh_key_set(struct fresh_key *k, const struct scan_entry *e, size_t skip)
 {
-	size_t pos = 0;
+	const char *p = e->name + skip;
 
-	k->uid = e->parsed.has_uid ? e->parsed.uid : UINT64_MAX;
+	k->uid = e->parsed.has_uid ? e->parsed.uid : (uint64_t)UINT32_MAX + 1;
 	k->order = (int64_t)e->order;
-	k->name0 = fresh_name_word(e->name, &pos);
-	k->name1 = fresh_name_word(e->name, &pos);
+	k->name = 0;
+	for (int i = 0; i < 8; i++) {
+		k->name = k->name << 8 | (unsigned char)*p;
+		if (*p != '\0')
+			p++;
+	}
 	k->e = e;
 }
 
@@ -224,10 +231,8 @@ static int fresh_key_cmp(const void *a, const void *b)
 		return x->uid < y->uid ? -1 : 1;
 	if (x->order != y->order)
 		return x->order < y->order ? -1 : 1;
-	if (x->name0 != y->name0)
-		return x->name0 < y->name0 ? -1 : 1;
-	if (x->name1 != y->name1)
-		return x->name1 < y->name1 ? -1 : 1;
+	if (x->name != y->name)
+		return x->name < y->name ? -1 : 1;
 	return strcmp(x->e->name, y->e->name);
 }
 
@@ -235,9 +240,10 @@ static int fresh_key_cmp(const void *a, const void *b)
 static void sync_sort_fresh(struct scan_entry **list, size_t n)
 {
 	struct fresh_key *keys = xreallocarray(NULL, n + 1, sizeof(*keys));
+	size_t skip = fresh_common_prefix(list, n);
 
 	for (size_t i = 0; i < n; i++)
-		fresh_key_set(&keys[i], list[i]);
+		fresh_key_set(&keys[i], list[i], skip);
 	qsort(keys, n, sizeof(*keys), fresh_key_cmp);
 	for (size_t i = 0; i < n; i++)
 		list[i] = (struct scan_entry *)keys[i].e;
