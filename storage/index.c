@@ -36,8 +36,9 @@ struct mail_index {
 	sqlite3 *db;
 	int dirfd; /* not owned */
 	uint32_t uidvalidity;
-	uint32_t uidnext; /* valid inside a transaction */
-	uint32_t floor;   /* UIDNEXT floor recorded in the side file */
+	uint32_t uidnext;       /* valid inside a transaction */
+	uint32_t uidnext_begin; /* as stored when the transaction began */
+	uint32_t floor;         /* UIDNEXT floor recorded in the side file */
 	bool rebuild;
 	bool in_tx;
 	bool outdated; /* written by an older version: rebuilt */
@@ -443,6 +444,7 @@ int mail_index_begin(struct mail_index *idx, const char **error_r)
 		*error_r = "mailbox index error";
 		return -1;
 	}
+	idx->uidnext_begin = idx->uidnext;
 	return 0;
 }
 
@@ -454,12 +456,15 @@ static void index_bulk_end(struct mail_index *idx)
 	(void)sqlite3_exec(idx->db, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), NULL, NULL, NULL);
 }
 
+/* A transaction that changed nothing commits without a write (no WAL frame, no fsync): a sync
+ * that found nothing new costs no disk write. */
 int mail_index_commit(struct mail_index *idx, const char **error_r)
 {
 	/* The side file's floor is written before the UIDs it covers become visible. */
 	if ((idx->uidnext > idx->floor &&
 	     index_side_write(idx, idx->uidnext + INDEX_UID_RESERVATION, error_r) < 0) ||
-	    index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0 ||
+	    (idx->uidnext != idx->uidnext_begin &&
+	     index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0) ||
 	    index_exec(idx, "COMMIT", error_r) < 0) {
 		mail_index_rollback(idx);
 		return -1;

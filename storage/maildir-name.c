@@ -134,8 +134,16 @@ static size_t maildir_field_len(const char *p, const char *end)
 
 char *maildir_name_key(const char *name, const struct maildir_name *r)
 {
+	char *key = xmalloc(r->base_len + 1);
+
+	maildir_name_key_to(name, r, key);
+	return key;
+}
+
+void maildir_name_key_to(const char *name, const struct maildir_name *r, char *key)
+{
 	const char *end = name + r->base_len;
-	char *key = xmalloc(r->base_len + 1), *o = key;
+	char *o = key;
 
 	for (const char *p = name; p < end;) {
 		size_t skip = *p == ',' ? maildir_field_len(p, end) : 0;
@@ -147,7 +155,6 @@ char *maildir_name_key(const char *name, const struct maildir_name *r)
 		*o++ = *p++;
 	}
 	*o = '\0';
-	return key;
 }
 
 int maildir_name_time(const char *name, time_t *time_r)

@@ -36,6 +36,8 @@ char *maildir_rest_with_flags(const char *old_rest, unsigned flags);
  * twofold adds them (on new/ -> cur/, append, copy) and when flags change. It keys the index and
  * is the POP3 UIDL (see maildir_key_uidl). Caller frees. */
 char *maildir_name_key(const char *name, const struct maildir_name *r);
+/* The same into key (room for r->base_len + 1 bytes; key must not overlap name). */
+void maildir_name_key_to(const char *name, const struct maildir_name *r, char *key);
 /* The delivery time at the start of a unique name ("<seconds>.M..."). 1 found, 0 not. */
 int maildir_name_time(const char *name, time_t *time_r);
 

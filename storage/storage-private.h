@@ -18,6 +18,7 @@ struct msg_rec {
 	struct mail mail; /* mail.uidl: key, or its hash when key is no valid UIDL (owned then) */
 	char *key;        /* index key (maildir_name_key) */
 	char *name;       /* current file name in cur/ */
+	bool name_in_key; /* name lives in key's allocation (from a listing): not freed alone */
 	struct mail_sizes sizes; /* valid when measured */
 	bool measured;
 	bool gone;
@@ -86,6 +87,8 @@ struct mailbox {
 
 /* storage.c */
 void mailbox_mark_changed(struct mailbox *box, size_t index);
+/* Gives m the file name name (taking it). */
+void msg_rec_set_name(struct msg_rec *m, char *name);
 /* Opens name (wire name) with recent handling. 1, 0 no such mailbox, -1. */
 int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_recent,
                           struct mailbox **box_r, const char **error_r);

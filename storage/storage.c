@@ -46,7 +46,8 @@ struct scan_entry {
 	struct mail_index_rec rec;
 	time_t order; /* delivery order of a fresh entry: its date, else its name's time */
 	bool used, indexed;
-	bool ready; /* measured, or left unmeasured on purpose: can be indexed */
+	bool ready;       /* measured, or left unmeasured on purpose: can be indexed */
+	bool name_in_key; /* name lives in key's allocation */
 };
 
 struct scan {
@@ -119,6 +120,7 @@ static void scan_add(void *ctx, const char *name)
 {
 	struct scan *sc = ctx;
 	struct scan_entry *e;
+	size_t len;
 
 	if (sc->count == sc->cap) {
 		sc->cap = sc->cap == 0 ? 64 : sc->cap * 2;
@@ -126,12 +128,17 @@ static void scan_add(void *ctx, const char *name)
 	}
 	e = &sc->e[sc->count];
 	memset(e, 0, sizeof(*e));
-	e->name = xstrdup(name);
+	/* one allocation: the key (never longer than the name), then the name */
+	len = strlen(name) + 1;
+	e->key = xmalloc(2 * len);
+	e->name = e->key + len;
+	e->name_in_key = true;
+	memcpy(e->name, name, len);
 	if (maildir_name_parse(e->name, &e->parsed) > 0) {
-		e->key = maildir_name_key(e->name, &e->parsed);
+		maildir_name_key_to(e->name, &e->parsed, e->key);
 		sc->count++;
 	} else {
-		xfree(&e->name);
+		xfree(&e->key);
 	}
 }
 
@@ -161,7 +168,8 @@ static void scan_build_hash(struct scan *sc)
 static void scan_free(struct scan *sc)
 {
 	for (size_t i = 0; i < sc->count; i++) {
-		xfree(&sc->e[i].name);
+		if (!sc->e[i].name_in_key)
+			xfree(&sc->e[i].name);
 		xfree(&sc->e[i].key);
 	}
 	xfree(&sc->e);
@@ -413,6 +421,14 @@ static void changed_reset(struct mailbox *box)
 	box->changed_count = 0;
 }
 
+void msg_rec_set_name(struct msg_rec *m, char *name)
+{
+	if (!m->name_in_key)
+		free(m->name);
+	m->name = name;
+	m->name_in_key = false;
+}
+
 /* Takes the file's current name and flags. True when the flags changed. */
 static bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
 {
@@ -420,8 +436,7 @@ static bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
 
 	if (strcmp(m->name, e->name) == 0)
 		return false;
-	xfree(&m->name);
-	m->name = xstrdup(e->name);
+	msg_rec_set_name(m, xstrdup(e->name));
 	m->mail.flags = e->parsed.flags | (old & MAIL_RECENT);
 	return m->mail.flags != old;
 }
@@ -564,6 +579,7 @@ static void view_append(struct mailbox *box, struct scan_entry *e)
 	memset(m, 0, sizeof(*m));
 	m->key = e->key;
 	m->name = e->name;
+	m->name_in_key = e->name_in_key;
 	e->key = e->name = NULL;
 	m->mail.uidl = maildir_key_uidl(m->key);
 	if (m->mail.uidl == NULL)
@@ -754,8 +770,8 @@ static void msg_free(struct msg_rec *m)
 	if (m->mail.uidl != m->key)
 		free((char *)m->mail.uidl);
 	m->mail.uidl = NULL;
+	msg_rec_set_name(m, NULL);
 	xfree(&m->key);
-	xfree(&m->name);
 }
 
 static void mailbox_free(struct mailbox *box)
@@ -954,8 +970,7 @@ static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsign
 		if (strcmp(name, m->name) == 0 ||
 		    (strlen(name) <= NAME_MAX &&
 		     maildir_rename(box->dirs.curfd, m->name, box->dirs.curfd, name) == 0)) {
-			xfree(&m->name);
-			m->name = name;
+			msg_rec_set_name(m, name);
 			m->mail.flags = flags;
 			return 1;
 		}
