@@ -999,6 +999,56 @@ static void test_uid_from_name(void **state)
 	assert_int_equal(mailbox_get(f->box, 3)->uid, 50);
 }
 
+/* A first sync of many files inserts its rows in batches: files with ",U=" keep their UIDs
+ * (checked against the rows inserted before them), the others get fresh UIDs above them in
+ * name order, and the view is in UID order. */
+static void test_many_uids_batched(void **state)
+{
+	enum { KEPT = 100, FRESH = 150 };
+	struct fixture *f = *state;
+	char path[300], uidl[64];
+
+	open_inbox(f);
+	mailbox_close(&f->box);
+	for (size_t i = 0; i < KEPT; i++) {
+		snprintf(path, sizeof(path), "cur/%03zu.kept.h,S=2,W=3,U=%zu:2,S", i, 1000 + 3 * i);
+		PUT(f, path, "k\n");
+	}
+	for (size_t i = 0; i < FRESH; i++) {
+		snprintf(path, sizeof(path), "cur/%03zu.fresh.h:2,", i);
+		PUT(f, path, "f\n");
+	}
+	for (int round = 0; round < 2; round++) {
+		remove_index(f);
+		open_inbox(f);
+		assert_int_equal(mailbox_count(f->box), KEPT + FRESH);
+		for (size_t i = 0; i < KEPT; i++) {
+			const struct mail *m = mailbox_get(f->box, i);
+
+			snprintf(uidl, sizeof(uidl), "%03zu.kept.h", i);
+			assert_string_equal(m->uidl, uidl);
+			assert_int_equal(m->uid, 1000 + 3 * i);
+		}
+		for (size_t i = 0; i < FRESH; i++) {
+			const struct mail *m = mailbox_get(f->box, KEPT + i);
+
+			snprintf(uidl, sizeof(uidl), "%03zu.fresh.h", i);
+			assert_string_equal(m->uidl, uidl);
+			assert_true(m->uid > mailbox_get(f->box, KEPT + i - 1)->uid);
+			assert_int_equal(sizes_of(f->box, KEPT + i).crlf_size, 3);
+		}
+		/* the next session finds every row by its key, UIDs unchanged */
+		{
+			uint32_t last = mailbox_get(f->box, KEPT + FRESH - 1)->uid;
+
+			open_inbox(f);
+			assert_int_equal(mailbox_count(f->box), KEPT + FRESH);
+			assert_int_equal(mailbox_get(f->box, KEPT + FRESH - 1)->uid, last);
+			assert_int_equal(mailbox_uidnext(f->box), last + 1);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1021,6 +1071,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_index_in_chroot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_sessions_agree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uid_from_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_uids_batched, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
