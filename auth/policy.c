@@ -80,14 +80,14 @@ int auth_proto_parse(const char *name, enum auth_proto *proto_r)
 
 static int policy_make_dummy(struct auth_policy *p, const char **error_r)
 {
-	char pw[33];
+	char *pw = p->dummy_pw;
+	size_t len = sizeof(p->dummy_pw) - 1;
 
-	randombytes_buf(pw, sizeof(pw) - 1);
-	for (size_t i = 0; i < sizeof(pw) - 1; i++)
+	randombytes_buf(pw, len);
+	for (size_t i = 0; i < len; i++)
 		pw[i] = FACTOR_ALPHABET[(unsigned char)pw[i] % 32];
-	pw[sizeof(pw) - 1] = '\0';
-	p->dummy_hash = password_hash(pw, strlen(pw), &p->pw);
-	sodium_memzero(pw, sizeof(pw));
+	pw[len] = '\0';
+	p->dummy_hash = password_hash(pw, len, &p->pw);
 	if (p->dummy_hash == NULL) {
 		*error_r = "cannot compute an Argon2 hash with the configured pwhash_memlimit";
 		return -1;
@@ -136,6 +136,7 @@ void auth_policy_close(struct auth_policy **policy)
 		p->module->close(&p->store);
 	secretkey_wipe(&p->keys);
 	xfree_secret_str(&p->dummy_hash);
+	sodium_memzero(p->dummy_pw, sizeof(p->dummy_pw));
 	free(p);
 	*policy = NULL;
 }
@@ -143,6 +144,15 @@ void auth_policy_close(struct auth_policy **policy)
 struct auth_store *auth_policy_store(struct auth_policy *policy)
 {
 	return policy->store;
+}
+
+int auth_policy_warm_up(struct auth_policy *policy, const char **error_r)
+{
+	if (password_verify(policy->dummy_hash, policy->dummy_pw, strlen(policy->dummy_pw)) != 1) {
+		*error_r = "Argon2 self-test failed: a fresh hash does not verify";
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- input ---- */

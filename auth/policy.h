@@ -31,8 +31,8 @@ struct auth_request {
 
 struct auth_reply {
 	enum auth_result result;
-	char user[256];    /* canonical user name on AUTH_OK */
-	uint32_t delay_ms; /* on AUTH_FAIL / AUTH_TEMPFAIL */
+	char user[256];     /* canonical user name on AUTH_OK */
+	uint32_t delay_ms;  /* on AUTH_FAIL / AUTH_TEMPFAIL */
 	const char *factor; /* on AUTH_OK: "totp", "grace", "recovery", "apppass", "password" */
 };
 
@@ -42,10 +42,14 @@ struct auth_policy;
 int auth_policy_open(const struct config *cfg, struct auth_policy **policy_r, const char **error_r);
 void auth_policy_close(struct auth_policy **policy);
 struct auth_store *auth_policy_store(struct auth_policy *policy);
+/* One Argon2 verify of the unknown-user hash, as a login would run it, before the first login:
+ * the process's hashing memory is set up now, not in a client's login, and a verify that does
+ * not match its own fresh hash (a broken Argon2 build) is an error: -1 with *error_r. */
+int auth_policy_warm_up(struct auth_policy *policy, const char **error_r);
 
 /* Runs one login. Never sleeps: the caller applies reply->delay_ms. */
 void auth_policy_login(struct auth_policy *policy, const struct auth_request *req,
-		       struct auth_reply *reply);
+                       struct auth_reply *reply);
 
 const char *auth_proto_name(enum auth_proto proto);
 /* "imap" / "pop3" -> proto; -1 if unknown. */

@@ -459,6 +459,26 @@ static void count_entries(const struct admin_log_entry *entry, void *ctx)
 	(*(unsigned *)ctx)++;
 }
 
+/* The auth service's start: one verify of the unknown-user hash, which must match; a hash
+ * that does not verify (a broken Argon2 build) stops it. */
+static void test_warm_up(void **state)
+{
+	struct env *e = *state;
+	unsigned long before = password_verify_count;
+	const char *error = NULL;
+	char *good;
+
+	assert_int_equal(auth_policy_warm_up(e->p, &error), 0);
+	assert_int_equal(password_verify_count, before + 1);
+	good = e->p->dummy_hash;
+	e->p->dummy_hash = password_hash("another", 7, &e->p->pw);
+	assert_non_null(e->p->dummy_hash);
+	assert_int_equal(auth_policy_warm_up(e->p, &error), -1);
+	assert_non_null(error);
+	xfree_secret_str(&e->p->dummy_hash);
+	e->p->dummy_hash = good;
+}
+
 static void test_bad_input_refused(void **state)
 {
 	struct env *e = *state;
@@ -713,6 +733,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_apppass_scope_expiry_revoke, env_setup,
 	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_user_dummy_work, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_warm_up, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input_refused, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_second_factor_modes, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_stolen_password_sign, env_setup, env_teardown),
