@@ -791,3 +791,57 @@ def test_random_commands_never_crash(server):
     r.close()
     server.stop()
     assert "fatal" not in server.log().lower()
+
+
+def search_uids(r, criteria):
+    found = set()
+    for line in r.ok(f"UID SEARCH {criteria}")[0]:
+        if line.startswith(b"* SEARCH"):
+            found |= {int(x) for x in line.split()[2:]}
+    return found
+
+
+def test_sizes_of_files_other_tools_put_into_cur(server):
+    """Files another tool put into cur/ without ,S= ,W= (bare LF, CRLF, mixed, no final
+    newline): their sizes are measured when first asked for, and RFC822.SIZE is the octet count
+    BODY[] sends, SEARCH LARGER/SMALLER and STATUS SIZE agree with it, also in a later session
+    (sizes kept in the index) and after the files' flags change behind the session's back."""
+    bodies = [b"Subject: lf\n\nline one\nline two\n",
+              b"Subject: crlf\r\n\r\nline one\r\nline two\r\n",
+              b"Subject: mixed\r\n\nbare\nand crlf\r\nend",
+              b"Subject: nonl\n\nno final newline",
+              b"Subject: big\n\n" + b"x" * 70 + b"\n" * 3000]
+    user, app = setup_user(server)
+    for b in bodies:
+        server.deliver("alice", b, info="S")
+    cur = server.maildir("alice") / "cur"
+    assert all(",W=" not in f.name and ",S=" not in f.name for f in cur.iterdir())
+    sent = {}
+    for session in range(2):
+        r = raw_login(server, "alice", app)
+        r.ok("SELECT INBOX")
+        untagged, _ = r.ok("FETCH 1:* (UID RFC822.SIZE BODY.PEEK[])")
+        assert len(untagged) == 5
+        for u in untagged:
+            m = re.match(rb"\* (\d+) FETCH \(UID (\d+) RFC822\.SIZE (\d+) BODY\[\] \{(\d+)\}\r\n",
+                         u)
+            assert m, u[:200]
+            literal = u[m.end():m.end() + int(m.group(4))]
+            assert int(m.group(3)) == int(m.group(4)) == len(literal)
+            assert b"\n" not in literal.replace(b"\r\n", b"")
+            assert sent.setdefault(int(m.group(2)), len(literal)) == len(literal)
+        assert sorted(sent.values()) == sorted(len(b) + b.count(b"\n") - b.count(b"\r\n")
+                                               for b in bodies)
+        for uid, size in sent.items():
+            found = search_uids(r, f"LARGER {size - 1} SMALLER {size + 1}")
+            assert uid in found and all(sent[u] == size for u in found)
+        assert search_uids(r, "LARGER 1000") == {u for u, s in sent.items() if s > 1000}
+        assert search_uids(r, "SMALLER 50") == {u for u, s in sent.items() if s < 50}
+        untagged, _ = r.ok("STATUS INBOX (MESSAGES SIZE)")
+        assert untagged[0] == b'* STATUS "INBOX" (MESSAGES 5 SIZE %d)' % sum(sent.values())
+        r.ok("LOGOUT")
+        r.close()
+        if session == 0:
+            # another tool changes flags: the names change, the sizes do not
+            for f in list(cur.iterdir()):
+                f.rename(f.with_name(f.name.split(":2,")[0] + ":2,FS"))
