@@ -339,6 +339,11 @@ int auth_service_run(const struct config *cfg, int listen_fd, const char **error
 		free(svc);
 		return -1;
 	}
+	if (auth_policy_warm_up(svc->policy, error_r) < 0) {
+		auth_policy_close(&svc->policy);
+		free(svc);
+		return -1;
+	}
 	svc->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (svc->epfd < 0 || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
 		fatal("epoll: %s", strerror(errno));

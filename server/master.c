@@ -200,7 +200,7 @@ static void master_auth_child(struct master *m)
 	prctl(PR_SET_NAME, "twofoldd-auth"); /* named only once unprivileged */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (auth_service_run(m->cfg, m->auth_fd, &error) < 0) {
-		log_error("cannot open the auth store: %s", error);
+		log_error("auth service cannot start: %s", error);
 		_exit(2);
 	}
 	exit(0);
