@@ -50,10 +50,17 @@ struct scan_entry {
 	bool name_in_key; /* name lives in key's allocation */
 };
 
+/* Open addressing; the tag (high hash bits) spares most strcmp calls on other keys, and with
+ * them a cache miss on their entries. */
+struct scan_slot {
+	uint32_t index; /* entry index + 1, 0 empty */
+	uint32_t tag;
+};
+
 struct scan {
 	struct scan_entry *e;
 	size_t count, cap;
-	size_t *hash; /* entry index + 1, 0 empty */
+	struct scan_slot *hash;
 	size_t hash_size;
 };
 
@@ -101,19 +108,28 @@ static uint64_t scan_hash_of(const char *s)
 	return h;
 }
 
-static struct scan_entry *scan_lookup(const struct scan *sc, const char *key)
+/* The slot of key, or the empty slot where it would go. */
+static struct scan_slot *scan_probe(const struct scan *sc, const char *key, uint64_t h)
 {
 	size_t mask = sc->hash_size - 1;
+	uint32_t tag = (uint32_t)(h >> 32);
+	size_t i = h & mask;
+
+	for (; sc->hash[i].index != 0; i = (i + 1) & mask) {
+		if (sc->hash[i].tag == tag && strcmp(sc->e[sc->hash[i].index - 1].key, key) == 0)
+			break;
+	}
+	return &sc->hash[i];
+}
+
+static struct scan_entry *scan_lookup(const struct scan *sc, const char *key)
+{
+	struct scan_slot *slot;
 
 	if (sc->hash_size == 0)
 		return NULL;
-	for (size_t i = scan_hash_of(key) & mask; sc->hash[i] != 0; i = (i + 1) & mask) {
-		struct scan_entry *e = &sc->e[sc->hash[i] - 1];
-
-		if (strcmp(e->key, key) == 0)
-			return e;
-	}
-	return NULL;
+	slot = scan_probe(sc, key, scan_hash_of(key));
+	return slot->index != 0 ? &sc->e[slot->index - 1] : NULL;
 }
 
 static void scan_add(void *ctx, const char *name)
@@ -145,23 +161,20 @@ static void scan_add(void *ctx, const char *name)
 /* Duplicate keys (a race with another tool) keep the first entry only. */
 static void scan_build_hash(struct scan *sc)
 {
-	size_t mask;
-
 	for (sc->hash_size = 16; sc->hash_size < sc->count * 2; sc->hash_size *= 2)
 		;
 	sc->hash = xcalloc(sc->hash_size, sizeof(*sc->hash));
-	mask = sc->hash_size - 1;
 	for (size_t n = 0; n < sc->count; n++) {
 		struct scan_entry *e = &sc->e[n];
-		size_t i = scan_hash_of(e->key) & mask;
+		uint64_t h = scan_hash_of(e->key);
+		struct scan_slot *slot = scan_probe(sc, e->key, h);
 
-		if (scan_lookup(sc, e->key) != NULL) {
+		if (slot->index != 0) {
 			e->used = true;
 			continue;
 		}
-		while (sc->hash[i] != 0)
-			i = (i + 1) & mask;
-		sc->hash[i] = n + 1;
+		slot->index = (uint32_t)(n + 1);
+		slot->tag = (uint32_t)(h >> 32);
 	}
 }
 
