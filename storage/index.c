@@ -49,11 +49,21 @@ struct mail_index {
 	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
 };
 
+/* Keys are unique. An index created since this layout has the key index under a name, so that
+ * a bulk load into the empty table (a rebuild) can drop it and build it once from the sorted
+ * keys in the same transaction, instead of inserting each key into it in random order. An
+ * older index (UNIQUE in the table definition: an automatic index that cannot be dropped) is
+ * used as it is. Both layouts are version 3: every version-3 reader handles both alike. */
+#define INDEX_KEY_INDEX_SQL "CREATE UNIQUE INDEX IF NOT EXISTS msg_key ON msg (key)"
+/* A bulk load of fewer rows keeps the key index. */
+#define INDEX_BULK_MIN 1024
+
 static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS msg (uid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+    "CREATE TABLE IF NOT EXISTS msg (uid INTEGER PRIMARY KEY, key TEXT NOT NULL,"
     " size INTEGER NOT NULL, vsize INTEGER NOT NULL, date INTEGER NOT NULL,"
-    " keywords INTEGER NOT NULL DEFAULT 0, kwmod INTEGER NOT NULL DEFAULT 0);"
+    " keywords INTEGER NOT NULL DEFAULT 0, kwmod INTEGER NOT NULL DEFAULT 0);" INDEX_KEY_INDEX_SQL
+    ";"
     "CREATE INDEX IF NOT EXISTS msg_kwmod ON msg (kwmod) WHERE kwmod > 0;"
     "CREATE TABLE IF NOT EXISTS kw (bit INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
@@ -617,14 +627,42 @@ static int index_pick_uid(struct mail_index *idx, uint32_t want_uid, uint32_t *u
 	return 0;
 }
 
-int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_index_new *rows,
-                                  size_t count, const char **error_r)
+/* Before count rows are inserted: drops the named key index when the table is empty and the
+ * load is big (*dropped_r). The caller re-creates it in the same transaction, so no reader and
+ * no crash ever sees the table without it. */
+static int index_bulk_drop_key(struct mail_index *idx, size_t count, bool *dropped_r,
+                               const char **error_r)
+{
+	sqlite3_stmt *st;
+	int ret, empty;
+
+	*dropped_r = false;
+	if (count < INDEX_BULK_MIN)
+		return 0;
+	if (index_prepare(idx,
+	                  "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index'"
+	                  " AND name = 'msg_key') AND NOT EXISTS (SELECT 1 FROM msg)",
+	                  &st, error_r) < 0)
+		return -1;
+	ret = sqlite3_step(st);
+	empty = ret == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	if (ret != SQLITE_ROW)
+		return index_fail(idx, "bulk check", error_r);
+	if (empty == 0)
+		return 0;
+	if (index_exec(idx, "DROP INDEX msg_key", error_r) < 0)
+		return -1;
+	*dropped_r = true;
+	return 0;
+}
+
+static int index_insert_many(struct mail_index *idx, const struct mail_index_new *rows,
+                             size_t count, const char **error_r)
 {
 	size_t pending = 0; /* rows [pending, i) have their UID but are not inserted yet */
 	bool recovered;
 
-	if (count >= INDEX_INSERT_BATCH && index_prepare_batch(idx, error_r) < 0)
-		return -1;
 	for (size_t i = 0; i < count; i++) {
 		/* a ",U=" UID is checked against the rows inserted so far */
 		if (rows[i].want_uid != 0 && index_insert_rows(idx, rows, pending, i, error_r) < 0)
@@ -636,6 +674,22 @@ int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_inde
 			return -1;
 	}
 	return index_insert_rows(idx, rows, pending, count, error_r);
+}
+
+int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_index_new *rows,
+                                  size_t count, const char **error_r)
+{
+	bool dropped;
+
+	if (count >= INDEX_INSERT_BATCH && index_prepare_batch(idx, error_r) < 0)
+		return -1;
+	if (index_bulk_drop_key(idx, count, &dropped, error_r) < 0 ||
+	    index_insert_many(idx, rows, count, error_r) < 0)
+		return -1;
+	/* a duplicate key fails here as it would have failed its INSERT */
+	if (dropped && index_exec(idx, INDEX_KEY_INDEX_SQL, error_r) < 0)
+		return -1;
+	return 0;
 }
 
 int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t want_uid,

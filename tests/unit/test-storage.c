@@ -11,6 +11,7 @@
 #include "storage/storage.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1002,51 +1003,115 @@ static void test_uid_from_name(void **state)
 /* A first sync of many files inserts its rows in batches: files with ",U=" keep their UIDs
  * (checked against the rows inserted before them), the others get fresh UIDs above them in
  * name order, and the view is in UID order. */
-static void test_many_uids_batched(void **state)
+/* kept files named with ",U=", then fresh ones; every round rebuilds the index. */
+static void check_batched_rebuild(struct fixture *f, size_t kept, size_t fresh)
 {
-	enum { KEPT = 100, FRESH = 150 };
-	struct fixture *f = *state;
 	char path[300], uidl[64];
 
 	open_inbox(f);
 	mailbox_close(&f->box);
-	for (size_t i = 0; i < KEPT; i++) {
-		snprintf(path, sizeof(path), "cur/%03zu.kept.h,S=2,W=3,U=%zu:2,S", i, 1000 + 3 * i);
+	for (size_t i = 0; i < kept; i++) {
+		snprintf(path, sizeof(path), "cur/%04zu.kept.h,S=2,W=3,U=%zu:2,S", i, 1000 + 3 * i);
 		PUT(f, path, "k\n");
 	}
-	for (size_t i = 0; i < FRESH; i++) {
-		snprintf(path, sizeof(path), "cur/%03zu.fresh.h:2,", i);
+	for (size_t i = 0; i < fresh; i++) {
+		snprintf(path, sizeof(path), "cur/%04zu.fresh.h:2,", i);
 		PUT(f, path, "f\n");
 	}
 	for (int round = 0; round < 2; round++) {
 		remove_index(f);
 		open_inbox(f);
-		assert_int_equal(mailbox_count(f->box), KEPT + FRESH);
-		for (size_t i = 0; i < KEPT; i++) {
+		assert_int_equal(mailbox_count(f->box), kept + fresh);
+		for (size_t i = 0; i < kept; i++) {
 			const struct mail *m = mailbox_get(f->box, i);
 
-			snprintf(uidl, sizeof(uidl), "%03zu.kept.h", i);
+			snprintf(uidl, sizeof(uidl), "%04zu.kept.h", i);
 			assert_string_equal(m->uidl, uidl);
 			assert_int_equal(m->uid, 1000 + 3 * i);
 		}
-		for (size_t i = 0; i < FRESH; i++) {
-			const struct mail *m = mailbox_get(f->box, KEPT + i);
+		for (size_t i = 0; i < fresh; i++) {
+			const struct mail *m = mailbox_get(f->box, kept + i);
 
-			snprintf(uidl, sizeof(uidl), "%03zu.fresh.h", i);
+			snprintf(uidl, sizeof(uidl), "%04zu.fresh.h", i);
 			assert_string_equal(m->uidl, uidl);
-			assert_true(m->uid > mailbox_get(f->box, KEPT + i - 1)->uid);
-			assert_int_equal(sizes_of(f->box, KEPT + i).crlf_size, 3);
+			assert_true(m->uid > mailbox_get(f->box, kept + i - 1)->uid);
+			assert_int_equal(sizes_of(f->box, kept + i).crlf_size, 3);
 		}
 		/* the next session finds every row by its key, UIDs unchanged */
 		{
-			uint32_t last = mailbox_get(f->box, KEPT + FRESH - 1)->uid;
+			uint32_t last = mailbox_get(f->box, kept + fresh - 1)->uid;
 
 			open_inbox(f);
-			assert_int_equal(mailbox_count(f->box), KEPT + FRESH);
-			assert_int_equal(mailbox_get(f->box, KEPT + FRESH - 1)->uid, last);
+			assert_int_equal(mailbox_count(f->box), kept + fresh);
+			assert_int_equal(mailbox_get(f->box, kept + fresh - 1)->uid, last);
 			assert_int_equal(mailbox_uidnext(f->box), last + 1);
 		}
 	}
+}
+
+static void test_many_uids_batched(void **state)
+{
+	check_batched_rebuild(*state, 100, 150);
+}
+
+/* The uid of key through the unique key index (forced), 0 when absent. */
+static uint32_t key_index_uid(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st;
+	uint32_t uid = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT uid FROM msg INDEXED BY msg_key WHERE key = ?",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		uid = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return uid;
+}
+
+/* A rebuild big enough to load the empty table without its key index (re-created at the end
+ * of the same transaction): the ,U= UIDs are kept, the index is whole and unique, and a
+ * second session and a delivery find every key. */
+static void test_bulk_rebuild_key_index(void **state)
+{
+	enum { KEPT = 1100, FRESH = 500 };
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char path[300], key[64];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	check_batched_rebuild(f, KEPT, FRESH);
+	snprintf(path, sizeof(path), "%s/twofold.index", f->root);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < KEPT + FRESH; i++) {
+		const struct mail *m = mailbox_get(f->box, i);
+
+		snprintf(key, sizeof(key), i < KEPT ? "%04zu.kept.h" : "%04zu.fresh.h",
+		         i < KEPT ? i : i - KEPT);
+		assert_int_equal(key_index_uid(db, key), m->uid);
+	}
+	/* unique: a second row with a present key is refused */
+	assert_int_not_equal(sqlite3_exec(db,
+	                                  "INSERT INTO msg (uid, key, size, vsize, date)"
+	                                  " VALUES (999999, '0000.kept.h', 1, 1, 1)",
+	                                  NULL, NULL, NULL),
+	                     SQLITE_OK);
+	sqlite3_close(db);
+	/* a delivery is looked up and added by key */
+	PUT(f, "new/zz.delivered.h", "d\n");
+	assert_int_equal(mailbox_sync(f->box, &error), 0);
+	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
+	assert_string_equal(mailbox_get(f->box, KEPT + FRESH)->uidl, "zz.delivered.h");
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
 }
 
 int main(void)
@@ -1072,6 +1137,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_concurrent_sessions_agree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uid_from_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_uids_batched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bulk_rebuild_key_index, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
