@@ -2,6 +2,7 @@
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/listen.h"
 #include "server/privdrop.h"
@@ -146,7 +147,8 @@ static void worker_sleep_ms(uint32_t ms)
 void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
                    struct session_login *out)
 {
-	static struct ipc_msg m;
+	/* 16 KiB: on the heap for the login only, so an idle session's heap trim gives it back */
+	struct ipc_msg *m;
 	uint32_t delay_ms = 0;
 	int fd;
 
@@ -158,18 +160,20 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 		log_error("cannot reach the auth service: %s", strerror(errno));
 		return;
 	}
-	if (worker_auth_ask(fd, s, user, secret, client_id, &m) < 0) {
+	m = xmalloc(sizeof(*m));
+	if (worker_auth_ask(fd, s, user, secret, client_id, m) < 0) {
 		log_error("no answer from the auth service: %s", strerror(errno));
-	} else if (worker_auth_answer(&m, out, &delay_ms) < 0) {
+	} else if (worker_auth_answer(m, out, &delay_ms) < 0) {
 		log_error("malformed answer from the auth service");
-		if (m.fd >= 0)
-			close(m.fd);
+		if (m->fd >= 0)
+			close(m->fd);
 		out->result = AUTH_TEMPFAIL;
 		out->user[0] = '\0';
 		out->maildir_fd = -1;
 	}
 	close(fd);
-	ipc_msg_wipe(&m);
+	ipc_msg_wipe(m);
+	free(m);
 	if (delay_ms > 0)
 		worker_sleep_ms(delay_ms);
 }

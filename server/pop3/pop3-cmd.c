@@ -45,11 +45,26 @@ static int pop3_update(struct pop3 *p, const char **error_r)
 	return r;
 }
 
+/* The maildrop lock goes before the reply: a client that reconnects as soon as it reads +OK
+ * must not find its own finished session still holding the maildrop ([IN-USE]). */
+static void pop3_release_maildrop(struct pop3 *p)
+{
+	if (p->box != NULL)
+		mailbox_close(&p->box);
+	if (p->storage != NULL)
+		mail_storage_close(&p->storage);
+}
+
 enum pop3_cmd_result pop3_cmd_quit(struct pop3 *p, struct pop3_cmd *cmd)
 {
 	const char *error;
+	int r = 0;
 
-	if (p->state == POP3_STATE_TRANSACTION && pop3_update(p, &error) < 0) {
+	if (p->state == POP3_STATE_TRANSACTION) {
+		r = pop3_update(p, &error);
+		pop3_release_maildrop(p);
+	}
+	if (r < 0) {
 		log_error("pop3 user=%s: removing messages failed: %s", p->login_user, error);
 		pop3_err(p, "[SYS/TEMP] Some deleted messages were not removed.");
 		return POP3_CMD_END;
