@@ -18,6 +18,7 @@
  * beyond new/.
  */
 #include "storage/storage-private.h"
+#include "storage/bigarray.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -140,7 +141,7 @@ static void scan_add(void *ctx, const char *name)
 
 	if (sc->count == sc->cap) {
 		sc->cap = sc->cap == 0 ? 64 : sc->cap * 2;
-		sc->e = xreallocarray(sc->e, sc->cap, sizeof(*sc->e));
+		sc->e = big_array_realloc(sc->e, sc->cap, sizeof(*sc->e));
 	}
 	e = &sc->e[sc->count];
 	memset(e, 0, sizeof(*e));
@@ -163,7 +164,7 @@ static void scan_build_hash(struct scan *sc)
 {
 	for (sc->hash_size = 16; sc->hash_size < sc->count * 2; sc->hash_size *= 2)
 		;
-	sc->hash = xcalloc(sc->hash_size, sizeof(*sc->hash));
+	sc->hash = big_array_zalloc(sc->hash_size, sizeof(*sc->hash));
 	for (size_t n = 0; n < sc->count; n++) {
 		struct scan_entry *e = &sc->e[n];
 		uint64_t h = scan_hash_of(e->key);
@@ -185,8 +186,8 @@ static void scan_free(struct scan *sc)
 			xfree(&sc->e[i].name);
 		xfree(&sc->e[i].key);
 	}
-	xfree(&sc->e);
-	xfree(&sc->hash);
+	big_array_free(&sc->e);
+	big_array_free(&sc->hash);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -260,7 +261,7 @@ static int fresh_key_cmp(const void *a, const void *b)
 /* Sorts list[0..n) in delivery order. */
 static void sync_sort_fresh(struct scan_entry **list, size_t n)
 {
-	struct fresh_key *keys = xreallocarray(NULL, n + 1, sizeof(*keys));
+	struct fresh_key *keys = big_array_realloc(NULL, n + 1, sizeof(*keys));
 	size_t skip = fresh_common_prefix(list, n);
 
 	for (size_t i = 0; i < n; i++)
@@ -268,7 +269,7 @@ static void sync_sort_fresh(struct scan_entry **list, size_t n)
 	qsort(keys, n, sizeof(*keys), fresh_key_cmp);
 	for (size_t i = 0; i < n; i++)
 		list[i] = (struct scan_entry *)keys[i].e;
-	xfree(&keys);
+	big_array_free(&keys);
 }
 
 /* A file in cur/ without ",W=" is measured when first asked for (mailbox-measure.c): its row
@@ -283,8 +284,8 @@ static bool sync_lazy(const struct scan_entry *e, bool cur)
 static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool cur,
                             const char **error_r)
 {
-	struct measure_item *items = xreallocarray(NULL, sc->count + 1, sizeof(*items));
-	struct scan_entry **which = xreallocarray(NULL, sc->count + 1, sizeof(*which));
+	struct measure_item *items = big_array_realloc(NULL, sc->count + 1, sizeof(*items));
+	struct scan_entry **which = big_array_realloc(NULL, sc->count + 1, sizeof(*which));
 	size_t n = 0;
 	int ret;
 
@@ -327,8 +328,8 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool 
 		e->rec.date = e->order = items[i].sizes.date;
 		e->ready = true;
 	}
-	xfree(&items);
-	xfree(&which);
+	big_array_free(&items);
+	big_array_free(&which);
 	return ret;
 }
 
@@ -521,7 +522,7 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 		return -1;
 	mail_index_expect_rows(box->index, n);
 	/* sync_lookup_index looked every unused key up: these are not in the index */
-	rows = xreallocarray(NULL, n + 1, sizeof(*rows));
+	rows = big_array_realloc(NULL, n + 1, sizeof(*rows));
 	for (size_t i = 0; i < n; i++) {
 		rows[i] = (struct mail_index_new){
 		    .key = list[i]->key,
@@ -531,7 +532,7 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	ret = mail_index_assign_absent_many(box->index, rows, n, error_r);
 	for (size_t i = 0; i < n && ret == 0; i++)
 		list[i]->indexed = true;
-	xfree(&rows);
+	big_array_free(&rows);
 	xfree(&list);
 	return ret;
 }
@@ -586,7 +587,7 @@ static void view_append(struct mailbox *box, struct scan_entry *e)
 
 	if (box->count == box->cap) {
 		box->cap = box->cap == 0 ? 64 : box->cap * 2;
-		box->msgs = xreallocarray(box->msgs, box->cap, sizeof(*box->msgs));
+		box->msgs = big_array_realloc(box->msgs, box->cap, sizeof(*box->msgs));
 	}
 	m = &box->msgs[box->count++];
 	memset(m, 0, sizeof(*m));
@@ -798,7 +799,7 @@ static void mailbox_free(struct mailbox *box)
 		msg_free(&box->msgs[i]);
 	for (unsigned i = 0; i < box->kw_count; i++)
 		xfree(&box->kw[i]);
-	xfree(&box->msgs);
+	big_array_free(&box->msgs);
 	xfree(&box->changed);
 	xfree(&box->name);
 	mail_index_close(&box->index);
