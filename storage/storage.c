@@ -203,8 +203,8 @@ static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
 }
 
 /* Delivery order of fresh entries: recovered UIDs first (so fresh ones go above them), then by
- * date, then by name. Sorted as 32-byte records (glibc sorts those in place, larger ones
- * through pointers) whose integer keys decide nearly every comparison: 8 name bytes after the
+ * date, then by name. Sorted as 32-byte records (moved in place, not through pointers) whose
+ * integer keys decide nearly every comparison: 8 name bytes after the
  * prefix all names share, big-endian. A big listing is then sorted without chasing two entry
  * pointers and two names per comparison. */
 struct fresh_key {
@@ -245,10 +245,8 @@ static void fresh_key_set(struct fresh_key *k, const struct scan_entry *e, size_
 	k->e = e;
 }
 
-static int fresh_key_cmp(const void *a, const void *b)
+static inline int fresh_key_cmp(const struct fresh_key *x, const struct fresh_key *y)
 {
-	const struct fresh_key *x = a, *y = b;
-
 	if (x->uid != y->uid)
 		return x->uid < y->uid ? -1 : 1;
 	if (x->order != y->order)
@@ -258,17 +256,70 @@ static int fresh_key_cmp(const void *a, const void *b)
 	return strcmp(x->e->name, y->e->name);
 }
 
+#define FRESH_RUN 16
+
+/* Sorts a[lo..hi) by insertion (a short run). */
+static void fresh_insertion_sort(struct fresh_key *a, size_t lo, size_t hi)
+{
+	for (size_t i = lo + 1; i < hi; i++) {
+		struct fresh_key k = a[i];
+		size_t j = i;
+
+		for (; j > lo && fresh_key_cmp(&k, &a[j - 1]) < 0; j--)
+			a[j] = a[j - 1];
+		a[j] = k;
+	}
+}
+
+/* Merges the sorted runs [lo, mid) and [mid, hi) of src into dst. */
+static void fresh_merge(const struct fresh_key *src, struct fresh_key *dst, size_t lo, size_t mid,
+                        size_t hi)
+{
+	size_t i = lo, j = mid, o = lo;
+
+	while (i < mid && j < hi)
+		dst[o++] = fresh_key_cmp(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
+	while (i < mid)
+		dst[o++] = src[i++];
+	while (j < hi)
+		dst[o++] = src[j++];
+}
+
+/* Bottom-up merge sort of keys[0..n) with the comparison inlined (glibc's qsort calls it
+ * through a pointer, and mallocs its own buffer). Returns the array that holds the result:
+ * keys or tmp. */
+static struct fresh_key *fresh_sort(struct fresh_key *keys, struct fresh_key *tmp, size_t n)
+{
+	struct fresh_key *src = keys, *dst = tmp, *swap;
+
+	for (size_t lo = 0; lo < n; lo += FRESH_RUN)
+		fresh_insertion_sort(keys, lo, lo + FRESH_RUN < n ? lo + FRESH_RUN : n);
+	for (size_t width = FRESH_RUN; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = lo + width < n ? lo + width : n;
+			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+
+			fresh_merge(src, dst, lo, mid, hi);
+		}
+		swap = src;
+		src = dst;
+		dst = swap;
+	}
+	return src;
+}
+
 /* Sorts list[0..n) in delivery order. */
 static void sync_sort_fresh(struct scan_entry **list, size_t n)
 {
-	struct fresh_key *keys = big_array_realloc(NULL, n + 1, sizeof(*keys));
+	struct fresh_key *keys = big_array_realloc(NULL, 2 * n + 1, sizeof(*keys));
+	struct fresh_key *sorted;
 	size_t skip = fresh_common_prefix(list, n);
 
 	for (size_t i = 0; i < n; i++)
 		fresh_key_set(&keys[i], list[i], skip);
-	qsort(keys, n, sizeof(*keys), fresh_key_cmp);
+	sorted = fresh_sort(keys, keys + n, n);
 	for (size_t i = 0; i < n; i++)
-		list[i] = (struct scan_entry *)keys[i].e;
+		list[i] = (struct scan_entry *)sorted[i].e;
 	big_array_free(&keys);
 }
 

@@ -1054,6 +1054,42 @@ static void test_many_uids_batched(void **state)
 	check_batched_rebuild(*state, 100, 150);
 }
 
+/* Fresh files get UIDs in delivery order: by the time their names start with, then by name
+ * (700 files written in a scrambled order, many sharing a time: every merge level of the sort
+ * and its ties are used). */
+static void test_fresh_delivery_order(void **state)
+{
+	enum { N = 700 };
+	struct fixture *f = *state;
+	char path[300], uidl[64], prev[64] = "";
+
+	open_inbox(f);
+	mailbox_close(&f->box);
+	for (size_t k = 0; k < N; k++) {
+		size_t i = (k * 337) % N; /* 337 is prime to N: every i once */
+
+		snprintf(path, sizeof(path), "cur/%zu.M%zuP1.h:2,", 1700000000 + (i * 7919) % 50,
+		         (i * 104729) % 1000);
+		PUT(f, path, "x\n");
+	}
+	remove_index(f);
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), N);
+	for (size_t i = 0; i < N; i++) {
+		const struct mail *m = mailbox_get(f->box, i);
+		unsigned long t, pt;
+
+		snprintf(uidl, sizeof(uidl), "%s", m->uidl);
+		if (i > 0) {
+			assert_true(m->uid > mailbox_get(f->box, i - 1)->uid);
+			assert_int_equal(sscanf(uidl, "%lu", &t), 1);
+			assert_int_equal(sscanf(prev, "%lu", &pt), 1);
+			assert_true(pt < t || (pt == t && strcmp(prev, uidl) < 0));
+		}
+		memcpy(prev, uidl, sizeof(prev));
+	}
+}
+
 /* The uid of key through the unique key index (forced), 0 when absent. */
 static uint32_t key_index_uid(sqlite3 *db, const char *key)
 {
@@ -1138,6 +1174,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_uid_from_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_uids_batched, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_rebuild_key_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fresh_delivery_order, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
