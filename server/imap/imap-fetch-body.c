@@ -172,9 +172,11 @@ static void process(const struct fetch_body *body, struct filter *f, struct sink
 		filter_byte(f, s, data[i]);
 }
 
+/* The chunk is on the stack, not static: its pages are handed back with the stack's when the
+ * session goes idle instead of staying dirty for the worker's life. */
 static int run(const struct fetch_body *body, struct sink *s, const char **error_r)
 {
-	static char chunk[CHUNK_SIZE];
+	char chunk[CHUNK_SIZE];
 	struct filter f = {.body = body, .prev_keep = body->filter == FETCH_BODY_FIELDS_NOT};
 	uint64_t done = 0;
 

@@ -367,9 +367,11 @@ static int ctx_sizes(struct fetch_ctx *ctx, const char **error_r)
 	return ret;
 }
 
+/* The chunk is on the stack: a static one stayed dirty for the worker's life after any body
+ * FETCH, while the stack's pages are handed back when the session goes idle. */
 static int ctx_parse(struct fetch_ctx *ctx, const char **error_r)
 {
-	static char chunk[PARSE_CHUNK];
+	char chunk[PARSE_CHUNK];
 	struct mime_parser *parser;
 	uint64_t off = 0;
 	ssize_t n;
