@@ -30,7 +30,9 @@
  * its savepoint, reset) then counts once per batch. 6 parameters a row stay below SQLite's
  * oldest limit of 999. */
 #define INDEX_INSERT_BATCH 64
-#define INDEX_INSERT_COLS  6
+/* SQLite's default automatic checkpoint threshold, in WAL pages. */
+#define INDEX_WAL_AUTOCHECKPOINT 1000
+#define INDEX_INSERT_COLS        6
 
 struct mail_index {
 	sqlite3 *db;
@@ -186,7 +188,8 @@ static int index_create(struct mail_index *idx, const char **error_r)
 			return -1;
 	}
 	idx->rebuild = true;
-	if (index_meta_set(idx, "uidvalidity", idx->uidvalidity, error_r) < 0 ||
+	if (index_meta_set(idx, "rebuild", 1, error_r) < 0 ||
+	    index_meta_set(idx, "uidvalidity", idx->uidvalidity, error_r) < 0 ||
 	    index_meta_set(idx, "uidnext", floor, error_r) < 0)
 		return -1;
 	return 0;
@@ -259,8 +262,8 @@ static int index_user_version(struct mail_index *idx, int *version_r, const char
 
 static int index_setup(struct mail_index *idx, const char **error_r)
 {
-	uint32_t side_uidvalidity;
-	int version;
+	uint32_t side_uidvalidity, rebuilding;
+	int version, ret;
 
 	*error_r = NULL;
 	sqlite3_busy_timeout(idx->db, 15000);
@@ -286,6 +289,11 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 	    index_meta_get(idx, "uidvalidity", &idx->uidvalidity, error_r) <= 0 ||
 	    index_prepare_msg(idx, error_r) < 0)
 		goto fail;
+	/* a rebuild that did not commit its first sync (a crash) goes on as one */
+	if (!idx->rebuild && (ret = index_meta_get(idx, "rebuild", &rebuilding, error_r)) < 0)
+		goto fail;
+	if (!idx->rebuild && ret > 0 && rebuilding != 0)
+		idx->rebuild = true;
 	if (!idx->rebuild && index_side_read(idx->dirfd, &side_uidvalidity, &idx->floor) == 0)
 		idx->floor = 0; /* side file lost: rewritten at the next UID assignment */
 	return index_exec(idx, "COMMIT", error_r);
@@ -470,12 +478,27 @@ static void index_bulk_end(struct mail_index *idx)
  * that found nothing new costs no disk write. */
 int mail_index_commit(struct mail_index *idx, const char **error_r)
 {
+	int ret;
+
 	/* The side file's floor is written before the UIDs it covers become visible. */
 	if ((idx->uidnext > idx->floor &&
 	     index_side_write(idx, idx->uidnext + INDEX_UID_RESERVATION, error_r) < 0) ||
 	    (idx->uidnext != idx->uidnext_begin &&
 	     index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0) ||
-	    index_exec(idx, "COMMIT", error_r) < 0) {
+	    (idx->rebuild && index_meta_set(idx, "rebuild", 0, error_r) < 0)) {
+		mail_index_rollback(idx);
+		return -1;
+	}
+	/* A bulk transaction is durable once its WAL frames are synced (synchronous = FULL):
+	 * copying them into the main file (the automatic checkpoint, a second write of every
+	 * page and another sync) is left to a later commit or the close, not done before the
+	 * caller can answer. */
+	if (idx->bulk)
+		(void)sqlite3_wal_autocheckpoint(idx->db, 0);
+	ret = index_exec(idx, "COMMIT", error_r);
+	if (idx->bulk)
+		(void)sqlite3_wal_autocheckpoint(idx->db, INDEX_WAL_AUTOCHECKPOINT);
+	if (ret < 0) {
 		mail_index_rollback(idx);
 		return -1;
 	}

@@ -41,7 +41,9 @@ struct mail_index_rec {
  * beneath dirfd. Caller frees. */
 char *mail_index_vfs_path(int dirfd, const char *name);
 
-/* Opens or creates the index beneath dirfd. *rebuild_r is true when it was (re)created. */
+/* Opens or creates the index beneath dirfd. *rebuild_r is true when it was (re)created, or
+ * when the session that created it ended before its first sync committed (a crash): that
+ * rebuild goes on, trusting ",U=" fields, until a commit ends it. */
 int mail_index_open(int dirfd, struct mail_index **idx_r, bool *rebuild_r, const char **error_r);
 void mail_index_close(struct mail_index **idx);
 
