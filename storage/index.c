@@ -49,6 +49,11 @@ struct mail_index {
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
 	sqlite3_stmt *st_cache_range, *st_set_sizes;
 	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
+	/* Bulk load into the empty table: max_uid is the highest UID in it, and a row whose UID
+	 * is max_uid + 1 is inserted with a NULL UID (SQLite appends it as max + 1 without
+	 * seeking whether the UID is taken). */
+	bool append_known;
+	uint32_t max_uid;
 };
 
 /* Keys are unique. An index created since this layout has the key index under a name, so that
@@ -557,6 +562,17 @@ static void index_bind_row(sqlite3_stmt *st, int first, const char *key,
 	sqlite3_bind_int64(st, first + 6, (sqlite3_int64)rec->keywords);
 }
 
+/* index_bind_row for the batch statement: the UID NULL when it is the next to append. */
+static void index_bind_batch_row(struct mail_index *idx, sqlite3_stmt *st, int first,
+                                 const char *key, const struct mail_index_rec *rec)
+{
+	index_bind_row(st, first, key, rec);
+	if (idx->append_known && rec->uid == idx->max_uid + 1)
+		sqlite3_bind_null(st, first + 1);
+	if (rec->uid > idx->max_uid)
+		idx->max_uid = rec->uid;
+}
+
 static int index_insert(struct mail_index *idx, const char *key, const struct mail_index_rec *rec,
                         const char **error_r)
 {
@@ -610,17 +626,28 @@ static int index_insert_rows(struct mail_index *idx, const struct mail_index_new
 
 	for (; end - first >= INDEX_INSERT_BATCH; first += INDEX_INSERT_BATCH) {
 		for (int i = 0; i < INDEX_INSERT_BATCH; i++)
-			index_bind_row(st, i * INDEX_INSERT_COLS, rows[first + i].key,
-			               rows[first + i].rec);
+			index_bind_batch_row(idx, st, i * INDEX_INSERT_COLS, rows[first + i].key,
+			                     rows[first + i].rec);
 		ret = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		if (ret != SQLITE_DONE)
 			return index_fail(idx, "insert", error_r);
+		/* the appended UIDs were the ones given out: checked on the last row */
+		if (idx->append_known && sqlite3_last_insert_rowid(idx->db) !=
+		                             rows[first + INDEX_INSERT_BATCH - 1].rec->uid) {
+			log_error("index: bulk insert got UID %lld, not %u",
+			          (long long)sqlite3_last_insert_rowid(idx->db),
+			          rows[first + INDEX_INSERT_BATCH - 1].rec->uid);
+			*error_r = "mailbox index error";
+			return -1;
+		}
 	}
 	for (; first < end; first++) {
 		if (index_insert(idx, rows[first].key, rows[first].rec, error_r) < 0)
 			return -1;
+		if (rows[first].rec->uid > idx->max_uid)
+			idx->max_uid = rows[first].rec->uid;
 	}
 	return 0;
 }
@@ -703,11 +730,17 @@ int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_inde
                                   size_t count, const char **error_r)
 {
 	bool dropped;
+	int ret;
 
 	if (count >= INDEX_INSERT_BATCH && index_prepare_batch(idx, error_r) < 0)
 		return -1;
-	if (index_bulk_drop_key(idx, count, &dropped, error_r) < 0 ||
-	    index_insert_many(idx, rows, count, error_r) < 0)
+	if (index_bulk_drop_key(idx, count, &dropped, error_r) < 0)
+		return -1;
+	idx->append_known = dropped; /* the table is empty */
+	idx->max_uid = 0;
+	ret = index_insert_many(idx, rows, count, error_r);
+	idx->append_known = false;
+	if (ret < 0)
 		return -1;
 	/* a duplicate key fails here as it would have failed its INSERT */
 	if (dropped && index_exec(idx, INDEX_KEY_INDEX_SQL, error_r) < 0)
