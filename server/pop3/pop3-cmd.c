@@ -27,6 +27,25 @@ enum pop3_cmd_result pop3_cmd_capa(struct pop3 *p, struct pop3_cmd *cmd)
 	return POP3_CMD_OK;
 }
 
+/* A message retrieved in full and kept becomes \Seen, as an IMAP client of the same mailbox
+ * expects (Dovecot does the same). Like the deletions, only at QUIT: a dropped session changes
+ * nothing. Best effort: a flag that cannot be set is logged, the QUIT goes on. */
+static void pop3_mark_seen(struct pop3 *p, const bool *remove)
+{
+	const char *error;
+
+	for (size_t i = 0; i < p->count; i++) {
+		if (!p->retrieved[i] || remove[i] ||
+		    (mailbox_get(p->box, i)->flags & MAIL_SEEN) != 0)
+			continue;
+		if (mailbox_set_flags(p->box, i, MAIL_SEEN, 0, &error) < 0) {
+			log_error("pop3 user=%s: marking message %zu seen: %s", p->login_user,
+			          i + 1, error);
+			return;
+		}
+	}
+}
+
 /* RFC 1939 UPDATE: only after QUIT in TRANSACTION are messages removed. */
 static int pop3_update(struct pop3 *p, const char **error_r)
 {
@@ -39,6 +58,7 @@ static int pop3_update(struct pop3 *p, const char **error_r)
 		remove[i] = p->deleted[i] || (p->s->cfg->pop3_delete_retrieved && p->retrieved[i]);
 		any |= remove[i];
 	}
+	pop3_mark_seen(p, remove);
 	if (any)
 		r = mailbox_expunge(p->box, remove, error_r) < 0 ? -1 : 0;
 	free(remove);

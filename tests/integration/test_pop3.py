@@ -549,3 +549,45 @@ def test_large_message_streams(server):
     limit = 32 * 1024 + (96 * 1024 if sanitized_build() else 0)
     assert hwm < limit, f"worker peak RSS {hwm} KiB for a 40 MB message"
     pop.quit()
+
+
+def seen_uidls(server, name):
+    """UIDLs (maildir base names) of the messages whose file carries the S flag."""
+    cur = server.maildir(name) / "cur"
+    return {re.sub(r",[SWU]=\d+", "", p.name.split(":2,")[0]).encode()
+            for p in cur.iterdir() if ":2," in p.name and "S" in p.name.split(":2,")[1]}
+
+
+def test_retrieved_and_kept_messages_become_seen_at_quit(server):
+    server.add_user("alice")
+    app = server.apppass("alice")
+    delivered = deliver_all(server, "alice", MESSAGES[:3])
+    server.start()
+
+    def session():
+        pop = server.pop3()
+        pop.user("alice")
+        pop.pass_(app)
+        return pop, {n: u for u, n in ((u, int(n)) for n, u in
+                                       (ln.split() for ln in pop.uidl()[1]))}
+
+    # a dropped session changes no flag, like it deletes nothing
+    pop, uidl = session()
+    pop.retr(1)
+    drop(pop)
+    time.sleep(0.5)
+    assert seen_uidls(server, "alice") == set()
+    # RETR marks seen; TOP does not; a deleted message is gone, not flagged
+    pop, uidl = session()
+    pop.retr(1)
+    pop.top(2, 0)
+    pop.retr(3)
+    pop.dele(3)
+    pop.quit()
+    assert seen_uidls(server, "alice") == {uidl[1]}
+    assert sorted(files(server, "alice")) == sorted(u.decode() for u in (uidl[1], uidl[2]))
+    # the UIDL stays the same after the flag change, and the bytes too
+    pop, again = session()
+    assert sorted(again.values()) == sorted([uidl[1], uidl[2]])
+    assert set(again.values()) <= set(delivered)
+    pop.quit()
