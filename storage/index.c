@@ -265,6 +265,24 @@ static int index_user_version(struct mail_index *idx, int *version_r, const char
 	return 0;
 }
 
+/* Switching a new file to WAL needs it alone, and SQLite's busy handler is not called for
+ * that: two sessions creating the index at once retry instead of failing (up to ~15 s, as the
+ * busy timeout). */
+static int index_set_wal(struct mail_index *idx, const char **error_r)
+{
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		ret = sqlite3_exec(idx->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		if ((ret & 0xff) != SQLITE_BUSY || tries >= 3000)
+			break;
+		usleep(5000);
+	}
+	if (ret != SQLITE_OK)
+		return index_fail(idx, "PRAGMA journal_mode = WAL", error_r);
+	return 0;
+}
+
 static int index_setup(struct mail_index *idx, const char **error_r)
 {
 	uint32_t side_uidvalidity, rebuilding;
@@ -272,7 +290,7 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 
 	*error_r = NULL;
 	sqlite3_busy_timeout(idx->db, 15000);
-	if (index_exec(idx, "PRAGMA journal_mode = WAL", error_r) < 0 ||
+	if (index_set_wal(idx, error_r) < 0 ||
 	    index_exec(idx, "PRAGMA synchronous = FULL", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), error_r) < 0 ||
 	    index_exec(idx, "BEGIN IMMEDIATE", error_r) < 0)
