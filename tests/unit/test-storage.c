@@ -1010,10 +1010,10 @@ static void test_uid_from_name(void **state)
 /* A first sync of many files inserts its rows in batches: files with ",U=" keep their UIDs
  * (checked against the rows inserted before them), the others get fresh UIDs above them in
  * name order, and the view is in UID order. */
-/* kept files named with ",U=", then fresh ones; every round rebuilds the index. */
-static void check_batched_rebuild(struct fixture *f, size_t kept, size_t fresh)
+/* kept files named with ",U=" (UID 1000 + 3 i), then fresh ones without, in cur/ */
+static void put_kept_and_fresh(struct fixture *f, size_t kept, size_t fresh)
 {
-	char path[300], uidl[64];
+	char path[300];
 
 	open_inbox(f);
 	mailbox_close(&f->box);
@@ -1025,6 +1025,14 @@ static void check_batched_rebuild(struct fixture *f, size_t kept, size_t fresh)
 		snprintf(path, sizeof(path), "cur/%04zu.fresh.h:2,", i);
 		PUT(f, path, "f\n");
 	}
+}
+
+/* kept files named with ",U=", then fresh ones; every round rebuilds the index. */
+static void check_batched_rebuild(struct fixture *f, size_t kept, size_t fresh)
+{
+	char uidl[64];
+
+	put_kept_and_fresh(f, kept, fresh);
 	for (int round = 0; round < 2; round++) {
 		remove_index(f);
 		open_inbox(f);
@@ -1102,18 +1110,7 @@ enum { BULK_KEPT = 700, BULK_FRESH = 900 };
 
 static void put_bulk_files(struct fixture *f)
 {
-	char path[300];
-
-	open_inbox(f);
-	mailbox_close(&f->box);
-	for (size_t i = 0; i < BULK_KEPT; i++) {
-		snprintf(path, sizeof(path), "cur/%04zu.kept.h,S=2,W=3,U=%zu:2,S", i, 1000 + 3 * i);
-		PUT(f, path, "k\n");
-	}
-	for (size_t i = 0; i < BULK_FRESH; i++) {
-		snprintf(path, sizeof(path), "cur/%04zu.fresh.h:2,", i);
-		PUT(f, path, "f\n");
-	}
+	put_kept_and_fresh(f, BULK_KEPT, BULK_FRESH);
 }
 
 static off_t file_size(struct fixture *f, const char *name)
