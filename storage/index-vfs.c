@@ -154,6 +154,7 @@ static void index_vfs_install(void)
 	INDEX_VFS_HOOK(vfs, "lstat", index_vfs_lstat, orig_lstat);
 	INDEX_VFS_HOOK(vfs, "unlink", index_vfs_unlink, orig_unlink);
 	INDEX_VFS_HOOK(vfs, "readlink", index_vfs_readlink, orig_readlink);
+	mail_index_vfs_wal_register();
 	installed = true;
 }
 

@@ -19,10 +19,15 @@
  * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
 #define INDEX_SCHEMA_COMPATIBLE 2
 #define INDEX_UID_RESERVATION   1024
-/* Page cache of a connection, in KiB: small, since a session mostly idles with the index open;
- * a transaction that inserts many rows gets up to INDEX_CACHE_BULK_MAX for its duration, so
- * that SQLite does not spill dirty pages into the WAL and read them back (each row costs about
- * INDEX_CACHE_ROW_BYTES of table and key index pages). */
+/* Page cache of a connection, in KiB: small, since a session mostly idles with the index open.
+ * A bulk load into the empty table keeps it too: its rows are appended and its key index is
+ * built from sorted keys, so the pages SQLite spills into the WAL (through index-vfs-wal.c's
+ * buffer, no system call per page) are mostly finished ones; a cache big enough to hold the
+ * whole load cost more in page faults than it saved (100,000 rows: 0.19 s instead of 0.16 s
+ * with 8 MiB). Many rows inserted into a table that has rows go into the key index in random
+ * order: that transaction gets up to INDEX_CACHE_BULK_MAX (about INDEX_CACHE_ROW_BYTES a row),
+ * since a page spilled and then modified again is rewritten in the WAL, and every frame after
+ * it has its checksum rewritten at the commit (a read and a write each). */
 #define INDEX_CACHE_KIB       512
 #define INDEX_CACHE_BULK_MAX  (64 * 1024)
 #define INDEX_CACHE_ROW_BYTES 256
@@ -43,8 +48,9 @@ struct mail_index {
 	uint32_t floor;         /* UIDNEXT floor recorded in the side file */
 	bool rebuild;
 	bool in_tx;
-	bool outdated; /* written by an older version: rebuilt */
-	bool bulk;     /* cache enlarged for this transaction */
+	bool outdated;  /* written by an older version: rebuilt */
+	bool bulk;      /* many rows: checkpoint left to a later commit or the close */
+	bool big_cache; /* page cache enlarged for this transaction */
 	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
 	sqlite3_stmt *st_cache_range, *st_set_sizes;
@@ -360,8 +366,9 @@ static int index_try_open(struct mail_index *idx, const char **error_r)
 {
 	char *path = mail_index_vfs_path(idx->dirfd, INDEX_FILE);
 	/* one thread uses a connection: no mutex around every call */
-	int ret = sqlite3_open_v2(
-	    path, &idx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int ret = sqlite3_open_v2(path, &idx->db,
+	                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                          MAIL_INDEX_VFS);
 
 	xfree(&path);
 	if (ret != SQLITE_OK)
@@ -489,12 +496,14 @@ int mail_index_begin(struct mail_index *idx, const char **error_r)
 	return 0;
 }
 
-static void index_bulk_end(struct mail_index *idx)
+static void index_tx_end(struct mail_index *idx)
 {
-	if (!idx->bulk)
-		return;
+	idx->in_tx = false;
 	idx->bulk = false;
-	(void)sqlite3_exec(idx->db, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), NULL, NULL, NULL);
+	if (idx->big_cache)
+		(void)sqlite3_exec(idx->db, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), NULL,
+		                   NULL, NULL);
+	idx->big_cache = false;
 }
 
 /* A transaction that changed nothing commits without a write (no WAL frame, no fsync): a sync
@@ -525,29 +534,28 @@ int mail_index_commit(struct mail_index *idx, const char **error_r)
 		mail_index_rollback(idx);
 		return -1;
 	}
-	idx->in_tx = false;
-	index_bulk_end(idx);
+	index_tx_end(idx);
 	return 0;
 }
 
 void mail_index_rollback(struct mail_index *idx)
 {
 	sqlite3_exec(idx->db, "ROLLBACK", NULL, NULL, NULL);
-	idx->in_tx = false;
-	index_bulk_end(idx);
+	index_tx_end(idx);
 }
 
-void mail_index_expect_rows(struct mail_index *idx, size_t rows)
+/* See INDEX_CACHE_KIB. */
+static void index_cache_for(struct mail_index *idx, size_t rows)
 {
 	char sql[64];
 	size_t kib = rows / 1024 * INDEX_CACHE_ROW_BYTES;
 
-	if (kib <= INDEX_CACHE_KIB || !idx->in_tx)
+	if (kib <= INDEX_CACHE_KIB)
 		return;
 	if (kib > INDEX_CACHE_BULK_MAX)
 		kib = INDEX_CACHE_BULK_MAX;
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%zu", kib);
-	idx->bulk = sqlite3_exec(idx->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	idx->big_cache = sqlite3_exec(idx->db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
 uint32_t mail_index_next_uid(struct mail_index *idx)
@@ -754,6 +762,10 @@ int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_inde
 		return -1;
 	if (index_bulk_drop_key(idx, count, &dropped, error_r) < 0)
 		return -1;
+	if (count >= INDEX_BULK_MIN)
+		idx->bulk = true;
+	if (!dropped)
+		index_cache_for(idx, count);
 	idx->append_known = dropped; /* the table is empty */
 	idx->max_uid = 0;
 	ret = index_insert_many(idx, rows, count, error_r);

@@ -40,6 +40,10 @@ struct mail_index_rec {
 /* Installs the dirfd system-call hooks (idempotent) and returns the SQLite path for name
  * beneath dirfd. Caller frees. */
 char *mail_index_vfs_path(int dirfd, const char *name);
+/* The SQLite VFS the index is opened with (index-vfs-wal.c: writes to WAL files gathered), and
+ * its registration (idempotent; done by mail_index_vfs_path). */
+#define MAIL_INDEX_VFS "twofold-index"
+void mail_index_vfs_wal_register(void);
 
 /* Opens or creates the index beneath dirfd. *rebuild_r is true when it was (re)created, or
  * when the session that created it ended before its first sync committed (a crash): that
@@ -65,9 +69,6 @@ int mail_index_commit(struct mail_index *idx, const char **error_r);
 void mail_index_rollback(struct mail_index *idx);
 bool mail_index_in_transaction(const struct mail_index *idx);
 
-/* Inside a transaction that is about to insert about rows rows: lets the page cache hold them
- * until the commit (memory given back then). */
-void mail_index_expect_rows(struct mail_index *idx, size_t rows);
 /* Inside a transaction. The next free UID (not yet consumed). */
 uint32_t mail_index_next_uid(struct mail_index *idx);
 /* Inside a transaction: gives key a UID. An existing row wins (its record is returned);

@@ -19,6 +19,7 @@ struct msg_rec {
 	char *key;        /* index key (maildir_name_key) */
 	char *name;       /* current file name in cur/ */
 	bool name_in_key; /* name lives in key's allocation (from a listing): not freed alone */
+	bool key_pooled;  /* key (and name, while name_in_key) live in the view's name pool */
 	struct mail_sizes sizes; /* valid when measured */
 	bool measured;
 	bool gone;
@@ -59,6 +60,7 @@ struct mailbox {
 	bool claim_recent; /* a read-write IMAP session */
 	struct msg_rec *msgs;
 	size_t count, cap;
+	struct name_pool *names; /* strings of the listing(s) the view was built from */
 	uint32_t uidnext;
 	int lock_fd;
 	bool cur_known;

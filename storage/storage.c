@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "storage/maildir-name.h"
+#include "storage/name-pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,16 +40,16 @@
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
 
-/* One directory listing, with a hash of keys. */
+/* One directory listing, with a hash of keys. Keys and names live in the listing's pool. */
 struct scan_entry {
-	char *name;
+	char *name; /* right after key, in the same pool allocation */
 	char *key;
 	struct maildir_name parsed;
 	struct mail_index_rec rec;
 	time_t order; /* delivery order of a fresh entry: its date, else its name's time */
 	bool used, indexed;
-	bool ready;       /* measured, or left unmeasured on purpose: can be indexed */
-	bool name_in_key; /* name lives in key's allocation */
+	bool ready;         /* measured, or left unmeasured on purpose: can be indexed */
+	bool reorder_moved; /* inside scan_reorder */
 };
 
 /* Open addressing; the tag (high hash bits) spares most strcmp calls on other keys, and with
@@ -61,8 +62,10 @@ struct scan_slot {
 struct scan {
 	struct scan_entry *e;
 	size_t count, cap;
+	struct name_pool *pool;
 	struct scan_slot *hash;
 	size_t hash_size;
+	bool reordered; /* by scan_reorder: the hash is gone */
 };
 
 int mail_storage_open(int dirfd, struct mail_storage **st_r, const char **error_r)
@@ -127,6 +130,8 @@ static struct scan_entry *scan_lookup(const struct scan *sc, const char *key)
 {
 	struct scan_slot *slot;
 
+	if (sc->reordered)
+		fatal("storage: key lookup in a reordered listing");
 	if (sc->hash_size == 0)
 		return NULL;
 	slot = scan_probe(sc, key, scan_hash_of(key));
@@ -145,17 +150,14 @@ static void scan_add(void *ctx, const char *name)
 	}
 	e = &sc->e[sc->count];
 	memset(e, 0, sizeof(*e));
-	/* one allocation: the key (never longer than the name), then the name */
+	/* the key (never longer than the name), then the name */
 	len = strlen(name) + 1;
-	e->key = xmalloc(2 * len);
+	e->key = name_pool_alloc(sc->pool, 2 * len);
 	e->name = e->key + len;
-	e->name_in_key = true;
 	memcpy(e->name, name, len);
 	if (maildir_name_parse(e->name, &e->parsed) > 0) {
 		maildir_name_key_to(e->name, &e->parsed, e->key);
 		sc->count++;
-	} else {
-		xfree(&e->key);
 	}
 }
 
@@ -181,11 +183,7 @@ static void scan_build_hash(struct scan *sc)
 
 static void scan_free(struct scan *sc)
 {
-	for (size_t i = 0; i < sc->count; i++) {
-		if (!sc->e[i].name_in_key)
-			xfree(&sc->e[i].name);
-		xfree(&sc->e[i].key);
-	}
+	name_pool_free(&sc->pool);
 	big_array_free(&sc->e);
 	big_array_free(&sc->hash);
 	memset(sc, 0, sizeof(*sc));
@@ -194,6 +192,7 @@ static void scan_free(struct scan *sc)
 static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
 {
 	memset(sc, 0, sizeof(*sc));
+	sc->pool = name_pool_new();
 	if (maildir_readdir(dirfd, scan_add, sc, error_r) < 0) {
 		scan_free(sc);
 		return -1;
@@ -561,6 +560,54 @@ static int sync_lookup_index(struct mailbox *box, struct scan *sc, size_t unknow
 	return 0;
 }
 
+/* Below this many entries a listing is not worth reordering. */
+#define SCAN_REORDER_MIN 4096
+
+/* Moves list[0..n) (entries of sc) to the front of sc in list order, the other entries after
+ * them, and copies every key and name into a new pool in that order; list[i] becomes
+ * &sc->e[i]. A big listing comes in directory-hash order and is then walked in UID order
+ * several times (the rows, the index inserts, the view): one pass of scattered reads here
+ * makes those walks sequential. The key hash is dropped (nothing looks keys up after this). */
+static void scan_reorder(struct scan *sc, struct scan_entry **list, size_t n)
+{
+	struct scan_entry *e = big_array_realloc(NULL, sc->count + 1, sizeof(*e));
+	struct name_pool *pool = name_pool_new();
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++)
+		list[i]->reorder_moved = true;
+	for (size_t pass = 0; pass < 2; pass++) {
+		size_t count = pass == 0 ? n : sc->count;
+
+		for (size_t i = 0; i < count; i++) {
+			struct scan_entry *from = pass == 0 ? list[i] : &sc->e[i];
+			size_t klen, nlen;
+
+			if (pass == 1 && from->reorder_moved)
+				continue;
+			e[out] = *from;
+			e[out].reorder_moved = false;
+			klen = strlen(from->key) + 1;
+			nlen = strlen(from->name) + 1;
+			e[out].key = name_pool_alloc(pool, klen + nlen);
+			memcpy(e[out].key, from->key, klen);
+			e[out].name = memcpy(e[out].key + klen, from->name, nlen);
+			e[out].parsed.rest = e[out].name + (from->parsed.rest - from->name);
+			out++;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		list[i] = &e[i];
+	name_pool_free(&sc->pool);
+	big_array_free(&sc->e);
+	big_array_free(&sc->hash);
+	sc->e = e;
+	sc->cap = sc->count + 1;
+	sc->pool = pool;
+	sc->hash_size = 0;
+	sc->reordered = true;
+}
+
 /* Gives every unindexed entry a UID (inside the transaction). */
 static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_r)
 {
@@ -571,7 +618,8 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 
 	if (sync_measure_list(box->dirs.curfd, sc, true, true, &list, &n, error_r) < 0)
 		return -1;
-	mail_index_expect_rows(box->index, n);
+	if (n >= SCAN_REORDER_MIN)
+		scan_reorder(sc, list, n);
 	/* sync_lookup_index looked every unused key up: these are not in the index */
 	rows = big_array_realloc(NULL, n + 1, sizeof(*rows));
 	for (size_t i = 0; i < n; i++) {
@@ -631,20 +679,30 @@ static void sync_sort_by_uid(struct scan_entry **list, size_t n)
 	xfree(&slots);
 }
 
-/* Takes e's name and key (the scan is freed right after). */
-static void view_append(struct mailbox *box, struct scan_entry *e)
-{
-	struct msg_rec *m;
+/* A view built from one big listing keeps the listing's name pool (strings not copied); a
+ * few new messages get their strings copied, so that the pool of a whole listing is not kept
+ * for them. */
+#define VIEW_TAKE_POOL_MIN 256
 
-	if (box->count == box->cap) {
-		box->cap = box->cap == 0 ? 64 : box->cap * 2;
-		box->msgs = big_array_realloc(box->msgs, box->cap, sizeof(*box->msgs));
-	}
-	m = &box->msgs[box->count++];
+/* Appends e; its key and name are the view's from now on when pooled (the listing's pool
+ * goes to the view), else copied into one allocation. Room must have been made. */
+static void view_append(struct mailbox *box, struct scan_entry *e, bool pooled)
+{
+	struct msg_rec *m = &box->msgs[box->count++];
+
 	memset(m, 0, sizeof(*m));
-	m->key = e->key;
-	m->name = e->name;
-	m->name_in_key = e->name_in_key;
+	if (pooled) {
+		m->key = e->key;
+		m->name = e->name;
+		m->key_pooled = true;
+	} else {
+		size_t klen = strlen(e->key) + 1, nlen = strlen(e->name) + 1;
+
+		m->key = xmalloc(klen + nlen);
+		m->name = memcpy(m->key + klen, e->name, nlen);
+		memcpy(m->key, e->key, klen);
+	}
+	m->name_in_key = true;
 	e->key = e->name = NULL;
 	m->mail.uidl = maildir_key_uidl(m->key);
 	if (m->mail.uidl == NULL)
@@ -657,6 +715,14 @@ static void view_append(struct mailbox *box, struct scan_entry *e)
 	m->mail.keywords = e->rec.keywords;
 }
 
+static void view_reserve(struct mailbox *box, size_t more)
+{
+	if (box->count + more <= box->cap)
+		return;
+	box->cap = box->cap * 2 > box->count + more ? box->cap * 2 : box->count + more;
+	box->msgs = big_array_realloc(box->msgs, box->cap, sizeof(*box->msgs));
+}
+
 /* New messages go to the end of the view in UID order. Under the write lock no UID below the
  * view's last can appear; should one (a listing that missed a file being renamed), it is left
  * out of this view rather than breaking the order sequence numbers depend on. */
@@ -665,20 +731,29 @@ static void sync_append_new(struct mailbox *box, struct scan *sc)
 	struct scan_entry **list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
 	uint32_t last = box->count > 0 ? box->msgs[box->count - 1].mail.uid : 0;
 	size_t n = 0;
+	bool pooled;
 
 	for (size_t i = 0; i < sc->count; i++) {
 		if (!sc->e[i].used && sc->e[i].indexed)
 			list[n++] = &sc->e[i];
 	}
 	sync_sort_by_uid(list, n);
+	pooled = box->count == 0 && n >= VIEW_TAKE_POOL_MIN;
+	view_reserve(box, n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i]->rec.uid <= last) {
 			log_warn("storage: uid %u appeared below the view's last %u; left out",
 			         list[i]->rec.uid, last);
 			continue;
 		}
-		view_append(box, list[i]);
+		view_append(box, list[i], pooled);
 		last = list[i]->rec.uid;
+	}
+	if (pooled && box->names == NULL) {
+		box->names = sc->pool;
+		sc->pool = NULL;
+	} else if (pooled) {
+		name_pool_absorb(box->names, &sc->pool);
 	}
 	xfree(&list);
 }
@@ -836,7 +911,10 @@ static void msg_free(struct msg_rec *m)
 		free((char *)m->mail.uidl);
 	m->mail.uidl = NULL;
 	msg_rec_set_name(m, NULL);
-	xfree(&m->key);
+	if (m->key_pooled)
+		m->key = NULL; /* in box->names */
+	else
+		xfree(&m->key);
 }
 
 static void mailbox_free(struct mailbox *box)
@@ -851,6 +929,7 @@ static void mailbox_free(struct mailbox *box)
 	for (unsigned i = 0; i < box->kw_count; i++)
 		xfree(&box->kw[i]);
 	big_array_free(&box->msgs);
+	name_pool_free(&box->names);
 	xfree(&box->changed);
 	xfree(&box->name);
 	mail_index_close(&box->index);

@@ -1314,6 +1314,46 @@ static void test_bulk_rebuild_key_index(void **state)
 	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
 }
 
+/* A listing big enough to be reordered before it is indexed (SCAN_REORDER_MIN in storage.c):
+ * UIDs, flags, names (files opened and renamed through them) and sizes come out right, and
+ * later syncs of that view and a new session work on it. */
+static void test_big_listing_reordered(void **state)
+{
+	enum { KEPT = 2500, FRESH = 2500 };
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char path[300];
+	size_t i;
+
+	check_batched_rebuild(f, KEPT, FRESH);
+	remove_index(f);
+	open_inbox(f);
+	for (i = 0; i < KEPT + FRESH; i += 97) {
+		const struct mail *m = mailbox_get(f->box, i);
+
+		assert_int_equal(m->flags & MAIL_SEEN, i < KEPT ? MAIL_SEEN : 0);
+		assert_int_equal(sizes_of(f->box, i).crlf_size, 3);
+	}
+	/* a flag change renames the file through the view's name */
+	i = KEPT + 1234;
+	assert_int_equal(mailbox_set_flags(f->box, i, MAIL_FLAGGED, 0, &error), 1);
+	assert_true(exists(f, "cur/1234.fresh.h:2,F"));
+	/* a delivery and an outside rename are picked up by the next sync */
+	PUT(f, "new/zz.delivered.h", "d\n");
+	set_info(f, "0007.kept.h", ":2,ST");
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
+	assert_int_equal(find_uidl(f, "0007.kept.h")->flags & MAIL_DELETED, MAIL_DELETED);
+	assert_int_equal(find_uidl(f, "zz.delivered.h")->uid,
+	                 mailbox_get(f->box, KEPT + FRESH - 1)->uid + 1);
+	/* another session sees the same */
+	snprintf(path, sizeof(path), "%u", mailbox_get(f->box, KEPT + 1234)->uid);
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
+	assert_int_equal(find_uidl(f, "1234.fresh.h")->flags & MAIL_FLAGGED, MAIL_FLAGGED);
+	assert_int_equal(find_uidl(f, "1234.fresh.h")->uid, (uint32_t)strtoul(path, NULL, 10));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1341,6 +1381,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fresh_delivery_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_rebuild_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_rebuild_killed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_listing_reordered, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
