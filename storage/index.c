@@ -298,6 +298,8 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 	sqlite3_busy_timeout(idx->db, 15000);
 	if (index_set_wal(idx, error_r) < 0 ||
 	    index_exec(idx, "PRAGMA synchronous = FULL", error_r) < 0 ||
+	    /* a worker is chrooted: no temporary directory for sorts (CREATE INDEX) */
+	    index_exec(idx, "PRAGMA temp_store = MEMORY", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), error_r) < 0 ||
 	    index_exec(idx, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;

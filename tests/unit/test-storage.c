@@ -916,6 +916,66 @@ static void test_index_in_chroot(void **state)
 	assert_int_equal(mailbox_get(f->box, 0)->flags & ~MAIL_RECENT, 0);
 }
 
+static int chown_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return lchown(path, 65534, 65534);
+}
+
+/* A first sync in the jail, as an unprivileged user (as a worker is), big enough that building
+ * the key index sorts more than SQLite keeps in memory by default: it would spill to a
+ * temporary file, and the jail has no directory the worker may write. */
+static void test_big_index_in_chroot(void **state)
+{
+	enum { FILES = 40000 };
+	struct fixture *f = *state;
+	char jail[1024], name[64];
+	int status, curfd;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	open_inbox(f);
+	mailbox_close(&f->box);
+	curfd = openat(f->rootfd, "cur", O_RDONLY | O_DIRECTORY);
+	assert_true(curfd >= 0);
+	for (int i = 0; i < FILES; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "1700000000.M%dP77.a-rather-long-host-name:2,S", i);
+		fd = openat(curfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "x\n", 2), 2);
+		close(fd);
+	}
+	close(curfd);
+	snprintf(jail, sizeof(jail), "%s/jail", f->root);
+	assert_int_equal(mkdir(jail, 0755), 0);
+	assert_int_equal(nftw(f->root, chown_entry, 16, FTW_PHYS), 0);
+	assert_int_equal(chown(jail, 0, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mail_storage *st = NULL;
+		struct mailbox *box = NULL;
+		const char *error = NULL;
+
+		if (chroot(jail) < 0 || chdir("/") < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		if (mail_storage_open(f->rootfd, &st, &error) < 0 ||
+		    mailbox_open(st, "INBOX", &box, &error) != 1)
+			_exit(3);
+		_exit(mailbox_count(box) == FILES ? 0 : 4);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), FILES);
+}
+
 /* Two processes syncing the same fresh deliveries at once agree on every UID. */
 static void list_uids_n(struct fixture *f, const char *out, size_t expect)
 {
@@ -1374,6 +1434,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delivery_during_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_index_rebuilt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_index_in_chroot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_index_in_chroot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_sessions_agree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uid_from_name, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_uids_batched, setup, teardown),
