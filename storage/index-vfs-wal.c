@@ -1,24 +1,25 @@
 /*
- * The index's VFS: SQLite's unix VFS with consecutive writes to a database or its WAL file
- * gathered into one buffer.
+ * The index's VFS: SQLite's unix VFS with consecutive writes to a WAL file gathered into one
+ * buffer.
  *
- * SQLite writes a WAL frame as two pwrite calls (a 24-byte header, then the page), and a
- * checkpoint copies each page back with one more, so the first sync of a 100,000-message
- * mailbox took ~5,500 system calls, which cost more than the bytes they copy. Here a write
- * that extends the previous one is appended to a buffer, written with one pwrite when full,
- * and before anything that could observe the file:
+ * SQLite writes a WAL frame as two pwrite calls (a 24-byte header, then the page), so the first
+ * sync of a 100,000-message mailbox took ~3,700 system calls for its WAL alone, which cost more
+ * than the bytes they copy. Here a write that extends the previous one is appended to a buffer,
+ * written with one pwrite when full, and before anything that could observe the file:
  * - a read, truncate, sync, size query, lock, unlock, file control or close of that file;
  * - any shared-memory call (map, lock, barrier, unmap) of any index database in the process:
  *   SQLite publishes new frames to readers by writing the wal-index header in shared memory,
- *   and it calls the barrier between the two copies of that header, so every frame is in the
- *   file before any reader (of this or another process) can be told it exists. A checkpoint
- *   takes shared-memory locks before it reads frames.
+ *   and it calls the barrier between the two copies of that header. A checkpoint takes
+ *   shared-memory locks before it reads frames.
  * A write that does not extend the buffered run (SQLite rewriting a frame of the open
- * transaction) first flushes the run, so writes reach the file in the order SQLite made them.
- * The index runs with synchronous = FULL, so a commit's frames (and a checkpoint's pages) are
- * flushed, and a failed write reported, by the sync SQLite makes before it publishes them; the
- * other flushes are guards. Data lost in a crash is data SQLite had not synced, which it
- * expects to lose. Other files (journals, temporary files) pass straight through.
+ * transaction, or the WAL restarting at offset 0) first flushes the run, so writes reach the
+ * file in the order SQLite made them.
+ * This relies on the index running with synchronous = FULL (index.c): SQLite then syncs the WAL
+ * after a commit's last frame and before it publishes any of them, so the frames are flushed,
+ * and a failed write is reported to the commit, by that sync. The shared-memory flushes are
+ * guards; a write error in one of those (which cannot return it) is reported by the next call
+ * on the file. Data lost in a crash is data SQLite had not synced, which it expects to lose.
+ * Other files (the database, temporary files) pass straight through.
  */
 #include "storage/index.h"
 

@@ -62,31 +62,6 @@ char *name_pool_strdup(struct name_pool *pool, const char *s)
 	return memcpy(name_pool_alloc(pool, len), s, len);
 }
 
-void name_pool_absorb(struct name_pool *dst, struct name_pool **src)
-{
-	struct name_chunk *c = (*src)->chunks, *last;
-
-	if (c != NULL) {
-		/* behind dst's current chunk, which is still carved from */
-		for (last = c; last->next != NULL; last = last->next)
-			;
-		if (dst->chunks == NULL) {
-			dst->chunks = c;
-		} else {
-			last->next = dst->chunks->next;
-			dst->chunks->next = c;
-		}
-		dst->total += (*src)->total;
-	}
-	(*src)->chunks = NULL;
-	name_pool_free(src);
-}
-
-size_t name_pool_size(const struct name_pool *pool)
-{
-	return pool->total;
-}
-
 void name_pool_free(struct name_pool **pool)
 {
 	struct name_chunk *c, *next;

@@ -565,9 +565,10 @@ static int sync_lookup_index(struct mailbox *box, struct scan *sc, size_t unknow
 
 /* Moves list[0..n) (entries of sc) to the front of sc in list order, the other entries after
  * them, and copies every key and name into a new pool in that order; list[i] becomes
- * &sc->e[i]. A big listing comes in directory-hash order and is then walked in UID order
- * several times (the rows, the index inserts, the view): one pass of scattered reads here
- * makes those walks sequential. The key hash is dropped (nothing looks keys up after this). */
+ * &sc->e[i]. A big listing comes in directory-hash order and is then walked in delivery order
+ * (the order UIDs are given in) several times (the rows, the index inserts, the view): one
+ * pass of scattered reads here makes those walks sequential. The key hash is dropped (nothing
+ * looks keys up after this). */
 static void scan_reorder(struct scan *sc, struct scan_entry **list, size_t n)
 {
 	struct scan_entry *e = big_array_realloc(NULL, sc->count + 1, sizeof(*e));
@@ -679,9 +680,9 @@ static void sync_sort_by_uid(struct scan_entry **list, size_t n)
 	xfree(&slots);
 }
 
-/* A view built from one big listing keeps the listing's name pool (strings not copied); a
- * few new messages get their strings copied, so that the pool of a whole listing is not kept
- * for them. */
+/* A view built from one big listing keeps the listing's name pool (strings not copied) until
+ * it closes or empties, even when most of those messages are expunged meanwhile; a few new
+ * messages get their strings copied, so that the pool of a whole listing is not kept for them. */
 #define VIEW_TAKE_POOL_MIN 256
 
 /* Appends e; its key and name are the view's from now on when pooled (the listing's pool
@@ -749,11 +750,11 @@ static void sync_append_new(struct mailbox *box, struct scan *sc)
 		view_append(box, list[i], pooled);
 		last = list[i]->rec.uid;
 	}
-	if (pooled && box->names == NULL) {
+	if (pooled) {
+		/* the view was empty: nothing points into an earlier listing's pool */
+		name_pool_free(&box->names);
 		box->names = sc->pool;
 		sc->pool = NULL;
-	} else if (pooled) {
-		name_pool_absorb(box->names, &sc->pool);
 	}
 	xfree(&list);
 }

@@ -156,6 +156,26 @@ static void test_wal_writes_gathered(void **state)
 	check_rows(f);
 }
 
+static int child_check(struct fixture *f, unsigned rows);
+
+/* A bulk load into the empty table (100,000 rows: the key index is built after the rows, with
+ * the small page cache, so SQLite spills pages to the WAL, reads them back, and rewrites some
+ * frames in place while others wait in the buffer): the index comes out whole. */
+static void test_bulk_load_whole(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	bool rebuild;
+
+	commit_rows(f, 100000);
+	assert_int_equal(child_check(f, 100000), 0);
+	check_rows(f);
+	mail_index_close(&f->idx);
+	assert_int_equal(mail_index_open(f->dirfd, &f->idx, &rebuild, &error), 0);
+	assert_int_equal(child_check(f, 100000), 0);
+	check_rows(f);
+}
+
 /* Runs in a child process: the index read with SQLite's own VFS holds exactly rows rows and
  * passes its integrity check. Returns the child's exit status. */
 static int child_check(struct fixture *f, unsigned rows)
@@ -248,12 +268,48 @@ static void test_write_error_fails_transaction(void **state)
 	assert_int_equal(child_check(f, 5100), 0);
 }
 
+/* A small commit whose frames all wait in the buffer until the sync: the write fails there
+ * (RLIMIT_FSIZE just above the WAL), and the commit fails instead of publishing frames that are
+ * not in the file. */
+static void test_write_error_at_sync(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct rlimit old, lim;
+	int ret;
+
+	commit_rows(f, 1);
+	commit_rows(f, 100);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t)file_size(f, "twofold.index-wal") + 100;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(mail_index_begin(f->idx, &error), 0);
+	ret = insert_rows(f, 10);
+	assert_int_equal(ret, 0); /* nothing reached the file yet */
+	ret = mail_index_commit(f->idx, &error);
+	if (ret < 0 && mail_index_in_transaction(f->idx))
+		mail_index_rollback(f->idx);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(ret, -1);
+	f->next = 101;
+	check_rows(f);
+	assert_int_equal(child_check(f, 101), 0);
+	commit_rows(f, 10);
+	check_rows(f);
+	assert_int_equal(child_check(f, 111), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_wal_writes_gathered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_process_sees_commits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_error_fails_transaction, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bulk_load_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_error_at_sync, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1374,6 +1374,47 @@ static void test_bulk_rebuild_key_index(void **state)
 	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
 }
 
+/* A new session on a mailbox whose index has rows finds 5,000 new files in cur/: the listing
+ * is reordered with the indexed entries behind the new ones, and the view has both, the old
+ * UIDs kept and the new ones above them. */
+static void test_big_listing_with_indexed_entries(void **state)
+{
+	enum { OLD = 100, NEW = 5000 };
+	struct fixture *f = *state;
+	uint32_t old_uid[OLD];
+	char path[300];
+
+	open_inbox(f);
+	for (size_t i = 0; i < OLD; i++) {
+		snprintf(path, sizeof(path), "cur/%04zu.old.h:2,S", i);
+		PUT(f, path, "o\n");
+	}
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), OLD);
+	for (size_t i = 0; i < OLD; i++)
+		old_uid[i] = mailbox_get(f->box, i)->uid;
+	mailbox_close(&f->box);
+	for (size_t i = 0; i < NEW; i++) {
+		snprintf(path, sizeof(path), "cur/%04zu.new.h:2,", i);
+		PUT(f, path, "nn\n");
+	}
+	open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), OLD + NEW);
+	for (size_t i = 0; i < OLD; i++) {
+		snprintf(path, sizeof(path), "%04zu.old.h", i);
+		assert_string_equal(mailbox_get(f->box, i)->uidl, path);
+		assert_int_equal(mailbox_get(f->box, i)->uid, old_uid[i]);
+		assert_int_equal(mailbox_get(f->box, i)->flags & MAIL_SEEN, MAIL_SEEN);
+	}
+	for (size_t i = 0; i < NEW; i += 250) {
+		snprintf(path, sizeof(path), "%04zu.new.h", i);
+		assert_string_equal(mailbox_get(f->box, OLD + i)->uidl, path);
+		assert_true(mailbox_get(f->box, OLD + i)->uid > old_uid[OLD - 1]);
+		assert_int_equal(sizes_of(f->box, OLD + i).crlf_size, 4);
+		assert_int_equal(sizes_of(f->box, i % OLD).crlf_size, 3);
+	}
+}
+
 /* A listing big enough to be reordered before it is indexed (SCAN_REORDER_MIN in storage.c):
  * UIDs, flags, names (files opened and renamed through them) and sizes come out right, and
  * later syncs of that view and a new session work on it. */
@@ -1443,6 +1484,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bulk_rebuild_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bulk_rebuild_killed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_big_listing_reordered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_listing_with_indexed_entries, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
