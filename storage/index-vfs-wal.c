@@ -20,6 +20,11 @@
  * guards; a write error in one of those (which cannot return it) is reported by the next call
  * on the file. Data lost in a crash is data SQLite had not synced, which it expects to lose.
  * Other files (the database, temporary files) pass straight through.
+ *
+ * Temporary files (the spill of a sort that builds a key index) are created in the directory
+ * of the index that was opened last and is still open, through its dirfd path, and unlinked at
+ * once: a chrooted worker has no temporary directory, and SQLite's in-memory alternative
+ * allocates every sorted key alone.
  */
 #include "storage/index.h"
 
@@ -28,6 +33,7 @@
 
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The unix VFS writes at most 128 KiB - 1 bytes per call (it masks the length with 0x1ffff):
  * a run stays below that. */
@@ -41,12 +47,16 @@ struct wal_file {
 	size_t len;
 	sqlite3_int64 off;
 	int error; /* a failed flush in a call that cannot report it, for the next call */
-	struct wal_file *next; /* open buffered files of the process */
+	struct wal_file *next; /* open buffered files, or open databases, of the process */
 	struct wal_file **pprev;
+	char *dir;       /* a database: its directory as a VFS path, for temporary files */
+	char *temp_name; /* a temporary file: the name it was created under (SQLite keeps it) */
 };
 
 static sqlite3_vfs *wal_unix;
 static struct wal_file *wal_open_files;
+static struct wal_file *wal_open_dbs; /* the last opened first */
+static unsigned wal_temp_seq;
 
 static struct wal_file *wal_of(sqlite3_file *f)
 {
@@ -88,11 +98,13 @@ static int wal_close(sqlite3_file *f)
 	int rc = wal_flush_if(w);
 	int rc_close = w->real->pMethods->xClose(w->real);
 
-	if (w->buffered) {
+	if (w->pprev != NULL) {
 		*w->pprev = w->next;
 		if (w->next != NULL)
 			w->next->pprev = w->pprev;
 	}
+	xfree(&w->dir);
+	xfree(&w->temp_name);
 	return rc != SQLITE_OK ? rc : rc_close;
 }
 
@@ -251,6 +263,40 @@ static const sqlite3_io_methods wal_methods = {
     .xUnfetch = wal_unfetch,
 };
 
+static void wal_list_add(struct wal_file **head, struct wal_file *w)
+{
+	w->next = *head;
+	if (w->next != NULL)
+		w->next->pprev = &w->next;
+	w->pprev = head;
+	*head = w;
+}
+
+/* The name for a temporary file: in the directory of the index opened last (double NUL
+ * terminated, as SQLite's own temporary names are), or NULL (SQLite's temporary directory). */
+static char *wal_temp_name(void)
+{
+	char *name;
+	size_t len;
+
+	if (wal_open_dbs == NULL)
+		return NULL;
+	name =
+	    xasprintf("%s/twofold.sort-%ld-%u", wal_open_dbs->dir, (long)getpid(), ++wal_temp_seq);
+	len = strlen(name);
+	name = xrealloc(name, len + 2);
+	name[len + 1] = '\0';
+	return name;
+}
+
+/* The directory part of a database's VFS path (it ends with "/<name>"). */
+static char *wal_dir_of(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+
+	return slash == NULL ? NULL : xstrndup(name, (size_t)(slash - name));
+}
+
 static int wal_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
                         int *out_flags)
 {
@@ -260,24 +306,27 @@ static int wal_vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int
 	(void)vfs;
 	memset(w, 0, sizeof(*w));
 	w->real = (sqlite3_file *)(w + 1);
+	if (name == NULL && (flags & SQLITE_OPEN_DELETEONCLOSE) != 0) {
+		w->temp_name = wal_temp_name();
+		name = w->temp_name;
+	}
 	rc = wal_unix->xOpen(wal_unix, name, w->real, flags, out_flags);
 	if (rc != SQLITE_OK || w->real->pMethods == NULL) {
 		/* SQLite calls xClose when pMethods is set, even after a failed open */
 		if (w->real->pMethods != NULL)
 			(void)w->real->pMethods->xClose(w->real);
+		xfree(&w->temp_name);
 		w->base.pMethods = NULL;
 		return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
 	}
 	if (w->real->pMethods->iVersion < 3)
 		fatal("index: SQLite unix file methods older than version 3");
 	w->buffered = (flags & SQLITE_OPEN_WAL) != 0;
-	if (w->buffered) {
-		w->next = wal_open_files;
-		if (w->next != NULL)
-			w->next->pprev = &w->next;
-		w->pprev = &wal_open_files;
-		wal_open_files = w;
-	}
+	if (w->buffered)
+		wal_list_add(&wal_open_files, w);
+	else if ((flags & SQLITE_OPEN_MAIN_DB) != 0 && name != NULL &&
+	         (w->dir = wal_dir_of(name)) != NULL)
+		wal_list_add(&wal_open_dbs, w);
 	w->base.pMethods = &wal_methods;
 	return SQLITE_OK;
 }

@@ -300,9 +300,6 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 	if (index_set_wal(idx, error_r) < 0 ||
 	    /* FULL: index-vfs-wal.c's buffer relies on a sync before frames are published */
 	    index_exec(idx, "PRAGMA synchronous = FULL", error_r) < 0 ||
-	    /* a worker is chrooted: no temporary directory for sorts (CREATE INDEX); an
-	       in-memory sort allocates each key alone (mail_index_memory_transient) */
-	    index_exec(idx, "PRAGMA temp_store = MEMORY", error_r) < 0 ||
 	    index_exec(idx, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), error_r) < 0 ||
 	    index_exec(idx, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
@@ -779,7 +776,8 @@ int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_inde
 		return -1;
 	/* a duplicate key fails here as it would have failed its INSERT */
 	if (dropped) {
-		/* the sort's many small allocations are not kept in SQLite's zone */
+		/* the sort's small allocations, if it makes them, are not kept in SQLite's zone
+		 * (it spills to a temporary file beside the index: index-vfs-wal.c) */
 		mail_index_memory_transient(true);
 		ret = index_exec(idx, INDEX_KEY_INDEX_SQL, error_r);
 		mail_index_memory_transient(false);

@@ -925,8 +925,8 @@ static int chown_entry(const char *path, const struct stat *sb, int type, struct
 }
 
 /* A first sync in the jail, as an unprivileged user (as a worker is), big enough that building
- * the key index sorts more than SQLite keeps in memory by default: it would spill to a
- * temporary file, and the jail has no directory the worker may write. */
+ * the key index sorts more than SQLite keeps in memory: the sort spills to a temporary file,
+ * which must go beside the index (the jail has no directory the worker may write). */
 static void test_big_index_in_chroot(void **state)
 {
 	enum { FILES = 40000 };
@@ -972,6 +972,17 @@ static void test_big_index_in_chroot(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the sort's temporary files went beside the index, and are gone */
+	{
+		DIR *dir = opendir(f->root);
+		struct dirent *d;
+
+		assert_non_null(dir);
+		while ((d = readdir(dir)) != NULL)
+			assert_true(strncmp(d->d_name, "twofold.sort", 12) != 0);
+		closedir(dir);
+	}
+	assert_int_equal(count_dir(f, "jail"), 0);
 	open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), FILES);
 }
