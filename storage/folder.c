@@ -694,15 +694,15 @@ int mail_storage_list(struct mail_storage *st, void (*cb)(const struct mailbox_i
 
 /* ---- status ---- */
 
-int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox_status *status_r,
-                       const char **error_r)
+int mailbox_get_status(struct mail_storage *st, const char *name, bool with_size,
+                       struct mailbox_status *status_r, const char **error_r)
 {
 	struct mailbox *box = NULL;
 	int ret = mailbox_open_internal(st, name, false, &box, error_r);
 
 	if (ret <= 0)
 		return ret;
-	if (mailbox_measure_all(box, error_r) < 0) {
+	if (with_size && mailbox_measure_all(box, error_r) < 0) {
 		mailbox_close(&box);
 		return -1;
 	}
@@ -715,7 +715,8 @@ int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox
 		status_r->messages++;
 		status_r->recent += (m->flags & MAIL_RECENT) != 0;
 		status_r->unseen += (m->flags & MAIL_SEEN) == 0;
-		status_r->size += box->msgs[i].measured ? box->msgs[i].sizes.crlf_size : 0;
+		if (with_size && box->msgs[i].measured)
+			status_r->size += box->msgs[i].sizes.crlf_size;
 	}
 	status_r->uidnext = box->uidnext;
 	status_r->uidvalidity = mailbox_uidvalidity(box);

@@ -172,11 +172,13 @@ int mailbox_subscribe(struct mail_storage *st, const char *name, bool subscribe,
 
 struct mailbox_status {
 	uint32_t messages, recent, unseen, uidnext, uidvalidity;
-	uint64_t size; /* sum of crlf_size */
+	uint64_t size; /* sum of crlf_size; 0 unless asked for */
 };
-/* STATUS without disturbing \Recent. 1 ok, 0 no such mailbox, -1 error. */
-int mailbox_get_status(struct mail_storage *st, const char *name, struct mailbox_status *status_r,
-                       const char **error_r);
+/* STATUS without disturbing \Recent. with_size: sum the sizes too, measuring the messages whose
+ * size is not known yet (a STATUS without SIZE reads no message file). 1 ok, 0 no such mailbox,
+ * -1 error. */
+int mailbox_get_status(struct mail_storage *st, const char *name, bool with_size,
+                       struct mailbox_status *status_r, const char **error_r);
 
 /* Like mailbox_open; readonly (EXAMINE) does not claim \Recent. A session that opens read-write
  * gets MAIL_RECENT on messages no earlier session has seen (kept as a UID floor in the index). */

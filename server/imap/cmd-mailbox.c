@@ -241,6 +241,7 @@ static const char *const imap_status_items[] = {"MESSAGES", "RECENT", "UIDNEXT",
                                                 "UNSEEN",   "SIZE",   "APPENDLIMIT"};
 
 #define IMAP_N_STATUS_ITEMS (sizeof(imap_status_items) / sizeof(imap_status_items[0]))
+#define IMAP_STATUS_SIZE    5 /* index of "SIZE" */
 
 int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r)
 {
@@ -280,11 +281,21 @@ static uint64_t imap_status_value(struct imap_client *c, const struct mailbox_st
 		return st->uidvalidity;
 	case 4:
 		return st->unseen;
-	case 5:
+	case IMAP_STATUS_SIZE:
 		return st->size;
 	default:
 		return c->s->cfg->imap_append_limit;
 	}
+}
+
+/* True when items (as imap_status_items_parse returns them) ask for SIZE. */
+static bool imap_status_wants_size(unsigned items)
+{
+	for (; items != 0; items >>= 4) {
+		if ((items & 0xf) - 1 == IMAP_STATUS_SIZE)
+			return true;
+	}
+	return false;
 }
 
 int imap_status_write(struct imap_client *c, const char *name, unsigned items, const char **error_r)
@@ -292,7 +303,7 @@ int imap_status_write(struct imap_client *c, const char *name, unsigned items, c
 	struct mailbox_status st;
 	const char *sep = "";
 	struct buf out;
-	int r = mailbox_get_status(c->storage, name, &st, error_r);
+	int r = mailbox_get_status(c->storage, name, imap_status_wants_size(items), &st, error_r);
 
 	if (r <= 0)
 		return r;

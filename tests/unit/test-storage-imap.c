@@ -277,7 +277,7 @@ static void test_bad_names_refused(void **state)
 		}
 		assert_int_equal(mailbox_open_imap(f->st, bad[i], false, &box, &error), -1);
 		assert_null(box);
-		assert_int_equal(mailbox_get_status(f->st, bad[i], &status, &error), -1);
+		assert_int_equal(mailbox_get_status(f->st, bad[i], true, &status, &error), -1);
 		assert_int_equal(mailbox_delete(f->st, bad[i], &error), -1);
 		assert_int_equal(mailbox_rename(f->st, "Sent", bad[i], &error), -1);
 		assert_int_equal(mailbox_subscribe(f->st, bad[i], true, &error), -1);
@@ -322,8 +322,8 @@ static void test_create_delete(void **state)
 	assert_int_equal(mailbox_delete(f->st, "Work", &error), 0);
 	assert_false(exists(f, ".Work"));
 	assert_true(exists(f, ".Work.Sub/cur")); /* children stay */
-	assert_int_equal(mailbox_get_status(f->st, "Work", &status, &error), 0);
-	assert_int_equal(mailbox_get_status(f->st, "Work.Sub", &status, &error), 1);
+	assert_int_equal(mailbox_get_status(f->st, "Work", true, &status, &error), 0);
+	assert_int_equal(mailbox_get_status(f->st, "Work.Sub", true, &status, &error), 1);
 	/* nothing left behind in the root but the folders and our files */
 	{
 		DIR *dp = opendir(f->root);
@@ -362,7 +362,7 @@ static void test_rename_with_children(void **state)
 	assert_true(exists(f, ".z.q") && exists(f, ".z.q.b") && exists(f, ".z.q.b.c"));
 	assert_true(exists(f, ".ab"));
 	/* messages, UIDs and UIDVALIDITY go with the folder */
-	assert_int_equal(mailbox_get_status(f->st, "z.q.b", &status, &error), 1);
+	assert_int_equal(mailbox_get_status(f->st, "z.q.b", true, &status, &error), 1);
 	assert_int_equal(status.messages, 1);
 	assert_int_equal(status.uidvalidity, uidvalidity);
 	f->box = open_box(f, "z.q.b", false);
@@ -417,7 +417,7 @@ static void test_recent_claimed_once(void **state)
 
 	put_file(f, "new/1.a.h", "a\n");
 	put_file(f, "new/2.b.h", "b\n");
-	assert_int_equal(mailbox_get_status(f->st, "INBOX", &status, &error), 1);
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
 	assert_int_equal(status.messages, 2);
 	assert_int_equal(status.recent, 2);
 	assert_int_equal(status.unseen, 2);
@@ -434,7 +434,7 @@ static void test_recent_claimed_once(void **state)
 	rw2 = open_box(f, "INBOX", false);
 	assert_false(mailbox_get(rw2, 0)->flags & MAIL_RECENT);
 	assert_false(mailbox_get(rw2, 1)->flags & MAIL_RECENT);
-	assert_int_equal(mailbox_get_status(f->st, "INBOX", &status, &error), 1);
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
 	assert_int_equal(status.recent, 0);
 	/* a delivery during both sessions is recent in exactly one of them */
 	put_file(f, "new/3.c.h", "c\n");

@@ -517,9 +517,32 @@ static void test_lazy_size_vanished_or_renamed(void **state)
 	/* STATUS SIZE measures what it needs and counts only what is there */
 	mailbox_close(&f->box);
 	PUT(f, "cur/603.late.h:2,", "a\nb\n");
-	assert_int_equal(mailbox_get_status(f->st, "INBOX", &status, &error), 1);
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
 	assert_int_equal(status.messages, 3);
 	assert_int_equal(status.size, 7 + 7 + 6);
+}
+
+/* STATUS without SIZE reads no message file: a file another tool put into cur/ is measured only
+ * when sizes are asked for (here after its content changed), and then kept. */
+static void test_status_without_size_reads_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_status status;
+	const char *error = NULL;
+
+	open_inbox(f);
+	mailbox_close(&f->box);
+	PUT(f, "cur/700.a.h:2,", "first\n");
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", false, &status, &error), 1);
+	assert_int_equal(status.messages, 1);
+	assert_int_equal(status.unseen, 1);
+	assert_int_equal(status.size, 0);
+	PUT(f, "cur/700.a.h:2,", "second one\n");
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
+	assert_int_equal(status.size, 12);
+	PUT(f, "cur/700.a.h:2,", "x\n");
+	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
+	assert_int_equal(status.size, 12);
 }
 
 /* ---- UIDL and UIDs ---- */
@@ -1476,6 +1499,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_crlf_sizes_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lazy_size_persisted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lazy_size_vanished_or_renamed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_without_size_reads_nothing, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_uidl_stable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uids_persistent_monotonic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_external_delete, setup, teardown),
