@@ -25,7 +25,6 @@
 #include <sys/mman.h>
 
 static bool index_memory_applied;
-static bool zone_transient; /* set and read by the thread that uses SQLite */
 
 /*
  * A zone for SQLite's small allocations. An open index holds ~350 of them (schema, prepared
@@ -38,9 +37,9 @@ static bool zone_transient; /* set and read by the thread that uses SQLite */
  *
  * Each allocation has an 8-byte header: its size class, or for a malloc'ed one its size.
  * Freed slots go to their class's free list; blocks are never given back (SQLite's small
- * allocations in a worker are bounded: a few open statements and one schema). The one burst
- * that is not, the in-memory sort that builds a big key index, goes to malloc instead
- * (mail_index_memory_transient): 100,000 keys held ~9 MiB of zone for the session.
+ * allocations in a worker are bounded: a few open statements and one schema). That is why
+ * the index never sorts in memory (SQLite's in-memory sort allocates each key alone: 100,000
+ * keys held ~9 MiB of zone for the session); its sorts spill to a file (index-vfs-wal.c).
  */
 #define ZONE_BLOCK  (64 * 1024)
 #define ZONE_HEADER 8
@@ -103,7 +102,7 @@ static void *zone_malloc(int n)
 
 	if (n < 0)
 		return NULL;
-	if (c == ZONE_LARGE || zone_transient) {
+	if (c == ZONE_LARGE) {
 		p = malloc(ZONE_HEADER + (size_t)n);
 		if (p == NULL)
 			return NULL;
@@ -199,11 +198,6 @@ static int index_memory_config(void)
 		return -1;
 	/* no allocation statistics: they cost a mutex per malloc and are never read */
 	return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? 0 : -1;
-}
-
-void mail_index_memory_transient(bool on)
-{
-	zone_transient = on && getenv("NOTRANS") == NULL;
 }
 
 int mail_index_memory_setup(const char **error_r)

@@ -8,17 +8,10 @@
 #ifndef TWOFOLD_STORAGE_INDEX_MEMORY_H
 #define TWOFOLD_STORAGE_INDEX_MEMORY_H
 
-#include <stdbool.h>
-
 /* Applies the settings. Must run before the process first uses SQLite or syncs a mailbox
  * (before any index is opened); later calls do nothing. 0 applied (now or before), -1 too late:
  * SQLite was already initialised in this process with its defaults (*error_r says so; SQLite still
  * works). */
 int mail_index_memory_setup(const char **error_r);
-/* While on, SQLite's small allocations go to malloc instead of the zone: around a burst of
- * short-lived ones (building a key index sorts every key in memory, one allocation each), which
- * the zone, keeping its blocks, would hold for the rest of the session. No effect without the
- * settings. */
-void mail_index_memory_transient(bool on);
 
 #endif

@@ -163,9 +163,9 @@ static long resident_kib(void)
 	return kib;
 }
 
-/* A bulk load into an empty index builds the key index by sorting every key in memory, one
- * small allocation each: they go to malloc and are given back, not kept in the zone (40,000
- * keys held ~3.2 MiB of it for good). */
+/* A bulk load into an empty index builds the key index with a sort of every key: what it
+ * allocates is given back, not kept in the zone (an in-memory sort, one allocation per key,
+ * left 40,000 keys holding ~3.2 MiB of it for good). */
 static void test_bulk_sort_not_kept(void **state)
 {
 	enum { ROWS = 40000 };
