@@ -2,6 +2,7 @@
 #include "common/xalloc.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Splits bin[0..len) in place. 1 ok, 0 malformed. */
@@ -20,6 +21,17 @@ static int sasl_plain_split(struct sasl_plain *p, size_t len)
 	return 1;
 }
 
+/* libsodium's decoder takes some bytes outside the alphabet (0xff) as digits: check first. */
+static bool sasl_plain_alphabet_ok(const char *b64, size_t len)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+
+	for (size_t i = 0; i < len; i++)
+		if (b64[i] == '\0' || strchr(alphabet, b64[i]) == NULL)
+			return false;
+	return true;
+}
+
 int sasl_plain_decode(const char *b64, size_t len, struct sasl_plain *p)
 {
 	size_t bin_len = 0;
@@ -28,7 +40,8 @@ int sasl_plain_decode(const char *b64, size_t len, struct sasl_plain *p)
 	memset(p, 0, sizeof(*p));
 	p->cap = len / 4 * 3 + 4;
 	p->bin = xmalloc(p->cap);
-	if (sodium_base642bin((unsigned char *)p->bin, p->cap - 1, b64, len, NULL, &bin_len, &end,
+	if (!sasl_plain_alphabet_ok(b64, len) ||
+	    sodium_base642bin((unsigned char *)p->bin, p->cap - 1, b64, len, NULL, &bin_len, &end,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != b64 + len)
 		return -1;

@@ -55,6 +55,11 @@ static void test_refused(void **state)
 	sasl_plain_free(&p);
 	assert_int_equal(sasl_plain_decode("", 0, &p), 0);
 	sasl_plain_free(&p);
+	/* bytes outside the alphabet, which libsodium's decoder alone takes as digits */
+	assert_int_equal(sasl_plain_decode("AGFsaWNlAHB3\377\377k=", 16, &p), -1);
+	sasl_plain_free(&p);
+	assert_int_equal(sasl_plain_decode("AGFsaWNl\0HB3", 12, &p), -1);
+	sasl_plain_free(&p);
 }
 
 int main(void)
