@@ -140,18 +140,58 @@ int ipc_decode(struct ipc_msg *m, const void *buf, size_t len)
 	return 0;
 }
 
+/* Room for more descriptors than any message may carry, so that extra ones arrive where we can
+ * see them and close them; beyond this the kernel drops them itself (MSG_CTRUNC). */
+#define IPC_RECV_FDS 8
+
+/* How many descriptors each message type carries: exactly these are taken, no more, no less. */
+static const uint8_t ipc_type_fds[] = {
+    [IPC_LOGIN_OK] = 1,
+};
+
+static unsigned ipc_fds_expected(uint8_t type)
+{
+	return type < sizeof(ipc_type_fds) ? ipc_type_fds[type] : 0;
+}
+
+/* Every descriptor in the SCM_RIGHTS messages of msg, up to IPC_RECV_FDS; the count. */
+static size_t ipc_collect_fds(struct msghdr *msg, int fds[IPC_RECV_FDS])
+{
+	size_t count = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		size_t n;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n && count < IPC_RECV_FDS; i++)
+			memcpy(&fds[count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	return count;
+}
+
+static void ipc_close_fds(const int *fds, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		close(fds[i]);
+}
+
 int ipc_recv(int sock, struct ipc_msg *m)
 {
 	unsigned char buf[IPC_MAX];
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * IPC_RECV_FDS)];
 	} cbuf;
 	struct iovec iov = {buf, sizeof(buf)};
 	struct msghdr msg = {.msg_iov = &iov,
 	                     .msg_iovlen = 1,
 	                     .msg_control = cbuf.buf,
 	                     .msg_controllen = sizeof(cbuf.buf)};
+	int fds[IPC_RECV_FDS];
+	size_t nfds;
 	ssize_t n;
 	int r;
 
@@ -161,26 +201,23 @@ int ipc_recv(int sock, struct ipc_msg *m)
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&m->fd, CMSG_DATA(c), sizeof(int));
+	nfds = ipc_collect_fds(&msg, fds);
 	if (n == 0) {
-		/* an empty message (possible on SOCK_SEQPACKET, with an fd) reads as end-of-file:
-		 * nobody will look at the fd, so it must not stay open */
-		if (m->fd >= 0)
-			close(m->fd);
-		m->fd = -1;
+		/* an empty message (possible on SOCK_SEQPACKET, with fds) reads as end-of-file:
+		 * nobody will look at the fds, so they must not stay open */
+		ipc_close_fds(fds, nfds);
 		return 0;
 	}
 	r = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? -1 : ipc_decode(m, buf, (size_t)n);
 	sodium_memzero(buf, (size_t)n);
-	if (r < 0) {
-		if (m->fd >= 0)
-			close(m->fd);
-		m->fd = -1;
+	/* A peer that attaches descriptors its message type does not carry could fill our table
+	 * with them: take exactly the expected ones or none. */
+	if (r < 0 || nfds != ipc_fds_expected(m->hdr.type)) {
+		ipc_close_fds(fds, nfds);
 		errno = EPROTO;
 		return -1;
 	}
+	if (nfds == 1)
+		m->fd = fds[0];
 	return 1;
 }

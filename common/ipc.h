@@ -49,7 +49,9 @@ int ipc_end(const struct ipc_msg *m);
 
 /* Sends m (and fd if >= 0). 0 ok, -1 error (errno set). */
 int ipc_send(int sock, const struct ipc_msg *m, int fd);
-/* Receives into m; m->fd is an attached fd or -1. 1 ok, 0 peer closed, -1 error or malformed. */
+/* Receives into m; m->fd is the attached fd of a type that carries one (IPC_LOGIN_OK), else -1.
+ * 1 ok, 0 peer closed, -1 error or malformed (errno EPROTO). A message with more or fewer
+ * descriptors than its type carries is malformed: every descriptor that came with it is closed. */
 int ipc_recv(int sock, struct ipc_msg *m);
 /* Parses a received buffer (for the fuzz target and ipc_recv). 0 ok, -1 malformed. */
 int ipc_decode(struct ipc_msg *m, const void *buf, size_t len);
