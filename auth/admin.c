@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,9 +89,16 @@ int admin_password_check(const char *password, const char **error_r)
 
 /* ---- helpers ---- */
 
-static int admin_fail(struct auth_policy *p, const char **error_r, const char *fmt, const char *arg)
+static int admin_fail(struct auth_policy *p, const char **error_r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int admin_fail(struct auth_policy *p, const char **error_r, const char *fmt, ...)
 {
-	snprintf(p->error, sizeof(p->error), fmt, arg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->error, sizeof(p->error), fmt, ap);
+	va_end(ap);
 	*error_r = p->error;
 	return -1;
 }

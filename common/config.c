@@ -78,8 +78,9 @@ static void config_set_defaults(struct config *cfg)
 	cfg->handshake_timeout = 30;
 	cfg->login_timeout = 60;
 	cfg->idle_timeout = 600;
-	cfg->tls_priority = xstrdup("NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-VERS-SSL3.0:"
-	                            "-ARCFOUR-128:-3DES-CBC:-MD5:-SHA1:+SHA1:%SERVER_PRECEDENCE");
+	/* AEAD suites with forward secrecy only: no CBC (padding oracles, SHA-1 MACs), no static
+	 * RSA key exchange. Every client of the last decade offers one of these three. */
+	cfg->tls_priority = xstrdup(CONFIG_TLS_PRIORITY_DEFAULT);
 	cfg->tls_ticket_lifetime = 12 * 3600;
 	cfg->imap_idle_keepalive = 2 * 60;
 	cfg->imap_append_limit = 64 * 1024 * 1024;

@@ -7,6 +7,10 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_LISTEN 8
+/* [tls] priority when the config sets none: TLS 1.3 and 1.2, AEAD ciphers, (EC)DHE only. */
+#define CONFIG_TLS_PRIORITY_DEFAULT                                                              \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:"  \
+	"+AES-128-GCM:-MAC-ALL:+AEAD:-RSA:%SERVER_PRECEDENCE"
 
 enum second_factor_mode { SECOND_FACTOR_REQUIRED, SECOND_FACTOR_OPTIONAL };
 

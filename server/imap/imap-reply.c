@@ -30,6 +30,9 @@ char *imap_vformat(const char *fmt, va_list ap)
 }
 
 static void imap_vreply(struct imap_client *c, const char *prefix, const char *status,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void imap_vreply(struct imap_client *c, const char *prefix, const char *status,
                         const char *fmt, va_list ap)
 {
 	char *text = imap_vformat(fmt, ap);

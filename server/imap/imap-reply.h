@@ -18,7 +18,7 @@ struct mailbox;
 void imap_tagged(struct imap_client *c, const char *status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* vsnprintf into a new string (xfree it). */
-char *imap_vformat(const char *fmt, va_list ap);
+char *imap_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* "* <text>\r\n" */
 void imap_untagged(struct imap_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -46,6 +46,9 @@ unsigned pop3_login_time_left(const struct pop3 *p)
 }
 
 static void pop3_reply(struct pop3 *p, const char *status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void pop3_reply(struct pop3 *p, const char *status, const char *fmt, va_list ap)
 {
 	char text[512];
 
