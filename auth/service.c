@@ -1,4 +1,5 @@
 #include "auth/service.h"
+#include "auth/maildir.h"
 #include "auth/policy.h"
 #include "common/config.h"
 #include "common/ipc.h"
@@ -32,6 +33,7 @@ struct auth_peer {
 
 struct auth_service {
 	const struct config *cfg;
+	const struct auth_service_env *env;
 	struct auth_policy *policy;
 	pid_t master; /* our parent, the parent of every worker */
 	int listen_fd, epfd;
@@ -39,67 +41,6 @@ struct auth_service {
 	size_t npeers;
 	struct ipc_msg in, out;
 };
-
-static char auth_service_errbuf[PATH_MAX + 128];
-
-static const char *auth_service_errno(const char *what, const char *path)
-{
-	snprintf(auth_service_errbuf, sizeof(auth_service_errbuf), "%s %s: %s", what, path,
-	         strerror(errno));
-	return auth_service_errbuf;
-}
-
-/* mkdir -p, 0700 for what we create. */
-static int auth_service_mkdirs(char *path, const char **error_r)
-{
-	for (char *p = path + 1;; p++) {
-		bool last = *p == '\0';
-
-		if (*p != '/' && !last)
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			*error_r = auth_service_errno("cannot create", path);
-			if (!last)
-				*p = '/';
-			return -1;
-		}
-		if (last)
-			return 0;
-		*p = '/';
-	}
-}
-
-int auth_service_maildir_open(const struct config *cfg, const char *user, const char **error_r)
-{
-	static const char *const subdirs[] = {"cur", "new", "tmp"};
-	char *path = config_maildir_for(cfg, user);
-	int fd;
-
-	if (path == NULL) {
-		*error_r = "user name cannot be turned into a maildir path";
-		return -1;
-	}
-	if (auth_service_mkdirs(path, error_r) < 0) {
-		free(path);
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		*error_r = auth_service_errno("cannot open", path);
-		free(path);
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
-		if (mkdirat(fd, subdirs[i], 0700) < 0 && errno != EEXIST) {
-			*error_r = auth_service_errno("cannot create subfolder of", path);
-			free(path);
-			close(fd);
-			return -1;
-		}
-	free(path);
-	return fd;
-}
 
 static void auth_service_peer_close(struct auth_service *svc, size_t i)
 {
@@ -133,9 +74,9 @@ static pid_t auth_service_ppid_of(pid_t pid)
 	return (pid_t)ppid;
 }
 
-/* Only workers may talk to us: processes of our own uid (workers run as the service user) or
- * root, whose parent is our parent, the master. Another process of the service user (a CGI, a
- * cron job, a worker's own child) is refused. The pid is the connecting one's (SO_PEERCRED at
+/* Only workers may talk to us: processes of the workers' uid (the service user) or root, whose
+ * parent is our parent, the master. Another process of the service user (a CGI, a cron job, a
+ * worker's own child) is refused. The pid is the connecting one's (SO_PEERCRED at
  * connect time), looked up right after accept; a master that is gone leaves no one allowed. */
 static bool auth_service_peer_allowed(const struct auth_service *svc, int fd, pid_t *pid_r)
 {
@@ -146,7 +87,7 @@ static bool auth_service_peer_allowed(const struct auth_service *svc, int fd, pi
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
 	*pid_r = cred.pid;
-	if (cred.uid != 0 && cred.uid != geteuid()) {
+	if (cred.uid != 0 && cred.uid != svc->env->worker_uid) {
 		log_warn("refused IPC connection from pid %ld uid %ld", (long)cred.pid,
 		         (long)cred.uid);
 		return false;
@@ -210,7 +151,7 @@ static int auth_service_login(struct auth_service *svc, const struct auth_servic
 		req.proto = AUTH_PROTO_OTHER;
 	auth_policy_login(svc->policy, &req, reply);
 	if (reply->result == AUTH_OK) {
-		fd = auth_service_maildir_open(svc->cfg, reply->user, &error);
+		fd = auth_maildir_open(svc->cfg, reply->user, svc->env->create_maildirs, &error);
 		if (fd < 0) {
 			log_error("maildir for %s: %s", reply->user, error);
 			reply->result = AUTH_TEMPFAIL;
@@ -327,15 +268,16 @@ static void auth_service_loop(struct auth_service *svc)
 	}
 }
 
-int auth_service_run(const struct config *cfg, int listen_fd, const char **error_r)
+int auth_service_run(const struct auth_service_env *env, const char **error_r)
 {
 	struct auth_service *svc = xcalloc(1, sizeof(*svc));
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = env->listen_fd};
 
-	svc->cfg = cfg;
+	svc->cfg = env->cfg;
+	svc->env = env;
 	svc->master = getppid();
-	svc->listen_fd = listen_fd;
-	if (auth_policy_open(cfg, &svc->policy, error_r) < 0) {
+	svc->listen_fd = env->listen_fd;
+	if (auth_policy_open(env->cfg, &svc->policy, error_r) < 0) {
 		free(svc);
 		return -1;
 	}
@@ -345,8 +287,10 @@ int auth_service_run(const struct config *cfg, int listen_fd, const char **error
 		return -1;
 	}
 	svc->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (svc->epfd < 0 || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
+	if (svc->epfd < 0 || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, env->listen_fd, &ev) < 0)
 		fatal("epoll: %s", strerror(errno));
+	if (env->ready != NULL)
+		env->ready(env->ready_ctx);
 	auth_service_loop(svc);
 	auth_service_stop_listening(svc);
 	close(svc->epfd);

@@ -1,15 +1,28 @@
 /*
  * The auth service process: answers IPC_LOGIN_REQUEST from workers on a listening AF_UNIX
  * SOCK_SEQPACKET socket (made and inherited from the master), runs the login policy and on
- * success hands over the user's maildir as an open directory fd. Only the workers may connect:
- * a peer must be of the service uid (or root) and a child of this process's parent.
+ * success hands over the user's maildir as an O_PATH directory fd (auth/maildir.h). Only the
+ * workers may connect: a peer must be of the workers' uid (or root) and a child of this
+ * process's parent.
  */
 #ifndef TWOFOLD_AUTH_SERVICE_H
 #define TWOFOLD_AUTH_SERVICE_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 struct config;
+
+struct auth_service_env {
+	const struct config *cfg;
+	int listen_fd;
+	uid_t worker_uid;     /* the workers' account: who may connect, besides root */
+	bool create_maildirs; /* we run as the mail account (not started as root): make missing
+	                         maildirs; else they are the CLI's or the MTA's to make */
+	void (*ready)(void *ctx); /* called once the store is open and the service listens */
+	void *ready_ctx;
+};
 
 /* Raised by the process's SIGTERM/SIGUSR1 handler: stop accepting, finish the open connections,
  * return. */
@@ -17,10 +30,6 @@ extern volatile sig_atomic_t auth_service_quit;
 
 /* Runs until auth_service_quit is set and no peer connection remains. The caller has already
  * dropped privileges. Returns 0, or -1 with *error_r when the auth store cannot be opened. */
-int auth_service_run(const struct config *cfg, int listen_fd, const char **error_r);
-
-/* Opens (creating it and cur/ new/ tmp/ 0700 when missing) the maildir of user. -1 with
- * *error_r (static) on failure. */
-int auth_service_maildir_open(const struct config *cfg, const char *user, const char **error_r);
+int auth_service_run(const struct auth_service_env *env, const char **error_r);
 
 #endif

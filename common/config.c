@@ -22,6 +22,7 @@ struct config_key {
 #define OFF(field) offsetof(struct config, field)
 static const struct config_key config_keys[] = {
     {"server", "user", CT_STRING, OFF(user), 0, 0},
+    {"server", "auth_user", CT_STRING, OFF(auth_user), 0, 0},
     {"server", "state_dir", CT_STRING, OFF(state_dir), 0, 0},
     {"server", "chroot", CT_STRING, OFF(chroot_dir), 0, 0},
     {"server", "min_spare", CT_UINT, OFF(min_spare), 0, 1024},
@@ -71,6 +72,7 @@ struct config_parse {
 static void config_set_defaults(struct config *cfg)
 {
 	cfg->state_dir = xstrdup("/var/lib/twofold");
+	cfg->auth_user = xstrdup("twofold-auth");
 	cfg->min_spare = 2;
 	cfg->max_spare = 8;
 	cfg->max_workers = 64;
@@ -386,6 +388,40 @@ void config_free(struct config **cfgp)
 	free(cfg->path);
 	free(cfg);
 	*cfgp = NULL;
+}
+
+/* The [section] of the line: "[name]" with optional blanks around. */
+static bool config_line_is_section(const char *s, const char *section)
+{
+	size_t len = strlen(section);
+
+	return *s == '[' && strncmp(s + 1, section, len) == 0 && s[1 + len] == ']';
+}
+
+unsigned config_line_of(const struct config *cfg, const char *section, const char *key)
+{
+	FILE *fp = cfg->path != NULL ? fopen(cfg->path, "r") : NULL;
+	char line[1024];
+	unsigned n = 0, key_line = 0, section_line = 0;
+	bool in = false;
+
+	if (fp == NULL)
+		return 0;
+	while (key_line == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		const char *s = line + strspn(line, " \t");
+
+		n++;
+		if (*s == '[') {
+			in = config_line_is_section(s, section);
+			if (in && section_line == 0)
+				section_line = n;
+		} else if (in && strncmp(s, key, strlen(key)) == 0 &&
+		           strchr(" \t=", s[strlen(key)]) != NULL) {
+			key_line = n;
+		}
+	}
+	fclose(fp);
+	return key_line != 0 ? key_line : section_line;
 }
 
 char *config_maildir_for(const struct config *cfg, const char *user)

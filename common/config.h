@@ -24,6 +24,7 @@ struct config {
 
 	/* [server] */
 	char *user;       /* service account; NULL = run as whoever starts us */
+	char *auth_user;  /* the auth and key processes' account (root start); default twofold-auth */
 	char *state_dir;  /* default /var/lib/twofold */
 	char *chroot_dir; /* empty dir workers chroot into; default <state_dir>/empty */
 	unsigned min_spare, max_spare, max_workers, sessions_per_worker;
@@ -70,6 +71,10 @@ int config_load(const char *path, struct config **cfg_r, char **error_r);
 /* Defaults only, no file: for tests and the CLI when no file is given. */
 struct config *config_defaults(void);
 void config_free(struct config **cfg);
+
+/* The line of key in [section] of cfg's file, for FILE:LINE messages: the key's own line, or
+ * the section header's when the key is not set there (a default applies), or 0. */
+unsigned config_line_of(const struct config *cfg, const char *section, const char *key);
 
 /* Expands the [storage] maildir template for user; NULL if the name can't be expanded safely. */
 char *config_maildir_for(const struct config *cfg, const char *user);

@@ -1,5 +1,7 @@
 #include "server/master.h"
 #include "auth/service.h"
+#include "auth/statedir.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,11 +32,30 @@
 #define MASTER_STOP_GRACE       8     /* seconds before stopping children turns into SIGKILL */
 #define MASTER_BACKOFF          5     /* seconds between respawns of children that fail at start */
 #define MASTER_AUTH_BACKLOG     512
+#define MASTER_START_TRIES      3  /* a service that cannot start is tried this often ... */
+#define MASTER_START_PAUSE      1  /* ... this many seconds apart, then the daemon gives up */
+#define MASTER_START_TIMEOUT    30 /* seconds a service may take to report that it is ready */
+#define MASTER_REPORT_MAX       512
 
-struct master_auth {
+struct master;
+
+/* The kinds of long-lived helper process the master starts, watches and restarts (workers are
+ * the pool's). Each child reports on a pipe that it is ready, or why it cannot start. */
+enum master_kind_id { MASTER_AUTH, MASTER_KINDS };
+
+struct master_kind {
+	const char *name; /* in log lines */
+	unsigned (*wanted)(const struct master *m);
+	/* In the child, still root: becomes the service and never returns. report_fd: where to
+	 * say "ready" or why not (-1 when nobody waits). */
+	void (*run)(struct master *m, int report_fd) __attribute__((noreturn));
+};
+
+struct master_proc {
 	pid_t pid;
+	enum master_kind_id kind;
 	uint32_t generation;
-	time_t started;
+	int report_fd; /* read end while the master waits for its start report, else -1 */
 };
 
 struct master {
@@ -42,52 +64,32 @@ struct master {
 	struct listen_set listeners;
 	struct privdrop priv;
 	struct scoreboard sb;
-	struct master_pool pool;  /* whom to signal: never the scoreboard's pids */
-	uint32_t generation;      /* of workers: a reload or a new ticket key */
-	uint32_t auth_generation; /* of auth processes: a reload */
+	struct master_pool pool;     /* whom to signal: never the scoreboard's pids */
+	uint32_t generation;         /* of workers: a reload or a new ticket key */
+	uint32_t service_generation; /* of helper processes: a reload */
 
 	int auth_fd;
 	struct sockaddr_un auth_addr;
 	socklen_t auth_addr_len;
-	struct master_auth *auth;
-	size_t auth_count;
-	bool auth_stopped;
-	time_t auth_backoff_until, worker_backoff_until;
+
+	struct master_proc *procs;
+	size_t nprocs;
+	bool services_stopped;
+	time_t backoff_until[MASTER_KINDS], worker_backoff_until;
 
 	bool stopping;
 	time_t stop_deadline, last_term;
 };
 
 static int master_pipe[2] = {-1, -1};
+static const struct master_kind master_kinds[MASTER_KINDS];
 
 /* ---- config checks ---- */
-
-/* The line of key in [section] of the file, for messages; 0 if not found. */
-static unsigned master_config_line(const char *path, const char *section, const char *key)
-{
-	FILE *fp = fopen(path, "r");
-	char line[1024], cur[64] = "";
-	unsigned n = 0, found = 0;
-
-	if (fp == NULL)
-		return 0;
-	while (found == 0 && fgets(line, sizeof(line), fp) != NULL) {
-		char *s = line + strspn(line, " \t");
-
-		n++;
-		if (*s == '[')
-			sscanf(s, "[%63[^]]", cur);
-		else if (strcmp(cur, section) == 0 && strncmp(s, key, strlen(key)) == 0 &&
-		         strchr(" \t=", s[strlen(key)]) != NULL)
-			found = n;
-	}
-	fclose(fp);
-	return found;
-}
 
 int master_config_check(const struct config *cfg, char **error_r)
 {
 	const char *path = cfg->path != NULL ? cfg->path : "config";
+	char *error;
 
 	if (cfg->imap_listen.count == 0 && cfg->pop3_listen.count == 0) {
 		*error_r = xasprintf("%s:0: no listen address: set [imap] or [pop3] listen", path);
@@ -99,7 +101,13 @@ int master_config_check(const struct config *cfg, char **error_r)
 
 		free(*error_r);
 		*error_r = xasprintf("%s:%u: [%s] listen: not a numeric ADDR:PORT or [V6]:PORT",
-		                     path, master_config_line(path, section, "listen"), section);
+		                     path, config_line_of(cfg, section, "listen"), section);
+		return -1;
+	}
+	if (auth_statedir_overlaps_mail(cfg, &error) > 0) {
+		*error_r = xasprintf("%s:%u: [storage] maildir: %s", path,
+		                     config_line_of(cfg, "storage", "maildir"), error);
+		free(error);
 		return -1;
 	}
 	return 0;
@@ -145,6 +153,77 @@ static pid_t master_fork(void)
 	return pid;
 }
 
+/* ---- helper processes: start reports ---- */
+
+/* In a child: tells the waiting master that this service is ready. */
+static void master_report_ready(void *ctx)
+{
+	int *fd = ctx;
+
+	if (*fd >= 0) {
+		if (write(*fd, "R", 1) < 0) {
+			/* the master is gone or stopped waiting: nothing to tell */
+		}
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* In a child that cannot start: logs why, tells the waiting master, exits with status 2. */
+static void master_report_failure(int fd, const char *what, const char *error)
+    __attribute__((noreturn));
+
+static void master_report_failure(int fd, const char *what, const char *error)
+{
+	char buf[MASTER_REPORT_MAX];
+	int len = snprintf(buf, sizeof(buf), "E%s: %s", what, error);
+
+	log_error("%s", buf + 1);
+	if (fd >= 0 && write(fd, buf, len < (int)sizeof(buf) ? (size_t)len : sizeof(buf) - 1) < 0) {
+		/* nobody waits */
+	}
+	_exit(2);
+}
+
+static void master_child_on_quit(int sig)
+{
+	auth_service_quit = 1;
+}
+
+/* What every helper child does first: its own signal handling and none of the master's fds but
+ * those its kind needs (which the kind's run closes or keeps). */
+static void master_child_setup(struct master *m, const char *role)
+{
+	struct sigaction sa = {.sa_handler = master_child_on_quit};
+	sigset_t none;
+
+	log_set_role(role);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	listen_close(&m->listeners);
+	close(master_pipe[0]);
+	close(master_pipe[1]);
+	for (size_t i = 0; i < m->nprocs; i++)
+		if (m->procs[i].report_fd >= 0)
+			close(m->procs[i].report_fd);
+}
+
+/* After the privilege drop, which clears the parent-death signal. */
+static void master_child_named(const char *title)
+{
+	prctl(PR_SET_NAME, title); /* named only once unprivileged */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* ---- the auth service ---- */
 
 static int master_auth_socket(struct master *m)
@@ -167,57 +246,27 @@ static int master_auth_socket(struct master *m)
 	return 0;
 }
 
-static void master_child_on_quit(int sig)
-{
-	auth_service_quit = 1;
-}
+static void master_auth_run(struct master *m, int report_fd) __attribute__((noreturn));
 
-static void master_auth_child(struct master *m)
+static void master_auth_run(struct master *m, int report_fd)
 {
-	struct sigaction sa = {.sa_handler = master_child_on_quit};
-	sigset_t none;
+	struct auth_service_env env = {.cfg = m->cfg,
+	                               .listen_fd = m->auth_fd,
+	                               .worker_uid = m->priv.uid,
+	                               .create_maildirs = !m->priv.root,
+	                               .ready = master_report_ready,
+	                               .ready_ctx = &report_fd};
 	const char *error;
 
-	log_set_role("auth");
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	listen_close(&m->listeners);
-	close(master_pipe[0]);
-	close(master_pipe[1]);
-	if (privdrop_apply(&m->priv, false, &error) < 0) {
-		log_error("%s", error);
-		_exit(2);
-	}
-	prctl(PR_SET_NAME, "twofoldd-auth"); /* named only once unprivileged */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (auth_service_run(m->cfg, m->auth_fd, &error) < 0) {
-		log_error("auth service cannot start: %s", error);
-		_exit(2);
-	}
+	master_child_setup(m, "auth");
+	/* the store and its journals are the auth account's alone, whatever the directory */
+	umask(077);
+	if (privdrop_apply(&m->priv, PRIVDROP_AUTH, &error) < 0)
+		master_report_failure(report_fd, "auth service cannot start", error);
+	master_child_named("twofoldd-auth");
+	if (auth_service_run(&env, &error) < 0)
+		master_report_failure(report_fd, "auth service cannot start", error);
 	exit(0);
-}
-
-static void master_spawn_auth(struct master *m)
-{
-	pid_t pid = master_fork();
-
-	if (pid == 0)
-		master_auth_child(m);
-	if (pid < 0) {
-		log_error("fork: %s", strerror(errno));
-		return;
-	}
-	m->auth = xreallocarray(m->auth, m->auth_count + 1, sizeof(*m->auth));
-	m->auth[m->auth_count++] = (struct master_auth){pid, m->auth_generation, time(NULL)};
 }
 
 static unsigned master_auth_wanted(const struct master *m)
@@ -229,24 +278,217 @@ static unsigned master_auth_wanted(const struct master *m)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-static void master_maintain_auth(struct master *m)
-{
-	unsigned current = 0;
+static const struct master_kind master_kinds[MASTER_KINDS] = {
+    [MASTER_AUTH] = {.name = "auth process", .wanted = master_auth_wanted, .run = master_auth_run},
+};
 
-	if (m->stopping || time(NULL) < m->auth_backoff_until)
+/* ---- helper processes: spawning, waiting, signalling ---- */
+
+static void master_spawn(struct master *m, enum master_kind_id kind, bool report)
+{
+	int p[2] = {-1, -1};
+	pid_t pid;
+
+	/* non-blocking: the master reads what is there while it waits for several */
+	if (report && pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("pipe: %s", strerror(errno));
 		return;
-	for (size_t i = 0; i < m->auth_count; i++)
-		if (m->auth[i].generation == m->auth_generation)
-			current++;
-	while (current++ < master_auth_wanted(m))
-		master_spawn_auth(m);
+	}
+	pid = master_fork();
+	if (pid == 0) {
+		if (p[0] >= 0)
+			close(p[0]);
+		master_kinds[kind].run(m, p[1]);
+	}
+	if (p[1] >= 0)
+		close(p[1]);
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		if (p[0] >= 0)
+			close(p[0]);
+		return;
+	}
+	m->procs = xreallocarray(m->procs, m->nprocs + 1, sizeof(*m->procs));
+	m->procs[m->nprocs++] = (struct master_proc){pid, kind, m->service_generation, p[0]};
 }
 
-static void master_signal_auth(struct master *m, int sig, bool old_only)
+static unsigned master_count(const struct master *m, enum master_kind_id kind, uint32_t gen)
 {
-	for (size_t i = 0; i < m->auth_count; i++)
-		if (!old_only || m->auth[i].generation != m->auth_generation)
-			kill(m->auth[i].pid, sig);
+	unsigned n = 0;
+
+	for (size_t i = 0; i < m->nprocs; i++)
+		n += m->procs[i].kind == kind && m->procs[i].generation == gen;
+	return n;
+}
+
+/* Starts what each kind lacks in the current generation. report: the master will wait for
+ * their start reports (at start and reload); else a failure shows as exit status 2. */
+static void master_spawn_missing(struct master *m, bool report)
+{
+	for (int k = 0; k < MASTER_KINDS; k++) {
+		unsigned have = master_count(m, k, m->service_generation);
+
+		if (!report && time(NULL) < m->backoff_until[k])
+			continue;
+		while (have++ < master_kinds[k].wanted(m))
+			master_spawn(m, k, report);
+	}
+}
+
+static void master_signal_procs(struct master *m, int sig, bool old_only)
+{
+	for (size_t i = 0; i < m->nprocs; i++)
+		if (!old_only || m->procs[i].generation != m->service_generation)
+			kill(m->procs[i].pid, sig);
+}
+
+static void master_log_exit(const char *what, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_error("%s %ld killed by signal %d", what, (long)pid, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_error("%s %ld exited with status %d", what, (long)pid, WEXITSTATUS(status));
+	else
+		log_debug("%s %ld exited", what, (long)pid);
+}
+
+static void master_proc_remove(struct master *m, size_t i)
+{
+	if (m->procs[i].report_fd >= 0)
+		close(m->procs[i].report_fd);
+	m->procs[i] = m->procs[--m->nprocs];
+}
+
+/* Reads the start report of procs[i]: 1 ready, 0 not yet, -1 failed (*error_r, caller frees). */
+static int master_report_read(struct master *m, size_t i, char **error_r)
+{
+	struct master_proc *p = &m->procs[i];
+	char buf[MASTER_REPORT_MAX];
+	ssize_t n = read(p->report_fd, buf, sizeof(buf) - 1);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	close(p->report_fd);
+	p->report_fd = -1;
+	if (n == 1 && buf[0] == 'R')
+		return 1;
+	if (n > 1 && buf[0] == 'E') {
+		buf[n] = '\0';
+		*error_r = xstrdup(buf + 1);
+	} else {
+		*error_r = xasprintf("%s %ld exited before it was ready", master_kinds[p->kind].name,
+		                     (long)p->pid);
+	}
+	return -1;
+}
+
+/* Ends a proc that failed to start and forgets it: reaped here, not by the main loop. One that
+ * reported its failure (or died) is on its way out; one that is late is killed. */
+static void master_proc_discard(struct master *m, size_t i, bool late)
+{
+	pid_t pid = m->procs[i].pid;
+	int status, n = 0;
+	pid_t r;
+
+	if (late)
+		kill(pid, SIGKILL);
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && n++ < 200)
+		usleep(10000);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+			;
+	}
+	if (r == pid)
+		master_log_exit(master_kinds[m->procs[i].kind].name, pid, status);
+	master_proc_remove(m, i);
+}
+
+/* Sleeps until a pending start report may be readable or the deadline passes. */
+static void master_report_wait(const struct master *m, long deadline_ms)
+{
+	struct pollfd *pfd = xcalloc(m->nprocs + 1, sizeof(*pfd));
+	long left = deadline_ms - clock_now_ms();
+	nfds_t n = 0;
+
+	for (size_t i = 0; i < m->nprocs; i++)
+		if (m->procs[i].report_fd >= 0)
+			pfd[n++] = (struct pollfd){.fd = m->procs[i].report_fd, .events = POLLIN};
+	if (left > 0 && poll(pfd, n, (int)left) < 0 && errno != EINTR)
+		fatal("poll: %s", strerror(errno));
+	free(pfd);
+}
+
+/* One more failure for master_await: the first one's text is kept, the proc goes. */
+static void master_await_failed(struct master *m, size_t i, char *error, char **error_r, int *r)
+{
+	bool late = error == NULL;
+
+	if (error == NULL)
+		error = xasprintf("%s %ld did not report ready in %d seconds",
+		                  master_kinds[m->procs[i].kind].name, (long)m->procs[i].pid,
+		                  MASTER_START_TIMEOUT);
+	if (*r == 0)
+		*error_r = error;
+	else
+		free(error);
+	*r = -1;
+	master_proc_discard(m, i, late);
+}
+
+static bool master_awaiting(const struct master *m)
+{
+	for (size_t i = 0; i < m->nprocs; i++)
+		if (m->procs[i].report_fd >= 0)
+			return true;
+	return false;
+}
+
+/* Waits for every pending start report. 0 all ready; -1 with *error_r (caller frees) when one
+ * failed or did not report in time: the failed ones are gone, the ready ones stay. */
+static int master_await(struct master *m, char **error_r)
+{
+	long deadline = clock_now_ms() + MASTER_START_TIMEOUT * 1000L;
+	int r = 0;
+
+	while (master_awaiting(m)) {
+		bool late;
+
+		master_report_wait(m, deadline);
+		late = clock_now_ms() >= deadline;
+		for (size_t i = m->nprocs; i-- > 0;) {
+			char *error = NULL;
+			int got;
+
+			if (m->procs[i].report_fd < 0)
+				continue;
+			got = master_report_read(m, i, &error);
+			if (got < 0)
+				master_await_failed(m, i, error, error_r, &r);
+			else if (got == 0 && late)
+				master_await_failed(m, i, NULL, error_r, &r);
+		}
+	}
+	return r;
+}
+
+/* At start: every service ready, trying a few times (a store on a slow mount, a key file being
+ * replaced). -1 with *error_r (caller frees) after the last try; nothing is left running. */
+static int master_start_services(struct master *m, char **error_r)
+{
+	for (int attempt = 1;; attempt++) {
+		master_spawn_missing(m, true);
+		if (master_await(m, error_r) == 0)
+			return 0;
+		if (attempt == MASTER_START_TRIES)
+			break;
+		log_warn("%s: trying again in %d s", *error_r, MASTER_START_PAUSE);
+		free(*error_r);
+		sleep(MASTER_START_PAUSE);
+	}
+	while (m->nprocs > 0)
+		master_proc_discard(m, m->nprocs - 1, true);
+	return -1;
 }
 
 /* ---- the worker pool ---- */
@@ -273,6 +515,9 @@ static void master_spawn_worker(struct master *m)
 
 		close(m->auth_fd);
 		close(master_pipe[0]);
+		for (size_t i = 0; i < m->nprocs; i++)
+			if (m->procs[i].report_fd >= 0)
+				close(m->procs[i].report_fd);
 		worker_run(&env);
 	}
 	if (pid < 0) {
@@ -335,24 +580,16 @@ static void master_signal_workers(struct master *m, int sig, bool old_only)
 
 /* ---- reaping ---- */
 
-static void master_log_exit(const char *what, pid_t pid, int status)
+static void master_proc_died(struct master *m, size_t i, int status)
 {
-	if (WIFSIGNALED(status))
-		log_error("%s %ld killed by signal %d", what, (long)pid, WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_error("%s %ld exited with status %d", what, (long)pid, WEXITSTATUS(status));
-	else
-		log_debug("%s %ld exited", what, (long)pid);
-}
+	const struct master_kind *k = &master_kinds[m->procs[i].kind];
 
-static void master_auth_died(struct master *m, size_t i, int status)
-{
-	master_log_exit("auth process", m->auth[i].pid, status);
+	master_log_exit(k->name, m->procs[i].pid, status);
 	if (!m->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-		log_error("auth process failed at start; retrying in %d seconds", MASTER_BACKOFF);
-		m->auth_backoff_until = time(NULL) + MASTER_BACKOFF;
+		log_error("%s failed at start; retrying in %d seconds", k->name, MASTER_BACKOFF);
+		m->backoff_until[m->procs[i].kind] = time(NULL) + MASTER_BACKOFF;
 	}
-	m->auth[i] = m->auth[--m->auth_count];
+	master_proc_remove(m, i);
 }
 
 static void master_reap(struct master *m)
@@ -371,9 +608,9 @@ static void master_reap(struct master *m)
 			master_pool_remove(&m->pool, (size_t)w);
 			continue;
 		}
-		for (size_t i = 0; i < m->auth_count; i++)
-			if (m->auth[i].pid == pid) {
-				master_auth_died(m, i, status);
+		for (size_t i = 0; i < m->nprocs; i++)
+			if (m->procs[i].pid == pid) {
+				master_proc_died(m, i, status);
 				break;
 			}
 	}
@@ -404,27 +641,66 @@ static int master_reload_load(struct master *m, struct config **cfg_r, struct pr
 	return 0;
 }
 
+/* Swaps the master's configuration with the one in cfg/priv/tls. */
+static void master_swap(struct master *m, struct config **cfg, struct privdrop *priv,
+                        struct tls_server **tls)
+{
+	struct config *c = m->cfg;
+	struct tls_server *t = m->tls;
+	struct privdrop p = m->priv;
+
+	m->cfg = *cfg;
+	m->tls = *tls;
+	m->priv = *priv;
+	*cfg = c;
+	*tls = t;
+	*priv = p;
+}
+
+/* The new generation of services, started on the new configuration: 0 once all are ready;
+ * else -1, none of them left, the service generation back where it was. */
+static int master_reload_services(struct master *m)
+{
+	char *error = NULL;
+
+	m->service_generation++;
+	master_spawn_missing(m, true);
+	if (master_await(m, &error) == 0)
+		return 0;
+	log_error("reload failed, keeping the old configuration: %s", error);
+	free(error);
+	for (size_t i = m->nprocs; i-- > 0;)
+		if (m->procs[i].generation == m->service_generation)
+			master_proc_discard(m, i, true);
+	m->service_generation--;
+	return -1;
+}
+
 static void master_reload(struct master *m)
 {
 	struct config *cfg;
 	struct tls_server *tls;
 	struct privdrop priv;
+	bool ok;
 
 	if (master_reload_load(m, &cfg, &priv, &tls) < 0)
 		return;
-	if (!listen_same(m->cfg, cfg))
+	master_swap(m, &cfg, &priv, &tls); /* the children to come read m's */
+	ok = master_reload_services(m) == 0;
+	if (!ok)
+		master_swap(m, &cfg, &priv, &tls);
+	else if (!listen_same(cfg, m->cfg))
 		log_warn("listen addresses changed: restart twofoldd to apply them");
-	config_free(&m->cfg);
-	tls_server_free(&m->tls);
-	privdrop_free(&m->priv);
-	m->cfg = cfg;
-	m->tls = tls;
-	m->priv = priv;
+	config_free(&cfg);
+	tls_server_free(&tls);
+	privdrop_free(&priv);
+	if (!ok)
+		return;
 	m->generation++;
-	m->auth_generation++;
-	m->worker_backoff_until = m->auth_backoff_until = 0;
+	memset(m->backoff_until, 0, sizeof(m->backoff_until));
+	m->worker_backoff_until = 0;
 	master_signal_workers(m, SIGUSR1, true);
-	master_signal_auth(m, SIGTERM, true);
+	master_signal_procs(m, SIGTERM, true);
 	log_info("configuration reloaded: replacing workers");
 }
 
@@ -440,7 +716,8 @@ static void master_stop(struct master *m)
 	master_signal_workers(m, SIGTERM, false);
 }
 
-/* While stopping: auth goes after the last worker; stragglers get SIGKILL. 1 when all gone. */
+/* While stopping: the services go after the last worker; stragglers get SIGKILL. 1 when all
+ * are gone. */
 static int master_stop_progress(struct master *m)
 {
 	struct scoreboard_counts c;
@@ -452,17 +729,17 @@ static int master_stop_progress(struct master *m)
 		m->last_term = time(NULL);
 		master_signal_workers(m, SIGTERM, false);
 	}
-	if (c.total == 0 && !m->auth_stopped) {
-		m->auth_stopped = true;
-		master_signal_auth(m, SIGTERM, false);
+	if (c.total == 0 && !m->services_stopped) {
+		m->services_stopped = true;
+		master_signal_procs(m, SIGTERM, false);
 	}
 	if (time(NULL) > m->stop_deadline) {
 		log_warn("children did not stop in time: killing them");
 		master_signal_workers(m, SIGKILL, false);
-		master_signal_auth(m, SIGKILL, false);
+		master_signal_procs(m, SIGKILL, false);
 		m->stop_deadline = time(NULL) + MASTER_STOP_GRACE;
 	}
-	return c.total == 0 && m->auth_count == 0;
+	return c.total == 0 && m->nprocs == 0;
 }
 
 /* A new session-ticket key for the next generation of workers; the current ones leave when
@@ -513,7 +790,8 @@ static void master_loop(struct master *m)
 		if (m->stopping && master_stop_progress(m))
 			return;
 		master_rotate_ticket_key(m);
-		master_maintain_auth(m);
+		if (!m->stopping)
+			master_spawn_missing(m, false);
 		master_maintain_pool(m);
 	}
 }
@@ -539,12 +817,48 @@ static int master_setup(struct master *m, char **error_r)
 	return 0;
 }
 
-static void master_daemonize(void)
+/* Goes into the background but keeps the caller waiting until the services have started, so
+ * that `twofoldd` (without -f) exits non-zero with the reason when they cannot. Returns the
+ * pipe to report on (master_detach). */
+static int master_daemonize(void)
+{
+	char buf[MASTER_REPORT_MAX];
+	int p[2];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+		fatal("cannot go into the background: %s", strerror(errno));
+	if (pid > 0) {
+		close(p[1]);
+		while ((n = read(p[0], buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1 && buf[0] == 'R')
+			_exit(0);
+		buf[n > 1 ? n : 1] = '\0';
+		fprintf(stderr, "twofoldd: %s\n", n > 1 ? buf + 1 : "exited while starting");
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() < 0 || chdir("/") < 0)
+		fatal("cannot go into the background: %s", strerror(errno));
+	return p[1];
+}
+
+/* Tells the waiting caller of master_daemonize how the start went; stdio goes to /dev/null. */
+static void master_detach(int report_fd, const char *error)
 {
 	int fd;
 
-	if (daemon(0, 1) < 0)
-		fatal("daemon: %s", strerror(errno));
+	if (report_fd < 0)
+		return;
+	if (error == NULL && write(report_fd, "R", 1) < 0) {
+		/* the caller is gone: nobody to tell */
+	}
+	if (error != NULL && dprintf(report_fd, "E%s", error) < 0) {
+		/* the same */
+	}
+	close(report_fd);
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, STDIN_FILENO);
@@ -565,13 +879,14 @@ static void master_free(struct master *m)
 	privdrop_free(&m->priv);
 	tls_server_free(&m->tls);
 	config_free(&m->cfg);
-	free(m->auth);
+	free(m->procs);
 }
 
 int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 {
 	struct master m = {.cfg = cfg, .tls = tls, .auth_fd = -1};
 	char *error = NULL;
+	int report_fd = -1;
 
 	if (master_setup(&m, &error) < 0) {
 		fprintf(stderr, "twofoldd: %s\n", error);
@@ -580,13 +895,21 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 		return 1;
 	}
 	if (!foreground)
-		master_daemonize();
+		report_fd = master_daemonize();
 	log_set_role("master");
 	if (!m.priv.root)
 		log_warn("not started as root: workers and the auth service run as uid %ld without "
 		         "chroot or privilege drop",
 		         (long)getuid());
 	master_signals();
+	if (master_start_services(&m, &error) < 0) {
+		log_error("cannot start: %s", error);
+		master_detach(report_fd, error);
+		free(error);
+		master_free(&m);
+		return 1;
+	}
+	master_detach(report_fd, NULL);
 	log_info("twofoldd %s started", TWOFOLD_VERSION);
 	master_loop(&m);
 	log_info("stopped");

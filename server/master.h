@@ -11,7 +11,8 @@
 struct config;
 struct tls_server;
 
-/* What the daemon needs of a config beyond config_load's checks (listen addresses, no IMAP yet).
+/* What the daemon needs of a config beyond config_load's checks: listen addresses, and a state
+ * dir apart from the mail tree.
  * -1 with *error_r = "FILE:LINE: message" (caller frees). */
 int master_config_check(const struct config *cfg, char **error_r);
 

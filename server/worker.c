@@ -329,7 +329,7 @@ void worker_run(const struct worker_env *env)
 	worker_env = env;
 	log_set_role("worker");
 	worker_signals(&waitmask);
-	if (privdrop_apply(env->priv, true, &error) < 0) {
+	if (privdrop_apply(env->priv, PRIVDROP_WORKER, &error) < 0) {
 		log_error("%s", error);
 		_exit(2);
 	}

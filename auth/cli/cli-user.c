@@ -29,9 +29,16 @@ static int cli_user_set_password(struct cli *cli, const char *name, admin_passwo
 	return ret;
 }
 
+/* The maildir comes after the store entry, so a refused add leaves no directory behind; it is
+ * made as the mail account, which the auth service (another account) cannot do at login. */
 static int cli_user_add(struct cli *cli, char **args, unsigned nargs, const char **opts)
 {
-	return cli_user_set_password(cli, args[0], admin_user_add);
+	int ret = cli_user_set_password(cli, args[0], admin_user_add);
+	const char *error;
+
+	if (ret == CLI_EXIT_OK && cli_maildir_make(cli->cfg, args[0], &error) < 0)
+		ret = cli_error("user %s added, but not its maildir: %s", args[0], error);
+	return ret;
 }
 
 static int cli_user_passwd(struct cli *cli, char **args, unsigned nargs, const char **opts)
@@ -111,7 +118,8 @@ const struct cli_command cli_user_commands[] = {
      .args_min = 1,
      .args_max = 1,
      .usage = "user add NAME",
-     .run = cli_user_add},
+     .run = cli_user_add,
+     .makes_maildir = true},
     {.group = "user",
      .name = "passwd",
      .args_min = 1,

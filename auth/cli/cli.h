@@ -29,6 +29,7 @@ struct cli_command {
 	const char *const *opts;
 	const char *usage;
 	int (*run)(struct cli *cli, char **args, unsigned nargs, const char **optvals);
+	bool makes_maildir; /* run calls cli_maildir_make */
 };
 
 /* Tables, one per command group, each ending with a {.group = NULL} entry. */
@@ -68,7 +69,12 @@ bool cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *value_r
 /* Draws text as a QR code on stdout (UTF-8 half blocks with ANSI colours). -1 on failure. */
 int cli_qr_print(const char *text);
 
-/* Makes the state directories and, as root with [server] user, becomes that user. */
-int cli_privileges_setup(const struct config *cfg, const char **error_r);
+/* Makes the state directories and, as root with [server] user, becomes [server] auth_user.
+ * mail_helper: first fork a helper, as the mail account, for cli_maildir_make. */
+int cli_privileges_setup(const struct config *cfg, bool mail_helper, const char **error_r);
+/* Makes user's maildir as the mail account (the helper's job when root). -1 with *error_r. */
+int cli_maildir_make(const struct config *cfg, const char *user, const char **error_r);
+/* Ends the helper, if any. */
+void cli_privileges_done(void);
 
 #endif

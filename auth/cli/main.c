@@ -136,7 +136,8 @@ static int cli_parse_args(const struct cli_command *cmd, int argc, char **argv, 
 	return CLI_EXIT_OK;
 }
 
-static int cli_open(const char *config_path, struct config **cfg_r, struct auth_policy **policy_r)
+static int cli_open(const char *config_path, const struct cli_command *cmd, struct config **cfg_r,
+                    struct auth_policy **policy_r)
 {
 	const char *error;
 	char *cfg_error;
@@ -146,7 +147,7 @@ static int cli_open(const char *config_path, struct config **cfg_r, struct auth_
 		free(cfg_error);
 		return CLI_EXIT_ERROR;
 	}
-	if (cli_privileges_setup(*cfg_r, &error) < 0)
+	if (cli_privileges_setup(*cfg_r, cmd->makes_maildir, &error) < 0)
 		return cli_error("%s", error);
 	if (auth_policy_open(*cfg_r, policy_r, &error) < 0)
 		return cli_error("%s", error);
@@ -172,13 +173,14 @@ static int cli_run(const char *config_path, int argc, char **argv)
 	ret = cli_parse_args(cmd, argc - used, argv + used, &nargs, optvals);
 	if (ret != CLI_EXIT_OK)
 		return ret;
-	ret = cli_open(config_path, &cfg, &policy);
+	ret = cli_open(config_path, cmd, &cfg, &policy);
 	if (ret == CLI_EXIT_OK) {
 		struct cli cli = {.cfg = cfg, .policy = policy};
 
 		ret = cmd->run(&cli, argv + used, nargs, optvals);
 	}
 	auth_policy_close(&policy);
+	cli_privileges_done();
 	config_free(&cfg);
 	return ret;
 }

@@ -22,19 +22,30 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_USER = "twofoldtest"
+AUTH_USER = "twofoldtest-auth"
 
 
 def twofold_binary():
     return Path(os.environ.get("TWOFOLD_BUILD_DIR", REPO / "build")) / "auth" / "twofold"
 
 
-def ensure_service_user():
+def ensure_account(name):
     try:
-        return pwd.getpwnam(SERVICE_USER)
+        return pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", SERVICE_USER], capture_output=True)
-        return pwd.getpwnam(SERVICE_USER)  # another test process may have made it meanwhile
+                        "/usr/sbin/nologin", name], capture_output=True)
+        return pwd.getpwnam(name)  # another test process may have made it meanwhile
+
+
+def ensure_service_user():
+    return ensure_account(SERVICE_USER)
+
+
+def as_account(pw_ent, *cmd):
+    """Runs cmd as the account pw_ent (no supplementary groups)."""
+    return subprocess.run(["setpriv", f"--reuid={pw_ent.pw_uid}", f"--regid={pw_ent.pw_gid}",
+                           "--clear-groups", *map(str, cmd)], capture_output=True, text=True)
 
 
 def one_error_line(r):
@@ -594,37 +605,96 @@ def test_key_file_is_private(tf):
     assert stat.S_IMODE(os.stat(tf.db).st_mode) & 0o077 == 0
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
-def test_root_creates_files_owned_by_service_user(tf):
-    pw_ent = ensure_service_user()
+def split_accounts(tf):
+    """Configures the mail account and the auth account as the daemon runs them as root, with a
+    mail tree that belongs to the mail account. Returns (mail, auth) passwd entries."""
+    mail, auth = ensure_service_user(), ensure_account(AUTH_USER)
     tf.set("server", "user", SERVICE_USER)
+    tf.set("server", "auth_user", AUTH_USER)
+    (tf.dir / "mail").mkdir(mode=0o755)
+    os.chown(tf.dir / "mail", mail.pw_uid, mail.pw_gid)
+    return mail, auth
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+def test_root_creates_files_owned_by_auth_user(tf):
+    mail, auth = split_accounts(tf)
     assert not tf.state.exists()
     pw = tf.add_user("alice")
     secret = tf.enroll("alice")
     assert tf.login("alice", pw + code(secret)) == "OK"
     st = os.stat(tf.state)
-    assert (st.st_uid, st.st_gid) == (pw_ent.pw_uid, pw_ent.pw_gid)
-    assert stat.S_IMODE(st.st_mode) == 0o750
+    assert (st.st_uid, st.st_gid) == (auth.pw_uid, auth.pw_gid)
+    assert stat.S_IMODE(st.st_mode) == 0o700
     for path in [tf.db, tf.key] + [Path(str(tf.db) + s) for s in ("-wal", "-shm")]:
         if path in (tf.db, tf.key) or path.exists():
-            assert os.stat(path).st_uid == pw_ent.pw_uid, f"{path} owned by {os.stat(path).st_uid}"
+            assert os.stat(path).st_uid == auth.pw_uid, f"{path} owned by {os.stat(path).st_uid}"
     assert stat.S_IMODE(os.stat(tf.key).st_mode) == 0o600
-    # The daemon's account can use the store directly, as well.
-    r = subprocess.run(["setpriv", f"--reuid={pw_ent.pw_uid}", f"--regid={pw_ent.pw_gid}",
-                        "--clear-groups", str(twofold_binary()), "-c", str(tf.conf),
-                        "user", "list"], capture_output=True, text=True)
+    # The auth account can use the store directly, as well; the mail account cannot read it.
+    r = as_account(auth, twofold_binary(), "-c", tf.conf, "user", "list")
     assert r.returncode == 0 and r.stdout.startswith("alice\t"), r.stderr
+    for path in (tf.key, tf.db):
+        r = as_account(mail, "cat", path)
+        assert r.returncode != 0 and "Permission denied" in r.stderr, r
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
-def test_root_database_dir_created_for_service_user(tf):
-    pw_ent = ensure_service_user()
-    db_dir = tf.dir / "db"
+def test_root_user_add_makes_maildir_as_mail_account(tf):
+    mail, _ = split_accounts(tf)
+    tf.set("storage", "maildir", f"{tf.dir}/mail/%d/%n")
+    tf.add_user("bob@example.org")
+    md = tf.dir / "mail" / "example.org" / "bob"
+    for d in (md, md / "cur", md / "new", md / "tmp"):
+        st = os.stat(d)
+        assert (st.st_uid, st.st_gid) == (mail.pw_uid, mail.pw_gid), d
+        assert stat.S_IMODE(st.st_mode) == 0o700, d
+    # the directory made above it: searchable by the auth account, not listable
+    st = os.stat(md.parent)
+    assert st.st_uid == mail.pw_uid and stat.S_IMODE(st.st_mode) == 0o711
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+def test_root_user_add_without_a_mail_tree_says_so(tf):
+    ensure_service_user()
+    ensure_account(AUTH_USER)
     tf.set("server", "user", SERVICE_USER)
+    tf.set("server", "auth_user", AUTH_USER)
+    # tf.dir belongs to root: the mail account cannot make mail/ there
+    r = tf.run("user", "add", "carol", input="Correct-Horse-42x\n")
+    line = one_error_line(r)
+    assert "carol added, but not its maildir" in line and "Permission denied" in line, line
+    assert "carol" in tf.users()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+def test_root_database_dir_created_for_auth_user(tf):
+    _, auth = split_accounts(tf)
+    db_dir = tf.dir / "db"
     tf.set("auth", "database", db_dir / "auth.db")
     tf.add_user("alice")
-    assert os.stat(db_dir).st_uid == pw_ent.pw_uid
-    assert os.stat(db_dir / "auth.db").st_uid == pw_ent.pw_uid
+    assert os.stat(db_dir).st_uid == auth.pw_uid
+    assert stat.S_IMODE(os.stat(db_dir).st_mode) == 0o700
+    assert os.stat(db_dir / "auth.db").st_uid == auth.pw_uid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+def test_root_state_dir_of_another_account_refused(tf):
+    mail, _ = split_accounts(tf)
+    tf.state.mkdir(mode=0o700)
+    (tf.state / "auth.db").write_bytes(b"")
+    os.chown(tf.state, mail.pw_uid, mail.pw_gid)
+    line = one_error_line(tf.run("user", "list"))
+    assert str(tf.state) in line and f"belongs to uid {mail.pw_uid}" in line, line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")
+def test_root_missing_auth_user_is_one_clear_error(tf):
+    ensure_service_user()
+    tf.set("server", "user", SERVICE_USER)
+    tf.set("server", "auth_user", "no-such-auth-tf")
+    line = one_error_line(tf.run("user", "list"))
+    assert "no-such-auth-tf" in line and "auth_user" in line, line
+    assert not tf.state.exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CI runs as root)")

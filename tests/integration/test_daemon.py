@@ -4,6 +4,7 @@ the auth service, signals. Runs the real twofoldd (tests/integration/twofold_har
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -164,8 +165,10 @@ def test_workers_chrooted_and_unprivileged(server):
     assert list(chroot.iterdir()) == []
     auth = server.auth_pids()
     assert auth, server.log()
+    auth_uid = pwd.getpwnam(twofold_harness.AUTH_USER).pw_uid
+    assert auth_uid != uid
     for pid in auth:
-        assert proc_uids(pid) == [uid] * 4
+        assert proc_uids(pid) == [auth_uid] * 4
         assert os.readlink(f"/proc/{pid}/root") == "/"
 
 
@@ -375,21 +378,43 @@ def test_login_gets_maildir_from_auth_service(server):
         server.log()
 
 
-def test_auth_service_creates_missing_maildir(server):
+def test_user_add_makes_the_maildir_for_the_mail_account(server):
     user = server.add_user("bob")
     md = server.maildir("bob")
-    assert not md.exists()
+    for sub in ("", "cur", "new", "tmp"):
+        st = (md / sub).stat()
+        assert st.st_mode & 0o777 == 0o700
+        if running_as_root():
+            assert st.st_uid == pwd.getpwnam(twofold_harness.SERVICE_USER).pw_uid
     server.start()
     pop = server.pop3()
     pop.user("bob")
     pop.pass_(user.password + server.code(user.secret))
     assert pop.stat()[0] == 0
     pop.quit()
+
+
+def test_missing_maildir_at_login(server):
+    """Started as root, the auth service runs as an account of its own, which must not make
+    maildirs (they would be its own): a login whose maildir is gone fails temporarily and says
+    why. Without root everything is one account and the auth service makes it, as before."""
+    user = server.add_user("bob")
+    md = server.maildir("bob")
+    shutil.rmtree(md)
+    server.start()
+    pop = server.pop3()
+    pop.user("bob")
+    if running_as_root():
+        with pytest.raises(Exception, match="-ERR"):
+            pop.pass_(user.password + server.code(user.secret))
+        server.wait_log(rf"{md} does not exist \(`twofold user add` makes it")
+        assert not md.exists()
+        return
+    pop.pass_(user.password + server.code(user.secret))
+    assert pop.stat()[0] == 0
+    pop.quit()
     for sub in ("", "cur", "new", "tmp"):
-        st = (md / sub).stat()
-        assert st.st_mode & 0o777 == 0o700
-        if running_as_root():
-            assert st.st_uid == pwd.getpwnam(twofold_harness.SERVICE_USER).pw_uid
+        assert (md / sub).stat().st_mode & 0o777 == 0o700
 
 
 def test_failed_login_logged_without_secret(server):

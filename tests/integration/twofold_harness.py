@@ -1,8 +1,10 @@
 """The integration test harness: a real twofoldd on loopback, driven by real clients.
 
 A Server lives in its own world-traversable temp dir under /tmp with a generated config, state
-dir and maildir root. When the tests run as root the daemon drops to the system user
-`twofoldtest` (created here if missing), so chroot and privilege drop are really exercised.
+dir and maildir root. When the tests run as root the daemon drops to the system users
+`twofoldtest` (workers, the mail account) and `twofoldtest-auth` (the auth service and its state),
+created here if missing, so chroot, privilege drop and the split between them are really
+exercised.
 The test certificate (ECDSA P-256, CN localhost, SAN DNS:localhost IP:127.0.0.1) is made once
 per session.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_USER = "twofoldtest"
+AUTH_USER = "twofoldtest-auth"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 CHILD_EXIT_TIMEOUT = 5.0
@@ -62,16 +65,28 @@ def sanitizer_report(text):
     return None
 
 
-def ensure_service_user():
-    """Creates the system user the daemon drops to (root only). Returns (uid, gid)."""
+def ensure_account(name):
+    """Creates a system user (root only) unless it exists. Returns (uid, gid)."""
     try:
-        pw = pwd.getpwnam(SERVICE_USER)
+        pw = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", SERVICE_USER], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        pw = pwd.getpwnam(SERVICE_USER)
+        r = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", name],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # exit 9: made meanwhile by another test process
+        assert r.returncode in (0, 9), r.stderr
+        pw = pwd.getpwnam(name)
     return pw.pw_uid, pw.pw_gid
+
+
+def ensure_service_user():
+    """Creates the system user the workers drop to (root only). Returns (uid, gid)."""
+    return ensure_account(SERVICE_USER)
+
+
+def ensure_auth_user():
+    """Creates the system user of the auth service (root only). Returns (uid, gid)."""
+    return ensure_account(AUTH_USER)
 
 
 def free_port():
@@ -173,10 +188,11 @@ class Server:
         self.log_path = self.dir / "twofoldd.log"
         self.state_dir.mkdir(mode=0o700)
         self.mail_root.mkdir(mode=0o755)
-        self.uid = self.gid = None
+        self.uid = self.gid = self.auth_uid = self.auth_gid = None
         if running_as_root():
             self.uid, self.gid = ensure_service_user()
-            os.chown(self.state_dir, self.uid, self.gid)
+            self.auth_uid, self.auth_gid = ensure_auth_user()
+            os.chown(self.state_dir, self.auth_uid, self.auth_gid)
             os.chown(self.mail_root, self.uid, self.gid)
         self.pop3_port = free_port()
         self.imap_port = None
@@ -193,6 +209,7 @@ class Server:
         }
         if running_as_root():
             self.config["server"]["user"] = SERVICE_USER
+            self.config["server"]["auth_user"] = AUTH_USER
         self._write_config()
 
     # --- configuration ---------------------------------------------------------------------
@@ -245,6 +262,7 @@ class Server:
         self._children_seen = {}
         binary = twofoldd_path()
         assert binary.exists(), f"{binary} not built (set TWOFOLD_BUILD_DIR)"
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(binary), "-f", "-c", str(self.conf)],
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
@@ -252,7 +270,19 @@ class Server:
         if wait:
             for port in self._ports():
                 self._wait_port(port)
+            self._wait_started()
         return self
+
+    def _wait_started(self):
+        """The master logs "started" once its services have reported ready."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not re.search(r"twofoldd \S+ started", self.log()[self._log_start:]):
+            if self.proc.poll() is not None:
+                raise AssertionError(f"twofoldd exited with {self.proc.returncode} while "
+                                     f"starting:\n{self.log()}")
+            assert time.monotonic() < deadline, (f"twofoldd not started after "
+                                                 f"{START_TIMEOUT:.0f} s:\n{self.log()}")
+            time.sleep(0.05)
 
     def _ports(self):
         ports = []

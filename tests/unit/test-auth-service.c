@@ -89,11 +89,13 @@ static int svc_listen(struct svc_env *s)
 static void svc_child(struct svc_env *s, int fd)
 {
 	struct sigaction sa = {.sa_handler = on_term};
+	struct auth_service_env env = {
+	    .cfg = s->cfg, .listen_fd = fd, .worker_uid = getuid(), .create_maildirs = true};
 	const char *error;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
-	_exit(auth_service_run(s->cfg, fd, &error) == 0 ? 0 : 2);
+	_exit(auth_service_run(&env, &error) == 0 ? 0 : 2);
 }
 
 static int setup(void **state)
