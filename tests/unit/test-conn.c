@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "test-measure.h"
+
 #include "server/conn.h"
 
 #include <errno.h>
@@ -141,13 +143,6 @@ static void test_write_to_closed_peer(void **state)
 	assert_int_equal(conn_puts(p->c, "more"), -1);
 }
 
-/* Under AddressSanitizer neither glibc's heap nor the real stack is what the program uses:
- * the memory checks are left out there (the behaviour is still checked). */
-#if defined(__SANITIZE_ADDRESS__)
-#define MEMORY_MEASURED false
-#else
-#define MEMORY_MEASURED true
-#endif
 
 /* malloc'ed bytes in use, from the heap and from mmap (a big buffer is mapped on its own) */
 static size_t heap_in_use(void)
@@ -190,7 +185,7 @@ static void test_release_buffers(void **state)
 	/* output empty: freed; input holds "PART": kept */
 	before = heap_in_use();
 	conn_release_buffers(p->c);
-	assert_true(!MEMORY_MEASURED || before - heap_in_use() >= big);
+	assert_true(!test_measured() || before - heap_in_use() >= big);
 	peer_send(p, "IAL\r\n");
 	assert_int_equal(conn_read_line(p->c, &line, 65536, 5), 7);
 	assert_string_equal(line, "PARTIAL");
@@ -198,7 +193,7 @@ static void test_release_buffers(void **state)
 	/* all input read: the input buffer goes too */
 	before = heap_in_use();
 	conn_release_buffers(p->c);
-	assert_true(!MEMORY_MEASURED || before - heap_in_use() >= big);
+	assert_true(!test_measured() || before - heap_in_use() >= big);
 	conn_release_buffers(p->c); /* nothing left: harmless */
 	peer_send(p, "NOOP\r\n");
 	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 4);
@@ -278,10 +273,10 @@ static void test_idle_callback(void **state)
 	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 7);
 	assert_string_equal(line, "A1 NOOP");
 	assert_int_equal(probe.calls, 1);
-	assert_true(!MEMORY_MEASURED || before - probe.heap_at_idle >= big);
-	assert_true(!MEMORY_MEASURED || stack_before >= 128);
+	assert_true(!test_measured() || before - probe.heap_at_idle >= big);
+	assert_true(!test_measured() || stack_before >= 128);
 	/* released after the callback: the pages below this frame are still gone */
-	assert_true(!MEMORY_MEASURED || stack_before - stack_rss_kib() >= 64);
+	assert_true(!test_measured() || stack_before - stack_rss_kib() >= 64);
 	/* input already there: no idle */
 	peer_send(p, "A2 NOOP\r\n");
 	assert_int_equal(conn_read_line(p->c, &line, 100, 5), 7);
