@@ -414,7 +414,7 @@ static int login_lock(struct login *l)
 	unsigned count = l->user.lock_count + 1;
 	time_t until = l->req->now + policy_lock_duration(p->cfg, count);
 
-	log_info("user %s locked for %lld s after %u failures", l->user.name,
+	log_info("user %s locked for %lld s after %u failures", log_quote(l->user.name),
 	         (long long)(until - l->req->now), p->cfg->max_failures);
 	l->locked = true;
 	return p->module->lock_set(p->store, l->user.id, until, count, &l->error);
@@ -474,9 +474,10 @@ static int login_audit(struct login *l, enum auth_result r)
 	    .stolen_password = l->stolen,
 	};
 
-	log_info("login %s: user=%s proto=%s ip=%s factor=%s%s%s%s", e.result, e.user, e.proto,
-	         e.ip[0] != '\0' ? e.ip : "-", e.factor, e.reason[0] != '\0' ? " reason=" : "",
-	         e.reason, e.stolen_password ? " STOLEN-PASSWORD?" : "");
+	log_info("login %s: user=%s proto=%s ip=%s factor=%s%s%s%s", e.result, log_quote(e.user),
+	         e.proto, e.ip[0] != '\0' ? log_quote(e.ip) : "-", e.factor,
+	         e.reason[0] != '\0' ? " reason=" : "", e.reason,
+	         e.stolen_password ? " STOLEN-PASSWORD?" : "");
 	return l->p->module->audit_append(l->p->store, &e, &l->error);
 }
 
@@ -487,7 +488,7 @@ static enum auth_result login_finish(struct login *l, enum auth_result r)
 	if (login_audit(l, r) < 0 && r == AUTH_OK)
 		r = login_tempfail(l, l->error);
 	if (r == AUTH_TEMPFAIL)
-		log_error("login for %s: temporary failure: %s", l->req->user,
+		log_error("login for %s: temporary failure: %s", log_quote(l->req->user),
 		          l->error != NULL ? l->error : "store error");
 	return r;
 }

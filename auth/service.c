@@ -153,7 +153,7 @@ static int auth_service_login(struct auth_service *svc, const struct auth_servic
 	if (reply->result == AUTH_OK) {
 		fd = auth_maildir_open(svc->cfg, reply->user, svc->env->create_maildirs, &error);
 		if (fd < 0) {
-			log_error("maildir for %s: %s", reply->user, error);
+			log_error("maildir for %s: %s", log_quote(reply->user), error);
 			reply->result = AUTH_TEMPFAIL;
 			reply->delay_ms = 0;
 		}

@@ -45,6 +45,65 @@ static void log_mask_controls(char *msg)
 	}
 }
 
+static bool log_plain_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("._@+-:/", c) != NULL);
+}
+
+static bool log_plain_token(const char *s, size_t len)
+{
+	if (len == 0 || len > LOG_QUOTE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!log_plain_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Writes s[0..len) escaped into out, which has room for 4 bytes per input byte. */
+static char *log_escape(char *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			*out++ = '\\';
+			*out++ = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[c >> 4];
+			*out++ = hex[c & 0xf];
+		} else {
+			*out++ = (char)c;
+		}
+	}
+	return out;
+}
+
+const char *log_quote(const char *s)
+{
+	static char slots[LOG_QUOTE_SLOTS][4 * LOG_QUOTE_MAX + 8];
+	static unsigned next;
+	char *buf = slots[next++ % LOG_QUOTE_SLOTS], *o = buf;
+	size_t len = s != NULL ? strnlen(s, LOG_QUOTE_MAX + 1) : 0;
+
+	if (log_plain_token(s, len))
+		return memcpy(buf, s, len + 1);
+	*o++ = '"';
+	o = log_escape(o, s, len > LOG_QUOTE_MAX ? LOG_QUOTE_MAX : len);
+	if (len > LOG_QUOTE_MAX) {
+		memcpy(o, "...", 3);
+		o += 3;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return buf;
+}
+
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 

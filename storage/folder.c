@@ -165,7 +165,7 @@ static unsigned folder_special(const char *name)
 
 static int folder_sys_error(const char *what, const char *name, const char **error_r)
 {
-	log_error("storage: %s %s: %s", what, name, strerror(errno));
+	log_error("storage: %s %s: %s", what, log_quote(name), strerror(errno));
 	*error_r = "mailbox access error";
 	return -1;
 }

@@ -17,7 +17,7 @@
 
 static int maildir_sys_error(const char *what, const char *name, const char **error_r)
 {
-	log_error("maildir: %s %s: %s", what, name, strerror(errno));
+	log_error("maildir: %s %s: %s", what, log_quote(name), strerror(errno));
 	*error_r = "mailbox access error";
 	return -1;
 }

@@ -60,7 +60,8 @@ static enum imap_cmd_result imap_logged_in(struct imap_client *c, const struct s
 
 	if (login->maildir_fd < 0 ||
 	    mail_storage_open(login->maildir_fd, &c->storage, &error) < 0) {
-		log_error("imap user=%s: opening the mail storage failed: %s", login->user, error);
+		log_error("imap user=%s: opening the mail storage failed: %s",
+		          log_quote(login->user), error);
 		if (login->maildir_fd >= 0)
 			close(login->maildir_fd);
 		imap_tagged(c, "NO", "[UNAVAILABLE] Mailbox unavailable, try again later.");
@@ -72,7 +73,7 @@ static enum imap_cmd_result imap_logged_in(struct imap_client *c, const struct s
 	c->limits = imap_parser_limits_default;
 	c->limits.max_literal = UINT64_MAX; /* APPEND checks its own limit: NO [TOOBIG] */
 	imap_parser_set_limits(c->parser, &c->limits);
-	log_info("imap login user=%s ip=%s", c->user, conn_peer_ip(c->conn));
+	log_info("imap login user=%s ip=%s", log_quote(c->user), conn_peer_ip(c->conn));
 	imap_tagged(c, "OK", "[CAPABILITY %s] Logged in.", imap_capabilities(c));
 	return IMAP_CMD_OK;
 }
@@ -254,7 +255,7 @@ enum imap_cmd_result imap_cmd_id(struct imap_client *c, const struct imap_arg *a
 	if (n != 1 || imap_id_parse(c, &a[0]) < 0)
 		return imap_bad(c, "ID takes NIL or a list of field/value pairs.");
 	if (c->client_id[0] != '\0')
-		log_info("imap id ip=%s name=%s", conn_peer_ip(c->conn), c->client_id);
+		log_info("imap id ip=%s name=%s", conn_peer_ip(c->conn), log_quote(c->client_id));
 	imap_untagged(c, "ID (\"name\" \"twofold\")");
 	imap_ok(c, "ID completed.");
 	return IMAP_CMD_OK;

@@ -147,8 +147,8 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge)
 	if (c->box == NULL)
 		return;
 	if (mailbox_sync(c->box, &error) < 0) {
-		log_error("imap user=%s: sync of %s failed: %s", c->user, mailbox_name(c->box),
-		          error);
+		log_error("imap user=%s: sync of %s failed: %s", log_quote(c->user),
+		          log_quote(mailbox_name(c->box)), error);
 		return;
 	}
 	imap_report_flags(c);
@@ -492,7 +492,7 @@ void imap_session_run(struct session *s)
 	}
 	conn_flush(c.conn);
 	if (c.user != NULL)
-		log_info("imap logout user=%s ip=%s", c.user, conn_peer_ip(c.conn));
+		log_info("imap logout user=%s ip=%s", log_quote(c.user), conn_peer_ip(c.conn));
 	imap_client_logout_storage(&c);
 	imap_parser_free(&c.parser);
 	conn_set_idle(c.conn, 0, NULL, NULL);

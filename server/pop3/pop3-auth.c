@@ -52,10 +52,12 @@ static enum pop3_cmd_result pop3_maildrop_open(struct pop3 *p, const struct sess
 	if (login->maildir_fd >= 0)
 		close(login->maildir_fd);
 	if (r == 0) {
-		log_info("pop3 user=%s ip=%s: maildrop in use", login->user, conn_peer_ip(p->conn));
+		log_info("pop3 user=%s ip=%s: maildrop in use", log_quote(login->user),
+		         conn_peer_ip(p->conn));
 		pop3_err(p, "[IN-USE] Mailbox is locked by another POP3 session.");
 	} else if (r < 0) {
-		log_error("pop3 user=%s: opening the maildrop failed: %s", login->user, error);
+		log_error("pop3 user=%s: opening the maildrop failed: %s", log_quote(login->user),
+		          error);
 		pop3_err(p, "[SYS/TEMP] Mailbox unavailable, try again later.");
 	}
 	if (r <= 0) {
@@ -68,8 +70,8 @@ static enum pop3_cmd_result pop3_maildrop_open(struct pop3 *p, const struct sess
 	p->retrieved = xcalloc(p->count + 1, sizeof(bool));
 	p->state = POP3_STATE_TRANSACTION;
 	pop3_parser_set_max(&p->parser, POP3_LINE_MAX);
-	log_info("pop3 login user=%s ip=%s messages=%zu", p->login_user, conn_peer_ip(p->conn),
-	         p->count);
+	log_info("pop3 login user=%s ip=%s messages=%zu", log_quote(p->login_user),
+	         conn_peer_ip(p->conn), p->count);
 	pop3_ok(p, "Logged in.");
 	return POP3_CMD_OK;
 }

@@ -196,7 +196,7 @@ void pop3_session_run(struct session *s)
 	}
 	conn_flush(p.conn);
 	if (p.login_user != NULL)
-		log_info("pop3 logout user=%s ip=%s retr=%u dele=%u", p.login_user,
+		log_info("pop3 logout user=%s ip=%s retr=%u dele=%u", log_quote(p.login_user),
 		         conn_peer_ip(p.conn), p.n_retr, p.n_dele);
 	pop3_maildrop_close(&p);
 	xfree_secret_str(&p.user);

@@ -168,6 +168,20 @@ def classify_process(pid):
     return kind
 
 
+def _from_source(client_class, source):
+    """client_class (imaplib.IMAP4_SSL or poplib.POP3_SSL) connecting from the local address
+    source: any 127.x.y.z works on Linux loopback once the client socket is bound to it."""
+
+    class FromSource(client_class):
+        def _create_socket(self, timeout):
+            sock = socket.create_connection((self.host, self.port), timeout,
+                                            source_address=(source, 0))
+            ctx = getattr(self, "ssl_context", None) or self.context
+            return ctx.wrap_socket(sock, server_hostname=self.host)
+
+    return FromSource
+
+
 @dataclasses.dataclass
 class User:
     name: str
@@ -543,16 +557,19 @@ class Server:
             ctx.maximum_version = max_version
         return ctx
 
-    def pop3(self, timeout=10):
+    def pop3(self, timeout=10, source=None):
+        """A poplib client; source: the loopback address to connect from (127.0.0.2, ...:
+        the daemon counts failures and familiarity per client address)."""
         import poplib
-        return poplib.POP3_SSL("127.0.0.1", self.pop3_port, context=self.ssl_context(),
-                               timeout=timeout)
+        cls = poplib.POP3_SSL if source is None else _from_source(poplib.POP3_SSL, source)
+        return cls("127.0.0.1", self.pop3_port, context=self.ssl_context(), timeout=timeout)
 
-    def imap(self, timeout=10):
+    def imap(self, timeout=10, source=None):
+        """An imaplib client; source as for pop3()."""
         import imaplib
         assert self.imap_port is not None, "IMAP not configured (call enable_imap())"
-        return imaplib.IMAP4_SSL("127.0.0.1", self.imap_port, ssl_context=self.ssl_context(),
-                                 timeout=timeout)
+        cls = imaplib.IMAP4_SSL if source is None else _from_source(imaplib.IMAP4_SSL, source)
+        return cls("127.0.0.1", self.imap_port, ssl_context=self.ssl_context(), timeout=timeout)
 
     def tls_connect(self, port=None, context=None, timeout=10):
         """A raw TLS socket to the POP3 port (or port)."""
