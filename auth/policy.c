@@ -44,6 +44,7 @@ struct login {
 	size_t secret_len;
 	struct auth_user user; /* id 0: unknown user */
 	bool locked;           /* in a timed lockout now */
+	bool checked;          /* an Argon2 verify ran (real or burnt) */
 	const char *factor;
 	const char *reason;
 	bool stolen; /* password right, second factor wrong */
@@ -208,7 +209,14 @@ static void login_factor_ctx(struct login *l, struct factor_ctx *ctx)
 /* Argon2 work whose result does not matter: the same cost as a real verify. */
 static void login_burn(struct login *l, const char *hash)
 {
+	l->checked = true;
 	(void)password_verify(hash, l->req->secret, l->secret_len);
+}
+
+static int login_verify(struct login *l, size_t pwlen)
+{
+	l->checked = true;
+	return password_verify(l->user.pwhash, l->req->secret, pwlen);
 }
 
 static enum auth_result login_fail(struct login *l, const char *reason)
@@ -311,7 +319,7 @@ static size_t login_split(struct login *l, const struct auth_factor **factor_r)
 
 static enum auth_result login_password_only(struct login *l)
 {
-	if (password_verify(l->user.pwhash, l->req->secret, l->secret_len) != 1)
+	if (login_verify(l, l->secret_len) != 1)
 		return login_fail(l, "bad-password");
 	if (l->p->cfg->second_factor == SECOND_FACTOR_OPTIONAL) {
 		l->factor = "password";
@@ -336,7 +344,7 @@ static enum auth_result login_password(struct login *l)
 	if (rc == 0)
 		return login_password_only(l);
 	pwlen = login_split(l, &f);
-	if (password_verify(l->user.pwhash, l->req->secret, pwlen) != 1)
+	if (login_verify(l, pwlen) != 1)
 		return login_fail(l, "bad-password");
 	if (f == NULL) {
 		l->stolen = true;
@@ -514,6 +522,15 @@ static void policy_prune(struct auth_policy *p, time_t now)
 		         error != NULL ? error : "store error");
 }
 
+/* A temporary failure after a secret was checked costs what a failure costs at most: a store
+ * kept busy must not buy an attacker quick, uncounted guesses. */
+static uint32_t login_fail_delay(const struct login *l, enum auth_result r)
+{
+	if (r == AUTH_FAIL)
+		return l->delay_ms;
+	return l->checked ? POLICY_MAX_DELAY_MS : POLICY_TEMPFAIL_DELAY_MS;
+}
+
 void auth_policy_login(struct auth_policy *policy, const struct auth_request *req,
                        struct auth_reply *reply)
 {
@@ -534,7 +551,7 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 		reply->factor = l.factor;
 		reply->delay_ms = 0;
 	} else {
-		reply->delay_ms = r == AUTH_FAIL ? l.delay_ms : POLICY_TEMPFAIL_DELAY_MS;
+		reply->delay_ms = login_fail_delay(&l, r);
 	}
 	auth_user_clear(&l.user);
 	policy_prune(policy, req->now);

@@ -1,8 +1,12 @@
 /*
- * The `sqlite` auth store module. Parameterised statements only; WAL; busy handling with
- * sqlite3_busy_timeout plus a few retries, after which the caller sees -1 (a TEMPFAIL login).
+ * The `sqlite` auth store module. Parameterised statements only; WAL. A statement that finds
+ * the store locked by another process's write waits for it up to [auth] busy_timeout (SQLite's
+ * busy handler, and a retry while that time is not used up: a stale WAL snapshot is reported
+ * busy at once); after that the caller sees -1 (a TEMPFAIL login). Waiting, rather than failing
+ * at once, keeps a login that meets another process's write from going uncounted.
  */
 #include "auth/module.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/xalloc.h"
 
@@ -16,12 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STORE_BUSY_TIMEOUT_MS 500
-#define STORE_BUSY_RETRIES    3
+#define STORE_BUSY_RETRY_MS 10
 
 struct sqlite_store {
 	struct auth_store store;
 	sqlite3 *db;
+	long busy_timeout_ms;
 	char error[256];
 };
 
@@ -85,28 +89,34 @@ static bool store_busy(int rc)
 	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
-/* sqlite3_step with retries on BUSY (each already waited for the busy timeout). */
-static int store_step(sqlite3_stmt *stmt)
+/* True while a busy statement may be tried again: the busy timeout is not used up yet. */
+static bool store_retry(const struct sqlite_store *s, long start_ms, int rc)
 {
-	int rc = SQLITE_BUSY;
+	if (!store_busy(rc) || clock_now_ms() - start_ms >= s->busy_timeout_ms)
+		return false;
+	usleep(STORE_BUSY_RETRY_MS * 1000);
+	return true;
+}
 
-	for (int i = 0; i <= STORE_BUSY_RETRIES; i++) {
-		rc = sqlite3_step(stmt);
-		if (!store_busy(rc))
-			break;
+/* sqlite3_step, tried again while busy within the busy timeout. */
+static int store_step(const struct sqlite_store *s, sqlite3_stmt *stmt)
+{
+	long start = clock_now_ms();
+	int rc;
+
+	while (store_retry(s, start, rc = sqlite3_step(stmt)))
 		sqlite3_reset(stmt);
-		usleep(10000);
-	}
 	return rc;
 }
 
 static int store_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **stmt_r,
                          const char **error_r)
 {
-	int rc = SQLITE_BUSY;
+	long start = clock_now_ms();
+	int rc;
 
-	for (int i = 0; i <= STORE_BUSY_RETRIES && store_busy(rc); i++)
-		rc = sqlite3_prepare_v2(s->db, sql, -1, stmt_r, NULL);
+	while (store_retry(s, start, rc = sqlite3_prepare_v2(s->db, sql, -1, stmt_r, NULL)))
+		;
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(*stmt_r);
 		*stmt_r = NULL;
@@ -118,7 +128,7 @@ static int store_prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt *
 /* Runs a statement that returns no rows; returns changes() or -1. */
 static int store_run(struct sqlite_store *s, sqlite3_stmt *stmt, const char **error_r)
 {
-	int rc = store_step(stmt);
+	int rc = store_step(s, stmt);
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_fail(s, "write", error_r);
@@ -131,10 +141,11 @@ static int store_run(struct sqlite_store *s, sqlite3_stmt *stmt, const char **er
 
 static int store_exec(struct sqlite_store *s, const char *sql, const char **error_r)
 {
-	int rc = SQLITE_BUSY;
+	long start = clock_now_ms();
+	int rc;
 
-	for (int i = 0; i <= STORE_BUSY_RETRIES && store_busy(rc); i++)
-		rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	while (store_retry(s, start, rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)))
+		;
 	return rc == SQLITE_OK ? 0 : store_fail(s, "exec", error_r);
 }
 
@@ -146,6 +157,25 @@ static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
 static void bind_hash(sqlite3_stmt *stmt, int idx, const unsigned char hash[AUTH_HASH_LEN])
 {
 	sqlite3_bind_blob(stmt, idx, hash, AUTH_HASH_LEN, SQLITE_TRANSIENT);
+}
+
+/* Copies a non-empty BLOB column; -1 for anything else (empty, NULL, text, a number): a row
+ * of a shape this module never writes is a store error, never an empty factor. */
+static int store_blob_copy(sqlite3_stmt *stmt, int col, unsigned char **data_r, size_t *len_r)
+{
+	const void *blob;
+	int len;
+
+	if (sqlite3_column_type(stmt, col) != SQLITE_BLOB)
+		return -1;
+	blob = sqlite3_column_blob(stmt, col);
+	len = sqlite3_column_bytes(stmt, col);
+	if (blob == NULL || len <= 0)
+		return -1;
+	*data_r = xmalloc((size_t)len);
+	memcpy(*data_r, blob, (size_t)len);
+	*len_r = (size_t)len;
+	return 0;
 }
 
 static char *column_strdup(sqlite3_stmt *stmt, int col)
@@ -202,7 +232,7 @@ static int store_migrate(struct sqlite_store *s, const char **error_r)
 		return -1;
 	if (store_prepare(s, "PRAGMA user_version", &stmt, error_r) < 0)
 		goto rollback;
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	version = rc == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : -1;
 	sqlite3_finalize(stmt);
 	if (version < 0 || version > STORE_VERSION) {
@@ -237,7 +267,7 @@ rollback:
  * attacker able to crash the machine. */
 static int store_configure(struct sqlite_store *s, const char **error_r)
 {
-	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(s->db, (int)s->busy_timeout_ms);
 	if (store_exec(s, "PRAGMA journal_mode = WAL", error_r) < 0 ||
 	    store_exec(s, "PRAGMA foreign_keys = ON", error_r) < 0 ||
 	    store_exec(s, "PRAGMA synchronous = NORMAL", error_r) < 0 ||
@@ -267,6 +297,7 @@ static int sqlite_open(const struct config *cfg, struct auth_store **store_r, co
 		return -1;
 	s = xcalloc(1, sizeof(*s));
 	s->store.module = &auth_module_sqlite;
+	s->busy_timeout_ms = cfg->auth_busy_timeout;
 	if (sqlite3_open_v2(cfg->auth_database, &s->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		snprintf(errbuf, sizeof(errbuf), "cannot open %s: %s", cfg->auth_database,
@@ -317,7 +348,7 @@ static int sqlite_user_get(struct auth_store *store, const char *name, struct au
 	    0)
 		return -1;
 	bind_text(stmt, 1, name);
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW)
 		user_from_row(stmt, user_r);
 	sqlite3_finalize(stmt);
@@ -386,7 +417,7 @@ static int sqlite_user_list(struct auth_store *store, void (*cb)(const struct au
 	if (store_prepare(s, "SELECT " USER_COLUMNS " FROM users ORDER BY name", &stmt, error_r) <
 	    0)
 		return -1;
-	while ((rc = store_step(stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(s, stmt)) == SQLITE_ROW) {
 		struct auth_user u;
 
 		user_from_row(stmt, &u);
@@ -416,11 +447,14 @@ static int sqlite_factor_get(struct auth_store *store, int64_t user_id, const ch
 	sqlite3_bind_int64(stmt, 1, user_id);
 	bind_text(stmt, 2, kind);
 	sqlite3_bind_int(stmt, 3, pending);
-	rc = store_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*len_r = (size_t)sqlite3_column_bytes(stmt, 0);
-		*data_r = xmalloc(*len_r);
-		memcpy(*data_r, sqlite3_column_blob(stmt, 0), *len_r);
+	rc = store_step(s, stmt);
+	if (rc == SQLITE_ROW && store_blob_copy(stmt, 0, data_r, len_r) < 0) {
+		snprintf(s->error, sizeof(s->error),
+		         "auth store: %s factor row of user %lld is empty or not a blob", kind,
+		         (long long)user_id);
+		*error_r = s->error;
+		sqlite3_finalize(stmt);
+		return -1;
 	}
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
@@ -530,7 +564,7 @@ static int store_count(struct sqlite_store *s, const char *sql, int64_t id, unsi
 	if (store_prepare(s, sql, &stmt, error_r) < 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW)
 		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -599,7 +633,7 @@ static int sqlite_apppass_list(struct auth_store *store, int64_t user_id,
 	                  &stmt, error_r) < 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	while ((rc = store_step(stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(s, stmt)) == SQLITE_ROW) {
 		struct auth_apppass ap;
 
 		apppass_from_row(stmt, &ap);
@@ -622,7 +656,7 @@ static int sqlite_apppass_find(struct auth_store *store, const unsigned char has
 	                  error_r) < 0)
 		return -1;
 	bind_hash(stmt, 1, hash);
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW)
 		apppass_from_row(stmt, ap_r);
 	sqlite3_finalize(stmt);
@@ -693,7 +727,7 @@ static int sqlite_grace_check(struct auth_store *store, const unsigned char hash
 		return -1;
 	bind_hash(stmt, 1, hash);
 	sqlite3_bind_int64(stmt, 2, now);
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -751,7 +785,7 @@ static int sqlite_failure_get(struct auth_store *store, const char *kind, const 
 		return -1;
 	bind_text(stmt, 1, kind);
 	bind_text(stmt, 2, key);
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW)
 		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -779,10 +813,10 @@ static int sqlite_failure_record(struct auth_store *store, const char *kind, con
 	bind_text(stmt, 2, key);
 	sqlite3_bind_int64(stmt, 3, now);
 	sqlite3_bind_int64(stmt, 4, since);
-	rc = store_step(stmt);
+	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW) {
 		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
-		rc = store_step(stmt);
+		rc = store_step(s, stmt);
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 1 : store_fail(s, "record failure", error_r);
@@ -886,7 +920,7 @@ static int sqlite_audit_list(struct auth_store *store, const char *name, unsigne
 	if (name != NULL)
 		bind_text(stmt, 1, name);
 	sqlite3_bind_int64(stmt, 2, limit == 0 ? -1 : (int64_t)limit);
-	while ((rc = store_step(stmt)) == SQLITE_ROW) {
+	while ((rc = store_step(s, stmt)) == SQLITE_ROW) {
 		struct admin_log_entry e = {
 		    .time = sqlite3_column_int64(stmt, 0),
 		    .user = (const char *)sqlite3_column_text(stmt, 1),

@@ -55,6 +55,7 @@ static const struct config_key config_keys[] = {
     {"auth", "max_failures", CT_UINT, OFF(max_failures), 1, 1000},
     {"auth", "lockout", CT_UINT, OFF(lockout), 1, 30 * 86400},
     {"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
+    {"auth", "busy_timeout", CT_UINT, OFF(auth_busy_timeout), 100, 60000},
     {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
     {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
     {"storage", "maildir", CT_STRING, OFF(maildir), 0, 0},
@@ -96,6 +97,7 @@ static void config_set_defaults(struct config *cfg)
 	cfg->max_failures = 10;
 	cfg->lockout = 900;
 	cfg->lockout_max = 86400;
+	cfg->auth_busy_timeout = 10000;
 	cfg->pwhash_opslimit = 2;        /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
 	cfg->pwhash_memlimit = 67108864; /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
 }

@@ -59,6 +59,7 @@ struct config {
 	unsigned mfa_grace; /* seconds, 0 = strict */
 	unsigned max_failures;
 	unsigned lockout, lockout_max; /* seconds */
+	unsigned auth_busy_timeout; /* ms a login waits for a store another process is writing */
 	uint64_t pwhash_opslimit;
 	size_t pwhash_memlimit;
 

@@ -594,6 +594,9 @@ static void test_busy_store_tempfail(void **state)
 	char *seed, *s, *ap;
 	int64_t id;
 
+	env_close(e);
+	e->cfg->auth_busy_timeout = 200;
+	env_open(e);
 	env_add_user(e, "olga");
 	seed = env_enroll(e, "olga", &len);
 	assert_int_equal(admin_apppass_add(e->p, "olga", "x", "all", 0, &ap, &id, &error), 0);
@@ -602,15 +605,103 @@ static void test_busy_store_tempfail(void **state)
 	assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE; UPDATE users SET enabled = enabled",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
+	/* the password was checked: delayed like the slowest failure, not cheaper than one */
 	r = env_login(e, "olga", s, TEST_T0);
 	assert_int_equal(r.result, AUTH_TEMPFAIL);
-	assert_int_equal(env_login(e, "olga", ap, TEST_T0).result, AUTH_TEMPFAIL);
+	assert_int_equal(r.delay_ms, 15000);
+	r = env_login(e, "olga", ap, TEST_T0);
+	assert_int_equal(r.result, AUTH_TEMPFAIL);
+	assert_int_equal(r.delay_ms, 1000);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	/* nothing was consumed: the same code works now */
 	assert_int_equal(env_login(e, "olga", s, TEST_T0 + 1).result, AUTH_OK);
 	free(s);
 	xfree_secret_str(&ap);
+	xfree_secret(seed, len);
+}
+
+static int table_exec(const struct env *e, const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* Another process writes the store for ms milliseconds (from when this returns). */
+static pid_t hold_write_lock(const struct env *e, unsigned ms)
+{
+	int fds[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *db;
+
+		if (sqlite3_open(e->cfg->auth_database, &db) != SQLITE_OK ||
+		    sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE users SET enabled = enabled", NULL,
+		                 NULL, NULL) != SQLITE_OK ||
+		    write(fds[1], "x", 1) != 1)
+			_exit(1);
+		usleep(ms * 1000);
+		_exit(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	return pid;
+}
+
+/* A write of a few seconds (a big housekeeping delete, the CLI) makes a login wait, not fail
+ * uncounted: the guess is answered and counted once the store is free. */
+static void test_busy_store_waits_and_counts(void **state)
+{
+	struct env *e = *state;
+	int status;
+	pid_t pid;
+
+	env_add_user(e, "oscar");
+	pid = hold_write_lock(e, 2500);
+	assert_int_equal(env_login(e, "oscar", "wrong password123456", TEST_T0).result, AUTH_FAIL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(lock_info_of(e).failures, 1);
+}
+
+/* A factor row of a shape the module never writes (empty, text) is a store error: the login is
+ * a temporary failure and `user list` names the row, never a crash or a user without TOTP. */
+static void test_factor_row_unexpected_shape(void **state)
+{
+	static const char *const bad[] = {"X''", "'text'", "42"};
+	struct env *e = *state;
+	const char *error = NULL;
+	struct lock_info li;
+	size_t len;
+	char *seed, *s, sql[128];
+
+	e->cfg->second_factor = SECOND_FACTOR_OPTIONAL;
+	env_add_user(e, "opal");
+	seed = env_enroll(e, "opal", &len);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(sql, sizeof(sql), "UPDATE factors SET data = %s", bad[i]);
+		assert_int_equal(table_exec(e, sql), SQLITE_OK);
+		s = env_pwcode(e, seed, len, TEST_T0 + 30 * (time_t)i);
+		assert_int_equal(env_login(e, "opal", s, TEST_T0 + 30 * (time_t)i).result,
+		                 AUTH_TEMPFAIL);
+		free(s);
+		assert_int_equal(
+		    env_login(e, "opal", TEST_PASSWORD, TEST_T0 + 30 * (time_t)i).result,
+		    AUTH_TEMPFAIL);
+		assert_int_equal(admin_user_list(e->p, lock_info_cb, &li, &error), -1);
+		assert_non_null(strstr(error, "totp factor row of user 1 is empty or not a blob"));
+	}
 	xfree_secret(seed, len);
 }
 
@@ -738,6 +829,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_second_factor_modes, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_stolen_password_sign, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_busy_store_tempfail, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_busy_store_waits_and_counts, env_setup,
+	                                    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_factor_row_unexpected_shape, env_setup,
+	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_password_rehash, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_bounds_tables, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_expired_grace, env_setup, env_teardown),
