@@ -42,9 +42,9 @@ static void test_controls_masked(void **state)
 	(void)state;
 	/* C0 controls, DEL, and C1 controls in UTF-8 (U+009B CSI, U+0085 NEL) */
 	line = logged("imap id name=", "a\r\nb\x1b[2J\x7f"
-	                                 "c\xc2\x9b"
-	                                 "31md\xc2\x85"
-	                                 "e");
+	                               "c\xc2\x9b"
+	                               "31md\xc2\x85"
+	                               "e");
 	assert_non_null(strstr(line, "imap id name=a??b?[2J?c??31md??e\n"));
 	assert_null(strchr(line, '\x1b'));
 	assert_null(strstr(line, "\xc2\x9b"));
@@ -111,7 +111,7 @@ static void test_quote_slots(void **state)
 {
 	const char *q[LOG_QUOTE_SLOTS];
 	char name[16];
-	char *line;
+	char *line, fields[128];
 
 	(void)state;
 	for (unsigned i = 0; i < LOG_QUOTE_SLOTS; i++) {
@@ -122,7 +122,9 @@ static void test_quote_slots(void **state)
 		snprintf(name, sizeof(name), "\"v %u\"", i);
 		assert_string_equal(q[i], name);
 	}
-	line = logged("login fail: user=%s proto=imap", log_quote("x proto=pop3 ip=203.0.113.9\n"));
+	snprintf(fields, sizeof(fields), "%s proto=imap",
+	         log_quote("x proto=pop3 ip=203.0.113.9\n"));
+	line = logged("login fail: user=", fields);
 	assert_non_null(
 	    strstr(line, "login fail: user=\"x proto=pop3 ip=203.0.113.9\\x0a\" proto=imap\n"));
 	free(line);
