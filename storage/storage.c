@@ -476,7 +476,7 @@ void mailbox_mark_changed(struct mailbox *box, size_t index)
 	box->changed[box->changed_count++] = index;
 }
 
-static void changed_reset(struct mailbox *box)
+void mailbox_changed_clear(struct mailbox *box)
 {
 	for (size_t i = 0; i < box->changed_count; i++) {
 		if (box->changed[i] < box->count)
@@ -876,7 +876,6 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 	time_t now = time(NULL);
 	int ret;
 
-	changed_reset(box);
 	if (fstat(box->dirs.curfd, &stbuf) < 0) {
 		log_error("storage: fstat cur: %s", strerror(errno));
 		*error_r = "mailbox access error";
@@ -1185,17 +1184,24 @@ static int expunge_index(struct mailbox *box, const bool *removed, const char **
 	return mail_index_commit(box->index, error_r);
 }
 
+/* Changes not yet taken by mailbox_changed_clear stay listed, under their new indexes. */
 static void view_compact(struct mailbox *box, const bool *removed)
 {
 	size_t out = 0;
 
-	changed_reset(box);
 	mailbox_cache_invalidate(box); /* view indexes move */
+	box->changed_count = 0;
 	for (size_t i = 0; i < box->count; i++) {
-		if (removed[i])
+		if (removed[i]) {
 			msg_free(&box->msgs[i]);
-		else
-			box->msgs[out++] = box->msgs[i];
+			continue;
+		}
+		box->msgs[out] = box->msgs[i];
+		if (box->msgs[out].changed) {
+			box->msgs[out].changed = false;
+			mailbox_mark_changed(box, out);
+		}
+		out++;
 	}
 	box->count = out;
 }

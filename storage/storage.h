@@ -222,12 +222,16 @@ int mailbox_cache_put(struct mailbox *box, size_t index, const char *field, cons
 int mailbox_watch_fd(struct mailbox *box, const char **error_r);
 void mailbox_watch_drain(struct mailbox *box);
 
-/* Changes that mailbox_sync found in messages already in the view, for IMAP untagged updates:
- * the view indexes whose flags/keywords were changed by another session or tool (each once, in
- * no particular order; this session's own mailbox_set_flags/set_keywords are not listed).
- * Vanished messages are not in this list: see mailbox_msg_gone. Valid until the next sync or
- * expunge. */
+/* Changes found in messages already in the view, for IMAP untagged updates: the view indexes
+ * whose flags/keywords were changed by another session or tool (each once, in no particular
+ * order; this session's own mailbox_set_flags/set_keywords are not listed). They are found by
+ * mailbox_sync and also between syncs, when a message is looked up again after another session
+ * renamed its file (open, copy, flag change). The list grows until mailbox_changed_clear, so a
+ * change found between syncs is not lost at the next one; an expunge renumbers it. Vanished
+ * messages are not in this list: see mailbox_msg_gone. */
 size_t mailbox_changed_count(const struct mailbox *box);
 size_t mailbox_changed_index(const struct mailbox *box, size_t i);
+/* The caller has reported the listed changes. */
+void mailbox_changed_clear(struct mailbox *box);
 
 #endif

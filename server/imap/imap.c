@@ -71,6 +71,7 @@ static void imap_report_flags(struct imap_client *c)
 		conn_write(c->conn, out.data, out.len);
 	}
 	buf_free(&out);
+	mailbox_changed_clear(c->box);
 }
 
 void imap_report_keywords(struct imap_client *c)
@@ -157,9 +158,12 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge)
 		imap_report_gone(c);
 	count = (uint32_t)mailbox_count(c->box);
 	recent = imap_count_recent(c->box);
-	/* RECENT goes with EXISTS (new messages), as clients expect it */
+	/* RECENT goes with EXISTS (new messages), as clients expect it, and follows EXPUNGEs
+	 * down: a client keeps the last RECENT it was told, which must not exceed its EXISTS */
 	if (count != c->known_count)
 		conn_printf(c->conn, "* %u EXISTS\r\n* %u RECENT\r\n", count, recent);
+	else if (recent != c->known_recent)
+		conn_printf(c->conn, "* %u RECENT\r\n", recent);
 	c->known_count = count;
 	c->known_recent = recent;
 }

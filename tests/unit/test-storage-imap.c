@@ -533,7 +533,10 @@ static void test_changed_after_external_rename(void **state)
 	assert_string_equal(mailbox_keyword_name(f->box, (unsigned)kw), "done");
 	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << kw);
 	assert_int_equal(mailbox_get(f->box, 2)->flags & ~MAIL_RECENT, MAIL_FLAGGED);
-	/* own changes are no news; the list is per sync */
+	/* own changes are no news; the list lasts until the caller takes it */
+	sync_ok(f->box);
+	assert_int_equal(mailbox_changed_count(f->box), 3);
+	mailbox_changed_clear(f->box);
 	assert_int_equal(mailbox_set_flags(f->box, 2, MAIL_SEEN, 0, &error), 1);
 	sync_ok(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 0);
@@ -541,6 +544,43 @@ static void test_changed_after_external_rename(void **state)
 	sync_ok(other);
 	assert_int_equal(mailbox_changed_count(other), 1);
 	assert_int_equal(mailbox_changed_index(other, 0), 2);
+	mailbox_close(&other);
+}
+
+/* A change found between syncs (a lookup after another session renamed the file) is still
+ * listed after the next sync, and an expunge renumbers it. */
+static void test_changed_between_syncs_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *other;
+	const char *error = NULL;
+	int fd;
+
+	f->box = open_box(f, "INBOX", false);
+	for (int i = 0; i < 3; i++)
+		append(f->box, "Subject: x\n\nx\n", 0);
+	sync_ok(f->box);
+	other = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_set_flags(other, 2, MAIL_FLAGGED, 0, &error), 1);
+	/* the open finds the file under its new name: the new flags are known now */
+	fd = mailbox_msg_open(f->box, 2, &error);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mailbox_get(f->box, 2)->flags & MAIL_FLAGGED, MAIL_FLAGGED);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_changed_count(f->box), 1);
+	assert_int_equal(mailbox_changed_index(f->box, 0), 2);
+	/* message 1 goes: the change moves with its message */
+	{
+		bool remove[3] = {true, false, false};
+
+		assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
+	}
+	assert_int_equal(mailbox_changed_count(f->box), 1);
+	assert_int_equal(mailbox_changed_index(f->box, 0), 1);
+	mailbox_changed_clear(f->box);
+	sync_ok(f->box);
+	assert_int_equal(mailbox_changed_count(f->box), 0);
 	mailbox_close(&other);
 }
 
@@ -896,6 +936,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_recent_claimed_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keywords_persist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_after_external_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_between_syncs_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_move_keep_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_get_put_removed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uidl_bounded_and_stable, setup, teardown),
