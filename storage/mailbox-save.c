@@ -40,7 +40,8 @@ static char *save_name(const struct save *sv)
 	return name;
 }
 
-static int save_index(struct mailbox *dst, struct save *sv, const char **error_r)
+/* Inside dst's transaction: the row of a placed file, with the cached metadata. */
+static int save_index_row(struct mailbox *dst, struct save *sv, const char **error_r)
 {
 	bool recovered;
 
@@ -48,6 +49,13 @@ static int save_index(struct mailbox *dst, struct save *sv, const char **error_r
 		return -1;
 	if (sv->cache_src != NULL && mail_index_cache_copy(sv->cache_src->index, sv->cache_uid,
 	                                                   dst->index, sv->rec.uid, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static int save_index(struct mailbox *dst, struct save *sv, const char **error_r)
+{
+	if (save_index_row(dst, sv, error_r) < 0)
 		return -1;
 	return mail_index_commit(dst->index, error_r);
 }
@@ -117,10 +125,22 @@ int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned f
 
 /* ---- copy / move ---- */
 
+/* A COPY of several messages is one transaction of the destination: every file is placed (a
+ * hard link, else a copy through tmp/) and indexed under its write lock, so no other session
+ * sees a part of it, and when one source turns out to have been expunged by another session
+ * (or anything fails) the files placed so far are removed and the transaction rolled back: the
+ * destination is as before. A MOVE is such a copy followed by the expunge of the sources, so it
+ * is all or nothing as well. */
+/* Times a source renamed meanwhile (flag changes of other sessions) is looked up again. */
+#define TRANSFER_ATTEMPTS 8
+
 struct transfer {
-	struct mailbox *src;
-	size_t index;
-	bool move;
+	struct mailbox *src, *dst;
+	const size_t *idx;
+	size_t count;
+	struct save *sv;
+	char **keys;
+	char **placed; /* names placed in dst's cur/, NULL where none yet */
 };
 
 static int copy_data(int from, int to)
@@ -146,10 +166,10 @@ static int copy_data(int from, int to)
 }
 
 /* Hard links are impossible (another file system, link limits): a real copy through tmp/. */
-static int place_copy_through_tmp(struct transfer *t, struct mailbox *dst, const char *name)
+static int place_copy_through_tmp(const struct msg_rec *m, struct mailbox *src,
+                                  struct mailbox *dst, const char *name)
 {
-	const struct msg_rec *m = &t->src->msgs[t->index];
-	int from = openat(t->src->dirs.curfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int from = openat(src->dirs.curfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	char *tmpname = maildir_unique_name();
 	int to = -1, ret = -1, err;
 
@@ -172,31 +192,21 @@ static int place_copy_through_tmp(struct transfer *t, struct mailbox *dst, const
 	return ret;
 }
 
-static int place_transfer(void *ctx, struct mailbox *dst, const char *name)
+/* Places message index of src as name in dst's cur/; 0 ok, -1 with errno (ENOENT: the source
+ * file is not under the name the view knows). */
+static int place_copy(struct mailbox *src, size_t index, struct mailbox *dst, const char *name)
 {
-	struct transfer *t = ctx;
-	const struct msg_rec *m = &t->src->msgs[t->index];
+	const struct msg_rec *m = &src->msgs[index];
 
-	if (t->move) {
-		if (maildir_rename(t->src->dirs.curfd, m->name, dst->dirs.curfd, name) == 0)
-			return 0;
-		if (errno != EXDEV)
-			return -1;
-	} else {
-		if (linkat(t->src->dirs.curfd, m->name, dst->dirs.curfd, name, 0) == 0)
-			return 0;
-		if (errno == ENOENT || errno == EEXIST)
-			return -1;
-	}
-	if (place_copy_through_tmp(t, dst, name) < 0)
+	if (linkat(src->dirs.curfd, m->name, dst->dirs.curfd, name, 0) == 0)
+		return 0;
+	if (errno == ENOENT || errno == EEXIST)
 		return -1;
-	if (t->move)
-		(void)unlinkat(t->src->dirs.curfd, m->name, 0);
-	return 0;
+	return place_copy_through_tmp(m, src, dst, name);
 }
 
 /* The source's keywords as bits of dst's table (names dst lacks are created; beyond its 64,
- * dropped). */
+ * dropped). Creating one takes dst's write lock, so this runs before the copy's transaction. */
 static uint64_t transfer_keywords(struct mailbox *src, uint64_t keywords, struct mailbox *dst)
 {
 	uint64_t out = 0;
@@ -215,65 +225,139 @@ static uint64_t transfer_keywords(struct mailbox *src, uint64_t keywords, struct
 	return out;
 }
 
-static int transfer(struct mailbox *src, size_t index, struct mailbox *dst, bool move,
-                    uint32_t *uid_r, const char **error_r)
+/* Sizes, date, flags, keywords and a new key of the i-th message, before the transaction
+ * (measuring and keyword creation write to the indexes themselves). 1, 0 vanished, -1. */
+static int transfer_prepare(struct transfer *t, size_t i, const char **error_r)
 {
-	struct transfer t = {.src = src, .index = index, .move = move};
-	struct save sv = {.cache_src = src};
+	size_t index = t->idx[i];
 	struct mail_sizes sizes;
 	const struct mail *m;
-	char *key;
-	int ret, relocated;
+	int ret;
 
-	if (index >= src->count || src->msgs[index].gone ||
-	    (ret = mailbox_msg_sizes(src, index, &sizes, error_r)) == 0) {
-		*error_r = "message has been expunged";
-		return -1;
-	}
-	if (ret < 0)
-		return -1;
-	m = &src->msgs[index].mail;
-	mailbox_cache_flush(src, false);
-	sv.rec = (struct mail_index_rec){
+	if (index >= t->src->count || t->src->msgs[index].gone)
+		return 0;
+	if ((ret = mailbox_msg_sizes(t->src, index, &sizes, error_r)) <= 0)
+		return ret;
+	m = &t->src->msgs[index].mail;
+	t->sv[i] = (struct save){.cache_src = t->src, .cache_uid = m->uid, .flags = m->flags};
+	t->sv[i].rec = (struct mail_index_rec){
 	    .size = sizes.size, .vsize = sizes.crlf_size, .date = sizes.date};
-	sv.rec.keywords = transfer_keywords(src, m->keywords, dst);
-	sv.flags = m->flags;
-	sv.cache_uid = m->uid;
-	key = maildir_unique_name_at(sizes.date);
-	sv.key = key;
+	t->sv[i].rec.keywords = transfer_keywords(t->src, m->keywords, t->dst);
+	t->keys[i] = maildir_unique_name_at(sizes.date);
+	t->sv[i].key = t->keys[i];
+	return 1;
+}
+
+/* Inside the transaction: places and indexes the i-th message. 1, 0 its source has vanished,
+ * -1 error. */
+static int transfer_place(struct transfer *t, size_t i, const char **error_r)
+{
+	struct save *sv = &t->sv[i];
+	int ret;
+
+	sv->rec.uid = mail_index_next_uid(t->dst->index);
 	for (int attempt = 0;; attempt++) {
-		ret = save_commit(dst, &sv, place_transfer, &t, error_r);
-		if (ret == 0 || errno != ENOENT || attempt > 0)
+		/* the flags as the file has them now */
+		sv->flags = t->src->msgs[t->idx[i]].mail.flags;
+		t->placed[i] = save_name(sv);
+		if (place_copy(t->src, t->idx[i], t->dst, t->placed[i]) == 0)
 			break;
-		/* renamed by a flag change of another session: find it once */
-		if ((relocated = mailbox_msg_relocate(src, index, error_r)) <= 0) {
-			if (relocated == 0)
-				*error_r = "message has been expunged";
-			break;
+		if (errno != ENOENT || attempt == TRANSFER_ATTEMPTS) {
+			log_error("storage: copying to %s: %s", t->placed[i], strerror(errno));
+			*error_r = "mailbox access error";
+			xfree(&t->placed[i]);
+			return -1;
 		}
+		xfree(&t->placed[i]);
+		/* renamed by a flag change of another session, or expunged */
+		if ((ret = mailbox_msg_relocate(t->src, t->idx[i], error_r)) <= 0)
+			return ret;
 	}
-	xfree(&key);
-	if (ret < 0)
+	return save_index_row(t->dst, sv, error_r) < 0 ? -1 : 1;
+}
+
+/* Takes back what was placed: the destination is as before. */
+static void transfer_undo(struct transfer *t)
+{
+	mail_index_rollback(t->dst->index);
+	for (size_t i = 0; i < t->count; i++) {
+		if (t->placed[i] != NULL && unlinkat(t->dst->dirs.curfd, t->placed[i], 0) < 0)
+			log_error("storage: removing %s after a failed copy: %s", t->placed[i],
+			          strerror(errno));
+	}
+}
+
+static int transfer_run(struct transfer *t, uint32_t *uids_r, const char **error_r)
+{
+	int ret = 1;
+
+	for (size_t i = 0; i < t->count && ret > 0; i++)
+		ret = transfer_prepare(t, i, error_r);
+	if (ret <= 0)
+		return ret;
+	mailbox_cache_flush(t->src, false);
+	if (mail_index_begin(t->dst->index, error_r) < 0)
 		return -1;
-	*uid_r = sv.rec.uid;
-	return 0;
+	for (size_t i = 0; i < t->count && ret > 0; i++)
+		ret = transfer_place(t, i, error_r);
+	if (ret > 0 && mail_index_commit(t->dst->index, error_r) < 0)
+		ret = -1;
+	if (ret <= 0) {
+		transfer_undo(t);
+		return ret;
+	}
+	if (fsync(t->dst->dirs.curfd) < 0)
+		log_warn("storage: fsync cur: %s", strerror(errno));
+	for (size_t i = 0; i < t->count; i++)
+		uids_r[i] = t->sv[i].rec.uid;
+	return 1;
+}
+
+int mailbox_copy_many(struct mailbox *src, const size_t *idx, size_t count, struct mailbox *dst,
+                      uint32_t *uids_r, const char **error_r)
+{
+	struct transfer t = {.src = src, .dst = dst, .idx = idx, .count = count};
+	int ret;
+
+	if (count == 0)
+		return 1;
+	t.sv = xcalloc(count, sizeof(*t.sv));
+	t.keys = xcalloc(count, sizeof(*t.keys));
+	t.placed = xcalloc(count, sizeof(*t.placed));
+	ret = transfer_run(&t, uids_r, error_r);
+	for (size_t i = 0; i < count; i++) {
+		xfree(&t.keys[i]);
+		xfree(&t.placed[i]);
+	}
+	xfree(&t.sv);
+	xfree(&t.keys);
+	xfree(&t.placed);
+	return ret;
 }
 
 int mailbox_copy(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
                  const char **error_r)
 {
 	uint32_t uid;
+	int ret = mailbox_copy_many(src, &index, 1, dst, &uid, error_r);
 
-	return transfer(src, index, dst, false, uid_r != NULL ? uid_r : &uid, error_r);
+	if (ret == 0)
+		*error_r = "message has been expunged";
+	if (ret <= 0)
+		return -1;
+	if (uid_r != NULL)
+		*uid_r = uid;
+	return 0;
 }
 
 int mailbox_move(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
                  const char **error_r)
 {
 	const char *ignored;
-	uint32_t uid;
 
-	if (transfer(src, index, dst, true, uid_r != NULL ? uid_r : &uid, error_r) < 0)
+	if (mailbox_copy(src, index, dst, uid_r, error_r) < 0)
+		return -1;
+	if (mailbox_msg_unlink(src, index, error_r) < 0)
 		return -1;
 	src->msgs[index].gone = true;
 	/* the source row goes now (the file is gone); failing that it is only a stale row */

@@ -99,6 +99,9 @@ int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r
 /* The same for several view indexes with one listing. 0 ok (each found or marked gone), -1. */
 int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
                           const char **error_r);
+/* Removes the message's file (found again when another session renamed it). 1 removed or
+ * already gone, -1 error. The view and the index are left to the caller. */
+int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r);
 /* Reloads the keyword names from the index. */
 int mailbox_keywords_reload(struct mailbox *box, const char **error_r);
 

@@ -1150,8 +1150,7 @@ int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned 
 
 /* ---- expunge ---- */
 
-/* 1 removed or already gone, -1 error. */
-static int msg_unlink(struct mailbox *box, size_t index, const char **error_r)
+int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r)
 {
 	struct msg_rec *m = &box->msgs[index];
 
@@ -1216,7 +1215,7 @@ int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_
 	for (size_t i = 0; i < box->count; i++) {
 		if (!remove[i])
 			continue;
-		if (msg_unlink(box, i, error_r) > 0)
+		if (mailbox_msg_unlink(box, i, error_r) > 0)
 			removed[i] = any = true;
 		else
 			ret = -1;

@@ -199,12 +199,18 @@ int mailbox_keyword_index(struct mailbox *box, const char *name, bool create);
 int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64_t clear,
                          const char **error_r);
 
-/* Copies message index of src into dst (hard link when possible, else copy through tmp/), with
- * its flags and keywords. *uid_r = the new UID in dst. 0 ok, -1 error. */
+/* Copies the messages idx[0..count) of src into dst (hard links when possible, else copies
+ * through tmp/) with their flags and keywords, as one: all of them (uids_r[i] = the new UID of
+ * idx[i]) or none, so a failed copy leaves dst as it was. 1 copied, 0 one of them has vanished
+ * (expunged by another session; nothing copied), -1 error (nothing copied). src may be dst. */
+int mailbox_copy_many(struct mailbox *src, const size_t *idx, size_t count, struct mailbox *dst,
+                      uint32_t *uids_r, const char **error_r);
+/* One message: *uid_r = the new UID in dst. 0 ok, -1 error or vanished. */
 int mailbox_copy(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
                  const char **error_r);
-/* Moves it (rename into dst; the message is then gone from src: call mailbox_expunge to drop
- * it from the view). 0 ok, -1 error. */
+/* Moves it (a copy, then the source file removed: the message is then gone from src; call
+ * mailbox_expunge to drop it from the view). 0 ok, -1 error. IMAP's MOVE of a set is
+ * mailbox_copy_many and an expunge of the sources instead, all or nothing. */
 int mailbox_move(struct mailbox *src, size_t index, struct mailbox *dst, uint32_t *uid_r,
                  const char **error_r);
 

@@ -104,9 +104,11 @@ static void imap_store_reply(struct imap_client *c, size_t i)
 	buf_free(&out);
 }
 
+/* Messages another session expunged meanwhile are left out and the rest stored: OK, as
+ * RFC 2180 4.2.1 allows and clients expect. */
 static void imap_store_run(struct imap_client *c, const bool *sel, const struct imap_store *st)
 {
-	bool gone = false, failed = false;
+	bool failed = false;
 	const char *error;
 
 	imap_report_keywords(c); /* new keywords are announced before they are used */
@@ -120,14 +122,11 @@ static void imap_store_run(struct imap_client *c, const bool *sel, const struct 
 			log_error("imap user=%s: store failed: %s", c->user, error);
 			failed = true;
 		}
-		gone = gone || r == 0;
 		if (r > 0 && !st->silent)
 			imap_store_reply(c, i);
 	}
 	if (failed)
 		imap_tagged(c, "NO", "[SERVERBUG] Some flags could not be stored.");
-	else if (gone)
-		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");
 	else
 		imap_ok(c, "Store completed.");
 }
@@ -159,35 +158,32 @@ enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg
 
 /* --- COPY / MOVE --- */
 
+/* The selected messages, for mailbox_copy_many: view indexes and UIDs, ascending. */
 struct imap_copy {
+	size_t *idx;
 	uint32_t *src, *dst;
 	size_t count;
-	bool gone;
 };
 
-static int imap_copy_run(struct imap_client *c, const bool *sel, struct mailbox *dst, bool move,
-                         struct imap_copy *cp, const char **error_r)
+static void imap_copy_select(struct imap_client *c, const bool *sel, struct imap_copy *cp)
 {
-	cp->src = xcalloc((size_t)c->known_count + 1, sizeof(uint32_t));
-	cp->dst = xcalloc((size_t)c->known_count + 1, sizeof(uint32_t));
+	cp->idx = xcalloc((size_t)c->known_count + 1, sizeof(*cp->idx));
+	cp->src = xcalloc((size_t)c->known_count + 1, sizeof(*cp->src));
+	cp->dst = xcalloc((size_t)c->known_count + 1, sizeof(*cp->dst));
+	cp->count = 0;
 	for (size_t i = 0; i < c->known_count; i++) {
-		uint32_t uid;
-		int r;
-
 		if (!sel[i])
 			continue;
-		if (mailbox_msg_gone(c->box, i)) {
-			cp->gone = true;
-			continue;
-		}
-		r = move ? mailbox_move(c->box, i, dst, &uid, error_r)
-		         : mailbox_copy(c->box, i, dst, &uid, error_r);
-		if (r < 0)
-			return -1;
-		cp->src[cp->count] = mailbox_get(c->box, i)->uid;
-		cp->dst[cp->count++] = uid;
+		cp->idx[cp->count] = i;
+		cp->src[cp->count++] = mailbox_get(c->box, i)->uid;
 	}
-	return 0;
+}
+
+static void imap_copy_free(struct imap_copy *cp)
+{
+	xfree(&cp->idx);
+	xfree(&cp->src);
+	xfree(&cp->dst);
 }
 
 static void imap_copyuid(struct buf *out, struct mailbox *dst, const struct imap_copy *cp)
@@ -199,14 +195,13 @@ static void imap_copyuid(struct buf *out, struct mailbox *dst, const struct imap
 	buf_append_str(out, "]");
 }
 
-/* MOVE: the untagged COPYUID, then EXPUNGE for what moved. */
+/* MOVE: the untagged COPYUID, then the sources expunged (RFC 6851). */
 static void imap_move_expunge(struct imap_client *c, struct mailbox *dst,
                               const struct imap_copy *cp)
 {
 	bool *remove = xcalloc((size_t)mailbox_count(c->box) + 1, sizeof(bool));
 	struct buf out;
 	const char *error;
-	size_t j = 0;
 
 	buf_init(&out);
 	buf_append_str(&out, "* OK ");
@@ -215,12 +210,8 @@ static void imap_move_expunge(struct imap_client *c, struct mailbox *dst,
 	if (cp->count > 0)
 		conn_write(c->conn, out.data, out.len);
 	buf_free(&out);
-	for (size_t i = 0; i < c->known_count && j < cp->count; i++) {
-		if (mailbox_get(c->box, i)->uid == cp->src[j]) {
-			remove[i] = true;
-			j++;
-		}
-	}
+	for (size_t j = 0; j < cp->count; j++)
+		remove[cp->idx[j]] = true;
 	if (imap_expunge_marked(c, remove, &error) < 0)
 		log_error("imap user=%s: expunge after move failed: %s", c->user, error);
 	xfree(&remove);
@@ -238,13 +229,12 @@ static void imap_copy_reply(struct imap_client *c, struct mailbox *dst, bool mov
 		imap_copyuid(&out, dst, cp);
 		buf_append_str(&out, " ");
 	}
-	if (cp->gone && cp->count == 0)
-		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");
-	else
-		imap_ok(c, "%s%s completed.", out.len > 0 ? out.data : "", move ? "Move" : "Copy");
+	imap_ok(c, "%s%s completed.", out.len > 0 ? out.data : "", move ? "Move" : "Copy");
 	buf_free(&out);
 }
 
+/* All or nothing: a message expunged by another session meanwhile fails the whole command
+ * with nothing copied; the EXPUNGE goes out first, so that the client's retry can succeed. */
 static void imap_copy_to(struct imap_client *c, const bool *sel, const char *name, bool move)
 {
 	struct imap_copy cp;
@@ -252,7 +242,6 @@ static void imap_copy_to(struct imap_client *c, const bool *sel, const char *nam
 	const char *error;
 	int r = mailbox_open(c->storage, name, &dst, &error);
 
-	memset(&cp, 0, sizeof(cp));
 	if (r == 0) {
 		imap_tagged(c, "NO", "[TRYCREATE] Mailbox does not exist.");
 		return;
@@ -261,16 +250,18 @@ static void imap_copy_to(struct imap_client *c, const bool *sel, const char *nam
 		imap_storage_error(c, move ? "Move" : "Copy", error);
 		return;
 	}
-	if (imap_copy_run(c, sel, dst, move, &cp, &error) < 0) {
+	imap_copy_select(c, sel, &cp);
+	r = mailbox_copy_many(c->box, cp.idx, cp.count, dst, cp.dst, &error);
+	if (r < 0) {
 		log_error("imap user=%s: %s failed: %s", c->user, move ? "move" : "copy", error);
-		if (move)
-			imap_move_expunge(c, dst, &cp); /* what did move is gone from here */
 		imap_tagged(c, "NO", "[SERVERBUG] %s failed.", move ? "Move" : "Copy");
+	} else if (r == 0) {
+		imap_sync_report(c, true);
+		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");
 	} else {
 		imap_copy_reply(c, dst, move, &cp);
 	}
-	xfree(&cp.src);
-	xfree(&cp.dst);
+	imap_copy_free(&cp);
 	mailbox_close(&dst);
 }
 

@@ -467,14 +467,14 @@ def test_store_copy_move_expunge(server):
     assert re.search(rb"OK \[COPYUID \d+ 1:2 1:2\] Copy completed\.", tagged), tagged
     untagged, tagged = r.ok("UID MOVE 3:4 Trash")
     assert re.fullmatch(rb"\* OK \[COPYUID \d+ 3:4 1:2\] Moved\.", untagged[0]), untagged
-    assert untagged[1:] == [b"* 4 EXPUNGE", b"* 3 EXPUNGE"]
+    assert untagged[1:] == [b"* 4 EXPUNGE", b"* 3 EXPUNGE", b"* 3 RECENT"]
     _, tagged = r.cmd("COPY 1 Nowhere")
     assert b"NO [TRYCREATE]" in tagged
     r.ok("STORE 1:3 +FLAGS.SILENT (\\Deleted)")
     untagged, _ = r.ok("UID EXPUNGE 1")
-    assert untagged == [b"* 1 EXPUNGE"]
+    assert untagged == [b"* 1 EXPUNGE", b"* 2 RECENT"]
     untagged, _ = r.ok("EXPUNGE")
-    assert untagged == [b"* 2 EXPUNGE", b"* 1 EXPUNGE"]
+    assert untagged == [b"* 2 EXPUNGE", b"* 1 EXPUNGE", b"* 0 RECENT"]
     untagged, _ = r.ok("SELECT Trash")
     assert b"* 2 EXISTS" in untagged
     r.ok("STORE 1 +FLAGS (\\Deleted)")
@@ -571,7 +571,7 @@ def test_expunge_reported_to_idle_and_other_session(server):
     assert time.monotonic() - t0 < 2.0
     a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
     untagged, _ = a.ok("EXPUNGE")
-    assert untagged == [b"* 2 EXPUNGE"]
+    assert untagged == [b"* 2 EXPUNGE", b"* 2 RECENT"]
     t0 = time.monotonic()
     got = []
     while b"* 2 EXPUNGE\r\n" not in got:
@@ -682,7 +682,7 @@ def test_pop3_and_imap_see_each_others_deletions(server):
     assert b"* 1 EXPUNGE" in untagged
     r.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
     untagged, _ = r.ok("EXPUNGE")
-    assert untagged == [b"* 1 EXPUNGE"]
+    assert untagged == [b"* 1 EXPUNGE", b"* 1 RECENT"]
     pop = server.pop3()
     pop.user("alice")
     pop.pass_(app)
@@ -725,7 +725,7 @@ def test_message_removed_behind_the_sessions_back(server):
     untagged, _ = r.ok("SEARCH ALL")
     assert not any(b"EXPUNGE" in u for u in untagged)
     untagged, _ = r.ok("NOOP")
-    assert untagged == [b"* 2 EXPUNGE"]
+    assert untagged == [b"* 2 EXPUNGE", b"* 1 RECENT"]
     untagged, _ = r.ok("FETCH 1:* (UID)")
     assert untagged == [b"* 1 FETCH (UID 1)"]
 

@@ -81,3 +81,74 @@ def test_recent_follows_expunges_down(server):
     c.ok("EXPUNGE")
     untagged, _ = a.ok("NOOP")
     assert untagged == [b"* 1 EXPUNGE", b"* 0 RECENT"]
+
+
+# --- COPY / MOVE against another session's EXPUNGE ---------------------------------------------
+
+
+def error_lines(server):
+    return [line for line in server.log().splitlines() if ": error: " in line]
+
+
+def expunge_in(session, seq):
+    session.ok(f"STORE {seq} +FLAGS.SILENT (\\Deleted)")
+    session.ok("EXPUNGE")
+
+
+def messages_in(session, name):
+    untagged, _ = session.ok(f"STATUS {name} (MESSAGES)")
+    return int(re.search(rb"MESSAGES (\d+)", untagged[0]).group(1))
+
+
+def test_copy_of_a_set_with_a_message_expunged_meanwhile_copies_nothing(server):
+    a, b, _ = two_sessions(server, 3)
+    expunge_in(b, 2)
+    untagged, tagged = a.cmd("COPY 1:3 Archive")
+    assert tagged.endswith(b"NO [EXPUNGEISSUED] Some of the messages no longer exist."), tagged
+    # the client is told why, so that its retry can succeed
+    assert b"* 2 EXPUNGE" in untagged
+    assert messages_in(b, "Archive") == 0
+    _, tagged = a.ok("COPY 1:2 Archive")
+    assert re.search(rb"OK \[COPYUID \d+ 1,3 1:2\] Copy completed\.", tagged), tagged
+    assert messages_in(b, "Archive") == 2
+    assert error_lines(server) == []
+
+
+def test_move_of_a_set_with_a_message_expunged_meanwhile_moves_nothing(server):
+    a, b, _ = two_sessions(server, 3)
+    expunge_in(b, 3)
+    untagged, tagged = a.cmd("UID MOVE 1:3 Archive")
+    assert tagged.endswith(b"NO [EXPUNGEISSUED] Some of the messages no longer exist."), tagged
+    assert b"* 3 EXPUNGE" in untagged
+    assert messages_in(b, "Archive") == 0 and messages_in(b, "INBOX") == 2
+    untagged, tagged = a.ok("UID MOVE 1:3 Archive")
+    assert re.fullmatch(rb"\* OK \[COPYUID \d+ 1:2 1:2\] Moved\.", untagged[0]), untagged
+    assert messages_in(b, "Archive") == 2 and messages_in(b, "INBOX") == 0
+    assert error_lines(server) == []
+
+
+def test_copy_takes_a_flag_change_made_meanwhile(server):
+    a, b, _ = two_sessions(server, 3)
+    b.ok("STORE 2 +FLAGS.SILENT (\\Flagged)")
+    _, tagged = a.ok("COPY 1:3 Archive")
+    assert re.search(rb"OK \[COPYUID \d+ 1:3 1:3\] Copy completed\.", tagged), tagged
+    b.ok("SELECT Archive")
+    untagged, _ = b.ok("FETCH 1:3 (FLAGS)")
+    assert [b"\\Flagged" in u for u in untagged] == [False, True, False], untagged
+    assert error_lines(server) == []
+
+
+# --- STORE against another session's EXPUNGE ----------------------------------------------------
+
+
+def test_store_on_a_set_with_an_expunged_message_applies_to_the_rest(server):
+    """RFC 2180 4.2.1: the rest is stored and the answer is OK."""
+    a, b, _ = two_sessions(server, 3)
+    expunge_in(b, 2)
+    untagged, tagged = a.cmd("STORE 1:3 +FLAGS (\\Seen)")
+    assert tagged.endswith(b"OK Store completed."), tagged
+    assert flags_of(untagged, 1) >= {b"\\Seen"} and flags_of(untagged, 3) >= {b"\\Seen"}
+    assert flags_of(untagged, 2) is None
+    b.ok("NOOP")
+    untagged, _ = b.ok("FETCH 1:2 (FLAGS)")
+    assert all(b"\\Seen" in u for u in untagged), untagged

@@ -584,6 +584,63 @@ static void test_changed_between_syncs_kept(void **state)
 	mailbox_close(&other);
 }
 
+/* A set copied as one: a source expunged meanwhile fails the whole copy and leaves the
+ * destination as before (no file, no UID taken); the rest copies on the retry. */
+static void test_copy_many_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *dst;
+	const char *error = NULL;
+	size_t idx[3] = {0, 1, 2};
+	uint32_t uids[3] = {0}, next;
+	char name[256], path[600];
+	DIR *dp;
+	struct dirent *d;
+	size_t files = 0;
+
+	assert_int_equal(mailbox_create(f->st, "Dest", &error), 0);
+	f->box = open_box(f, "INBOX", false);
+	put_file(f, "new/30.a.h", "a\n");
+	put_file(f, "new/31.b.h", "b\n");
+	put_file(f, "new/32.c.h", "c\n");
+	sync_ok(f->box);
+	dst = open_box(f, "Dest", false);
+	next = mailbox_uidnext(dst);
+	/* another session expunges the third (the view does not know yet) */
+	assert_true(find_name(f, "cur", "32.c.h", name, sizeof(name)));
+	snprintf(path, sizeof(path), "%s/cur/%s", f->root, name);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mailbox_copy_many(f->box, idx, 3, dst, uids, &error), 0);
+	snprintf(path, sizeof(path), "%s/.Dest/cur", f->root);
+	dp = opendir(path);
+	assert_non_null(dp);
+	while ((d = readdir(dp)) != NULL)
+		files += d->d_name[0] != '.';
+	closedir(dp);
+	assert_int_equal(files, 0);
+	sync_ok(dst);
+	assert_int_equal(mailbox_count(dst), 0);
+	assert_int_equal(mailbox_uidnext(dst), next);
+	assert_true(mailbox_msg_gone(f->box, 2));
+	/* the rest, with the source renamed by a flag change meanwhile */
+	assert_true(find_name(f, "cur", "31.b.h", name, sizeof(name)));
+	{
+		char from[600], to[600];
+
+		snprintf(from, sizeof(from), "%s/cur/%s", f->root, name);
+		snprintf(to, sizeof(to), "%s/cur/%.*s:2,S", f->root,
+		         (int)(strchr(name, ':') - name), name);
+		assert_int_equal(rename(from, to), 0);
+	}
+	assert_int_equal(mailbox_copy_many(f->box, idx, 2, dst, uids, &error), 1);
+	assert_int_equal(uids[0], next);
+	assert_int_equal(uids[1], next + 1);
+	sync_ok(dst);
+	assert_int_equal(mailbox_count(dst), 2);
+	assert_int_equal(mailbox_get(dst, 1)->flags & MAIL_SEEN, MAIL_SEEN);
+	mailbox_close(&dst);
+}
+
 /* ---- copy / move ---- */
 
 static void test_copy_move_keep_flags(void **state)
@@ -938,6 +995,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_changed_after_external_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_between_syncs_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_move_keep_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_many_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_get_put_removed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uidl_bounded_and_stable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_fd_wakes_on_delivery, setup, teardown),
