@@ -199,7 +199,8 @@ def test_failure_delay_is_applied(server):
     assert failed_reply(server, "alice", "wrong") == AUTH_FAILED
     fail_time = time.monotonic() - t0
     assert fail_time >= 1.9
-    assert ok_time < 1.5
+    # both pay for one Argon2 verify, whatever the machine's load; only the failure waits 2 s
+    assert fail_time - ok_time >= 1.0
 
 
 def test_auth_plain_initial_response_and_continuation(server):
