@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum config_type { CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR };
+enum config_type { CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR, CT_ORIGIN };
 
 struct config_key {
 	const char *section, *name;
@@ -59,6 +59,7 @@ static const struct config_key config_keys[] = {
     {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
     {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
     {"storage", "maildir", CT_STRING, OFF(maildir), 0, 0},
+    {"portal", "origin", CT_ORIGIN, OFF(portal_origin), 0, 0},
 };
 
 struct config_parse {
@@ -166,6 +167,52 @@ static int config_parse_number(const struct config_key *k, const char *value, ui
 	return 0;
 }
 
+static bool config_port_ok(const char *s)
+{
+	char *end;
+	unsigned long port;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	port = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0' && port > 0 && port <= 65535;
+}
+
+char *config_origin_host(const char *origin)
+{
+	const char *host;
+	size_t len;
+
+	if (strncmp(origin, "https://", 8) != 0)
+		return NULL;
+	host = origin + 8;
+	len = strcspn(host, ":");
+	/* a DNS name: an IPv6 literal is not a valid WebAuthn RP ID */
+	if (len == 0 || len > 253 ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != len)
+		return NULL;
+	if (host[len] == ':' && !config_port_ok(host + len + 1))
+		return NULL;
+	return xstrndup(host, len);
+}
+
+/* What browsers bind WebAuthn credentials and cookies to: https, a host and an optional port,
+ * nothing after (no path, no trailing slash). */
+static int config_set_origin(char **field, const char *value, const char **err)
+{
+	char *host = config_origin_host(value);
+
+	if (host == NULL) {
+		*err = "expected https://HOST or https://HOST:PORT";
+		return -1;
+	}
+	free(host);
+	free(*field);
+	*field = xstrdup(value);
+	return 0;
+}
+
 static int config_set(struct config *cfg, const struct config_key *k, const char *value,
                       const char **err)
 {
@@ -207,6 +254,8 @@ static int config_set(struct config *cfg, const struct config_key *k, const char
 		return 0;
 	case CT_LISTEN:
 		return config_parse_listen(field, value, err);
+	case CT_ORIGIN:
+		return config_set_origin(field, value, err);
 	case CT_FACTOR:
 		if (strcmp(value, "required") == 0)
 			cfg->second_factor = SECOND_FACTOR_REQUIRED;
@@ -377,7 +426,7 @@ void config_free(struct config **cfgp)
 		const struct config_key *k = &config_keys[i];
 		void *field = (char *)cfg + k->offset;
 
-		if (k->type == CT_STRING) {
+		if (k->type == CT_STRING || k->type == CT_ORIGIN) {
 			xfree(field);
 		} else if (k->type == CT_LISTEN) {
 			struct config_listen *l = field;

@@ -65,6 +65,9 @@ struct config {
 
 	/* [storage] */
 	char *maildir; /* template: %u user, %n local part, %d domain */
+
+	/* [portal] */
+	char *portal_origin; /* "https://HOST[:PORT]" as written; NULL = none */
 };
 
 /* Loads path. Returns 0 on success, -1 with *error_r = "FILE:LINE: message" (caller frees). */
@@ -76,6 +79,9 @@ void config_free(struct config **cfg);
 /* The line of key in [section] of cfg's file, for FILE:LINE messages: the key's own line, or
  * the section header's when the key is not set there (a default applies), or 0. */
 unsigned config_line_of(const struct config *cfg, const char *section, const char *key);
+/* The host of an "https://HOST[:PORT]" origin (the WebAuthn RP ID), or NULL when origin is not
+ * of that form. Caller frees. */
+char *config_origin_host(const char *origin);
 
 /* Expands the [storage] maildir template for user; NULL if the name can't be expanded safely. */
 char *config_maildir_for(const struct config *cfg, const char *user);

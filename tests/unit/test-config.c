@@ -141,6 +141,46 @@ static void test_missing_file(void **state)
 	free(err);
 }
 
+/* [portal] origin: the WebAuthn origin, https://HOST[:PORT] and nothing else. */
+static void test_portal_origin(void **state)
+{
+	static const char *const bad[] = {
+	    "http://mail.example.org",
+	    "https://",
+	    "https://mail.example.org/",
+	    "https://mail.example.org:",
+	    "https://mail.example.org:0",
+	    "https://mail.example.org:70000",
+	    "https://[::1]:8443",
+	    "https://a b",
+	    "https://user@mail.example.org",
+	    "mail.example.org",
+	};
+	struct config *cfg;
+	char *err, *host;
+
+	err = load("[portal]\norigin = https://mail.example.org:8443\n", &cfg);
+	assert_null(err);
+	assert_string_equal(cfg->portal_origin, "https://mail.example.org:8443");
+	host = config_origin_host(cfg->portal_origin);
+	assert_string_equal(host, "mail.example.org");
+	free(host);
+	config_free(&cfg);
+	err = load("[server]\nuser = x\n", &cfg);
+	assert_null(err);
+	assert_null(cfg->portal_origin);
+	config_free(&cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "[portal]\norigin = %s\n", bad[i]);
+		err = load(text, &cfg);
+		assert_non_null(err);
+		assert_non_null(strstr(err, "2: [portal] origin: expected https://HOST"));
+		free(err);
+	}
+}
+
 static void test_maildir_template(void **state)
 {
 	struct config *cfg = config_defaults();
@@ -169,9 +209,9 @@ static void test_maildir_template(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_full_config),      cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_errors),           cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_maildir_template),
+	    cmocka_unit_test(test_full_config),   cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_portal_origin), cmocka_unit_test(test_maildir_template),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
