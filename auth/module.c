@@ -31,3 +31,12 @@ void auth_apppass_clear(struct auth_apppass *ap)
 	free(ap->last_ip);
 	memset(ap, 0, sizeof(*ap));
 }
+
+void auth_webauthn_clear(struct auth_webauthn *k)
+{
+	free(k->cred_id);
+	free(k->pubkey);
+	free(k->label);
+	free(k->last_ip);
+	memset(k, 0, sizeof(*k));
+}

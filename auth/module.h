@@ -45,6 +45,33 @@ struct auth_apppass {
 	char *last_ip;
 };
 
+/* A registered security key (a WebAuthn credential). pubkey is in libfido2's raw form for alg
+ * (see auth/webauthn.h). */
+struct auth_webauthn {
+	int64_t id, user_id;
+	unsigned char *cred_id;
+	size_t cred_id_len;
+	int alg; /* COSE algorithm */
+	unsigned char *pubkey;
+	size_t pubkey_len;
+	uint32_t sign_count;
+	char *label;
+	time_t created, last_used; /* last_used 0 = never */
+	char *last_ip;
+};
+
+/* A WebAuthn challenge: random, single use, until it expires. */
+#define AUTH_CHALLENGE_LEN 32
+#define AUTH_PURPOSE_MAX   16
+
+struct auth_challenge {
+	unsigned char challenge[AUTH_CHALLENGE_LEN];
+	char purpose[AUTH_PURPOSE_MAX]; /* what it may be answered for, e.g. "register" */
+	int64_t user_id;                /* 0 = not bound to a user */
+	int64_t bound_id;               /* the object it was issued for (a pending login), 0 = none */
+	time_t expires;
+};
+
 /* Housekeeping limits (see auth_module.prune). */
 struct auth_prune {
 	time_t ip_failures_before;   /* "ip" failure counters whose last failure is older */
@@ -107,6 +134,44 @@ struct auth_module {
 	int (*apppass_revoke)(struct auth_store *store, int64_t user_id, int64_t id,
 	                      const char **error_r);
 
+	/* Security keys. webauthn_add: 0 when that credential id is registered already (to anyone).
+	 * webauthn_find fills *k_r (free with auth_webauthn_clear) for a credential id. */
+	int (*webauthn_add)(struct auth_store *store, const struct auth_webauthn *k, int64_t *id_r,
+	                    const char **error_r);
+	int (*webauthn_list)(struct auth_store *store, int64_t user_id,
+	                     void (*cb)(const struct auth_webauthn *, void *), void *ctx,
+	                     const char **error_r);
+	int (*webauthn_find)(struct auth_store *store, const unsigned char *cred_id, size_t len,
+	                     struct auth_webauthn *k_r, const char **error_r);
+	/* The sign counter rule in one atomic statement: 1 when sign_count is above the stored
+	 * counter or both are 0 (sign_count, last use and IP are stored), 0 when it is not (a
+	 * cloned key, an assertion replayed in a race, or the key was removed meanwhile). */
+	int (*webauthn_use)(struct auth_store *store, int64_t id, uint32_t sign_count, time_t now,
+	                    const char *ip, const char **error_r);
+	int (*webauthn_rename)(struct auth_store *store, int64_t user_id, int64_t id,
+	                       const char *label, const char **error_r);
+	int (*webauthn_remove)(struct auth_store *store, int64_t user_id, int64_t id,
+	                       const char **error_r);
+
+	/* WebAuthn challenges. challenge_put also forgets expired ones and all but the newest few
+	 * of that user and purpose. challenge_take removes the challenge with that value, purpose
+	 * and user in one statement, so it is taken exactly once even between processes: 1 with
+	 * *c_r when it had not expired, 0 otherwise (unknown, taken before, or expired). */
+	int (*challenge_put)(struct auth_store *store, const struct auth_challenge *c, time_t now,
+	                     const char **error_r);
+	int (*challenge_take)(struct auth_store *store,
+	                      const unsigned char challenge[AUTH_CHALLENGE_LEN], const char *purpose,
+	                      int64_t user_id, time_t now, struct auth_challenge *c_r,
+	                      const char **error_r);
+
+	/* Single-use enrolment invites, kept as a keyed hash of the token. invite_take marks the
+	 * invite used in one statement: 1 with *user_id_r exactly once while it has not expired,
+	 * 0 otherwise. */
+	int (*invite_put)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+	                  int64_t user_id, time_t now, time_t expires, const char **error_r);
+	int (*invite_take)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+	                   time_t now, int64_t *user_id_r, const char **error_r);
+
 	/* RFC 6238 §5.2 in one atomic statement: 1 when step is newer than the last accepted step
 	 * (which becomes step), 0 when it is not (replay or older code). */
 	int (*replay_check_and_set)(struct auth_store *store, int64_t user_id, int64_t step,
@@ -157,5 +222,6 @@ const struct auth_module *auth_module_find(const char *name);
 /* Frees the members (wiping the password hash) and zeroes the struct. */
 void auth_user_clear(struct auth_user *user);
 void auth_apppass_clear(struct auth_apppass *ap);
+void auth_webauthn_clear(struct auth_webauthn *k);
 
 #endif
