@@ -1,7 +1,6 @@
 /* Administration of the auth store for the `twofold` CLI (auth/admin.h). */
-#include "auth/admin.h"
+#include "auth/admin-private.h"
 #include "auth/factor.h"
-#include "auth/policy-private.h"
 #include "common/config.h"
 #include "common/text.h"
 #include "common/xalloc.h"
@@ -89,10 +88,7 @@ int admin_password_check(const char *password, const char **error_r)
 
 /* ---- helpers ---- */
 
-static int admin_fail(struct auth_policy *p, const char **error_r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int admin_fail(struct auth_policy *p, const char **error_r, const char *fmt, ...)
+int admin_fail(struct auth_policy *p, const char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,14 +99,13 @@ static int admin_fail(struct auth_policy *p, const char **error_r, const char *f
 	return -1;
 }
 
-static int admin_store_error(struct auth_policy *p, const char *error, const char **error_r)
+int admin_store_error(struct auth_policy *p, const char *error, const char **error_r)
 {
 	return admin_fail(p, error_r, "%s", error != NULL ? error : "auth store error");
 }
 
-/* Fills *user_r for an existing user; -1 with a clear error otherwise. */
-static int admin_get_user(struct auth_policy *p, const char *name, struct auth_user *user_r,
-                          const char **error_r)
+int admin_get_user(struct auth_policy *p, const char *name, struct auth_user *user_r,
+                   const char **error_r)
 {
 	const char *err = NULL;
 	int rc;
@@ -259,6 +254,11 @@ static void admin_count_apppass(const struct auth_apppass *ap, void *ctx)
 		c->active++;
 }
 
+void admin_count_key(const struct auth_webauthn *k, void *ctx)
+{
+	(*(unsigned *)ctx)++;
+}
+
 static int admin_user_info(struct auth_policy *p, const struct auth_user *user,
                            struct admin_user_info *info, const char **err)
 {
@@ -281,7 +281,8 @@ static int admin_user_info(struct auth_policy *p, const struct auth_user *user,
 	info->has_totp = rc == 1;
 	if (m->apppass_list(p->store, user->id, admin_count_apppass, &apc, err) < 0 ||
 	    m->recovery_count(p->store, user->id, &info->recovery_left, err) < 0 ||
-	    m->failure_get(p->store, AUTH_FAILURE_USER, user->name, &info->failures, err) < 0)
+	    m->failure_get(p->store, AUTH_FAILURE_USER, user->name, &info->failures, err) < 0 ||
+	    m->webauthn_list(p->store, user->id, admin_count_key, &info->keys, err) < 0)
 		return -1;
 	info->apppasses = apc.active;
 	return 0;

@@ -11,12 +11,15 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/webauthn.h"
+
 struct auth_policy;
 
 struct admin_user_info {
 	const char *name;
 	bool enabled;
 	bool has_totp;        /* active (confirmed) TOTP */
+	unsigned keys;        /* security keys (WebAuthn) */
 	unsigned apppasses;   /* active, unexpired */
 	unsigned recovery_left;
 	time_t locked_until;  /* 0 = not locked */
@@ -86,6 +89,106 @@ int admin_apppass_revoke(struct auth_policy *p, const char *name, int64_t id, co
 int admin_recovery_new(struct auth_policy *p, const char *name, unsigned count, char ***codes_r,
 		       const char **error_r);
 void admin_codes_free(char ***codes, unsigned count);
+
+/* ---- security keys (WebAuthn; admin-key.c) ----
+ * For the CLI and the auth service answering the portal alike: no HTTP here, the browser's
+ * fields arrive base64url-decoded. The relying party is [portal] origin (RP ID: its host);
+ * without it these functions fail with a clear error. */
+
+#define ADMIN_KEYS_MAX           16  /* security keys per user */
+#define ADMIN_CHALLENGE_LIFETIME 300 /* seconds a challenge may be answered in */
+#define ADMIN_INVITE_HOURS_MAX   720
+#define ADMIN_USER_HANDLE_LEN    32
+#define ADMIN_INVITE_TOKEN_LEN   32 /* characters of FACTOR_ALPHABET: 160 bits */
+
+struct admin_key_info {
+	int64_t id;
+	const char *label;
+	const char *alg;           /* "ES256", "EdDSA", "RS256" */
+	time_t created, last_used; /* last_used 0 = never */
+	const char *last_ip;       /* "" if never */
+};
+
+/* What a challenge may be answered for. An approval challenge is bound to the held login it
+ * was issued for (bound_id), and an answer returns that id. */
+enum admin_key_purpose {
+	ADMIN_KEY_REGISTER, /* navigator.credentials.create(): a new key */
+	ADMIN_KEY_SIGNIN,   /* navigator.credentials.get(): the second factor of a portal sign-in */
+	ADMIN_KEY_APPROVE,  /* navigator.credentials.get(): approve a held login */
+};
+
+struct admin_key_cred_id {
+	unsigned char *id;
+	size_t len;
+};
+
+/* The options the browser needs for the ceremony. Free with admin_key_options_free. */
+struct admin_key_options {
+	unsigned char challenge[WEBAUTHN_CHALLENGE_LEN];
+	char rp_id[256];
+	char user_name[256]; /* canonical; also the displayName */
+	unsigned char user_handle[ADMIN_USER_HANDLE_LEN]; /* stable, opaque, not the name */
+	time_t expires;
+	/* the user's keys: excludeCredentials (register) or allowCredentials (sign-in, approve) */
+	struct admin_key_cred_id *creds;
+	size_t ncreds;
+};
+
+/* The browser's answer. Registration: cred_id (rawId), client_data, attestation. Assertion:
+ * cred_id, client_data, auth_data, sig, and user_handle when the browser sent one. */
+struct admin_key_response {
+	const unsigned char *cred_id, *client_data, *attestation, *auth_data, *sig, *user_handle;
+	size_t cred_id_len, client_data_len, attestation_len, auth_data_len, sig_len,
+	    user_handle_len;
+};
+
+enum admin_key_result {
+	ADMIN_KEY_OK,
+	ADMIN_KEY_REFUSED,  /* error_r says why (for the log: do not show it to a stranger) */
+	ADMIN_KEY_CLONED,   /* genuine, but the counter did not increase: the alarm is raised */
+	ADMIN_KEY_TEMPFAIL, /* store error */
+};
+
+/* Issues a challenge (single use, ADMIN_CHALLENGE_LIFETIME) to the user for purpose. For a
+ * sign-in or an approval the user must have a key. bound_id: 0, or the held login an approval
+ * is for. */
+int admin_key_challenge(struct auth_policy *p, const char *name, enum admin_key_purpose purpose,
+                        int64_t bound_id, time_t now, struct admin_key_options *opts_r,
+                        const char **error_r);
+void admin_key_options_free(struct admin_key_options *opts);
+
+/* §7.1 against the registration challenge issued to this user, which is used up whatever the
+ * outcome. label: "" gives "security key". *id_r: the new key's id. */
+int admin_key_register(struct auth_policy *p, const char *name, const struct admin_key_response *r,
+                       const char *label, const char *ip, time_t now, int64_t *id_r,
+                       const char **error_r);
+
+/* §7.2 against a challenge issued to this user for purpose (used up whatever the outcome):
+ * the key must be one of the user's, the signature good and the counter rule kept; then the
+ * key's counter, last use and IP are stored. Every outcome is in the login log (factor
+ * "webauthn", proto "portal"); a clone also marks the user (stolen_signs) and logs a warning.
+ * *bound_id_r: the bound_id the challenge was issued with. */
+enum admin_key_result admin_key_assert(struct auth_policy *p, const char *name,
+                                       enum admin_key_purpose purpose,
+                                       const struct admin_key_response *r, const char *ip,
+                                       time_t now, int64_t *bound_id_r, const char **error_r);
+
+int admin_key_list(struct auth_policy *p, const char *name,
+                   void (*cb)(const struct admin_key_info *, void *), void *ctx,
+                   const char **error_r);
+int admin_key_rename(struct auth_policy *p, const char *name, int64_t id, const char *label,
+                     const char **error_r);
+int admin_key_remove(struct auth_policy *p, const char *name, int64_t id, const char **error_r);
+
+/* A single-use enrolment invite valid for hours (1..ADMIN_INVITE_HOURS_MAX). *token_r
+ * (ADMIN_INVITE_TOKEN_LEN characters, caller wipes and frees) is shown once: only its keyed
+ * hash is stored. */
+int admin_key_invite(struct auth_policy *p, const char *name, unsigned hours, time_t now,
+                     char **token_r, time_t *expires_r, const char **error_r);
+/* Uses up an invite: 0 with the user's id exactly once while it has not expired; -1 with
+ * "invalid or expired invitation" otherwise (or a store error). */
+int admin_key_invite_consume(struct auth_policy *p, const char *token, time_t now,
+                             int64_t *user_id_r, const char **error_r);
 
 /* Most recent first; name NULL = all users. */
 int admin_log(struct auth_policy *p, const char *name, unsigned limit,

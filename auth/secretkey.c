@@ -14,6 +14,7 @@ enum secretkey_subkey {
 	SUBKEY_APPPASS,
 	SUBKEY_RECOVERY,
 	SUBKEY_GRACE,
+	SUBKEY_WEBAUTHN,
 };
 
 static char secretkey_error[512];
@@ -127,6 +128,8 @@ int secretkey_load(const char *path, struct secret_keys *keys_r, const char **er
 	crypto_kdf_derive_from_key(keys_r->recovery, sizeof(keys_r->recovery), SUBKEY_RECOVERY,
 	                           SECRETKEY_CONTEXT, key);
 	crypto_kdf_derive_from_key(keys_r->grace, sizeof(keys_r->grace), SUBKEY_GRACE,
+	                           SECRETKEY_CONTEXT, key);
+	crypto_kdf_derive_from_key(keys_r->webauthn, sizeof(keys_r->webauthn), SUBKEY_WEBAUTHN,
 	                           SECRETKEY_CONTEXT, key);
 	sodium_memzero(key, sizeof(key));
 	return 0;

@@ -14,6 +14,7 @@ struct secret_keys {
 	unsigned char apppass[crypto_generichash_KEYBYTES];
 	unsigned char recovery[crypto_generichash_KEYBYTES];
 	unsigned char grace[crypto_generichash_KEYBYTES];
+	unsigned char webauthn[crypto_generichash_KEYBYTES]; /* invite tokens, user handles */
 };
 
 /* Reads path (creating it if missing) and derives the sub-keys. -1 with *error_r (static). */
