@@ -17,6 +17,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -62,6 +63,48 @@ static struct tbuf tbuf_copy(const struct tbuf *b)
 	return c;
 }
 
+/* A fixed RSA-2048 test key: generating one costs about a second, and a minute under valgrind,
+ * for nothing the tests look at (each credential still gets its own id). */
+static const char ta_rsa_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQC06PzE4ZnjQc3I\n"
+    "bOL5Fg9ggsoAYv5+pyvOrI68XxGWooQuU/kISa72hpdKoGkuTidaZHuRmxo5gEV5\n"
+    "RVrCYJHrtivjvGPijy4jfx2lmO62+YtN2xIqTzqjHFiwa1XQGMFH6QuWxSEKZxLl\n"
+    "FLCs9lyX7upQEnNn068/T07hCAp0nCIiezrvHupkjt/9F5LExAUC5TJCQFaQ0bF3\n"
+    "MvBpgvB3GGbD0TVJTUh56zoBFy1Js4ohXqolu+Ux7US90JGGb3S0ncjm0naOR9Mq\n"
+    "M+kFNM4UjO8nFHq47YKiK8b80SX/sfyY9pDcpyBBFE2HpCHD48wrnBFMfiUCT28Y\n"
+    "WwrYw3IfAgMBAAECggEAHLgwCIFYEL/Nj1fZ4HkkD8ozj0Qn6qtXRQQX1Mey3xsF\n"
+    "qOUjz7EC2ZgcRHiaugMmNC9nfoIE88PtQ4dDFUCHacgNx6WMpdbdGD2B01wn6VxM\n"
+    "RRvWEmlpgaNqYPdpNBP5+xSABntc923Njhhuw8aIhIYlJHkJYR413/MTLp48Kq6q\n"
+    "OY9HG1Y9NsMF+amRSC8sD92DFUqHpsjBKAvp/wxydmdZZu3wRF+v9kuJPwiO5u9O\n"
+    "8MfEysL12fHWixSWLbFagOx7TWfgl71qVL+tEmj88G3AS31i6VGC620NjUn2JVh1\n"
+    "9Bl+Os6WJkzC33NKeYe4MUDlkaMp+9hrwPaC8StzAQKBgQDkY+b6I0WsNrzKzXcE\n"
+    "pAYWKTV580bGT4AupxCw+v5y9FtGOM3jG6wle4HieI6d9LKd17Lp/ywZkjauQGpO\n"
+    "+Wb66+ocjaGSZhqt2lisovj/9ujcEdW+DV0LDkhpDGz64yXGYlkCbGL4kMPmL3AQ\n"
+    "+6XyxYbSKj8d2vN3eSuXOcR0oQKBgQDKx7IPIFyGyoFbcZUQypwq6ZehzIYW3c1U\n"
+    "Vlt657ckK5bYV6brwr4Qo2HGS5CVP/wnC2aFIfEfEJzjI6iRCXPAsQG3uBdy4XVv\n"
+    "qsAf41CWqxukOjYEQY02mFFhbLZdt+UB1pFLZ5W5h+OEq2qksVpyuAsKHpYkaPLc\n"
+    "UwxRFQuuvwKBgGqyhWDMg6sts0tna7feTP2jaNk9Hw5ca7zfzbtwttjLcay/sufr\n"
+    "sKOeLJK50Z7Xh26YK3yH+nlDxonnjAKzHzoQZsHKJPZ4/vPDcvPL+1nRZv4Q0vND\n"
+    "2PjmRkvVQ0B+R9KDdaPdMOuA7hQmi0tT1TYys4aRuAThmiZxlDzE/xOhAoGAS+L7\n"
+    "4elMdy0lx+Dz1jrcwrp0gpqVu8z54IwI5C//O8wMQZ5b23Mfyf46wwjYbOJrLPl5\n"
+    "Pm17XRLMg7x+gvi0lvInIGgGbnmth0Kxb72UFS6nw4f9Ww5lGH9cRUd34A7H5y4z\n"
+    "ZbK4N5yBKs8zs7qjjLcPepQDwFB+QrHZtCZaHuUCgYAYRAPwe0lqqIAaarGutQap\n"
+    "ZkVhosKt3dhNB3orFebUIvEyRek0Cql56sqrGjWkcIbVwtk/c38I46XElAmQNnk5\n"
+    "NOlwKrDTFmD6xRCp5qUra6Qf1AkmlzoBp6QsDPfIP/FDdnxOAkdo5wuySVY1j2cL\n"
+    "/BxTlNXH/9fq5NuGMrexhA==\n"
+    "-----END PRIVATE KEY-----\n";
+
+static EVP_PKEY *ta_rsa_key(void)
+{
+	BIO *bio = BIO_new_mem_buf(ta_rsa_pem, -1);
+	EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+
+	BIO_free(bio);
+	assert_non_null(pkey);
+	return pkey;
+}
+
 /* One credential: its private key, id and signature counter. */
 struct ta_key {
 	int alg;
@@ -81,7 +124,7 @@ static void ta_key_new(struct ta_key *k, int alg)
 	else if (alg == WEBAUTHN_ALG_ES256)
 		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	else
-		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		k->pkey = ta_rsa_key();
 	assert_true(alg == WEBAUTHN_ALG_EDDSA || k->pkey != NULL);
 }
 
