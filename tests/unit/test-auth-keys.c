@@ -630,7 +630,7 @@ static void test_invites(void **state)
 {
 	struct env *e = *state;
 	const char *error = NULL;
-	char *token = NULL, *other = NULL, *old = NULL;
+	char *token = NULL, *other = NULL, *old = NULL, *scratch = NULL;
 	time_t expires;
 	int64_t uid = 0;
 	struct auth_user alice;
@@ -656,8 +656,9 @@ static void test_invites(void **state)
 	assert_int_equal(admin_key_invite_consume(e->p, NULL, NOW, &uid, &error), -1);
 	other[0] = other[0] == 'a' ? 'b' : 'a';
 	assert_int_equal(admin_key_invite_consume(e->p, other, NOW, &uid, &error), -1);
-	assert_int_equal(admin_key_invite(e->p, "alice", 0, NOW, &old, &expires, &error), -1);
-	assert_int_equal(admin_key_invite(e->p, "alice", ADMIN_INVITE_HOURS_MAX + 1, NOW, &old,
+	assert_int_equal(admin_key_invite(e->p, "alice", 0, NOW, &scratch, &expires, &error), -1);
+	assert_null(scratch);
+	assert_int_equal(admin_key_invite(e->p, "alice", ADMIN_INVITE_HOURS_MAX + 1, NOW, &scratch,
 	                                  &expires, &error),
 	                 -1);
 	/* a user's deletion takes the invites with it */
