@@ -397,7 +397,10 @@ const struct mime_part *mime_part_find(const struct mime_part *root, const uint3
 	const struct mime_part *part = root;
 
 	for (unsigned int i = 0; i < count && part != NULL; i++) {
-		if (part->message_rfc822)
+		/* a number below a message/rfc822 part names a part of the enclosed message; the
+		 * first number names a part of the message itself, even when that is of type
+		 * message/rfc822 (its body, the enclosed message, is then part 1) */
+		if (i > 0 && part->message_rfc822)
 			part = part->children;
 		if (part == NULL)
 			break;

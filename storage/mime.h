@@ -78,9 +78,11 @@ struct mime_part *mime_parse(const void *data, size_t size, const struct mime_li
 
 /*
  * The part an IMAP section's part numbers name ("1.2" = {1, 2}), or NULL. With no numbers the
- * root is returned. Numbers step into multipart children; a message/rfc822 part is entered
- * first, and 1 names a non-multipart itself. BODY[n] is that part's body, [n.MIME] its header;
- * for a message/rfc822 part [n.HEADER] / [n.TEXT] are its child's header / body.
+ * root is returned. Numbers step into multipart children; a number after a message/rfc822
+ * part first enters its enclosed message, and 1 names a non-multipart itself (so the body of a
+ * message whose top-level type is message/rfc822 is its part 1, RFC 3501 6.4.5). BODY[n] is
+ * that part's body, [n.MIME] its header; for a message/rfc822 part [n.HEADER] / [n.TEXT] are
+ * its child's header / body.
  */
 const struct mime_part *mime_part_find(const struct mime_part *root, const uint32_t *nums,
                                        unsigned int count);

@@ -279,13 +279,6 @@ static int parse_items(struct imap_fetch *f, const struct imap_arg *arg, const c
 	return 0;
 }
 
-static bool looks_like_seqset(const struct imap_arg *arg)
-{
-	const char *s;
-
-	return imap_arg_get_atom(arg, &s) && (isdigit((unsigned char)s[0]) || s[0] == '*');
-}
-
 /* UID FETCH always reports UID; it goes first, as clients expect. */
 static void ensure_uid(struct imap_fetch *f)
 {
@@ -304,10 +297,6 @@ int imap_fetch_parse(const struct imap_arg *args, bool uid, struct imap_fetch **
 {
 	struct imap_fetch *f = xcalloc(1, sizeof(*f));
 
-	/* Accept the whole argument list (sequence set, items) as well as the items alone:
-	 * no FETCH item starts with a digit or '*'. */
-	if (args->type == IMAP_ARG_LIST && args->count == 2 && looks_like_seqset(&args->list[0]))
-		args = &args->list[1];
 	if (parse_items(f, args, error_r) < 0) {
 		imap_fetch_free(&f);
 		return -1;

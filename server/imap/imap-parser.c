@@ -907,7 +907,7 @@ bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_
 
 /* --- sequence sets --- */
 
-static int seq_number(const char **s, uint32_t *n_r)
+static int seq_number(const char **s, uint64_t *n_r)
 {
 	uint64_t n = 0;
 
@@ -923,7 +923,7 @@ static int seq_number(const char **s, uint32_t *n_r)
 		if (n > UINT32_MAX)
 			return -1;
 	}
-	*n_r = (uint32_t)n;
+	*n_r = n;
 	return 1;
 }
 
@@ -935,7 +935,7 @@ int imap_seqset_parse(const char *str, struct imap_seq_range **ranges_r, unsigne
 	const char *s = str;
 
 	for (;;) {
-		uint32_t lo, hi;
+		uint64_t lo, hi;
 
 		if (seq_number(&s, &lo) < 0)
 			break;
@@ -965,11 +965,11 @@ bool imap_seqset_contains(const struct imap_seq_range *ranges, unsigned int coun
                           uint32_t star)
 {
 	for (unsigned int i = 0; i < count; i++) {
-		uint32_t lo = ranges[i].lo == IMAP_SEQ_STAR ? star : ranges[i].lo;
-		uint32_t hi = ranges[i].hi == IMAP_SEQ_STAR ? star : ranges[i].hi;
+		uint64_t lo = ranges[i].lo == IMAP_SEQ_STAR ? star : ranges[i].lo;
+		uint64_t hi = ranges[i].hi == IMAP_SEQ_STAR ? star : ranges[i].hi;
 
 		if (lo > hi) {
-			uint32_t t = lo;
+			uint64_t t = lo;
 
 			lo = hi;
 			hi = t;

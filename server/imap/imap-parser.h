@@ -136,11 +136,12 @@ bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r);
 bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
                        unsigned int *count_r);
 
-/* Sequence sets. '*' is IMAP_SEQ_STAR; the caller substitutes the largest number in use. */
-#define IMAP_SEQ_STAR UINT32_MAX
+/* Sequence sets. '*' is IMAP_SEQ_STAR, above every number (4294967295 is a number, not '*');
+ * the caller substitutes the largest number in use. */
+#define IMAP_SEQ_STAR ((uint64_t)UINT32_MAX + 1)
 
 struct imap_seq_range {
-	uint32_t lo, hi; /* lo <= hi */
+	uint64_t lo, hi; /* lo <= hi */
 };
 
 /* Parses "1,3:5,7:*" into ranges (in the order given, each with lo <= hi). Rejects 0, "$",

@@ -288,7 +288,10 @@ int imap_parse_flags(struct mailbox *box, const struct imap_arg *arg, bool creat
 	for (unsigned i = 0; i < count; i++) {
 		int r;
 
-		if (!imap_arg_get_atom(&list[i], &name)) {
+		/* NIL is an atom here: the keyword "NIL" */
+		if (list[i].type == IMAP_ARG_NIL)
+			name = list[i].str;
+		else if (!imap_arg_get_atom(&list[i], &name)) {
 			*error_r = "Flags must be atoms.";
 			return -1;
 		}

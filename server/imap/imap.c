@@ -185,8 +185,8 @@ static int imap_seq_mark(struct imap_client *c, const struct imap_seq_range *r, 
 	uint32_t count = c->known_count;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint32_t lo = r[i].lo == IMAP_SEQ_STAR ? count : r[i].lo;
-		uint32_t hi = r[i].hi == IMAP_SEQ_STAR ? count : r[i].hi;
+		uint32_t lo = r[i].lo == IMAP_SEQ_STAR ? count : (uint32_t)r[i].lo;
+		uint32_t hi = r[i].hi == IMAP_SEQ_STAR ? count : (uint32_t)r[i].hi;
 
 		if ((r[i].lo != IMAP_SEQ_STAR && r[i].lo > count) ||
 		    (r[i].hi != IMAP_SEQ_STAR && r[i].hi > count)) {

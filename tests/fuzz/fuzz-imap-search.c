@@ -126,8 +126,10 @@ static void run_fetch(const struct imap_arg *args, bool uid)
 	struct imap_fetch *fetch;
 	const char *error;
 
-	/* the whole argument list (set, items): the engine takes the items from it */
-	if (imap_fetch_parse(args, uid, &fetch, &error) < 0) {
+	/* the arguments are the set and the items, as cmd-fetch.c takes them */
+	if (args->count != 2)
+		return;
+	if (imap_fetch_parse(&args->list[1], uid, &fetch, &error) < 0) {
 		if (error == NULL)
 			__builtin_trap();
 		return;

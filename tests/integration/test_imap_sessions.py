@@ -152,3 +152,34 @@ def test_store_on_a_set_with_an_expunged_message_applies_to_the_rest(server):
     b.ok("NOOP")
     untagged, _ = b.ok("FETCH 1:2 (FLAGS)")
     assert all(b"\\Seen" in u for u in untagged), untagged
+
+
+# --- RFC 3501 details, as the daemon answers them ----------------------------------------------
+
+
+def test_uid_4294967295_is_not_star_and_fetch_store_syntax(server):
+    user, app = setup_user(server, messages=[msg("one"), msg("two")])
+    r = raw_login(server, "alice", app)
+    r.ok("SELECT INBOX")
+    untagged, _ = r.ok("UID STORE 4294967295 +FLAGS (\\Flagged)")
+    assert untagged == []
+    untagged, _ = r.ok("UID SEARCH UID 3:4294967295")
+    assert untagged == [b"* SEARCH"]
+    untagged, _ = r.ok("UID SEARCH UID 3:*")
+    assert untagged == [b"* SEARCH 2"]
+    _, tagged = r.cmd("FETCH 1 (2 FLAGS)")
+    assert b" BAD " in tagged, tagged
+    untagged, _ = r.ok("STORE 1 +FLAGS NIL")
+    assert flags_of(untagged, 1) == {b"\\Recent", b"NIL"}, untagged
+
+
+def test_body_parts_of_a_top_level_message_rfc822(server):
+    inner = b"Subject: inner\r\n\r\ninner body\r\n"
+    outer = b"Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\n" + inner
+    user, app = setup_user(server, messages=[outer])
+    r = raw_login(server, "alice", app)
+    r.ok("SELECT INBOX")
+    untagged, _ = r.ok("FETCH 1 (BODY.PEEK[1] BODY.PEEK[1.HEADER] BODY.PEEK[1.TEXT])")
+    assert untagged == [b"* 1 FETCH (BODY[1] {30}\r\n" + inner +
+                        b" BODY[1.HEADER] {18}\r\nSubject: inner\r\n\r\n"
+                        b" BODY[1.TEXT] {12}\r\ninner body\r\n)"]

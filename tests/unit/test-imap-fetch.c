@@ -258,6 +258,32 @@ static void check_fetch(struct fixture *f, size_t index, const char *items, cons
 
 /* ---- tests ---- */
 
+/* BODY[1], [1.HEADER], [1.TEXT], [1.1] of a message whose top-level type is message/rfc822. */
+static void test_top_level_message_rfc822(void **state)
+{
+	static const char m[] = "Subject: fwd\r\n"
+	                        "Content-Type: message/rfc822\r\n"
+	                        "\r\n"
+	                        "Subject: inner\r\n"
+	                        "\r\n"
+	                        "inner body\r\n";
+	struct fixture *f = *state;
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_append(f->box, m, sizeof(m) - 1, 0, 0, NULL, &error), 0);
+	assert_int_equal(mailbox_sync(f->box, &error), 0);
+	check_fetch(f, 2, "BODY.PEEK[1]",
+	            "* 3 FETCH (BODY[1] {30}\r\nSubject: inner\r\n\r\ninner body\r\n)\r\n");
+	check_fetch(f, 2, "BODY.PEEK[1.HEADER]",
+	            "* 3 FETCH (BODY[1.HEADER] {18}\r\nSubject: inner\r\n\r\n)\r\n");
+	check_fetch(f, 2, "BODY.PEEK[1.TEXT]",
+	            "* 3 FETCH (BODY[1.TEXT] {12}\r\ninner body\r\n)\r\n");
+	check_fetch(f, 2, "BODY.PEEK[1.1]", "* 3 FETCH (BODY[1.1] {12}\r\ninner body\r\n)\r\n");
+	check_fetch(f, 2, "BODY.PEEK[TEXT]",
+	            "* 3 FETCH (BODY[TEXT] {30}\r\nSubject: inner\r\n\r\ninner body\r\n)\r\n");
+	check_fetch(f, 2, "BODY.PEEK[2]", "* 3 FETCH (BODY[2] NIL)\r\n");
+}
+
 static uint64_t crlf_size_of(struct mailbox *box, size_t i)
 {
 	const char *error = NULL;
@@ -547,8 +573,8 @@ static struct imap_fetch *parse_items(struct fixture *f, const char *items, cons
 
 	xfree(&cmd);
 	assert_non_null(args);
-	/* the whole argument list is accepted as well as the items alone */
-	if (imap_fetch_parse(args, false, &fetch, error_r) < 0)
+	assert_int_equal(args->count, 2);
+	if (imap_fetch_parse(&args->list[1], false, &fetch, error_r) < 0)
 		return NULL;
 	return fetch;
 }
@@ -558,6 +584,8 @@ static void test_parse_errors_and_seen(void **state)
 	struct fixture *f = *state;
 	static const char *const bad[] = {
 	    "FOO", "(FLAGS FOO)", "(FLAGS ALL)", "BINARY[]", "(FLAGS (UID))", "\"FLAGS\"", "NIL",
+	    /* a list that looks like a whole argument list is no item list */
+	    "(2 FLAGS)", "(1:* FLAGS)", "(* (FLAGS))",
 	};
 	static const struct {
 		const char *items;
@@ -767,6 +795,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_no_static_chunks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_top_level_message_rfc822, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_date_size_uid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_envelope_quoting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bodystructure_nested, setup, teardown),

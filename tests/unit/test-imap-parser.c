@@ -513,6 +513,20 @@ static void test_seqset(void **state)
 	assert_true(imap_seqset_contains(r, n, 100, 100));
 	xfree(&r);
 
+	/* the largest number is a number, never '*' */
+	assert_int_equal(imap_seqset_parse("4294967295", &r, &n, &error), 1);
+	assert_true(r[0].lo != IMAP_SEQ_STAR && r[0].hi != IMAP_SEQ_STAR);
+	assert_false(imap_seqset_contains(r, n, 7, 7));
+	assert_true(imap_seqset_contains(r, n, 4294967295u, 7));
+	xfree(&r);
+	assert_int_equal(imap_seqset_parse("10:4294967295", &r, &n, &error), 1);
+	assert_false(imap_seqset_contains(r, n, 7, 7));
+	assert_true(imap_seqset_contains(r, n, 10, 7));
+	xfree(&r);
+	assert_int_equal(imap_seqset_parse("10:*", &r, &n, &error), 1);
+	assert_true(imap_seqset_contains(r, n, 7, 7)); /* n:* always holds the last */
+	xfree(&r);
+
 	assert_int_equal(imap_seqset_parse("*:3", &r, &n, &error), 1);
 	assert_false(imap_seqset_contains(r, n, 2, 10));
 	assert_true(imap_seqset_contains(r, n, 10, 10));

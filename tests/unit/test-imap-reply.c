@@ -9,8 +9,12 @@
 #include "server/imap/imap-client.h"
 #include "server/imap/imap-reply.h"
 #include "server/session.h"
+#include "storage/storage.h"
+#include "tests/unit/test-tmpdir.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,12 +128,68 @@ static void test_datetime(void **state)
 	assert_int_equal(imap_parse_datetime("", &t), -1);
 }
 
+/* Flags as STORE and APPEND give them: NIL is an atom like any other keyword (RFC 3501
+ * flag-keyword = atom), alone or in a list. */
+static int parse_flags_of(struct mailbox *box, const char *cmd, unsigned *flags_r,
+                          uint64_t *keywords_r, const char **error_r)
+{
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_default);
+	const struct imap_arg *args;
+	size_t used;
+	int ret;
+
+	assert_int_equal(imap_parser_feed(p, cmd, strlen(cmd), &used), IMAP_PARSE_DONE);
+	args = imap_parser_args(p);
+	ret = imap_parse_flags(box, &args->list[args->count - 1], true, flags_r, keywords_r,
+	                       error_r);
+	imap_parser_free(&p);
+	return ret;
+}
+
+static void test_flags_nil_is_a_keyword(void **state)
+{
+	char root[256];
+	int fd;
+	struct mail_storage *st = NULL;
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+	unsigned flags;
+	uint64_t keywords;
+	int nil;
+
+	(void)state;
+	test_tmpdir_make(root, sizeof(root), "imap-reply");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(mail_storage_open(fd, &st, &error), 0);
+	assert_int_equal(mailbox_open_imap(st, "INBOX", false, &box, &error), 1);
+	assert_int_equal(parse_flags_of(box, "a STORE 1 +FLAGS NIL\r\n", &flags, &keywords, &error),
+	                 0);
+	nil = mailbox_keyword_index(box, "NIL", false);
+	assert_true(nil >= 0);
+	assert_int_equal(flags, 0);
+	assert_int_equal(keywords, 1ULL << nil);
+	assert_int_equal(parse_flags_of(box, "a STORE 1 FLAGS (\\Seen NIL)\r\n", &flags,
+	                                &keywords, &error),
+	                 0);
+	assert_int_equal(flags, MAIL_SEEN);
+	assert_int_equal(keywords, 1ULL << nil);
+	/* strings are no flags */
+	assert_int_equal(parse_flags_of(box, "a STORE 1 FLAGS (\"x\")\r\n", &flags, &keywords,
+	                                &error),
+	                 -1);
+	mailbox_close(&box);
+	mail_storage_close(&st);
+	close(fd);
+	test_tmpdir_remove(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strings),  cmocka_unit_test(test_mailbox_names),
 	    cmocka_unit_test(test_mutf7),    cmocka_unit_test(test_numset),
-	    cmocka_unit_test(test_datetime),
+	    cmocka_unit_test(test_datetime), cmocka_unit_test(test_flags_nil_is_a_keyword),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,55 @@ static void test_nested_sections(void **state)
 	mime_part_free(&root);
 }
 
+/* A message whose top-level type is message/rfc822 (RFC 3501 6.4.5): its body is part 1 (the
+ * enclosed message, header and all), and the enclosed message's parts are 1.1, 1.2, ... */
+static void test_top_level_message_rfc822_sections(void **state)
+{
+	static const char m[] = "Subject: outer\n"
+	                        "Content-Type: message/rfc822\n"
+	                        "\n"
+	                        "Subject: inner\n"
+	                        "Content-Type: multipart/mixed; boundary=b\n"
+	                        "\n"
+	                        "--b\n"
+	                        "\n"
+	                        "one\n"
+	                        "--b\n"
+	                        "Content-Type: message/rfc822\n"
+	                        "\n"
+	                        "Subject: deepest\n"
+	                        "\n"
+	                        "two\n"
+	                        "--b--\n";
+	static const uint32_t n1[] = {1}, n11[] = {1, 1}, n12[] = {1, 2}, n121[] = {1, 2, 1},
+	                      n13[] = {1, 3}, n2[] = {2};
+	struct mime_part *root = parse_str(m);
+	const struct mime_part *p;
+
+	(void)state;
+	p = mime_part_find(root, n1, 1);
+	assert_ptr_equal(p, root);
+	assert_true(p->message_rfc822);
+	/* BODY[1] is the enclosed message; [1.HEADER] / [1.TEXT] its header and body */
+	assert_slice(m, p->body_offset, p->body_size,
+	             "Subject: inner\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\none\n"
+	             "--b\nContent-Type: message/rfc822\n\nSubject: deepest\n\ntwo\n--b--\n");
+	assert_slice(m, p->children->header_offset, p->children->header_size,
+	             "Subject: inner\nContent-Type: multipart/mixed; boundary=b\n\n");
+	p = mime_part_find(root, n11, 2);
+	assert_non_null(p);
+	assert_slice(m, p->body_offset, p->body_size, "one");
+	p = mime_part_find(root, n12, 2);
+	assert_true(p->message_rfc822);
+	assert_slice(m, p->body_offset, p->body_size, "Subject: deepest\n\ntwo");
+	p = mime_part_find(root, n121, 3);
+	assert_non_null(p);
+	assert_slice(m, p->body_offset, p->body_size, "two");
+	assert_null(mime_part_find(root, n13, 2));
+	assert_null(mime_part_find(root, n2, 1));
+	mime_part_free(&root);
+}
+
 static void assert_same_tree(const struct mime_part *a, const struct mime_part *b)
 {
 	assert_int_equal(a->header_offset, b->header_offset);
@@ -622,6 +671,7 @@ int main(void)
 	    cmocka_unit_test(test_simple_crlf),
 	    cmocka_unit_test(test_nested_bodystructure),
 	    cmocka_unit_test(test_nested_sections),
+	    cmocka_unit_test(test_top_level_message_rfc822_sections),
 	    cmocka_unit_test(test_chunked_feeding),
 	    cmocka_unit_test(test_crlf_boundaries),
 	    cmocka_unit_test(test_extension_fields),
