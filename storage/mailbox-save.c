@@ -166,8 +166,8 @@ static int copy_data(int from, int to)
 }
 
 /* Hard links are impossible (another file system, link limits): a real copy through tmp/. */
-static int place_copy_through_tmp(const struct msg_rec *m, struct mailbox *src,
-                                  struct mailbox *dst, const char *name)
+static int place_copy_through_tmp(const struct msg_rec *m, struct mailbox *src, struct mailbox *dst,
+                                  const char *name)
 {
 	int from = openat(src->dirs.curfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	char *tmpname = maildir_unique_name();

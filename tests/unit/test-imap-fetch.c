@@ -583,9 +583,8 @@ static void test_parse_errors_and_seen(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const bad[] = {
-	    "FOO", "(FLAGS FOO)", "(FLAGS ALL)", "BINARY[]", "(FLAGS (UID))", "\"FLAGS\"", "NIL",
-	    /* a list that looks like a whole argument list is no item list */
-	    "(2 FLAGS)", "(1:* FLAGS)", "(* (FLAGS))",
+	    "FOO", "(FLAGS FOO)", "(FLAGS ALL)", "BINARY[]",    "(FLAGS (UID))", "\"FLAGS\"",
+	    "NIL", "(2 FLAGS)",   "(1:* FLAGS)", "(* (FLAGS))", /* no whole argument lists */
 	};
 	static const struct {
 		const char *items;

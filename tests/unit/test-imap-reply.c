@@ -140,8 +140,8 @@ static int parse_flags_of(struct mailbox *box, const char *cmd, unsigned *flags_
 
 	assert_int_equal(imap_parser_feed(p, cmd, strlen(cmd), &used), IMAP_PARSE_DONE);
 	args = imap_parser_args(p);
-	ret = imap_parse_flags(box, &args->list[args->count - 1], true, flags_r, keywords_r,
-	                       error_r);
+	ret =
+	    imap_parse_flags(box, &args->list[args->count - 1], true, flags_r, keywords_r, error_r);
 	imap_parser_free(&p);
 	return ret;
 }
@@ -169,15 +169,13 @@ static void test_flags_nil_is_a_keyword(void **state)
 	assert_true(nil >= 0);
 	assert_int_equal(flags, 0);
 	assert_int_equal(keywords, 1ULL << nil);
-	assert_int_equal(parse_flags_of(box, "a STORE 1 FLAGS (\\Seen NIL)\r\n", &flags,
-	                                &keywords, &error),
-	                 0);
+	assert_int_equal(
+	    parse_flags_of(box, "a STORE 1 FLAGS (\\Seen NIL)\r\n", &flags, &keywords, &error), 0);
 	assert_int_equal(flags, MAIL_SEEN);
 	assert_int_equal(keywords, 1ULL << nil);
 	/* strings are no flags */
-	assert_int_equal(parse_flags_of(box, "a STORE 1 FLAGS (\"x\")\r\n", &flags, &keywords,
-	                                &error),
-	                 -1);
+	assert_int_equal(
+	    parse_flags_of(box, "a STORE 1 FLAGS (\"x\")\r\n", &flags, &keywords, &error), -1);
 	mailbox_close(&box);
 	mail_storage_close(&st);
 	close(fd);
