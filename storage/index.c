@@ -9,12 +9,16 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define INDEX_FILE           "twofold.index"
 #define INDEX_SIDE_FILE      "twofold.uidvalidity"
 #define INDEX_SIDE_TMP       "twofold.uidvalidity.tmp"
 #define INDEX_SCHEMA_VERSION 3
+
+/* In the maildir root: the last UIDVALIDITY given to a new index of this storage. */
+#define INDEX_UIDVALIDITY_LAST "twofold.uidvalidity-last"
 /* Version 3 only adds rows with vsize -1 (not measured yet): a version 2 index is taken over
  * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
 #define INDEX_SCHEMA_COMPATIBLE 2
@@ -41,7 +45,8 @@
 
 struct mail_index {
 	sqlite3 *db;
-	int dirfd; /* not owned */
+	int dirfd;  /* not owned */
+	int rootfd; /* the maildir root, while opening; not owned */
 	uint32_t uidvalidity;
 	uint32_t uidnext;       /* valid inside a transaction */
 	uint32_t uidnext_begin; /* as stored when the transaction began */
@@ -182,6 +187,43 @@ static int index_meta_set(struct mail_index *idx, const char *key, uint32_t valu
 	return 0;
 }
 
+/* The UIDVALIDITY of a mailbox that has none yet: the time, or one above the last one this
+ * storage gave out when that is not below it. A name deleted and created again within a second
+ * (or after the clock went back) then never shows a UIDVALIDITY again, while its UIDs restart
+ * at 1 (RFC 3501 2.3.1.1). The last value is kept in the root, its updates serialised by flock. */
+static int index_new_uidvalidity(int rootfd, uint32_t *uidvalidity_r, const char **error_r)
+{
+	uint32_t last = 0, now = (uint32_t)time(NULL), next;
+	char text[32];
+	ssize_t n;
+	int len, fd = openat(rootfd, INDEX_UIDVALIDITY_LAST,
+	                     O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		goto fail;
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	if (n > 0) {
+		text[n] = '\0';
+		if (sscanf(text, "%u", &last) != 1)
+			last = 0;
+	}
+	next = now > last ? now : last + 1;
+	if (next == 0)
+		next = 1;
+	len = snprintf(text, sizeof(text), "%u\n", next);
+	if (pwrite(fd, text, (size_t)len, 0) != len || ftruncate(fd, len) < 0 || fsync(fd) < 0)
+		goto fail;
+	close(fd);
+	*uidvalidity_r = next;
+	return 0;
+fail:
+	log_error("index: %s: %s", INDEX_UIDVALIDITY_LAST, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	*error_r = "mailbox index error";
+	return -1;
+}
+
 /* A new index: UIDVALIDITY and the UIDNEXT floor come from the side file when there is one. */
 static int index_create(struct mail_index *idx, const char **error_r)
 {
@@ -193,7 +235,8 @@ static int index_create(struct mail_index *idx, const char **error_r)
 		idx->uidvalidity = uidvalidity;
 		idx->floor = floor;
 	} else {
-		idx->uidvalidity = (uint32_t)time(NULL);
+		if (index_new_uidvalidity(idx->rootfd, &idx->uidvalidity, error_r) < 0)
+			return -1;
 		floor = 1;
 		if (index_side_write(idx, floor + INDEX_UID_RESERVATION, error_r) < 0)
 			return -1;
@@ -380,11 +423,18 @@ static int index_try_open(struct mail_index *idx, const char **error_r)
 
 int mail_index_open(int dirfd, struct mail_index **idx_r, bool *rebuild_r, const char **error_r)
 {
+	return mail_index_open_in(dirfd, dirfd, idx_r, rebuild_r, error_r);
+}
+
+int mail_index_open_in(int rootfd, int dirfd, struct mail_index **idx_r, bool *rebuild_r,
+                       const char **error_r)
+{
 	struct mail_index *idx = xcalloc(1, sizeof(*idx));
 	bool outdated;
 	int code;
 
 	idx->dirfd = dirfd;
+	idx->rootfd = rootfd;
 	if (index_try_open(idx, error_r) < 0) {
 		code = idx->db == NULL ? SQLITE_CANTOPEN : sqlite3_errcode(idx->db) & 0xff;
 		outdated = idx->outdated;
@@ -396,12 +446,14 @@ int mail_index_open(int dirfd, struct mail_index **idx_r, bool *rebuild_r, const
 		index_remove_files(dirfd, outdated);
 		memset(idx, 0, sizeof(*idx));
 		idx->dirfd = dirfd;
+		idx->rootfd = rootfd;
 		if (index_try_open(idx, error_r) < 0) {
 			index_free(idx);
 			xfree(&idx);
 			return -1;
 		}
 	}
+	idx->rootfd = -1;
 	*rebuild_r = idx->rebuild;
 	*idx_r = idx;
 	return 0;

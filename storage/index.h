@@ -49,6 +49,10 @@ void mail_index_vfs_wal_register(void);
  * when the session that created it ended before its first sync committed (a crash): that
  * rebuild goes on, trusting ",U=" fields, until a commit ends it. */
 int mail_index_open(int dirfd, struct mail_index **idx_r, bool *rebuild_r, const char **error_r);
+/* The same for a mailbox directory beneath the maildir root rootfd, where the UIDVALIDITY of a
+ * new index is given out (once per storage, ascending: it never repeats for a name). */
+int mail_index_open_in(int rootfd, int dirfd, struct mail_index **idx_r, bool *rebuild_r,
+                       const char **error_r);
 void mail_index_close(struct mail_index **idx);
 
 uint32_t mail_index_uidvalidity(const struct mail_index *idx);

@@ -963,7 +963,8 @@ int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_
 		return ret;
 	}
 	box->name = folder_canonical_name(name);
-	if (mail_index_open(box->dirs.dirfd, &box->index, &box->rebuild, error_r) < 0 ||
+	if (mail_index_open_in(st->dirfd, box->dirs.dirfd, &box->index, &box->rebuild, error_r) <
+	        0 ||
 	    mailbox_sync(box, error_r) < 0) {
 		mailbox_free(box);
 		return -1;

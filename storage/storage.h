@@ -9,8 +9,10 @@
  * (SQLite, WAL: UIDs, sizes/dates once known, keywords, \Recent floor, metadata cache, UIDVALIDITY,
  * UIDNEXT; may be deleted: UIDs come back from the ,U= fields, keywords and cache are lost),
  * twofold.uidvalidity (UIDVALIDITY and a UIDNEXT floor that survive an index deletion) and
- * twofold.lock (the POP3 lock). In the maildir root also "subscriptions" and "twofold.folders"
- * (the special-use folders were created once). Maildir++ folders are the directories ".<name>".
+ * twofold.lock (the POP3 lock). In the maildir root also "subscriptions", "twofold.folders"
+ * (the special-use folders were created once) and "twofold.uidvalidity-last" (the last
+ * UIDVALIDITY given out: each new mailbox gets a higher one, so none repeats for a name).
+ * Maildir++ folders are the directories ".<name>".
  *
  * Results: int -1 error (with *error_r, a static or storage-owned message), 0 no / not found,
  * 1 yes, unless said otherwise.

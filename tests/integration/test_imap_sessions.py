@@ -183,3 +183,16 @@ def test_body_parts_of_a_top_level_message_rfc822(server):
     assert untagged == [b"* 1 FETCH (BODY[1] {30}\r\n" + inner +
                         b" BODY[1.HEADER] {18}\r\nSubject: inner\r\n\r\n"
                         b" BODY[1.TEXT] {12}\r\ninner body\r\n)"]
+
+
+def test_uidvalidity_never_repeats_after_delete_and_create(server):
+    """RFC 3501 2.3.1.1: UIDs restart at 1, so UIDVALIDITY must change, even within a second."""
+    user, app = setup_user(server)
+    r = raw_login(server, "alice", app)
+    seen = []
+    for _ in range(3):
+        r.ok("CREATE Again")
+        untagged, _ = r.ok("STATUS Again (UIDVALIDITY)")
+        seen.append(int(re.search(rb"UIDVALIDITY (\d+)", untagged[0]).group(1)))
+        r.ok("DELETE Again")
+    assert seen == sorted(set(seen)), seen

@@ -498,6 +498,30 @@ static void test_keywords_persist(void **state)
 	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << b | 1ULL << 63);
 }
 
+/* UIDVALIDITY never repeats for a name: deleted and created again (several times a second),
+ * and no two mailboxes share one. */
+static void test_uidvalidity_never_repeats(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	uint32_t seen[6];
+	struct mailbox *box;
+
+	for (int i = 0; i < 6; i++) {
+		const char *name = i < 3 ? "Again" : (i == 3 ? "One" : i == 4 ? "Two" : "Three");
+
+		assert_int_equal(mailbox_create(f->st, name, &error), 0);
+		box = open_box(f, name, false);
+		seen[i] = mailbox_uidvalidity(box);
+		mailbox_close(&box);
+		if (i < 3)
+			assert_int_equal(mailbox_delete(f->st, name, &error), 0);
+		/* given out in ascending order, so none can come back */
+		if (i > 0)
+			assert_true(seen[i] > seen[i - 1]);
+	}
+}
+
 /* ---- changed list ---- */
 
 static void test_changed_after_external_rename(void **state)
@@ -992,6 +1016,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rename_inbox, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recent_claimed_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_keywords_persist, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uidvalidity_never_repeats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_after_external_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_between_syncs_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_move_keep_flags, setup, teardown),
