@@ -6,6 +6,7 @@
 #include "server/conn.h"
 #include "storage/storage.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -85,9 +86,8 @@ static char *imap_list_pattern(const char *ref, const char *pattern)
 
 /* --- the mailbox list --- */
 
-static void imap_list_collect(const struct mailbox_info *info, void *ctx)
+static struct imap_list_box *imap_list_box_add(struct imap_list *l, const char *name)
 {
-	struct imap_list *l = ctx;
 	struct imap_list_box *b;
 
 	if (l->n_boxes == l->alloc) {
@@ -95,11 +95,65 @@ static void imap_list_collect(const struct mailbox_info *info, void *ctx)
 		l->boxes = xreallocarray(l->boxes, l->alloc, sizeof(*l->boxes));
 	}
 	b = &l->boxes[l->n_boxes++];
-	b->name = xstrdup(strcasecmp(info->name, "INBOX") == 0 ? "INBOX" : info->name);
+	memset(b, 0, sizeof(*b));
+	b->name = xstrdup(strcasecmp(name, "INBOX") == 0 ? "INBOX" : name);
+	return b;
+}
+
+static void imap_list_collect(const struct mailbox_info *info, void *ctx)
+{
+	struct imap_list_box *b = imap_list_box_add(ctx, info->name);
+
 	b->special = info->special;
 	b->subscribed = info->subscribed;
 	b->has_children = info->has_children;
 	b->nonexistent = info->nonexistent;
+}
+
+static bool imap_list_has_box(const struct imap_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_boxes; i++) {
+		if (strcmp(l->boxes[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* INBOX first, then by name: the order of the storage's listing. */
+static int imap_list_box_cmp(const void *a, const void *b)
+{
+	const struct imap_list_box *x = a, *y = b;
+	bool xi = strcmp(x->name, "INBOX") == 0, yi = strcmp(y->name, "INBOX") == 0;
+
+	if (xi != yi)
+		return xi ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The parents of subscribed names that the storage does not list (a stale subscription's
+ * parent), as non-existent mailboxes: LSUB and RECURSIVEMATCH may have to report them. */
+static void imap_list_add_subscribed_parents(struct imap_list *l)
+{
+	size_t n = l->n_boxes, before = n;
+
+	for (size_t i = 0; i < n; i++) {
+		char *copy;
+
+		if (!l->boxes[i].subscribed)
+			continue;
+		copy = xstrdup(l->boxes[i].name);
+		for (char *dot = strrchr(copy, '.'); dot != NULL; dot = strrchr(copy, '.')) {
+			*dot = '\0';
+			if (strcasecmp(copy, "INBOX") != 0 && !imap_list_has_box(l, copy)) {
+				struct imap_list_box *b = imap_list_box_add(l, copy);
+
+				b->nonexistent = b->has_children = true;
+			}
+		}
+		xfree(&copy);
+	}
+	if (l->n_boxes > before)
+		qsort(l->boxes, l->n_boxes, sizeof(*l->boxes), imap_list_box_cmp);
 }
 
 static void imap_list_free(struct imap_list *l)
@@ -120,18 +174,28 @@ static bool imap_list_matches(const struct imap_list *l, const char *name)
 	return false;
 }
 
-/* True when a subscribed mailbox lies beneath b (RECURSIVEMATCH's CHILDINFO). */
-static bool imap_list_subscribed_child(const struct imap_list *l, const struct imap_list_box *b)
+enum imap_list_children {
+	LIST_CHILD_SUBSCRIBED = 1 << 0, /* a subscribed mailbox lies beneath */
+	LIST_CHILD_UNMATCHED = 1 << 1,  /* ... and one of them matches no pattern */
+};
+
+/* What lies beneath b (LSUB's \Noselect parents, RECURSIVEMATCH's CHILDINFO). */
+static unsigned imap_list_subscribed_children(const struct imap_list *l,
+                                              const struct imap_list_box *b)
 {
 	size_t len = strlen(b->name);
+	unsigned found = 0;
 
 	for (size_t i = 0; i < l->n_boxes; i++) {
 		const struct imap_list_box *o = &l->boxes[i];
 
-		if (o->subscribed && strncmp(o->name, b->name, len) == 0 && o->name[len] == '.')
-			return true;
+		if (!o->subscribed || strncmp(o->name, b->name, len) != 0 || o->name[len] != '.')
+			continue;
+		found |= LIST_CHILD_SUBSCRIBED;
+		if (!imap_list_matches(l, o->name))
+			found |= LIST_CHILD_UNMATCHED;
 	}
-	return false;
+	return found;
 }
 
 static const struct {
@@ -143,12 +207,20 @@ static const struct {
     {MAILBOX_SPECIAL_ARCHIVE, "\\Archive"},
 };
 
+/* How a mailbox is listed. */
+enum imap_list_how {
+	LIST_SKIP,
+	LIST_PLAIN,
+	LIST_CHILDINFO, /* with ("CHILDINFO" ("SUBSCRIBED")) */
+	LIST_NOSELECT,  /* LSUB: not subscribed, but the parent of a subscribed one */
+};
+
 static void imap_list_attrs(const struct imap_list *l, const struct imap_list_box *b,
-                            struct buf *out)
+                            enum imap_list_how how, struct buf *out)
 {
 	size_t start = out->len;
 
-	if (b->nonexistent)
+	if (b->nonexistent || how == LIST_NOSELECT)
 		buf_append_str(out, l->extended ? " \\NonExistent" : " \\Noselect");
 	if (!l->lsub)
 		buf_append_str(out, b->has_children ? " \\HasChildren" : " \\HasNoChildren");
@@ -167,37 +239,45 @@ static void imap_list_attrs(const struct imap_list *l, const struct imap_list_bo
 	}
 }
 
-/* 1 list it, 2 list it with CHILDINFO, 0 skip */
-static int imap_list_selected(const struct imap_list *l, const struct imap_list_box *b)
+/* A mailbox that is not subscribed itself is listed by LSUB (as \Noselect, RFC 3501 6.3.9)
+ * and by RECURSIVEMATCH (with CHILDINFO) only for a subscribed mailbox beneath it that the
+ * response does not hold itself (RFC 5258 3.5); a subscribed one gets CHILDINFO for any. */
+static enum imap_list_how imap_list_selected(const struct imap_list *l,
+                                             const struct imap_list_box *b)
 {
 	bool sub_only = (l->sel & LIST_SEL_SUBSCRIBED) != 0 || l->lsub;
+	bool recursive = (l->sel & LIST_SEL_RECURSIVEMATCH) != 0;
+	unsigned children;
 
 	if (!imap_list_matches(l, b->name))
-		return 0;
+		return LIST_SKIP;
 	if ((l->sel & LIST_SEL_SPECIAL_USE) != 0 && b->special == 0)
-		return 0;
+		return LIST_SKIP;
 	if (sub_only && !b->subscribed) {
-		if ((l->sel & LIST_SEL_RECURSIVEMATCH) != 0 && imap_list_subscribed_child(l, b))
-			return 2;
-		return 0;
+		if ((!l->lsub && !recursive) ||
+		    (imap_list_subscribed_children(l, b) & LIST_CHILD_UNMATCHED) == 0)
+			return LIST_SKIP;
+		return l->lsub ? LIST_NOSELECT : LIST_CHILDINFO;
 	}
 	if (!sub_only && b->nonexistent && b->subscribed && !b->has_children)
-		return 0; /* a stale subscription: only LSUB and LIST (SUBSCRIBED) show it */
-	return 1;
+		return LIST_SKIP; /* a stale subscription: only LSUB and LIST (SUBSCRIBED) show it
+		                   */
+	children = recursive && sub_only ? imap_list_subscribed_children(l, b) : 0;
+	return (children & LIST_CHILD_SUBSCRIBED) != 0 ? LIST_CHILDINFO : LIST_PLAIN;
 }
 
 static void imap_list_write_one(struct imap_client *c, const struct imap_list *l,
-                                const struct imap_list_box *b, int how)
+                                const struct imap_list_box *b, enum imap_list_how how)
 {
 	struct buf out;
 	const char *error;
 
 	buf_init(&out);
 	buf_printf(&out, "* %s (", l->lsub ? "LSUB" : "LIST");
-	imap_list_attrs(l, b, &out);
+	imap_list_attrs(l, b, how, &out);
 	buf_append_str(&out, ") \".\" ");
 	imap_append_mailbox(&out, b->name);
-	if (how == 2)
+	if (how == LIST_CHILDINFO)
 		buf_append_str(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_append_str(&out, "\r\n");
 	conn_write(c->conn, out.data, out.len);
@@ -208,10 +288,12 @@ static void imap_list_write_one(struct imap_client *c, const struct imap_list *l
 
 static void imap_list_write(struct imap_client *c, struct imap_list *l)
 {
+	if (l->lsub || (l->sel & LIST_SEL_RECURSIVEMATCH) != 0)
+		imap_list_add_subscribed_parents(l);
 	for (size_t i = 0; i < l->n_boxes; i++) {
-		int how = imap_list_selected(l, &l->boxes[i]);
+		enum imap_list_how how = imap_list_selected(l, &l->boxes[i]);
 
-		if (how > 0)
+		if (how != LIST_SKIP)
 			imap_list_write_one(c, l, &l->boxes[i], how);
 	}
 }

@@ -196,3 +196,57 @@ def test_uidvalidity_never_repeats_after_delete_and_create(server):
         seen.append(int(re.search(rb"UIDVALIDITY (\d+)", untagged[0]).group(1)))
         r.ok("DELETE Again")
     assert seen == sorted(set(seen)), seen
+
+
+# --- LSUB and LIST (SUBSCRIBED RECURSIVEMATCH) ---------------------------------------------------
+
+
+def subscriptions(server):
+    """Fruit (not subscribed) with subscribed Fruit.Apple and Fruit.Tropical.Mango (Tropical is
+    only implied by its child), Veg and Veg.Carrot both subscribed, and a stale subscription
+    Gone.Child."""
+    user, app = setup_user(server)
+    r = raw_login(server, "alice", app)
+    for name in ("Fruit", "Fruit.Apple", "Fruit.Tropical.Mango", "Veg", "Veg.Carrot"):
+        r.ok(f"CREATE {name}")
+    for name in ("Fruit.Apple", "Fruit.Tropical.Mango", "Veg", "Veg.Carrot", "Gone.Child"):
+        r.ok(f"SUBSCRIBE {name}")
+    for name in ("Archive", "Drafts", "Junk", "Sent", "Trash"):
+        r.ok(f"UNSUBSCRIBE {name}")
+    return r
+
+
+def test_lsub_percent_gives_unsubscribed_parents_as_noselect(server):
+    """RFC 3501 6.3.9: LSUB with % returns the unsubscribed parent of a subscribed child
+    as \\Noselect."""
+    r = subscriptions(server)
+    untagged, _ = r.ok('LSUB "" "Fruit.%"')
+    assert untagged == [b'* LSUB () "." "Fruit.Apple"',
+                        b'* LSUB (\\Noselect) "." "Fruit.Tropical"']
+    untagged, _ = r.ok('LSUB "" "%"')
+    assert untagged == [b'* LSUB (\\Noselect) "." "Fruit"',
+                        b'* LSUB (\\Noselect) "." "Gone"',
+                        b'* LSUB () "." "Veg"']
+    untagged, _ = r.ok('LSUB "" "*"')
+    assert untagged == [b'* LSUB () "." "Fruit.Apple"',
+                        b'* LSUB () "." "Fruit.Tropical.Mango"',
+                        b'* LSUB (\\Noselect) "." "Gone.Child"',
+                        b'* LSUB () "." "Veg"', b'* LSUB () "." "Veg.Carrot"']
+
+
+def test_list_subscribed_recursivematch_childinfo(server):
+    """RFC 5258 3.5: CHILDINFO for a mailbox with a subscribed child, also when that child is
+    in the same response; an unsubscribed parent only when one of its subscribed children is
+    not."""
+    r = subscriptions(server)
+    childinfo = b' ("CHILDINFO" ("SUBSCRIBED"))'
+    untagged, _ = r.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    assert untagged == [b'* LIST (\\HasChildren) "." "Fruit"' + childinfo,
+                        b'* LIST (\\NonExistent \\HasChildren) "." "Gone"' + childinfo,
+                        b'* LIST (\\HasChildren \\Subscribed) "." "Veg"' + childinfo]
+    untagged, _ = r.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"')
+    assert untagged == [b'* LIST (\\HasNoChildren \\Subscribed) "." "Fruit.Apple"',
+                        b'* LIST (\\HasNoChildren \\Subscribed) "." "Fruit.Tropical.Mango"',
+                        b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "." "Gone.Child"',
+                        b'* LIST (\\HasChildren \\Subscribed) "." "Veg"' + childinfo,
+                        b'* LIST (\\HasNoChildren \\Subscribed) "." "Veg.Carrot"']
