@@ -2,6 +2,7 @@
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/listen.h"
@@ -26,6 +27,8 @@
 #include <unistd.h>
 
 #define WORKER_AUTH_TIMEOUT 60 /* seconds to wait for the auth service's answer */
+#define WORKER_USER_MAX     255 /* the longest user name the auth service takes */
+#define WORKER_MARKER_MAX   64
 
 volatile sig_atomic_t session_shutdown;
 static volatile sig_atomic_t worker_quit;
@@ -144,11 +147,35 @@ static void worker_sleep_ms(uint32_t ms)
 		;
 }
 
+/* A user name the auth service would refuse unlooked-at (control bytes, invalid UTF-8, empty,
+ * too long) never leaves the worker: a marker goes in its place, its printable ASCII with '?'
+ * for every other byte, and '?' is no user-name character. So the attempt is verified, delayed,
+ * counted and audited like any unknown user's, and the raw bytes reach no other process. */
+static const char *worker_login_user(const char *user, char *marker, size_t size)
+{
+	size_t len = strnlen(user, WORKER_USER_MAX + 1), n = 0;
+	bool masked = false;
+
+	if (text_is_sane(user, len, WORKER_USER_MAX))
+		return user;
+	for (size_t i = 0; i < len && n + 2 < size; i++) {
+		unsigned char c = (unsigned char)user[i];
+
+		masked = masked || c <= 0x20 || c >= 0x7f;
+		marker[n++] = c > 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (!masked)
+		marker[n++] = '?'; /* empty or only too long: still no account's name */
+	marker[n] = '\0';
+	return marker;
+}
+
 void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
                    struct session_login *out)
 {
 	/* 16 KiB: on the heap for the login only, so an idle session's heap trim gives it back */
 	struct ipc_msg *m;
+	char marker[WORKER_MARKER_MAX + 2];
 	uint32_t delay_ms = 0;
 	int fd;
 
@@ -161,6 +188,7 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 		return;
 	}
 	m = xmalloc(sizeof(*m));
+	user = worker_login_user(user, marker, sizeof(marker));
 	if (worker_auth_ask(fd, s, user, secret, client_id, m) < 0) {
 		log_error("no answer from the auth service: %s", strerror(errno));
 	} else if (worker_auth_answer(m, out, &delay_ms) < 0) {

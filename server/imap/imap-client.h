@@ -15,6 +15,7 @@ struct mail_storage;
 struct mailbox;
 
 #define IMAP_MAX_BAD_COMMANDS_PRELOGIN 3
+#define IMAP_PRELOGIN_TAG_MAX          32
 /* Literals of commands other than APPEND (search strings, mailbox names, passwords). */
 #define IMAP_MAX_OTHER_LITERAL (1024 * 1024)
 #define IMAP_CLIENT_ID_MAX     64

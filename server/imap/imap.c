@@ -284,12 +284,26 @@ static enum imap_cmd_result imap_run(struct imap_client *c)
 	return c->cmd->handler(c, args, count);
 }
 
+/* Before login a tag comes back in a reply only when it is letters, digits and ".-_" (what
+ * clients send): a client not yet known gets none of its own bytes echoed (no markup for a web
+ * page that shows the reply, no terminal escapes). Any other tag gets an untagged BAD. */
+static bool imap_tag_echoable(const struct imap_client *c, const char *tag)
+{
+	size_t len;
+
+	if (tag == NULL || c->state != IMAP_STATE_NOAUTH)
+		return tag != NULL;
+	len = strspn(tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_");
+	return len > 0 && len <= IMAP_PRELOGIN_TAG_MAX && tag[len] == '\0';
+}
+
 static enum imap_cmd_result imap_parse_error(struct imap_client *c)
 {
 	const char *msg = imap_parser_error(c->parser);
+	const char *tag = imap_parser_tag(c->parser);
 	char text[160];
 
-	c->tag = imap_parser_tag(c->parser);
+	c->tag = imap_tag_echoable(c, tag) ? tag : NULL;
 	snprintf(text, sizeof(text), "%s.", msg != NULL ? msg : "Syntax error");
 	if (imap_parser_error_is_fatal(c->parser)) {
 		imap_tagged(c, "BAD", "%s", text);
@@ -322,7 +336,7 @@ static enum imap_cmd_result imap_literal_refuse(struct imap_client *c, bool appe
 	bool sync = imap_parser_literal_is_sync(c->parser);
 	uint64_t size = imap_parser_literal_size(c->parser);
 
-	c->tag = imap_parser_tag(c->parser);
+	c->tag = imap_tag_echoable(c, imap_parser_tag(c->parser)) ? imap_parser_tag(c->parser) : NULL;
 	if (!sync && !imap_literal_discard(c, size)) {
 		imap_parser_reset(c->parser);
 		return IMAP_CMD_END;
@@ -376,7 +390,12 @@ static enum imap_cmd_result imap_command_done(struct imap_client *c)
 	enum imap_cmd_result r;
 
 	c->tag = imap_parser_tag(c->parser);
-	r = imap_run(c);
+	if (imap_tag_echoable(c, c->tag)) {
+		r = imap_run(c);
+	} else {
+		c->tag = NULL;
+		r = imap_bad(c, "Invalid tag.");
+	}
 	c->cmd = NULL;
 	c->uid = false;
 	if (c->parser_grown) {
