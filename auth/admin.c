@@ -147,6 +147,8 @@ int admin_user_add(struct auth_policy *p, const char *name, const char *password
 		return admin_fail(p, error_r, "bad user name '%s'",
 		                  name != NULL && text_is_sane(name, strlen(name), 255) ? name
 		                                                                        : "?");
+	if (config_maildir_user_check(p->cfg, name, &err) < 0)
+		return admin_fail(p, error_r, "user '%s': %s", name, err);
 	user.pwhash = admin_hash_password(p, password, error_r);
 	if (user.pwhash == NULL)
 		return -1;

@@ -59,15 +59,21 @@ static int auth_maildir_subdirs(const char *path, const char **error_r)
 	return 0;
 }
 
+/* Why a name has no maildir path: it does not fit the template, or it could climb out. */
+static int auth_maildir_no_path(const struct config *cfg, const char *user, const char **error_r)
+{
+	if (config_maildir_user_check(cfg, user, error_r) == 0)
+		*error_r = "user name cannot be turned into a maildir path";
+	return -1;
+}
+
 int auth_maildir_create(const struct config *cfg, const char *user, const char **error_r)
 {
 	char *path = config_maildir_for(cfg, user);
 	int r;
 
-	if (path == NULL) {
-		*error_r = "user name cannot be turned into a maildir path";
-		return -1;
-	}
+	if (path == NULL)
+		return auth_maildir_no_path(cfg, user, error_r);
 	r = auth_maildir_mkdirs(path, error_r);
 	if (r == 0)
 		r = auth_maildir_subdirs(path, error_r);
@@ -84,10 +90,8 @@ int auth_maildir_open(const struct config *cfg, const char *user, bool create,
 	if (create && auth_maildir_create(cfg, user, error_r) < 0)
 		return -1;
 	path = config_maildir_for(cfg, user);
-	if (path == NULL) {
-		*error_r = "user name cannot be turned into a maildir path";
-		return -1;
-	}
+	if (path == NULL)
+		return auth_maildir_no_path(cfg, user, error_r);
 	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		snprintf(auth_maildir_errbuf, sizeof(auth_maildir_errbuf),

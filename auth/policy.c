@@ -252,6 +252,13 @@ static enum auth_result login_ok(struct login *l, const char *password, size_t p
 	struct auth_policy *p = l->p;
 	const struct auth_module *m = p->module;
 
+	if (l->req->accept != NULL &&
+	    l->req->accept(l->req->accept_ctx, l->user.name, &l->error) < 0) {
+		login_tempfail(l, l->error);
+		l->reason = "not-served";
+		return AUTH_TEMPFAIL;
+	}
+
 	if (password != NULL && login_rehash(l, password, pwlen) < 0)
 		return login_tempfail(l, l->error);
 	if (m->login_success(p->store, l->user.id, l->req->now, &l->error) < 0 ||

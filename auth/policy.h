@@ -27,6 +27,11 @@ struct auth_request {
 	const char *ip;        /* client IP as text, "" if unknown */
 	const char *client_id; /* IMAP ID name or "", for the audit log only */
 	time_t now;
+	/* Called once the credentials are right, before the success is recorded or logged: -1
+	 * (with *error_r) makes the login AUTH_TEMPFAIL, so no log says "ok" for a login the
+	 * client saw fail (the auth service opens the maildir here). NULL: nothing to do. */
+	int (*accept)(void *ctx, const char *user, const char **error_r);
+	void *accept_ctx;
 };
 
 struct auth_reply {

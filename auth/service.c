@@ -135,30 +135,49 @@ static int auth_service_decode(struct ipc_msg *m, struct auth_service_req *r)
 	return ipc_end(m);
 }
 
-/* Runs the policy; on success opens the maildir. Returns the fd to attach or -1. */
+struct auth_service_opened {
+	const struct config *cfg;
+	bool create;
+	int fd;
+	char error[PATH_MAX + 160];
+};
+
+/* The policy's accept step: the maildir is opened before the login counts as a success. */
+static int auth_service_accept_login(void *ctx, const char *user, const char **error_r)
+{
+	struct auth_service_opened *a = ctx;
+	const char *error;
+
+	a->fd = auth_maildir_open(a->cfg, user, a->create, &error);
+	if (a->fd >= 0)
+		return 0;
+	snprintf(a->error, sizeof(a->error), "maildir for %s: %s", log_quote(user), error);
+	*error_r = a->error;
+	return -1;
+}
+
+/* Runs the policy, which opens the maildir on success. Returns the fd to attach or -1. */
 static int auth_service_login(struct auth_service *svc, const struct auth_service_req *r,
                               struct auth_reply *reply)
 {
+	struct auth_service_opened opened = {
+	    .cfg = svc->cfg, .create = svc->env->create_maildirs, .fd = -1};
 	struct auth_request req = {.user = r->user,
 	                           .secret = r->secret,
 	                           .ip = r->ip,
 	                           .client_id = r->client_id,
-	                           .now = time(NULL)};
-	const char *error;
-	int fd = -1;
+	                           .now = time(NULL),
+	                           .accept = auth_service_accept_login,
+	                           .accept_ctx = &opened};
 
 	if (auth_proto_parse(r->proto, &req.proto) < 0)
 		req.proto = AUTH_PROTO_OTHER;
 	auth_policy_login(svc->policy, &req, reply);
-	if (reply->result == AUTH_OK) {
-		fd = auth_maildir_open(svc->cfg, reply->user, svc->env->create_maildirs, &error);
-		if (fd < 0) {
-			log_error("maildir for %s: %s", log_quote(reply->user), error);
-			reply->result = AUTH_TEMPFAIL;
-			reply->delay_ms = 0;
-		}
+	if (reply->result != AUTH_OK && opened.fd >= 0) {
+		close(opened.fd); /* a store error after the accept step */
+		opened.fd = -1;
 	}
-	return fd;
+	return opened.fd;
 }
 
 static int auth_service_reply(struct auth_service *svc, int peer_fd, uint32_t request_id,

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-enum config_type { CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR, CT_ORIGIN };
+enum config_type {
+	CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR, CT_ORIGIN, CT_MAILDIR
+};
 
 struct config_key {
 	const char *section, *name;
@@ -58,7 +60,7 @@ static const struct config_key config_keys[] = {
     {"auth", "busy_timeout", CT_UINT, OFF(auth_busy_timeout), 100, 60000},
     {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
     {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
-    {"storage", "maildir", CT_STRING, OFF(maildir), 0, 0},
+    {"storage", "maildir", CT_MAILDIR, OFF(maildir), 0, 0},
     {"portal", "origin", CT_ORIGIN, OFF(portal_origin), 0, 0},
 };
 
@@ -220,6 +222,10 @@ static int config_set(struct config *cfg, const struct config_key *k, const char
 	uint64_t num;
 
 	switch (k->type) {
+	case CT_MAILDIR:
+		if (config_maildir_template_check(value, err) < 0)
+			return -1;
+		/* fall through */
 	case CT_STRING:
 		if (value[0] == '\0') {
 			*err = "empty value";
@@ -349,16 +355,6 @@ static int config_check(struct config_parse *p)
 		                     p->line);
 		return -1;
 	}
-	if (cfg->maildir != NULL && strstr(cfg->maildir, "%") != NULL) {
-		for (const char *s = strchr(cfg->maildir, '%'); s != NULL; s = strchr(s + 2, '%'))
-			if (s[1] != 'u' && s[1] != 'n' && s[1] != 'd' && s[1] != '%') {
-				p->error =
-				    xasprintf("%s:%u: [storage] maildir: unknown %%-variable "
-				              "(use %%u, %%n, %%d)",
-				              p->path, p->line);
-				return -1;
-			}
-	}
 	return 0;
 }
 
@@ -426,7 +422,7 @@ void config_free(struct config **cfgp)
 		const struct config_key *k = &config_keys[i];
 		void *field = (char *)cfg + k->offset;
 
-		if (k->type == CT_STRING || k->type == CT_ORIGIN) {
+		if (k->type == CT_STRING || k->type == CT_ORIGIN || k->type == CT_MAILDIR) {
 			xfree(field);
 		} else if (k->type == CT_LISTEN) {
 			struct config_listen *l = field;
@@ -475,9 +471,74 @@ unsigned config_line_of(const struct config *cfg, const char *section, const cha
 	return key_line != 0 ? key_line : section_line;
 }
 
+/* Which of %u, %n, %d the template uses (a "%%" is none of them). */
+static void config_template_vars(const char *tpl, bool *u_r, bool *n_r, bool *d_r)
+{
+	*u_r = *n_r = *d_r = false;
+	for (const char *s = strchr(tpl, '%'); s != NULL && s[1] != '\0'; s = strchr(s + 2, '%')) {
+		*u_r = *u_r || s[1] == 'u';
+		*n_r = *n_r || s[1] == 'n';
+		*d_r = *d_r || s[1] == 'd';
+	}
+}
+
+/* Every user's path has the same number of components, each variable filling one component
+ * of its own with a non-empty value: so no user's maildir can lie inside another's, and two
+ * paths are equal only when the names are (given %u, or %n for names without a domain). */
+int config_maildir_template_check(const char *tpl, const char **error_r)
+{
+	unsigned in_component = 0;
+	bool u, n, d;
+
+	if (tpl[0] != '/') {
+		*error_r = "must be an absolute path";
+		return -1;
+	}
+	for (const char *s = tpl; *s != '\0'; s++) {
+		if (*s == '/') {
+			in_component = 0;
+		} else if (*s == '%') {
+			if (s[1] != 'u' && s[1] != 'n' && s[1] != 'd' && s[1] != '%') {
+				*error_r = "unknown %-variable (use %u, %n, %d)";
+				return -1;
+			}
+			if (*++s != '%' && ++in_component > 1) {
+				*error_r = "put each of %u, %n, %d in a path component of its own "
+				           "(e.g. /var/mail/%d/%n): joined, two names can make one path";
+				return -1;
+			}
+		}
+	}
+	config_template_vars(tpl, &u, &n, &d);
+	if (!u && !n) {
+		*error_r = d ? "%d without %n or %u: all users of a domain would share one maildir"
+		             : "no %u or %n: all users would share one maildir";
+		return -1;
+	}
+	return 0;
+}
+
+int config_maildir_user_check(const struct config *cfg, const char *user, const char **error_r)
+{
+	bool u, n, d, domain = strchr(user, '@') != NULL;
+
+	config_template_vars(cfg->maildir, &u, &n, &d);
+	if (d && !domain) {
+		*error_r = "the name has no domain, but the [storage] maildir template uses %d "
+		           "(name the user user@domain, or change the template)";
+		return -1;
+	}
+	if (domain && !u && !d) {
+		*error_r = "the name has a domain, but the [storage] maildir template has neither %u "
+		           "nor %d: users with the same local part would share one maildir";
+		return -1;
+	}
+	return 0;
+}
+
 char *config_maildir_for(const struct config *cfg, const char *user)
 {
-	const char *at = strchr(user, '@');
+	const char *at = strchr(user, '@'), *error;
 	size_t ulen = strlen(user);
 	size_t nlen = at != NULL ? (size_t)(at - user) : ulen;
 	const char *domain = at != NULL ? at + 1 : "";
@@ -488,7 +549,8 @@ char *config_maildir_for(const struct config *cfg, const char *user)
 	if (ulen == 0 || strchr(user, '/') != NULL || user[0] == '.' ||
 	    strstr(user, "..") != NULL || !text_has_no_controls(user, ulen) ||
 	    (at != NULL &&
-	     (nlen == 0 || domain[0] == '\0' || domain[0] == '.' || strchr(domain, '@') != NULL)))
+	     (nlen == 0 || domain[0] == '\0' || domain[0] == '.' || strchr(domain, '@') != NULL)) ||
+	    config_maildir_user_check(cfg, user, &error) < 0)
 		return NULL;
 	cap = strlen(cfg->maildir) * (ulen + 1) + 1;
 	out = o = xmalloc(cap);

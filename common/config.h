@@ -83,7 +83,17 @@ unsigned config_line_of(const struct config *cfg, const char *section, const cha
  * of that form. Caller frees. */
 char *config_origin_host(const char *origin);
 
-/* Expands the [storage] maildir template for user; NULL if the name can't be expanded safely. */
+/* Expands the [storage] maildir template for user; NULL if the name can't be expanded safely
+ * (a name that could climb out, or that does not fit the template: config_maildir_user_check). */
 char *config_maildir_for(const struct config *cfg, const char *user);
+/* A [storage] maildir template that cannot make two users share a directory, nor put one
+ * user's maildir inside another's: absolute; only %u, %n, %d, %%; each variable alone in its
+ * path component; %u or %n present. 0 ok, -1 with *error_r (static). */
+int config_maildir_template_check(const char *tpl, const char **error_r);
+/* Whether user fits cfg's template: a name with a domain needs %u or %d in it (else the domain
+ * is dropped and user@a and user@b collide); a name without one cannot be used with %d (the
+ * component would be empty: /var/mail/%d/%n gives /var/mail//alice, beside the domains).
+ * 0 ok, -1 with *error_r (static). */
+int config_maildir_user_check(const struct config *cfg, const char *user, const char **error_r);
 
 #endif

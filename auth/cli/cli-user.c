@@ -1,6 +1,7 @@
 /* twofold user add|passwd|del|lock|unlock|list */
 #include "auth/cli/cli.h"
 #include "auth/admin.h"
+#include "common/config.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -33,9 +34,14 @@ static int cli_user_set_password(struct cli *cli, const char *name, admin_passwo
  * made as the mail account, which the auth service (another account) cannot do at login. */
 static int cli_user_add(struct cli *cli, char **args, unsigned nargs, const char **opts)
 {
-	int ret = cli_user_set_password(cli, args[0], admin_user_add);
 	const char *error;
+	int ret;
 
+	/* before asking for the password (admin_user_add checks it again) */
+	if (admin_user_name_valid(args[0]) &&
+	    config_maildir_user_check(cli->cfg, args[0], &error) < 0)
+		return cli_error("user '%s': %s", args[0], error);
+	ret = cli_user_set_password(cli, args[0], admin_user_add);
 	if (ret == CLI_EXIT_OK && cli_maildir_make(cli->cfg, args[0], &error) < 0)
 		ret = cli_error("user %s added, but not its maildir: %s", args[0], error);
 	return ret;

@@ -113,7 +113,19 @@ static void test_errors(void **state)
 	    {"[pop3]\nlisten = 127.0.0.1:995\n",
 	     "2: [tls] cert and key are required when a listen address is set"},
 	    {"[storage]\nmaildir = /m/%x\n",
-	     "2: [storage] maildir: unknown %-variable (use %u, %n, %d)"},
+	     "2: [storage] maildir: unknown %-variable (use %u, %n, %d): '/m/%x'"},
+	    {"[storage]\n\nmaildir = /m/%d\n",
+	     "3: [storage] maildir: %d without %n or %u: all users of a domain would share one "
+	     "maildir: '/m/%d'"},
+	    {"[storage]\nmaildir = /m/box\n",
+	     "2: [storage] maildir: no %u or %n: all users would share one maildir: '/m/box'"},
+	    {"[storage]\nmaildir = m/%u\n", "2: [storage] maildir: must be an absolute path: 'm/%u'"},
+	    {"[storage]\nmaildir = /m/%n.%d\n",
+	     "2: [storage] maildir: put each of %u, %n, %d in a path component of its own (e.g. "
+	     "/var/mail/%d/%n): joined, two names can make one path: '/m/%n.%d'"},
+	    {"[storage]\nmaildir = /m/%u%%/x-%n%n\n",
+	     "2: [storage] maildir: put each of %u, %n, %d in a path component of its own (e.g. "
+	     "/var/mail/%d/%n): joined, two names can make one path: '/m/%u%%/x-%n%n'"},
 	    {"[imap]\nidle_keepalive = 3600\n",
 	     "2: [imap] idle_keepalive: number out of range: '3600'"},
 	};
@@ -206,12 +218,63 @@ static void test_maildir_template(void **state)
 	config_free(&cfg);
 }
 
+/* Two users never share a maildir, nor does one's lie inside another's: a name without a
+ * domain cannot go where %d is (example.com's maildir would hold new@example.com's). */
+static void test_maildir_names_fit_template(void **state)
+{
+	struct config *cfg = config_defaults();
+	const char *err;
+	char *p;
+
+	assert_string_equal(cfg->maildir, "/var/mail/%d/%n");
+	assert_null(config_maildir_for(cfg, "alice"));
+	assert_null(config_maildir_for(cfg, "example.com"));
+	assert_int_equal(config_maildir_user_check(cfg, "example.com", &err), -1);
+	assert_non_null(strstr(err, "no domain"));
+	p = config_maildir_for(cfg, "new@example.com");
+	assert_string_equal(p, "/var/mail/example.com/new");
+	free(p);
+
+	free(cfg->maildir);
+	cfg->maildir = strdup("/srv/mail/%n/Maildir");
+	p = config_maildir_for(cfg, "alice");
+	assert_string_equal(p, "/srv/mail/alice/Maildir");
+	free(p);
+	assert_null(config_maildir_for(cfg, "alice@example.org"));
+	assert_int_equal(config_maildir_user_check(cfg, "alice@example.org", &err), -1);
+	assert_non_null(strstr(err, "same local part"));
+
+	free(cfg->maildir);
+	cfg->maildir = strdup("/srv/mail/%u");
+	assert_int_equal(config_maildir_user_check(cfg, "alice", &err), 0);
+	assert_int_equal(config_maildir_user_check(cfg, "alice@example.org", &err), 0);
+	config_free(&cfg);
+}
+
+static void test_maildir_template_check(void **state)
+{
+	static const char *const good[] = {"/var/mail/%d/%n", "/var/mail/%u", "/home/%n/Maildir",
+	                                   "/m/%d/%n/%u%%", "/m/user-%n", "/m/100%%/%u"};
+	static const char *const bad[] = {"/m", "/m/%d", "/m/%n%d", "/m/%n@%d", "/m/%u.%n",
+	                                  "/m/%", "/m/%z/%u", "relative/%u", "", "/m/%%n"};
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (config_maildir_template_check(good[i], &err) != 0)
+			fail_msg("'%s' refused: %s", good[i], err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_maildir_template_check(bad[i], &err) != -1)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_config),   cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_portal_origin), cmocka_unit_test(test_maildir_template),
+	    cmocka_unit_test(test_maildir_names_fit_template),
+	    cmocka_unit_test(test_maildir_template_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
