@@ -61,6 +61,9 @@ static void env_init_cfg(struct env *e)
 	e->cfg->pwhash_opslimit = 1;
 	e->cfg->pwhash_memlimit = 8192;
 	e->cfg->mfa_grace = 0;
+	/* the tests' users have plain names, which the default %d/%n template refuses */
+	free(e->cfg->maildir);
+	e->cfg->maildir = xasprintf("%s/mail/%%u", e->dir);
 }
 
 static void env_open(struct env *e)
