@@ -45,6 +45,7 @@ struct login {
 	struct auth_user user; /* id 0: unknown user */
 	bool locked;           /* in a timed lockout now */
 	bool checked;          /* an Argon2 verify ran (real or burnt) */
+	bool not_served;       /* credentials right, but the caller could not serve the user */
 	const char *factor;
 	const char *reason;
 	bool stolen; /* password right, second factor wrong */
@@ -256,6 +257,7 @@ static enum auth_result login_ok(struct login *l, const char *password, size_t p
 	    l->req->accept(l->req->accept_ctx, l->user.name, &l->error) < 0) {
 		login_tempfail(l, l->error);
 		l->reason = "not-served";
+		l->not_served = true;
 		return AUTH_TEMPFAIL;
 	}
 
@@ -535,6 +537,8 @@ static uint32_t login_fail_delay(const struct login *l, enum auth_result r)
 {
 	if (r == AUTH_FAIL)
 		return l->delay_ms;
+	if (l->not_served)
+		return 0; /* the credentials were right: no guess to slow down */
 	return l->checked ? POLICY_MAX_DELAY_MS : POLICY_TEMPFAIL_DELAY_MS;
 }
 

@@ -12,6 +12,7 @@
 #include "server/tls.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -148,9 +149,10 @@ static void worker_sleep_ms(uint32_t ms)
 }
 
 /* A user name the auth service would refuse unlooked-at (control bytes, invalid UTF-8, empty,
- * too long) never leaves the worker: a marker goes in its place, its printable ASCII with '?'
- * for every other byte, and '?' is no user-name character. So the attempt is verified, delayed,
- * counted and audited like any unknown user's, and the raw bytes reach no other process. */
+ * too long) never leaves the worker: a marker goes in its place, the name's user-name
+ * characters (letters, digits, "._-+@") with '?' for every other byte, and '?' is in no user's
+ * name. So the attempt is verified, delayed, counted and audited like any unknown user's, and
+ * neither its raw bytes nor anything that reads like a log field reach another process. */
 static const char *worker_login_user(const char *user, char *marker, size_t size)
 {
 	size_t len = strnlen(user, WORKER_USER_MAX + 1), n = 0;
@@ -160,9 +162,10 @@ static const char *worker_login_user(const char *user, char *marker, size_t size
 		return user;
 	for (size_t i = 0; i < len && n + 2 < size; i++) {
 		unsigned char c = (unsigned char)user[i];
+		bool keep = c < 0x80 && (isalnum(c) || strchr("._-+@", c) != NULL);
 
-		masked = masked || c <= 0x20 || c >= 0x7f;
-		marker[n++] = c > 0x20 && c < 0x7f ? (char)c : '?';
+		masked = masked || !keep;
+		marker[n++] = keep ? (char)c : '?';
 	}
 	if (!masked)
 		marker[n++] = '?'; /* empty or only too long: still no account's name */

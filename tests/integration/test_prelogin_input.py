@@ -32,9 +32,9 @@ def test_imap_login_name_with_controls_refused_and_audited(server):
     r.close()
     out = audit(server)
     assert "user=al?ice\tproto=imap\tip=127.0.0.1\tfactor=none\tresult=fail" in out, out
-    assert "user=bob?[2J\tproto=imap" in out, out
+    assert "user=bob??2J\tproto=imap" in out, out
     log = server.log()
-    assert "login fail: user=al?ice" in log, log
+    assert 'login fail: user="al?ice"' in log, log
     assert "\x01" not in log and "\x1b" not in log
 
 
