@@ -39,6 +39,7 @@ static const struct config_key config_keys[] = {
     {"tls", "cert", CT_STRING, OFF(tls_cert), 0, 0},
     {"tls", "key", CT_STRING, OFF(tls_key), 0, 0},
     {"tls", "priority", CT_STRING, OFF(tls_priority), 0, 0},
+    {"tls", "key_process", CT_BOOL, OFF(tls_key_process), 0, 0},
     {"tls", "ticket_lifetime", CT_UINT, OFF(tls_ticket_lifetime), 1, 7 * 86400},
     {"imap", "listen", CT_LISTEN, OFF(imap_listen), 0, 0},
     {"imap", "idle_keepalive", CT_UINT, OFF(imap_idle_keepalive), 10, 29 * 60},
@@ -88,6 +89,7 @@ static void config_set_defaults(struct config *cfg)
 	 * RSA key exchange. Every client of the last decade offers one of these three. */
 	cfg->tls_priority = xstrdup(CONFIG_TLS_PRIORITY_DEFAULT);
 	cfg->tls_ticket_lifetime = 12 * 3600;
+	cfg->tls_key_process = true;
 	cfg->imap_idle_keepalive = 2 * 60;
 	cfg->imap_append_limit = 64 * 1024 * 1024;
 	cfg->auth_module = xstrdup("sqlite");

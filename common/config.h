@@ -38,6 +38,8 @@ struct config {
 	char *tls_cert, *tls_key;
 	char *tls_priority;
 	unsigned tls_ticket_lifetime; /* seconds a session-ticket key (and a ticket) lives */
+	bool tls_key_process;         /* the private key in the key process only (default); no:
+	                                 in every worker (to measure what the hop costs) */
 
 	/* [imap] */
 	struct config_listen imap_listen;

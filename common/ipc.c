@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 void ipc_msg_init(struct ipc_msg *m, enum ipc_type type, uint32_t request_id)
@@ -47,6 +48,16 @@ void ipc_put_str(struct ipc_msg *m, const char *s)
 	ipc_put(m, s, len + 1); /* keep the NUL so getters can point in place */
 }
 
+void ipc_put_data(struct ipc_msg *m, const void *p, size_t len)
+{
+	if (len > 0xffff) {
+		m->overflow = true;
+		return;
+	}
+	ipc_put_u32(m, (uint32_t)len);
+	ipc_put(m, p, len);
+}
+
 void ipc_msg_wipe(struct ipc_msg *m)
 {
 	sodium_memzero(m->data, sizeof(m->data));
@@ -77,9 +88,40 @@ int ipc_get_str(struct ipc_msg *m, const char **s_r)
 	return 0;
 }
 
+int ipc_get_data(struct ipc_msg *m, const unsigned char **p_r, size_t *len_r)
+{
+	uint32_t len;
+
+	if (ipc_get_u32(m, &len) < 0 || m->hdr.length - m->pos < (size_t)len)
+		return -1;
+	*p_r = m->data + m->pos;
+	*len_r = len;
+	m->pos += len;
+	return 0;
+}
+
 int ipc_end(const struct ipc_msg *m)
 {
 	return m->pos == m->hdr.length ? 0 : -1;
+}
+
+int ipc_connect(const struct sockaddr_un *addr, socklen_t len, unsigned timeout_s)
+{
+	struct timeval tv = {.tv_sec = timeout_s};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)addr, len) < 0) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
 }
 
 int ipc_send(int sock, const struct ipc_msg *m, int fd)

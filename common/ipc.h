@@ -1,5 +1,6 @@
 /*
- * Messages between processes (worker <-> auth service): AF_UNIX SOCK_SEQPACKET, one message per
+ * Messages between processes (worker <-> auth service, worker <-> key process): AF_UNIX
+ * SOCK_SEQPACKET, one message per
  * request, a fixed header, typed put/get helpers and an end-of-message check. A peer that sends a
  * malformed message is a bug or compromised: callers treat ipc_get_* failure as fatal for it.
  */
@@ -9,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define IPC_VERSION 1
 #define IPC_MAX     16384
@@ -18,6 +21,11 @@ enum ipc_type {
 	IPC_LOGIN_OK,          /* str canonical user; maildir fd attached */
 	IPC_LOGIN_FAIL,        /* u32 delay_ms */
 	IPC_LOGIN_TEMPFAIL,    /* u32 delay_ms */
+
+	/* worker <-> key process (server/key.h); numbered apart so other groups can grow */
+	IPC_KEY_SIGN = 32,  /* data token, u32 kind, u32 sign algorithm, u32 flags, data input */
+	IPC_KEY_SIGNATURE,  /* data signature */
+	IPC_KEY_FAIL,       /* nothing: the key process could not sign */
 };
 
 struct ipc_header {
@@ -38,15 +46,22 @@ struct ipc_msg {
 void ipc_msg_init(struct ipc_msg *m, enum ipc_type type, uint32_t request_id);
 void ipc_put_u32(struct ipc_msg *m, uint32_t v);
 void ipc_put_str(struct ipc_msg *m, const char *s);
+/* Bytes that may hold anything (a NUL too): a length, then the bytes. */
+void ipc_put_data(struct ipc_msg *m, const void *p, size_t len);
 /* Wipes the payload: call after building or reading a message that held a secret. */
 void ipc_msg_wipe(struct ipc_msg *m);
 
 /* 0 ok, -1 malformed. Strings point into the message (NUL-terminated in place). */
 int ipc_get_u32(struct ipc_msg *m, uint32_t *v_r);
 int ipc_get_str(struct ipc_msg *m, const char **s_r);
+/* *p_r points into the message. */
+int ipc_get_data(struct ipc_msg *m, const unsigned char **p_r, size_t *len_r);
 /* 0 when every byte has been read, -1 otherwise. */
 int ipc_end(const struct ipc_msg *m);
 
+/* A SOCK_SEQPACKET connection to a service's socket, each send and receive bounded by timeout_s.
+ * The fd, or -1 (errno set). */
+int ipc_connect(const struct sockaddr_un *addr, socklen_t len, unsigned timeout_s);
 /* Sends m (and fd if >= 0). 0 ok, -1 error (errno set). */
 int ipc_send(int sock, const struct ipc_msg *m, int fd);
 /* Receives into m; m->fd is the attached fd of a type that carries one (IPC_LOGIN_OK), else -1.

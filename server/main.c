@@ -81,6 +81,15 @@ int main(int argc, char **argv)
 	if (cfg->debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (check) {
+		const char *error;
+
+		/* the daemon never loads the key itself: its key process does, once started */
+		if (tls_key_check(cfg, tls, &error) < 0) {
+			fprintf(stderr, "%s: [tls]: %s\n", path, error);
+			tls_server_free(&tls);
+			config_free(&cfg);
+			return 1;
+		}
 		printf("%s: configuration OK\n", path);
 		tls_server_free(&tls);
 		config_free(&cfg);

@@ -5,6 +5,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/key.h"
 #include "server/listen.h"
 #include "server/master-pool.h"
 #include "server/privdrop.h"
@@ -31,24 +32,32 @@
 #define MASTER_SCOREBOARD_SLOTS 65536 /* the config's max_workers limit; pages touched lazily */
 #define MASTER_STOP_GRACE       8     /* seconds before stopping children turns into SIGKILL */
 #define MASTER_BACKOFF          5     /* seconds between respawns of children that fail at start */
-#define MASTER_AUTH_BACKLOG     512
+#define MASTER_BACKLOG          512 /* of the auth and key sockets */
 #define MASTER_START_TRIES      3  /* a service that cannot start is tried this often ... */
 #define MASTER_START_PAUSE      1  /* ... this many seconds apart, then the daemon gives up */
-#define MASTER_START_TIMEOUT    30 /* seconds a service may take to report that it is ready */
+#define MASTER_START_TIMEOUT    60 /* seconds a service may take to report that it is ready */
 #define MASTER_REPORT_MAX       512
 
 struct master;
 
 /* The kinds of long-lived helper process the master starts, watches and restarts (workers are
  * the pool's). Each child reports on a pipe that it is ready, or why it cannot start. */
-enum master_kind_id { MASTER_AUTH, MASTER_KINDS };
+enum master_kind_id { MASTER_AUTH, MASTER_KEY, MASTER_KINDS };
 
 struct master_kind {
-	const char *name; /* in log lines */
+	const char *name;  /* in log lines */
+	int retire_signal; /* sent to the old generation once a reload's new one is ready */
 	unsigned (*wanted)(const struct master *m);
 	/* In the child, still root: becomes the service and never returns. report_fd: where to
 	 * say "ready" or why not (-1 when nobody waits). */
 	void (*run)(struct master *m, int report_fd) __attribute__((noreturn));
+};
+
+/* A listening AF_UNIX socket of a service, in the abstract namespace. */
+struct master_sock {
+	int fd;
+	struct sockaddr_un addr;
+	socklen_t len;
 };
 
 struct master_proc {
@@ -68,9 +77,10 @@ struct master {
 	uint32_t generation;         /* of workers: a reload or a new ticket key */
 	uint32_t service_generation; /* of helper processes: a reload */
 
-	int auth_fd;
-	struct sockaddr_un auth_addr;
-	socklen_t auth_addr_len;
+	struct master_sock auth;
+	struct master_sock key;   /* the current generation's key process (fd -1: none) */
+	unsigned char key_token[KEY_TOKEN_LEN]; /* its workers' proof that they are ours */
+	int key_prev_fd;          /* the previous generation's, while a reload starts the next */
 
 	struct master_proc *procs;
 	size_t nprocs;
@@ -185,16 +195,22 @@ static void master_report_failure(int fd, const char *what, const char *error)
 	_exit(2);
 }
 
-static void master_child_on_quit(int sig)
+/* Closes the master's service sockets in a child, but keep (-1: none). */
+static void master_close_sockets(const struct master *m, int keep)
 {
-	auth_service_quit = 1;
+	const int fds[] = {m->auth.fd, m->key.fd, m->key_prev_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0 && fds[i] != keep)
+			close(fds[i]);
 }
 
-/* What every helper child does first: its own signal handling and none of the master's fds but
- * those its kind needs (which the kind's run closes or keeps). */
-static void master_child_setup(struct master *m, const char *role)
+/* What every helper child does first: its own signal handling (on_quit for SIGTERM and
+ * SIGUSR1) and none of the master's fds but its own socket, keep. */
+static void master_child_setup(struct master *m, const char *role, void (*on_quit)(int),
+                               int keep)
 {
-	struct sigaction sa = {.sa_handler = master_child_on_quit};
+	struct sigaction sa = {.sa_handler = on_quit};
 	sigset_t none;
 
 	log_set_role(role);
@@ -212,6 +228,8 @@ static void master_child_setup(struct master *m, const char *role)
 	listen_close(&m->listeners);
 	close(master_pipe[0]);
 	close(master_pipe[1]);
+	master_close_sockets(m, keep);
+	tls_server_drop_ticket_key(m->tls); /* the workers' secret, not ours */
 	for (size_t i = 0; i < m->nprocs; i++)
 		if (m->procs[i].report_fd >= 0)
 			close(m->procs[i].report_fd);
@@ -226,9 +244,9 @@ static void master_child_named(const char *title)
 
 /* ---- the auth service ---- */
 
-static int master_auth_socket(struct master *m)
+static int master_socket(struct master_sock *ms, const char *what)
 {
-	struct sockaddr_un *sa = &m->auth_addr;
+	struct sockaddr_un *sa = &ms->addr;
 	uint64_t rnd;
 	int len;
 
@@ -236,14 +254,19 @@ static int master_auth_socket(struct master *m)
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	/* abstract namespace: reachable from the chroot, no file to clean up */
-	len = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "twofold-auth-%ld-%016llx",
+	len = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "twofold-%s-%ld-%016llx", what,
 	               (long)getpid(), (unsigned long long)rnd);
-	m->auth_addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
-	m->auth_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (m->auth_fd < 0 || bind(m->auth_fd, (struct sockaddr *)sa, m->auth_addr_len) < 0 ||
-	    listen(m->auth_fd, MASTER_AUTH_BACKLOG) < 0)
+	ms->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
+	ms->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ms->fd < 0 || bind(ms->fd, (struct sockaddr *)sa, ms->len) < 0 ||
+	    listen(ms->fd, MASTER_BACKLOG) < 0)
 		return -1;
 	return 0;
+}
+
+static void master_auth_on_quit(int sig)
+{
+	auth_service_quit = 1;
 }
 
 static void master_auth_run(struct master *m, int report_fd) __attribute__((noreturn));
@@ -251,14 +274,14 @@ static void master_auth_run(struct master *m, int report_fd) __attribute__((nore
 static void master_auth_run(struct master *m, int report_fd)
 {
 	struct auth_service_env env = {.cfg = m->cfg,
-	                               .listen_fd = m->auth_fd,
+	                               .listen_fd = m->auth.fd,
 	                               .worker_uid = m->priv.uid,
 	                               .create_maildirs = !m->priv.root,
 	                               .ready = master_report_ready,
 	                               .ready_ctx = &report_fd};
 	const char *error;
 
-	master_child_setup(m, "auth");
+	master_child_setup(m, "auth", master_auth_on_quit, m->auth.fd);
 	/* the store and its journals are the auth account's alone, whatever the directory */
 	umask(077);
 	if (privdrop_apply(&m->priv, PRIVDROP_AUTH, &error) < 0)
@@ -278,8 +301,69 @@ static unsigned master_auth_wanted(const struct master *m)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* ---- the key process ---- */
+
+/* A socket and a token per generation: old workers keep reaching the old key process while it
+ * lingers, new ones the new; fd -1 when the key stays in the workers ([tls] key_process = no). */
+static int master_key_socket(struct master *m, const struct config *cfg)
+{
+	m->key.fd = -1;
+	if (!cfg->tls_key_process)
+		return 0;
+	randombytes_buf(m->key_token, sizeof(m->key_token));
+	return master_socket(&m->key, "key");
+}
+
+static void master_key_on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		key_service_retire = 1;
+	else
+		key_service_quit = 1;
+}
+
+static void master_key_run(struct master *m, int report_fd) __attribute__((noreturn));
+
+/* Reads the key as root, then chroot and the auth account: what a worker could do to it, it
+ * can do only through sign requests. */
+static void master_key_run(struct master *m, int report_fd)
+{
+	struct key_service_env env = {.listen_fd = m->key.fd,
+	                              .worker_uid = m->priv.uid,
+	                              .token = m->key_token,
+	                              .linger = m->cfg->handshake_timeout + 5,
+	                              .ready = master_report_ready,
+	                              .ready_ctx = &report_fd};
+	struct tls_key *key;
+	const char *error;
+
+	master_child_setup(m, "key", master_key_on_signal, m->key.fd);
+	if (tls_key_load(m->cfg, m->tls, &key, &error) < 0)
+		master_report_failure(report_fd, "key process cannot start", error);
+	if (privdrop_apply(&m->priv, PRIVDROP_KEY, &error) < 0)
+		master_report_failure(report_fd, "key process cannot start", error);
+	/* no core dump, and the auth account's other processes may not read its memory */
+	prctl(PR_SET_DUMPABLE, 0);
+	master_child_named("twofoldd-key");
+	key_service_run(&env, key);
+	tls_key_free(&key);
+	exit(0);
+}
+
+static unsigned master_key_wanted(const struct master *m)
+{
+	return m->cfg->tls_key_process ? 1 : 0;
+}
+
 static const struct master_kind master_kinds[MASTER_KINDS] = {
-    [MASTER_AUTH] = {.name = "auth process", .wanted = master_auth_wanted, .run = master_auth_run},
+    [MASTER_AUTH] = {.name = "auth process",
+                     .retire_signal = SIGTERM,
+                     .wanted = master_auth_wanted,
+                     .run = master_auth_run},
+    [MASTER_KEY] = {.name = "key process",
+                    .retire_signal = SIGUSR1,
+                    .wanted = master_key_wanted,
+                    .run = master_key_run},
 };
 
 /* ---- helper processes: spawning, waiting, signalling ---- */
@@ -335,11 +419,17 @@ static void master_spawn_missing(struct master *m, bool report)
 	}
 }
 
-static void master_signal_procs(struct master *m, int sig, bool old_only)
+/* sig to every helper process; 0: to the old generation, each its kind's retire signal. */
+static void master_signal_procs(struct master *m, int sig)
 {
-	for (size_t i = 0; i < m->nprocs; i++)
-		if (!old_only || m->procs[i].generation != m->service_generation)
-			kill(m->procs[i].pid, sig);
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct master_proc *p = &m->procs[i];
+
+		if (sig != 0)
+			kill(p->pid, sig);
+		else if (p->generation != m->service_generation)
+			kill(p->pid, master_kinds[p->kind].retire_signal);
+	}
 }
 
 static void master_log_exit(const char *what, pid_t pid, int status)
@@ -509,11 +599,14 @@ static void master_spawn_worker(struct master *m)
 		                         .sb = &m->sb,
 		                         .slot = slot,
 		                         .priv = &m->priv,
-		                         .auth_addr = m->auth_addr,
-		                         .auth_addr_len = m->auth_addr_len,
+		                         .auth_addr = m->auth.addr,
+		                         .auth_addr_len = m->auth.len,
 		                         .notify_fd = master_pipe[1]};
 
-		close(m->auth_fd);
+		if (m->key.fd >= 0)
+			key_client_setup(&m->key.addr, m->key.len, m->key_token,
+			                 m->cfg->handshake_timeout);
+		master_close_sockets(m, -1);
 		close(master_pipe[0]);
 		for (size_t i = 0; i < m->nprocs; i++)
 			if (m->procs[i].report_fd >= 0)
@@ -676,21 +769,60 @@ static int master_reload_services(struct master *m)
 	return -1;
 }
 
+/* A new key socket and token for the next generation; the old ones kept aside. -1 on error. */
+static int master_key_next(struct master *m, const struct config *cfg, struct master_sock *old,
+                           unsigned char old_token[KEY_TOKEN_LEN])
+{
+	*old = m->key;
+	memcpy(old_token, m->key_token, KEY_TOKEN_LEN);
+	if (master_key_socket(m, cfg) < 0) {
+		log_error("reload failed, keeping the old configuration: key socket: %s",
+		          strerror(errno));
+		if (m->key.fd >= 0)
+			close(m->key.fd);
+		m->key = *old;
+		return -1;
+	}
+	m->key_prev_fd = old->fd;
+	return 0;
+}
+
+/* Keeps the new key socket (ok) or goes back to the old one. */
+static void master_key_settle(struct master *m, bool ok, struct master_sock *old,
+                              const unsigned char old_token[KEY_TOKEN_LEN])
+{
+	struct master_sock *drop = ok ? old : &m->key;
+
+	if (drop->fd >= 0)
+		close(drop->fd);
+	if (!ok) {
+		m->key = *old;
+		memcpy(m->key_token, old_token, KEY_TOKEN_LEN);
+	}
+	m->key_prev_fd = -1;
+}
+
 static void master_reload(struct master *m)
 {
 	struct config *cfg;
 	struct tls_server *tls;
 	struct privdrop priv;
+	struct master_sock old_key;
+	unsigned char old_token[KEY_TOKEN_LEN];
 	bool ok;
 
 	if (master_reload_load(m, &cfg, &priv, &tls) < 0)
 		return;
-	master_swap(m, &cfg, &priv, &tls); /* the children to come read m's */
-	ok = master_reload_services(m) == 0;
-	if (!ok)
-		master_swap(m, &cfg, &priv, &tls);
-	else if (!listen_same(cfg, m->cfg))
-		log_warn("listen addresses changed: restart twofoldd to apply them");
+	ok = master_key_next(m, cfg, &old_key, old_token) == 0;
+	if (ok) {
+		master_swap(m, &cfg, &priv, &tls); /* the children to come read m's */
+		ok = master_reload_services(m) == 0;
+		if (!ok)
+			master_swap(m, &cfg, &priv, &tls);
+		else if (!listen_same(cfg, m->cfg))
+			log_warn("listen addresses changed: restart twofoldd to apply them");
+		master_key_settle(m, ok, &old_key, old_token);
+	}
 	config_free(&cfg);
 	tls_server_free(&tls);
 	privdrop_free(&priv);
@@ -700,7 +832,7 @@ static void master_reload(struct master *m)
 	memset(m->backoff_until, 0, sizeof(m->backoff_until));
 	m->worker_backoff_until = 0;
 	master_signal_workers(m, SIGUSR1, true);
-	master_signal_procs(m, SIGTERM, true);
+	master_signal_procs(m, 0);
 	log_info("configuration reloaded: replacing workers");
 }
 
@@ -731,12 +863,12 @@ static int master_stop_progress(struct master *m)
 	}
 	if (c.total == 0 && !m->services_stopped) {
 		m->services_stopped = true;
-		master_signal_procs(m, SIGTERM, false);
+		master_signal_procs(m, SIGTERM);
 	}
 	if (time(NULL) > m->stop_deadline) {
 		log_warn("children did not stop in time: killing them");
 		master_signal_workers(m, SIGKILL, false);
-		master_signal_procs(m, SIGKILL, false);
+		master_signal_procs(m, SIGKILL);
 		m->stop_deadline = time(NULL) + MASTER_STOP_GRACE;
 	}
 	return c.total == 0 && m->nprocs == 0;
@@ -801,8 +933,8 @@ static int master_setup(struct master *m, char **error_r)
 	if (privdrop_prepare(m->cfg, &m->priv, error_r) < 0 ||
 	    listen_open(m->cfg, &m->listeners, error_r) < 0)
 		return -1;
-	if (master_auth_socket(m) < 0) {
-		*error_r = xasprintf("auth socket: %s", strerror(errno));
+	if (master_socket(&m->auth, "auth") < 0 || master_key_socket(m, m->cfg) < 0) {
+		*error_r = xasprintf("service socket: %s", strerror(errno));
 		return -1;
 	}
 	if (scoreboard_init(&m->sb, MASTER_SCOREBOARD_SLOTS) < 0) {
@@ -872,8 +1004,7 @@ static void master_detach(int report_fd, const char *error)
 static void master_free(struct master *m)
 {
 	listen_close(&m->listeners);
-	if (m->auth_fd >= 0)
-		close(m->auth_fd);
+	master_close_sockets(m, -1);
 	scoreboard_free(&m->sb);
 	master_pool_free(&m->pool);
 	privdrop_free(&m->priv);
@@ -884,7 +1015,7 @@ static void master_free(struct master *m)
 
 int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 {
-	struct master m = {.cfg = cfg, .tls = tls, .auth_fd = -1};
+	struct master m = {.cfg = cfg, .tls = tls, .auth.fd = -1, .key.fd = -1, .key_prev_fd = -1};
 	char *error = NULL;
 	int report_fd = -1;
 

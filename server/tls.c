@@ -9,14 +9,22 @@
  * of tickets, and a ticket older than the lifetime is refused by GnuTLS's own age check too.
  * Connections run non-blocking: the handshake waits with poll() against one deadline, and after
  * it the transport returns EAGAIN for conn.c to poll on, so no partial record can block a worker.
+ *
+ * The private key: the master loads only the certificates, with an external private key whose
+ * sign callbacks ask the key process (server/key.h), so neither the master nor a worker ever
+ * holds the key. The key process loads it (tls_key_load) and signs (tls_key_sign). With [tls]
+ * key_process = no, the master loads the key and every worker inherits it, as a measure of what
+ * the hop costs.
  */
 #include "server/tls.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/xalloc.h"
+#include "server/key.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -26,8 +34,10 @@
 #include <string.h>
 #include <time.h>
 
-/* Whatever the configured priority string says, nothing older than TLS 1.2 and no DTLS. */
-#define TLS_VERSION_FLOOR ":-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL"
+/* Whatever the configured priority string says, nothing older than TLS 1.2, no DTLS, and no
+ * static RSA key exchange (no forward secrecy; and the key process signs, it never decrypts). */
+#define TLS_VERSION_FLOOR ":-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-DTLS-ALL:-RSA"
+#define TLS_CHAIN_MAX     16 /* certificates in the cert file */
 
 struct tls_server {
 	gnutls_certificate_credentials_t cred;
@@ -35,6 +45,13 @@ struct tls_server {
 	gnutls_datum_t ticket_key; /* secret: wiped on free */
 	unsigned ticket_lifetime;  /* seconds */
 	long ticket_born;          /* monotonic seconds when the key was made */
+	int key_pk;                /* the certificate's public key: algorithm, bits, DER */
+	unsigned key_bits;
+	gnutls_datum_t key_der;
+};
+
+struct tls_key {
+	gnutls_privkey_t key;
 };
 
 struct tls_conn {
@@ -115,6 +132,12 @@ int tls_server_rotate_ticket_key(struct tls_server *srv, const char **error_r)
 	return 0;
 }
 
+void tls_server_drop_ticket_key(struct tls_server *srv)
+{
+	if (srv->ticket_key.data != NULL)
+		sodium_memzero(srv->ticket_key.data, srv->ticket_key.size);
+}
+
 static int tls_priority_init(struct tls_server *srv, const char *priority, const char **error_r)
 {
 	char *full = xasprintf("%s%s", priority, TLS_VERSION_FLOOR);
@@ -145,6 +168,120 @@ static int tls_priority_init(struct tls_server *srv, const char *priority, const
 	return 0;
 }
 
+/* ---- the external private key: workers ask the key process ---- */
+
+static int tls_ext_sign(bool data, gnutls_sign_algorithm_t algo, unsigned flags,
+                        const gnutls_datum_t *in, gnutls_datum_t *sig)
+{
+	unsigned char buf[KEY_SIG_MAX];
+	size_t len;
+
+	if (key_client_sign(data ? KEY_SIGN_DATA : KEY_SIGN_HASH, (unsigned)algo, flags, in->data,
+	                    in->size, buf, sizeof(buf), &len) < 0)
+		return GNUTLS_E_PK_SIGN_FAILED;
+	sig->data = gnutls_malloc(len);
+	if (sig->data == NULL)
+		return GNUTLS_E_MEMORY_ERROR;
+	memcpy(sig->data, buf, len);
+	sig->size = (unsigned)len;
+	return 0;
+}
+
+static int tls_ext_sign_data(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
+                             unsigned flags, const gnutls_datum_t *data, gnutls_datum_t *sig)
+{
+	return tls_ext_sign(true, algo, flags, data, sig);
+}
+
+static int tls_ext_sign_hash(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, void *userdata,
+                             unsigned flags, const gnutls_datum_t *hash, gnutls_datum_t *sig)
+{
+	return tls_ext_sign(false, algo, flags, hash, sig);
+}
+
+/* What GnuTLS asks of a key it cannot see: taken from the certificate's public key. */
+static int tls_ext_info(gnutls_privkey_t key, unsigned flags, void *userdata)
+{
+	const struct tls_server *srv = userdata;
+
+	if (flags & GNUTLS_PRIVKEY_INFO_HAVE_SIGN_ALGO)
+		return gnutls_sign_supports_pk_algorithm(GNUTLS_FLAGS_TO_SIGN_ALGO(flags),
+		                                         (gnutls_pk_algorithm_t)srv->key_pk);
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO_BITS)
+		return (int)srv->key_bits;
+	if (flags & GNUTLS_PRIVKEY_INFO_PK_ALGO)
+		return srv->key_pk;
+	return GNUTLS_E_UNKNOWN_PK_ALGORITHM; /* no preferred signature algorithm */
+}
+
+/* The certificate's public key, remembered for tls_ext_info and for the key process to match
+ * its key against. */
+static int tls_pubkey_keep(struct tls_server *srv, gnutls_pubkey_t pub, const char **error_r)
+{
+	int ret = gnutls_pubkey_get_pk_algorithm(pub, &srv->key_bits);
+
+	if (ret < 0 || (ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &srv->key_der)) < 0) {
+		*error_r = tls_error("certificate public key: %s", gnutls_strerror(ret));
+		return -1;
+	}
+	srv->key_pk = gnutls_pubkey_get_pk_algorithm(pub, NULL);
+	return 0;
+}
+
+static void tls_pcerts_free(gnutls_pcert_st *pcerts, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		gnutls_pcert_deinit(&pcerts[i]);
+}
+
+/* Certificates from the file and an external key: nothing secret is loaded. */
+static int tls_cred_set_ext(struct tls_server *srv, const struct config *cfg,
+                            const char **error_r)
+{
+	gnutls_pcert_st pcerts[TLS_CHAIN_MAX];
+	unsigned n = TLS_CHAIN_MAX;
+	gnutls_privkey_t key = NULL;
+	int ret;
+
+	ret = gnutls_pcert_list_import_x509_file(pcerts, &n, cfg->tls_cert, GNUTLS_X509_FMT_PEM,
+	                                         NULL, NULL, 0);
+	if (ret < 0) {
+		*error_r = tls_error("cert %s: %s", cfg->tls_cert, gnutls_strerror(ret));
+		return -1;
+	}
+	if (tls_pubkey_keep(srv, pcerts[0].pubkey, error_r) < 0) {
+		tls_pcerts_free(pcerts, n);
+		return -1;
+	}
+	/* GnuTLS would sign a test message to match key and certificate: the key process does
+	 * that match when it loads the key */
+	gnutls_certificate_set_flags(srv->cred, GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH);
+	if ((ret = gnutls_privkey_init(&key)) < 0 ||
+	    (ret = gnutls_privkey_import_ext4(key, srv, tls_ext_sign_data, tls_ext_sign_hash, NULL,
+	                                      NULL, tls_ext_info, 0)) < 0 ||
+	    (ret = gnutls_certificate_set_key(srv->cred, NULL, 0, pcerts, (int)n, key)) < 0) {
+		*error_r = tls_error("cert %s: %s", cfg->tls_cert, gnutls_strerror(ret));
+		gnutls_privkey_deinit(key);
+		tls_pcerts_free(pcerts, n);
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_cred_set_file(struct tls_server *srv, const struct config *cfg,
+                             const char **error_r)
+{
+	int ret = gnutls_certificate_set_x509_key_file2(srv->cred, cfg->tls_cert, cfg->tls_key,
+	                                                GNUTLS_X509_FMT_PEM, NULL, 0);
+
+	if (ret < 0) {
+		*error_r = tls_error("cert %s / key %s: %s", cfg->tls_cert, cfg->tls_key,
+		                     gnutls_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
 static int tls_cred_init(struct tls_server *srv, const struct config *cfg, const char **error_r)
 {
 	int ret;
@@ -159,13 +296,9 @@ static int tls_cred_init(struct tls_server *srv, const struct config *cfg, const
 		*error_r = tls_error("TLS credentials: %s", gnutls_strerror(ret));
 		return -1;
 	}
-	ret = gnutls_certificate_set_x509_key_file2(srv->cred, cfg->tls_cert, cfg->tls_key,
-	                                            GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (ret < 0) {
-		*error_r = tls_error("cert %s / key %s: %s", cfg->tls_cert, cfg->tls_key,
-		                     gnutls_strerror(ret));
+	if (cfg->tls_key_process ? tls_cred_set_ext(srv, cfg, error_r) < 0
+	                         : tls_cred_set_file(srv, cfg, error_r) < 0)
 		return -1;
-	}
 	/* only used if the priority string enables finite-field DHE */
 	gnutls_certificate_set_known_dh_params(srv->cred, GNUTLS_SEC_PARAM_MEDIUM);
 	return 0;
@@ -199,8 +332,127 @@ void tls_server_free(struct tls_server **srvp)
 		gnutls_certificate_free_credentials(srv->cred);
 	if (srv->prio != NULL)
 		gnutls_priority_deinit(srv->prio);
+	gnutls_free(srv->key_der.data);
 	free(srv);
 	*srvp = NULL;
+}
+
+/* ---- the key process's side ---- */
+
+/* Reads and parses the key file; the file's bytes are wiped before they are freed. */
+static int tls_key_read(const char *path, gnutls_privkey_t key, const char **error_r)
+{
+	gnutls_datum_t pem = {NULL, 0};
+	int ret = gnutls_load_file(path, &pem);
+
+	if (ret >= 0)
+		ret = gnutls_privkey_import_x509_raw(key, &pem, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (pem.data != NULL) {
+		sodium_memzero(pem.data, pem.size);
+		gnutls_free(pem.data);
+	}
+	if (ret < 0) {
+		*error_r = tls_error("key %s: %s", path, gnutls_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 when key is the private half of the certificate's public key. */
+static int tls_key_match(gnutls_privkey_t key, const struct tls_server *srv, const char *path,
+                         const char **error_r)
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t der = {NULL, 0};
+	int ret = gnutls_pubkey_init(&pub);
+
+	if (ret >= 0)
+		ret = gnutls_pubkey_import_privkey(pub, key, 0, 0);
+	if (ret >= 0)
+		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
+	gnutls_pubkey_deinit(pub);
+	if (ret >= 0 && (der.size != srv->key_der.size ||
+	                 memcmp(der.data, srv->key_der.data, der.size) != 0))
+		ret = GNUTLS_E_CERTIFICATE_KEY_MISMATCH;
+	gnutls_free(der.data);
+	if (ret < 0) {
+		*error_r = tls_error("key %s: %s", path, gnutls_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+int tls_key_load(const struct config *cfg, const struct tls_server *srv, struct tls_key **key_r,
+                 const char **error_r)
+{
+	struct tls_key *k = xcalloc(1, sizeof(*k));
+	int ret = gnutls_privkey_init(&k->key);
+
+	if (ret < 0) {
+		*error_r = tls_error("key: %s", gnutls_strerror(ret));
+		free(k);
+		return -1;
+	}
+	if (tls_key_read(cfg->tls_key, k->key, error_r) < 0 ||
+	    tls_key_match(k->key, srv, cfg->tls_key, error_r) < 0) {
+		tls_key_free(&k);
+		return -1;
+	}
+	*key_r = k;
+	return 0;
+}
+
+void tls_key_free(struct tls_key **kp)
+{
+	if (*kp == NULL)
+		return;
+	gnutls_privkey_deinit((*kp)->key);
+	free(*kp);
+	*kp = NULL;
+}
+
+int tls_key_check(const struct config *cfg, const struct tls_server *srv, const char **error_r)
+{
+	struct tls_key *k;
+
+	if (!cfg->tls_key_process)
+		return 0; /* tls_server_load has loaded and matched it */
+	if (tls_key_load(cfg, srv, &k, error_r) < 0)
+		return -1;
+	tls_key_free(&k);
+	return 0;
+}
+
+/* Only what a TLS 1.2/1.3 handshake asks of a key: RSA-PSS and reproducible signatures. */
+#define TLS_KEY_FLAGS (GNUTLS_PRIVKEY_SIGN_FLAG_RSA_PSS | GNUTLS_PRIVKEY_FLAG_REPRODUCIBLE)
+
+int tls_key_sign(struct tls_key *k, bool data, unsigned algo, unsigned flags, const void *input,
+                 size_t len, unsigned char *sig, size_t size, size_t *sig_len_r,
+                 const char **error_r)
+{
+	gnutls_datum_t in = {(unsigned char *)input, (unsigned)len}, out = {NULL, 0};
+	int ret;
+
+	if ((flags & ~TLS_KEY_FLAGS) != 0) {
+		*error_r = tls_error("sign flags 0x%x refused", flags);
+		return -1;
+	}
+	ret = data ? gnutls_privkey_sign_data2(k->key, (gnutls_sign_algorithm_t)algo, flags, &in,
+	                                       &out)
+	           : gnutls_privkey_sign_hash2(k->key, (gnutls_sign_algorithm_t)algo, flags, &in,
+	                                       &out);
+	if (ret >= 0 && out.size > size)
+		ret = GNUTLS_E_SHORT_MEMORY_BUFFER;
+	if (ret < 0) {
+		*error_r = tls_error("%s: %s", gnutls_sign_get_name((gnutls_sign_algorithm_t)algo),
+		                     gnutls_strerror(ret));
+		gnutls_free(out.data);
+		return -1;
+	}
+	memcpy(sig, out.data, out.size);
+	*sig_len_r = out.size;
+	gnutls_free(out.data);
+	return 0;
 }
 
 static int tls_session_init(struct tls_server *srv, struct tls_conn *tc, const char *alpn,

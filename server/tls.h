@@ -4,14 +4,19 @@
 
 #include "server/conn.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct config;
 struct tls_server; /* credentials, priorities and the session-ticket key */
 struct tls_conn;
+struct tls_key;    /* the private key, in the key process */
 
 /* Once per process before anything else. */
 void tls_global_init(void);
 
-/* Loads [tls] cert/key/priority. The ticket key is taken from keep_ticket_key_from when not NULL
+/* Loads [tls] cert/priority, and with [tls] key_process = no the key too (else the credentials
+ * sign through the key process). The ticket key is taken from keep_ticket_key_from when not NULL
  * (reload keeps resumption working), else generated. Made in the master before forking so every
  * worker shares it. -1 with *error_r (static or from GnuTLS) on a bad file or priority string. */
 int tls_server_load(const struct config *cfg, const struct tls_server *keep_ticket_key_from,
@@ -22,6 +27,22 @@ bool tls_server_ticket_key_expired(const struct tls_server *srv);
 /* Replaces the ticket key with a new one (the old one is wiped): tickets made with the old key
  * no longer resume. For the master, before forking the next generation. -1 with *error_r. */
 int tls_server_rotate_ticket_key(struct tls_server *srv, const char **error_r);
+
+/* In the key process, as root: reads [tls] key and checks it against srv's certificate. -1 with
+ * *error_r. */
+int tls_key_load(const struct config *cfg, const struct tls_server *srv, struct tls_key **key_r,
+                 const char **error_r);
+void tls_key_free(struct tls_key **key);
+/* For twofoldd -t: the key loads and matches the certificate (then is freed). */
+int tls_key_check(const struct config *cfg, const struct tls_server *srv, const char **error_r);
+/* Signs input (a hash, or data when data is true) with GnuTLS's sign algorithm algo and flags as
+ * a worker's external key was asked to; the signature into sig. -1 with *error_r. */
+int tls_key_sign(struct tls_key *key, bool data, unsigned algo, unsigned flags, const void *input,
+                 size_t len, unsigned char *sig, size_t size, size_t *sig_len_r,
+                 const char **error_r);
+
+/* In a child that serves no TLS (auth, key process): wipes its copy of the ticket key. */
+void tls_server_drop_ticket_key(struct tls_server *srv);
 
 /* Server handshake on a connected socket. alpn: "pop3" or "imap"; the client may offer it or no
  * ALPN at all; anything else fails with no_application_protocol. 0 ok, -1 failed (*error_r). */

@@ -81,19 +81,7 @@ static void worker_signals(sigset_t *waitmask_r)
 
 static int worker_auth_connect(void)
 {
-	struct timeval tv = {.tv_sec = WORKER_AUTH_TIMEOUT};
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (const struct sockaddr *)&worker_env->auth_addr,
-	            worker_env->auth_addr_len) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return ipc_connect(&worker_env->auth_addr, worker_env->auth_addr_len, WORKER_AUTH_TIMEOUT);
 }
 
 static int worker_auth_ask(int fd, const struct session *s, const char *user, const char *secret,

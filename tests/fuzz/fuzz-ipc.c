@@ -1,7 +1,7 @@
 /*
  * The IPC decoder and its typed getters, fed arbitrary bytes as a peer process could send them.
  * Each message type is read the way its receiver reads it (the auth service for requests, a
- * worker for replies). Whatever parses completely must re-encode to exactly the same payload
+ * worker for replies; the key process's requests have their own target, fuzz-key-request). Whatever parses completely must re-encode to exactly the same payload
  * with the put helpers: the decoder accepts nothing the encoder could not have produced.
  */
 #include "common/ipc.h"
@@ -19,6 +19,9 @@ struct fields {
 	size_t nstr;
 	uint32_t u32;
 	bool has_u32;
+	const unsigned char *data; /* a signature */
+	size_t data_len;
+	bool has_data;
 };
 
 /* Reads the payload of m as its receiver would. 0 when complete and well-formed. */
@@ -41,6 +44,13 @@ static int fuzz_read_fields(struct ipc_msg *m, struct fields *f)
 			return -1;
 		f->has_u32 = true;
 		break;
+	case IPC_KEY_SIGNATURE:
+		if (ipc_get_data(m, &f->data, &f->data_len) < 0)
+			return -1;
+		f->has_data = true;
+		break;
+	case IPC_KEY_FAIL:
+		break;
 	default:
 		return -1;
 	}
@@ -61,6 +71,11 @@ static void fuzz_check_roundtrip(const struct ipc_msg *m, const struct fields *f
 	}
 	if (f->has_u32)
 		ipc_put_u32(&out, f->u32);
+	if (f->has_data) {
+		if (f->data < m->data || f->data + f->data_len > m->data + m->hdr.length)
+			abort();
+		ipc_put_data(&out, f->data, f->data_len);
+	}
 	if (out.overflow || out.hdr.length != m->hdr.length ||
 	    memcmp(out.data, m->data, m->hdr.length) != 0)
 		abort();
@@ -80,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_roundtrip(&m, &f);
 	/* a getter past the end must fail, never read beyond hdr.length */
 	m.pos = m.hdr.length;
-	if (ipc_get_u32(&m, &f.u32) == 0 || ipc_get_str(&m, &f.str[0]) == 0)
+	if (ipc_get_u32(&m, &f.u32) == 0 || ipc_get_str(&m, &f.str[0]) == 0 ||
+	    ipc_get_data(&m, &f.data, &f.data_len) == 0)
 		abort();
 	ipc_msg_wipe(&m);
 	return 0;

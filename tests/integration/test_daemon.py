@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import twofold_harness
-from twofold_harness import running_as_root
+from twofold_harness import running_as_root, wait_until
 
 needs_root = pytest.mark.skipif(not running_as_root(), reason="privilege drop needs root")
 
@@ -62,16 +62,6 @@ def alive(pid):
     return not twofold_harness.Server._is_zombie(pid)
 
 
-def wait_until(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def idle_pool(server, count, timeout=10.0):
     """Waits until the pool has at least count workers. (The harness's start-up probe of the
     port briefly makes one busy, so the master may have started one more.)"""
@@ -80,13 +70,7 @@ def idle_pool(server, count, timeout=10.0):
 
 
 def auth_socket_name(server):
-    """The abstract name of the auth service's socket, from /proc/net/unix."""
-    want = f"@twofold-auth-{server.pid}-"
-    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 8 and parts[7].startswith(want):
-            return "\0" + parts[7][1:]
-    raise AssertionError("auth socket not found in /proc/net/unix")
+    return server.service_socket_name("auth")
 
 
 # --- twofoldd -t --------------------------------------------------------------------------
@@ -428,21 +412,10 @@ def test_failed_login_logged_without_secret(server):
     assert user.password not in server.log()
 
 
-AUTH_PROBE = ("import socket,sys\n"
-              "s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET); s.settimeout(5)\n"
-              "s.connect('\\0' + sys.argv[1])\n"
-              "try:\n"
-              "    s.send(bytes.fromhex(sys.argv[2]))\n"
-              "    sys.exit(0 if s.recv(100)==b'' else 3)\n"
-              "except (BrokenPipeError, ConnectionResetError):\n"
-              "    sys.exit(0)\n")
-
-
 def auth_probe(name, payload, user=None):
     """Connects to the auth socket from a process that is not a worker, sends payload;
     exit 0 when the auth service closes the connection unanswered."""
-    return subprocess.run(["/usr/bin/python3", "-c", AUTH_PROBE, name[1:], payload.hex()],
-                          user=user, capture_output=True, text=True, timeout=30)
+    return twofold_harness.probe_socket(name, payload, user)
 
 
 def login_request(user, secret):

@@ -3,11 +3,9 @@ service and its state under an account of their own, out of the workers' reach; 
 checks that keep the state apart from the mail tree; a daemon that does not claim to have
 started when a service cannot start."""
 
-import errno
 import os
 import pwd
 import re
-import signal
 import stat
 import subprocess
 import time

@@ -29,6 +29,9 @@ SERVICE_USER = "twofoldtest"
 AUTH_USER = "twofoldtest-auth"
 # A start is a second or two; the bound is for sanitizer builds on a machine that is busy.
 START_TIMEOUT = 30.0
+# The master waits up to 60 s for each service to report ready (an auth process's Argon2
+# self-test at a high cost on a busy machine), three times: "started" may take that long.
+SERVICES_TIMEOUT = 100.0
 STOP_TIMEOUT = 10.0
 CHILD_EXIT_TIMEOUT = 5.0
 
@@ -88,6 +91,35 @@ def ensure_service_user():
 def ensure_auth_user():
     """Creates the system user of the auth service (root only). Returns (uid, gid)."""
     return ensure_account(AUTH_USER)
+
+
+def wait_until(cond, timeout=10.0, what="condition"):
+    """Polls cond() until it returns something true (returned) or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+SOCKET_PROBE = ("import socket,sys\n"
+                "s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET); s.settimeout(5)\n"
+                "s.connect('\\0' + sys.argv[1])\n"
+                "try:\n"
+                "    s.send(bytes.fromhex(sys.argv[2]))\n"
+                "    sys.exit(0 if s.recv(100)==b'' else 3)\n"
+                "except (BrokenPipeError, ConnectionResetError):\n"
+                "    sys.exit(0)\n")
+
+
+def probe_socket(name, payload, user=None):
+    """Connects to a service socket (abstract name, as service_socket_name returns it) from a
+    process that is not a worker, as user, and sends payload; exit 0 when the service closes
+    the connection unanswered."""
+    return subprocess.run(["/usr/bin/python3", "-c", SOCKET_PROBE, name[1:], payload.hex()],
+                          user=user, capture_output=True, text=True, timeout=30)
 
 
 def free_port():
@@ -151,14 +183,17 @@ def _classify_text(text):
     text = text.lower()
     if "auth" in text:
         return "auth"
+    if "key" in text:
+        return "key"
     if any(w in text for w in ("worker", "pop3", "imap")):
         return "worker"
     return None
 
 
 def classify_process(pid):
-    """'auth', 'worker' or None, from the name the daemon gives its children
-    (prctl PR_SET_NAME: twofoldd-auth, twofoldd-worker), else from the command line."""
+    """'auth', 'key', 'worker' or None, from the name the daemon gives its children
+    (prctl PR_SET_NAME: twofoldd-auth, twofoldd-key, twofoldd-worker), else from the command
+    line."""
     ident = _proc_identity(pid)
     if ident is None:
         return None
@@ -290,13 +325,13 @@ class Server:
 
     def _wait_started(self):
         """The master logs "started" once its services have reported ready."""
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + SERVICES_TIMEOUT
         while not re.search(r"twofoldd \S+ started", self.log()[self._log_start:]):
             if self.proc.poll() is not None:
                 raise AssertionError(f"twofoldd exited with {self.proc.returncode} while "
                                      f"starting:\n{self.log()}")
             assert time.monotonic() < deadline, (f"twofoldd not started after "
-                                                 f"{START_TIMEOUT:.0f} s:\n{self.log()}")
+                                                 f"{SERVICES_TIMEOUT:.0f} s:\n{self.log()}")
             time.sleep(0.05)
 
     def _ports(self):
@@ -416,6 +451,18 @@ class Server:
 
     def auth_pids(self):
         return [p for p in self.children() if classify_process(p) == "auth"]
+
+    def key_pids(self):
+        return [p for p in self.children() if classify_process(p) == "key"]
+
+    def service_socket_name(self, kind):
+        """The abstract name of the master's "auth" or "key" socket, from /proc/net/unix."""
+        want = f"@twofold-{kind}-{self.pid}-"
+        for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+            parts = line.split()
+            if len(parts) >= 8 and parts[7].startswith(want):
+                return "\0" + parts[7][1:]
+        raise AssertionError(f"{kind} socket not found in /proc/net/unix")
 
     def wait_workers(self, count=1, timeout=5.0):
         """Waits until at least count workers run (the port accepts before the pool is up)."""
