@@ -911,20 +911,21 @@ static void master_events(struct master *m)
 		master_reload(m);
 }
 
+/* Maintenance first: the pool starts as soon as the services are ready, not a poll later. */
 static void master_loop(struct master *m)
 {
 	for (;;) {
 		struct pollfd p = {.fd = master_pipe[0], .events = POLLIN};
 
+		master_rotate_ticket_key(m);
+		if (!m->stopping)
+			master_spawn_missing(m, false);
+		master_maintain_pool(m);
 		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		master_events(m);
 		if (m->stopping && master_stop_progress(m))
 			return;
-		master_rotate_ticket_key(m);
-		if (!m->stopping)
-			master_spawn_missing(m, false);
-		master_maintain_pool(m);
 	}
 }
 
