@@ -134,6 +134,20 @@ static char *admin_hash_password(struct auth_policy *p, const char *password, co
 	return hash;
 }
 
+/* A new password for user: refused when it is the current one (a password change that changes
+ * nothing would leave a leaked password working). */
+static char *admin_new_password_hash(struct auth_policy *p, const struct auth_user *user,
+                                     const char *password, const char **error_r)
+{
+	if (admin_password_check(password, error_r) < 0)
+		return NULL;
+	if (password_verify(user->pwhash, password, strlen(password)) == 1) {
+		*error_r = "the new password is the current one: choose another";
+		return NULL;
+	}
+	return admin_hash_password(p, password, error_r);
+}
+
 /* ---- users ---- */
 
 int admin_user_add(struct auth_policy *p, const char *name, const char *password,
@@ -174,7 +188,7 @@ int admin_user_passwd(struct auth_policy *p, const char *name, const char *passw
 
 	if (admin_get_user(p, name, &user, error_r) < 0)
 		return -1;
-	hash = admin_hash_password(p, password, error_r);
+	hash = admin_new_password_hash(p, &user, password, error_r);
 	if (hash == NULL) {
 		auth_user_clear(&user);
 		return -1;
@@ -196,7 +210,7 @@ int admin_user_del(struct auth_policy *p, const char *name, const char **error_r
 		return -1;
 	rc = p->module->user_del(p->store, user.id, &err);
 	if (rc >= 0)
-		rc = p->module->failure_reset(p->store, AUTH_FAILURE_USER, user.name, &err);
+		rc = policy_user_forget_failures(p, user.name, &err);
 	auth_user_clear(&user);
 	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
 }
@@ -213,9 +227,9 @@ static int admin_set_enabled(struct auth_policy *p, const char *name, bool enabl
 	user.enabled = enabled;
 	rc = p->module->user_put(p->store, &user, &err);
 	if (rc >= 0 && enabled)
-		rc = p->module->lock_set(p->store, user.id, 0, 0, &err);
+		rc = policy_user_forget_failures(p, user.name, &err);
 	if (rc >= 0 && enabled)
-		rc = p->module->failure_reset(p->store, AUTH_FAILURE_USER, user.name, &err);
+		rc = p->module->stolen_clear(p->store, user.id, &err);
 	auth_user_clear(&user);
 	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
 }
@@ -270,10 +284,16 @@ static int admin_user_info(struct auth_policy *p, const struct auth_user *user,
 	size_t len;
 	int rc;
 
+	struct policy_user_state st;
+
 	memset(info, 0, sizeof(*info));
+	if (policy_user_state(p, user->name, apc.now, &st, err) < 0)
+		return -1;
 	info->name = user->name;
 	info->enabled = user->enabled;
-	info->locked_until = user->locked_until > apc.now ? user->locked_until : 0;
+	info->locked_until = st.locked_until;
+	info->unfamiliar_locked_until = st.unfamiliar_locked_until;
+	info->failures = st.failures;
 	info->stolen_password_signs = user->stolen_signs;
 	info->last_login = user->last_login;
 	rc = m->factor_get(p->store, user->id, FACTOR_KIND_TOTP, false, &blob, &len, err);
@@ -283,7 +303,6 @@ static int admin_user_info(struct auth_policy *p, const struct auth_user *user,
 	info->has_totp = rc == 1;
 	if (m->apppass_list(p->store, user->id, admin_count_apppass, &apc, err) < 0 ||
 	    m->recovery_count(p->store, user->id, &info->recovery_left, err) < 0 ||
-	    m->failure_get(p->store, AUTH_FAILURE_USER, user->name, &info->failures, err) < 0 ||
 	    m->webauthn_list(p->store, user->id, admin_count_key, &info->keys, err) < 0)
 		return -1;
 	info->apppasses = apc.active;

@@ -22,9 +22,11 @@ struct admin_user_info {
 	unsigned keys;        /* security keys (WebAuthn) */
 	unsigned apppasses;   /* active, unexpired */
 	unsigned recovery_left;
-	time_t locked_until;  /* 0 = not locked */
-	unsigned failures;    /* consecutive failures since last success */
-	unsigned stolen_password_signs; /* password-right-code-wrong events since last success */
+	time_t locked_until;  /* lockout of every source (right password, wrong codes); 0 = none */
+	time_t unfamiliar_locked_until; /* lockout of unfamiliar sources only; 0 = none */
+	unsigned failures;    /* failures in a row of this name, of any kind */
+	unsigned stolen_password_signs; /* alarms (a right password with a code never valid for
+	                                 * the user) since the admin last cleared them */
 	time_t last_login;    /* 0 = never */
 };
 
@@ -56,11 +58,12 @@ int admin_password_check(const char *password, const char **error_r);
 
 int admin_user_add(struct auth_policy *p, const char *name, const char *password,
 		   const char **error_r);
+/* Refuses the current password. */
 int admin_user_passwd(struct auth_policy *p, const char *name, const char *password,
 		      const char **error_r);
 int admin_user_del(struct auth_policy *p, const char *name, const char **error_r);
-/* lock: disables logins until unlocked (not a timed lockout). unlock: clears both the admin lock
- * and any failure lockout and counters. */
+/* lock: disables logins until unlocked (not a timed lockout). unlock: clears the admin lock, every
+ * failure lockout and counter of the user, and the stolen-password alarm. */
 int admin_user_lock(struct auth_policy *p, const char *name, const char **error_r);
 int admin_user_unlock(struct auth_policy *p, const char *name, const char **error_r);
 int admin_user_list(struct auth_policy *p, void (*cb)(const struct admin_user_info *, void *),

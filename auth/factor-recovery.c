@@ -63,7 +63,17 @@ static enum factor_result recovery_verify(struct factor_ctx *ctx, const char *co
 	return FACTOR_OK;
 }
 
+static size_t recovery_tail(const struct config *cfg, const char *secret, size_t len)
+{
+	(void)cfg;
+	if (len < RECOVERY_CODE_LEN ||
+	    !recovery_code_shape(secret + len - RECOVERY_CODE_LEN, RECOVERY_CODE_LEN))
+		return 0;
+	return RECOVERY_CODE_LEN;
+}
+
 const struct auth_factor factor_recovery = {
     .name = "recovery",
+    .tail = recovery_tail,
     .verify = recovery_verify,
 };

@@ -1,7 +1,8 @@
 /*
  * TOTP (RFC 6238) through liboath, with the replay rule of §5.2 kept atomically in the store and
- * device grace: a code accepted with the password from one client IP is accepted again from that
- * IP for cfg->mfa_grace seconds (the password is still verified every time, by the policy).
+ * device grace: a code accepted with the password from one client network (an IPv4 /24, an IPv6
+ * /64: a renewed lease is the same client) is accepted again from that network for
+ * cfg->mfa_grace seconds (the password is still verified every time, by the policy).
  */
 #include "auth/factor.h"
 #include "common/config.h"
@@ -134,19 +135,19 @@ static void totp_grace_hash(const struct factor_ctx *ctx, const char *code, size
                             unsigned char out[AUTH_HASH_LEN])
 {
 	char id[32];
-	const char *parts[3] = {id, code, ctx->ip};
+	const char *parts[3] = {id, code, ctx->net};
 	size_t lens[3];
 
 	snprintf(id, sizeof(id), "%lld", (long long)ctx->user->id);
 	lens[0] = strlen(id);
 	lens[1] = len;
-	lens[2] = strlen(ctx->ip);
+	lens[2] = strlen(ctx->net);
 	factor_keyed_hash(ctx->keys->grace, parts, lens, 3, out);
 }
 
 static bool totp_grace_on(const struct factor_ctx *ctx)
 {
-	return ctx->cfg->mfa_grace > 0 && ctx->ip[0] != '\0';
+	return ctx->cfg->mfa_grace > 0 && ctx->net[0] != '\0';
 }
 
 /* 1 when the seed was found and opened. */
@@ -177,6 +178,7 @@ static enum factor_result totp_accept(struct factor_ctx *ctx, int64_t step,
 		return FACTOR_TEMPFAIL;
 	if (rc == 0) {
 		ctx->reason = "replay";
+		ctx->genuine = true;
 		return FACTOR_FAIL;
 	}
 	if (totp_grace_on(ctx) &&
@@ -223,7 +225,33 @@ static enum factor_result totp_verify(struct factor_ctx *ctx, const char *code, 
 	return totp_accept(ctx, step, grace);
 }
 
+/* The last totp_digits characters, when they are all digits. */
+static size_t totp_tail(const struct config *cfg, const char *secret, size_t len)
+{
+	size_t digits = cfg->totp_digits;
+
+	if (len < digits)
+		return 0;
+	for (size_t i = len - digits; i < len; i++)
+		if (secret[i] < '0' || secret[i] > '9')
+			return 0;
+	return digits;
+}
+
+static int totp_enrolled(struct factor_ctx *ctx)
+{
+	unsigned char *blob = NULL;
+	size_t len;
+	int rc = ctx->store->module->factor_get(ctx->store, ctx->user->id, FACTOR_KIND_TOTP, false,
+	                                        &blob, &len, &ctx->error);
+
+	free(blob);
+	return rc;
+}
+
 const struct auth_factor factor_totp = {
     .name = "totp",
+    .tail = totp_tail,
+    .enrolled = totp_enrolled,
     .verify = totp_verify,
 };

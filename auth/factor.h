@@ -31,15 +31,23 @@ struct factor_ctx {
 	const struct auth_user *user;
 	enum auth_proto proto;
 	const char *ip;
+	const char *net; /* the client's network for device grace (IPv4 /24, IPv6 /64), or "" */
 	time_t now;
 	/* out */
 	const char *factor; /* name of the factor that decided, e.g. "grace" */
 	const char *reason; /* on FACTOR_FAIL */
+	bool genuine;       /* on FACTOR_FAIL: the code was valid once (older, replayed) */
 	const char *error;  /* on FACTOR_TEMPFAIL */
 };
 
 struct auth_factor {
 	const char *name;
+	/* For a factor sent after the password: how many characters at the end of secret have
+	 * its shape (0: none); the password is what comes before. NULL for other factors. */
+	size_t (*tail)(const struct config *cfg, const char *secret, size_t len);
+	/* 1 when the user has this factor enrolled, so that the password alone is not enough;
+	 * -1 with ctx->error on a store error. NULL: enrolling it does not count. */
+	int (*enrolled)(struct factor_ctx *ctx);
 	enum factor_result (*verify)(struct factor_ctx *ctx, const char *presented, size_t len);
 };
 

@@ -31,9 +31,9 @@ struct auth_user {
 	char *name;   /* canonical */
 	char *pwhash; /* crypto_pwhash_str output */
 	bool enabled; /* false: locked by the admin */
-	time_t created, locked_until, last_login;
-	unsigned lock_count;   /* failure lockouts since the last successful login */
-	unsigned stolen_signs; /* password right, second factor wrong, since the last success */
+	time_t created, last_login;
+	unsigned stolen_signs; /* alarms (a right password with a code never valid for the user)
+	                        * since the last success or the admin's unlock */
 };
 
 struct auth_apppass {
@@ -74,16 +74,20 @@ struct auth_challenge {
 
 /* Housekeeping limits (see auth_module.prune). */
 struct auth_prune {
-	time_t ip_failures_before;   /* "ip" failure counters whose last failure is older */
-	time_t user_failures_before; /* "user" failure counters, known user or not */
-	time_t grace_before;         /* grace entries that expired before this */
-	time_t audit_before;         /* audit entries older than this */
-	unsigned audit_max_rows;     /* and all but the newest this many; 0 = no cap */
+	time_t failures_before;   /* failure counters whose window ended before this */
+	time_t grace_before;      /* grace entries that expired before this */
+	time_t sources_before;    /* successful-login sources last seen before this */
+	time_t used_codes_before; /* used-code hashes recorded before this */
+	time_t audit_before;      /* audit entries older than this */
+	unsigned audit_max_rows;  /* and all but the newest this many; 0 = no cap */
 };
 
-/* Failure counters are kept per kind ("user", "ip") and key. */
-#define AUTH_FAILURE_USER "user"
-#define AUTH_FAILURE_IP   "ip"
+/* A failure counter: the policy names its kinds and keys (auth/policy.c). */
+struct auth_failure {
+	unsigned count; /* failures in a row; 0 = none */
+	time_t last;    /* time of the latest */
+	time_t prev;    /* time of the one before the latest; 0 = none */
+};
 
 struct auth_module {
 	const char *name;
@@ -185,21 +189,48 @@ struct auth_module {
 	                 const char **error_r);
 	int (*grace_clear)(struct auth_store *store, int64_t user_id, const char **error_r);
 
-	/* Failure counters. failure_record adds one and returns the new count in *count_r; a
-	 * counter whose last failure is before `since` starts again from zero. */
-	int (*failure_get)(struct auth_store *store, const char *kind, const char *key,
-	                   unsigned *count_r, const char **error_r);
+	/* Failure counters by kind and key (keys compare ASCII case-insensitively). A counter
+	 * whose latest failure is more than `window` seconds before now counts as zero (and may be
+	 * pruned). failure_record adds one failure at now, atomically, and fills *f_r with the
+	 * result; failure_get fills *f_r (all zero: none). */
+	int (*failure_get)(struct auth_store *store, const char *kind, const char *key, time_t now,
+	                   struct auth_failure *f_r, const char **error_r);
 	int (*failure_record)(struct auth_store *store, const char *kind, const char *key,
-	                      time_t now, time_t since, unsigned *count_r, const char **error_r);
+	                      time_t now, time_t window, struct auth_failure *f_r,
+	                      const char **error_r);
+	/* Puts a counter back to *to if it still is *from (nothing recorded since): 1 done, 0 it
+	 * changed meanwhile (left as it is). */
+	int (*failure_restore)(struct auth_store *store, const char *kind, const char *key,
+	                       const struct auth_failure *from, const struct auth_failure *to,
+	                       const char **error_r);
 	int (*failure_reset)(struct auth_store *store, const char *kind, const char *key,
 	                     const char **error_r);
-	/* Sets the timed lockout state of the user. */
-	int (*lock_set)(struct auth_store *store, int64_t user_id, time_t locked_until,
-	                unsigned lock_count, const char **error_r);
-	/* After a successful login: last_login = now; lockout state and stolen signs cleared. */
+	/* Removes the counters of this kind whose key begins with prefix. */
+	int (*failure_reset_prefix)(struct auth_store *store, const char *kind, const char *prefix,
+	                            const char **error_r);
+	/* After a successful login: last_login = now. The alarms (stolen_signs) stay until
+	 * stolen_clear: a login of the user's phone must not hide them from the admin. */
 	int (*login_success)(struct auth_store *store, int64_t user_id, time_t now,
 	                     const char **error_r);
 	int (*stolen_mark)(struct auth_store *store, int64_t user_id, const char **error_r);
+	int (*stolen_clear)(struct auth_store *store, int64_t user_id, const char **error_r);
+
+	/* Where a user logged in successfully from: per source (a client address or network, as
+	 * text), the time of the latest. source_get: 1 with *last_r, 0 never. */
+	int (*source_put)(struct auth_store *store, int64_t user_id, const char *source, time_t now,
+	                  const char **error_r);
+	int (*source_get)(struct auth_store *store, int64_t user_id, const char *source,
+	                  time_t *last_r, const char **error_r);
+
+	/* Keyed hashes of codes a user logged in with. used_code_put records one at now and keeps
+	 * only the user's newest `keep`; used_code_check: 1 when the hash was recorded at or after
+	 * since. */
+	int (*used_code_put)(struct auth_store *store, int64_t user_id,
+	                     const unsigned char hash[AUTH_HASH_LEN], time_t now, unsigned keep,
+	                     const char **error_r);
+	int (*used_code_check)(struct auth_store *store, int64_t user_id,
+	                       const unsigned char hash[AUTH_HASH_LEN], time_t since,
+	                       const char **error_r);
 
 	int (*audit_append)(struct auth_store *store, const struct admin_log_entry *entry,
 	                    const char **error_r);

@@ -20,4 +20,30 @@ struct auth_policy {
 	unsigned audit_max_rows; /* the audit log keeps at most this many entries */
 };
 
+/* The failure counters of the policy (policy.c explains each). */
+enum policy_counter {
+	PC_SOURCE,
+	PC_NAME,
+	PC_STRANGER,
+	PC_STRANGER_SOURCE,
+	PC_DEVICE,
+	PC_STRICT,
+	PC_UNGUESSED,
+	PC_COUNT
+};
+
+/* Until when a counter in this state locks; 0 when it does not. */
+time_t policy_lock_until(const struct config *cfg, const struct auth_failure *f);
+
+struct policy_user_state {
+	unsigned failures;              /* failures in a row of this name, of any kind */
+	time_t locked_until;            /* strict lockout: 0 = none */
+	time_t unfamiliar_locked_until; /* lockout of unfamiliar sources: 0 = none */
+};
+
+int policy_user_state(struct auth_policy *p, const char *name, time_t now,
+                      struct policy_user_state *state_r, const char **error_r);
+/* Clears every failure counter of the user (its lockouts with them). */
+int policy_user_forget_failures(struct auth_policy *p, const char *name, const char **error_r);
+
 #endif

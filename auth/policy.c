@@ -1,12 +1,35 @@
 /*
- * The login policy (issue #2): which factors a login needs, how the presented secret is split,
- * lockout and delays, the audit log. The store module only stores; no SQL here.
+ * The login policy: which factors a login needs, how the presented secret is split, lockouts
+ * and delays, alarms, the hint a client gets, the audit log. The store module only stores; no
+ * SQL here.
  *
- * The presented secret is tried as: an app password alone (found by keyed hash: fast), then
- * password + recovery code ("xxxxx-xxxxx" at the end), then password + TOTP code (the last
- * `digits` characters, all digits). The two splits cannot both match: a recovery code has a '-'
- * where a code has a digit. Every way except an app password costs exactly one Argon2 verify,
- * also for unknown, disabled and locked users.
+ * The presented secret is tried as an app password alone (found by keyed hash: fast), then as
+ * password + second factor, the factor found by the shape of the secret's end
+ * (login_second_factors: a recovery code "xxxxx-xxxxx", the TOTP digits; the shapes do not
+ * overlap). Every way except an app password costs exactly one Argon2 verify, also for unknown,
+ * disabled and locked users.
+ *
+ * Failures are judged by where they come from: a source (an IPv4 address, an IPv6 /64) is
+ * familiar to a user who logged in from it within familiar_days (at least mfa_grace). Each
+ * failure counter is a row in the store, so lockouts survive restarts and hold for every auth
+ * process (policy_counters; README "Security" has the numbers):
+ *   ip        per source, every failure: the delay
+ *   user      per name, every failure: the delay (the same for unknown names and for every
+ *             kind of failure, so the delay tells nothing)
+ *   stranger  per name, wrong passwords from unfamiliar sources: locks the user for
+ *             unfamiliar sources only
+ *   stranger-ip  per source, the same failures: locks the source for the users it is not
+ *             familiar to (one address trying many names)
+ *   device    per user and familiar source, wrong passwords: locks that source only
+ *   strict    per user, right password with a wrong second factor: locks the user for all
+ *             but app passwords from familiar sources. Charged before the code is looked at,
+ *             so that parallel guesses cannot slip past a lockout; only a login with a fresh
+ *             code takes one off, never grace or an app password
+ *   unguessed per user and source, right password without a new code (a code the user logged
+ *             in with before, no code at all): counted as strict only the first time
+ * A counter at max_failures locks for `lockout` seconds, doubling with each further failure up
+ * to lockout_max; attempts during a lockout are refused unchecked and not counted. App
+ * passwords are not guessable (100 bits) and pass every lockout but the strict one.
  */
 #include "auth/factor.h"
 #include "auth/policy-private.h"
@@ -16,43 +39,203 @@
 #include "common/xalloc.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <liboath/oath.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define POLICY_USER_MAX          255
-#define POLICY_SECRET_MAX        1024
-#define POLICY_IP_MAX            64
-#define POLICY_CLIENT_ID_MAX     128
-#define POLICY_IP_FAILURE_WINDOW 86400 /* an IP's failures are forgotten after a quiet day */
-/* A user name's failures are forgotten after a quiet month, known user or not: counters for
- * random names can then be pruned without making unknown names behave differently. */
-#define POLICY_USER_FAILURE_WINDOW (30 * 86400)
-#define POLICY_AUDIT_KEEP          (180 * 86400)
-#define POLICY_AUDIT_MAX_ROWS      1000000
-#define POLICY_PRUNE_INTERVAL      3600
-#define POLICY_TEMPFAIL_DELAY_MS   1000
+#define POLICY_USER_MAX      255
+#define POLICY_SECRET_MAX    1024
+#define POLICY_IP_MAX        64
+#define POLICY_CLIENT_ID_MAX 128
+#define POLICY_SOURCE_MAX    (POLICY_IP_MAX + 8)
+#define POLICY_KEY_MAX       (POLICY_USER_MAX + POLICY_SOURCE_MAX + 2)
+/* A source's failures are forgotten after a quiet day, a user name's after a quiet month,
+ * known user or not: counters for random names can then be pruned without making unknown
+ * names behave differently. */
+#define POLICY_SOURCE_WINDOW 86400
+#define POLICY_NAME_WINDOW   (30 * 86400)
+/* Right password, no new code (a stale client): this many per user and source count toward
+ * the strict lockout, the rest only toward the delay (so nine stale clients at once still do
+ * not lock the user out with the default max_failures). */
+#define POLICY_UNGUESSED_COUNTED 1
+/* Codes a user logged in with are remembered (keyed hashes) this long, the newest this many:
+ * a client re-sending one is stale, not an attacker. */
+#define POLICY_USED_CODE_WINDOW  (30 * 86400)
+#define POLICY_USED_CODES_KEEP   32
+#define POLICY_AUDIT_KEEP        (180 * 86400)
+#define POLICY_AUDIT_MAX_ROWS    1000000
+#define POLICY_PRUNE_INTERVAL    3600
+#define POLICY_TEMPFAIL_DELAY_MS 1000
 
 static const uint32_t policy_delays_ms[] = {2000, 4000, 8000, 15000};
 #define POLICY_MAX_DELAY_MS 15000
+
+/* ---- failure counters ---- */
+
+enum policy_key { KEY_SOURCE, KEY_NAME, KEY_PAIR, KEY_COUNT };
+
+static const struct policy_counter_def {
+	const char *kind; /* in the store */
+	enum policy_key key;
+	time_t window;
+} policy_counters[PC_COUNT] = {
+    [PC_SOURCE] = {"ip", KEY_SOURCE, POLICY_SOURCE_WINDOW},
+    [PC_NAME] = {"user", KEY_NAME, POLICY_NAME_WINDOW},
+    [PC_STRANGER] = {"stranger", KEY_NAME, POLICY_NAME_WINDOW},
+    [PC_STRANGER_SOURCE] = {"stranger-ip", KEY_SOURCE, POLICY_SOURCE_WINDOW},
+    [PC_DEVICE] = {"device", KEY_PAIR, POLICY_SOURCE_WINDOW},
+    [PC_STRICT] = {"strict", KEY_NAME, POLICY_NAME_WINDOW},
+    [PC_UNGUESSED] = {"unguessed", KEY_PAIR, POLICY_SOURCE_WINDOW},
+};
+
+enum login_when { WHEN_ALWAYS, WHEN_FAMILIAR, WHEN_UNFAMILIAR };
+
+/* The lockouts a login can meet, checked in this order. */
+static const struct login_lock {
+	enum policy_counter counter;
+	enum login_when when;
+	bool apppass_familiar_only; /* app passwords pass only from familiar sources */
+	const char *reason;
+} login_locks[] = {
+    {PC_STRICT, WHEN_ALWAYS, true, "locked"},
+    {PC_DEVICE, WHEN_FAMILIAR, false, "locked-device"},
+    {PC_STRANGER, WHEN_UNFAMILIAR, false, "locked-unfamiliar"},
+    {PC_STRANGER_SOURCE, WHEN_UNFAMILIAR, false, "locked-source"},
+};
+
+/* The second factors a password may end with, tried in this order; their shapes must not
+ * overlap. */
+static const struct auth_factor *const login_second_factors[] = {
+    &factor_recovery,
+    &factor_totp,
+    NULL,
+};
+
+/* What a failed login was, for what it counts toward. */
+enum login_class {
+	CLASS_LOCKED,    /* refused unchecked: counts toward nothing */
+	CLASS_PASSWORD,  /* wrong password, unknown or disabled user */
+	CLASS_FACTOR,    /* right password, wrong second factor (strict is charged already) */
+	CLASS_UNGUESSED, /* right password, no new code: a used one, none, none enrolled */
+	CLASS_APPPASS,   /* an app password out of its scope or expired */
+};
 
 struct login {
 	struct auth_policy *p;
 	const struct auth_request *req;
 	size_t secret_len;
 	struct auth_user user; /* id 0: unknown user */
-	bool locked;           /* in a timed lockout now */
+	bool familiar;         /* the source is familiar to this user */
 	bool checked;          /* an Argon2 verify ran (real or burnt) */
 	bool not_served;       /* credentials right, but the caller could not serve the user */
+	bool fresh;            /* a success that proved a new code (or the password alone) */
+	const struct login_lock *lock; /* in force, or NULL */
+	enum login_class class;
 	const char *factor;
 	const char *reason;
-	bool stolen; /* password right, second factor wrong */
+	bool stolen; /* alarm: right password, a code never valid for this user */
+	enum auth_hint hint;
 	const char *error;
 	uint32_t delay_ms;
-	char ip_key[POLICY_IP_MAX + 8]; /* what IP failures are counted under */
+	const char *tail; /* the second-factor part of the secret, or NULL */
+	size_t tail_len;
+	bool strict_charged; /* strict holds this login, strict_before what it held before */
+	struct auth_failure strict, strict_before;
+	char source[POLICY_SOURCE_MAX]; /* IPv4 address or IPv6 /64: familiarity, failures */
+	char net[POLICY_SOURCE_MAX];    /* IPv4 /24 or IPv6 /64: device grace */
+	char keys[KEY_COUNT][POLICY_KEY_MAX];
 };
+
+/* Seconds a counter at count failures locks for; 0 below max_failures. */
+static time_t policy_lock_duration(const struct config *cfg, unsigned count)
+{
+	uint64_t d = cfg->lockout;
+
+	if (count < cfg->max_failures)
+		return 0;
+	for (unsigned i = cfg->max_failures; i < count && d < cfg->lockout_max; i++)
+		d *= 2;
+	return (time_t)(d < cfg->lockout_max ? d : cfg->lockout_max);
+}
+
+time_t policy_lock_until(const struct config *cfg, const struct auth_failure *f)
+{
+	time_t d = policy_lock_duration(cfg, f->count);
+
+	return d == 0 ? 0 : f->last + d;
+}
+
+static const char *login_key(const struct login *l, enum policy_counter pc)
+{
+	return l->keys[policy_counters[pc].key];
+}
+
+/* Counters of a source need one; without a client address they are left alone. */
+static bool login_counts(const struct login *l, enum policy_counter pc)
+{
+	return policy_counters[pc].key == KEY_NAME || l->source[0] != '\0';
+}
+
+static int login_counter_get(struct login *l, enum policy_counter pc, struct auth_failure *f)
+{
+	struct auth_policy *p = l->p;
+
+	memset(f, 0, sizeof(*f));
+	if (!login_counts(l, pc))
+		return 0;
+	return p->module->failure_get(p->store, policy_counters[pc].kind, login_key(l, pc),
+	                              l->req->now, f, &l->error) < 0
+	           ? -1
+	           : 0;
+}
+
+static int login_record(struct login *l, enum policy_counter pc, struct auth_failure *f)
+{
+	struct auth_policy *p = l->p;
+
+	memset(f, 0, sizeof(*f));
+	if (!login_counts(l, pc))
+		return 0;
+	return p->module->failure_record(p->store, policy_counters[pc].kind, login_key(l, pc),
+	                                 l->req->now, policy_counters[pc].window, f, &l->error) < 0
+	           ? -1
+	           : 0;
+}
+
+static int login_reset(struct login *l, enum policy_counter pc)
+{
+	struct auth_policy *p = l->p;
+
+	if (!login_counts(l, pc))
+		return 0;
+	return p->module->failure_reset(p->store, policy_counters[pc].kind, login_key(l, pc),
+	                                &l->error) < 0
+	           ? -1
+	           : 0;
+}
+
+/* Takes one failure off a counter (unless another process changed it meanwhile). */
+static int login_forgive(struct login *l, enum policy_counter pc)
+{
+	struct auth_policy *p = l->p;
+	struct auth_failure f, less;
+
+	if (login_counter_get(l, pc, &f) < 0)
+		return -1;
+	if (f.count == 0)
+		return 0;
+	less = f;
+	less.count--;
+	return p->module->failure_restore(p->store, policy_counters[pc].kind, login_key(l, pc), &f,
+	                                  &less, &l->error) < 0
+	           ? -1
+	           : 0;
+}
+
+/* ---- names, protocols ---- */
 
 const char *auth_proto_name(enum auth_proto proto)
 {
@@ -178,19 +361,52 @@ static bool login_input_ok(const struct auth_request *req)
 	       policy_text_ok(req->ip, POLICY_IP_MAX, true);
 }
 
-/* IPv6 failures count per /64: one host usually has a whole /64 to pick addresses from. */
-static void policy_ip_key(const char *ip, char *out, size_t size)
+/* The address with the bits past prefix cleared, as "ADDR/PREFIX"; the address itself when
+ * it is not of that family (or not an address at all). */
+static void policy_ip_prefix(const char *ip, int family, unsigned prefix, char *out, size_t size)
 {
+	union {
+		struct in6_addr v6;
+		unsigned char b[sizeof(struct in6_addr)];
+	} a;
 	char text[INET6_ADDRSTRLEN];
-	struct in6_addr a;
+	size_t bytes = family == AF_INET ? 4 : 16;
 
-	if (inet_pton(AF_INET6, ip, &a) != 1 || IN6_IS_ADDR_V4MAPPED(&a)) {
+	if (inet_pton(family, ip, &a) != 1 || (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a.v6))) {
 		snprintf(out, size, "%s", ip);
 		return;
 	}
-	memset(a.s6_addr + 8, 0, 8);
-	inet_ntop(AF_INET6, &a, text, sizeof(text));
-	snprintf(out, size, "%s/64", text);
+	for (size_t i = prefix / 8; i < bytes; i++)
+		a.b[i] = 0;
+	inet_ntop(family, &a, text, sizeof(text));
+	snprintf(out, size, "%s/%u", text, prefix);
+}
+
+/* Where a login comes from. The source: an IPv4 address, an IPv6 /64 (one host usually has a
+ * whole /64 to pick addresses from). The grace net: an IPv4 /24 or IPv6 /64, so that a device
+ * whose lease was renewed with a neighbouring address is still the same client. */
+static void login_where(struct login *l)
+{
+	const char *ip = l->req->ip;
+
+	if (strchr(ip, ':') != NULL) {
+		policy_ip_prefix(ip, AF_INET6, 64, l->source, sizeof(l->source));
+		snprintf(l->net, sizeof(l->net), "%s", l->source);
+	} else {
+		snprintf(l->source, sizeof(l->source), "%s", ip);
+		policy_ip_prefix(ip, AF_INET, 24, l->net, sizeof(l->net));
+	}
+}
+
+/* Keys of the counters: known users' counters under the canonical name, others' under the
+ * name as presented (the store compares them ignoring case). */
+static void login_keys(struct login *l)
+{
+	const char *name = l->user.id != 0 ? l->user.name : l->req->user;
+
+	snprintf(l->keys[KEY_SOURCE], POLICY_KEY_MAX, "%s", l->source);
+	snprintf(l->keys[KEY_NAME], POLICY_KEY_MAX, "%s", name);
+	snprintf(l->keys[KEY_PAIR], POLICY_KEY_MAX, "%s %s", name, l->source);
 }
 
 /* ---- the login ---- */
@@ -204,6 +420,7 @@ static void login_factor_ctx(struct login *l, struct factor_ctx *ctx)
 	ctx->user = &l->user;
 	ctx->proto = l->req->proto;
 	ctx->ip = l->req->ip;
+	ctx->net = l->net;
 	ctx->now = l->req->now;
 }
 
@@ -220,8 +437,9 @@ static int login_verify(struct login *l, size_t pwlen)
 	return password_verify(l->user.pwhash, l->req->secret, pwlen);
 }
 
-static enum auth_result login_fail(struct login *l, const char *reason)
+static enum auth_result login_fail(struct login *l, enum login_class class, const char *reason)
 {
+	l->class = class;
 	l->reason = reason;
 	return AUTH_FAIL;
 }
@@ -231,6 +449,67 @@ static enum auth_result login_tempfail(struct login *l, const char *error)
 	l->error = error;
 	l->reason = "store-error";
 	return AUTH_TEMPFAIL;
+}
+
+/* Whether the source is familiar: a successful login of this user from it within
+ * familiar_days, or within mfa_grace (a device in grace is familiar). Looked up for unknown
+ * users too (user id 0 matches nothing): the same work either way. */
+static int login_familiar(struct login *l)
+{
+	const struct config *cfg = l->p->cfg;
+	time_t window = (time_t)cfg->familiar_days * 86400, last = 0;
+	int rc;
+
+	if (window < (time_t)cfg->mfa_grace)
+		window = cfg->mfa_grace;
+	if (l->source[0] == '\0')
+		return 0;
+	rc = l->p->module->source_get(l->p->store, l->user.id, l->source, &last, &l->error);
+	if (rc < 0)
+		return -1;
+	l->familiar = l->user.id != 0 && rc == 1 && last >= l->req->now - window;
+	return 0;
+}
+
+static bool login_lock_applies(const struct login *l, const struct login_lock *lock)
+{
+	return lock->when == WHEN_ALWAYS || (lock->when == WHEN_FAMILIAR) == l->familiar;
+}
+
+/* Finds the first lockout in force for this login. */
+static int login_find_lock(struct login *l)
+{
+	struct auth_failure f;
+
+	for (size_t i = 0; i < sizeof(login_locks) / sizeof(login_locks[0]); i++) {
+		if (!login_lock_applies(l, &login_locks[i]))
+			continue;
+		if (login_counter_get(l, login_locks[i].counter, &f) < 0)
+			return -1;
+		if (policy_lock_until(l->p->cfg, &f) > l->req->now) {
+			l->lock = &login_locks[i];
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Keyed hash of a second-factor code as this user logged in with it. */
+static void login_code_hash(const struct login *l, unsigned char out[AUTH_HASH_LEN])
+{
+	char id[32], code[POLICY_SECRET_MAX + 1];
+	const char *parts[3] = {"used-code", id, code};
+	size_t lens[3];
+
+	snprintf(id, sizeof(id), "%lld", (long long)l->user.id);
+	for (size_t i = 0; i < l->tail_len; i++)
+		code[i] = (char)tolower((unsigned char)l->tail[i]);
+	code[l->tail_len] = '\0';
+	lens[0] = strlen(parts[0]);
+	lens[1] = strlen(id);
+	lens[2] = l->tail_len;
+	factor_keyed_hash(l->p->keys.grace, parts, lens, 3, out);
+	sodium_memzero(code, sizeof(code));
 }
 
 static int login_rehash(struct login *l, const char *password, size_t len)
@@ -248,14 +527,67 @@ static int login_rehash(struct login *l, const char *password, size_t len)
 	return p->module->user_put(p->store, &l->user, &l->error) < 0 ? -1 : 0;
 }
 
-static enum auth_result login_ok(struct login *l, const char *password, size_t pwlen)
+/* Takes back this login's own charge of the strict counter: it was no failure after all (or
+ * one not counted there). When another attempt was counted meanwhile, one failure comes off. */
+static int login_uncharge_strict(struct login *l)
+{
+	struct auth_policy *p = l->p;
+	int rc;
+
+	if (!l->strict_charged)
+		return 0;
+	l->strict_charged = false;
+	rc = p->module->failure_restore(p->store, policy_counters[PC_STRICT].kind,
+	                                login_key(l, PC_STRICT), &l->strict, &l->strict_before,
+	                                &l->error);
+	if (rc < 0)
+		return -1;
+	return rc == 0 ? login_forgive(l, PC_STRICT) : 0;
+}
+
+/* Remembers the source and the code; what a success clears of the counters. */
+static int login_remember(struct login *l)
 {
 	struct auth_policy *p = l->p;
 	const struct auth_module *m = p->module;
+	unsigned char hash[AUTH_HASH_LEN];
+	time_t now = l->req->now;
+
+	if (l->source[0] != '\0' &&
+	    m->source_put(p->store, l->user.id, l->source, now, &l->error) < 0)
+		return -1;
+	if (l->tail != NULL) {
+		login_code_hash(l, hash);
+		if (m->used_code_put(p->store, l->user.id, hash, now, POLICY_USED_CODES_KEEP,
+		                     &l->error) < 0)
+			return -1;
+	}
+	/* The source's count stays: one user's success (an attacker's own account behind the
+	 * same address) must not reopen a source locked for strangers. */
+	if (login_uncharge_strict(l) < 0 || login_reset(l, PC_NAME) < 0 ||
+	    login_reset(l, PC_DEVICE) < 0 || login_reset(l, PC_UNGUESSED) < 0)
+		return -1;
+	/* Only a proof of the password (and, for strict, of a new code) takes one failure off
+	 * the counters that lock the user: a poller on grace or an app password must not reopen
+	 * the door for an attacker's guesses every few minutes. */
+	if (l->fresh && l->tail != NULL && login_forgive(l, PC_STRICT) < 0)
+		return -1;
+	if (l->fresh && !l->familiar && login_forgive(l, PC_STRANGER) < 0)
+		return -1;
+	return 0;
+}
+
+static enum auth_result login_ok(struct login *l, const char *password, size_t pwlen)
+{
+	struct auth_policy *p = l->p;
 
 	if (l->req->accept != NULL &&
 	    l->req->accept(l->req->accept_ctx, l->user.name, &l->error) < 0) {
-		login_tempfail(l, l->error);
+		const char *error = l->error;
+
+		/* the credentials were right: this attempt is no failure of the strict count */
+		(void)login_uncharge_strict(l);
+		login_tempfail(l, error);
 		l->reason = "not-served";
 		l->not_served = true;
 		return AUTH_TEMPFAIL;
@@ -263,101 +595,140 @@ static enum auth_result login_ok(struct login *l, const char *password, size_t p
 
 	if (password != NULL && login_rehash(l, password, pwlen) < 0)
 		return login_tempfail(l, l->error);
-	if (m->login_success(p->store, l->user.id, l->req->now, &l->error) < 0 ||
-	    m->failure_reset(p->store, AUTH_FAILURE_USER, l->user.name, &l->error) < 0)
-		return login_tempfail(l, l->error);
-	if (l->req->ip[0] != '\0' &&
-	    m->failure_reset(p->store, AUTH_FAILURE_IP, l->ip_key, &l->error) < 0)
+	if (p->module->login_success(p->store, l->user.id, l->req->now, &l->error) < 0 ||
+	    login_remember(l) < 0)
 		return login_tempfail(l, l->error);
 	l->reason = "";
 	return AUTH_OK;
 }
 
+/* Counts this attempt at a second factor before the factor is looked at: 1 go on, 0 a lockout
+ * came into force meanwhile (another process's attempt) and this one is refused unchecked. */
+static int login_charge_strict(struct login *l)
+{
+	if (login_record(l, PC_STRICT, &l->strict) < 0)
+		return -1;
+	l->strict_charged = true;
+	l->strict_before =
+	    (struct auth_failure){.count = l->strict.count - 1, .last = l->strict.prev};
+	return policy_lock_until(l->p->cfg, &l->strict_before) <= l->req->now ? 1 : 0;
+}
+
+/* A code the user logged in with before: a stale client re-sending it, not a guess. */
+static enum auth_result login_code_failed(struct login *l, const struct factor_ctx *ctx)
+{
+	unsigned char hash[AUTH_HASH_LEN];
+	int rc;
+
+	login_code_hash(l, hash);
+	rc = l->p->module->used_code_check(l->p->store, l->user.id, hash,
+	                                   l->req->now - POLICY_USED_CODE_WINDOW, &l->error);
+	if (rc < 0)
+		return login_tempfail(l, l->error);
+	if (rc == 1) {
+		l->hint = AUTH_HINT_CODE_EXPIRED;
+		return login_fail(l, CLASS_UNGUESSED, "stale-code");
+	}
+	/* an older code of the window, or a replay: it was valid once, it is no alarm */
+	l->stolen = !ctx->genuine;
+	return login_fail(l, CLASS_FACTOR, ctx->reason != NULL ? ctx->reason : "bad-code");
+}
+
 static enum auth_result login_second_factor(struct login *l, const struct auth_factor *f,
                                             size_t pwlen)
 {
-	const char *secret = l->req->secret;
 	struct factor_ctx ctx;
-	enum factor_result res;
+	int rc;
 
+	l->tail = l->req->secret + pwlen;
+	l->tail_len = l->secret_len - pwlen;
+	rc = login_charge_strict(l);
+	if (rc < 0)
+		return login_tempfail(l, l->error);
+	if (rc == 0)
+		return login_fail(l, CLASS_LOCKED, "locked");
 	login_factor_ctx(l, &ctx);
-	res = f->verify(&ctx, secret + pwlen, l->secret_len - pwlen);
-	l->factor = ctx.factor != NULL ? ctx.factor : f->name;
-	switch (res) {
+	switch (f->verify(&ctx, l->tail, l->tail_len)) {
 	case FACTOR_OK:
-		return login_ok(l, secret, pwlen);
+		l->factor = ctx.factor != NULL ? ctx.factor : f->name;
+		l->fresh = strcmp(l->factor, "grace") != 0;
+		return login_ok(l, l->req->secret, pwlen);
 	case FACTOR_TEMPFAIL:
 		return login_tempfail(l, ctx.error);
 	case FACTOR_FAIL:
 	case FACTOR_NEED_MORE:
 		break;
 	}
-	l->stolen = true;
-	return login_fail(l, ctx.reason != NULL ? ctx.reason : "bad-code");
+	l->factor = ctx.factor != NULL ? ctx.factor : f->name;
+	return login_code_failed(l, &ctx);
 }
 
-static bool login_code_suffix(const char *s, size_t len, unsigned digits)
-{
-	if (len <= digits)
-		return false;
-	for (size_t i = len - digits; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-/* Splits the secret into password + second factor; *factor_r NULL when it has no such tail. */
+/* Splits the secret into password + second factor; *factor_r NULL when it ends in none. */
 static size_t login_split(struct login *l, const struct auth_factor **factor_r)
 {
 	const char *s = l->req->secret;
 	size_t len = l->secret_len;
-	unsigned digits = l->p->cfg->totp_digits;
 
-	if (len > RECOVERY_CODE_LEN &&
-	    recovery_code_shape(s + len - RECOVERY_CODE_LEN, RECOVERY_CODE_LEN)) {
-		*factor_r = &factor_recovery;
-		return len - RECOVERY_CODE_LEN;
-	}
-	if (login_code_suffix(s, len, digits)) {
-		*factor_r = &factor_totp;
-		return len - digits;
+	for (size_t i = 0; login_second_factors[i] != NULL; i++) {
+		size_t tail = login_second_factors[i]->tail(l->p->cfg, s, len);
+
+		if (tail > 0 && tail < len) {
+			*factor_r = login_second_factors[i];
+			return len - tail;
+		}
 	}
 	*factor_r = NULL;
 	return len;
 }
 
+/* 1 when the user has a second factor enrolled (the password alone is then not enough). */
+static int login_has_second_factor(struct login *l)
+{
+	struct factor_ctx ctx;
+
+	login_factor_ctx(l, &ctx);
+	for (size_t i = 0; login_second_factors[i] != NULL; i++) {
+		const struct auth_factor *f = login_second_factors[i];
+		int rc = f->enrolled != NULL ? f->enrolled(&ctx) : 0;
+
+		if (rc != 0) {
+			l->error = ctx.error;
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static enum auth_result login_password_only(struct login *l)
 {
 	if (login_verify(l, l->secret_len) != 1)
-		return login_fail(l, "bad-password");
+		return login_fail(l, CLASS_PASSWORD, "bad-password");
 	if (l->p->cfg->second_factor == SECOND_FACTOR_OPTIONAL) {
 		l->factor = "password";
+		l->fresh = true;
 		return login_ok(l, l->req->secret, l->secret_len);
 	}
-	return login_fail(l, "no-second-factor");
+	return login_fail(l, CLASS_UNGUESSED, "no-second-factor");
 }
 
 static enum auth_result login_password(struct login *l)
 {
-	struct auth_policy *p = l->p;
 	const struct auth_factor *f;
-	unsigned char *blob = NULL;
-	size_t blob_len, pwlen;
-	int rc;
+	size_t pwlen;
+	int rc = login_has_second_factor(l);
 
-	rc = p->module->factor_get(p->store, l->user.id, FACTOR_KIND_TOTP, false, &blob, &blob_len,
-	                           &l->error);
-	free(blob);
 	if (rc < 0)
 		return login_tempfail(l, l->error);
 	if (rc == 0)
 		return login_password_only(l);
 	pwlen = login_split(l, &f);
 	if (login_verify(l, pwlen) != 1)
-		return login_fail(l, "bad-password");
+		return login_fail(l, CLASS_PASSWORD, "bad-password");
 	if (f == NULL) {
-		l->stolen = true;
-		return login_fail(l, "missing-code");
+		/* someone elsewhere has the password; from a familiar source it is the user's own
+		 * client set up without the code */
+		l->stolen = !l->familiar;
+		return login_fail(l, CLASS_UNGUESSED, "missing-code");
 	}
 	return login_second_factor(l, f, pwlen);
 }
@@ -370,14 +741,20 @@ static enum auth_result login_apppass(struct login *l)
 	switch (factor_apppass.verify(&ctx, l->req->secret, l->secret_len)) {
 	case FACTOR_OK:
 		l->factor = "apppass";
+		if (l->lock != NULL && l->lock->apppass_familiar_only && !l->familiar)
+			return login_fail(l, CLASS_LOCKED, l->lock->reason);
 		return login_ok(l, NULL, 0);
 	case FACTOR_FAIL:
 		l->factor = "apppass";
-		return login_fail(l, ctx.reason);
+		return login_fail(l, CLASS_APPPASS, ctx.reason);
 	case FACTOR_TEMPFAIL:
 		return login_tempfail(l, ctx.error);
 	case FACTOR_NEED_MORE:
 		break;
+	}
+	if (l->lock != NULL) {
+		login_burn(l, l->user.pwhash);
+		return login_fail(l, CLASS_LOCKED, l->lock->reason);
 	}
 	return login_password(l);
 }
@@ -389,23 +766,22 @@ static enum auth_result login_run(struct login *l)
 
 	if (rc < 0)
 		return login_tempfail(l, l->error);
+	login_keys(l);
+	if (login_familiar(l) < 0 || login_find_lock(l) < 0)
+		return login_tempfail(l, l->error);
 	if (rc == 0) {
 		login_burn(l, p->dummy_hash);
-		return login_fail(l, "unknown-user");
+		return login_fail(l, l->lock != NULL ? CLASS_LOCKED : CLASS_PASSWORD,
+		                  "unknown-user");
 	}
 	if (!l->user.enabled) {
 		login_burn(l, l->user.pwhash);
-		return login_fail(l, "disabled");
-	}
-	if (l->user.locked_until > l->req->now) {
-		l->locked = true;
-		login_burn(l, l->user.pwhash);
-		return login_fail(l, "locked");
+		return login_fail(l, l->lock != NULL ? CLASS_LOCKED : CLASS_PASSWORD, "disabled");
 	}
 	return login_apppass(l);
 }
 
-/* ---- after the decision: failures, lockout, audit ---- */
+/* ---- after the decision: failures, audit ---- */
 
 static uint32_t policy_delay(unsigned failures)
 {
@@ -416,55 +792,75 @@ static uint32_t policy_delay(unsigned failures)
 	return policy_delays_ms[failures - 1 < n ? failures - 1 : n - 1];
 }
 
-static time_t policy_lock_duration(const struct config *cfg, unsigned lock_count)
+static void login_log_lock(struct login *l, enum policy_counter pc, const struct auth_failure *f)
 {
-	uint64_t d = cfg->lockout;
+	time_t until = policy_lock_until(l->p->cfg, f);
 
-	for (unsigned i = 1; i < lock_count && d < cfg->lockout_max; i++)
-		d *= 2;
-	return (time_t)(d < cfg->lockout_max ? d : cfg->lockout_max);
+	if (until > l->req->now)
+		log_info("lockout: %s %s for %lld s after %u %s failures",
+		         policy_counters[pc].key == KEY_SOURCE ? "source" : "user",
+		         log_quote(login_key(l, pc)), (long long)(until - l->req->now), f->count,
+		         policy_counters[pc].kind);
 }
 
-static int login_lock(struct login *l)
+/* Right password, no new code: counted as strict for the first few per user and source. */
+static int login_count_unguessed(struct login *l, bool *counted_r)
 {
-	struct auth_policy *p = l->p;
-	unsigned count = l->user.lock_count + 1;
-	time_t until = l->req->now + policy_lock_duration(p->cfg, count);
+	struct auth_failure u;
 
-	log_info("user %s locked for %lld s after %u failures", log_quote(l->user.name),
-	         (long long)(until - l->req->now), p->cfg->max_failures);
-	l->locked = true;
-	return p->module->lock_set(p->store, l->user.id, until, count, &l->error);
+	if (login_record(l, PC_UNGUESSED, &u) < 0)
+		return -1;
+	*counted_r = u.count <= POLICY_UNGUESSED_COUNTED;
+	if (!*counted_r)
+		return login_uncharge_strict(l);
+	if (l->strict_charged)
+		return 0;
+	if (login_record(l, PC_STRICT, &l->strict) < 0)
+		return -1;
+	l->strict_charged = true;
+	return 0;
 }
 
-/* Counts the failure per user and per IP and sets the delay; -1 on a store error. */
+/* A wrong password: against the source alone when it is familiar (the user's own client with
+ * an old password), else against the user's and the source's dealings with strangers. */
+static int login_count_password(struct login *l)
+{
+	static const enum policy_counter familiar[] = {PC_DEVICE},
+	                                 stranger[] = {PC_STRANGER, PC_STRANGER_SOURCE};
+	const enum policy_counter *pcs = l->familiar ? familiar : stranger;
+	size_t n = l->familiar ? 1 : 2;
+	struct auth_failure f;
+
+	for (size_t i = 0; i < n; i++) {
+		if (login_record(l, pcs[i], &f) < 0)
+			return -1;
+		login_log_lock(l, pcs[i], &f);
+	}
+	return 0;
+}
+
+/* Records the failure where its class counts and sets the delay; -1 on a store error. */
 static int login_count_failure(struct login *l)
 {
-	struct auth_policy *p = l->p;
-	const struct auth_module *m = p->module;
-	const char *key = l->user.id != 0 ? l->user.name : l->req->user;
-	unsigned ufail = 0, ipfail = 0;
-	time_t now = l->req->now;
+	struct auth_failure src = {0}, name = {0};
+	bool by_source = true;
 
-	if (l->req->ip[0] != '\0' &&
-	    m->failure_record(p->store, AUTH_FAILURE_IP, l->ip_key, now,
-	                      now - POLICY_IP_FAILURE_WINDOW, &ipfail, &l->error) < 0)
+	if (l->class == CLASS_LOCKED) {
+		l->delay_ms = POLICY_MAX_DELAY_MS;
+		return 0;
+	}
+	if (l->class == CLASS_UNGUESSED && login_count_unguessed(l, &by_source) < 0)
 		return -1;
-	if (!l->locked &&
-	    m->failure_record(p->store, AUTH_FAILURE_USER, key, now,
-	                      now - POLICY_USER_FAILURE_WINDOW, &ufail, &l->error) < 0)
+	by_source = by_source && l->class != CLASS_APPPASS;
+	if ((by_source && login_record(l, PC_SOURCE, &src) < 0) ||
+	    login_record(l, PC_NAME, &name) < 0)
 		return -1;
-	/* max_failures consecutive failures lock the user. Until a success resets the count, every
-	 * further failure after the lock has run out locks again, for twice as long (attempts
-	 * during a lock are refused unchecked and not counted). With the defaults (10, 900 s,
-	 * 24 h) an attacker holding the password gets about 380 code guesses in a year: with a
-	 * +-1 step window that is a 0.11% chance, under the 1% the design asks for; locking only
-	 * every max_failures failures would allow 10 a day, 1.1%. */
-	if (l->user.id != 0 && !l->locked && ufail >= p->cfg->max_failures && login_lock(l) < 0)
+	if (l->class == CLASS_PASSWORD && login_count_password(l) < 0)
 		return -1;
-	l->delay_ms =
-	    l->locked ? POLICY_MAX_DELAY_MS : policy_delay(ufail > ipfail ? ufail : ipfail);
-	if (l->stolen && m->stolen_mark(p->store, l->user.id, &l->error) < 0)
+	if (l->strict_charged)
+		login_log_lock(l, PC_STRICT, &l->strict);
+	l->delay_ms = policy_delay(src.count > name.count ? src.count : name.count);
+	if (l->stolen && l->p->module->stolen_mark(l->p->store, l->user.id, &l->error) < 0)
 		return -1;
 	return 0;
 }
@@ -510,14 +906,17 @@ static enum auth_result login_finish(struct login *l, enum auth_result r)
 	return r;
 }
 
-/* Bounds the store's tables (failure counters for random names and IPs, expired grace, the
- * audit log); runs at the first login and then at most once per interval. */
+/* Bounds the store's tables (failure counters for random names and IPs, sources, used codes,
+ * expired grace, the audit log); runs at the first login and then at most once per interval. */
 static void policy_prune(struct auth_policy *p, time_t now)
 {
+	time_t familiar = (time_t)p->cfg->familiar_days * 86400;
 	struct auth_prune limits = {
-	    .ip_failures_before = now - POLICY_IP_FAILURE_WINDOW,
-	    .user_failures_before = now - POLICY_USER_FAILURE_WINDOW,
+	    .failures_before = now,
 	    .grace_before = now,
+	    .sources_before =
+	        now - (familiar > (time_t)p->cfg->mfa_grace ? familiar : (time_t)p->cfg->mfa_grace),
+	    .used_codes_before = now - POLICY_USED_CODE_WINDOW,
 	    .audit_before = now - POLICY_AUDIT_KEEP,
 	    .audit_max_rows = p->audit_max_rows,
 	};
@@ -554,7 +953,7 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 	if (!login_input_ok(req))
 		return;
 	l.secret_len = strlen(req->secret);
-	policy_ip_key(req->ip, l.ip_key, sizeof(l.ip_key));
+	login_where(&l);
 	r = login_finish(&l, login_run(&l));
 	reply->result = r;
 	if (r == AUTH_OK) {
@@ -563,7 +962,53 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 		reply->delay_ms = 0;
 	} else {
 		reply->delay_ms = login_fail_delay(&l, r);
+		reply->hint = r == AUTH_FAIL ? l.hint : AUTH_HINT_NONE;
 	}
 	auth_user_clear(&l.user);
 	policy_prune(policy, req->now);
+}
+
+/* ---- for the admin side ---- */
+
+int policy_user_state(struct auth_policy *p, const char *name, time_t now,
+                      struct policy_user_state *state_r, const char **error_r)
+{
+	const struct auth_module *m = p->module;
+	struct auth_failure f;
+
+	memset(state_r, 0, sizeof(*state_r));
+	if (m->failure_get(p->store, policy_counters[PC_NAME].kind, name, now, &f, error_r) < 0)
+		return -1;
+	state_r->failures = f.count;
+	if (m->failure_get(p->store, policy_counters[PC_STRICT].kind, name, now, &f, error_r) < 0)
+		return -1;
+	state_r->locked_until = policy_lock_until(p->cfg, &f);
+	if (m->failure_get(p->store, policy_counters[PC_STRANGER].kind, name, now, &f, error_r) < 0)
+		return -1;
+	state_r->unfamiliar_locked_until = policy_lock_until(p->cfg, &f);
+	if (state_r->locked_until <= now)
+		state_r->locked_until = 0;
+	if (state_r->unfamiliar_locked_until <= now)
+		state_r->unfamiliar_locked_until = 0;
+	return 0;
+}
+
+int policy_user_forget_failures(struct auth_policy *p, const char *name, const char **error_r)
+{
+	const struct auth_module *m = p->module;
+	char prefix[POLICY_KEY_MAX];
+
+	snprintf(prefix, sizeof(prefix), "%s ", name);
+	for (size_t pc = 0; pc < PC_COUNT; pc++) {
+		const struct policy_counter_def *d = &policy_counters[pc];
+		int rc = 0;
+
+		if (d->key == KEY_NAME)
+			rc = m->failure_reset(p->store, d->kind, name, error_r);
+		else if (d->key == KEY_PAIR)
+			rc = m->failure_reset_prefix(p->store, d->kind, prefix, error_r);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }

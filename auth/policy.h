@@ -20,6 +20,14 @@ enum auth_result {
 
 enum auth_proto { AUTH_PROTO_IMAP, AUTH_PROTO_POP3, AUTH_PROTO_OTHER };
 
+/* What a failed login may tell the client beyond "failed". Given only to a client that sent
+ * the right password with a code this user logged in with before: it tells nothing to anyone
+ * without the credential. */
+enum auth_hint {
+	AUTH_HINT_NONE,
+	AUTH_HINT_CODE_EXPIRED, /* send the password with the current code */
+};
+
 struct auth_request {
 	const char *user;
 	const char *secret; /* password+code, password+recovery code, or app password */
@@ -36,9 +44,10 @@ struct auth_request {
 
 struct auth_reply {
 	enum auth_result result;
-	char user[256];     /* canonical user name on AUTH_OK */
-	uint32_t delay_ms;  /* on AUTH_FAIL / AUTH_TEMPFAIL */
-	const char *factor; /* on AUTH_OK: "totp", "grace", "recovery", "apppass", "password" */
+	char user[256];      /* canonical user name on AUTH_OK */
+	uint32_t delay_ms;   /* on AUTH_FAIL / AUTH_TEMPFAIL */
+	enum auth_hint hint; /* on AUTH_FAIL */
+	const char *factor;  /* on AUTH_OK: "totp", "grace", "recovery", "apppass", "password" */
 };
 
 struct auth_policy;

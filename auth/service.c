@@ -189,9 +189,12 @@ static int auth_service_reply(struct auth_service *svc, int peer_fd, uint32_t re
 	if (reply->result == AUTH_OK) {
 		ipc_msg_init(out, IPC_LOGIN_OK, request_id);
 		ipc_put_str(out, reply->user);
+	} else if (reply->result == AUTH_FAIL) {
+		ipc_msg_init(out, IPC_LOGIN_FAIL, request_id);
+		ipc_put_u32(out, reply->delay_ms);
+		ipc_put_u32(out, reply->hint);
 	} else {
-		ipc_msg_init(out, reply->result == AUTH_FAIL ? IPC_LOGIN_FAIL : IPC_LOGIN_TEMPFAIL,
-		             request_id);
+		ipc_msg_init(out, IPC_LOGIN_TEMPFAIL, request_id);
 		ipc_put_u32(out, reply->delay_ms);
 	}
 	r = ipc_send(peer_fd, out, dir_fd);

@@ -68,6 +68,15 @@ static const char *const store_migrations[] = {
     " factor TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL,"
     " stolen INTEGER NOT NULL);"
     "CREATE INDEX audit_user ON audit(user, id);",
+    /* version 2: failure counters carry their window's end and the time before the latest
+     * (lockouts are derived from them); the users' own lockout columns go: a lockout in force
+     * at the upgrade is lifted. */
+    "ALTER TABLE failures ADD COLUMN prev INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE failures ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE failures SET expires = last + CASE kind WHEN 'ip' THEN 86400 ELSE 2592000 END;"
+    "CREATE INDEX failures_expires ON failures(expires);"
+    "ALTER TABLE users DROP COLUMN locked_until;"
+    "ALTER TABLE users DROP COLUMN lock_count;",
 };
 #define STORE_VERSION ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
 
@@ -89,6 +98,16 @@ static const char *const store_tables[] = {
     " hash BLOB PRIMARY KEY,"
     " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " created INTEGER NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);",
+    /* where users logged in from (familiar sources), codes they logged in with */
+    "CREATE TABLE IF NOT EXISTS sources ("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " source TEXT NOT NULL COLLATE NOCASE, last INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, source));"
+    "CREATE INDEX IF NOT EXISTS sources_last ON sources(last);",
+    "CREATE TABLE IF NOT EXISTS used_codes ("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " hash BLOB NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (user_id, hash));"
+    "CREATE INDEX IF NOT EXISTS used_codes_time ON used_codes(time);",
 };
 
 /* Live challenges kept per user and purpose: a page reloaded many times cannot grow the table. */
@@ -170,6 +189,19 @@ static int store_exec(struct sqlite_store *s, const char *sql, const char **erro
 	while (store_retry(s, start, rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)))
 		;
 	return rc == SQLITE_OK ? 0 : store_fail(s, "exec", error_r);
+}
+
+static int store_delete(struct sqlite_store *s, const char *sql, int64_t a, int64_t b,
+                        const char **error_r)
+{
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, sql, &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, a);
+	if (sqlite3_bind_parameter_count(stmt) > 1)
+		sqlite3_bind_int64(stmt, 2, b);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 0;
 }
 
 static void bind_text(sqlite3_stmt *stmt, int idx, const char *text)
@@ -346,8 +378,7 @@ fail:
 
 /* ---- users ---- */
 
-#define USER_COLUMNS                                                                               \
-	"id, name, pwhash, enabled, created, locked_until, last_login, lock_count, stolen_signs"
+#define USER_COLUMNS "id, name, pwhash, enabled, created, last_login, stolen_signs"
 
 static void user_from_row(sqlite3_stmt *stmt, struct auth_user *u)
 {
@@ -356,10 +387,8 @@ static void user_from_row(sqlite3_stmt *stmt, struct auth_user *u)
 	u->pwhash = column_strdup(stmt, 2);
 	u->enabled = sqlite3_column_int(stmt, 3) != 0;
 	u->created = sqlite3_column_int64(stmt, 4);
-	u->locked_until = sqlite3_column_int64(stmt, 5);
-	u->last_login = sqlite3_column_int64(stmt, 6);
-	u->lock_count = (unsigned)sqlite3_column_int(stmt, 7);
-	u->stolen_signs = (unsigned)sqlite3_column_int(stmt, 8);
+	u->last_login = sqlite3_column_int64(stmt, 5);
+	u->stolen_signs = (unsigned)sqlite3_column_int(stmt, 6);
 }
 
 static int sqlite_user_get(struct auth_store *store, const char *name, struct auth_user *user_r,
@@ -580,6 +609,18 @@ static int sqlite_recovery_use(struct auth_store *store, int64_t user_id,
 	return rc < 0 ? -1 : rc == 1;
 }
 
+/* Runs a prepared, bound query and finalizes it: 1 when it returned a row, 0 when none. */
+static int store_exists(struct sqlite_store *s, sqlite3_stmt *stmt, const char *what,
+                        const char **error_r)
+{
+	int rc = store_step(s, stmt);
+
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, what, error_r);
+}
+
 static int store_count(struct sqlite_store *s, const char *sql, int64_t id, unsigned *count_r,
                        const char **error_r)
 {
@@ -746,18 +787,13 @@ static int sqlite_grace_check(struct auth_store *store, const unsigned char hash
 {
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
-	int rc;
 
 	if (store_prepare(s, "SELECT 1 FROM grace WHERE hash = ? AND expires > ?", &stmt, error_r) <
 	    0)
 		return -1;
 	bind_hash(stmt, 1, hash);
 	sqlite3_bind_int64(stmt, 2, now);
-	rc = store_step(s, stmt);
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(s, "read grace", error_r);
+	return store_exists(s, stmt, "read grace", error_r);
 }
 
 static int sqlite_grace_put(struct auth_store *store, int64_t user_id,
@@ -796,24 +832,34 @@ static int sqlite_grace_clear(struct auth_store *store, int64_t user_id, const c
 	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
 }
 
-/* ---- failures, lockout ---- */
+/* ---- failures ---- */
+
+static void failure_from_row(sqlite3_stmt *stmt, struct auth_failure *f)
+{
+	f->count = (unsigned)sqlite3_column_int(stmt, 0);
+	f->last = sqlite3_column_int64(stmt, 1);
+	f->prev = sqlite3_column_int64(stmt, 2);
+}
 
 static int sqlite_failure_get(struct auth_store *store, const char *kind, const char *key,
-                              unsigned *count_r, const char **error_r)
+                              time_t now, struct auth_failure *f_r, const char **error_r)
 {
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
 	int rc;
 
-	*count_r = 0;
-	if (store_prepare(s, "SELECT count FROM failures WHERE kind = ? AND key = ?", &stmt,
-	                  error_r) < 0)
+	memset(f_r, 0, sizeof(*f_r));
+	if (store_prepare(s,
+	                  "SELECT count, last, prev FROM failures "
+	                  "WHERE kind = ? AND key = ? AND expires >= ?",
+	                  &stmt, error_r) < 0)
 		return -1;
 	bind_text(stmt, 1, kind);
 	bind_text(stmt, 2, key);
+	sqlite3_bind_int64(stmt, 3, now);
 	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW)
-		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
+		failure_from_row(stmt, f_r);
 	sqlite3_finalize(stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -821,31 +867,60 @@ static int sqlite_failure_get(struct auth_store *store, const char *kind, const 
 }
 
 static int sqlite_failure_record(struct auth_store *store, const char *kind, const char *key,
-                                 time_t now, time_t since, unsigned *count_r, const char **error_r)
+                                 time_t now, time_t window, struct auth_failure *f_r,
+                                 const char **error_r)
 {
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
 	int rc;
 
-	*count_r = 0;
+	memset(f_r, 0, sizeof(*f_r));
 	if (store_prepare(s,
-	                  "INSERT INTO failures (kind, key, count, last) VALUES (?1, ?2, 1, ?3) "
+	                  "INSERT INTO failures (kind, key, count, last, prev, expires) "
+	                  "VALUES (?1, ?2, 1, ?3, 0, ?3 + ?4) "
 	                  "ON CONFLICT (kind, key) DO UPDATE SET "
-	                  "count = CASE WHEN last < ?4 THEN 1 ELSE count + 1 END, last = ?3 "
-	                  "RETURNING count",
+	                  "count = CASE WHEN expires < ?3 THEN 1 ELSE count + 1 END, "
+	                  "prev = CASE WHEN expires < ?3 THEN 0 ELSE last END, "
+	                  "last = ?3, expires = ?3 + ?4 "
+	                  "RETURNING count, last, prev",
 	                  &stmt, error_r) < 0)
 		return -1;
 	bind_text(stmt, 1, kind);
 	bind_text(stmt, 2, key);
 	sqlite3_bind_int64(stmt, 3, now);
-	sqlite3_bind_int64(stmt, 4, since);
+	sqlite3_bind_int64(stmt, 4, window);
 	rc = store_step(s, stmt);
 	if (rc == SQLITE_ROW) {
-		*count_r = (unsigned)sqlite3_column_int(stmt, 0);
+		failure_from_row(stmt, f_r);
 		rc = store_step(s, stmt);
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 1 : store_fail(s, "record failure", error_r);
+}
+
+static int sqlite_failure_restore(struct auth_store *store, const char *kind, const char *key,
+                                  const struct auth_failure *from, const struct auth_failure *to,
+                                  const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "UPDATE failures SET count = ?1, last = ?2, prev = ?3 "
+	                  "WHERE kind = ?4 AND key = ?5 AND count = ?6 AND last = ?7 AND prev = ?8",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int(stmt, 1, (int)to->count);
+	sqlite3_bind_int64(stmt, 2, to->last);
+	sqlite3_bind_int64(stmt, 3, to->prev);
+	bind_text(stmt, 4, kind);
+	bind_text(stmt, 5, key);
+	sqlite3_bind_int(stmt, 6, (int)from->count);
+	sqlite3_bind_int64(stmt, 7, from->last);
+	sqlite3_bind_int64(stmt, 8, from->prev);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
 }
 
 static int sqlite_failure_reset(struct auth_store *store, const char *kind, const char *key,
@@ -861,47 +936,141 @@ static int sqlite_failure_reset(struct auth_store *store, const char *kind, cons
 	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
 }
 
-static int sqlite_lock_set(struct auth_store *store, int64_t user_id, time_t locked_until,
-                           unsigned lock_count, const char **error_r)
+static int sqlite_failure_reset_prefix(struct auth_store *store, const char *kind,
+                                       const char *prefix, const char **error_r)
 {
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
 
-	if (store_prepare(s, "UPDATE users SET locked_until = ?, lock_count = ? WHERE id = ?",
+	if (store_prepare(s,
+	                  "DELETE FROM failures WHERE kind = ?1 "
+	                  "AND substr(key, 1, length(?2)) = ?2 COLLATE NOCASE",
 	                  &stmt, error_r) < 0)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, locked_until);
-	sqlite3_bind_int(stmt, 2, (int)lock_count);
-	sqlite3_bind_int64(stmt, 3, user_id);
+	bind_text(stmt, 1, kind);
+	bind_text(stmt, 2, prefix);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+/* ---- logins, alarms ---- */
+
+static int store_user_update(struct sqlite_store *s, const char *sql, int64_t user_id,
+                             const int64_t *arg, const char **error_r)
+{
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, sql, &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	if (arg != NULL)
+		sqlite3_bind_int64(stmt, 2, *arg);
 	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
 }
 
 static int sqlite_login_success(struct auth_store *store, int64_t user_id, time_t now,
                                 const char **error_r)
 {
-	struct sqlite_store *s = store_of(store);
-	sqlite3_stmt *stmt;
+	int64_t t = now;
 
-	if (store_prepare(s,
-	                  "UPDATE users SET last_login = ?, locked_until = 0, lock_count = 0, "
-	                  "stolen_signs = 0 WHERE id = ?",
-	                  &stmt, error_r) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, now);
-	sqlite3_bind_int64(stmt, 2, user_id);
-	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+	return store_user_update(store_of(store), "UPDATE users SET last_login = ?2 WHERE id = ?1",
+	                         user_id, &t, error_r);
 }
 
 static int sqlite_stolen_mark(struct auth_store *store, int64_t user_id, const char **error_r)
 {
+	return store_user_update(store_of(store),
+	                         "UPDATE users SET stolen_signs = stolen_signs + 1 WHERE id = ?1",
+	                         user_id, NULL, error_r);
+}
+
+static int sqlite_stolen_clear(struct auth_store *store, int64_t user_id, const char **error_r)
+{
+	return store_user_update(store_of(store), "UPDATE users SET stolen_signs = 0 WHERE id = ?1",
+	                         user_id, NULL, error_r);
+}
+
+/* ---- sources of successful logins, used codes ---- */
+
+static int sqlite_source_put(struct auth_store *store, int64_t user_id, const char *source,
+                             time_t now, const char **error_r)
+{
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
 
-	if (store_prepare(s, "UPDATE users SET stolen_signs = stolen_signs + 1 WHERE id = ?", &stmt,
+	if (store_prepare(s,
+	                  "INSERT INTO sources (user_id, source, last) VALUES (?1, ?2, ?3) "
+	                  "ON CONFLICT (user_id, source) DO UPDATE SET last = max(last, ?3)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_text(stmt, 2, source);
+	sqlite3_bind_int64(stmt, 3, now);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_source_get(struct auth_store *store, int64_t user_id, const char *source,
+                             time_t *last_r, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	*last_r = 0;
+	if (store_prepare(s, "SELECT last FROM sources WHERE user_id = ? AND source = ?", &stmt,
 	                  error_r) < 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, user_id);
-	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+	bind_text(stmt, 2, source);
+	rc = store_step(s, stmt);
+	if (rc == SQLITE_ROW)
+		*last_r = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "read sources", error_r);
+}
+
+static int sqlite_used_code_put(struct auth_store *store, int64_t user_id,
+                                const unsigned char hash[AUTH_HASH_LEN], time_t now, unsigned keep,
+                                const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "INSERT INTO used_codes (user_id, hash, time) VALUES (?1, ?2, ?3) "
+	                  "ON CONFLICT (user_id, hash) DO UPDATE SET time = max(time, ?3)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_hash(stmt, 2, hash);
+	sqlite3_bind_int64(stmt, 3, now);
+	if (store_run(s, stmt, error_r) < 0)
+		return -1;
+	return store_delete(s,
+	                    "DELETE FROM used_codes WHERE user_id = ?1 AND rowid NOT IN "
+	                    "(SELECT rowid FROM used_codes WHERE user_id = ?1 "
+	                    "ORDER BY time DESC, rowid DESC LIMIT ?2)",
+	                    user_id, keep, error_r) < 0
+	           ? -1
+	           : 1;
+}
+
+static int sqlite_used_code_check(struct auth_store *store, int64_t user_id,
+                                  const unsigned char hash[AUTH_HASH_LEN], time_t since,
+                                  const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "SELECT 1 FROM used_codes WHERE user_id = ? AND hash = ? AND time >= ?",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_hash(stmt, 2, hash);
+	sqlite3_bind_int64(stmt, 3, since);
+	return store_exists(s, stmt, "read used codes", error_r);
 }
 
 /* ---- audit log ---- */
@@ -1047,8 +1216,8 @@ static int sqlite_webauthn_list(struct auth_store *store, int64_t user_id,
 	return rc == SQLITE_DONE ? 1 : store_fail(s, "list security keys", error_r);
 }
 
-static int sqlite_webauthn_find(struct auth_store *store, const unsigned char *cred_id,
-                                size_t len, struct auth_webauthn *k_r, const char **error_r)
+static int sqlite_webauthn_find(struct auth_store *store, const unsigned char *cred_id, size_t len,
+                                struct auth_webauthn *k_r, const char **error_r)
 {
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
@@ -1264,29 +1433,18 @@ static int sqlite_invite_take(struct auth_store *store, const unsigned char hash
 
 /* ---- housekeeping ---- */
 
-static int store_delete(struct sqlite_store *s, const char *sql, int64_t a, int64_t b,
-                        const char **error_r)
-{
-	sqlite3_stmt *stmt;
-
-	if (store_prepare(s, sql, &stmt, error_r) < 0)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, a);
-	if (sqlite3_bind_parameter_count(stmt) > 1)
-		sqlite3_bind_int64(stmt, 2, b);
-	return store_run(s, stmt, error_r) < 0 ? -1 : 0;
-}
-
 static int sqlite_prune(struct auth_store *store, const struct auth_prune *l, const char **error_r)
 {
 	struct sqlite_store *s = store_of(store);
 
-	if (store_delete(s,
-	                 "DELETE FROM failures WHERE (kind = '" AUTH_FAILURE_IP "' AND last < ?1) "
-	                 "OR (kind = '" AUTH_FAILURE_USER "' AND last < ?2)",
-	                 l->ip_failures_before, l->user_failures_before, error_r) < 0 ||
+	if (store_delete(s, "DELETE FROM failures WHERE expires < ?1", l->failures_before, 0,
+	                 error_r) < 0 ||
 	    store_delete(s, "DELETE FROM grace WHERE expires < ?1", l->grace_before, 0, error_r) <
 	        0 ||
+	    store_delete(s, "DELETE FROM sources WHERE last < ?1", l->sources_before, 0, error_r) <
+	        0 ||
+	    store_delete(s, "DELETE FROM used_codes WHERE time < ?1", l->used_codes_before, 0,
+	                 error_r) < 0 ||
 	    store_delete(s, "DELETE FROM audit WHERE time < ?1", l->audit_before, 0, error_r) < 0)
 		return -1;
 	if (l->audit_max_rows == 0)
@@ -1333,10 +1491,16 @@ const struct auth_module auth_module_sqlite = {
     .grace_clear = sqlite_grace_clear,
     .failure_get = sqlite_failure_get,
     .failure_record = sqlite_failure_record,
+    .failure_restore = sqlite_failure_restore,
     .failure_reset = sqlite_failure_reset,
-    .lock_set = sqlite_lock_set,
+    .failure_reset_prefix = sqlite_failure_reset_prefix,
     .login_success = sqlite_login_success,
     .stolen_mark = sqlite_stolen_mark,
+    .stolen_clear = sqlite_stolen_clear,
+    .source_put = sqlite_source_put,
+    .source_get = sqlite_source_get,
+    .used_code_put = sqlite_used_code_put,
+    .used_code_check = sqlite_used_code_check,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
     .prune = sqlite_prune,

@@ -59,6 +59,7 @@ static const struct config_key config_keys[] = {
     {"auth", "lockout", CT_UINT, OFF(lockout), 1, 30 * 86400},
     {"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
     {"auth", "busy_timeout", CT_UINT, OFF(auth_busy_timeout), 100, 60000},
+    {"auth", "familiar_days", CT_UINT, OFF(familiar_days), 1, 365},
     {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
     {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
     {"storage", "maildir", CT_MAILDIR, OFF(maildir), 0, 0},
@@ -103,6 +104,7 @@ static void config_set_defaults(struct config *cfg)
 	cfg->lockout = 900;
 	cfg->lockout_max = 86400;
 	cfg->auth_busy_timeout = 10000;
+	cfg->familiar_days = 30;
 	cfg->pwhash_opslimit = 2;        /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
 	cfg->pwhash_memlimit = 67108864; /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
 }

@@ -62,6 +62,7 @@ struct config {
 	unsigned max_failures;
 	unsigned lockout, lockout_max; /* seconds */
 	unsigned auth_busy_timeout; /* ms a login waits for a store another process is writing */
+	unsigned familiar_days;     /* a source stays familiar this long after a login from it */
 	uint64_t pwhash_opslimit;
 	size_t pwhash_memlimit;
 

@@ -19,7 +19,7 @@
 enum ipc_type {
 	IPC_LOGIN_REQUEST = 1, /* str user, str secret, str proto, str ip, str client_id */
 	IPC_LOGIN_OK,          /* str canonical user; maildir fd attached */
-	IPC_LOGIN_FAIL,        /* u32 delay_ms */
+	IPC_LOGIN_FAIL,        /* u32 delay_ms, u32 hint (enum auth_hint) */
 	IPC_LOGIN_TEMPFAIL,    /* u32 delay_ms */
 
 	/* worker <-> key process (server/key.h); numbered apart so other groups can grow */

@@ -27,9 +27,14 @@ extern volatile sig_atomic_t session_shutdown;
 
 struct session_login {
 	enum auth_result result;
-	char user[256]; /* canonical name on AUTH_OK */
-	int maildir_fd; /* on AUTH_OK: the user's maildir, owned by the caller; else -1 */
+	enum auth_hint hint; /* on AUTH_FAIL: what the client may be told beyond "failed" */
+	char user[256];      /* canonical name on AUTH_OK */
+	int maildir_fd;      /* on AUTH_OK: the user's maildir, owned by the caller; else -1 */
 };
+
+/* The text of the reply to a failed login with this hint (RFC 5530 [EXPIRED] for IMAP,
+ * [AUTH] for POP3 carry it). */
+#define SESSION_HINT_CODE_EXPIRED "Code expired: send password + the current code"
 
 /* Sends the login to the auth service, applies the delay it returns (sleeping, so the client
  * sees it), and fills *out. The secret is wiped by the caller. client_id may be NULL. */

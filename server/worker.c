@@ -106,6 +106,7 @@ static int worker_auth_ask(int fd, const struct session *s, const char *user, co
 static int worker_auth_answer(struct ipc_msg *m, struct session_login *out, uint32_t *delay_r)
 {
 	const char *user;
+	uint32_t hint;
 
 	if (m->hdr.request_id != worker_request_id)
 		return -1;
@@ -119,10 +120,16 @@ static int worker_auth_answer(struct ipc_msg *m, struct session_login *out, uint
 		out->result = AUTH_OK;
 		return 0;
 	case IPC_LOGIN_FAIL:
+		if (m->fd >= 0 || ipc_get_u32(m, delay_r) < 0 || ipc_get_u32(m, &hint) < 0 ||
+		    ipc_end(m) < 0 || hint > AUTH_HINT_CODE_EXPIRED)
+			return -1;
+		out->result = AUTH_FAIL;
+		out->hint = (enum auth_hint)hint;
+		return 0;
 	case IPC_LOGIN_TEMPFAIL:
 		if (m->fd >= 0 || ipc_get_u32(m, delay_r) < 0 || ipc_end(m) < 0)
 			return -1;
-		out->result = m->hdr.type == IPC_LOGIN_FAIL ? AUTH_FAIL : AUTH_TEMPFAIL;
+		out->result = AUTH_TEMPFAIL;
 		return 0;
 	}
 	return -1;
@@ -171,6 +178,7 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	int fd;
 
 	out->result = AUTH_TEMPFAIL;
+	out->hint = AUTH_HINT_NONE;
 	out->user[0] = '\0';
 	out->maildir_fd = -1;
 	fd = worker_auth_connect();
@@ -187,6 +195,7 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 		if (m->fd >= 0)
 			close(m->fd);
 		out->result = AUTH_TEMPFAIL;
+		out->hint = AUTH_HINT_NONE;
 		out->user[0] = '\0';
 		out->maildir_fd = -1;
 	}

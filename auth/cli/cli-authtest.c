@@ -17,7 +17,8 @@ static int cli_auth_test_print(const struct auth_reply *reply)
 		printf("OK\n");
 		return CLI_EXIT_OK;
 	case AUTH_FAIL:
-		printf("FAIL delay=%us\n", (reply->delay_ms + 999) / 1000);
+		printf("FAIL delay=%us%s\n", (reply->delay_ms + 999) / 1000,
+		       reply->hint == AUTH_HINT_CODE_EXPIRED ? " hint=code-expired" : "");
 		return CLI_EXIT_ERROR;
 	case AUTH_TEMPFAIL:
 		printf("TEMPFAIL\n");

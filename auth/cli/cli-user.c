@@ -78,20 +78,27 @@ static int cli_user_unlock(struct cli *cli, char **args, unsigned nargs, const c
 	return cli_user_simple(cli, args[0], admin_user_unlock);
 }
 
-static void cli_user_status(const struct admin_user_info *u, char *buf, size_t size)
+static void cli_user_until(const char *what, time_t t, char *buf, size_t size)
 {
 	struct tm tm;
 	char until[32] = "?";
 
-	if (!u->enabled) {
+	if (localtime_r(&t, &tm) != NULL)
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s=%s", what, until);
+}
+
+/* A lockout of every source outranks one of unfamiliar sources only. */
+static void cli_user_status(const struct admin_user_info *u, char *buf, size_t size)
+{
+	if (!u->enabled)
 		snprintf(buf, size, "locked");
-	} else if (u->locked_until > time(NULL)) {
-		if (localtime_r(&u->locked_until, &tm) != NULL)
-			strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(buf, size, "lockout-until=%s", until);
-	} else {
+	else if (u->locked_until != 0)
+		cli_user_until("lockout-until", u->locked_until, buf, size);
+	else if (u->unfamiliar_locked_until != 0)
+		cli_user_until("unfamiliar-lockout-until", u->unfamiliar_locked_until, buf, size);
+	else
 		snprintf(buf, size, "enabled");
-	}
 }
 
 static void cli_user_row(const struct admin_user_info *u, void *ctx)

@@ -78,7 +78,9 @@ static enum imap_cmd_result imap_logged_in(struct imap_client *c, const struct s
 	return IMAP_CMD_OK;
 }
 
-/* Every failure looks the same to the client; session_login applied the delay. */
+/* Every failure looks the same to the client, but for the hint that the auth service gives
+ * only to a client that sent the right password with a code it used before; session_login
+ * applied the delay. */
 static enum imap_cmd_result imap_login(struct imap_client *c, const char *user, const char *secret)
 {
 	struct session_login login;
@@ -93,6 +95,8 @@ static enum imap_cmd_result imap_login(struct imap_client *c, const char *user, 
 	if (login.result == AUTH_TEMPFAIL)
 		imap_tagged(c, "NO",
 		            "[UNAVAILABLE] Temporary authentication failure, try again later.");
+	else if (login.hint == AUTH_HINT_CODE_EXPIRED)
+		imap_tagged(c, "NO", "[EXPIRED] " SESSION_HINT_CODE_EXPIRED);
 	else
 		imap_tagged(c, "NO", "[AUTHENTICATIONFAILED] Authentication failed.");
 	return IMAP_CMD_OK;

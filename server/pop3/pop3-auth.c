@@ -76,7 +76,8 @@ static enum pop3_cmd_result pop3_maildrop_open(struct pop3 *p, const struct sess
 	return POP3_CMD_OK;
 }
 
-/* Every failure looks the same to the client; the auth service already applied the delay. */
+/* Every failure looks the same to the client but for the auth service's hint (see imap_login);
+ * session_login applied the delay. */
 static enum pop3_cmd_result pop3_login(struct pop3 *p, const char *user, const char *secret)
 {
 	struct session_login login;
@@ -90,6 +91,8 @@ static enum pop3_cmd_result pop3_login(struct pop3 *p, const char *user, const c
 		close(login.maildir_fd);
 	if (login.result == AUTH_TEMPFAIL)
 		pop3_err(p, "[SYS/TEMP] Temporary authentication failure, try again later.");
+	else if (login.hint == AUTH_HINT_CODE_EXPIRED)
+		pop3_err(p, "[AUTH] " SESSION_HINT_CODE_EXPIRED);
 	else
 		pop3_err(p, "[AUTH] Authentication failed.");
 	return POP3_CMD_OK;

@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct fields {
 	const char *str[IPC_MAX_FIELDS];
 	size_t nstr;
-	uint32_t u32;
-	bool has_u32;
+	uint32_t u32[2];
+	size_t nu32;
 	const unsigned char *data; /* a signature */
 	size_t data_len;
 	bool has_data;
@@ -38,11 +38,15 @@ static int fuzz_read_fields(struct ipc_msg *m, struct fields *f)
 			return -1;
 		f->nstr = 1;
 		break;
-	case IPC_LOGIN_FAIL:
-	case IPC_LOGIN_TEMPFAIL:
-		if (ipc_get_u32(m, &f->u32) < 0)
+	case IPC_LOGIN_FAIL: /* delay, hint */
+		if (ipc_get_u32(m, &f->u32[0]) < 0 || ipc_get_u32(m, &f->u32[1]) < 0)
 			return -1;
-		f->has_u32 = true;
+		f->nu32 = 2;
+		break;
+	case IPC_LOGIN_TEMPFAIL:
+		if (ipc_get_u32(m, &f->u32[0]) < 0)
+			return -1;
+		f->nu32 = 1;
 		break;
 	case IPC_KEY_SIGNATURE:
 		if (ipc_get_data(m, &f->data, &f->data_len) < 0)
@@ -69,8 +73,8 @@ static void fuzz_check_roundtrip(const struct ipc_msg *m, const struct fields *f
 			abort();
 		ipc_put_str(&out, f->str[i]);
 	}
-	if (f->has_u32)
-		ipc_put_u32(&out, f->u32);
+	for (size_t i = 0; i < f->nu32; i++)
+		ipc_put_u32(&out, f->u32[i]);
 	if (f->has_data) {
 		if (f->data < m->data || f->data + f->data_len > m->data + m->hdr.length)
 			abort();
@@ -95,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_roundtrip(&m, &f);
 	/* a getter past the end must fail, never read beyond hdr.length */
 	m.pos = m.hdr.length;
-	if (ipc_get_u32(&m, &f.u32) == 0 || ipc_get_str(&m, &f.str[0]) == 0 ||
+	if (ipc_get_u32(&m, &f.u32[0]) == 0 || ipc_get_str(&m, &f.str[0]) == 0 ||
 	    ipc_get_data(&m, &f.data, &f.data_len) == 0)
 		abort();
 	ipc_msg_wipe(&m);

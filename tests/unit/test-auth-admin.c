@@ -43,7 +43,7 @@ static void test_store_files(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_size, 32);
 	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
-	assert_int_equal(pragma_int(db, "PRAGMA user_version", NULL, 0), 1);
+	assert_int_equal(pragma_int(db, "PRAGMA user_version", NULL, 0), 2);
 	pragma_int(db, "PRAGMA journal_mode", mode, sizeof(mode));
 	assert_string_equal(mode, "wal");
 	sqlite3_close(db);
@@ -54,6 +54,74 @@ static void test_store_files(void **state)
 	const char *error;
 	assert_int_equal(admin_user_add(e->p, "alice", TEST_PASSWORD, &error), -1);
 	assert_non_null(strstr(error, "exists"));
+}
+
+/* A store of schema version 1 (users with their own lockout columns, failure counters without
+ * a window) is taken over: users and counters stay, each counter gets the window its kind had. */
+static void test_migrate_from_version_1(void **state)
+{
+	static const char v1[] =
+	    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	    " pwhash TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1,"
+	    " created INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0,"
+	    " lock_count INTEGER NOT NULL DEFAULT 0, stolen_signs INTEGER NOT NULL DEFAULT 0,"
+	    " last_login INTEGER NOT NULL DEFAULT 0, last_step INTEGER NOT NULL DEFAULT -1);"
+	    "CREATE TABLE factors (user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	    " kind TEXT NOT NULL, pending INTEGER NOT NULL, data BLOB NOT NULL,"
+	    " PRIMARY KEY (user_id, kind, pending));"
+	    "CREATE TABLE recovery (user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE "
+	    "CASCADE,"
+	    " hash BLOB NOT NULL, PRIMARY KEY (user_id, hash));"
+	    "CREATE TABLE apppass (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES"
+	    " users(id) ON DELETE CASCADE, hash BLOB NOT NULL UNIQUE, label TEXT NOT NULL,"
+	    " proto TEXT NOT NULL, created INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0,"
+	    " last_used INTEGER NOT NULL DEFAULT 0, last_ip TEXT NOT NULL DEFAULT '');"
+	    "CREATE TABLE grace (hash BLOB PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES"
+	    " users(id) ON DELETE CASCADE, expires INTEGER NOT NULL);"
+	    "CREATE TABLE failures (kind TEXT NOT NULL, key TEXT NOT NULL COLLATE NOCASE,"
+	    " count INTEGER NOT NULL, last INTEGER NOT NULL, PRIMARY KEY (kind, key));"
+	    "CREATE TABLE audit (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, user TEXT NOT NULL,"
+	    " proto TEXT NOT NULL, ip TEXT NOT NULL, client_id TEXT NOT NULL,"
+	    " factor TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL,"
+	    " stolen INTEGER NOT NULL);"
+	    "CREATE INDEX audit_user ON audit(user, id);"
+	    "PRAGMA user_version = 1;";
+	struct env *e = *state;
+	char *hash, *sql, text[32];
+	sqlite3 *db;
+
+	env_close(e);
+	assert_int_equal(unlink(e->cfg->auth_database), 0);
+	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
+	assert_int_equal(chmod(e->cfg->auth_database, 0600), 0);
+	hash =
+	    password_hash(TEST_PASSWORD, strlen(TEST_PASSWORD), &(struct password_params){1, 8192});
+	sql =
+	    xasprintf("%s INSERT INTO users (name, pwhash, locked_until, lock_count, stolen_signs)"
+	              " VALUES ('old', '%s', 4000000900, 2, 3);"
+	              "INSERT INTO failures VALUES ('ip', '192.0.2.1', 4, 4000000000),"
+	              " ('user', 'old', 12, 4000000000);",
+	              v1, hash);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(sql);
+	xfree_secret_str(&hash);
+	env_open(e);
+	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
+	assert_int_equal(pragma_int(db, "PRAGMA user_version", NULL, 0), 2);
+	pragma_int(db, "SELECT expires FROM failures WHERE kind = 'ip'", text, sizeof(text));
+	assert_string_equal(text, "4000086400");
+	pragma_int(db, "SELECT expires FROM failures WHERE kind = 'user'", text, sizeof(text));
+	assert_string_equal(text, "4002592000");
+	assert_int_equal(pragma_int(db,
+	                            "SELECT count(*) FROM pragma_table_info('users') "
+	                            "WHERE name IN ('locked_until', 'lock_count')",
+	                            NULL, 0),
+	                 0);
+	assert_int_equal(pragma_int(db, "SELECT stolen_signs FROM users", NULL, 0), 3);
+	sqlite3_close(db);
+	e->cfg->second_factor = SECOND_FACTOR_OPTIONAL;
+	assert_int_equal(env_login(e, "old", TEST_PASSWORD, TEST_T0 + 10).result, AUTH_OK);
 }
 
 /* The store holds password hashes: one that group or others can read is refused like the key
@@ -469,6 +537,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_files, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_file_permissions, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_store_file_permissions, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_from_version_1, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_persists, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_created_once_concurrently, env_setup,
 	                                    env_teardown),

@@ -17,6 +17,7 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
+#include <sqlite3.h>
 #include <ftw.h>
 #include <liboath/oath.h>
 #include <stdio.h>
@@ -158,6 +159,33 @@ static char *env_pwcode(const struct env *e, const char *seed, size_t len, time_
 
 	env_code(e, seed, len, at, code);
 	return xasprintf("%s%s", TEST_PASSWORD, code);
+}
+
+/* The first column of the first row of a query on the store, opened beside the policy's. */
+static inline long long env_sql_int(const struct env *e, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	long long n;
+
+	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+static inline int env_sql_exec(const struct env *e, const char *sql)
+{
+	sqlite3 *db;
+	int rc;
+
+	assert_int_equal(sqlite3_open(e->cfg->auth_database, &db), SQLITE_OK);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
 }
 
 #endif
