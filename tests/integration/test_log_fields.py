@@ -35,11 +35,12 @@ def unquote(value):
                   lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), raw)
 
 
-def fail2ban_regex():
-    """The filter's failregex as Python re, <HOST> as a named group (fail2ban is Python too)."""
+def fail2ban_regex(name="failregex"):
+    """The filter's failregex (or ignoreregex) as Python re, <HOST> as a named group (fail2ban
+    is Python too)."""
     cp = configparser.RawConfigParser()
     cp.read(REPO / "contrib" / "fail2ban" / "filter.d" / "twofold.conf")
-    rx = cp.get("Definition", "failregex").strip()
+    rx = cp.get("Definition", name).strip()
     rx = rx.replace("%(__prefix_line)s", "").replace("<HOST>", r"(?P<host>\S+)")
     return re.compile(rx)
 
