@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-static unsigned char token[KEY_TOKEN_LEN];
+static unsigned char token[KEY_TOKEN_LEN + 1]; /* one more for the too-long case */
 
 /* An IPC_KEY_SIGN with the given fields, encoded and decoded as the key process receives it. */
 static int decode(size_t token_len, uint32_t kind, size_t input_len, bool extra,
