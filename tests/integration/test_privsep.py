@@ -98,6 +98,8 @@ def test_worker_uid_cannot_signal_the_auth_processes(server):
     server.start()
     auth = server.auth_pids()
     assert len(auth) == 2
+    auth += server.key_pids()  # the key process runs as the auth account too
+    assert len(auth) == 3
     code = ("import errno, os, sys\n"
             "for pid in map(int, sys.argv[1:]):\n"
             "    try:\n"
