@@ -890,12 +890,37 @@ struct addr_ctx {
 	struct buf *out;
 	unsigned int count;
 	unsigned int max; /* addresses rendered at most (a group's end marker may add one) */
+	bool text;        /* as mime_addresses_text, not as ENVELOPE */
 	struct buf phrase, local, comment, domain;
 };
+
+static void emit_addr_text(struct addr_ctx *a, const char *name, const char *mailbox,
+                           const char *host)
+{
+	if (host == NULL) {
+		/* a group's start (its name as mailbox) or end (all NULL) */
+		if (mailbox != NULL)
+			buf_printf(a->out, "%s:\n", mailbox);
+		return;
+	}
+	if (name != NULL)
+		buf_printf(a->out, "%s ", name);
+	buf_append_str(a->out, "<");
+	if (strcmp(mailbox, "MISSING_MAILBOX") != 0)
+		buf_append_str(a->out, mailbox);
+	if (strcmp(host, "MISSING_DOMAIN") != 0)
+		buf_printf(a->out, "@%s", host);
+	buf_append_str(a->out, ">\n");
+}
 
 static void emit_addr(struct addr_ctx *a, const char *name, const char *route, const char *mailbox,
                       const char *host)
 {
+	if (a->text) {
+		a->count++;
+		emit_addr_text(a, name, mailbox, host);
+		return;
+	}
 	if (a->count++ == 0)
 		buf_append_str(a->out, "(");
 	buf_append_str(a->out, "(");
@@ -1063,27 +1088,40 @@ static void parse_mailbox(const char **sp, struct addr_ctx *a, bool in_group)
 	*sp = s;
 }
 
-static void render_addresses_max(struct buf *out, const char *value, unsigned int max)
+static void parse_addresses(struct addr_ctx *a, const char *value)
 {
-	struct addr_ctx a = {.out = out, .max = max};
 	const char *s = value;
 
-	buf_init(&a.phrase);
-	buf_init(&a.local);
-	buf_init(&a.comment);
-	buf_init(&a.domain);
-	while (s != NULL && *s != '\0' && a.count < a.max) {
+	buf_init(&a->phrase);
+	buf_init(&a->local);
+	buf_init(&a->comment);
+	buf_init(&a->domain);
+	while (s != NULL && *s != '\0' && a->count < a->max) {
 		if (*s == ',' || *s == ';') {
 			s++;
 			continue;
 		}
-		parse_mailbox(&s, &a, false);
+		parse_mailbox(&s, a, false);
 	}
+	buf_free(&a->phrase);
+	buf_free(&a->local);
+	buf_free(&a->comment);
+	buf_free(&a->domain);
+}
+
+static void render_addresses_max(struct buf *out, const char *value, unsigned int max)
+{
+	struct addr_ctx a = {.out = out, .max = max};
+
+	parse_addresses(&a, value);
 	buf_append_str(out, a.count > 0 ? ")" : "NIL");
-	buf_free(&a.phrase);
-	buf_free(&a.local);
-	buf_free(&a.comment);
-	buf_free(&a.domain);
+}
+
+void mime_addresses_text(const char *value, struct buf *out)
+{
+	struct addr_ctx a = {.out = out, .max = MIME_MAX_ADDRESSES, .text = true};
+
+	parse_addresses(&a, value);
 }
 
 static void render_addresses(struct buf *out, const char *value)

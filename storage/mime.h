@@ -99,6 +99,10 @@ enum mime_render_flags {
 /* Appends the value of a FETCH ENVELOPE item, parentheses included. Sender and Reply-To fall
  * back to From when absent or empty (RFC 3501). */
 void mime_render_envelope(struct buf *out, const struct mime_envelope *env);
+/* Appends the addresses of an address header's value (From, To, ...) as text for SEARCH, one
+ * "name <mailbox@host>" a line (no name: "<mailbox@host>"; a group: "name:"): comments, routes
+ * and quoting are gone, encoded-words left as they are. */
+void mime_addresses_text(const char *value, struct buf *out);
 /* Appends the BODY / BODYSTRUCTURE value of a part (normally the root). */
 void mime_render_bodystructure(struct buf *out, const struct mime_part *part,
                                enum mime_render_flags flags);

@@ -185,14 +185,32 @@ static bool field_next(struct field_iter *it, const char *name)
 	return false;
 }
 
+/* FROM, TO, CC, BCC: the addresses as parsed ("name <mailbox@host>", comments and routes
+ * gone), so that user@domain is found however the header wrote it. */
+static bool addresses_match(const char *value, const struct skey *key)
+{
+	struct buf text;
+	bool yes;
+
+	buf_init(&text);
+	mime_addresses_text(value, &text);
+	yes = value_matches(text.data != NULL ? text.data : "", text.len, key);
+	buf_free(&text);
+	return yes;
+}
+
 static bool header_matches(const char *hdr, size_t len, const char *name, const struct skey *key)
 {
 	struct field_iter it = {.hdr = hdr, .len = len};
 	bool yes = false;
 
 	buf_init(&it.value);
-	while (!yes && field_next(&it, name))
-		yes = value_matches(it.value.data, it.value.len, key);
+	while (!yes && field_next(&it, name)) {
+		if (key->address && name != NULL)
+			yes = addresses_match(it.value.data, key);
+		else
+			yes = value_matches(it.value.data, it.value.len, key);
+	}
 	buf_free(&it.value);
 	return yes;
 }

@@ -33,7 +33,8 @@ enum skey_type {
 	SKEY_SENTBEFORE, /* date: Date: header */
 	SKEY_SENTON,
 	SKEY_SENTSINCE,
-	SKEY_HEADER, /* field: name; str: folded needle ("" = the field exists) */
+	SKEY_HEADER, /* field: name; str: folded needle ("" = the field exists); address: the
+	              * field's parsed addresses are searched, not its text (FROM TO CC BCC) */
 	SKEY_BODY,   /* str: folded needle */
 	SKEY_TEXT,   /* str: folded needle, header or body */
 };
@@ -41,6 +42,7 @@ enum skey_type {
 struct skey {
 	enum skey_type type;
 	bool negate;
+	bool address; /* SKEY_HEADER */
 	unsigned flag;   /* SKEY_FLAG: enum mail_flags */
 	uint64_t number; /* LARGER / SMALLER; dates as yyyymmdd */
 	char *field;

@@ -321,8 +321,13 @@ static struct skey *key_named(struct parse_ctx *p, const char *name, unsigned in
 			return key_with_arg(p, arg_keys[i].type);
 	}
 	for (size_t i = 0; i < sizeof(header_keys) / sizeof(header_keys[0]); i++) {
-		if (strcasecmp(name, header_keys[i]) == 0)
-			return key_folded(p, SKEY_HEADER, header_keys[i]);
+		if (strcasecmp(name, header_keys[i]) == 0) {
+			struct skey *key = key_folded(p, SKEY_HEADER, header_keys[i]);
+
+			if (key != NULL)
+				key->address = strcasecmp(name, "SUBJECT") != 0;
+			return key;
+		}
 	}
 	if (strcasecmp(name, "ALL") == 0)
 		return skey_new(SKEY_ALL);

@@ -336,6 +336,34 @@ static void test_headers(void **state)
 	check(f, "HEADER subject ATTACH", "4");
 }
 
+/* FROM TO CC BCC search the parsed addresses: comments, routes and quoting do not hide them. */
+static void test_addresses_parsed(void **state)
+{
+	static const char m[] = "From: Ed (the editor) <ed (a) @ (b) example.net>\n"
+	                        "To: <@route.example:frank@example.org>, team: gina@example.org;\n"
+	                        "Cc: =?ISO-8859-1?Q?J=F6rg?= <jorg@x.example>\n"
+	                        "Bcc: \"hal\"@example.org\n"
+	                        "Subject: addresses\n"
+	                        "\n"
+	                        "body\n";
+	struct fixture *f = *state;
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_append(f->box, m, sizeof(m) - 1, 0, 0, NULL, &error), 0);
+	assert_int_equal(mailbox_sync(f->box, &error), 0);
+	check(f, "FROM ed@example.net", "5");
+	check(f, "FROM \"ed <ed@example\"", "5");
+	check(f, "FROM \"(a)\"", "");
+	check(f, "TO frank@example.org", "5");
+	check(f, "TO route.example", "");
+	check(f, "TO gina@example.org", "5");
+	check(f, "TO team", "5");
+	check(f, "CHARSET UTF-8 CC \"j\xc3\xb6rg <jorg@\"", "5");
+	check(f, "BCC hal@example.org", "5");
+	/* HEADER still searches the text as written */
+	check(f, "HEADER From \"(a) @ (b)\"", "5");
+}
+
 static void test_body_and_text(void **state)
 {
 	struct fixture *f = *state;
@@ -498,6 +526,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sizes_and_sets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_addresses_parsed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_body_and_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_charsets_and_errors, setup, teardown),
