@@ -1350,6 +1350,32 @@ static int hex_value(char c)
 	return -1;
 }
 
+/* One charset of each iconv module mail is commonly written in (UTF-8, US-ASCII and UTF-16
+ * need none): every alias of a module works once the module is loaded. */
+static const char *const mime_preload_names[] = {
+    "ISO-8859-1",   "ISO-8859-2",   "ISO-8859-3",   "ISO-8859-4",   "ISO-8859-5",   "ISO-8859-6",
+    "ISO-8859-7",   "ISO-8859-8",   "ISO-8859-9",   "ISO-8859-10",  "ISO-8859-11",  "ISO-8859-13",
+    "ISO-8859-14",  "ISO-8859-15",  "ISO-8859-16",  "WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252",
+    "WINDOWS-1253", "WINDOWS-1254", "WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258",
+    "KOI8-R",       "KOI8-U",       "IBM866",       "MACINTOSH",    "TIS-620",      "ISO-2022-JP",
+    "EUC-JP",       "SHIFT_JIS",    "CP932",        "EUC-KR",       "CP949",        "ISO-2022-KR",
+    "GB2312",       "GBK",          "GB18030",      "BIG5",         "BIG5-HKSCS",   "UTF-7",
+};
+
+/* Kept open: a module stays loaded while a conversion descriptor uses it. */
+static iconv_t mime_preloaded[sizeof(mime_preload_names) / sizeof(mime_preload_names[0])];
+
+void mime_charsets_preload(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	for (size_t i = 0; i < sizeof(mime_preload_names) / sizeof(mime_preload_names[0]); i++)
+		mime_preloaded[i] = iconv_open("UTF-8", mime_preload_names[i]);
+}
+
 /* Appends in[0..len) converted from charset to UTF-8; false if the charset is unknown. */
 static bool charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out)
 {

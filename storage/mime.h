@@ -110,6 +110,11 @@ void mime_render_bodystructure(struct buf *out, const struct mime_part *part,
  * a literal. */
 void mime_render_nstring(struct buf *out, const char *s);
 
+/* Loads the charset conversions that decoding uses (iconv's modules are files: a chrooted
+ * process cannot load them), for the life of the process and of the children it forks.
+ * Called before the chroot; idempotent. */
+void mime_charsets_preload(void);
+
 /* RFC 2047: appends value with its encoded-words decoded to UTF-8 (for display and SEARCH).
  * Words in an unknown charset or badly encoded are kept as they are. */
 void mime_decode_words(const char *value, struct buf *out);

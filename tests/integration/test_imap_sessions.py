@@ -3,6 +3,7 @@ daemon shows (chroot, several processes): each test here failed before its fix.
 
 Sessions are raw clients over TLS (Raw from test_imap), so every untagged response is seen."""
 
+import os
 import re
 
 from test_imap import msg, raw_login, setup_user
@@ -250,3 +251,32 @@ def test_list_subscribed_recursivematch_childinfo(server):
                         b'* LIST (\\NonExistent \\HasNoChildren \\Subscribed) "." "Gone.Child"',
                         b'* LIST (\\HasChildren \\Subscribed) "." "Veg"' + childinfo,
                         b'* LIST (\\HasNoChildren \\Subscribed) "." "Veg.Carrot"']
+
+
+# --- charsets in the chrooted worker -------------------------------------------------------------
+
+
+def test_search_charsets_in_the_chrooted_worker(server):
+    """iconv's modules are files the chroot does not hold: what conversion needs is loaded
+    before the chroot. Root (CI) runs the workers chrooted; the test checks that it is so."""
+    latin1 = (b"From: a@example.org\r\nSubject: =?ISO-8859-1?Q?K=F6ln?=\r\n"
+              b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+              b"Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 cr=E8me\r\n")
+    koi8 = (b"From: b@example.org\r\nSubject: =?KOI8-R?B?8NLJ18XU?=\r\n\r\nx\r\n")
+    user, app = setup_user(server, messages=[latin1, koi8])
+    r = raw_login(server, "alice", app)
+    if os.geteuid() == 0:
+        worker_roots = {os.readlink(f"/proc/{p}/root") for p in server.worker_pids()}
+        assert "/" not in worker_roots, worker_roots
+    r.ok("SELECT INBOX")
+    seq = {}
+    for u in r.ok("FETCH 1:2 (BODY.PEEK[HEADER.FIELDS (FROM)])")[0]:
+        seq[re.search(rb"From: (\w)", u).group(1)] = int(u.split()[1])
+    untagged, _ = r.ok(b"SEARCH CHARSET UTF-8 SUBJECT {5+}\r\nK\xc3\xb6ln")
+    assert untagged == [b"* SEARCH %d" % seq[b"a"]]
+    untagged, _ = r.ok(b"SEARCH CHARSET UTF-8 BODY {5+}\r\ncaf\xc3\xa9")
+    assert untagged == [b"* SEARCH %d" % seq[b"a"]]
+    # "Привет" in KOI8-R
+    untagged, _ = r.ok(b"SEARCH CHARSET UTF-8 SUBJECT {12+}\r\n"
+                       b"\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82")
+    assert untagged == [b"* SEARCH %d" % seq[b"b"]]
