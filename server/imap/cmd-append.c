@@ -79,16 +79,21 @@ static int imap_append_args(const struct imap_arg *a, unsigned n, struct imap_ap
 	return 0;
 }
 
+/* A message another session expunged right after it was saved has no keywords to set: an
+ * ordinary race, not an error. */
 static void imap_append_keywords(struct mailbox *box, uint32_t uid, uint64_t keywords)
 {
-	const char *error;
-	ssize_t idx;
+	const char *error = "";
+	ssize_t idx = -1;
 
 	if (keywords == 0)
 		return;
-	if (mailbox_sync(box, &error) < 0 || (idx = mailbox_find_uid(box, uid)) < 0 ||
-	    mailbox_set_keywords(box, (size_t)idx, keywords, 0, &error) < 0)
-		log_error("append: setting keywords on uid %u failed", uid);
+	if (mailbox_sync(box, &error) < 0 ||
+	    ((idx = mailbox_find_uid(box, uid)) >= 0 &&
+	     mailbox_set_keywords(box, (size_t)idx, keywords, 0, &error) < 0))
+		log_error("append: setting keywords on uid %u failed: %s", uid, error);
+	else if (idx < 0)
+		log_debug("append: uid %u expunged before its keywords were set", uid);
 }
 
 /* Stores the message into box; answers the client. */
