@@ -96,7 +96,8 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
                          const char **error_r)
 {
 	struct msg_rec *m;
-	uint64_t keywords;
+	uint64_t keywords, expected;
+	uint32_t seq;
 	int ret;
 
 	if (index >= box->count) {
@@ -106,7 +107,11 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
 	m = &box->msgs[index];
 	if (m->gone)
 		return 0;
-	if ((m->mail.keywords & ~clear) == m->mail.keywords && (m->mail.keywords & set) == set)
+	expected = (m->mail.keywords & ~clear) | set;
+	/* nothing to change, as far as the view knows: true when no session changed keywords
+	 * since the view read them (else another session's change could be lost) */
+	if (expected == m->mail.keywords &&
+	    mail_index_keyword_seq(box->index, &seq, error_r) == 0 && seq == box->kwseq)
 		return 1;
 	if (mail_index_begin(box->index, error_r) < 0)
 		return -1;
@@ -119,6 +124,9 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
 		m->gone = true; /* expunged by another session */
 		return 0;
 	}
+	/* keywords another session changed meanwhile: the client is told at the next update */
+	if (keywords != expected)
+		mailbox_mark_changed(box, index);
 	m->mail.keywords = keywords;
 	return 1;
 }

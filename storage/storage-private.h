@@ -23,7 +23,8 @@ struct msg_rec {
 	struct mail_sizes sizes; /* valid when measured */
 	bool measured;
 	bool gone;
-	bool changed; /* in the changed list of this sync */
+	bool changed;   /* in the changed list (until mailbox_changed_clear) */
+	bool relocated; /* found by the listing of mailbox_msgs_relocate, while it runs */
 };
 
 struct cache_pending {
@@ -99,8 +100,9 @@ int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r
 /* The same for several view indexes with one listing. 0 ok (each found or marked gone), -1. */
 int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
                           const char **error_r);
-/* Removes the message's file (found again when another session renamed it). 1 removed or
- * already gone, -1 error. The view and the index are left to the caller. */
+/* Removes the message's file (found again when another session renamed it). 1 removed, 0
+ * already gone (removed by someone else), -1 error. The view and the index are left to the
+ * caller. */
 int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r);
 /* Reloads the keyword names from the index. */
 int mailbox_keywords_reload(struct mailbox *box, const char **error_r);

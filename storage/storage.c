@@ -37,6 +37,8 @@
 #define MAILBOX_LOCK_FILE "twofold.lock"
 /* Above this many unknown files, one pass over the index beats point lookups. */
 #define SYNC_ITERATE_THRESHOLD 64
+/* Times a message file renamed meanwhile is looked for again before an open gives up. */
+#define MSG_RELOCATE_ATTEMPTS 4
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
 
@@ -505,8 +507,42 @@ static bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
 	return m->mail.flags != old;
 }
 
+#define MSG_FLAG_COMBINATIONS 32 /* of the five flags a maildir name carries */
+
+/* A listing misses a file that another session renames while it runs (the new name lands
+ * where the listing has been), and two listings can miss it both. Before a message is taken
+ * for gone, its file is looked for under every name a flag change can give it (the base kept,
+ * any combination of the flags, other info letters kept). 1 found (name and flags taken, a
+ * change listed), 0 not there. */
+static int msg_probe(struct mailbox *box, size_t index)
+{
+	struct msg_rec *m = &box->msgs[index];
+	struct maildir_name parsed;
+	struct stat st;
+
+	if (maildir_name_parse(m->name, &parsed) <= 0 || !parsed.has_info)
+		return 0;
+	for (unsigned flags = 0; flags < MSG_FLAG_COMBINATIONS; flags++) {
+		char *rest = maildir_rest_with_flags(parsed.rest, flags);
+		char *name = xasprintf("%.*s%s", (int)parsed.base_len, m->name, rest);
+		unsigned old = m->mail.flags;
+
+		xfree(&rest);
+		if (fstatat(box->dirs.curfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			xfree(&name);
+			continue;
+		}
+		msg_rec_set_name(m, name);
+		m->mail.flags = maildir_info_flags(strchr(name, ':') + 3) | (old & MAIL_RECENT);
+		if (m->mail.flags != old)
+			mailbox_mark_changed(box, index);
+		return 1;
+	}
+	return 0;
+}
+
 /* Matches the view against a cur/ listing. Returns how many messages were not found; they are
- * marked gone only when mark_gone. */
+ * marked gone only when mark_gone (and not found by msg_probe either). */
 static size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
 {
 	size_t missing = 0;
@@ -520,7 +556,7 @@ static size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
 		e = scan_lookup(sc, m->key);
 		if (e == NULL) {
 			missing++;
-			m->gone = mark_gone;
+			m->gone = mark_gone && msg_probe(box, i) == 0;
 			continue;
 		}
 		e->used = true;
@@ -1049,23 +1085,40 @@ int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r
 	return box->msgs[index].gone ? 0 : 1;
 }
 
+/* A listing can miss a file that another session renames while it runs (the name moves to a
+ * place the listing has passed): a message is gone only when a second listing misses it too,
+ * as in sync_known. Taking a live message for gone would expunge it from the view. */
 int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
                           const char **error_r)
 {
-	struct scan sc;
+	size_t missing = count;
 
-	if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < count; i++) {
-		struct msg_rec *m = &box->msgs[idx[i]];
-		struct scan_entry *e = scan_lookup(&sc, m->key);
+	for (int pass = 0; pass < 2 && missing > 0; pass++) {
+		struct scan sc;
 
-		if (e == NULL)
-			m->gone = true;
-		else if (rec_set_name(m, e))
-			mailbox_mark_changed(box, idx[i]);
+		if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
+			return -1;
+		missing = 0;
+		for (size_t i = 0; i < count; i++) {
+			struct msg_rec *m = &box->msgs[idx[i]];
+			struct scan_entry *e;
+
+			if (m->gone || (pass > 0 && m->relocated))
+				continue;
+			e = scan_lookup(&sc, m->key);
+			if (e == NULL) {
+				missing++;
+				m->gone = pass > 0 && msg_probe(box, idx[i]) == 0;
+				continue;
+			}
+			m->relocated = true;
+			if (rec_set_name(m, e))
+				mailbox_mark_changed(box, idx[i]);
+		}
+		scan_free(&sc);
 	}
-	scan_free(&sc);
+	for (size_t i = 0; i < count; i++)
+		box->msgs[idx[i]].relocated = false;
 	return 0;
 }
 
@@ -1078,7 +1131,9 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 		return -1;
 	}
 	fd = openat(box->dirs.curfd, box->msgs[index].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	/* renamed by other sessions' flag changes, maybe again while it was looked for */
+	for (int attempt = 0; fd < 0 && errno == ENOENT && attempt < MSG_RELOCATE_ATTEMPTS;
+	     attempt++) {
 		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0) {
 			if (ret == 0)
 				*error_r = "message has been expunged";
@@ -1088,12 +1143,30 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 		            O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {
-		log_error("storage: open message uid %u: %s", box->msgs[index].mail.uid,
-		          strerror(errno));
+		/* ENOENT: renamed or expunged again since the listing, an ordinary race */
+		if (errno != ENOENT)
+			log_error("storage: open message uid %u: %s", box->msgs[index].mail.uid,
+			          strerror(errno));
 		*error_r = errno == ENOENT ? "message has been expunged" : "mailbox access error";
 		return -1;
 	}
 	return fd;
+}
+
+/* Gives the file its new name. An unchanged name is checked to be still the file's: if
+ * another session renamed it meanwhile, its change and this one are merged after a relocate,
+ * not lost. 0, -1 with errno (ENOENT: not under the name the view knows). */
+static int msg_rename(struct mailbox *box, const struct msg_rec *m, const char *name)
+{
+	struct stat st;
+
+	if (strcmp(name, m->name) == 0)
+		return fstatat(box->dirs.curfd, m->name, &st, AT_SYMLINK_NOFOLLOW);
+	if (strlen(name) > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return maildir_rename(box->dirs.curfd, m->name, box->dirs.curfd, name);
 }
 
 /* 1 renamed (or nothing to change), 0 the file is gone, -1 error. */
@@ -1112,21 +1185,18 @@ static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsign
 		rest = maildir_rest_with_flags(parsed.rest, flags & ~(unsigned)MAIL_RECENT);
 		name = xasprintf("%.*s%s", (int)parsed.base_len, m->name, rest);
 		xfree(&rest);
-		if (strcmp(name, m->name) == 0 ||
-		    (strlen(name) <= NAME_MAX &&
-		     maildir_rename(box->dirs.curfd, m->name, box->dirs.curfd, name) == 0)) {
+		if (msg_rename(box, m, name) == 0) {
 			msg_rec_set_name(m, name);
 			m->mail.flags = flags;
 			return 1;
 		}
 		xfree(&name);
-		if (errno != ENOENT || attempt > 0) {
-			if (errno == ENOENT)
-				return 0;
+		if (errno != ENOENT || attempt == MSG_RELOCATE_ATTEMPTS) {
 			log_error("storage: rename uid %u: %s", m->mail.uid, strerror(errno));
 			*error_r = "mailbox access error";
 			return -1;
 		}
+		/* renamed by another session (maybe again since the last look), or expunged */
 		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0)
 			return ret;
 	}
@@ -1156,20 +1226,26 @@ int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r)
 	struct msg_rec *m = &box->msgs[index];
 
 	for (int attempt = 0;; attempt++) {
-		if (m->gone || unlinkat(box->dirs.curfd, m->name, 0) == 0)
+		if (m->gone)
+			return 0;
+		if (unlinkat(box->dirs.curfd, m->name, 0) == 0)
 			return 1;
 		if (errno != ENOENT) {
 			log_error("storage: unlink uid %u: %s", m->mail.uid, strerror(errno));
 			*error_r = "mailbox access error";
 			return -1;
 		}
-		if (attempt > 0)
-			return 1;
+		if (attempt == MSG_RELOCATE_ATTEMPTS)
+			return 0;
 		if (mailbox_msg_relocate(box, index, error_r) < 0)
 			return -1;
 	}
 }
 
+/* The rows of the messages this session unlinked. A message found gone was removed by another
+ * session, which drops its row, or by another tool, whose row stays (harmless: no file gets
+ * its key again). A listing that missed a live file being renamed must not cost it its row:
+ * the file would come back under a new UID. */
 static int expunge_index(struct mailbox *box, const bool *removed, const char **error_r)
 {
 	if (mail_index_begin(box->index, error_r) < 0)
@@ -1209,28 +1285,34 @@ static void view_compact(struct mailbox *box, const bool *removed)
 int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_r)
 {
 	bool *removed = xcalloc(box->count + 1, sizeof(*removed));
-	bool any = false;
+	bool *unlinked = xcalloc(box->count + 1, sizeof(*unlinked));
+	bool any = false, own = false;
 	int ret = 0;
 
 	mailbox_cache_flush(box, false);
 	for (size_t i = 0; i < box->count; i++) {
+		int r;
+
 		if (!remove[i])
 			continue;
-		if (mailbox_msg_unlink(box, i, error_r) > 0)
-			removed[i] = any = true;
-		else
+		if ((r = mailbox_msg_unlink(box, i, error_r)) < 0) {
 			ret = -1;
+			continue;
+		}
+		removed[i] = any = true;
+		unlinked[i] = r > 0;
+		own = own || r > 0;
 	}
-	if (any) {
-		/* Make the unlinks durable: a deleted POP3 message must not come back. */
-		if (fsync(box->dirs.curfd) < 0)
-			log_warn("storage: fsync cur: %s", strerror(errno));
-		/* Rows left behind on failure are harmless: no file will have that key again. */
-		if (expunge_index(box, removed, error_r) < 0)
-			ret = -1;
+	/* Make the unlinks durable: a deleted POP3 message must not come back. */
+	if (own && fsync(box->dirs.curfd) < 0)
+		log_warn("storage: fsync cur: %s", strerror(errno));
+	/* Rows left behind on failure are harmless: no file will have that key again. */
+	if (own && expunge_index(box, unlinked, error_r) < 0)
+		ret = -1;
+	if (any)
 		view_compact(box, removed);
-	}
 	xfree(&removed);
+	xfree(&unlinked);
 	return ret;
 }
 
