@@ -342,6 +342,24 @@ int admin_user_list(struct auth_policy *p, void (*cb)(const struct admin_user_in
 	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
 }
 
+int admin_user_show(struct auth_policy *p, const char *name,
+                    void (*cb)(const struct admin_user_info *, void *), void *ctx,
+                    const char **error_r)
+{
+	struct auth_user user;
+	struct admin_user_info info;
+	const char *err = NULL;
+	int rc;
+
+	if (admin_get_user(p, name, &user, error_r) < 0)
+		return -1;
+	rc = admin_user_info(p, &user, &info, &err);
+	if (rc == 0)
+		cb(&info, ctx);
+	auth_user_clear(&user);
+	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+}
+
 /* ---- TOTP ---- */
 
 static int admin_totp_activate(struct auth_policy *p, int64_t user_id, const unsigned char *blob,

@@ -69,6 +69,11 @@ int admin_user_unlock(struct auth_policy *p, const char *name, const char **erro
 int admin_user_list(struct auth_policy *p, void (*cb)(const struct admin_user_info *, void *),
 		    void *ctx, const char **error_r);
 
+/* Calls cb once with the admin_user_list entry of that user. */
+int admin_user_show(struct auth_policy *p, const char *name,
+		    void (*cb)(const struct admin_user_info *, void *), void *ctx,
+		    const char **error_r);
+
 /* Creates a new, pending TOTP seed; *uri_r is the otpauth:// URI (caller frees, contains the
  * secret: wipe with xfree_secret_str). The seed becomes active only with admin_totp_confirm, or
  * immediately when confirm is false. An earlier active seed stays active until confirmation. */

@@ -72,6 +72,23 @@ struct auth_challenge {
 	time_t expires;
 };
 
+/* A portal sign-in: the store keeps only the hash of the session id the browser holds. */
+enum auth_portal_level {
+	AUTH_PORTAL_ENROL = 1, /* from a single-use enrolment link: may add a security key only */
+	AUTH_PORTAL_FULL,      /* password and second factor: everything */
+};
+
+#define AUTH_PORTAL_CSRF_MAX 64
+
+struct auth_portal_session {
+	unsigned char hash[AUTH_HASH_LEN];
+	int64_t user_id;
+	char user[256]; /* filled by portal_session_get: the canonical name */
+	enum auth_portal_level level;
+	char csrf[AUTH_PORTAL_CSRF_MAX + 1];
+	time_t created, expires;
+};
+
 /* Housekeeping limits (see auth_module.prune). */
 struct auth_prune {
 	time_t failures_before;   /* failure counters whose window ended before this */
@@ -80,6 +97,7 @@ struct auth_prune {
 	time_t used_codes_before; /* used-code hashes recorded before this */
 	time_t audit_before;      /* audit entries older than this */
 	unsigned audit_max_rows;  /* and all but the newest this many; 0 = no cap */
+	time_t portal_sessions_before; /* portal sessions that expired before this */
 };
 
 /* A failure counter: the policy names its kinds and keys (auth/policy.c). */
@@ -238,6 +256,15 @@ struct auth_module {
 	int (*audit_list)(struct auth_store *store, const char *name, unsigned limit,
 	                  void (*cb)(const struct admin_log_entry *, void *), void *ctx,
 	                  const char **error_r);
+
+	/* Portal sessions. get: 1 and *s_r for a session of that hash expiring after now, 0 when
+	 * there is none (or it has expired). del: 1 when one was removed. */
+	int (*portal_session_put)(struct auth_store *store, const struct auth_portal_session *s,
+	                          const char **error_r);
+	int (*portal_session_get)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+	                          time_t now, struct auth_portal_session *s_r, const char **error_r);
+	int (*portal_session_del)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
+	                          const char **error_r);
 
 	/* Removes what auth_prune names, so that no table grows without bound (random user names
 	 * and IPs, the audit log). May be NULL in a module that has nothing to prune. */

@@ -1,4 +1,4 @@
-/* The policy object, shared by policy.c and admin.c only. */
+/* The policy object, shared by policy.c, admin.c and the portal answers (service-portal.c). */
 #ifndef TWOFOLD_AUTH_POLICY_PRIVATE_H
 #define TWOFOLD_AUTH_POLICY_PRIVATE_H
 

@@ -244,6 +244,8 @@ const char *auth_proto_name(enum auth_proto proto)
 		return "imap";
 	case AUTH_PROTO_POP3:
 		return "pop3";
+	case AUTH_PROTO_PORTAL:
+		return "portal";
 	case AUTH_PROTO_OTHER:
 		break;
 	}
@@ -256,6 +258,8 @@ int auth_proto_parse(const char *name, enum auth_proto *proto_r)
 		*proto_r = AUTH_PROTO_IMAP;
 	else if (strcmp(name, "pop3") == 0)
 		*proto_r = AUTH_PROTO_POP3;
+	else if (strcmp(name, "portal") == 0)
+		*proto_r = AUTH_PROTO_PORTAL;
 	else
 		return -1;
 	return 0;
@@ -737,6 +741,9 @@ static enum auth_result login_apppass(struct login *l)
 {
 	struct factor_ctx ctx;
 
+	/* an app password opens one device's mail, never the page that manages the factors */
+	if (l->req->proto == AUTH_PROTO_PORTAL)
+		return login_password(l);
 	login_factor_ctx(l, &ctx);
 	switch (factor_apppass.verify(&ctx, l->req->secret, l->secret_len)) {
 	case FACTOR_OK:
@@ -919,6 +926,7 @@ static void policy_prune(struct auth_policy *p, time_t now)
 	    .used_codes_before = now - POLICY_USED_CODE_WINDOW,
 	    .audit_before = now - POLICY_AUDIT_KEEP,
 	    .audit_max_rows = p->audit_max_rows,
+	    .portal_sessions_before = now,
 	};
 	const char *error = NULL;
 

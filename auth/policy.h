@@ -18,7 +18,8 @@ enum auth_result {
 	AUTH_TEMPFAIL, /* store busy or broken: try again later; never a success */
 };
 
-enum auth_proto { AUTH_PROTO_IMAP, AUTH_PROTO_POP3, AUTH_PROTO_OTHER };
+/* PORTAL: a sign-in to the self-service portal, where an app password never counts. */
+enum auth_proto { AUTH_PROTO_IMAP, AUTH_PROTO_POP3, AUTH_PROTO_OTHER, AUTH_PROTO_PORTAL };
 
 /* What a failed login may tell the client beyond "failed". Given only to a client that sent
  * the right password with a code this user logged in with before: it tells nothing to anyone
@@ -66,7 +67,7 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
                        struct auth_reply *reply);
 
 const char *auth_proto_name(enum auth_proto proto);
-/* "imap" / "pop3" -> proto; -1 if unknown. */
+/* "imap" / "pop3" / "portal" -> proto; -1 if unknown. */
 int auth_proto_parse(const char *name, enum auth_proto *proto_r);
 
 #endif

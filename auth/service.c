@@ -1,6 +1,7 @@
 #include "auth/service.h"
 #include "auth/maildir.h"
 #include "auth/policy.h"
+#include "auth/service-portal.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -29,6 +30,7 @@ struct auth_peer {
 	int fd;
 	pid_t pid;
 	time_t last;
+	bool portal; /* came in on the portal's socket: portal requests only */
 };
 
 struct auth_service {
@@ -36,7 +38,7 @@ struct auth_service {
 	const struct auth_service_env *env;
 	struct auth_policy *policy;
 	pid_t master; /* our parent, the parent of every worker */
-	int listen_fd, epfd;
+	int listen_fd, portal_fd, epfd;
 	struct auth_peer peers[AUTH_MAX_PEERS];
 	size_t npeers;
 	struct ipc_msg in, out;
@@ -100,11 +102,11 @@ static bool auth_service_peer_allowed(const struct auth_service *svc, int fd, pi
 	return false;
 }
 
-static void auth_service_accept(struct auth_service *svc)
+static void auth_service_accept(struct auth_service *svc, int listen_fd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	pid_t pid = 0;
-	int fd = accept4(svc->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return; /* EAGAIN: another auth process took it */
@@ -117,7 +119,8 @@ static void auth_service_accept(struct auth_service *svc)
 		close(fd);
 		return;
 	}
-	svc->peers[svc->npeers++] = (struct auth_peer){fd, pid, time(NULL)};
+	svc->peers[svc->npeers++] =
+	    (struct auth_peer){fd, pid, time(NULL), listen_fd == svc->portal_fd};
 }
 
 struct auth_service_req {
@@ -203,6 +206,27 @@ static int auth_service_reply(struct auth_service *svc, int peer_fd, uint32_t re
 	return r;
 }
 
+/* One request from the portal. -1: close that peer. */
+static int auth_service_handle_portal(struct auth_service *svc, struct auth_peer *peer)
+{
+	struct ipc_msg *m = &svc->in;
+	int r = ipc_recv(peer->fd, m);
+
+	if (r == 0 || (r < 0 && errno != EPROTO))
+		return -1;
+	if (r < 0 || auth_service_portal(svc->policy, m, &svc->out) < 0) {
+		log_error("malformed portal request from pid %ld: closing that connection",
+		          (long)peer->pid);
+		ipc_msg_wipe(m);
+		return -1;
+	}
+	peer->last = time(NULL);
+	ipc_msg_wipe(m);
+	r = ipc_send(peer->fd, &svc->out, -1);
+	ipc_msg_wipe(&svc->out);
+	return r;
+}
+
 /* One message from a peer. -1: close that peer (gone, or it broke the protocol). */
 static int auth_service_handle(struct auth_service *svc, struct auth_peer *peer)
 {
@@ -251,11 +275,15 @@ static void auth_service_expire(struct auth_service *svc)
 
 static void auth_service_stop_listening(struct auth_service *svc)
 {
-	if (svc->listen_fd < 0)
-		return;
-	epoll_ctl(svc->epfd, EPOLL_CTL_DEL, svc->listen_fd, NULL);
-	close(svc->listen_fd);
-	svc->listen_fd = -1;
+	int *fds[] = {&svc->listen_fd, &svc->portal_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] < 0)
+			continue;
+		epoll_ctl(svc->epfd, EPOLL_CTL_DEL, *fds[i], NULL);
+		close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 static void auth_service_event(struct auth_service *svc, int fd)
@@ -263,12 +291,15 @@ static void auth_service_event(struct auth_service *svc, int fd)
 	struct auth_peer *peer;
 	size_t i;
 
-	if (fd == svc->listen_fd) {
-		auth_service_accept(svc);
+	if (fd == svc->listen_fd || fd == svc->portal_fd) {
+		auth_service_accept(svc, fd);
 		return;
 	}
 	peer = auth_service_peer(svc, fd, &i);
-	if (peer != NULL && auth_service_handle(svc, peer) < 0)
+	if (peer == NULL)
+		return;
+	if ((peer->portal ? auth_service_handle_portal(svc, peer) : auth_service_handle(svc, peer)) <
+	    0)
 		auth_service_peer_close(svc, i);
 }
 
@@ -294,11 +325,13 @@ int auth_service_run(const struct auth_service_env *env, const char **error_r)
 {
 	struct auth_service *svc = xcalloc(1, sizeof(*svc));
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = env->listen_fd};
+	struct epoll_event pev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = env->portal_fd};
 
 	svc->cfg = env->cfg;
 	svc->env = env;
 	svc->master = getppid();
 	svc->listen_fd = env->listen_fd;
+	svc->portal_fd = env->portal_fd;
 	if (auth_policy_open(env->cfg, &svc->policy, error_r) < 0) {
 		free(svc);
 		return -1;
@@ -309,7 +342,8 @@ int auth_service_run(const struct auth_service_env *env, const char **error_r)
 		return -1;
 	}
 	svc->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (svc->epfd < 0 || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, env->listen_fd, &ev) < 0)
+	if (svc->epfd < 0 || epoll_ctl(svc->epfd, EPOLL_CTL_ADD, env->listen_fd, &ev) < 0 ||
+	    (env->portal_fd >= 0 && epoll_ctl(svc->epfd, EPOLL_CTL_ADD, env->portal_fd, &pev) < 0))
 		fatal("epoll: %s", strerror(errno));
 	if (env->ready != NULL)
 		env->ready(env->ready_ctx);

@@ -2,8 +2,8 @@
  * The auth service process: answers IPC_LOGIN_REQUEST from workers on a listening AF_UNIX
  * SOCK_SEQPACKET socket (made and inherited from the master), runs the login policy and on
  * success hands over the user's maildir as an O_PATH directory fd (auth/maildir.h). Only the
- * workers may connect: a peer must be of the workers' uid (or root) and a child of this
- * process's parent.
+ * workers (and the portal, on a socket of its own) may connect: a peer must be of the
+ * workers' uid (or root) and a child of this process's parent.
  */
 #ifndef TWOFOLD_AUTH_SERVICE_H
 #define TWOFOLD_AUTH_SERVICE_H
@@ -16,7 +16,8 @@ struct config;
 
 struct auth_service_env {
 	const struct config *cfg;
-	int listen_fd;
+	int listen_fd;  /* workers' logins */
+	int portal_fd;  /* the portal's requests, on a socket only its chroot reaches; -1: none */
 	uid_t worker_uid;     /* the workers' account: who may connect, besides root */
 	bool create_maildirs; /* we run as the mail account (not started as root): make missing
 	                         maildirs; else they are the CLI's or the MTA's to make */

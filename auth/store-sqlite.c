@@ -108,6 +108,11 @@ static const char *const store_tables[] = {
     " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " hash BLOB NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (user_id, hash));"
     "CREATE INDEX IF NOT EXISTS used_codes_time ON used_codes(time);",
+    "CREATE TABLE IF NOT EXISTS portal_sessions ("
+    " hash BLOB PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " level INTEGER NOT NULL, csrf TEXT NOT NULL,"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL);",
 };
 
 /* Live challenges kept per user and purpose: a page reloaded many times cannot grow the table. */
@@ -1431,6 +1436,77 @@ static int sqlite_invite_take(struct auth_store *store, const unsigned char hash
 	return rc == SQLITE_DONE ? taken : store_fail(s, "take invite", error_r);
 }
 
+/* ---- portal sessions ---- */
+
+static int sqlite_portal_session_put(struct auth_store *store,
+                                     const struct auth_portal_session *ps, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s,
+	                  "INSERT INTO portal_sessions (hash, user_id, level, csrf, created, expires) "
+	                  "VALUES (?, ?, ?, ?, ?, ?)",
+	                  &stmt, error_r) < 0)
+		return -1;
+	bind_hash(stmt, 1, ps->hash);
+	sqlite3_bind_int64(stmt, 2, ps->user_id);
+	sqlite3_bind_int(stmt, 3, (int)ps->level);
+	bind_text(stmt, 4, ps->csrf);
+	sqlite3_bind_int64(stmt, 5, ps->created);
+	sqlite3_bind_int64(stmt, 6, ps->expires);
+	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+}
+
+static int sqlite_portal_session_get(struct auth_store *store,
+                                     const unsigned char hash[AUTH_HASH_LEN], time_t now,
+                                     struct auth_portal_session *ps, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "SELECT p.user_id, u.name, p.level, p.csrf, p.created, p.expires "
+	                  "FROM portal_sessions p JOIN users u ON u.id = p.user_id "
+	                  "WHERE p.hash = ? AND p.expires > ?",
+	                  &stmt, error_r) < 0)
+		return -1;
+	bind_hash(stmt, 1, hash);
+	sqlite3_bind_int64(stmt, 2, now);
+	rc = store_step(s, stmt);
+	if (rc == SQLITE_ROW) {
+		memset(ps, 0, sizeof(*ps));
+		memcpy(ps->hash, hash, AUTH_HASH_LEN);
+		ps->user_id = sqlite3_column_int64(stmt, 0);
+		snprintf(ps->user, sizeof(ps->user), "%s",
+		         (const char *)sqlite3_column_text(stmt, 1));
+		ps->level = (enum auth_portal_level)sqlite3_column_int(stmt, 2);
+		snprintf(ps->csrf, sizeof(ps->csrf), "%s",
+		         (const char *)sqlite3_column_text(stmt, 3));
+		ps->created = sqlite3_column_int64(stmt, 4);
+		ps->expires = sqlite3_column_int64(stmt, 5);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "read portal session", error_r);
+}
+
+static int sqlite_portal_session_del(struct auth_store *store,
+                                     const unsigned char hash[AUTH_HASH_LEN], const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int n;
+
+	if (store_prepare(s, "DELETE FROM portal_sessions WHERE hash = ?", &stmt, error_r) < 0)
+		return -1;
+	bind_hash(stmt, 1, hash);
+	n = store_run(s, stmt, error_r);
+	return n < 0 ? -1 : n > 0;
+}
+
 /* ---- housekeeping ---- */
 
 static int sqlite_prune(struct auth_store *store, const struct auth_prune *l, const char **error_r)
@@ -1445,7 +1521,9 @@ static int sqlite_prune(struct auth_store *store, const struct auth_prune *l, co
 	        0 ||
 	    store_delete(s, "DELETE FROM used_codes WHERE time < ?1", l->used_codes_before, 0,
 	                 error_r) < 0 ||
-	    store_delete(s, "DELETE FROM audit WHERE time < ?1", l->audit_before, 0, error_r) < 0)
+	    store_delete(s, "DELETE FROM audit WHERE time < ?1", l->audit_before, 0, error_r) < 0 ||
+	    store_delete(s, "DELETE FROM portal_sessions WHERE expires < ?1",
+	                 l->portal_sessions_before, 0, error_r) < 0)
 		return -1;
 	if (l->audit_max_rows == 0)
 		return 1;
@@ -1503,5 +1581,8 @@ const struct auth_module auth_module_sqlite = {
     .used_code_check = sqlite_used_code_check,
     .audit_append = sqlite_audit_append,
     .audit_list = sqlite_audit_list,
+    .portal_session_put = sqlite_portal_session_put,
+    .portal_session_get = sqlite_portal_session_get,
+    .portal_session_del = sqlite_portal_session_del,
     .prune = sqlite_prune,
 };

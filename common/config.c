@@ -2,6 +2,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -63,7 +64,9 @@ static const struct config_key config_keys[] = {
     {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
     {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
     {"storage", "maildir", CT_MAILDIR, OFF(maildir), 0, 0},
+    {"portal", "listen", CT_LISTEN, OFF(portal_listen), 0, 1},
     {"portal", "origin", CT_ORIGIN, OFF(portal_origin), 0, 0},
+    {"portal", "session_lifetime", CT_UINT, OFF(portal_session_lifetime), 60, 7 * 86400},
 };
 
 struct config_parse {
@@ -107,9 +110,12 @@ static void config_set_defaults(struct config *cfg)
 	cfg->familiar_days = 30;
 	cfg->pwhash_opslimit = 2;        /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
 	cfg->pwhash_memlimit = 67108864; /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
+	cfg->portal_session_lifetime = 3600;
 }
 
-static int config_parse_listen(struct config_listen *l, const char *value, const char **err)
+/* max: how many addresses the key takes (0 = CONFIG_MAX_LISTEN). */
+static int config_parse_listen(struct config_listen *l, const char *value, size_t max,
+                               const char **err)
 {
 	char *copy = xstrdup(value), *save = NULL;
 
@@ -122,8 +128,8 @@ static int config_parse_listen(struct config_listen *l, const char *value, const
 		char *end;
 		unsigned long port;
 
-		if (l->count == CONFIG_MAX_LISTEN) {
-			*err = "too many listen addresses";
+		if (l->count == (max > 0 ? max : CONFIG_MAX_LISTEN)) {
+			*err = max == 1 ? "one listen address only" : "too many listen addresses";
 			goto fail;
 		}
 		if (colon == NULL || colon == tok) {
@@ -203,19 +209,25 @@ char *config_origin_host(const char *origin)
 	return xstrndup(host, len);
 }
 
-/* What browsers bind WebAuthn credentials and cookies to: https, a host and an optional port,
- * nothing after (no path, no trailing slash). */
+/* The portal's origin is what browsers bind WebAuthn credentials and cookies to: https only,
+ * a host and an optional port, nothing after (no path, no trailing slash). Kept as browsers
+ * write it (host in lower case, no ":443"), for the byte-exact compares WebAuthn asks for. */
 static int config_set_origin(char **field, const char *value, const char **err)
 {
 	char *host = config_origin_host(value);
+	const char *port;
 
 	if (host == NULL) {
 		*err = "expected https://HOST or https://HOST:PORT";
 		return -1;
 	}
-	free(host);
+	for (char *c = host; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	port = value + 8 + strlen(host);
 	free(*field);
-	*field = xstrdup(value);
+	*field = strcmp(port, ":443") == 0 ? xasprintf("https://%s", host)
+	                                   : xasprintf("https://%s%s", host, port);
+	free(host);
 	return 0;
 }
 
@@ -263,7 +275,7 @@ static int config_set(struct config *cfg, const struct config_key *k, const char
 		}
 		return 0;
 	case CT_LISTEN:
-		return config_parse_listen(field, value, err);
+		return config_parse_listen(field, value, (size_t)k->max, err);
 	case CT_ORIGIN:
 		return config_set_origin(field, value, err);
 	case CT_FACTOR:
@@ -342,7 +354,7 @@ static int config_check(struct config_parse *p)
 {
 	struct config *cfg = p->cfg;
 
-	if (cfg->imap_listen.count + cfg->pop3_listen.count > 0 &&
+	if (cfg->imap_listen.count + cfg->pop3_listen.count + cfg->portal_listen.count > 0 &&
 	    (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
 		p->error = xasprintf("%s:%u: [tls] cert and key are required when a listen "
 		                     "address is set",

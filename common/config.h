@@ -69,8 +69,10 @@ struct config {
 	/* [storage] */
 	char *maildir; /* template: %u user, %n local part, %d domain */
 
-	/* [portal] */
-	char *portal_origin; /* "https://HOST[:PORT]" as written; NULL = none */
+	/* [portal]: no listen address = no portal */
+	struct config_listen portal_listen; /* at most one address */
+	char *portal_origin;                /* "https://HOST[:PORT]", normalised; NULL = none */
+	unsigned portal_session_lifetime;   /* seconds a portal sign-in lasts */
 };
 
 /* Loads path. Returns 0 on success, -1 with *error_r = "FILE:LINE: message" (caller frees). */

@@ -26,6 +26,28 @@ enum ipc_type {
 	IPC_KEY_SIGN = 32,  /* data token, u32 kind, u32 sign algorithm, u32 flags, data input */
 	IPC_KEY_SIGNATURE,  /* data signature */
 	IPC_KEY_FAIL,       /* nothing: the key process could not sign */
+
+	/* portal <-> auth, on the portal's own socket: one operation per request */
+	IPC_PORTAL_REQUEST = 48, /* str op, str session id, str csrf, str ip, u32 argc, argc x str */
+	IPC_PORTAL_REPLY,        /* u32 status, u32 delay_ms, str message, u32 rows, u32 cols,
+	                          * rows x cols x str */
+};
+
+/* The status of an IPC_PORTAL_REPLY. */
+enum ipc_portal_status {
+	IPC_PORTAL_OK,
+	IPC_PORTAL_FAIL,       /* sign-in refused: wait delay_ms, show the generic refusal */
+	IPC_PORTAL_NO_SESSION, /* no such session, or expired: sign in again */
+	IPC_PORTAL_BAD_CSRF,   /* a state-changing request without the session's token */
+	IPC_PORTAL_REFUSED,    /* the operation was refused: message says why, for the user */
+	IPC_PORTAL_TEMPFAIL,   /* store busy or broken */
+	IPC_PORTAL_STATUS_MAX,
+};
+
+/* The level of a portal session, as the "session" operation reports it. */
+enum ipc_portal_level {
+	IPC_PORTAL_LEVEL_ENROL = 1, /* from an enrolment link: may add a security key only */
+	IPC_PORTAL_LEVEL_FULL = 2,  /* signed in with password and second factor */
 };
 
 struct ipc_header {

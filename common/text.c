@@ -68,3 +68,14 @@ bool text_is_sane(const char *s, size_t len, size_t max)
 	return len > 0 && len <= max && text_has_no_controls(s, len) && text_is_utf8(s, len) &&
 	       !text_has_c1_controls(s, len);
 }
+
+int text_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

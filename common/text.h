@@ -13,4 +13,7 @@ bool text_has_no_controls(const char *s, size_t len);
  * 0 < len <= max. */
 bool text_is_sane(const char *s, size_t len, size_t max);
 
+/* The value of a hex digit (either case), or -1. */
+int text_hex_value(char c);
+
 #endif

@@ -85,12 +85,13 @@ static int listen_check_one(const struct config *cfg, const char *section,
 
 int listen_check(const struct config *cfg, char **error_r)
 {
-	if (listen_check_one(cfg, "imap", &cfg->imap_listen, error_r) < 0)
+	if (listen_check_one(cfg, "imap", &cfg->imap_listen, error_r) < 0 ||
+	    listen_check_one(cfg, "portal", &cfg->portal_listen, error_r) < 0)
 		return -1;
 	return listen_check_one(cfg, "pop3", &cfg->pop3_listen, error_r);
 }
 
-static int listen_bind(const char *addr, char **error_r)
+int listen_bind(const char *addr, char **error_r)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -169,5 +170,6 @@ static bool listen_same_list(const struct config_listen *a, const struct config_
 bool listen_same(const struct config *a, const struct config *b)
 {
 	return listen_same_list(&a->imap_listen, &b->imap_listen) &&
-	       listen_same_list(&a->pop3_listen, &b->pop3_listen);
+	       listen_same_list(&a->pop3_listen, &b->pop3_listen) &&
+	       listen_same_list(&a->portal_listen, &b->portal_listen);
 }

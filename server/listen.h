@@ -29,6 +29,9 @@ int listen_check(const struct config *cfg, char **error_r);
  * IPV6_V6ONLY). -1 with *error_r (caller frees); nothing stays open then. */
 int listen_open(const struct config *cfg, struct listen_set *set_r, char **error_r);
 void listen_close(struct listen_set *set);
+/* One listening socket on addr, as listen_open makes them (for the portal, whose socket no
+ * worker may accept on). The fd, or -1 with *error_r (caller frees). */
+int listen_bind(const char *addr, char **error_r);
 /* True when both configs listen on the same addresses for the same protocols. */
 bool listen_same(const struct config *a, const struct config *b);
 

@@ -8,6 +8,7 @@
 #include "server/key.h"
 #include "server/listen.h"
 #include "server/master-pool.h"
+#include "server/portal/portal.h"
 #include "server/privdrop.h"
 #include "server/scoreboard.h"
 #include "server/tls.h"
@@ -43,7 +44,7 @@ struct master;
 
 /* The kinds of long-lived helper process the master starts, watches and restarts (workers are
  * the pool's). Each child reports on a pipe that it is ready, or why it cannot start. */
-enum master_kind_id { MASTER_AUTH, MASTER_KEY, MASTER_KINDS };
+enum master_kind_id { MASTER_AUTH, MASTER_KEY, MASTER_PORTAL, MASTER_KINDS };
 
 struct master_kind {
 	const char *name;  /* in log lines */
@@ -82,6 +83,7 @@ struct master {
 	struct master_sock key;   /* the current generation's key process (fd -1: none) */
 	unsigned char key_token[KEY_TOKEN_LEN]; /* its workers' proof that they are ours */
 	int key_prev_fd;          /* the previous generation's, while a reload starts the next */
+	struct portal_master portal;
 
 	struct master_proc *procs;
 	size_t nprocs;
@@ -108,7 +110,9 @@ int master_config_check(const struct config *cfg, char **error_r)
 	}
 	if (listen_check(cfg, error_r) < 0) {
 		/* name the section whose addresses are refused */
-		const char *section = strstr(*error_r, "[imap]") != NULL ? "imap" : "pop3";
+		const char *section = strstr(*error_r, "[imap]") != NULL     ? "imap"
+		                      : strstr(*error_r, "[portal]") != NULL ? "portal"
+		                                                             : "pop3";
 
 		free(*error_r);
 		*error_r = xasprintf("%s:%u: [%s] listen: not a numeric ADDR:PORT or [V6]:PORT",
@@ -119,6 +123,12 @@ int master_config_check(const struct config *cfg, char **error_r)
 		*error_r = xasprintf("%s:%u: [storage] maildir: %s", path,
 		                     config_line_of(cfg, "storage", "maildir"), error);
 		free(error);
+		return -1;
+	}
+	if (cfg->portal_listen.count > 0 && cfg->portal_origin == NULL) {
+		*error_r = xasprintf("%s:%u: [portal] listen needs [portal] origin = https://HOST[:PORT] "
+		                     "(the address browsers use)",
+		                     path, config_line_of(cfg, "portal", "listen"));
 		return -1;
 	}
 	return 0;
@@ -276,6 +286,7 @@ static void master_auth_run(struct master *m, int report_fd)
 {
 	struct auth_service_env env = {.cfg = m->cfg,
 	                               .listen_fd = m->auth.fd,
+	                               .portal_fd = m->portal.auth_fd,
 	                               .worker_uid = m->priv.uid,
 	                               .create_maildirs = !m->priv.root,
 	                               .ready = master_report_ready,
@@ -283,6 +294,7 @@ static void master_auth_run(struct master *m, int report_fd)
 	const char *error;
 
 	master_child_setup(m, "auth", master_auth_on_quit, m->auth.fd);
+	portal_master_close_listener(&m->portal);
 	/* the store and its journals are the auth account's alone, whatever the directory */
 	umask(077);
 	if (privdrop_apply(&m->priv, PRIVDROP_AUTH, &error) < 0)
@@ -358,6 +370,36 @@ static unsigned master_key_wanted(const struct master *m)
 	return m->cfg->tls_key_process ? 1 : 0;
 }
 
+/* ---- the portal ---- */
+
+static void master_portal_run(struct master *m, int report_fd) __attribute__((noreturn));
+
+/* As a worker, in a chroot of its own; its TLS handshakes are signed by the key process like
+ * the workers'. */
+static void master_portal_run(struct master *m, int report_fd)
+{
+	struct portal_env env = {.cfg = m->cfg,
+	                         .tls = m->tls,
+	                         .priv = &m->priv,
+	                         .pm = &m->portal,
+	                         .ready = master_report_ready,
+	                         .ready_ctx = &report_fd};
+	const char *error;
+
+	if (m->key.fd >= 0)
+		key_client_setup(&m->key.addr, m->key.len, m->key_token, m->cfg->handshake_timeout);
+	master_child_setup(m, "portal", master_auth_on_quit, -1);
+	if (portal_run(&env, &error) < 0)
+		master_report_failure(report_fd, "portal cannot start", error);
+	/* as a worker: nothing to clean up at exit, and LeakSanitizer cannot run in the chroot */
+	_exit(0);
+}
+
+static unsigned master_portal_wanted(const struct master *m)
+{
+	return m->portal.listen_fd >= 0 ? 1 : 0;
+}
+
 static const struct master_kind master_kinds[MASTER_KINDS] = {
     [MASTER_AUTH] = {.name = "auth process",
                      .retire_signal = SIGTERM,
@@ -367,6 +409,10 @@ static const struct master_kind master_kinds[MASTER_KINDS] = {
                     .retire_signal = SIGUSR1,
                     .wanted = master_key_wanted,
                     .run = master_key_run},
+    [MASTER_PORTAL] = {.name = "portal",
+                       .retire_signal = SIGTERM,
+                       .wanted = master_portal_wanted,
+                       .run = master_portal_run},
 };
 
 /* ---- helper processes: spawning, waiting, signalling ---- */
@@ -610,6 +656,7 @@ static void master_spawn_worker(struct master *m)
 			key_client_setup(&m->key.addr, m->key.len, m->key_token,
 			                 m->cfg->handshake_timeout);
 		master_close_sockets(m, -1);
+		portal_master_close_fds(&m->portal);
 		close(master_pipe[0]);
 		for (size_t i = 0; i < m->nprocs; i++)
 			if (m->procs[i].report_fd >= 0)
@@ -944,6 +991,8 @@ static int master_setup(struct master *m, char **error_r)
 		*error_r = xasprintf("service socket: %s", strerror(errno));
 		return -1;
 	}
+	if (portal_master_open(m->cfg, &m->priv, &m->portal, error_r) < 0)
+		return -1;
 	if (scoreboard_init(&m->sb, MASTER_SCOREBOARD_SLOTS) < 0) {
 		*error_r = xasprintf("scoreboard: %s", strerror(errno));
 		return -1;
@@ -1012,6 +1061,7 @@ static void master_free(struct master *m)
 {
 	listen_close(&m->listeners);
 	master_close_sockets(m, -1);
+	portal_master_close(&m->portal);
 	scoreboard_free(&m->sb);
 	master_pool_free(&m->pool);
 	privdrop_free(&m->priv);
@@ -1022,7 +1072,12 @@ static void master_free(struct master *m)
 
 int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 {
-	struct master m = {.cfg = cfg, .tls = tls, .auth.fd = -1, .key.fd = -1, .key_prev_fd = -1};
+	struct master m = {.cfg = cfg,
+	                   .tls = tls,
+	                   .auth.fd = -1,
+	                   .key.fd = -1,
+	                   .key_prev_fd = -1,
+	                   .portal = PORTAL_MASTER_INIT};
 	char *error = NULL;
 	int report_fd = -1;
 

@@ -43,7 +43,7 @@ static int privdrop_mkdirs(const char *dir)
 /* Opens the chroot directory and checks the very directory opened: its default place is inside
  * the auth account's state_dir, where that account could swap the name for another directory
  * or a symlink between a check by path and the chroot. */
-static int privdrop_open_chroot(const char *dir, int *fd_r, char **error_r)
+int privdrop_open_chroot(const char *dir, int *fd_r, char **error_r)
 {
 	struct stat st;
 	int fd;

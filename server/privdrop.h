@@ -28,6 +28,10 @@ enum privdrop_role { PRIVDROP_WORKER, PRIVDROP_AUTH, PRIVDROP_KEY };
  * -1 with *error_r = "FILE:LINE: message" (caller frees). */
 int privdrop_prepare(const struct config *cfg, struct privdrop *p, char **error_r);
 void privdrop_free(struct privdrop *p);
+/* Creates dir (0755) when missing, opens it (O_PATH) and checks that the directory opened can
+ * serve as a chroot: owned by root, writable by nobody else. For a process with a chroot of
+ * its own (the portal): put the fd in a copy's chroot_fd. -1 with *error_r (caller frees). */
+int privdrop_open_chroot(const char *dir, int *fd_r, char **error_r);
 /* In a child: chroot (for the roles that have one), then setgroups/setgid/setuid to the role's
  * account. Closes the chroot fd either way. -1 with *error_r. */
 int privdrop_apply(const struct privdrop *p, enum privdrop_role role, const char **error_r);

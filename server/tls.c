@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <sodium.h>
@@ -614,4 +615,75 @@ void tls_conn_close(struct tls_conn **tcp)
 	gnutls_deinit(tc->session);
 	free(tc);
 	*tcp = NULL;
+}
+
+/* ---- the portal (libmicrohttpd runs its own GnuTLS sessions) ---- */
+
+/* What the portal's certificate callback hands out; one portal per process, and GnuTLS does
+ * not free what a retrieve_function2 returns, so these live as long as the process. */
+static gnutls_pcert_st tls_portal_pcerts[16];
+static unsigned tls_portal_npcerts;
+static gnutls_privkey_t tls_portal_key;
+
+static int tls_portal_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
+                               int nreqs, const gnutls_pk_algorithm_t *pk_algos,
+                               int pk_algos_length, gnutls_pcert_st **pcert,
+                               unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	if (tls_portal_npcerts == 0)
+		return -1;
+	*pcert = tls_portal_pcerts;
+	*pcert_length = tls_portal_npcerts;
+	*pkey = tls_portal_key;
+	return 0;
+}
+
+/* The chain, read from [tls] cert as root before the portal is chrooted. */
+static int tls_portal_chain(const struct config *cfg, const char **error_r)
+{
+	unsigned n = sizeof(tls_portal_pcerts) / sizeof(tls_portal_pcerts[0]);
+	int ret = gnutls_pcert_list_import_x509_file(tls_portal_pcerts, &n, cfg->tls_cert,
+	                                             GNUTLS_X509_FMT_PEM, NULL, NULL, 0);
+
+	if (ret < 0) {
+		*error_r = tls_error("portal certificate %s: %s", cfg->tls_cert, gnutls_strerror(ret));
+		return -1;
+	}
+	tls_portal_npcerts = n;
+	return 0;
+}
+
+/* With the key process, the same external key as the workers' (it signs over IPC); without,
+ * a copy of the key the master loaded. */
+static int tls_portal_privkey(struct tls_server *srv, const struct config *cfg,
+                              const char **error_r)
+{
+	gnutls_x509_privkey_t x509 = NULL;
+	int ret = gnutls_privkey_init(&tls_portal_key);
+
+	if (ret >= 0 && cfg->tls_key_process)
+		ret = gnutls_privkey_import_ext4(tls_portal_key, srv, tls_ext_sign_data,
+		                                 tls_ext_sign_hash, NULL, NULL, tls_ext_info, 0);
+	else if (ret >= 0 && (ret = gnutls_certificate_get_x509_key(srv->cred, 0, &x509)) >= 0)
+		ret = gnutls_privkey_import_x509(tls_portal_key, x509, GNUTLS_PRIVKEY_IMPORT_COPY);
+	if (x509 != NULL)
+		gnutls_x509_privkey_deinit(x509);
+	if (ret < 0) {
+		*error_r = tls_error("portal key: %s", gnutls_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+int tls_server_portal_init(struct tls_server *srv, const struct config *cfg,
+                           struct tls_portal *portal_r, const char **error_r)
+{
+	const char *priority = cfg->tls_priority != NULL ? cfg->tls_priority : "NORMAL";
+
+	if (tls_portal_npcerts == 0 &&
+	    (tls_portal_chain(cfg, error_r) < 0 || tls_portal_privkey(srv, cfg, error_r) < 0))
+		return -1;
+	portal_r->cert_callback = (void *)tls_portal_retrieve;
+	portal_r->priority = xasprintf("%s%s", priority, TLS_VERSION_FLOOR);
+	return 0;
 }

@@ -44,6 +44,18 @@ int tls_key_sign(struct tls_key *key, bool data, unsigned algo, unsigned flags, 
 /* In a child that serves no TLS (auth, key process): wipes its copy of the ticket key. */
 void tls_server_drop_ticket_key(struct tls_server *srv);
 
+/* What libmicrohttpd needs to serve the portal with the daemon's certificate: a GnuTLS
+ * gnutls_certificate_retrieve_function2 (for MHD_OPTION_HTTPS_CERT_CALLBACK) and the priority
+ * string with the daemon's floor (for MHD_OPTION_HTTPS_PRIORITIES; caller frees). */
+struct tls_portal {
+	void *cert_callback;
+	char *priority;
+};
+
+/* In the portal process, before it drops privileges. -1 with *error_r. */
+int tls_server_portal_init(struct tls_server *srv, const struct config *cfg,
+                           struct tls_portal *portal_r, const char **error_r);
+
 /* Server handshake on a connected socket. alpn: "pop3" or "imap"; the client may offer it or no
  * ALPN at all; anything else fails with no_application_protocol. 0 ok, -1 failed (*error_r). */
 int tls_conn_handshake(struct tls_server *srv, int fd, const char *alpn, unsigned timeout_s,

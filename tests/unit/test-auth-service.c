@@ -90,7 +90,8 @@ static void svc_child(struct svc_env *s, int fd)
 {
 	struct sigaction sa = {.sa_handler = on_term};
 	struct auth_service_env env = {
-	    .cfg = s->cfg, .listen_fd = fd, .worker_uid = getuid(), .create_maildirs = true};
+	    .cfg = s->cfg, .listen_fd = fd, .portal_fd = -1, .worker_uid = getuid(),
+	    .create_maildirs = true};
 	const char *error;
 
 	sigemptyset(&sa.sa_mask);

@@ -128,6 +128,22 @@ static void test_errors(void **state)
 	     "/var/mail/%d/%n): joined, two names can make one path: '/m/%u%%/x-%n%n'"},
 	    {"[imap]\nidle_keepalive = 3600\n",
 	     "2: [imap] idle_keepalive: number out of range: '3600'"},
+	    {"[portal]\n\norigin = http://mail.example.org\n",
+	     "3: [portal] origin: expected https://HOST or https://HOST:PORT: "
+	     "'http://mail.example.org'"},
+	    {"[portal]\norigin = https://mail.example.org/\n",
+	     "2: [portal] origin: expected https://HOST or https://HOST:PORT: "
+	     "'https://mail.example.org/'"},
+	    {"[portal]\norigin = https://mail.example.org:0\n",
+	     "2: [portal] origin: expected https://HOST or https://HOST:PORT: "
+	     "'https://mail.example.org:0'"},
+	    {"[portal]\norigin = https://[::1]:8443\n",
+	     "2: [portal] origin: expected https://HOST or https://HOST:PORT: "
+	     "'https://[::1]:8443'"},
+	    {"[portal]\nlisten = 127.0.0.1:8443 127.0.0.1:8444\n",
+	     "2: [portal] listen: one listen address only: '127.0.0.1:8443 127.0.0.1:8444'"},
+	    {"[portal]\nsession_lifetime = 5\n",
+	     "2: [portal] session_lifetime: number out of range: '5'"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -141,6 +157,39 @@ static void test_errors(void **state)
 		assert_null(cfg);
 		free(err);
 	}
+}
+
+static void test_portal_keys(void **state)
+{
+	struct config *cfg;
+	char *host, *err = load("[tls]\ncert = /c.pem\nkey = /k.pem\n"
+	                        "[portal]\nlisten = 127.0.0.1:8443\n"
+	                        "origin = https://Mail.example.org:8443\nsession_lifetime = 600\n",
+	                        &cfg);
+
+	assert_null(err);
+	assert_int_equal(cfg->portal_listen.count, 1);
+	assert_string_equal(cfg->portal_listen.addrs[0], "127.0.0.1:8443");
+	assert_string_equal(cfg->portal_origin, "https://mail.example.org:8443");
+	assert_int_equal(cfg->portal_session_lifetime, 600);
+	host = config_origin_host(cfg->portal_origin);
+	assert_string_equal(host, "mail.example.org");
+	free(host);
+	config_free(&cfg);
+	/* as a browser writes it: no default port */
+	assert_null(load("[portal]\norigin = https://MAIL.example.org:443\n", &cfg));
+	assert_string_equal(cfg->portal_origin, "https://mail.example.org");
+	config_free(&cfg);
+	cfg = config_defaults();
+	assert_int_equal(cfg->portal_listen.count, 0);
+	assert_null(cfg->portal_origin);
+	assert_int_equal(cfg->portal_session_lifetime, 3600);
+	config_free(&cfg);
+	host = config_origin_host("https://localhost");
+	assert_string_equal(host, "localhost");
+	free(host);
+	assert_null(config_origin_host("https://"));
+	assert_null(config_origin_host("https://a b"));
 }
 
 static void test_missing_file(void **state)
@@ -274,7 +323,7 @@ int main(void)
 	    cmocka_unit_test(test_errors),        cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_portal_origin), cmocka_unit_test(test_maildir_template),
 	    cmocka_unit_test(test_maildir_names_fit_template),
-	    cmocka_unit_test(test_maildir_template_check),
+	    cmocka_unit_test(test_maildir_template_check), cmocka_unit_test(test_portal_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
