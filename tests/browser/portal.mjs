@@ -1,0 +1,167 @@
+// Browser scenarios against a running twofold portal, in Debian's chromium (headless) driven
+// by playwright-core. tests/integration/test_portal_browser.py starts the daemon, makes the
+// users and runs one scenario per call:
+//
+//   node portal.mjs SCENARIO
+//
+// Environment: TWOFOLD_PORTAL (origin), TWOFOLD_USER, TWOFOLD_PASSWORD, TWOFOLD_TOTP (base32
+// seed), TWOFOLD_ARTIFACTS (where screenshots go), TWOFOLD_SPKI (base64 SHA-256 of the test
+// certificate's public key: chromium trusts that key alone, so pages are a secure context),
+// TWOFOLD_CLI and TWOFOLD_CONF (the admin command, for invites).
+// Prints one JSON object with what the caller checks further (e.g. a new app password);
+// exits non-zero with the reason on any unexpected page.
+
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') throw new Error(`${name} is not set`);
+  return v;
+};
+
+const origin = env('TWOFOLD_PORTAL');
+const artifacts = env('TWOFOLD_ARTIFACTS');
+mkdirSync(artifacts, { recursive: true });
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+}
+
+// The TOTP code at now + offset seconds, from oathtool (as the other integration tests).
+function totp(secret, offset = 0) {
+  const at = Math.floor(Date.now() / 1000) + offset;
+  return execFileSync('oathtool', ['--totp', '-b', '-N', `@${at}`, secret]).toString().trim();
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+async function launch() {
+  const browser = await chromium.launch({
+    executablePath: process.env.TWOFOLD_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--ignore-certificate-errors-spki-list=${env('TWOFOLD_SPKI')}`,
+    ],
+  });
+  // a phone-sized window: the pages must read well there
+  const context = await browser.newContext({ viewport: { width: 412, height: 860 } });
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.accept()); // the confirm() before destructive actions
+  return { browser, context, page };
+}
+
+async function signIn(page, code) {
+  await page.goto(`${origin}/`);
+  check(new URL(page.url()).pathname === '/signin', 'signed-out visitor sent to /signin');
+  await shot(page, 'signin');
+  await page.fill('input[name=user]', env('TWOFOLD_USER'));
+  await page.fill('input[name=password]', env('TWOFOLD_PASSWORD'));
+  await page.fill('input[name=code]', code ?? totp(env('TWOFOLD_TOTP')));
+  await Promise.all([page.waitForURL(`${origin}/`), page.click('button[type=submit]')]);
+  check((await page.textContent('.who')) === env('TWOFOLD_USER'), 'signed in as the user');
+}
+
+// ---- scenarios ----------------------------------------------------------------------------
+
+const scenarios = {
+  // Sign in with password + code and visit every page once.
+  async 'signin-totp'(page) {
+    await signIn(page);
+    await shot(page, 'overview');
+    for (const path of ['/totp', '/apppass', '/recovery', '/log']) {
+      await page.goto(`${origin}${path}`);
+      check(new URL(page.url()).pathname === path, `${path} shown`);
+      await shot(page, path.slice(1));
+    }
+    check((await page.textContent('main')).includes('portal'), 'the sign-in is in the log');
+    await Promise.all([page.waitForURL(`${origin}/signin`), page.click('header button')]);
+    await page.goto(`${origin}/apppass`);
+    check(new URL(page.url()).pathname === '/signin', 'signed out for good');
+    return {};
+  },
+
+  // Set up a new authenticator app from the QR page and confirm it with its code.
+  async 'totp-enrol'(page) {
+    await signIn(page);
+    await page.goto(`${origin}/totp`);
+    await page.click('form[action="/totp/begin"] button');
+    await page.waitForSelector('.qr svg');
+    await shot(page, 'totp-qr');
+    const secret = (await page.textContent('#totp-secret')).trim();
+    check(/^[A-Z2-7]+=*$/.test(secret), 'a base32 key beside the QR code');
+    // the sign-in used this 30 s step; the next one is inside the window
+    await page.fill('input[name=code]', totp(secret, 30));
+    await page.click('form[action="/totp/confirm"] button');
+    await page.waitForSelector('p.ok');
+    await shot(page, 'totp-done');
+    return { secret };
+  },
+
+  // Create an app password: shown once, then only its label.
+  async apppass(page) {
+    await signIn(page);
+    await page.goto(`${origin}/apppass`);
+    await page.fill('input[name=label]', 'browser-phone');
+    await page.selectOption('select[name=proto]', 'imap');
+    await page.click('form[action="/apppass/new"] button');
+    await page.waitForSelector('#apppass');
+    await shot(page, 'apppass-new');
+    const password = (await page.textContent('#apppass')).trim();
+    await page.goto(`${origin}/apppass`);
+    const list = await page.textContent('main');
+    check(list.includes('browser-phone') && !list.includes(password), 'listed, not shown again');
+    await shot(page, 'apppass-list');
+    return { password };
+  },
+
+  // A state-changing POST from a signed-in page without the CSRF token is refused; the same
+  // request with the token goes through.
+  async csrf(page) {
+    await signIn(page);
+    const statuses = await page.evaluate(async () => {
+      const post = (body) => fetch('/apppass/new', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body,
+      }).then((r) => r.status);
+      const token = document.querySelector('input[name=csrf]').value;
+      return {
+        without: await post('label=nocsrf&proto=all&days=0'),
+        wrong: await post('label=wrongcsrf&proto=all&days=0&csrf=' + 'A'.repeat(43)),
+        with: await post(`label=withcsrf&proto=all&days=0&csrf=${encodeURIComponent(token)}`),
+      };
+    });
+    check(statuses.without === 403, `no token: ${statuses.without}`);
+    check(statuses.wrong === 403, `wrong token: ${statuses.wrong}`);
+    check(statuses.with === 200, `right token: ${statuses.with}`);
+    return statuses;
+  },
+};
+
+async function main() {
+  const name = process.argv[2];
+  const scenario = scenarios[name];
+  if (scenario === undefined) throw new Error(`unknown scenario ${name}`);
+  const { browser, page } = await launch();
+  try {
+    const result = await scenario(page);
+    console.log(JSON.stringify(result));
+  } catch (e) {
+    await shot(page, `${name}-failure`).catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e));
+  process.exit(1);
+});

@@ -1,0 +1,92 @@
+"""The portal in a real browser: Debian's chromium, headless, driven by playwright-core from
+npm (tests/browser/, installed with `npm ci` by contrib/install-deps). Each test starts the
+daemon here and runs one scenario of tests/browser/portal.mjs; screenshots of every page land in
+<build>/browser-artifacts/."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from twofold_harness import REPO, build_dir, twofold_cli_path
+
+BROWSER_DIR = REPO / "tests" / "browser"
+SCENARIO_TIMEOUT = 120
+
+
+def spki_hash(cert):
+    """base64 SHA-256 of the certificate's public key, for --ignore-certificate-errors-spki-list."""
+    pub = subprocess.run(["openssl", "x509", "-in", str(cert), "-pubkey", "-noout"],
+                         check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         check=True, capture_output=True).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"], input=der, check=True,
+                            capture_output=True).stdout
+    return subprocess.run(["base64"], input=digest, check=True,
+                          capture_output=True).stdout.decode().strip()
+
+
+@pytest.fixture
+def browser_env(server):
+    """The started server with a portal and user alice, and the scenario runner."""
+    assert shutil.which("node"), "node is missing: run contrib/install-deps"
+    assert Path("/usr/bin/chromium").exists(), "chromium is missing: run contrib/install-deps"
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
+        "playwright-core is missing: run contrib/install-deps (npm ci in tests/browser)"
+    server.enable_portal()
+    server.enable_imap()
+    user = server.add_user("alice")
+    server.start()
+    artifacts = build_dir() / "browser-artifacts"
+
+    def run(scenario, **extra):
+        shutil.rmtree(artifacts / scenario, ignore_errors=True)  # no picture of an older run
+        env = dict(os.environ, TWOFOLD_PORTAL=server.portal_origin, TWOFOLD_USER=user.name,
+                   TWOFOLD_PASSWORD=user.password, TWOFOLD_TOTP=user.secret,
+                   TWOFOLD_ARTIFACTS=str(artifacts / scenario),
+                   TWOFOLD_SPKI=spki_hash(server.cert), TWOFOLD_CLI=str(twofold_cli_path()),
+                   TWOFOLD_CONF=str(server.conf), **extra)
+        r = subprocess.run(["node", str(BROWSER_DIR / "portal.mjs"), scenario], env=env,
+                           capture_output=True, text=True, timeout=SCENARIO_TIMEOUT)
+        assert r.returncode == 0, (f"scenario {scenario} failed:\n{r.stderr}\n{r.stdout}\n"
+                                   f"--- twofoldd log:\n{server.log()}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    return server, user, run, artifacts
+
+
+def test_signin_and_every_page(browser_env):
+    server, user, run, artifacts = browser_env
+    run("signin-totp")
+    for page in ("signin", "overview", "totp", "apppass", "recovery", "log"):
+        png = artifacts / "signin-totp" / f"{page}.png"
+        assert png.stat().st_size > 1000, f"no screenshot of {page}"
+
+
+def test_totp_enrolment(browser_env):
+    server, user, run, _ = browser_env
+    secret = run("totp-enrol")["secret"]
+    assert secret != user.secret
+    out = subprocess.run(["sqlite3", str(server.state_dir / "auth.db"),
+                          "SELECT count(*) FROM factors WHERE kind = 'totp' AND pending = 1"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    assert out == "0", "the new seed is still pending after the browser confirmed it"
+
+
+def test_app_password_shown_once(browser_env):
+    server, user, run, _ = browser_env
+    password = run("apppass")["password"]
+    imap = server.imap()
+    imap.login("alice", password)
+    imap.logout()
+
+
+def test_post_without_csrf_refused(browser_env):
+    server, user, run, _ = browser_env
+    run("csrf")
+    labels = server.cli("apppass", "list", "alice").stdout
+    assert "withcsrf" in labels
+    assert "nocsrf" not in labels and "wrongcsrf" not in labels
