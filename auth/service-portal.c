@@ -1,6 +1,8 @@
 #include "auth/service-portal.h"
 #include "auth/admin.h"
 #include "auth/policy-private.h"
+#include "auth/webauthn.h"
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -157,7 +159,8 @@ static int portal_session_find(struct auth_policy *p, const char *id,
 	return p->module->portal_session_get(p->store, hash, time(NULL), s_r, error_r);
 }
 
-/* Makes a session for user and puts [id, csrf, user, expires] in the reply. */
+/* Makes a session for user (NULL: read back with the session) and puts [id, csrf, user,
+ * expires] in the reply. */
 static int portal_session_start(struct portal_call *c, int64_t user_id, const char *user,
                                 enum auth_portal_level level)
 {
@@ -170,14 +173,17 @@ static int portal_session_start(struct portal_call *c, int64_t user_id, const ch
 	portal_session_hash(id, s.hash);
 	s.created = time(NULL);
 	s.expires = s.created + (time_t)c->p->cfg->portal_session_lifetime;
-	if (c->p->module->portal_session_put(c->p->store, &s, &error) < 0) {
-		log_error("portal session for %s: %s", user, error);
+	if (c->p->module->portal_session_put(c->p->store, &s, &error) < 0 ||
+	    (user == NULL &&
+	     c->p->module->portal_session_get(c->p->store, s.hash, s.created, &s, &error) <= 0)) {
+		log_error("portal session for user %lld: %s", (long long)user_id,
+		          error != NULL ? error : "gone");
 		return portal_refuse(c, IPC_PORTAL_TEMPFAIL, "");
 	}
 	c->cols = 4;
 	portal_cell(c, id);
 	portal_cell(c, s.csrf);
-	portal_cell(c, user);
+	portal_cell(c, user != NULL ? user : s.user);
 	portal_cell_i64(c, s.expires);
 	sodium_memzero(id, sizeof(id));
 	sodium_memzero(&s, sizeof(s));
@@ -254,13 +260,14 @@ static void portal_overview_row(const struct admin_user_info *info, void *ctx)
 {
 	struct portal_call *c = ctx;
 
-	c->cols = 6;
+	c->cols = 7;
 	portal_cell_i64(c, info->has_totp);
 	portal_cell_i64(c, info->apppasses);
 	portal_cell_i64(c, info->recovery_left);
 	portal_cell_i64(c, info->stolen_password_signs);
 	portal_cell_i64(c, info->last_login);
 	portal_cell_i64(c, info->failures);
+	portal_cell_i64(c, info->keys);
 }
 
 static int portal_op_overview(struct portal_call *c)
@@ -396,6 +403,172 @@ static int portal_op_log(struct portal_call *c)
 	return portal_admin_result(c, rc, error);
 }
 
+/* ---- security keys ---- */
+
+/* base64url (no padding) -> bytes; NULL when malformed or longer than max. */
+static unsigned char *portal_b64_decode(const char *s, size_t max, size_t *len_r)
+{
+	size_t cap = strlen(s) * 3 / 4 + 3;
+	unsigned char *out;
+
+	if (cap > max + 3)
+		return NULL;
+	out = xmalloc(cap);
+	if (sodium_base642bin(out, cap, s, strlen(s), NULL, len_r, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    *len_r > max) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void portal_cell_b64(struct portal_call *c, const unsigned char *bin, size_t len)
+{
+	size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *text = xmalloc(size);
+
+	sodium_bin2base64(text, size, bin, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	portal_cell(c, text);
+	free(text);
+}
+
+/* argv: the invite token. A single-use link from `twofold key invite` becomes a session that
+ * may add a security key and nothing else. */
+static int portal_op_enrol(struct portal_call *c)
+{
+	const char *error = NULL;
+	int64_t user_id;
+
+	if (admin_key_invite_consume(c->p, c->argv[0], time(NULL), &user_id, &error) < 0) {
+		log_info("portal: enrolment link refused from %s: %s", c->ip, error);
+		return portal_refuse(
+		    c, IPC_PORTAL_REFUSED,
+		    "This enrolment link does not work any more (it was used, or it "
+		    "has expired). Ask your administrator for a new one.");
+	}
+	return portal_session_start(c, user_id, NULL, AUTH_PORTAL_ENROL);
+}
+
+/* A registration challenge for the session's user: [challenge, rp id, user name, user handle,
+ * the user's credential ids (space-separated), expires]. */
+static int portal_op_key_options(struct portal_call *c)
+{
+	struct admin_key_options o;
+	const char *error = NULL;
+	struct buf ids;
+
+	if (admin_key_challenge(c->p, c->session->user, ADMIN_KEY_REGISTER, 0, time(NULL), &o,
+	                        &error) < 0)
+		return portal_admin_result(c, -1, error);
+	c->cols = 6;
+	portal_cell_b64(c, o.challenge, sizeof(o.challenge));
+	portal_cell(c, o.rp_id);
+	portal_cell(c, o.user_name);
+	portal_cell_b64(c, o.user_handle, sizeof(o.user_handle));
+	buf_init(&ids);
+	for (size_t i = 0; i < o.ncreds; i++) {
+		size_t size = sodium_base64_ENCODED_LEN(o.creds[i].len,
+		                                        sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		char *text = buf_reserve(&ids, size + 1);
+
+		sodium_bin2base64(text, size, o.creds[i].id, o.creds[i].len,
+		                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		buf_added(&ids, strlen(text));
+		if (i + 1 < o.ncreds)
+			buf_append_str(&ids, " ");
+	}
+	portal_cell(c, ids.data != NULL ? ids.data : "");
+	buf_free(&ids);
+	portal_cell_i64(c, o.expires);
+	admin_key_options_free(&o);
+	return 0;
+}
+
+/* argv: clientDataJSON, attestationObject, raw credential id (base64url), label. An
+ * enrolment session ends with the key it was for: the link gives one key. */
+static int portal_op_key_register(struct portal_call *c)
+{
+	struct admin_key_response r = {0};
+	unsigned char *cd, *att, *id;
+	const char *error = NULL;
+	int64_t key_id;
+	int rc = -1;
+
+	cd = portal_b64_decode(c->argv[0], WEBAUTHN_CLIENT_DATA_MAX, &r.client_data_len);
+	att = portal_b64_decode(c->argv[1], WEBAUTHN_ATTESTATION_MAX, &r.attestation_len);
+	id = portal_b64_decode(c->argv[2], WEBAUTHN_CRED_ID_MAX, &r.cred_id_len);
+	r.client_data = cd;
+	r.attestation = att;
+	r.cred_id = id;
+	if (cd != NULL && att != NULL && id != NULL)
+		rc = admin_key_register(c->p, c->session->user, &r, c->argv[3], c->ip, time(NULL),
+		                        &key_id, &error);
+	else
+		error = "the browser's answer is malformed";
+	free(cd);
+	free(att);
+	free(id);
+	if (rc < 0) {
+		log_info("portal: security key for %s refused: %s", c->session->user, error);
+		return portal_refuse(c, IPC_PORTAL_REFUSED, "The security key was not registered.");
+	}
+	if (c->session->level == AUTH_PORTAL_ENROL)
+		(void)c->p->module->portal_session_del(c->p->store, c->session->hash, &error);
+	c->cols = 1;
+	portal_cell_i64(c, key_id);
+	return 0;
+}
+
+static void portal_key_row(const struct admin_key_info *k, void *ctx)
+{
+	struct portal_call *c = ctx;
+
+	portal_cell_i64(c, k->id);
+	portal_cell(c, k->label);
+	portal_cell(c, k->alg);
+	portal_cell_i64(c, k->created);
+	portal_cell_i64(c, k->last_used);
+	portal_cell(c, k->last_ip);
+}
+
+static int portal_op_key_list(struct portal_call *c)
+{
+	const char *error = NULL;
+	int rc;
+
+	c->cols = 6;
+	rc = admin_key_list(c->p, c->session->user, portal_key_row, c, &error);
+	return portal_admin_result(c, rc, error);
+}
+
+/* The id in argv[0], or 0 when it is not one. */
+static int64_t portal_arg_id(const char *s)
+{
+	char *end;
+	long long id = strtoll(s, &end, 10);
+
+	return s[0] != '\0' && *end == '\0' && id > 0 ? id : 0;
+}
+
+static int portal_op_key_rename(struct portal_call *c)
+{
+	const char *error = NULL;
+
+	return portal_admin_result(
+	    c,
+	    admin_key_rename(c->p, c->session->user, portal_arg_id(c->argv[0]), c->argv[1], &error),
+	    error);
+}
+
+static int portal_op_key_remove(struct portal_call *c)
+{
+	const char *error = NULL;
+
+	return portal_admin_result(
+	    c, admin_key_remove(c->p, c->session->user, portal_arg_id(c->argv[0]), &error), error);
+}
+
 static const struct portal_op portal_ops[] = {
     {"signin", portal_op_signin, 3, PORTAL_NEED_NOTHING},
     {"session", portal_op_session, 0, PORTAL_NEED_SESSION},
@@ -409,6 +582,12 @@ static const struct portal_op portal_ops[] = {
     {"totp_remove", portal_op_totp_remove, 0, PORTAL_NEED_FULL_CSRF},
     {"recovery_new", portal_op_recovery_new, 0, PORTAL_NEED_FULL_CSRF},
     {"log", portal_op_log, 0, PORTAL_NEED_FULL},
+    {"enrol", portal_op_enrol, 1, PORTAL_NEED_NOTHING},
+    {"key_options", portal_op_key_options, 0, PORTAL_NEED_SESSION},
+    {"key_register", portal_op_key_register, 4, PORTAL_NEED_SESSION_CSRF},
+    {"key_list", portal_op_key_list, 0, PORTAL_NEED_FULL},
+    {"key_rename", portal_op_key_rename, 2, PORTAL_NEED_FULL_CSRF},
+    {"key_remove", portal_op_key_remove, 1, PORTAL_NEED_FULL_CSRF},
 };
 
 /* ---- dispatch ---- */

@@ -37,6 +37,7 @@ static void html_nav(struct buf *b, const struct portal_req *r)
 {
 	static const char *const links[][2] = {
 	    {"/", "Overview"},
+	    {"/keys", "Security keys"},
 	    {"/totp", "Authenticator app"},
 	    {"/apppass", "App passwords"},
 	    {"/recovery", "Recovery codes"},

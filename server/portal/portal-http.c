@@ -56,6 +56,12 @@ static const struct portal_route portal_routes[] = {
     {"GET", "/recovery", portal_page_recovery},
     {"POST", "/recovery/new", portal_post_recovery_new},
     {"GET", "/log", portal_page_log},
+    {"GET", "/enrol", portal_page_enrol},
+    {"POST", "/enrol", portal_post_enrol},
+    {"GET", "/keys", portal_page_keys},
+    {"POST", "/keys/register", portal_post_keys_register},
+    {"POST", "/keys/rename", portal_post_keys_rename},
+    {"POST", "/keys/remove", portal_post_keys_remove},
     {"GET", "/static/portal.css", portal_static},
     {"GET", "/static/portal.js", portal_static},
 };

@@ -121,6 +121,8 @@ static void portal_home_render(struct portal_req *r, const struct portal_answer 
 	html_begin(&b, r, "Your sign-in methods");
 	portal_home_alarm(&b, portal_answer_cell(a, 0, 3));
 	buf_append_str(&b, "<ul class=\"cards\">");
+	buf_printf(&b, "<li><a href=\"/keys\">Security keys</a>: %d</li>",
+	           atoi(portal_answer_cell(a, 0, 6)));
 	buf_printf(&b, "<li><a href=\"/totp\">Authenticator app</a>: %s</li>",
 	           strcmp(portal_answer_cell(a, 0, 0), "1") == 0 ? "set up" : "not set up");
 	buf_printf(&b, "<li><a href=\"/apppass\">App passwords</a>: %d active</li>",

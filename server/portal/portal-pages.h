@@ -11,6 +11,8 @@ portal_handler portal_page_totp, portal_post_totp_begin, portal_post_totp_confir
     portal_post_totp_remove;
 portal_handler portal_page_recovery, portal_post_recovery_new;
 portal_handler portal_page_log;
+portal_handler portal_page_enrol, portal_post_enrol, portal_page_keys, portal_post_keys_register,
+    portal_post_keys_rename, portal_post_keys_remove;
 portal_handler portal_static;
 
 /* An SVG drawing of text as a QR code (libqrencode), appended to b. -1 if it does not fit. */

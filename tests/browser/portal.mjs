@@ -40,6 +40,29 @@ async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
+// A DevTools virtual authenticator ('ctap2' or 'u2f') that says yes at once.
+async function authenticator(context, page, protocol) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol,
+      transport: 'usb',
+      hasResidentKey: false,
+      hasUserVerification: false,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+// Registers a key on the /keys page already shown; returns the text of the result page.
+async function addKey(page, label) {
+  await page.fill('#key-register input[name=label]', label);
+  await Promise.all([page.waitForURL(`${origin}/keys/register`), page.click('#key-add')]);
+  return page.textContent('main');
+}
+
 async function launch() {
   const browser = await chromium.launch({
     executablePath: process.env.TWOFOLD_CHROMIUM || '/usr/bin/chromium',
@@ -71,6 +94,77 @@ async function signIn(page, code) {
 // ---- scenarios ----------------------------------------------------------------------------
 
 const scenarios = {
+  // The admin's invite link (TWOFOLD_INVITE): a GET shows a button, the POST opens an
+  // enrolment session, the key is registered with the virtual authenticator
+  // (TWOFOLD_PROTOCOL: ctap2 or u2f); the link then works no more.
+  async 'key-invite'(page, context) {
+    const protocol = env('TWOFOLD_PROTOCOL');
+    await authenticator(context, page, protocol);
+    await page.goto(env('TWOFOLD_INVITE'));
+    await shot(page, 'enrol');
+    await Promise.all([page.waitForURL(`${origin}/keys`), page.click('button[type=submit]')]);
+    await shot(page, 'enrol-keys');
+    const text = await addKey(page, `${protocol} key`);
+    check(text.includes('Your security key is registered'), `registered: ${text}`);
+    await shot(page, 'enrol-done');
+    await page.goto(`${origin}/keys`);
+    check(new URL(page.url()).pathname === '/signin', 'the enrolment session ended with the key');
+    await page.goto(env('TWOFOLD_INVITE'));
+    await page.click('button[type=submit]');
+    const again = await page.textContent('main');
+    check(again.includes('does not work any more'), 'the invite works once');
+    return {};
+  },
+
+  // Signed in with password + code: add a key, rename it; a registration whose
+  // clientDataJSON names another origin is refused; a registration answer sent again (its
+  // challenge used up) is refused; remove the key.
+  async 'key-manage'(page, context) {
+    await authenticator(context, page, 'ctap2');
+    await signIn(page);
+    await page.goto(`${origin}/keys`);
+    // wrong origin: the browser's clientDataJSON, changed on the way (attestation "none"
+    // signs nothing over it, so only the origin check can catch this)
+    await page.route(`${origin}/keys/register`, async (route) => {
+      const form = new URLSearchParams(route.request().postData());
+      const cd = JSON.parse(Buffer.from(form.get('client_data'), 'base64url').toString());
+      cd.origin = 'https://evil.example';
+      form.set('client_data', Buffer.from(JSON.stringify(cd)).toString('base64url'));
+      await route.continue({ postData: form.toString() });
+    });
+    const refused = await addKey(page, 'evil');
+    check(refused.includes('was not registered'), `wrong origin refused: ${refused}`);
+    await shot(page, 'key-refused');
+    await page.unroute(`${origin}/keys/register`);
+    // a good one, its request kept
+    await page.goto(`${origin}/keys`);
+    let kept;
+    page.on('request', (req) => {
+      if (req.url() === `${origin}/keys/register`) kept = req.postData();
+    });
+    const ok = await addKey(page, 'blue key');
+    check(ok.includes('Your security key is registered'), `registered: ${ok}`);
+    await page.goto(`${origin}/keys`);
+    await shot(page, 'keys');
+    check((await page.textContent('#keys')).includes('blue key'), 'listed');
+    await page.fill('#keys input[name=label]', 'red key');
+    await Promise.all([page.waitForURL(`${origin}/keys`), page.click('form[action="/keys/rename"] button')]);
+    check((await page.textContent('#keys')).includes('red key'), 'renamed');
+    await Promise.all([page.waitForURL(`${origin}/keys`), page.click('form[action="/keys/remove"] button')]);
+    check((await page.$('#keys')) === null, 'removed');
+    // the same answer again: its challenge is used up (and the key it made is gone)
+    const status = await page.evaluate(async (body) => {
+      const r = await fetch('/keys/register', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      return r.status;
+    }, kept);
+    check(status === 422, `replayed registration refused: ${status}`);
+    return {};
+  },
+
   // Sign in with password + code and visit every page once.
   async 'signin-totp'(page) {
     await signIn(page);
@@ -149,9 +243,9 @@ async function main() {
   const name = process.argv[2];
   const scenario = scenarios[name];
   if (scenario === undefined) throw new Error(`unknown scenario ${name}`);
-  const { browser, page } = await launch();
+  const { browser, context, page } = await launch();
   try {
-    const result = await scenario(page);
+    const result = await scenario(page, context);
     console.log(JSON.stringify(result));
   } catch (e) {
     await shot(page, `${name}-failure`).catch(() => {});

@@ -90,3 +90,26 @@ def test_post_without_csrf_refused(browser_env):
     labels = server.cli("apppass", "list", "alice").stdout
     assert "withcsrf" in labels
     assert "nocsrf" not in labels and "wrongcsrf" not in labels
+
+
+def invite(server, name):
+    """`twofold key invite NAME`: the enrolment URL (the last line printed)."""
+    lines = [ln.strip() for ln in server.cli("key", "invite", name).stdout.splitlines()]
+    url = [ln for ln in lines if ln.startswith(server.portal_origin + "/enrol?t=")]
+    assert url, f"no enrolment URL in {lines}"
+    return url[-1]
+
+
+@pytest.mark.parametrize("protocol", ["ctap2", "u2f"])
+def test_key_from_invite_link(browser_env, protocol):
+    server, user, run, _ = browser_env
+    run("key-invite", TWOFOLD_INVITE=invite(server, "alice"), TWOFOLD_PROTOCOL=protocol)
+    keys = server.cli("key", "list", "alice").stdout
+    assert f"{protocol} key" in keys, keys
+
+
+def test_keys_managed_and_bad_registrations_refused(browser_env):
+    server, user, run, _ = browser_env
+    run("key-manage")
+    keys = server.cli("key", "list", "alice").stdout
+    assert "evil" not in keys and "blue key" not in keys and "red key" not in keys, keys

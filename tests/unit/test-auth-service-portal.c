@@ -54,9 +54,8 @@ static void sign_in(struct env *e, char sid[64], char csrf[64])
 {
 	struct answer a;
 
-	assert_int_equal(call(e, "signin", "", "", 3,
-	                      (const char *const[]){"alice", TEST_PASSWORD, ""}, &a),
-	                 0);
+	assert_int_equal(
+	    call(e, "signin", "", "", 3, (const char *const[]){"alice", TEST_PASSWORD, ""}, &a), 0);
 	assert_int_equal(a.status, IPC_PORTAL_OK);
 	assert_int_equal(a.rows, 1);
 	assert_int_equal(a.cols, 4);
@@ -89,9 +88,9 @@ static void test_signin_and_session(void **state)
 	assert_string_equal(a.cells[1], "2");
 	assert_string_equal(a.cells[2], csrf);
 	/* a wrong password: refused with the policy's delay, no session */
-	assert_int_equal(call(e, "signin", "", "", 3,
-	                      (const char *const[]){"alice", "wrong password!", ""}, &a),
-	                 0);
+	assert_int_equal(
+	    call(e, "signin", "", "", 3, (const char *const[]){"alice", "wrong password!", ""}, &a),
+	    0);
 	assert_int_equal(a.status, IPC_PORTAL_FAIL);
 	assert_true(a.delay_ms >= 2000);
 	assert_int_equal(a.rows, 0);
@@ -148,8 +147,8 @@ static void test_enrol_level_limited(void **state)
 	struct answer a;
 
 	assert_int_equal(e->p == NULL, 0);
-	assert_int_equal(auth_module_sqlite.user_get(auth_policy_store(e->p), "alice", &user, &error),
-	                 1);
+	assert_int_equal(
+	    auth_module_sqlite.user_get(auth_policy_store(e->p), "alice", &user, &error), 1);
 	s.user_id = user.id;
 	auth_user_clear(&user);
 	crypto_generichash(s.hash, AUTH_HASH_LEN, (const unsigned char *)sid, strlen(sid), NULL, 0);
@@ -180,6 +179,59 @@ static void test_protocol_violations(void **state)
 	assert_int_equal(auth_service_portal(e->p, &in, &out), -1);
 }
 
+/* An invite link opens an enrolment session once; that session may ask for a registration
+ * challenge but not see or change anything else. */
+static void test_enrol_invite(void **state)
+{
+	struct env *e = *state;
+	char *token = NULL, sid[64];
+	const char *error = NULL;
+	struct answer a;
+	time_t expires;
+
+	free(e->cfg->portal_origin);
+	e->cfg->portal_origin = xstrdup("https://mail.example.org");
+	assert_int_equal(admin_key_invite(e->p, "alice", 1, time(NULL), &token, &expires, &error),
+	                 0);
+	assert_int_equal(call(e, "enrol", "", "", 1, (const char *const[]){token}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_OK);
+	assert_string_equal(a.cells[2], "alice");
+	snprintf(sid, sizeof(sid), "%s", a.cells[0]);
+	/* the same link again: refused, with a message for the user */
+	assert_int_equal(call(e, "enrol", "", "", 1, (const char *const[]){token}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	assert_non_null(strstr(a.message, "does not work any more"));
+	assert_int_equal(call(e, "enrol", "", "", 1, (const char *const[]){"nonsense"}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	/* what the enrolment session may do */
+	assert_int_equal(call(e, "key_options", sid, "", 0, NULL, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_OK);
+	assert_int_equal(a.cols, 6);
+	assert_string_equal(a.cells[1], "mail.example.org");
+	assert_string_equal(a.cells[2], "alice");
+	assert_int_equal(call(e, "key_list", sid, "", 0, NULL, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_NO_SESSION);
+	assert_int_equal(call(e, "apppass_list", sid, "", 0, NULL, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_NO_SESSION);
+	/* a registration that is no WebAuthn answer at all: refused, the session stays */
+	assert_int_equal(call(e, "session", sid, "", 0, NULL, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_OK);
+	{
+		char csrf[64];
+
+		snprintf(csrf, sizeof(csrf), "%s", a.cells[2]);
+		assert_int_equal(call(e, "key_register", sid, csrf, 4,
+		                      (const char *const[]){"e30", "oA", "AAAA", "x"}, &a),
+		                 0);
+		assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+		assert_int_equal(call(e, "key_register", sid, csrf, 4,
+		                      (const char *const[]){"not base64!", "", "", ""}, &a),
+		                 0);
+		assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	}
+	xfree_secret_str(&token);
+}
+
 /* A store made before the portal existed gets its sessions table at the next open. */
 static void test_old_store_gets_sessions(void **state)
 {
@@ -204,6 +256,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_enrol_level_limited, setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_protocol_violations, setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_old_store_gets_sessions, setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrol_invite, setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
