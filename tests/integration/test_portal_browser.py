@@ -43,10 +43,12 @@ def browser_env(server):
     artifacts = build_dir() / "browser-artifacts"
 
     def run(scenario, **extra):
-        shutil.rmtree(artifacts / scenario, ignore_errors=True)  # no picture of an older run
+        shots = artifacts / "-".join([scenario] + ([extra["TWOFOLD_PROTOCOL"]]
+                                                   if "TWOFOLD_PROTOCOL" in extra else []))
+        shutil.rmtree(shots, ignore_errors=True)  # no picture of an older run
         env = dict(os.environ, TWOFOLD_PORTAL=server.portal_origin, TWOFOLD_USER=user.name,
                    TWOFOLD_PASSWORD=user.password, TWOFOLD_TOTP=user.secret,
-                   TWOFOLD_ARTIFACTS=str(artifacts / scenario),
+                   TWOFOLD_ARTIFACTS=str(shots),
                    TWOFOLD_SPKI=spki_hash(server.cert), TWOFOLD_CLI=str(twofold_cli_path()),
                    TWOFOLD_CONF=str(server.conf), **extra)
         r = subprocess.run(["node", str(BROWSER_DIR / "portal.mjs"), scenario], env=env,
