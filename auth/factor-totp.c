@@ -131,23 +131,43 @@ char *totp_uri(const char *issuer, const char *user, const unsigned char *seed, 
 	return uri;
 }
 
+/* Keyed hash of (user, code, where): where is the client's network. */
 static void totp_grace_hash(const struct factor_ctx *ctx, const char *code, size_t len,
-                            unsigned char out[AUTH_HASH_LEN])
+                            const char *where, unsigned char out[AUTH_HASH_LEN])
 {
 	char id[32];
-	const char *parts[3] = {id, code, ctx->net};
+	const char *parts[3] = {id, code, where};
 	size_t lens[3];
 
 	snprintf(id, sizeof(id), "%lld", (long long)ctx->user->id);
 	lens[0] = strlen(id);
 	lens[1] = len;
-	lens[2] = strlen(ctx->net);
+	lens[2] = strlen(where);
 	factor_keyed_hash(ctx->keys->grace, parts, lens, 3, out);
 }
 
 static bool totp_grace_on(const struct factor_ctx *ctx)
 {
 	return ctx->cfg->mfa_grace > 0 && ctx->net[0] != '\0';
+}
+
+/* 1 when this code is in grace for the client's network. Entries made before grace followed a
+ * network were keyed by the client's address: they are honoured until they run out (mfa_grace
+ * at most), so that clients in grace at an upgrade do not look like guessers. */
+static int totp_grace_check(struct factor_ctx *ctx, const char *code, size_t len,
+                            const unsigned char grace[AUTH_HASH_LEN])
+{
+	const struct auth_module *m = ctx->store->module;
+	unsigned char by_address[AUTH_HASH_LEN];
+	int rc;
+
+	if (!totp_grace_on(ctx))
+		return 0;
+	rc = m->grace_check(ctx->store, grace, ctx->now, &ctx->error);
+	if (rc != 0 || strcmp(ctx->ip, ctx->net) == 0)
+		return rc;
+	totp_grace_hash(ctx, code, len, ctx->ip, by_address);
+	return m->grace_check(ctx->store, by_address, ctx->now, &ctx->error);
 }
 
 /* 1 when the seed was found and opened. */
@@ -200,13 +220,11 @@ static enum factor_result totp_verify(struct factor_ctx *ctx, const char *code, 
 		ctx->reason = "bad-code";
 		return FACTOR_FAIL;
 	}
-	totp_grace_hash(ctx, code, len, grace);
-	if (totp_grace_on(ctx)) {
-		rc = ctx->store->module->grace_check(ctx->store, grace, ctx->now, &ctx->error);
-		if (rc != 0) {
-			ctx->factor = "grace";
-			return rc < 0 ? FACTOR_TEMPFAIL : FACTOR_OK;
-		}
+	totp_grace_hash(ctx, code, len, ctx->net, grace);
+	rc = totp_grace_check(ctx, code, len, grace);
+	if (rc != 0) {
+		ctx->factor = "grace";
+		return rc < 0 ? FACTOR_TEMPFAIL : FACTOR_OK;
 	}
 	rc = totp_load_seed(ctx, &seed, &seed_len);
 	if (rc < 0)

@@ -639,6 +639,41 @@ static void test_grace_roams_within_24_and_64(void **state)
 	xfree_secret(seed, len);
 }
 
+/* A grace entry made before grace followed the network (keyed by the client's address) still
+ * holds for that address until it runs out: clients in grace at the upgrade are no guessers. */
+static void test_grace_by_address_from_before(void **state)
+{
+	struct env *e = *state;
+	unsigned char hash[AUTH_HASH_LEN];
+	struct auth_store *store = auth_policy_store(e->p);
+	struct auth_user u;
+	struct auth_reply r;
+	const char *error;
+	char id[32], code[16], *seed, *s;
+	size_t len;
+
+	e->cfg->mfa_grace = 8 * 3600;
+	env_add_user(e, "ada");
+	seed = env_enroll(e, "ada", &len);
+	assert_int_equal(auth_module_sqlite.user_get(store, "ada", &u, &error), 1);
+	env_code(e, seed, len, TEST_T0, code);
+	snprintf(id, sizeof(id), "%lld", (long long)u.id);
+	factor_keyed_hash(e->p->keys.grace, (const char *const[]){id, code, "192.0.2.10"},
+	                  (const size_t[]){strlen(id), strlen(code), strlen("192.0.2.10")}, 3,
+	                  hash);
+	assert_int_equal(
+	    auth_module_sqlite.grace_put(store, u.id, hash, TEST_T0, TEST_T0 + 3600, &error), 1);
+	auth_user_clear(&u);
+	s = xasprintf("%s%s", TEST_PASSWORD, code);
+	r = login_from(e, "ada", s, "192.0.2.10", TEST_T0 + 600);
+	assert_int_equal(r.result, AUTH_OK);
+	assert_string_equal(r.factor, "grace");
+	assert_int_equal(login_from(e, "ada", s, "192.0.2.11", TEST_T0 + 601).result, AUTH_FAIL);
+	assert_int_equal(login_from(e, "ada", s, "192.0.2.10", TEST_T0 + 3601).result, AUTH_FAIL);
+	free(s);
+	xfree_secret(seed, len);
+}
+
 /* A source stays familiar for familiar_days after the last login from it, and at least as
  * long as device grace lasts. */
 static void test_familiar_window(void **state)
@@ -779,6 +814,7 @@ int main(void)
 	    T(test_stale_client_cannot_lock_out_other_devices),
 	    T(test_missing_code_alarm_counted_little),
 	    T(test_grace_roams_within_24_and_64),
+	    T(test_grace_by_address_from_before),
 	    T(test_familiar_window),
 	    T(test_used_codes_bounded),
 	    T(test_unlock_clears_alarm_and_lockouts),
