@@ -1,6 +1,6 @@
 /* Fuzz target for storage/mime.c. The first byte picks a chunk size and small limits; the rest is
  * a message. Checks that regions stay inside the message and that every part renders, and runs
- * the display decoders over every header value kept. */
+ * the display decoders and the address text over every header value kept. */
 #include "common/buf.h"
 #include "storage/mime.h"
 
@@ -21,6 +21,11 @@ static void check_part(const struct mime_part *part, uint64_t total, struct buf 
 		mime_param_decode(&part->params[i], scratch);
 	if (part->envelope != NULL && part->envelope->subject != NULL)
 		mime_decode_words(part->envelope->subject, scratch);
+	/* the address text SEARCH FROM/TO/CC/BCC match against */
+	if (part->envelope != NULL && part->envelope->from != NULL)
+		mime_addresses_text(part->envelope->from, scratch);
+	if (part->envelope != NULL && part->envelope->to != NULL)
+		mime_addresses_text(part->envelope->to, scratch);
 	buf_reset(scratch);
 	for (const struct mime_part *c = part->children; c != NULL; c = c->next) {
 		if (c->header_offset < part->body_offset)
