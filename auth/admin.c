@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yubikey.h>
 
 #define ADMIN_PASSWORD_MIN   8
 #define ADMIN_PASSWORD_MAX   512
@@ -302,6 +303,7 @@ static int admin_user_info(struct auth_policy *p, const struct auth_user *user,
 		return -1;
 	info->has_totp = rc == 1;
 	if (m->apppass_list(p->store, user->id, admin_count_apppass, &apc, err) < 0 ||
+	    m->yubikey_count(p->store, user->id, &info->yubikeys, err) < 0 ||
 	    m->recovery_count(p->store, user->id, &info->recovery_left, err) < 0 ||
 	    m->webauthn_list(p->store, user->id, admin_count_key, &info->keys, err) < 0)
 		return -1;
@@ -581,6 +583,179 @@ int admin_apppass_revoke(struct auth_policy *p, const char *name, int64_t id, co
 		return admin_store_error(p, err, error_r);
 	if (rc == 0)
 		return admin_fail(p, error_r, "no app password with that id for '%s'", name);
+	return 0;
+}
+
+/* ---- YubiKeys ---- */
+
+/* Lower-cases s into out (size len + 1) when it is exactly len characters of alphabet. */
+static bool admin_fold(const char *s, size_t len, const char *alphabet, char *out)
+{
+	if (s == NULL || strnlen(s, len + 1) != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		out[i] = (char)tolower((unsigned char)s[i]);
+		if (strchr(alphabet, out[i]) == NULL)
+			return false;
+	}
+	out[len] = '\0';
+	return true;
+}
+
+static int admin_yubikey_values(const char *aes_key, const char *private_id, const char *public_id,
+                                struct admin_yubikey_secrets *v, const char **error_r)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (!admin_fold(aes_key, 32, hex, v->aes_key))
+		*error_r = "the AES key must be 32 hex digits";
+	else if (!admin_fold(private_id, 12, hex, v->private_id))
+		*error_r = "the private id must be 12 hex digits";
+	else if (!admin_fold(public_id, YUBIKEY_PUBLIC_ID_LEN, YUBIKEY_MODHEX_MAP, v->public_id))
+		*error_r = "the public id must be 12 modhex characters (cbdefghijklnrtuv)";
+	else
+		return 0;
+	sodium_memzero(v, sizeof(*v));
+	return -1;
+}
+
+bool admin_yubikey_values_valid(const char *aes_key, const char *private_id, const char *public_id,
+                                const char **error_r)
+{
+	struct admin_yubikey_secrets v;
+	int rc = admin_yubikey_values(aes_key, private_id, public_id, &v, error_r);
+
+	sodium_memzero(&v, sizeof(v));
+	return rc == 0;
+}
+
+/* Seals the AES key and the private id the way yubikey_otp_decrypt reads them. */
+static void admin_yubikey_seal(struct auth_policy *p, const struct admin_yubikey_secrets *v,
+                               struct auth_yubikey *yk)
+{
+	unsigned char secret[YUBIKEY_SECRET_LEN];
+
+	yubikey_hex_decode((char *)secret, v->aes_key, YUBIKEY_AES_KEY_LEN);
+	yubikey_hex_decode((char *)secret + YUBIKEY_AES_KEY_LEN, v->private_id,
+	                   YUBIKEY_PRIVATE_ID_LEN);
+	totp_seed_seal(&p->keys, secret, sizeof(secret), &yk->sealed, &yk->sealed_len);
+	sodium_memzero(secret, sizeof(secret));
+}
+
+static int admin_yubikey_store(struct auth_policy *p, const char *name,
+                               const struct admin_yubikey_secrets *v, const char **error_r)
+{
+	struct auth_yubikey yk = {0};
+	struct auth_user user;
+	const char *err = NULL;
+	int rc;
+
+	if (admin_get_user(p, name, &user, error_r) < 0)
+		return -1;
+	yk.user_id = user.id;
+	snprintf(yk.public_id, sizeof(yk.public_id), "%s", v->public_id);
+	yk.created = time(NULL);
+	admin_yubikey_seal(p, v, &yk);
+	rc = p->module->yubikey_add(p->store, &yk, &err);
+	auth_yubikey_clear(&yk);
+	auth_user_clear(&user);
+	if (rc < 0)
+		return admin_store_error(p, err, error_r);
+	if (rc == 0)
+		return admin_fail(p, error_r, "that YubiKey (public id %s) is enrolled already",
+		                  v->public_id);
+	return 0;
+}
+
+int admin_yubikey_add(struct auth_policy *p, const char *name, const char *aes_key,
+                      const char *private_id, const char *public_id, const char **error_r)
+{
+	struct admin_yubikey_secrets v;
+	int rc;
+
+	if (admin_yubikey_values(aes_key, private_id, public_id, &v, error_r) < 0)
+		return -1;
+	rc = admin_yubikey_store(p, name, &v, error_r);
+	sodium_memzero(&v, sizeof(v));
+	return rc;
+}
+
+int admin_yubikey_generate(struct auth_policy *p, const char *name,
+                           struct admin_yubikey_secrets *secrets_r, const char **error_r)
+{
+	unsigned char aes[YUBIKEY_AES_KEY_LEN], priv[YUBIKEY_PRIVATE_ID_LEN], pub[5];
+
+	randombytes_buf(aes, sizeof(aes));
+	randombytes_buf(priv, sizeof(priv));
+	randombytes_buf(pub, sizeof(pub));
+	yubikey_hex_encode(secrets_r->aes_key, (const char *)aes, sizeof(aes));
+	yubikey_hex_encode(secrets_r->private_id, (const char *)priv, sizeof(priv));
+	memcpy(secrets_r->public_id, "vv", 2);
+	yubikey_modhex_encode(secrets_r->public_id + 2, (const char *)pub, sizeof(pub));
+	sodium_memzero(aes, sizeof(aes));
+	sodium_memzero(priv, sizeof(priv));
+	if (admin_yubikey_store(p, name, secrets_r, error_r) < 0) {
+		sodium_memzero(secrets_r, sizeof(*secrets_r));
+		return -1;
+	}
+	return 0;
+}
+
+struct admin_yubikey_cb {
+	void (*cb)(const struct admin_yubikey_info *, void *);
+	void *ctx;
+};
+
+static void admin_yubikey_one(const struct auth_yubikey *yk, void *ctx)
+{
+	struct admin_yubikey_cb *c = ctx;
+	struct admin_yubikey_info info = {
+	    .public_id = yk->public_id,
+	    .created = yk->created,
+	    .last_used = yk->last_used,
+	};
+
+	c->cb(&info, c->ctx);
+}
+
+int admin_yubikey_list(struct auth_policy *p, const char *name,
+                       void (*cb)(const struct admin_yubikey_info *, void *), void *ctx,
+                       const char **error_r)
+{
+	struct admin_yubikey_cb c = {.cb = cb, .ctx = ctx};
+	struct auth_user user;
+	const char *err = NULL;
+	int rc;
+
+	if (admin_get_user(p, name, &user, error_r) < 0)
+		return -1;
+	rc = p->module->yubikey_list(p->store, user.id, admin_yubikey_one, &c, &err);
+	auth_user_clear(&user);
+	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+}
+
+int admin_yubikey_remove(struct auth_policy *p, const char *name, const char *public_id,
+                         const char **error_r)
+{
+	char folded[YUBIKEY_PUBLIC_ID_LEN + 1];
+	struct auth_user user;
+	const char *err = NULL;
+	int rc;
+
+	if (!admin_fold(public_id, YUBIKEY_PUBLIC_ID_LEN, YUBIKEY_MODHEX_MAP, folded)) {
+		*error_r = "the public id must be 12 modhex characters (cbdefghijklnrtuv)";
+		return -1;
+	}
+	if (admin_get_user(p, name, &user, error_r) < 0)
+		return -1;
+	rc = p->module->yubikey_remove(p->store, user.id, folded, &err);
+	if (rc > 0)
+		rc = p->module->grace_clear(p->store, user.id, &err);
+	auth_user_clear(&user);
+	if (rc < 0)
+		return admin_store_error(p, err, error_r);
+	if (rc == 0)
+		return admin_fail(p, error_r, "no YubiKey with public id %s for that user", folded);
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct admin_user_info {
 	bool has_totp;        /* active (confirmed) TOTP */
 	unsigned keys;        /* security keys (WebAuthn) */
 	unsigned apppasses;   /* active, unexpired */
+	unsigned yubikeys;
 	unsigned recovery_left;
 	time_t locked_until;  /* lockout of every source (right password, wrong codes); 0 = none */
 	time_t unfamiliar_locked_until; /* lockout of unfamiliar sources only; 0 = none */
@@ -39,13 +40,25 @@ struct admin_apppass_info {
 	const char *last_ip;     /* "" if never */
 };
 
+struct admin_yubikey_info {
+	const char *public_id; /* modhex */
+	time_t created, last_used; /* last_used 0 = never */
+};
+
+/* A YubiKey's Yubico OTP values in the forms ykpersonalize takes (lower case, NUL-terminated). */
+struct admin_yubikey_secrets {
+	char aes_key[33];    /* 32 hex digits */
+	char private_id[13]; /* 12 hex digits ("uid") */
+	char public_id[13];  /* 12 modhex characters ("fixed") */
+};
+
 struct admin_log_entry {
 	time_t time;
 	const char *user;   /* as presented (bounded, sanitised) */
 	const char *proto;
 	const char *ip;
 	const char *client_id;
-	const char *factor; /* totp, grace, recovery, apppass, password, none */
+	const char *factor; /* totp, yubikey, grace, recovery, apppass, password, none */
 	const char *result; /* ok, fail, tempfail */
 	const char *reason; /* unknown-user, bad-password, bad-code, replay, locked, ... */
 	bool stolen_password; /* password right, second factor wrong */
@@ -91,6 +104,23 @@ int admin_apppass_list(struct auth_policy *p, const char *name,
 		       void (*cb)(const struct admin_apppass_info *, void *), void *ctx,
 		       const char **error_r);
 int admin_apppass_revoke(struct auth_policy *p, const char *name, int64_t id, const char **error_r);
+
+/* Enrols a YubiKey programmed elsewhere: aes_key 32 hex digits, private_id 12 hex digits,
+ * public_id 12 modhex characters (either case). The AES key and private id are stored sealed
+ * under the server key. admin_yubikey_values_valid checks the three formats alone. */
+bool admin_yubikey_values_valid(const char *aes_key, const char *private_id,
+				const char *public_id, const char **error_r);
+int admin_yubikey_add(struct auth_policy *p, const char *name, const char *aes_key,
+		      const char *private_id, const char *public_id, const char **error_r);
+/* Makes new values (a public id starting with "vv", the prefix for keys programmed by their
+ * owner) and enrols them; *secrets_r holds them for programming the key (wipe it after use). */
+int admin_yubikey_generate(struct auth_policy *p, const char *name,
+			   struct admin_yubikey_secrets *secrets_r, const char **error_r);
+int admin_yubikey_list(struct auth_policy *p, const char *name,
+		       void (*cb)(const struct admin_yubikey_info *, void *), void *ctx,
+		       const char **error_r);
+int admin_yubikey_remove(struct auth_policy *p, const char *name, const char *public_id,
+			 const char **error_r);
 
 /* Replaces all recovery codes of the user with count new ones. codes_r: array of count strings,
  * free with admin_codes_free. */

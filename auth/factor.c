@@ -1,7 +1,9 @@
 #include "auth/factor.h"
+#include "common/config.h"
 #include "common/xalloc.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 char *factor_random_code(unsigned groups, unsigned group_len)
@@ -34,4 +36,23 @@ void factor_keyed_hash(const unsigned char key[crypto_generichash_KEYBYTES],
 	}
 	crypto_generichash_final(&st, out, AUTH_HASH_LEN);
 	sodium_memzero(&st, sizeof(st));
+}
+
+bool factor_grace_on(const struct factor_ctx *ctx)
+{
+	return ctx->cfg->mfa_grace > 0 && ctx->net[0] != '\0';
+}
+
+void factor_grace_hash(const struct factor_ctx *ctx, const char *code, size_t len,
+                       unsigned char out[AUTH_HASH_LEN])
+{
+	char id[32];
+	const char *parts[3] = {id, code, ctx->net};
+	size_t lens[3];
+
+	snprintf(id, sizeof(id), "%lld", (long long)ctx->user->id);
+	lens[0] = strlen(id);
+	lens[1] = len;
+	lens[2] = strlen(ctx->net);
+	factor_keyed_hash(ctx->keys->grace, parts, lens, 3, out);
 }

@@ -54,6 +54,7 @@ struct auth_factor {
 extern const struct auth_factor factor_totp;     /* presented: the code digits */
 extern const struct auth_factor factor_recovery; /* presented: one recovery code */
 extern const struct auth_factor factor_apppass;  /* presented: the whole secret */
+extern const struct auth_factor factor_yubikey;  /* presented: one YubiKey OTP */
 
 /* Kinds stored with the module's factor_* functions. */
 #define FACTOR_KIND_TOTP "totp"
@@ -67,6 +68,12 @@ char *factor_random_code(unsigned groups, unsigned group_len);
 /* Keyed BLAKE2b over the parts (each followed by a NUL byte) into out. */
 void factor_keyed_hash(const unsigned char key[crypto_generichash_KEYBYTES],
                        const char *const *parts, const size_t *lens, size_t count,
+                       unsigned char out[AUTH_HASH_LEN]);
+
+/* Device grace (factor.c): on when [auth] mfa_grace > 0 and the client's network is known; the
+ * entry is a keyed hash of user id, the accepted code and the network (ctx->net). */
+bool factor_grace_on(const struct factor_ctx *ctx);
+void factor_grace_hash(const struct factor_ctx *ctx, const char *code, size_t len,
                        unsigned char out[AUTH_HASH_LEN]);
 
 /* TOTP (factor-totp.c) */
@@ -102,5 +109,32 @@ void apppass_hash(const struct secret_keys *keys, const char *normalized,
                   unsigned char out[AUTH_HASH_LEN]);
 /* proto scope check: "all" or the protocol's own name. */
 bool apppass_scope_allows(const char *scope, enum auth_proto proto);
+
+/* YubiKey OTP (factor-yubikey.c; the yubikey_otp_ and yubikey_secret_ names are ours, the
+ * other yubikey_ names are libyubikey's). An OTP is 12 modhex characters of public id and 32 of
+ * one AES-128 block; upper case (caps lock) is accepted and folded. */
+#define YUBIKEY_OTP_LEN        44
+#define YUBIKEY_PUBLIC_ID_LEN  12 /* modhex characters */
+#define YUBIKEY_PRIVATE_ID_LEN 6  /* bytes; 12 hex digits */
+#define YUBIKEY_AES_KEY_LEN    16 /* bytes; 32 hex digits */
+/* What the store keeps sealed (totp_seed_seal): the AES key, then the private id. */
+#define YUBIKEY_SECRET_LEN (YUBIKEY_AES_KEY_LEN + YUBIKEY_PRIVATE_ID_LEN)
+
+struct yubikey_otp {
+	char public_id[YUBIKEY_PUBLIC_ID_LEN + 1];               /* lower case */
+	char token[YUBIKEY_OTP_LEN - YUBIKEY_PUBLIC_ID_LEN + 1]; /* modhex, lower case */
+};
+
+/* True when s[0..len) is len modhex characters (either case). */
+bool yubikey_modhex_shape(const char *s, size_t len);
+/* True when s[0..len) looks like a YubiKey OTP. */
+bool yubikey_otp_shape(const char *s, size_t len);
+/* 1 with *otp_r filled when s[0..len) is an OTP, 0 when it is not one. */
+int yubikey_otp_parse(const char *s, size_t len, struct yubikey_otp *otp_r);
+/* Decrypts the token with the secret (YUBIKEY_SECRET_LEN bytes): 1 with the counter pair
+ * (session counter << 8 | use counter) in *counter_r when the CRC is right and the private id
+ * matches, 0 otherwise. */
+int yubikey_otp_decrypt(const struct yubikey_otp *otp, const unsigned char *secret,
+                        uint32_t *counter_r);
 
 #endif

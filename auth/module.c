@@ -40,3 +40,9 @@ void auth_webauthn_clear(struct auth_webauthn *k)
 	free(k->last_ip);
 	memset(k, 0, sizeof(*k));
 }
+
+void auth_yubikey_clear(struct auth_yubikey *yk)
+{
+	xfree_secret(yk->sealed, yk->sealed_len);
+	memset(yk, 0, sizeof(*yk));
+}

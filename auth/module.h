@@ -89,6 +89,17 @@ struct auth_portal_session {
 	time_t created, expires;
 };
 
+/* An enrolled YubiKey (Yubico OTP). The public id is typed with every code; the AES key and the
+ * private id are kept sealed under the server key, as TOTP seeds are. */
+struct auth_yubikey {
+	int64_t id, user_id;
+	char public_id[32]; /* modhex, lower case */
+	unsigned char *sealed;
+	size_t sealed_len;
+	int64_t counter;           /* last accepted (session << 8 | use), -1 before the first */
+	time_t created, last_used; /* last_used 0 = never */
+};
+
 /* Housekeeping limits (see auth_module.prune). */
 struct auth_prune {
 	time_t failures_before;   /* failure counters whose window ended before this */
@@ -194,6 +205,24 @@ struct auth_module {
 	int (*invite_take)(struct auth_store *store, const unsigned char hash[AUTH_HASH_LEN],
 	                   time_t now, int64_t *user_id_r, const char **error_r);
 
+	/* YubiKeys. yubikey_add: 0 when the user has that public id already (yk->id, counter and
+	 * last_used are ignored). yubikey_find fills *yk_r (free with auth_yubikey_clear). */
+	int (*yubikey_add)(struct auth_store *store, const struct auth_yubikey *yk,
+	                   const char **error_r);
+	int (*yubikey_find)(struct auth_store *store, int64_t user_id, const char *public_id,
+	                    struct auth_yubikey *yk_r, const char **error_r);
+	int (*yubikey_list)(struct auth_store *store, int64_t user_id,
+	                    void (*cb)(const struct auth_yubikey *, void *), void *ctx,
+	                    const char **error_r);
+	int (*yubikey_count)(struct auth_store *store, int64_t user_id, unsigned *count_r,
+	                     const char **error_r);
+	/* One atomic statement, like replay_check_and_set: 1 when counter is above the key's last
+	 * accepted counter (which becomes counter; last_used becomes now), 0 when it is not. */
+	int (*yubikey_use)(struct auth_store *store, int64_t id, int64_t counter, time_t now,
+	                   const char **error_r);
+	int (*yubikey_remove)(struct auth_store *store, int64_t user_id, const char *public_id,
+	                      const char **error_r);
+
 	/* RFC 6238 §5.2 in one atomic statement: 1 when step is newer than the last accepted step
 	 * (which becomes step), 0 when it is not (replay or older code). */
 	int (*replay_check_and_set)(struct auth_store *store, int64_t user_id, int64_t step,
@@ -281,5 +310,7 @@ const struct auth_module *auth_module_find(const char *name);
 void auth_user_clear(struct auth_user *user);
 void auth_apppass_clear(struct auth_apppass *ap);
 void auth_webauthn_clear(struct auth_webauthn *k);
+/* Frees the sealed secret and zeroes the struct. */
+void auth_yubikey_clear(struct auth_yubikey *yk);
 
 #endif

@@ -5,9 +5,9 @@
  *
  * The presented secret is tried as an app password alone (found by keyed hash: fast), then as
  * password + second factor, the factor found by the shape of the secret's end
- * (login_second_factors: a recovery code "xxxxx-xxxxx", the TOTP digits; the shapes do not
- * overlap). Every way except an app password costs exactly one Argon2 verify, also for unknown,
- * disabled and locked users.
+ * (login_second_factors: a recovery code "xxxxx-xxxxx", the TOTP digits, a YubiKey OTP of 44
+ * modhex characters; the shapes do not overlap). Every way except an app password costs exactly
+ * one Argon2 verify, also for unknown, disabled and locked users.
  *
  * Failures are judged by where they come from: a source (an IPv4 address, an IPv6 /64) is
  * familiar to a user who logged in from it within familiar_days (at least mfa_grace). Each
@@ -111,6 +111,7 @@ static const struct login_lock {
 static const struct auth_factor *const login_second_factors[] = {
     &factor_recovery,
     &factor_totp,
+    &factor_yubikey,
     NULL,
 };
 

@@ -48,7 +48,7 @@ struct auth_reply {
 	char user[256];      /* canonical user name on AUTH_OK */
 	uint32_t delay_ms;   /* on AUTH_FAIL / AUTH_TEMPFAIL */
 	enum auth_hint hint; /* on AUTH_FAIL */
-	const char *factor;  /* on AUTH_OK: "totp", "grace", "recovery", "apppass", "password" */
+	const char *factor;  /* on AUTH_OK: totp, yubikey, grace, recovery, apppass, password */
 };
 
 struct auth_policy;

@@ -113,6 +113,13 @@ static const char *const store_tables[] = {
     " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " level INTEGER NOT NULL, csrf TEXT NOT NULL,"
     " created INTEGER NOT NULL, expires INTEGER NOT NULL);",
+    "CREATE TABLE IF NOT EXISTS yubikeys ("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " public_id TEXT NOT NULL, sealed BLOB NOT NULL,"
+    " counter INTEGER NOT NULL DEFAULT -1,"
+    " created INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (user_id, public_id));",
 };
 
 /* Live challenges kept per user and purpose: a page reloaded many times cannot grow the table. */
@@ -764,6 +771,136 @@ static int sqlite_apppass_revoke(struct auth_store *store, int64_t user_id, int6
 		return -1;
 	sqlite3_bind_int64(stmt, 1, user_id);
 	sqlite3_bind_int64(stmt, 2, id);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+/* ---- YubiKeys ---- */
+
+#define YUBIKEY_COLUMNS "id, user_id, public_id, sealed, counter, created, last_used"
+
+static void yubikey_from_row(sqlite3_stmt *stmt, struct auth_yubikey *yk)
+{
+	const unsigned char *pub = sqlite3_column_text(stmt, 2);
+
+	memset(yk, 0, sizeof(*yk));
+	yk->id = sqlite3_column_int64(stmt, 0);
+	yk->user_id = sqlite3_column_int64(stmt, 1);
+	snprintf(yk->public_id, sizeof(yk->public_id), "%s", pub != NULL ? (const char *)pub : "");
+	yk->sealed_len = (size_t)sqlite3_column_bytes(stmt, 3);
+	yk->sealed = xmalloc(yk->sealed_len > 0 ? yk->sealed_len : 1);
+	if (yk->sealed_len > 0)
+		memcpy(yk->sealed, sqlite3_column_blob(stmt, 3), yk->sealed_len);
+	yk->counter = sqlite3_column_int64(stmt, 4);
+	yk->created = sqlite3_column_int64(stmt, 5);
+	yk->last_used = sqlite3_column_int64(stmt, 6);
+}
+
+static int sqlite_yubikey_add(struct auth_store *store, const struct auth_yubikey *yk,
+                              const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "INSERT INTO yubikeys (user_id, public_id, sealed, created) "
+	                  "VALUES (?, ?, ?, ?) ON CONFLICT (user_id, public_id) DO NOTHING",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, yk->user_id);
+	bind_text(stmt, 2, yk->public_id);
+	sqlite3_bind_blob(stmt, 3, yk->sealed, (int)yk->sealed_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 4, yk->created);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+static int sqlite_yubikey_find(struct auth_store *store, int64_t user_id, const char *public_id,
+                               struct auth_yubikey *yk_r, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	memset(yk_r, 0, sizeof(*yk_r));
+	if (store_prepare(
+	        s, "SELECT " YUBIKEY_COLUMNS " FROM yubikeys WHERE user_id = ? AND public_id = ?",
+	        &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_text(stmt, 2, public_id);
+	rc = store_step(s, stmt);
+	if (rc == SQLITE_ROW)
+		yubikey_from_row(stmt, yk_r);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(s, "find YubiKey", error_r);
+}
+
+static int sqlite_yubikey_list(struct auth_store *store, int64_t user_id,
+                               void (*cb)(const struct auth_yubikey *, void *), void *ctx,
+                               const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "SELECT " YUBIKEY_COLUMNS " FROM yubikeys WHERE user_id = ? ORDER BY id",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	while ((rc = store_step(s, stmt)) == SQLITE_ROW) {
+		struct auth_yubikey yk;
+
+		yubikey_from_row(stmt, &yk);
+		cb(&yk, ctx);
+		auth_yubikey_clear(&yk);
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 1 : store_fail(s, "list YubiKeys", error_r);
+}
+
+static int sqlite_yubikey_count(struct auth_store *store, int64_t user_id, unsigned *count_r,
+                                const char **error_r)
+{
+	return store_count(store_of(store), "SELECT count(*) FROM yubikeys WHERE user_id = ?",
+	                   user_id, count_r, error_r);
+}
+
+static int sqlite_yubikey_use(struct auth_store *store, int64_t id, int64_t counter, time_t now,
+                              const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s,
+	                  "UPDATE yubikeys SET counter = ?1, last_used = ?2 "
+	                  "WHERE id = ?3 AND counter < ?1",
+	                  &stmt, error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, counter);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, id);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc == 1;
+}
+
+static int sqlite_yubikey_remove(struct auth_store *store, int64_t user_id, const char *public_id,
+                                 const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (store_prepare(s, "DELETE FROM yubikeys WHERE user_id = ? AND public_id = ?", &stmt,
+	                  error_r) < 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, user_id);
+	bind_text(stmt, 2, public_id);
 	rc = store_run(s, stmt, error_r);
 	return rc < 0 ? -1 : rc > 0;
 }
@@ -1563,6 +1700,12 @@ const struct auth_module auth_module_sqlite = {
     .challenge_take = sqlite_challenge_take,
     .invite_put = sqlite_invite_put,
     .invite_take = sqlite_invite_take,
+    .yubikey_add = sqlite_yubikey_add,
+    .yubikey_find = sqlite_yubikey_find,
+    .yubikey_list = sqlite_yubikey_list,
+    .yubikey_count = sqlite_yubikey_count,
+    .yubikey_use = sqlite_yubikey_use,
+    .yubikey_remove = sqlite_yubikey_remove,
     .replay_check_and_set = sqlite_replay_check_and_set,
     .grace_check = sqlite_grace_check,
     .grace_put = sqlite_grace_put,

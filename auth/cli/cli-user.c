@@ -107,8 +107,9 @@ static void cli_user_row(const struct admin_user_info *u, void *ctx)
 
 	cli_user_status(u, status, sizeof(status));
 	cli_format_time(u->last_login, "never", last, sizeof(last));
-	snprintf(factors, sizeof(factors), "%s,keys=%u,apppass=%u,recovery=%u",
-	         u->has_totp ? "totp" : "no-totp", u->keys, u->apppasses, u->recovery_left);
+	snprintf(factors, sizeof(factors), "%s,keys=%u,yubikey=%u,apppass=%u,recovery=%u",
+	         u->has_totp ? "totp" : "no-totp", u->keys, u->yubikeys, u->apppasses,
+	         u->recovery_left);
 	cli_print_safe(u->name);
 	printf("\t%s\t%s\tfailures=%u\tlast-login=%s", status, factors, u->failures, last);
 	if (u->stolen_password_signs > 0)
