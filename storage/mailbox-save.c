@@ -92,35 +92,109 @@ static int save_commit(struct mailbox *dst, struct save *sv, save_place_fn *plac
 	return 0;
 }
 
-/* ---- append ---- */
+/* ---- append: whole, or in pieces as the data arrives ---- */
 
 static int place_from_tmp(void *ctx, struct mailbox *dst, const char *name)
 {
 	return maildir_rename(dst->dirs.tmpfd, ctx, dst->dirs.curfd, name);
 }
 
+struct mail_save {
+	struct mailbox *box;
+	char *tmpname;
+	int fd;
+	uint64_t size, vsize;
+	bool prev_cr;
+	const char *error; /* set once a write failed: only abort is left */
+};
+
+int mailbox_save_begin(struct mailbox *box, struct mail_save **save_r, const char **error_r)
+{
+	struct mail_save *sv = xcalloc(1, sizeof(*sv));
+
+	sv->box = box;
+	sv->tmpname = maildir_unique_name();
+	if (maildir_tmp_create(box->dirs.tmpfd, sv->tmpname, &sv->fd, error_r) < 0) {
+		xfree(&sv->tmpname);
+		xfree(&sv);
+		return -1;
+	}
+	*save_r = sv;
+	return 0;
+}
+
+int mailbox_save_write(struct mail_save *sv, const void *data, size_t len, const char **error_r)
+{
+	if (sv->error == NULL &&
+	    maildir_tmp_write(sv->fd, sv->tmpname, data, len, &sv->error) == 0) {
+		sv->size += len;
+		sv->vsize += maildir_vsize_chunk(data, len, &sv->prev_cr);
+		return 0;
+	}
+	*error_r = sv->error;
+	return -1;
+}
+
+static void mail_save_free(struct mail_save **svp)
+{
+	xfree(&(*svp)->tmpname);
+	xfree(svp);
+}
+
+void mailbox_save_abort(struct mail_save **svp)
+{
+	struct mail_save *sv = *svp;
+
+	if (sv == NULL)
+		return;
+	close(sv->fd);
+	(void)unlinkat(sv->box->dirs.tmpfd, sv->tmpname, 0);
+	mail_save_free(svp);
+}
+
+int mailbox_save_finish(struct mail_save **svp, unsigned flags, time_t internal_date,
+                        uint32_t *uid_r, const char **error_r)
+{
+	struct mail_save *sv = *svp;
+	struct save save = {.rec = {.size = sv->size, .vsize = sv->vsize}, .flags = flags};
+	char *key;
+	int ret;
+
+	if (sv->error != NULL) {
+		*error_r = sv->error;
+		mailbox_save_abort(svp);
+		return -1;
+	}
+	save.rec.date = internal_date > 0 ? internal_date : time(NULL);
+	ret = maildir_tmp_finish(sv->box->dirs.tmpfd, sv->fd, sv->tmpname, save.rec.date, error_r);
+	if (ret < 0) {
+		mail_save_free(svp); /* closed and removed */
+		return -1;
+	}
+	key = maildir_unique_name_at(save.rec.date);
+	save.key = key;
+	ret = save_commit(sv->box, &save, place_from_tmp, sv->tmpname, error_r);
+	if (ret < 0)
+		(void)unlinkat(sv->box->dirs.tmpfd, sv->tmpname, 0);
+	else if (uid_r != NULL)
+		*uid_r = save.rec.uid;
+	xfree(&key);
+	mail_save_free(svp);
+	return ret;
+}
+
 int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,
                    time_t internal_date, uint32_t *uid_r, const char **error_r)
 {
-	struct save sv = {
-	    .rec = {.size = len, .vsize = maildir_vsize_mem(data, len)},
-	    .flags = flags,
-	};
-	char *tmpname;
-	int ret;
+	struct mail_save *sv;
 
-	sv.rec.date = internal_date > 0 ? internal_date : time(NULL);
-	tmpname = maildir_unique_name_at(sv.rec.date);
-	sv.key = tmpname;
-	ret = maildir_write_tmp(box->dirs.tmpfd, tmpname, data, len, sv.rec.date, error_r);
-	if (ret == 0 && (ret = save_commit(box, &sv, place_from_tmp, tmpname, error_r)) < 0)
-		(void)unlinkat(box->dirs.tmpfd, tmpname, 0);
-	xfree(&tmpname);
-	if (ret < 0)
+	if (mailbox_save_begin(box, &sv, error_r) < 0)
 		return -1;
-	if (uid_r != NULL)
-		*uid_r = sv.rec.uid;
-	return 0;
+	if (mailbox_save_write(sv, data, len, error_r) < 0) {
+		mailbox_save_abort(&sv);
+		return -1;
+	}
+	return mailbox_save_finish(&sv, flags, internal_date, uid_r, error_r);
 }
 
 /* ---- copy / move ---- */

@@ -118,6 +118,11 @@ uint64_t maildir_vsize_mem(const void *data, size_t len)
 	return len + maildir_bare_lfs(data, len, &prev_cr);
 }
 
+uint64_t maildir_vsize_chunk(const void *data, size_t len, bool *prev_cr)
+{
+	return len + maildir_bare_lfs(data, len, prev_cr);
+}
+
 int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **error_r)
 {
 	const size_t chunk_size = 128 * 1024;
@@ -234,16 +239,23 @@ static int maildir_write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int maildir_write_tmp(int tmpfd, const char *name, const void *data, size_t len, time_t date,
+int maildir_tmp_create(int tmpfd, const char *name, int *fd_r, const char **error_r)
+{
+	*fd_r = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return *fd_r < 0 ? maildir_sys_error("create", name, error_r) : 0;
+}
+
+int maildir_tmp_write(int fd, const char *name, const void *data, size_t len,
                       const char **error_r)
 {
-	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = date}};
-	int fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return maildir_write_all(fd, data, len) < 0 ? maildir_sys_error("write", name, error_r) : 0;
+}
 
-	if (fd < 0)
-		return maildir_sys_error("create", name, error_r);
-	if (maildir_write_all(fd, data, len) < 0 || (date != 0 && futimens(fd, times) < 0) ||
-	    fsync(fd) < 0) {
+int maildir_tmp_finish(int tmpfd, int fd, const char *name, time_t date, const char **error_r)
+{
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = date}};
+
+	if ((date != 0 && futimens(fd, times) < 0) || fsync(fd) < 0) {
 		maildir_sys_error("write", name, error_r);
 		close(fd);
 		(void)unlinkat(tmpfd, name, 0);

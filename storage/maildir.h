@@ -32,6 +32,8 @@ int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t 
                            const char **error_r);
 /* Octets of data with bare LF made CRLF. */
 uint64_t maildir_vsize_mem(const void *data, size_t len);
+/* The same for one chunk of a stream; *prev_cr (false at the start) carries the state. */
+uint64_t maildir_vsize_chunk(const void *data, size_t len, bool *prev_cr);
 
 /* renameat that never replaces an existing file. 0 ok, -1 with errno. */
 int maildir_rename(int fromfd, const char *from, int tofd, const char *to);
@@ -41,9 +43,13 @@ char *maildir_unique_name(void);
 /* The same with when (if > 0) as the seconds part: twofold names the files it writes after
  * their internal date, so that an index rebuild finds the date in the name without a stat. */
 char *maildir_unique_name_at(time_t when);
-/* Creates tmp/name (O_EXCL, 0600), writes data, sets the mtime to date when not 0, fsyncs. */
-int maildir_write_tmp(int tmpfd, const char *name, const void *data, size_t len, time_t date,
+/* A new message file in tmp/, for data that arrives in pieces: create tmp/name (O_EXCL, 0600,
+ * *fd_r), write (any number of times), finish (the mtime set to date when not 0, fsync, close;
+ * on failure the file is closed and removed). */
+int maildir_tmp_create(int tmpfd, const char *name, int *fd_r, const char **error_r);
+int maildir_tmp_write(int fd, const char *name, const void *data, size_t len,
                       const char **error_r);
+int maildir_tmp_finish(int tmpfd, int fd, const char *name, time_t date, const char **error_r);
 
 /* flock(LOCK_EX|LOCK_NB) on dirfd/name. 1 locked (*fd_r), 0 held elsewhere, -1 error. */
 int maildir_lock(int dirfd, const char *name, int *fd_r, const char **error_r);

@@ -126,6 +126,17 @@ int mailbox_lock_exclusive(struct mailbox *box, const char **error_r);
 int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,
                    time_t internal_date, uint32_t *uid_r, const char **error_r);
 
+/* The same for a message that arrives in pieces (IMAP APPEND's literal as it is read): begin
+ * creates its file in box's tmp/, write appends to it (no copy is kept in memory), finish
+ * commits as mailbox_append does, abort removes the file. After a failed write only abort
+ * (or finish, which then fails with that error) is left. finish and abort free the save. */
+struct mail_save;
+int mailbox_save_begin(struct mailbox *box, struct mail_save **save_r, const char **error_r);
+int mailbox_save_write(struct mail_save *save, const void *data, size_t len, const char **error_r);
+int mailbox_save_finish(struct mail_save **save, unsigned flags, time_t internal_date,
+                        uint32_t *uid_r, const char **error_r);
+void mailbox_save_abort(struct mail_save **save);
+
 /* ---------------------------------------------------------------------------------------------
  * For IMAP (issue #4). Mailbox names are given and returned exactly as IMAP puts them on the
  * wire (modified UTF-7, RFC 3501 5.1.3), hierarchy separator '.', no namespace prefix; "INBOX"

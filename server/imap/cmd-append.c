@@ -1,11 +1,18 @@
-/* APPEND (RFC 3501 6.3.11) with flags, date, APPENDUID (RFC 4315). The size limit (APPENDLIMIT,
- * RFC 7889) is checked in imap.c when the literal is announced, before its data is read. The
- * message is held in memory (the parser's literal, at most APPENDLIMIT octets). */
+/* APPEND (RFC 3501 6.3.11) with flags, date, APPENDUID (RFC 4315). When the message literal is
+ * announced (imap.c asks imap_append_literal) its size is checked against APPENDLIMIT (RFC 7889)
+ * and the mailbox opened, before any data is read; the data then goes straight into a file in
+ * that mailbox's tmp/, so a message costs no memory for its size. The command, once its line is
+ * complete, commits that file with its flags and date, or it is removed. */
 #include "server/imap/imap-client.h"
 #include "server/imap/imap-reply.h"
+#include "common/config.h"
 #include "common/log.h"
+#include "common/xalloc.h"
+#include "server/conn.h"
+#include "server/session.h"
 #include "storage/storage.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -49,12 +56,15 @@ int imap_parse_datetime(const char *s, time_t *t_r)
 	return 0;
 }
 
+#define IMAP_APPEND_CHUNK 65536
+
 struct imap_append {
 	const char *name;
 	const struct imap_arg *flags; /* NULL: none */
 	time_t date;
-	const char *data;
-	size_t size;
+	const char *data; /* a message sent as a quoted string; NULL when streamed */
+	uint64_t size;
+	bool streamed; /* its literal went to c->append_save */
 };
 
 static int imap_append_args(const struct imap_arg *a, unsigned n, struct imap_append *ap)
@@ -73,7 +83,10 @@ static int imap_append_args(const struct imap_arg *a, unsigned n, struct imap_ap
 			return -1;
 		i++;
 	}
-	if (i != n - 1 || !imap_arg_get_string(&a[i], &ap->data))
+	if (i != n - 1)
+		return -1;
+	ap->streamed = a[i].type == IMAP_ARG_LITERAL_TAKEN;
+	if (!ap->streamed && !imap_arg_get_string(&a[i], &ap->data))
 		return -1;
 	ap->size = a[i].str_len;
 	return 0;
@@ -96,7 +109,7 @@ static void imap_append_keywords(struct mailbox *box, uint32_t uid, uint64_t key
 		log_debug("append: uid %u expunged before its keywords were set", uid);
 }
 
-/* Stores the message into box; answers the client. */
+/* Stores the message into box (from c->append_save when streamed); answers the client. */
 static void imap_append_store(struct imap_client *c, struct mailbox *box,
                               const struct imap_append *ap)
 {
@@ -116,7 +129,10 @@ static void imap_append_store(struct imap_client *c, struct mailbox *box,
 		imap_tagged(c, "NO", "[LIMIT] Too many keywords in this mailbox.");
 		return;
 	}
-	if (mailbox_append(box, ap->data, ap->size, flags, ap->date, &uid, &error) < 0) {
+	r = ap->streamed ? mailbox_save_finish(&c->append_save, flags, ap->date, &uid, &error)
+	                 : mailbox_append(box, ap->data, (size_t)ap->size, flags, ap->date, &uid,
+	                                  &error);
+	if (r < 0) {
 		log_error("imap user=%s: append failed: %s", c->user, error);
 		imap_tagged(c, "NO", "[SERVERBUG] Append failed.");
 		return;
@@ -125,31 +141,106 @@ static void imap_append_store(struct imap_client *c, struct mailbox *box,
 	imap_ok(c, "[APPENDUID %u %u] Append completed.", mailbox_uidvalidity(box), uid);
 }
 
-enum imap_cmd_result imap_cmd_append(struct imap_client *c, const struct imap_arg *a, unsigned n)
+/* A message sent as a quoted string (no literal): small, stored from memory. */
+static void imap_append_quoted(struct imap_client *c, const struct imap_arg *mailbox,
+                               const struct imap_append *ap)
 {
-	struct imap_append ap;
 	struct mailbox *box = NULL;
-	const char *error;
-	int r;
+	const char *name, *error;
+	int r = imap_mailbox_arg(c, mailbox, &name);
 
-	if (imap_append_args(a, n, &ap) < 0)
-		return imap_bad(c,
-		                "APPEND takes a mailbox, optional flags and date, and a message.");
-	r = imap_mailbox_arg(c, &a[0], &ap.name);
 	if (r <= 0)
-		return r < 0 ? IMAP_CMD_BAD : IMAP_CMD_OK;
-	if (ap.size == 0) {
-		imap_tagged(c, "NO", "Cannot append an empty message.");
-		return IMAP_CMD_OK;
-	}
-	r = mailbox_open(c->storage, ap.name, &box, &error);
+		return;
+	r = mailbox_open(c->storage, name, &box, &error);
 	if (r == 0)
 		imap_tagged(c, "NO", "[TRYCREATE] Mailbox does not exist.");
 	else if (r < 0)
 		imap_storage_error(c, "Append", error);
 	else
-		imap_append_store(c, box, &ap);
+		imap_append_store(c, box, ap);
 	if (box != NULL)
 		mailbox_close(&box);
+}
+
+enum imap_cmd_result imap_cmd_append(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	struct imap_append ap;
+
+	/* a message streamed but not taken here is removed when the command is done */
+	if (imap_append_args(a, n, &ap) < 0 || ap.streamed != (c->append_save != NULL))
+		return imap_bad(c,
+		                "APPEND takes a mailbox, optional flags and date, and a message.");
+	if (ap.size == 0)
+		imap_tagged(c, "NO", "Cannot append an empty message.");
+	else if (ap.streamed)
+		imap_append_store(c, c->append_box, &ap);
+	else
+		imap_append_quoted(c, &a[0], &ap);
 	return IMAP_CMD_OK;
+}
+
+/* ---- the message literal, as it arrives ---- */
+
+void imap_append_abort(struct imap_client *c)
+{
+	mailbox_save_abort(&c->append_save);
+	if (c->append_box != NULL)
+		mailbox_close(&c->append_box);
+}
+
+/* Copies the literal's data into the save; a write error (full disk) is kept for the commit
+ * to report, the rest of the data still read. IMAP_CMD_END when the connection broke. */
+static enum imap_cmd_result imap_append_stream(struct imap_client *c, uint64_t left)
+{
+	char *chunk = xmalloc(IMAP_APPEND_CHUNK);
+	const char *error;
+	bool failed = false;
+
+	while (left > 0) {
+		size_t n = left < IMAP_APPEND_CHUNK ? (size_t)left : IMAP_APPEND_CHUNK;
+
+		if (conn_read_exact(c->conn, chunk, n, imap_read_timeout(c)) < 0) {
+			xfree(&chunk);
+			imap_append_abort(c);
+			return IMAP_CMD_END;
+		}
+		if (!failed)
+			failed = mailbox_save_write(c->append_save, chunk, n, &error) < 0;
+		left -= n;
+	}
+	xfree(&chunk);
+	return IMAP_CMD_OK;
+}
+
+enum imap_cmd_result imap_append_literal(struct imap_client *c)
+{
+	const struct imap_arg *args = imap_parser_args(c->parser)->list;
+	uint64_t size = imap_parser_literal_size(c->parser);
+	const char *name, *error;
+	int r;
+
+	imap_literal_tag(c);
+	if (size > c->s->cfg->imap_append_limit) {
+		imap_tagged(c, "NO", "[TOOBIG] Message is larger than the APPENDLIMIT (%llu).",
+		            (unsigned long long)c->s->cfg->imap_append_limit);
+		return imap_literal_skip(c, true);
+	}
+	if (imap_mailbox_arg(c, &args[0], &name) <= 0) /* answered */
+		return imap_literal_skip(c, true);
+	r = mailbox_open(c->storage, name, &c->append_box, &error);
+	if (r <= 0) {
+		if (r == 0)
+			imap_tagged(c, "NO", "[TRYCREATE] Mailbox does not exist.");
+		else
+			imap_storage_error(c, "Append", error);
+		return imap_literal_skip(c, true);
+	}
+	if (mailbox_save_begin(c->append_box, &c->append_save, &error) < 0) {
+		log_error("imap user=%s: append failed: %s", c->user, error);
+		imap_tagged(c, "NO", "[SERVERBUG] Append failed.");
+		return imap_literal_skip(c, true);
+	}
+	if (imap_parser_literal_is_sync(c->parser))
+		conn_puts(c->conn, "+ OK\r\n");
+	return imap_append_stream(c, size);
 }

@@ -13,11 +13,18 @@ struct session;
 struct conn;
 struct mail_storage;
 struct mailbox;
+struct mail_save;
 
 #define IMAP_MAX_BAD_COMMANDS_PRELOGIN 3
 #define IMAP_PRELOGIN_TAG_MAX          32
 /* Literals of commands other than APPEND (search strings, mailbox names, passwords). */
 #define IMAP_MAX_OTHER_LITERAL (1024 * 1024)
+/* Octets one command may hold in memory: its line and every literal but APPEND's message
+ * (which streams to a file, bounded by [imap] append_limit). A constant, not a setting: the
+ * biggest real command (a SEARCH with a long text, a UID set of thousands of ranges) is far
+ * below it, and it keeps a worker's memory for one command at a few MiB whatever is sent:
+ * a full line and two literals of the largest size, but not 300 of them. */
+#define IMAP_MAX_COMMAND_SIZE (2 * IMAP_MAX_OTHER_LITERAL + 64 * 1024)
 #define IMAP_CLIENT_ID_MAX     64
 
 enum imap_state {
@@ -69,6 +76,10 @@ struct imap_client {
 	/* after login */
 	char *user;
 	struct mail_storage *storage;
+	/* APPEND: the mailbox its message literal streamed into, and that message (until the
+	 * command takes it, or it is aborted: imap_append_abort) */
+	struct mailbox *append_box;
+	struct mail_save *append_save;
 
 	/* SELECTED */
 	struct mailbox *box;
@@ -101,6 +112,9 @@ void imap_mailbox_unselect(struct imap_client *c);
 void imap_client_release_memory(struct imap_client *c);
 /* Seconds left before the login deadline, at least 1. */
 unsigned imap_login_time_left(const struct imap_client *c);
+/* Seconds to wait for the client's next bytes: the login deadline before login, else the idle
+ * timeout. */
+unsigned imap_read_timeout(const struct imap_client *c);
 /* Reads one continuation line (AUTHENTICATE) after "+ ..." was sent. Length or negative
  * enum conn_status; the line is valid until the next read. */
 long imap_read_continuation(struct imap_client *c, char **line_r);
@@ -149,9 +163,21 @@ int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r);
 int imap_status_write(struct imap_client *c, const char *name, unsigned items,
                       const char **error_r);
 
+/* imap.c: literals refused before their data. Sets c->tag for a reply about the literal. */
+void imap_literal_tag(struct imap_client *c);
+/* After replying to a refused literal: a synchronising one was never sent; a non-synchronising
+ * one is on its way, read and thrown away when discard, else the connection ends (BYE). Any
+ * APPEND message being saved is aborted and the command dropped. */
+enum imap_cmd_result imap_literal_skip(struct imap_client *c, bool discard);
+
 /* cmd-append.c */
 /* "dd-Mon-yyyy hh:mm:ss +zzzz" -> time. 0 ok, -1 invalid. */
 int imap_parse_datetime(const char *s, time_t *t_r);
+/* APPEND's message literal, announced: refused (over APPENDLIMIT, no such mailbox) or read into
+ * a new file in the mailbox's tmp/ (c->append_save), never into memory. */
+enum imap_cmd_result imap_append_literal(struct imap_client *c);
+/* Drops a message not taken by an APPEND (its tmp/ file is removed). No-op without one. */
+void imap_append_abort(struct imap_client *c);
 enum imap_cmd_result imap_cmd_append(struct imap_client *c, const struct imap_arg *a, unsigned n);
 
 /* cmd-select.c */

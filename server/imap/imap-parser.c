@@ -66,6 +66,7 @@ struct imap_parser {
 	size_t line_len;
 
 	uint64_t lit_size, lit_left;
+	uint64_t lit_held; /* literal octets of this command kept in the argument tree */
 	bool lit_sync;
 	unsigned int digits;
 
@@ -659,6 +660,7 @@ static bool literal_finish(struct imap_parser *p)
 
 	if (arg == NULL)
 		return false;
+	p->lit_held += arg->str_len;
 	arg->literal_sync = p->lit_sync;
 	p->state = ST_AFTER_ARG;
 	return true;
@@ -790,6 +792,7 @@ void imap_parser_reset(struct imap_parser *p)
 	p->line_len = 0;
 	p->section = NULL;
 	p->lit_left = 0;
+	p->lit_held = 0;
 	p->done = false;
 	apply_limits(p, &p->next_limits);
 	p->error = NULL;
@@ -859,6 +862,42 @@ uint64_t imap_parser_literal_size(const struct imap_parser *p)
 bool imap_parser_literal_is_sync(const struct imap_parser *p)
 {
 	return p->lit_sync;
+}
+
+bool imap_parser_literal_top_level(const struct imap_parser *p, unsigned int *index_r)
+{
+	if (p->depth != 0)
+		return false;
+	*index_r = p->root.count;
+	return true;
+}
+
+enum imap_parse_result imap_parser_literal_taken(struct imap_parser *p)
+{
+	struct imap_arg *arg;
+
+	if (p->last != IMAP_PARSE_LITERAL || p->lit_left != p->lit_size) {
+		fail(p, "No literal to take");
+		arg = NULL;
+	} else {
+		arg = add_arg(p, IMAP_ARG_LITERAL_TAKEN);
+	}
+	if (arg == NULL) {
+		p->error_mid_line = true;
+		p->last = IMAP_PARSE_ERROR;
+		return IMAP_PARSE_ERROR;
+	}
+	arg->str_len = (size_t)p->lit_size;
+	arg->literal_sync = p->lit_sync;
+	p->lit_left = 0;
+	p->state = ST_AFTER_ARG;
+	p->last = IMAP_PARSE_NEED_MORE;
+	return IMAP_PARSE_NEED_MORE;
+}
+
+uint64_t imap_parser_command_size(const struct imap_parser *p)
+{
+	return p->line_len + p->lit_held + p->tok.len;
 }
 
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r)

@@ -23,6 +23,8 @@ enum imap_arg_type {
 	IMAP_ARG_NIL,     /* str: "NIL" as sent (it is also a valid astring) */
 	IMAP_ARG_STRING,  /* quoted string, unescaped */
 	IMAP_ARG_LITERAL, /* {n} / {n+} literal */
+	IMAP_ARG_LITERAL_TAKEN, /* a literal whose data the caller read itself (APPEND's message,
+	                         * streamed to a file): str NULL, str_len its size */
 	IMAP_ARG_LIST,    /* ( ... ): list/count */
 	IMAP_ARG_SECTION, /* name[section]<partial>: see the section fields */
 };
@@ -124,6 +126,16 @@ const struct imap_arg *imap_parser_args(const struct imap_parser *parser);
 /* After LITERAL: the announced size and whether the client waits for "+ ". */
 uint64_t imap_parser_literal_size(const struct imap_parser *parser);
 bool imap_parser_literal_is_sync(const struct imap_parser *parser);
+/* After LITERAL: true when the literal is an argument of the command itself (not inside a list);
+ * *index_r is its position among them (0: the first after the command name). */
+bool imap_parser_literal_top_level(const struct imap_parser *parser, unsigned int *index_r);
+/* After LITERAL, instead of feeding its data: the caller has read the literal's data itself; it
+ * becomes an IMAP_ARG_LITERAL_TAKEN argument and parsing goes on after it (NEED_MORE), or
+ * ERROR (too many arguments; the rest of the line is skipped). */
+enum imap_parse_result imap_parser_literal_taken(struct imap_parser *parser);
+/* Octets of the current command the parser holds: its line so far and the data of every
+ * literal read into it (taken literals not counted). */
+uint64_t imap_parser_command_size(const struct imap_parser *parser);
 
 /* Typed access. Each returns false when the argument is not of that kind. */
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);

@@ -28,7 +28,7 @@ unsigned imap_login_time_left(const struct imap_client *c)
 	return clock_seconds_left(c->login_deadline_ms);
 }
 
-static unsigned imap_read_timeout(const struct imap_client *c)
+unsigned imap_read_timeout(const struct imap_client *c)
 {
 	if (c->state == IMAP_STATE_NOAUTH)
 		return imap_login_time_left(c);
@@ -304,6 +304,7 @@ static enum imap_cmd_result imap_parse_error(struct imap_client *c)
 	char text[160];
 
 	c->tag = imap_tag_echoable(c, tag) ? tag : NULL;
+	imap_append_abort(c);
 	snprintf(text, sizeof(text), "%s.", msg != NULL ? msg : "Syntax error");
 	if (imap_parser_error_is_fatal(c->parser)) {
 		imap_tagged(c, "BAD", "%s", text);
@@ -329,42 +330,78 @@ static bool imap_literal_discard(struct imap_client *c, uint64_t size)
 	return ok && conn_read_line(c->conn, &line, imap_max_line(c), imap_read_timeout(c)) >= 0;
 }
 
-/* A literal over its limit: refused before its data is read (a synchronising one is never
- * sent; a non-synchronising one is read and thrown away). */
-static enum imap_cmd_result imap_literal_refuse(struct imap_client *c, bool append)
+enum imap_cmd_result imap_literal_skip(struct imap_client *c, bool discard)
 {
-	bool sync = imap_parser_literal_is_sync(c->parser);
-	uint64_t size = imap_parser_literal_size(c->parser);
+	enum imap_cmd_result r = IMAP_CMD_OK;
 
-	c->tag = imap_tag_echoable(c, imap_parser_tag(c->parser)) ? imap_parser_tag(c->parser) : NULL;
-	if (!sync && !imap_literal_discard(c, size)) {
-		imap_parser_reset(c->parser);
-		return IMAP_CMD_END;
+	imap_append_abort(c);
+	if (!imap_parser_literal_is_sync(c->parser)) {
+		if (!discard) {
+			imap_untagged(c, "BYE Protocol error, closing connection.");
+			r = IMAP_CMD_END;
+		} else if (!imap_literal_discard(c, imap_parser_literal_size(c->parser))) {
+			r = IMAP_CMD_END;
+		}
 	}
-	if (append)
-		imap_tagged(c, "NO", "[TOOBIG] Message is larger than the APPENDLIMIT (%llu).",
-		            (unsigned long long)c->s->cfg->imap_append_limit);
-	else
-		imap_tagged(c, "BAD", "Literal too large.");
 	imap_parser_reset(c->parser);
-	return IMAP_CMD_OK;
+	return r;
+}
+
+void imap_literal_tag(struct imap_client *c)
+{
+	const char *tag = imap_parser_tag(c->parser);
+
+	c->tag = imap_tag_echoable(c, tag) ? tag : NULL;
+}
+
+/* A literal over a limit of the command: refused before its data is read. */
+static enum imap_cmd_result imap_literal_too_large(struct imap_client *c)
+{
+	imap_literal_tag(c);
+	imap_tagged(c, "BAD", "Literal too large.");
+	return imap_literal_skip(c, false);
 }
 
 static enum imap_cmd_result imap_feed(struct imap_client *c, const void *data, size_t len);
 
-/* After the parser announced a literal: check it, invite it, and feed its data. */
-static enum imap_cmd_result imap_literal(struct imap_client *c)
+/* APPEND's message literal: its first literal after the mailbox name, while no message of this
+ * command is being saved yet. It streams to the mailbox's tmp/ instead of into the parser. */
+static bool imap_literal_is_message(struct imap_client *c)
 {
 	const char *name = imap_parser_name(c->parser);
-	bool append = name != NULL && strcasecmp(name, "APPEND") == 0;
-	uint64_t limit = append ? c->s->cfg->imap_append_limit : IMAP_MAX_OTHER_LITERAL;
+	unsigned index;
+
+	return c->state != IMAP_STATE_NOAUTH && c->append_save == NULL && name != NULL &&
+	       strcasecmp(name, "APPEND") == 0 &&
+	       imap_parser_literal_top_level(c->parser, &index) && index >= 1;
+}
+
+static enum imap_cmd_result imap_literal_message(struct imap_client *c)
+{
+	enum imap_cmd_result r = imap_append_literal(c);
+
+	if (r != IMAP_CMD_OK || c->append_save == NULL)
+		return r;
+	if (imap_parser_literal_taken(c->parser) == IMAP_PARSE_ERROR)
+		return imap_parse_error(c);
+	return IMAP_CMD_OK;
+}
+
+/* After the parser announced a literal: check it, invite it, and feed its data. Every literal
+ * but APPEND's message goes into the parser's memory, so together they are bounded by
+ * IMAP_MAX_COMMAND_SIZE, each by IMAP_MAX_OTHER_LITERAL. */
+static enum imap_cmd_result imap_literal(struct imap_client *c)
+{
 	uint64_t left = imap_parser_literal_size(c->parser);
 	enum imap_cmd_result r = IMAP_CMD_OK;
 	char *chunk;
 
-	if (left > limit)
-		return imap_literal_refuse(c, append);
-	c->parser_grown = c->parser_grown || left > IMAP_MAX_OTHER_LITERAL;
+	if (imap_literal_is_message(c))
+		return imap_literal_message(c);
+	if (left > IMAP_MAX_OTHER_LITERAL ||
+	    imap_parser_command_size(c->parser) + left > IMAP_MAX_COMMAND_SIZE)
+		return imap_literal_too_large(c);
+	c->parser_grown = c->parser_grown || left > IMAP_LITERAL_CHUNK;
 	if (imap_parser_literal_is_sync(c->parser))
 		conn_puts(c->conn, "+ OK\r\n");
 	if (left == 0)
@@ -398,6 +435,7 @@ static enum imap_cmd_result imap_command_done(struct imap_client *c)
 	}
 	c->cmd = NULL;
 	c->uid = false;
+	imap_append_abort(c); /* a message the command did not take */
 	if (c->parser_grown) {
 		/* the parser keeps its buffers: do not hold an APPEND's worth of memory for the
 		 * rest of the session */
@@ -513,6 +551,7 @@ void imap_session_run(struct session *s)
 	imap_untagged(&c, "OK [CAPABILITY %s AUTH=PLAIN] twofold ready.", imap_capabilities(&c));
 	while (imap_step(&c)) {
 	}
+	imap_append_abort(&c); /* the connection ended inside an APPEND */
 	conn_flush(c.conn);
 	if (c.user != NULL)
 		log_info("imap logout user=%s ip=%s", log_quote(c.user), conn_peer_ip(c.conn));

@@ -1,9 +1,12 @@
 /* Fuzz target for server/imap/imap-parser.c. The first byte picks the limits and a chunk size;
  * the rest is fed as client input, accepting every literal and resetting after each command, the
- * way a session loop would. Each command's tree is walked and each atom tried as a sequence set. */
+ * way a session loop would. A top-level literal of odd size after the first argument is taken
+ * by the caller (its data skipped), as APPEND streams its message. Each command's tree is walked
+ * and each atom tried as a sequence set. */
 #include "common/xalloc.h"
 #include "server/imap/imap-parser.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,8 +26,18 @@ static void walk(const struct imap_arg *arg, unsigned int depth)
 	}
 	if (arg->str != NULL && strlen(arg->str) > arg->str_len)
 		__builtin_trap();
+	if (arg->type == IMAP_ARG_LITERAL_TAKEN && arg->str != NULL)
+		__builtin_trap();
 	for (unsigned int i = 0; i < arg->count; i++)
 		walk(&arg->list[i], depth + 1);
+}
+
+static bool take_literal(const struct imap_parser *p)
+{
+	unsigned int index;
+
+	return imap_parser_literal_top_level(p, &index) && index >= 1 &&
+	       imap_parser_literal_size(p) % 2 == 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -47,6 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (used > n)
 			__builtin_trap();
 		pos += used;
+		if (imap_parser_command_size(p) > (uint64_t)size)
+			__builtin_trap();
+		if (r == IMAP_PARSE_LITERAL && take_literal(p)) {
+			uint64_t skip = imap_parser_literal_size(p);
+
+			r = imap_parser_literal_taken(p);
+			pos += skip < size - pos ? (size_t)skip : size - pos;
+		}
 		if (r == IMAP_PARSE_DONE)
 			walk(imap_parser_args(p), 0);
 		if (r == IMAP_PARSE_ERROR && imap_parser_error(p) == NULL)

@@ -54,6 +54,9 @@ static void render_arg(struct buf *out, const struct imap_arg *arg)
 		buf_printf(out, "{%zu%s}", arg->str_len, arg->literal_sync ? "" : "+");
 		buf_append(out, arg->str, arg->str_len);
 		break;
+	case IMAP_ARG_LITERAL_TAKEN:
+		buf_printf(out, "{%zu%s}<taken>", arg->str_len, arg->literal_sync ? "" : "+");
+		break;
 	case IMAP_ARG_LIST:
 		render_list(out, arg->list, arg->count);
 		break;
@@ -270,6 +273,66 @@ static void test_literal_refused_by_caller(void **state)
 	imap_parser_reset(p);
 	assert_int_equal(imap_parser_feed(p, next, strlen(next), &used), IMAP_PARSE_DONE);
 	assert_string_equal(imap_parser_tag(p), "b");
+	imap_parser_free(&p);
+}
+
+/* APPEND's message: the caller reads the data itself; the parser goes on after it, and only
+ * literals it holds count in the command's size. Byte at a time too. */
+static void test_literal_taken_by_caller(void **state)
+{
+	static const char in[] = "a APPEND INBOX (\\Seen) {11}\r\nqz7xv-taken {3+}\r\nabc\r\n";
+	static const size_t chunks[] = {1, 5, sizeof(in)};
+
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		struct imap_parser *p = imap_parser_new(&imap_parser_limits_default);
+		enum imap_parse_result r = IMAP_PARSE_NEED_MORE;
+		unsigned index, literals = 0;
+		size_t pos = 0, used;
+		struct buf out;
+
+		while (r != IMAP_PARSE_DONE) {
+			size_t n = sizeof(in) - 1 - pos < chunks[k] ? sizeof(in) - 1 - pos : chunks[k];
+
+			r = imap_parser_feed(p, in + pos, n, &used);
+			pos += used;
+			assert_true(r != IMAP_PARSE_ERROR);
+			if (r != IMAP_PARSE_LITERAL || literals++ > 0)
+				continue;
+			assert_true(imap_parser_literal_top_level(p, &index));
+			assert_int_equal(index, 2);
+			assert_int_equal(imap_parser_command_size(p), 29); /* the line so far */
+			assert_int_equal(imap_parser_literal_taken(p), IMAP_PARSE_NEED_MORE);
+			pos += 11; /* the message, read by the caller */
+		}
+		assert_int_equal(literals, 2);
+		/* the line without the taken literal's data, and the held literal's */
+		assert_int_equal(imap_parser_command_size(p), sizeof(in) - 1 - 11);
+		buf_init(&out);
+		render_result(p, r, &out);
+		assert_string_equal(out.data, "a APPEND (INBOX (\\Seen) {11}<taken> {3+}abc)");
+		assert_false(imap_parser_holds(p, "qz7xv", 5));
+		buf_free(&out);
+		imap_parser_free(&p);
+	}
+}
+
+/* A literal inside a list is not the command's own argument; taking one that is not announced
+ * is an error, not a crash. */
+static void test_literal_taken_misuse(void **state)
+{
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_default);
+	const char *in = "a X ({2}\r\n";
+	unsigned index;
+	size_t used;
+
+	assert_int_equal(imap_parser_literal_taken(p), IMAP_PARSE_ERROR);
+	imap_parser_free(&p);
+	p = imap_parser_new(&imap_parser_limits_default);
+	assert_int_equal(imap_parser_feed(p, in, strlen(in), &used), IMAP_PARSE_LITERAL);
+	assert_false(imap_parser_literal_top_level(p, &index));
+	assert_int_equal(imap_parser_literal_taken(p), IMAP_PARSE_NEED_MORE);
+	assert_int_equal(imap_parser_literal_taken(p), IMAP_PARSE_ERROR);
+	assert_string_equal(imap_parser_error(p), "No literal to take");
 	imap_parser_free(&p);
 }
 
@@ -659,6 +722,8 @@ int main(void)
 	    cmocka_unit_test(test_literals),
 	    cmocka_unit_test(test_literal_nul_kept),
 	    cmocka_unit_test(test_literal_refused_by_caller),
+	    cmocka_unit_test(test_literal_taken_by_caller),
+	    cmocka_unit_test(test_literal_taken_misuse),
 	    cmocka_unit_test(test_sections),
 	    cmocka_unit_test(test_section_fields),
 	    cmocka_unit_test(test_section_errors),
