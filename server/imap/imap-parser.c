@@ -897,7 +897,8 @@ enum imap_parse_result imap_parser_literal_taken(struct imap_parser *p)
 
 uint64_t imap_parser_command_size(const struct imap_parser *p)
 {
-	return p->line_len + p->lit_held + p->tok.len;
+	/* a literal being read is in tok; other tokens are counted in line_len already */
+	return p->line_len + p->lit_held + (p->state == ST_LIT_DATA ? p->tok.len : 0);
 }
 
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r)

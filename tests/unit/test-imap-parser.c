@@ -316,6 +316,18 @@ static void test_literal_taken_by_caller(void **state)
 	}
 }
 
+/* The command's size counts each octet of its line once, a token being read included. */
+static void test_command_size(void **state)
+{
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_default);
+	const char *in = "a NOOP abcdef";
+	size_t used;
+
+	assert_int_equal(imap_parser_feed(p, in, strlen(in), &used), IMAP_PARSE_NEED_MORE);
+	assert_int_equal(imap_parser_command_size(p), strlen(in));
+	imap_parser_free(&p);
+}
+
 /* A literal inside a list is not the command's own argument; taking one that is not announced
  * is an error, not a crash. */
 static void test_literal_taken_misuse(void **state)
@@ -724,6 +736,7 @@ int main(void)
 	    cmocka_unit_test(test_literal_refused_by_caller),
 	    cmocka_unit_test(test_literal_taken_by_caller),
 	    cmocka_unit_test(test_literal_taken_misuse),
+	    cmocka_unit_test(test_command_size),
 	    cmocka_unit_test(test_sections),
 	    cmocka_unit_test(test_section_fields),
 	    cmocka_unit_test(test_section_errors),
