@@ -32,6 +32,8 @@ static const struct config_key config_keys[] = {
     {"server", "max_spare", CT_UINT, OFF(max_spare), 1, 1024},
     {"server", "max_workers", CT_UINT, OFF(max_workers), 1, 65536},
     {"server", "sessions_per_worker", CT_UINT, OFF(sessions_per_worker), 1, 1000000},
+    {"server", "max_prelogin_per_ip", CT_UINT, OFF(max_prelogin_per_ip), 1, 65536},
+    {"server", "max_sessions_per_ip", CT_UINT, OFF(max_sessions_per_ip), 1, 65536},
     {"server", "auth_processes", CT_UINT, OFF(auth_processes), 0, 256},
     {"server", "handshake_timeout", CT_UINT, OFF(handshake_timeout), 1, 3600},
     {"server", "login_timeout", CT_UINT, OFF(login_timeout), 1, 3600},
@@ -84,7 +86,12 @@ static void config_set_defaults(struct config *cfg)
 	cfg->auth_user = xstrdup("twofold-auth");
 	cfg->min_spare = 2;
 	cfg->max_spare = 8;
-	cfg->max_workers = 64;
+	/* A household behind one address: a dozen phones, tablets and desktops with a few IMAP
+	 * connections each (IDLE on INBOX and more) stay logged in together, and reconnect at
+	 * once after a network change. An idle session costs a few hundred KiB (README). */
+	cfg->max_workers = 256;
+	cfg->max_prelogin_per_ip = 32;
+	cfg->max_sessions_per_ip = 64;
 	cfg->sessions_per_worker = 100;
 	cfg->handshake_timeout = 30;
 	cfg->login_timeout = 60;

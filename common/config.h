@@ -28,6 +28,8 @@ struct config {
 	char *state_dir;  /* default /var/lib/twofold */
 	char *chroot_dir; /* empty dir workers chroot into; default <state_dir>/empty */
 	unsigned min_spare, max_spare, max_workers, sessions_per_worker;
+	unsigned max_prelogin_per_ip; /* connections not logged in, per IPv4 address or IPv6 /64 */
+	unsigned max_sessions_per_ip; /* logged-in sessions, the same */
 	unsigned auth_processes;    /* 0 = number of CPUs */
 	unsigned handshake_timeout; /* seconds */
 	unsigned login_timeout;

@@ -26,13 +26,14 @@ int master_pool_free_slot(const struct master_pool *pool)
 	return -1;
 }
 
-void master_pool_add(struct master_pool *pool, pid_t pid, int slot, uint32_t generation)
+void master_pool_add(struct master_pool *pool, pid_t pid, int slot, uint32_t generation,
+                     bool overflow)
 {
 	if (pool->count == pool->alloc) {
 		pool->alloc = pool->alloc == 0 ? 16 : pool->alloc * 2;
 		pool->w = xreallocarray(pool->w, pool->alloc, sizeof(*pool->w));
 	}
-	pool->w[pool->count++] = (struct master_worker){pid, generation, slot, false};
+	pool->w[pool->count++] = (struct master_worker){pid, generation, slot, false, overflow};
 	pool->slot_taken[slot] = true;
 }
 
@@ -66,9 +67,13 @@ void master_pool_count(const struct master_pool *pool, const struct scoreboard *
                        uint32_t generation, struct scoreboard_counts *c_r)
 {
 	memset(c_r, 0, sizeof(*c_r));
-	c_r->total = (unsigned)pool->count;
 	for (size_t i = 0; i < pool->count; i++) {
-		uint32_t state = master_pool_state(sb, &pool->w[i]);
+		uint32_t state;
+
+		if (pool->w[i].overflow)
+			continue;
+		c_r->total++;
+		state = master_pool_state(sb, &pool->w[i]);
 
 		if (state == SLOT_BUSY)
 			c_r->busy++;
@@ -83,9 +88,17 @@ int master_pool_pick_retire(const struct master_pool *pool, const struct scorebo
 	for (size_t i = 0; i < pool->count; i++) {
 		const struct master_worker *w = &pool->w[i];
 
-		if (master_pool_state(sb, w) == SLOT_IDLE &&
+		if (!w->overflow && master_pool_state(sb, w) == SLOT_IDLE &&
 		    master_pool_idle(w, SLOT_IDLE, generation))
 			return (int)i;
 	}
 	return -1;
+}
+
+bool master_pool_has_overflow(const struct master_pool *pool, uint32_t generation)
+{
+	for (size_t i = 0; i < pool->count; i++)
+		if (pool->w[i].overflow && pool->w[i].generation == generation && !pool->w[i].retiring)
+			return true;
+	return false;
 }

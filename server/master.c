@@ -8,6 +8,7 @@
 #include "server/key.h"
 #include "server/listen.h"
 #include "server/master-pool.h"
+#include "server/overflow.h"
 #include "server/portal/portal.h"
 #include "server/privdrop.h"
 #include "server/scoreboard.h"
@@ -632,7 +633,8 @@ static int master_start_services(struct master *m, char **error_r)
 
 /* ---- the worker pool ---- */
 
-static void master_spawn_worker(struct master *m)
+/* A worker for the pool, or (overflow) the process that answers "busy" when it is full. */
+static void master_spawn_worker(struct master *m, bool overflow)
 {
 	int slot = master_pool_free_slot(&m->pool);
 	pid_t pid;
@@ -640,6 +642,8 @@ static void master_spawn_worker(struct master *m)
 	if (slot < 0)
 		return;
 	scoreboard_claim(&m->sb, slot, -1, m->generation);
+	if (overflow)
+		scoreboard_set_state(&m->sb, slot, SLOT_OVERFLOW);
 	pid = master_fork();
 	if (pid == 0) {
 		struct worker_env env = {.cfg = m->cfg,
@@ -661,6 +665,8 @@ static void master_spawn_worker(struct master *m)
 		for (size_t i = 0; i < m->nprocs; i++)
 			if (m->procs[i].report_fd >= 0)
 				close(m->procs[i].report_fd);
+		if (overflow)
+			overflow_run(&env);
 		worker_run(&env);
 	}
 	if (pid < 0) {
@@ -669,7 +675,7 @@ static void master_spawn_worker(struct master *m)
 		return;
 	}
 	m->sb.slots[slot].pid = pid;
-	master_pool_add(&m->pool, pid, slot, m->generation);
+	master_pool_add(&m->pool, pid, slot, m->generation, overflow);
 }
 
 static void master_ask_to_retire(struct master *m, struct master_worker *w)
@@ -702,10 +708,13 @@ static void master_maintain_pool(struct master *m)
 		unsigned want = min_idle - c.idle;
 
 		for (; want > 0 && c.total < cfg->max_workers; want--, c.total++)
-			master_spawn_worker(m);
+			master_spawn_worker(m, false);
 	} else if (c.idle > cfg->max_spare) {
 		master_retire_one(m);
 	}
+	if (!master_pool_has_overflow(&m->pool, m->generation) &&
+	    time(NULL) >= m->worker_backoff_until)
+		master_spawn_worker(m, true);
 }
 
 static void master_signal_workers(struct master *m, int sig, bool old_only)
@@ -1103,6 +1112,7 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 		return 1;
 	}
 	master_detach(report_fd, NULL);
+	master_maintain_pool(&m); /* workers before "started", not a poll interval later */
 	log_info("twofoldd %s started", TWOFOLD_VERSION);
 	master_loop(&m);
 	log_info("stopped");

@@ -7,6 +7,7 @@
 #define TWOFOLD_SESSION_H
 
 #include "auth/policy.h"
+#include "common/config.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -20,7 +21,15 @@ struct session {
 	enum auth_proto proto;
 	int auth_sock;    /* SOCK_SEQPACKET to the auth service */
 	const char *alpn; /* negotiated ALPN or NULL */
+	unsigned login_timeout; /* seconds to log in (shorter when the pool is nearly full); 0:
+	                         * [server] login_timeout */
 };
+
+/* Seconds s has to log in. */
+static inline unsigned session_login_timeout(const struct session *s)
+{
+	return s->login_timeout != 0 ? s->login_timeout : s->cfg->login_timeout;
+}
 
 /* Set by the worker's SIGTERM handler: sessions end cleanly at the next command boundary. */
 extern volatile sig_atomic_t session_shutdown;

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/xalloc.h"
+#include "server/admission.h"
 #include "server/conn.h"
 #include "server/listen.h"
 #include "server/privdrop.h"
@@ -35,6 +36,7 @@ volatile sig_atomic_t session_shutdown;
 static volatile sig_atomic_t worker_quit;
 static const struct worker_env *worker_env;
 static uint32_t worker_request_id;
+static struct admission worker_client; /* the client being served, as the limits count it */
 
 static volatile sig_atomic_t worker_handshaking;
 
@@ -181,9 +183,12 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	out->hint = AUTH_HINT_NONE;
 	out->user[0] = '\0';
 	out->maildir_fd = -1;
+	if (!admission_login(&worker_client))
+		return; /* its address has max_sessions_per_ip: no password checked */
 	fd = worker_auth_connect();
 	if (fd < 0) {
 		log_error("cannot reach the auth service: %s", strerror(errno));
+		admission_login_failed(&worker_client);
 		return;
 	}
 	m = xmalloc(sizeof(*m));
@@ -202,27 +207,13 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	close(fd);
 	ipc_msg_wipe(m);
 	free(m);
+	if (out->result != AUTH_OK)
+		admission_login_failed(&worker_client);
 	if (delay_ms > 0)
 		worker_sleep_ms(delay_ms);
 }
 
 /* ---- connections ---- */
-
-static void worker_peer_ip(const struct sockaddr_storage *ss, char *buf, size_t size)
-{
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-	buf[0] = '\0';
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &sin->sin_addr, buf, size);
-	} else if (ss->ss_family == AF_INET6) {
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, size);
-		else
-			inet_ntop(AF_INET6, &sin6->sin6_addr, buf, size);
-	}
-}
 
 static void worker_notify_master(void)
 {
@@ -233,13 +224,16 @@ static void worker_notify_master(void)
 	}
 }
 
-static void worker_session(const struct listener *l, struct tls_conn *tc, const char *ip)
+static void worker_session(const struct listener *l, struct tls_conn *tc)
 {
 	struct conn_transport t;
-	struct session s = {.cfg = worker_env->cfg, .proto = l->proto, .auth_sock = -1};
+	struct session s = {.cfg = worker_env->cfg,
+	                    .proto = l->proto,
+	                    .auth_sock = -1,
+	                    .login_timeout = admission_login_timeout(&worker_client)};
 
 	tls_conn_transport(tc, &t);
-	s.conn = conn_new(&t, ip);
+	s.conn = conn_new(&t, worker_client.ip);
 	if (l->proto == AUTH_PROTO_POP3)
 		pop3_session_run(&s);
 	else if (l->proto == AUTH_PROTO_IMAP)
@@ -249,26 +243,24 @@ static void worker_session(const struct listener *l, struct tls_conn *tc, const 
 	conn_free(&s.conn);
 }
 
-static void worker_serve(const struct listener *l, int fd, const struct sockaddr_storage *ss)
+static void worker_serve(const struct listener *l, int fd)
 {
 	const char *alpn = l->proto == AUTH_PROTO_IMAP ? "imap" : "pop3";
 	struct tls_conn *tc = NULL;
 	const char *error;
-	char ip[INET6_ADDRSTRLEN];
 	int r;
 
-	worker_peer_ip(ss, ip, sizeof(ip));
 	worker_handshaking = 1;
 	if (session_shutdown)
 		_exit(0);
-	r = tls_conn_handshake(worker_env->tls, fd, alpn, worker_env->cfg->handshake_timeout, &tc,
-	                       &error);
+	r = tls_conn_handshake(worker_env->tls, fd, alpn,
+	                       admission_handshake_timeout(&worker_client), &tc, &error);
 	worker_handshaking = 0;
 	if (r < 0) {
-		log_info("TLS handshake with %s failed: %s", ip, error);
+		log_info("TLS handshake with %s failed: %s", worker_client.ip, error);
 		return;
 	}
-	worker_session(l, tc, ip);
+	worker_session(l, tc);
 	tls_conn_close(&tc);
 }
 
@@ -293,12 +285,17 @@ static int worker_accept(const struct listener *l, const sigset_t *waitmask)
 
 	if (fd < 0)
 		return 0; /* another worker took it */
+	if (!admission_accept(&worker_client, &ss)) {
+		close(fd); /* its address holds enough workers already */
+		return 1;
+	}
 	worker_socket_options(fd);
 	scoreboard_set_state(worker_env->sb, worker_env->slot, SLOT_BUSY);
 	worker_notify_master();
 	sigprocmask(SIG_SETMASK, waitmask, &old);
-	worker_serve(l, fd, &ss);
+	worker_serve(l, fd);
 	close(fd);
+	admission_done(&worker_client);
 	/* Back to the pool: a session over a big mailbox leaves megabytes of freed heap that an
 	 * idle worker would otherwise keep for the rest of its life. */
 	(void)malloc_trim(0);
@@ -355,6 +352,7 @@ void worker_run(const struct worker_env *env)
 	int epfd;
 
 	worker_env = env;
+	worker_client = (struct admission){.sb = env->sb, .slot = env->slot, .cfg = env->cfg};
 	log_set_role("worker");
 	worker_signals(&waitmask);
 	if (privdrop_apply(env->priv, PRIVDROP_WORKER, &error) < 0) {

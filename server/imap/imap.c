@@ -542,7 +542,7 @@ void imap_session_run(struct session *s)
 	c.s = s;
 	c.conn = s->conn;
 	c.state = IMAP_STATE_NOAUTH;
-	c.login_deadline_ms = clock_now_ms() + (long)s->cfg->login_timeout * 1000L;
+	c.login_deadline_ms = clock_now_ms() + (long)session_login_timeout(s) * 1000L;
 	c.parser = imap_parser_new(&imap_parser_limits_prelogin);
 	if (mail_index_memory_setup(&error) < 0)
 		log_debug("imap: %s", error);

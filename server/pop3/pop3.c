@@ -185,7 +185,7 @@ void pop3_session_run(struct session *s)
 	p.s = s;
 	p.conn = s->conn;
 	p.state = POP3_STATE_AUTHORIZATION;
-	p.login_deadline_ms = clock_now_ms() + (long)s->cfg->login_timeout * 1000L;
+	p.login_deadline_ms = clock_now_ms() + (long)session_login_timeout(s) * 1000L;
 	pop3_parser_init(&p.parser, POP3_LINE_MAX_PREAUTH);
 	if (mail_index_memory_setup(&error) < 0)
 		log_debug("pop3: %s", error);

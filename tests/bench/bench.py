@@ -488,6 +488,9 @@ class Bench:
         s.configure("server", "min_spare", 8)
         s.configure("server", "max_spare", 16)
         s.configure("server", "max_workers", IDLE_CONNECTIONS + 24)
+        # every client of the bench comes from 127.0.0.1
+        s.configure("server", "max_prelogin_per_ip", IDLE_CONNECTIONS + 24)
+        s.configure("server", "max_sessions_per_ip", IDLE_CONNECTIONS + 24)
         s.enable_imap()
         s.configure("auth", "pwhash_opslimit", ARGON_OPS)
         s.configure("auth", "pwhash_memlimit", ARGON_MEM)

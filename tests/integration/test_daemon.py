@@ -196,8 +196,10 @@ def test_pool_grows_while_busy_and_shrinks_to_max_spare(server):
     wait_until(lambda: len(server.worker_pids()) == 2, 15, "pool to shrink to max_spare")
 
 
-SLOT = struct.Struct("<iIIII")  # struct scoreboard_slot: pid state sessions generation retiring
+# struct scoreboard_slot: pid state sessions generation retiring, client seq phase key[2]
+SLOT = struct.Struct("<iIIIIII4xQQ")
 SLOT_IDLE = 2
+HEAD = 64  # struct scoreboard_shared, before the slots
 
 
 def scoreboard_mapping(pid):
@@ -218,6 +220,7 @@ def forge_scoreboard(server, victim):
     addr, _ = scoreboard_mapping(server.pid)
     workers = set(server.worker_pids())
     with open(f"/proc/{server.pid}/mem", "r+b", buffering=0) as mem:
+        addr += HEAD
         mem.seek(addr)
         raw = mem.read(64 * SLOT.size)
         slots = [SLOT.unpack_from(raw, i * SLOT.size) for i in range(64)]
@@ -229,7 +232,7 @@ def forge_scoreboard(server, victim):
             mem.seek(addr + i * SLOT.size)
             mem.write(struct.pack("<i", victim))
         mem.seek(addr + spare * SLOT.size)
-        mem.write(SLOT.pack(victim, SLOT_IDLE, 0, generation, 0))
+        mem.write(SLOT.pack(victim, SLOT_IDLE, 0, generation, 0, 0, 0, 0, 0))
 
 
 @needs_root

@@ -46,7 +46,7 @@ static int add(struct fixture *f, pid_t pid, uint32_t generation)
 
 	assert_true(slot >= 0);
 	scoreboard_claim(&f->sb, slot, pid, generation);
-	master_pool_add(&f->pool, pid, slot, generation);
+	master_pool_add(&f->pool, pid, slot, generation, false);
 	return slot;
 }
 
@@ -137,6 +137,30 @@ static void test_counts_bounded_by_table(void **state)
 	assert_int_equal(master_pool_find(&f->pool, 3001), 0);
 }
 
+/* The overflow process ("server busy") is no worker of the pool: never counted, never
+ * retired as a spare; one of the current generation is known to run. */
+static void test_overflow_outside_the_pool(void **state)
+{
+	struct fixture *f = *state;
+	struct scoreboard_counts c;
+	int slot = master_pool_free_slot(&f->pool);
+
+	add(f, 6001, 3);
+	scoreboard_claim(&f->sb, slot + 1, 6002, 3);
+	master_pool_add(&f->pool, 6002, slot + 1, 3, true);
+	assert_false(master_pool_has_overflow(&f->pool, 4));
+	assert_true(master_pool_has_overflow(&f->pool, 3));
+	forge_all(f, 0, SLOT_IDLE, 3);
+	master_pool_count(&f->pool, &f->sb, 3, &c);
+	assert_int_equal(c.total, 1);
+	assert_int_equal(c.idle, 1);
+	assert_int_equal(f->pool.w[master_pool_pick_retire(&f->pool, &f->sb, 3)].pid, 6001);
+	f->pool.w[0].retiring = true;
+	assert_int_equal(master_pool_pick_retire(&f->pool, &f->sb, 3), -1);
+	f->pool.w[1].retiring = true;
+	assert_false(master_pool_has_overflow(&f->pool, 3));
+}
+
 /* Slots come from the table: a worker clearing its slot's pid does not get it handed out. */
 static void test_slots_from_table(void **state)
 {
@@ -164,6 +188,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retire_needs_idle_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_counts_bounded_by_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slots_from_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overflow_outside_the_pool, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
