@@ -1112,7 +1112,6 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 		return 1;
 	}
 	master_detach(report_fd, NULL);
-	master_maintain_pool(&m); /* workers before "started", not a poll interval later */
 	log_info("twofoldd %s started", TWOFOLD_VERSION);
 	master_loop(&m);
 	log_info("stopped");
