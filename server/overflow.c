@@ -132,8 +132,9 @@ static void overflow_serve(struct overflow *o)
 		p[i] = (struct pollfd){.fd = ls->l[i].fd, .events = POLLIN};
 	if (poll(p, n, OVERFLOW_CHECK_MS) <= 0)
 		return;
+	/* looked at again for each: a worker may have finished a session meanwhile */
 	for (size_t i = 0; i < n && !overflow_quit; i++)
-		if (p[i].revents & POLLIN)
+		if ((p[i].revents & POLLIN) && overflow_pool_stuck(o))
 			overflow_take(o, &ls->l[i]);
 }
 

@@ -294,13 +294,15 @@ static int worker_accept(const struct listener *l, const sigset_t *waitmask)
 	worker_notify_master();
 	sigprocmask(SIG_SETMASK, waitmask, &old);
 	worker_serve(l, fd);
-	close(fd);
 	admission_done(&worker_client);
+	/* counted before the client sees the close: the overflow process never answers "busy" to
+	 * a client that comes straight back for the worker it just left */
+	scoreboard_session_done(worker_env->sb, worker_env->slot);
+	close(fd);
 	/* Back to the pool: a session over a big mailbox leaves megabytes of freed heap that an
 	 * idle worker would otherwise keep for the rest of its life. */
 	(void)malloc_trim(0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	scoreboard_session_done(worker_env->sb, worker_env->slot);
 	scoreboard_set_state(worker_env->sb, worker_env->slot, SLOT_IDLE);
 	return 1;
 }
