@@ -39,6 +39,8 @@ struct session_login {
 	enum auth_hint hint; /* on AUTH_FAIL: what the client may be told beyond "failed" */
 	char user[256];      /* canonical name on AUTH_OK */
 	int maildir_fd;      /* on AUTH_OK: the user's maildir, owned by the caller; else -1 */
+	long waited_ms;      /* spent on the auth service and the failure delay: the login
+	                      * timeout counts the client's time, not the server's */
 };
 
 /* The text of the reply to a failed login with this hint (RFC 5530 [EXPIRED] for IMAP,

@@ -1,4 +1,5 @@
 #include "server/worker.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -177,8 +178,10 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	struct ipc_msg *m;
 	char marker[WORKER_MARKER_MAX + 2];
 	uint32_t delay_ms = 0;
+	long start_ms = clock_now_ms();
 	int fd;
 
+	out->waited_ms = 0;
 	out->result = AUTH_TEMPFAIL;
 	out->hint = AUTH_HINT_NONE;
 	out->user[0] = '\0';
@@ -211,6 +214,7 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 		admission_login_failed(&worker_client);
 	if (delay_ms > 0)
 		worker_sleep_ms(delay_ms);
+	out->waited_ms = clock_now_ms() - start_ms;
 }
 
 /* ---- connections ---- */

@@ -88,6 +88,7 @@ static enum imap_cmd_result imap_login(struct imap_client *c, const char *user, 
 	memset(&login, 0, sizeof(login));
 	login.maildir_fd = -1;
 	session_login(c->s, user, secret, c->client_id[0] != '\0' ? c->client_id : NULL, &login);
+	c->login_deadline_ms += login.waited_ms;
 	if (login.result == AUTH_OK)
 		return imap_logged_in(c, &login);
 	if (login.maildir_fd >= 0)

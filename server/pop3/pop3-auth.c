@@ -85,6 +85,7 @@ static enum pop3_cmd_result pop3_login(struct pop3 *p, const char *user, const c
 	memset(&login, 0, sizeof(login));
 	login.maildir_fd = -1;
 	session_login(p->s, user, secret, NULL, &login);
+	p->login_deadline_ms += login.waited_ms;
 	if (login.result == AUTH_OK)
 		return pop3_maildrop_open(p, &login);
 	if (login.maildir_fd >= 0)

@@ -27,6 +27,9 @@
 #define PORTAL_CONNECTION_MEM 32768 /* request line and headers */
 
 static void portal_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void portal_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 
