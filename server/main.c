@@ -5,6 +5,7 @@
 #include "server/privdrop.h"
 #include "server/tls.h"
 
+#include <getopt.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -12,13 +13,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static void usage(void)
+static void usage(FILE *out)
 {
-	fprintf(stderr, "usage: twofoldd [-c FILE] [-f] [-t]\n"
-	                "  -c FILE  configuration file (default " TWOFOLD_DEFAULT_CONFIG ")\n"
-	                "  -f       stay in the foreground and log to stderr\n"
-	                "  -t       check the configuration and TLS credentials, then exit\n");
-	exit(2);
+	fprintf(out,
+	        "usage: twofoldd [-c FILE] [-f] [-t]\n"
+	        "  -c, --config FILE  configuration file (default " TWOFOLD_DEFAULT_CONFIG ")\n"
+	        "  -f, --foreground   stay in the foreground and log to stderr\n"
+	        "  -t, --test         check everything the daemon needs (configuration, accounts,\n"
+	        "                     state directory, auth store and key file as the auth\n"
+	        "                     account, maildir template, certificates), then exit\n"
+	        "  -h, --help         this text\n"
+	        "  -V, --version      the version\n"
+	        "Signals: HUP re-reads configuration and certificates, TERM stops.\n"
+	        "See twofoldd(8), twofold.conf(5).\n");
 }
 
 /* Config, daemon-level checks, privilege setup and TLS credentials. NULL after printing why. */
@@ -45,6 +52,12 @@ static struct config *load(const char *path, struct tls_server **tls_r)
 	return cfg;
 }
 
+static const struct option main_options[] = {
+    {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+    {"test", no_argument, NULL, 't'},         {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+};
+
 int main(int argc, char **argv)
 {
 	const char *path = TWOFOLD_DEFAULT_CONFIG;
@@ -54,18 +67,28 @@ int main(int argc, char **argv)
 	struct config *cfg;
 	int c;
 
-	while ((c = getopt(argc, argv, "c:ft")) != -1) {
-		if (c == 'c')
+	while ((c = getopt_long(argc, argv, "c:fthV", main_options, NULL)) != -1) {
+		if (c == 'c') {
 			path = optarg;
-		else if (c == 'f')
+		} else if (c == 'f') {
 			foreground = true;
-		else if (c == 't')
+		} else if (c == 't') {
 			check = true;
-		else
-			usage();
+		} else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else if (c == 'V') {
+			printf("twofoldd %s\n", TWOFOLD_VERSION);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
 	}
-	if (optind != argc)
-		usage();
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
 	/* reloads happen after chdir("/") */
 	if (realpath(path, abspath) != NULL)
 		path = abspath;

@@ -8,6 +8,7 @@
 #include "server/key.h"
 #include "server/listen.h"
 #include "server/master-pool.h"
+#include "server/notify.h"
 #include "server/overflow.h"
 #include "server/portal/portal.h"
 #include "server/privdrop.h"
@@ -861,7 +862,7 @@ static void master_key_settle(struct master *m, bool ok, struct master_sock *old
 	m->key_prev_fd = -1;
 }
 
-static void master_reload(struct master *m)
+static bool master_reload_apply(struct master *m)
 {
 	struct config *cfg;
 	struct tls_server *tls;
@@ -871,7 +872,7 @@ static void master_reload(struct master *m)
 	bool ok;
 
 	if (master_reload_load(m, &cfg, &priv, &tls) < 0)
-		return;
+		return false;
 	ok = master_key_next(m, cfg, &old_key, old_token) == 0;
 	if (ok) {
 		master_swap(m, &cfg, &priv, &tls); /* the children to come read m's */
@@ -886,13 +887,25 @@ static void master_reload(struct master *m)
 	tls_server_free(&tls);
 	privdrop_free(&priv);
 	if (!ok)
-		return;
+		return false;
 	m->generation++;
 	memset(m->backoff_until, 0, sizeof(m->backoff_until));
 	m->worker_backoff_until = 0;
 	master_signal_workers(m, SIGUSR1, true);
 	master_signal_procs(m, 0);
 	log_info("configuration reloaded: replacing workers");
+	return true;
+}
+
+/* The service manager waits from RELOADING to READY, so `systemctl reload` returns once the
+ * new configuration serves, or was refused (the old one serves on). */
+static void master_reload(struct master *m)
+{
+	notify_reloading();
+	if (master_reload_apply(m))
+		notify_ready("serving; configuration reloaded");
+	else
+		notify_ready("serving; reload failed, old configuration kept (see the log)");
 }
 
 static void master_stop(struct master *m)
@@ -900,6 +913,7 @@ static void master_stop(struct master *m)
 	if (m->stopping)
 		return;
 	log_info("stopping");
+	notify_stopping();
 	m->stopping = true;
 	m->stop_deadline = time(NULL) + MASTER_STOP_GRACE;
 	m->last_term = time(NULL);
@@ -1092,6 +1106,7 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 
 	if (master_setup(&m, &error) < 0) {
 		fprintf(stderr, "twofoldd: %s\n", error);
+		notify_status(error);
 		free(error);
 		master_free(&m);
 		return 1;
@@ -1106,6 +1121,7 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 	master_signals();
 	if (master_start_services(&m, &error) < 0) {
 		log_error("cannot start: %s", error);
+		notify_status(error);
 		master_detach(report_fd, error);
 		free(error);
 		master_free(&m);
@@ -1113,6 +1129,7 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 	}
 	master_detach(report_fd, NULL);
 	log_info("twofoldd %s started", TWOFOLD_VERSION);
+	notify_ready("serving");
 	master_loop(&m);
 	log_info("stopped");
 	master_free(&m);

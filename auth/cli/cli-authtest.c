@@ -64,6 +64,7 @@ const struct cli_command cli_auth_commands[] = {
      .args_max = 1,
      .opts = cli_auth_test_opts,
      .usage = "auth test NAME [--proto imap|pop3] [--ip ADDR]",
+     .help = "Runs the real login policy on the password (+ code) read from stdin: OK, or FAIL with the delay a client would get. Counts like a real login.",
      .run = cli_auth_test},
     {.group = NULL},
 };

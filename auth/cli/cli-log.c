@@ -54,6 +54,7 @@ const struct cli_command cli_log_commands[] = {
      .args_max = 1,
      .opts = cli_log_opts,
      .usage = "log [NAME] [--limit N]",
+     .help = "Recent logins, most recent first: time, user, protocol, IP, factor, result and reason.",
      .run = cli_log},
     {.group = NULL},
 };

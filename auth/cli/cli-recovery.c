@@ -34,6 +34,7 @@ const struct cli_command cli_recovery_commands[] = {
      .args_min = 1,
      .args_max = 1,
      .usage = "recovery new NAME",
+     .help = "Ten new one-time recovery codes (shown once), replacing the user's old ones.",
      .run = cli_recovery_new},
     {.group = NULL},
 };

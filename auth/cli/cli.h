@@ -28,6 +28,7 @@ struct cli_command {
 	unsigned args_min, args_max;
 	const char *const *opts;
 	const char *usage;
+	const char *help; /* one or two sentences for `twofold GROUP [NAME] --help`; may be NULL */
 	int (*run)(struct cli *cli, char **args, unsigned nargs, const char **optvals);
 	bool makes_maildir; /* run calls cli_maildir_make */
 };

@@ -27,7 +27,68 @@ static void cli_print_usage(FILE *out)
 	for (size_t t = 0; t < sizeof(cli_tables) / sizeof(cli_tables[0]); t++)
 		for (const struct cli_command *c = cli_tables[t]; c->group != NULL; c++)
 			fprintf(out, "  twofold [-c FILE] %s\n", c->usage);
-	fprintf(out, "\nDefault config: %s\n", TWOFOLD_DEFAULT_CONFIG);
+	fprintf(out,
+	        "\n  -c, --config FILE  configuration (default %s)\n"
+	        "  -v                 debug output\n"
+	        "  -h, --help         this text; `twofold COMMAND --help` explains a command\n"
+	        "  -V, --version      the version\n"
+	        "\nSee twofold(8).\n",
+	        TWOFOLD_DEFAULT_CONFIG);
+}
+
+/* One command's usage and what it does, wrapped at 78 columns. */
+static void cli_print_command_help(const struct cli_command *c)
+{
+	const char *p = c->help;
+	int col = 4;
+
+	printf("twofold [-c FILE] %s\n", c->usage);
+	if (p == NULL)
+		return;
+	fputs("    ", stdout);
+	while (*p != '\0') {
+		size_t word = strcspn(p, " ");
+
+		if (col > 4 && col + 1 + (int)word > 78) {
+			fputs("\n    ", stdout);
+			col = 4;
+		} else if (col > 4) {
+			putchar(' ');
+			col++;
+		}
+		fwrite(p, 1, word, stdout);
+		col += (int)word;
+		p += word;
+		p += strspn(p, " ");
+	}
+	putchar('\n');
+}
+
+/* `twofold GROUP --help`, `twofold GROUP NAME --help`: the commands that match. */
+static int cli_help(const char *group, const char *name)
+{
+	bool first = true;
+
+	for (size_t t = 0; t < sizeof(cli_tables) / sizeof(cli_tables[0]); t++)
+		for (const struct cli_command *c = cli_tables[t]; c->group != NULL; c++) {
+			if (strcmp(c->group, group) != 0 ||
+			    (name != NULL && c->name != NULL && strcmp(c->name, name) != 0))
+				continue;
+			if (!first)
+				putchar('\n');
+			first = false;
+			cli_print_command_help(c);
+		}
+	return CLI_EXIT_OK;
+}
+
+/* A --help or -h among the words (before a "--"). */
+static bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
 }
 
 int cli_error(const char *fmt, ...)
@@ -166,6 +227,8 @@ static int cli_run(const char *config_path, int argc, char **argv)
 	cmd = cli_find(argc, argv, &used);
 	if (cmd == NULL && !cli_group_known(argv[0]))
 		return cli_usage_error(NULL, "unknown command '%s'", argv[0]);
+	if (cli_wants_help(argc, argv))
+		return cli_help(argv[0], cmd != NULL && cmd->name != NULL ? cmd->name : NULL);
 	if (cmd == NULL && argc < 2)
 		return cli_usage_error(NULL, "'%s' needs a subcommand", argv[0]);
 	if (cmd == NULL)
