@@ -261,6 +261,18 @@ def test_cli_per_command_help_needs_no_config():
     assert r.returncode == 1 and "nonexistent" in r.stderr
 
 
+def test_cli_every_command_has_help():
+    c = twofold_harness.twofold_cli_path()
+    r = run(c, "--help")
+    commands = re.findall(r"^  twofold \[-c FILE\] ((?:[a-z]+ )?[a-z]+)\b", r.stdout, re.M)
+    assert len(commands) > 10, r.stdout
+    for command in commands:
+        h = run(c, "-c", "/nonexistent/twofold.conf", *command.split(), "--help")
+        assert h.returncode == 0, (command, h.stderr)
+        lines = h.stdout.splitlines()
+        assert len(lines) >= 2 and lines[1].startswith("    "), (command, h.stdout)
+
+
 # --- sd_notify -----------------------------------------------------------------------------
 
 class NotifySocket:
