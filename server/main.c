@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "server/master.h"
 #include "server/privdrop.h"
+#include "server/sandbox.h"
 #include "server/tls.h"
 
 #include <getopt.h>
@@ -120,5 +121,6 @@ int main(int argc, char **argv)
 	}
 	if (!foreground)
 		log_init("twofoldd", false);
+	sandbox_landlock_report();
 	return master_run(cfg, tls, foreground);
 }

@@ -9,6 +9,7 @@
 #include "server/conn.h"
 #include "server/listen.h"
 #include "server/privdrop.h"
+#include "server/sandbox.h"
 #include "server/scoreboard.h"
 #include "server/session.h"
 #include "server/tls.h"
@@ -40,6 +41,8 @@ static uint32_t worker_request_id;
 static struct admission worker_client; /* the client being served, as the limits count it */
 
 static volatile sig_atomic_t worker_handshaking;
+static int worker_epfd = -1;
+static bool worker_confined; /* served a login: leaves after this session */
 
 static void worker_on_term(int sig)
 {
@@ -138,6 +141,39 @@ static int worker_auth_answer(struct ipc_msg *m, struct session_login *out, uint
 	return -1;
 }
 
+/* ---- after a login ---- */
+
+/* The listening sockets, the epoll set and the master's wakeup pipe: a confined worker will
+ * never accept again, and code running in it must not take the next user's connection. */
+static void worker_stop_listening(void)
+{
+	const struct listen_set *ls = worker_env->listeners;
+
+	for (size_t i = 0; i < ls->count; i++)
+		close(ls->l[i].fd);
+	if (worker_epfd >= 0)
+		close(worker_epfd);
+	worker_epfd = -1;
+	close(worker_env->notify_fd);
+}
+
+/* Confines this worker beneath the user's maildir before the session touches it. Landlock
+ * cannot be undone, so the worker serves no other user: it leaves after this session and the
+ * master's pool starts a fresh one. -1: the login must not go on. */
+static int worker_confine(int maildir_fd)
+{
+	const char *error;
+
+	worker_confined = true;
+	worker_stop_listening();
+	tzset(); /* the zone file cannot be read once confined */
+	if (sandbox_landlock_confine(maildir_fd, &error) < 0) {
+		log_error("%s", error);
+		return -1;
+	}
+	return 0;
+}
+
 static void worker_sleep_ms(uint32_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -212,6 +248,11 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	free(m);
 	if (out->result != AUTH_OK)
 		admission_login_failed(&worker_client);
+	else if (worker_confine(out->maildir_fd) < 0) {
+		close(out->maildir_fd);
+		out->maildir_fd = -1;
+		out->result = AUTH_TEMPFAIL;
+	}
 	if (delay_ms > 0)
 		worker_sleep_ms(delay_ms);
 	out->waited_ms = clock_now_ms() - start_ms;
@@ -330,7 +371,7 @@ static bool worker_done(void)
 {
 	const struct scoreboard_slot *slot = &worker_env->sb->slots[worker_env->slot];
 
-	return worker_quit || slot->retiring ||
+	return worker_quit || worker_confined || slot->retiring ||
 	       slot->sessions >= worker_env->cfg->sessions_per_worker;
 }
 
@@ -370,10 +411,11 @@ void worker_run(const struct worker_env *env)
 	/* after the uid change, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	conn_set_interrupt(&session_shutdown);
-	epfd = worker_epoll(env->listeners);
+	epfd = worker_epfd = worker_epoll(env->listeners);
 	scoreboard_set_state(env->sb, env->slot, SLOT_IDLE);
 	worker_loop(epfd, &waitmask);
-	close(epfd);
+	if (worker_epfd >= 0) /* else closed at login */
+		close(worker_epfd);
 	/* No atexit work to do; and in the chroot LeakSanitizer (ASan builds) cannot read /proc
 	 * and would abort the exit. */
 	_exit(0);

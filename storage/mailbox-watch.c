@@ -1,7 +1,8 @@
 /*
  * inotify on the mailbox's new/ and cur/ for IDLE. inotify_add_watch needs a path but the
  * worker is chrooted with only directory fds: fchdir into the mailbox directory, add the
- * watches by relative path, and fchdir back to where we were.
+ * watches by relative path, and fchdir back to where we were (held as an O_PATH fd: a worker
+ * confined beneath the maildir may not open its working directory for reading).
  */
 #include "storage/storage-private.h"
 
@@ -17,7 +18,7 @@
 
 static int watch_add(int fd, int dirfd, const char **error_r)
 {
-	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int ret = -1;
 
 	if (cwd < 0) {
