@@ -10,6 +10,7 @@
  * created once, so that a folder the user deletes is not created again).
  */
 #include "storage/storage-private.h"
+#include "storage/beneath.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -209,13 +210,13 @@ static bool folder_entry_is_dir(int dirfd, const struct dirent *d)
 
 	if (d->d_type != DT_UNKNOWN)
 		return d->d_type == DT_DIR;
-	return fstatat(dirfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+	return beneath_stat(dirfd, d->d_name, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* The wire names of all folder directories (not INBOX). */
 static int folder_scan(struct mail_storage *st, struct name_list *out, const char **error_r)
 {
-	int fd = openat(st->dirfd, ".", FOLDER_DIR_FLAGS);
+	int fd = beneath_open(st->dirfd, ".", FOLDER_DIR_FLAGS, 0);
 	const char *ignored;
 	struct dirent *d;
 	DIR *dir;
@@ -242,7 +243,7 @@ static int folder_scan(struct mail_storage *st, struct name_list *out, const cha
 
 static int subs_read(struct mail_storage *st, struct name_list *out, const char **error_r)
 {
-	int fd = openat(st->dirfd, FOLDER_SUBS, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = beneath_open(st->dirfd, FOLDER_SUBS, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	char *text, *line, *save = NULL;
 	ssize_t n;
 
@@ -267,8 +268,8 @@ static int subs_read(struct mail_storage *st, struct name_list *out, const char 
 
 static int subs_write(struct mail_storage *st, const struct name_list *subs, const char **error_r)
 {
-	int fd = openat(st->dirfd, FOLDER_SUBS_TMP,
-	                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = beneath_open(st->dirfd, FOLDER_SUBS_TMP,
+	                      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
 
 	if (fp == NULL) {
@@ -279,10 +280,10 @@ static int subs_write(struct mail_storage *st, const struct name_list *subs, con
 	for (size_t i = 0; i < subs->count; i++)
 		fprintf(fp, "%s\n", subs->names[i]);
 	if (fflush(fp) != 0 || fsync(fileno(fp)) < 0 || fclose(fp) != 0) {
-		(void)unlinkat(st->dirfd, FOLDER_SUBS_TMP, 0);
+		(void)beneath_unlink(st->dirfd, FOLDER_SUBS_TMP, 0);
 		return folder_sys_error("write", FOLDER_SUBS_TMP, error_r);
 	}
-	if (renameat(st->dirfd, FOLDER_SUBS_TMP, st->dirfd, FOLDER_SUBS) < 0)
+	if (beneath_rename(st->dirfd, FOLDER_SUBS_TMP, st->dirfd, FOLDER_SUBS, 0) < 0)
 		return folder_sys_error("rename", FOLDER_SUBS_TMP, error_r);
 	return 0;
 }
@@ -291,7 +292,7 @@ static int subs_write(struct mail_storage *st, const struct name_list *subs, con
 static int subs_update(struct mail_storage *st, const char *name, bool subscribe,
                        const char **error_r)
 {
-	int lockfd = openat(st->dirfd, ".", FOLDER_DIR_FLAGS);
+	int lockfd = beneath_open(st->dirfd, ".", FOLDER_DIR_FLAGS, 0);
 	struct name_list subs, out = {0};
 	int ret;
 
@@ -336,20 +337,20 @@ static int folder_make(struct mail_storage *st, const char *dir, const char **er
 {
 	int fd, ret;
 
-	if (mkdirat(st->dirfd, dir, 0700) < 0) {
+	if (beneath_mkdir(st->dirfd, dir, 0700) < 0) {
 		if (errno == EEXIST) {
 			*error_r = "mailbox already exists";
 			return -1;
 		}
 		return folder_sys_error("mkdir", dir, error_r);
 	}
-	if ((fd = openat(st->dirfd, dir, FOLDER_DIR_FLAGS)) < 0)
+	if ((fd = beneath_open(st->dirfd, dir, FOLDER_DIR_FLAGS, 0)) < 0)
 		return folder_sys_error("open", dir, error_r);
 	ret = maildir_create_subdirs(fd, error_r);
 	if (ret == 0) {
 		/* Maildir++: marks a folder for tools such as maildrop */
-		int mfd =
-		    openat(fd, "maildirfolder", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int mfd = beneath_open(fd, "maildirfolder",
+		                       O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 		if (mfd >= 0)
 			close(mfd);
@@ -382,7 +383,7 @@ int folder_create_defaults(struct mail_storage *st, const char **error_r)
 	const char *ignored;
 	int fd;
 
-	if (faccessat(st->dirfd, FOLDER_MARKER, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (beneath_access(st->dirfd, FOLDER_MARKER, F_OK) == 0)
 		return 0;
 	if (folder_scan(st, &existing, error_r) < 0)
 		return -1;
@@ -395,7 +396,8 @@ int folder_create_defaults(struct mail_storage *st, const char **error_r)
 		}
 	}
 	name_list_free(&existing);
-	fd = openat(st->dirfd, FOLDER_MARKER, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = beneath_open(st->dirfd, FOLDER_MARKER, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	                  0600);
 	if (fd < 0)
 		return folder_sys_error("create", FOLDER_MARKER, error_r);
 	close(fd);
@@ -407,7 +409,7 @@ int folder_create_defaults(struct mail_storage *st, const char **error_r)
 /* Removes a directory tree beneath parentfd without following symlinks. */
 static int folder_remove_tree(int parentfd, const char *name, int depth)
 {
-	int fd = openat(parentfd, name, FOLDER_DIR_FLAGS);
+	int fd = beneath_open(parentfd, name, FOLDER_DIR_FLAGS, 0);
 	struct dirent *d;
 	DIR *dir;
 
@@ -421,11 +423,11 @@ static int folder_remove_tree(int parentfd, const char *name, int depth)
 		while ((d = readdir(dir)) != NULL) {
 			if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 				continue;
-			if (unlinkat(fd, d->d_name, 0) < 0 && errno == EISDIR &&
+			if (beneath_unlink(fd, d->d_name, 0) < 0 && errno == EISDIR &&
 			    depth < FOLDER_TREE_DEPTH)
 				(void)folder_remove_tree(fd, d->d_name, depth + 1);
 		}
-		if (unlinkat(parentfd, name, AT_REMOVEDIR) == 0) {
+		if (beneath_unlink(parentfd, name, AT_REMOVEDIR) == 0) {
 			closedir(dir);
 			return 0;
 		}
@@ -448,7 +450,7 @@ int mailbox_delete(struct mail_storage *st, const char *name, const char **error
 		return -1;
 	/* out of sight first (an invalid name), then removed */
 	trash = xasprintf("..deleted.%ld.%u", (long)getpid(), ++counter);
-	if (renameat2(st->dirfd, dir, st->dirfd, trash, RENAME_NOREPLACE) < 0) {
+	if (beneath_rename(st->dirfd, dir, st->dirfd, trash, RENAME_NOREPLACE) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			*error_r = "no such mailbox";
 		else
@@ -469,7 +471,7 @@ static bool folder_exists(struct mail_storage *st, const char *dir)
 {
 	struct stat sb;
 
-	return fstatat(st->dirfd, dir, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+	return beneath_stat(st->dirfd, dir, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 /* Moves every message of INBOX into the new folder (RFC 3501: INBOX stays, empty). */
@@ -518,7 +520,7 @@ static int folder_rename_tree(struct mail_storage *st, const char *old_name, con
 		if (strlen(to) > FOLDER_NAME_MAX + 1) {
 			*error_r = "mailbox name too long";
 			ret = -1;
-		} else if (renameat2(st->dirfd, from, st->dirfd, to, RENAME_NOREPLACE) < 0) {
+		} else if (beneath_rename(st->dirfd, from, st->dirfd, to, RENAME_NOREPLACE) < 0) {
 			if (errno == EEXIST)
 				*error_r = "mailbox already exists";
 			else

@@ -5,6 +5,7 @@
  * the original function, so other SQLite users in the process (the auth store) are unaffected.
  */
 #include "storage/index.h"
+#include "storage/beneath.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -65,7 +66,7 @@ static int index_vfs_open(const char *path, int flags, int mode)
 		return orig_open(path, flags, mode);
 	if (ret < 0)
 		return -1;
-	return openat(fd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return beneath_open(fd, name, flags | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
 static int index_vfs_access(const char *path, int mode)
@@ -77,7 +78,7 @@ static int index_vfs_access(const char *path, int mode)
 		return orig_access(path, mode);
 	if (ret < 0)
 		return -1;
-	return faccessat(fd, name, mode, AT_SYMLINK_NOFOLLOW);
+	return beneath_access(fd, name, mode);
 }
 
 static int index_vfs_stat(const char *path, struct stat *st)
@@ -89,7 +90,7 @@ static int index_vfs_stat(const char *path, struct stat *st)
 		return orig_stat(path, st);
 	if (ret < 0)
 		return -1;
-	return fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW);
+	return beneath_stat(fd, name, st);
 }
 
 static int index_vfs_lstat(const char *path, struct stat *st)
@@ -101,7 +102,7 @@ static int index_vfs_lstat(const char *path, struct stat *st)
 		return orig_lstat(path, st);
 	if (ret < 0)
 		return -1;
-	return fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW);
+	return beneath_stat(fd, name, st);
 }
 
 static int index_vfs_unlink(const char *path)
@@ -113,7 +114,7 @@ static int index_vfs_unlink(const char *path)
 		return orig_unlink(path);
 	if (ret < 0)
 		return -1;
-	return unlinkat(fd, name, 0);
+	return beneath_unlink(fd, name, 0);
 }
 
 static ssize_t index_vfs_readlink(const char *path, char *buf, size_t size)

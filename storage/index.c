@@ -1,4 +1,5 @@
 #include "storage/index.h"
+#include "storage/beneath.h"
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -120,7 +121,7 @@ static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r
 {
 	char text[64];
 	ssize_t n;
-	int fd = openat(dirfd, INDEX_SIDE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = beneath_open(dirfd, INDEX_SIDE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 
 	if (fd < 0)
 		return 0;
@@ -140,11 +141,11 @@ static int index_side_write(struct mail_index *idx, uint32_t floor, const char *
 	int len = snprintf(text, sizeof(text), "%u %u\n", idx->uidvalidity, floor);
 	int fd;
 
-	(void)unlinkat(idx->dirfd, INDEX_SIDE_TMP, 0);
-	fd = openat(idx->dirfd, INDEX_SIDE_TMP,
-	            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	(void)beneath_unlink(idx->dirfd, INDEX_SIDE_TMP, 0);
+	fd = beneath_open(idx->dirfd, INDEX_SIDE_TMP,
+	                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0 ||
-	    renameat(idx->dirfd, INDEX_SIDE_TMP, idx->dirfd, INDEX_SIDE_FILE) < 0) {
+	    beneath_rename(idx->dirfd, INDEX_SIDE_TMP, idx->dirfd, INDEX_SIDE_FILE, 0) < 0) {
 		log_error("index: writing %s: %s", INDEX_SIDE_FILE, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -196,8 +197,8 @@ static int index_new_uidvalidity(int rootfd, uint32_t *uidvalidity_r, const char
 	uint32_t last = 0, now = (uint32_t)time(NULL), next;
 	char text[32];
 	ssize_t n;
-	int len, fd = openat(rootfd, INDEX_UIDVALIDITY_LAST,
-	                     O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int len, fd = beneath_open(rootfd, INDEX_UIDVALIDITY_LAST,
+	                           O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0 || flock(fd, LOCK_EX) < 0)
 		goto fail;
@@ -403,7 +404,7 @@ static void index_remove_files(int dirfd, bool outdated)
 	else
 		log_warn("index: %s is damaged, rebuilding it", INDEX_FILE);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		(void)unlinkat(dirfd, names[i], 0);
+		(void)beneath_unlink(dirfd, names[i], 0);
 }
 
 static int index_try_open(struct mail_index *idx, const char **error_r)

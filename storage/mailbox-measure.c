@@ -9,6 +9,7 @@
  * metadata cache entries (mailbox-cache.c).
  */
 #include "storage/storage-private.h"
+#include "storage/beneath.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -40,7 +41,7 @@ int maildir_measure(int dirfd, const char *name, const struct maildir_name *pars
 		sizes_r->crlf_size = parsed->vsize;
 		return 1;
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = beneath_open(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP)
 			return 0;

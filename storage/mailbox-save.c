@@ -7,6 +7,7 @@
  * UID in the name.
  */
 #include "storage/storage-private.h"
+#include "storage/beneath.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -148,7 +149,7 @@ void mailbox_save_abort(struct mail_save **svp)
 	if (sv == NULL)
 		return;
 	close(sv->fd);
-	(void)unlinkat(sv->box->dirs.tmpfd, sv->tmpname, 0);
+	(void)beneath_unlink(sv->box->dirs.tmpfd, sv->tmpname, 0);
 	mail_save_free(svp);
 }
 
@@ -175,7 +176,7 @@ int mailbox_save_finish(struct mail_save **svp, unsigned flags, time_t internal_
 	save.key = key;
 	ret = save_commit(sv->box, &save, place_from_tmp, sv->tmpname, error_r);
 	if (ret < 0)
-		(void)unlinkat(sv->box->dirs.tmpfd, sv->tmpname, 0);
+		(void)beneath_unlink(sv->box->dirs.tmpfd, sv->tmpname, 0);
 	else if (uid_r != NULL)
 		*uid_r = save.rec.uid;
 	xfree(&key);
@@ -243,13 +244,13 @@ static int copy_data(int from, int to)
 static int place_copy_through_tmp(const struct msg_rec *m, struct mailbox *src, struct mailbox *dst,
                                   const char *name)
 {
-	int from = openat(src->dirs.curfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int from = beneath_open(src->dirs.curfd, m->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	char *tmpname = maildir_unique_name();
 	int to = -1, ret = -1, err;
 
 	if (from >= 0)
-		to = openat(dst->dirs.tmpfd, tmpname,
-		            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		to = beneath_open(dst->dirs.tmpfd, tmpname,
+		                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (to >= 0 && copy_data(from, to) == 0 && close(to) == 0) {
 		to = -1;
 		ret = maildir_rename(dst->dirs.tmpfd, tmpname, dst->dirs.curfd, name);
@@ -260,7 +261,7 @@ static int place_copy_through_tmp(const struct msg_rec *m, struct mailbox *src, 
 	if (from >= 0)
 		close(from);
 	if (ret < 0)
-		(void)unlinkat(dst->dirs.tmpfd, tmpname, 0);
+		(void)beneath_unlink(dst->dirs.tmpfd, tmpname, 0);
 	xfree(&tmpname);
 	errno = err;
 	return ret;
@@ -272,7 +273,7 @@ static int place_copy(struct mailbox *src, size_t index, struct mailbox *dst, co
 {
 	const struct msg_rec *m = &src->msgs[index];
 
-	if (linkat(src->dirs.curfd, m->name, dst->dirs.curfd, name, 0) == 0)
+	if (beneath_link(src->dirs.curfd, m->name, dst->dirs.curfd, name) == 0)
 		return 0;
 	if (errno == ENOENT || errno == EEXIST)
 		return -1;
@@ -355,7 +356,7 @@ static void transfer_undo(struct transfer *t)
 {
 	mail_index_rollback(t->dst->index);
 	for (size_t i = 0; i < t->count; i++) {
-		if (t->placed[i] != NULL && unlinkat(t->dst->dirs.curfd, t->placed[i], 0) < 0)
+		if (t->placed[i] != NULL && beneath_unlink(t->dst->dirs.curfd, t->placed[i], 0) < 0)
 			log_error("storage: removing %s after a failed copy: %s", t->placed[i],
 			          strerror(errno));
 	}

@@ -14,7 +14,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#define WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR)
+#define WATCH_MASK                                                                                 \
+	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR | IN_DONT_FOLLOW)
 
 static int watch_add(int fd, int dirfd, const char **error_r)
 {

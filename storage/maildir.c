@@ -1,4 +1,5 @@
 #include "storage/maildir.h"
+#include "storage/beneath.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -27,7 +28,7 @@ int maildir_create_subdirs(int dirfd, const char **error_r)
 	static const char *const subdirs[] = {"cur", "new", "tmp"};
 
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		if (mkdirat(dirfd, subdirs[i], 0700) < 0 && errno != EEXIST)
+		if (beneath_mkdir(dirfd, subdirs[i], 0700) < 0 && errno != EEXIST)
 			return maildir_sys_error("mkdir", subdirs[i], error_r);
 	}
 	return 0;
@@ -37,17 +38,22 @@ int maildir_dirs_open(int parentfd, const char *name, struct maildir_dirs *dirs,
                       const char **error_r)
 {
 	dirs->curfd = dirs->newfd = dirs->tmpfd = -1;
-	dirs->dirfd = openat(parentfd, name, MAILDIR_DIR_FLAGS);
+	dirs->dirfd = beneath_open(parentfd, name, MAILDIR_DIR_FLAGS, 0);
 	if (dirs->dirfd < 0) {
 		if (errno == ENOENT)
 			return 0;
+		/* a symlink or a file where a folder would be: not a mailbox of this maildir */
+		if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV) {
+			log_warn("maildir: %s is not a directory of the maildir: not served", name);
+			return 0;
+		}
 		return maildir_sys_error("open", name, error_r);
 	}
 	if (maildir_create_subdirs(dirs->dirfd, error_r) < 0)
 		goto fail;
-	if ((dirs->curfd = openat(dirs->dirfd, "cur", MAILDIR_DIR_FLAGS)) < 0 ||
-	    (dirs->newfd = openat(dirs->dirfd, "new", MAILDIR_DIR_FLAGS)) < 0 ||
-	    (dirs->tmpfd = openat(dirs->dirfd, "tmp", MAILDIR_DIR_FLAGS)) < 0) {
+	if ((dirs->curfd = beneath_open(dirs->dirfd, "cur", MAILDIR_DIR_FLAGS, 0)) < 0 ||
+	    (dirs->newfd = beneath_open(dirs->dirfd, "new", MAILDIR_DIR_FLAGS, 0)) < 0 ||
+	    (dirs->tmpfd = beneath_open(dirs->dirfd, "tmp", MAILDIR_DIR_FLAGS, 0)) < 0) {
 		maildir_sys_error("open", "cur/new/tmp", error_r);
 		goto fail;
 	}
@@ -70,7 +76,7 @@ void maildir_dirs_close(struct maildir_dirs *dirs)
 
 int maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r)
 {
-	int fd = openat(dirfd, ".", MAILDIR_DIR_FLAGS);
+	int fd = beneath_open(dirfd, ".", MAILDIR_DIR_FLAGS, 0);
 	struct dirent *d;
 	DIR *dir;
 
@@ -177,14 +183,14 @@ int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t 
 
 int maildir_rename(int fromfd, const char *from, int tofd, const char *to)
 {
-	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+	if (beneath_rename(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
 	/* A file system without RENAME_NOREPLACE: link + unlink never replaces either. */
-	if (linkat(fromfd, from, tofd, to, 0) < 0)
+	if (beneath_link(fromfd, from, tofd, to) < 0)
 		return -1;
-	(void)unlinkat(fromfd, from, 0);
+	(void)beneath_unlink(fromfd, from, 0);
 	return 0;
 }
 
@@ -241,7 +247,7 @@ static int maildir_write_all(int fd, const char *data, size_t len)
 
 int maildir_tmp_create(int tmpfd, const char *name, int *fd_r, const char **error_r)
 {
-	*fd_r = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	*fd_r = beneath_open(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	return *fd_r < 0 ? maildir_sys_error("create", name, error_r) : 0;
 }
 
@@ -258,12 +264,12 @@ int maildir_tmp_finish(int tmpfd, int fd, const char *name, time_t date, const c
 	if ((date != 0 && futimens(fd, times) < 0) || fsync(fd) < 0) {
 		maildir_sys_error("write", name, error_r);
 		close(fd);
-		(void)unlinkat(tmpfd, name, 0);
+		(void)beneath_unlink(tmpfd, name, 0);
 		return -1;
 	}
 	if (close(fd) < 0) {
 		maildir_sys_error("close", name, error_r);
-		(void)unlinkat(tmpfd, name, 0);
+		(void)beneath_unlink(tmpfd, name, 0);
 		return -1;
 	}
 	return 0;
@@ -271,7 +277,7 @@ int maildir_tmp_finish(int tmpfd, int fd, const char *name, time_t date, const c
 
 int maildir_lock(int dirfd, const char *name, int *fd_r, const char **error_r)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = beneath_open(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return maildir_sys_error("open", name, error_r);

@@ -14,7 +14,7 @@ struct maildir_dirs {
 /* Creates cur/ new/ tmp/ (0700) beneath dirfd where missing. */
 int maildir_create_subdirs(int dirfd, const char **error_r);
 /* Opens the mailbox directory name ("." for the root) beneath parentfd and its subdirs, creating
- * missing subdirs. 1 ok, 0 no such directory, -1 error. */
+ * missing subdirs. 1 ok, 0 no such directory (or a symlink or file in its place), -1 error. */
 int maildir_dirs_open(int parentfd, const char *name, struct maildir_dirs *dirs,
                       const char **error_r);
 void maildir_dirs_close(struct maildir_dirs *dirs);

@@ -18,6 +18,7 @@
  * beyond new/.
  */
 #include "storage/storage-private.h"
+#include "storage/beneath.h"
 #include "storage/bigarray.h"
 
 #include "common/log.h"
@@ -528,7 +529,7 @@ static int msg_probe(struct mailbox *box, size_t index)
 		unsigned old = m->mail.flags;
 
 		xfree(&rest);
-		if (fstatat(box->dirs.curfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (beneath_stat(box->dirs.curfd, name, &st) < 0) {
 			xfree(&name);
 			continue;
 		}
@@ -1130,7 +1131,8 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 		*error_r = "message has been expunged";
 		return -1;
 	}
-	fd = openat(box->dirs.curfd, box->msgs[index].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = beneath_open(box->dirs.curfd, box->msgs[index].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+	                  0);
 	/* renamed by other sessions' flag changes, maybe again while it was looked for */
 	for (int attempt = 0; fd < 0 && errno == ENOENT && attempt < MSG_RELOCATE_ATTEMPTS;
 	     attempt++) {
@@ -1139,8 +1141,8 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 				*error_r = "message has been expunged";
 			return -1;
 		}
-		fd = openat(box->dirs.curfd, box->msgs[index].name,
-		            O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = beneath_open(box->dirs.curfd, box->msgs[index].name,
+		                  O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	}
 	if (fd < 0) {
 		/* ENOENT: renamed or expunged again since the listing, an ordinary race */
@@ -1161,7 +1163,7 @@ static int msg_rename(struct mailbox *box, const struct msg_rec *m, const char *
 	struct stat st;
 
 	if (strcmp(name, m->name) == 0)
-		return fstatat(box->dirs.curfd, m->name, &st, AT_SYMLINK_NOFOLLOW);
+		return beneath_stat(box->dirs.curfd, m->name, &st);
 	if (strlen(name) > NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -1228,7 +1230,7 @@ int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r)
 	for (int attempt = 0;; attempt++) {
 		if (m->gone)
 			return 0;
-		if (unlinkat(box->dirs.curfd, m->name, 0) == 0)
+		if (beneath_unlink(box->dirs.curfd, m->name, 0) == 0)
 			return 1;
 		if (errno != ENOENT) {
 			log_error("storage: unlink uid %u: %s", m->mail.uid, strerror(errno));

@@ -1003,6 +1003,49 @@ static void test_pop3_and_imap_deletions(void **state)
 	mailbox_close(&pop);
 }
 
+/* Another user's maildir beside this one, reached through symlinks planted in this one: a
+ * folder ".Evil -> ../other" and a message "cur/x -> ../../other/cur/theirs". Neither is
+ * served: the folder is no mailbox (listed nowhere, SELECT finds nothing), the message is in
+ * no view, and nothing is read, written or created through them. */
+static void test_symlinks_lead_nowhere(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *evil = NULL;
+	const char *error = NULL;
+	char other[300], target[400], path[400];
+	struct listing l;
+
+	snprintf(other, sizeof(other), "%s-other", f->root);
+	assert_int_equal(mkdir(other, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cur", other);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/new", other);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tmp", other);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cur/1.theirs.h:2,", other);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("Subject: theirs\n\nsecret\n", fp);
+	fclose(fp);
+	snprintf(target, sizeof(target), "../%s", strrchr(other, '/') + 1);
+	snprintf(path, sizeof(path), "%s/.Evil", f->root);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(target, sizeof(target), "../../%s/cur/1.theirs.h:2,", strrchr(other, '/') + 1);
+	snprintf(path, sizeof(path), "%s/cur/2.x.h:2,", f->root);
+	assert_int_equal(symlink(target, path), 0);
+	put_file(f, "cur/3.mine.h:2,", "Subject: mine\n\nmine\n");
+
+	assert_null(strstr(list_all(f, &l), "Evil"));
+	assert_int_equal(mailbox_open_imap(f->st, "Evil", false, &evil, &error), 0);
+	f->box = open_box(f, "INBOX", false);
+	assert_int_equal(mailbox_count(f->box), 1);
+	assert_string_equal(mailbox_get(f->box, 0)->uidl, "3.mine.h");
+	snprintf(path, sizeof(path), "%s/twofold.index", other);
+	assert_int_equal(access(path, F_OK), -1);
+	test_tmpdir_remove(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1027,6 +1070,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_view_ascends_under_concurrent_appends, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_pop3_and_imap_deletions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlinks_lead_nowhere, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

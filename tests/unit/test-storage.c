@@ -838,7 +838,7 @@ static void test_path_escape_refused(void **state)
 	mailbox_close(&box);
 	snprintf(path, sizeof(path), "%s/.Evil", f->root);
 	assert_int_equal(symlink("/tmp", path), 0);
-	assert_int_equal(mailbox_open(f->st, "Evil", &box, &error), -1);
+	assert_int_equal(mailbox_open(f->st, "Evil", &box, &error), 0); /* no such mailbox */
 	assert_null(box);
 
 	/* a symlink in cur/ is no message */
