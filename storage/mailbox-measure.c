@@ -30,28 +30,39 @@
 /* Measured sizes kept in memory before they are written. */
 #define SIZES_PENDING_MAX 4096
 
-int maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
-                    struct mail_sizes *sizes_r, const char **error_r)
+/* A failed open or read of one file: that file's problem, or the process's. */
+static enum measure_result measure_failed(const char *what, const char *name, int err, int *err_r,
+                                          const char **error_r)
+{
+	if (mailbox_unreadable_errno(err)) {
+		*err_r = err;
+		return MEASURE_UNREADABLE;
+	}
+	log_error("storage: %s %s: %s", what, name, strerror(err));
+	*error_r = "mailbox access error";
+	return MEASURE_ERROR;
+}
+
+enum measure_result maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
+                                    struct mail_sizes *sizes_r, int *err_r, const char **error_r)
 {
 	struct stat stbuf;
-	int fd, ret = 0;
+	int fd, ret = 0, err;
 
 	if (parsed->has_size && parsed->has_vsize && maildir_name_time(name, &sizes_r->date)) {
 		sizes_r->size = parsed->size;
 		sizes_r->crlf_size = parsed->vsize;
-		return 1;
+		return MEASURE_OK;
 	}
 	fd = beneath_open(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP)
-			return 0;
-		log_error("storage: open %s: %s", name, strerror(errno));
-		*error_r = "mailbox access error";
-		return -1;
+			return MEASURE_GONE;
+		return measure_failed("open", name, errno, err_r, error_r);
 	}
 	if (fstat(fd, &stbuf) < 0 || !S_ISREG(stbuf.st_mode)) {
 		close(fd);
-		return 0;
+		return MEASURE_GONE;
 	}
 	sizes_r->date = stbuf.st_mtime;
 	sizes_r->size = parsed->has_size ? parsed->size : (uint64_t)stbuf.st_size;
@@ -59,9 +70,10 @@ int maildir_measure(int dirfd, const char *name, const struct maildir_name *pars
 		sizes_r->crlf_size = parsed->vsize;
 	else
 		ret = maildir_vsize_fd_sized(fd, (uint64_t)stbuf.st_size, &sizes_r->size,
-		                             &sizes_r->crlf_size, error_r);
+		                             &sizes_r->crlf_size);
+	err = errno;
 	close(fd);
-	return ret < 0 ? -1 : 1;
+	return ret < 0 ? measure_failed("read", name, err, err_r, error_r) : MEASURE_OK;
 }
 
 struct measure_job {
@@ -77,9 +89,9 @@ static void measure_job_run(struct measure_job *job)
 	for (size_t i = job->first; i < job->count; i += job->step) {
 		struct measure_item *it = &job->items[i];
 
-		it->ret =
-		    maildir_measure(job->dirfd, it->name, it->parsed, &it->sizes, &job->error);
-		if (it->ret < 0) {
+		it->ret = maildir_measure(job->dirfd, it->name, it->parsed, &it->sizes, &it->err,
+		                          &job->error);
+		if (it->ret == MEASURE_ERROR) {
 			job->ret = -1;
 			return;
 		}
@@ -110,7 +122,7 @@ int maildir_measure_many(int dirfd, struct measure_item *items, size_t count, co
 	unsigned n = measure_thread_count(count);
 
 	for (size_t i = 0; i < count; i++)
-		items[i].ret = 0;
+		items[i].ret = MEASURE_GONE;
 	for (unsigned t = 0; t < n; t++)
 		jobs[t] = (struct measure_job){dirfd, items, count, t, n, 0, NULL};
 	for (unsigned t = 1; t < n; t++)
@@ -161,16 +173,20 @@ static int measure_relocated(struct mailbox *box, const size_t *idx, size_t coun
 	for (size_t i = 0; i < count; i++) {
 		struct msg_rec *m = &box->msgs[idx[i]];
 		struct maildir_name parsed;
-		int ret;
+		enum measure_result ret;
+		int err = 0;
 
 		if (m->gone)
 			continue;
 		maildir_name_parse(m->name, &parsed);
-		if ((ret = maildir_measure(box->dirs.curfd, m->name, &parsed, &m->sizes, error_r)) <
-		    0)
+		ret = maildir_measure(box->dirs.curfd, m->name, &parsed, &m->sizes, &err, error_r);
+		if (ret == MEASURE_ERROR)
 			return -1;
-		m->gone = ret == 0; /* renamed twice meanwhile: treated as gone, like a listing */
-		m->measured = ret > 0;
+		/* renamed twice meanwhile: treated as gone, like a listing */
+		m->gone = ret == MEASURE_GONE;
+		m->measured = ret == MEASURE_OK;
+		if (ret == MEASURE_UNREADABLE)
+			mailbox_msg_set_unavailable(box, idx[i], err);
 	}
 	return 0;
 }
@@ -194,12 +210,15 @@ static int measure_indexes(struct mailbox *box, const size_t *idx, size_t count,
 	for (size_t i = 0; i < count && ret == 0; i++) {
 		struct msg_rec *m = &box->msgs[idx[i]];
 
-		if (items[i].ret == 0) {
+		if (items[i].ret == MEASURE_GONE) {
 			missing[n_missing++] = idx[i];
-			continue;
+		} else if (items[i].ret == MEASURE_UNREADABLE) {
+			mailbox_msg_set_unavailable(box, idx[i], items[i].err);
+		} else {
+			m->sizes = items[i].sizes;
+			m->measured = true;
+			m->unavailable = false;
 		}
-		m->sizes = items[i].sizes;
-		m->measured = true;
 	}
 	if (ret == 0 && n_missing > 0)
 		ret = measure_relocated(box, missing, n_missing, error_r);

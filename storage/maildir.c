@@ -1,5 +1,6 @@
 #include "storage/maildir.h"
 #include "storage/beneath.h"
+#include "storage/storage.h"
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,10 +18,14 @@
 
 #define MAILDIR_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
+/* Logs, sets *error_r by errno (a full disk is MAIL_ERROR_NOSPACE) and keeps errno. */
 static int maildir_sys_error(const char *what, const char *name, const char **error_r)
 {
-	log_error("maildir: %s %s: %s", what, log_quote(name), strerror(errno));
-	*error_r = "mailbox access error";
+	int err = errno;
+
+	log_error("maildir: %s %s: %s", what, log_quote(name), strerror(err));
+	*error_r = err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox access error";
+	errno = err;
 	return -1;
 }
 
@@ -129,7 +135,7 @@ uint64_t maildir_vsize_chunk(const void *data, size_t len, bool *prev_cr)
 	return len + maildir_bare_lfs(data, len, prev_cr);
 }
 
-int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **error_r)
+int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r)
 {
 	const size_t chunk_size = 128 * 1024;
 	unsigned char *chunk = xmalloc(chunk_size);
@@ -141,8 +147,8 @@ int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **e
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			xfree(&chunk);
-			return maildir_sys_error("read", "message", error_r);
+			free(chunk); /* keeps errno */
+			return -1;
 		}
 		size += (uint64_t)n;
 		lfs += maildir_bare_lfs(chunk, (size_t)n, &prev_cr);
@@ -156,25 +162,24 @@ int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **e
 /* Files smaller than this are read with one call into a stack buffer. */
 #define MAILDIR_SMALL_READ (32 * 1024)
 
-int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t *vsize_r,
-                           const char **error_r)
+int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t *vsize_r)
 {
 	unsigned char small[MAILDIR_SMALL_READ];
 	bool prev_cr = false;
 	ssize_t n;
 
 	if (st_size >= sizeof(small))
-		return maildir_vsize_fd(fd, size_r, vsize_r, error_r);
+		return maildir_vsize_fd(fd, size_r, vsize_r);
 	do
 		n = read(fd, small, sizeof(small));
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return maildir_sys_error("read", "message", error_r);
+		return -1;
 	if ((uint64_t)n != st_size) {
 		/* Not what fstat said (a short read, or the file changed): read it whole. */
 		if (lseek(fd, 0, SEEK_SET) < 0)
-			return maildir_sys_error("lseek", "message", error_r);
-		return maildir_vsize_fd(fd, size_r, vsize_r, error_r);
+			return -1;
+		return maildir_vsize_fd(fd, size_r, vsize_r);
 	}
 	*size_r = (uint64_t)n;
 	*vsize_r = (uint64_t)n + maildir_bare_lfs(small, (size_t)n, &prev_cr);

@@ -24,12 +24,12 @@ void maildir_dirs_close(struct maildir_dirs *dirs);
 typedef void maildir_entry_cb(void *ctx, const char *name);
 int maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r);
 
-/* Reads an open message file: bytes on disk and octets with bare LF made CRLF. */
-int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r, const char **error_r);
+/* Reads an open message file: bytes on disk and octets with bare LF made CRLF. 0, or -1 with
+ * errno (nothing logged: the caller knows whose file it is). */
+int maildir_vsize_fd(int fd, uint64_t *size_r, uint64_t *vsize_r);
 /* The same for a file fstat gave st_size for: a small file takes one read (the end of file is
  * known from that size, no second read); otherwise, or when the read disagrees, as above. */
-int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t *vsize_r,
-                           const char **error_r);
+int maildir_vsize_fd_sized(int fd, uint64_t st_size, uint64_t *size_r, uint64_t *vsize_r);
 /* Octets of data with bare LF made CRLF. */
 uint64_t maildir_vsize_mem(const void *data, size_t len);
 /* The same for one chunk of a stream; *prev_cr (false at the start) carries the state. */

@@ -12,6 +12,10 @@
 
 struct mail_storage {
 	int dirfd;
+	/* message files logged as unreadable ("<mailbox>/<key>"), each logged once */
+	char **unreadable;
+	size_t unreadable_count, unreadable_cap;
+	bool unreadable_more; /* more than that, not logged each */
 };
 
 struct msg_rec {
@@ -23,8 +27,9 @@ struct msg_rec {
 	struct mail_sizes sizes; /* valid when measured */
 	bool measured;
 	bool gone;
-	bool changed;   /* in the changed list (until mailbox_changed_clear) */
-	bool relocated; /* found by the listing of mailbox_msgs_relocate, while it runs */
+	bool unavailable; /* the file is there but could not be read (logged once) */
+	bool changed;     /* in the changed list (until mailbox_changed_clear) */
+	bool relocated;   /* found by the listing of mailbox_msgs_relocate, while it runs */
 };
 
 struct cache_pending {
@@ -115,21 +120,39 @@ void mailbox_cache_discard(struct mailbox *box);
 void mailbox_cache_invalidate(struct mailbox *box);
 
 /* mailbox-measure.c */
+enum measure_result {
+	MEASURE_ERROR = -1,     /* the mailbox cannot go on (no memory, no fds): *error_r */
+	MEASURE_GONE = 0,       /* the file vanished */
+	MEASURE_OK = 1,         /* *sizes_r set */
+	MEASURE_UNREADABLE = 2, /* the file is there but cannot be read: *err_r */
+};
 /* Measures one file of a maildir directory: sizes and date, from the name's ",S=" ",W=" and
- * leading time when all are there, else from one open, fstat and read. 1, 0 when it vanished,
- * -1 error. */
-int maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
-                    struct mail_sizes *sizes_r, const char **error_r);
-/* Measures items[0..count) (name and parsed set; sizes and ret filled) on up to
- * MEASURE_THREADS_MAX threads. 0 ok, -1 error (first error). */
+ * leading time when all are there, else from one open, fstat and read. */
+enum measure_result maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
+                                    struct mail_sizes *sizes_r, int *err_r, const char **error_r);
+/* Measures items[0..count) (name and parsed set; sizes, ret and err filled) on up to
+ * MEASURE_THREADS_MAX threads. 0 ok, -1 error (first MEASURE_ERROR). */
 struct measure_item {
 	const char *name;
 	const struct maildir_name *parsed;
 	struct mail_sizes sizes;
-	int ret; /* as maildir_measure */
+	enum measure_result ret;
+	int err; /* errno of MEASURE_UNREADABLE */
 };
 int maildir_measure_many(int dirfd, struct measure_item *items, size_t count, const char **error_r);
 void mailbox_sizes_discard(struct mailbox *box);
+
+/* mailbox-unreadable.c */
+/* True when err, from opening or reading one message file, concerns that file alone (not the
+ * process: no memory, no descriptors). */
+bool mailbox_unreadable_errno(int err);
+/* Logs that the file name (in subdir of box) of the message with key cannot be read (err; 0:
+ * it changed while being read), once per storage and message. */
+void mailbox_unreadable_note(struct mailbox *box, const char *key, const char *subdir,
+                             const char *name, int err);
+/* Marks the n-th message unavailable and notes it. */
+void mailbox_msg_set_unavailable(struct mailbox *box, size_t index, int err);
+void mailbox_unreadable_free(struct mail_storage *st);
 
 /* folder.c */
 /* Maps a wire name to the directory beneath the maildir root ("." for INBOX). NULL and

@@ -101,6 +101,7 @@ void mail_storage_close(struct mail_storage **stp)
 	if (*stp == NULL)
 		return;
 	close((*stp)->dirfd);
+	mailbox_unreadable_free(*stp);
 	xfree(stp);
 }
 
@@ -332,11 +333,24 @@ static bool sync_lazy(const struct scan_entry *e, bool cur)
 	return cur && !e->parsed.has_vsize;
 }
 
-/* Makes the unused (and, with skip_indexed, unindexed) entries of sc ready: measured, or
- * marked unmeasured when lazy. Entries that vanished meanwhile become used. */
-static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool cur,
+/* Leaves e unmeasured: its sizes are measured when first asked for (mailbox-measure.c). */
+static void scan_entry_unmeasured(struct scan_entry *e)
+{
+	e->rec.size = 0;
+	e->rec.date = 0;
+	e->rec.vsize = MAIL_INDEX_VSIZE_UNKNOWN;
+	if (!maildir_name_time(e->name, &e->order))
+		e->order = 0;
+	e->ready = true;
+}
+
+/* Makes the unused (and, with skip_indexed, unindexed) entries of sc (a listing of cur/, else
+ * of new/) ready: measured, or marked unmeasured when lazy or unreadable. Entries that
+ * vanished meanwhile become used. */
+static int sync_measure_all(struct mailbox *box, struct scan *sc, bool skip_indexed, bool cur,
                             const char **error_r)
 {
+	int dirfd = cur ? box->dirs.curfd : box->dirs.newfd;
 	struct measure_item *items = big_array_realloc(NULL, sc->count + 1, sizeof(*items));
 	struct scan_entry **which = big_array_realloc(NULL, sc->count + 1, sizeof(*which));
 	size_t n = 0;
@@ -357,12 +371,7 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool 
 			continue;
 		}
 		if (sync_lazy(e, cur)) {
-			e->rec.size = 0;
-			e->rec.date = 0;
-			e->rec.vsize = MAIL_INDEX_VSIZE_UNKNOWN;
-			if (!maildir_name_time(e->name, &e->order))
-				e->order = 0;
-			e->ready = true;
+			scan_entry_unmeasured(e);
 			continue;
 		}
 		items[n] = (struct measure_item){.name = e->name, .parsed = &e->parsed};
@@ -372,8 +381,15 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool 
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		struct scan_entry *e = which[i];
 
-		if (items[i].ret == 0) {
+		if (items[i].ret == MEASURE_GONE) {
 			e->used = true; /* gone already */
+			continue;
+		}
+		if (items[i].ret == MEASURE_UNREADABLE) {
+			/* indexed all the same: the rest of the mailbox does not wait for it */
+			mailbox_unreadable_note(box, e->key, cur ? "cur" : "new", e->name,
+			                        items[i].err);
+			scan_entry_unmeasured(e);
 			continue;
 		}
 		e->rec.size = items[i].sizes.size;
@@ -387,13 +403,13 @@ static int sync_measure_all(int dirfd, struct scan *sc, bool skip_indexed, bool 
 }
 
 /* Makes the unused entries of sc ready, into a list in delivery order. */
-static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed, bool cur,
+static int sync_measure_list(struct mailbox *box, struct scan *sc, bool skip_indexed, bool cur,
                              struct scan_entry ***list_r, size_t *n_r, const char **error_r)
 {
 	struct scan_entry **list;
 	size_t n = 0;
 
-	if (sync_measure_all(dirfd, sc, skip_indexed, cur, error_r) < 0)
+	if (sync_measure_all(box, sc, skip_indexed, cur, error_r) < 0)
 		return -1;
 	list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
 	for (size_t i = 0; i < sc->count; i++) {
@@ -411,8 +427,11 @@ static int sync_measure_list(int dirfd, struct scan *sc, bool skip_indexed, bool
 static char *new_target_name(const struct scan_entry *e, uint32_t uid)
 {
 	const char *rest = e->parsed.has_info ? e->parsed.rest : ":2,";
-	char *name = xasprintf("%s,S=%llu,W=%llu,U=%u%s", e->key, (unsigned long long)e->rec.size,
-	                       (unsigned long long)e->rec.vsize, uid, rest);
+	char *name =
+	    e->rec.vsize == MAIL_INDEX_VSIZE_UNKNOWN /* could not be read yet */
+	        ? xasprintf("%s,U=%u%s", e->key, uid, rest)
+	        : xasprintf("%s,S=%llu,W=%llu,U=%u%s", e->key, (unsigned long long)e->rec.size,
+	                    (unsigned long long)e->rec.vsize, uid, rest);
 
 	if (strlen(name) <= NAME_MAX)
 		return name;
@@ -451,7 +470,7 @@ static int sync_move_new(struct mailbox *box, struct scan *news, const char **er
 	struct scan_entry **list;
 	size_t n;
 
-	if (sync_measure_list(box->dirs.newfd, news, false, false, &list, &n, error_r) < 0)
+	if (sync_measure_list(box, news, false, false, &list, &n, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (new_move_one(box, list[i], error_r) < 0) {
@@ -654,7 +673,7 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	size_t n;
 	int ret;
 
-	if (sync_measure_list(box->dirs.curfd, sc, true, true, &list, &n, error_r) < 0)
+	if (sync_measure_list(box, sc, true, true, &list, &n, error_r) < 0)
 		return -1;
 	if (n >= SCAN_REORDER_MIN)
 		scan_reorder(sc, list, n);
@@ -1123,12 +1142,34 @@ int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
 	return 0;
 }
 
+/* Why the n-th message did not open (err): vanished meanwhile (a race with another session,
+ * not worth more than a debug line), its file cannot be read, or the process is out of
+ * something. -1 with errno err. */
+static int msg_open_failed(struct mailbox *box, size_t index, int err, const char **error_r)
+{
+	struct msg_rec *m = &box->msgs[index];
+
+	if (err == ENOENT || err == ELOOP) {
+		log_debug("storage: message uid %u vanished while opened", m->mail.uid);
+		*error_r = "message has been expunged";
+	} else if (mailbox_unreadable_errno(err)) {
+		mailbox_msg_set_unavailable(box, index, err);
+		*error_r = MAIL_ERROR_UNAVAILABLE;
+	} else {
+		log_error("storage: open message uid %u: %s", m->mail.uid, strerror(err));
+		*error_r = "mailbox access error";
+	}
+	errno = err;
+	return -1;
+}
+
 int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 {
 	int fd, ret;
 
 	if (index >= box->count || box->msgs[index].gone) {
 		*error_r = "message has been expunged";
+		errno = ENOENT;
 		return -1;
 	}
 	fd = beneath_open(box->dirs.curfd, box->msgs[index].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
@@ -1139,19 +1180,15 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0) {
 			if (ret == 0)
 				*error_r = "message has been expunged";
+			errno = ret == 0 ? ENOENT : EIO;
 			return -1;
 		}
 		fd = beneath_open(box->dirs.curfd, box->msgs[index].name,
 		                  O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	}
-	if (fd < 0) {
-		/* ENOENT: renamed or expunged again since the listing, an ordinary race */
-		if (errno != ENOENT)
-			log_error("storage: open message uid %u: %s", box->msgs[index].mail.uid,
-			          strerror(errno));
-		*error_r = errno == ENOENT ? "message has been expunged" : "mailbox access error";
-		return -1;
-	}
+	if (fd < 0)
+		return msg_open_failed(box, index, errno, error_r);
+	box->msgs[index].unavailable = false;
 	return fd;
 }
 

@@ -15,7 +15,10 @@
  * Maildir++ folders are the directories ".<name>".
  *
  * Results: int -1 error (with *error_r, a static or storage-owned message), 0 no / not found,
- * 1 yes, unless said otherwise.
+ * 1 yes, unless said otherwise. Two messages the protocols tell apart to pick a reply code:
+ * MAIL_ERROR_NOSPACE (the file system or the user's quota is full: nothing was lost, the
+ * operation can be tried again once there is room) and MAIL_ERROR_UNAVAILABLE (a message file
+ * that exists cannot be read: the others are served).
  */
 #ifndef TWOFOLD_STORAGE_H
 #define TWOFOLD_STORAGE_H
@@ -28,6 +31,9 @@
 
 struct mail_storage;
 struct mailbox;
+
+#define MAIL_ERROR_NOSPACE     "not enough disk space"
+#define MAIL_ERROR_UNAVAILABLE "message is unavailable"
 
 enum mail_flags {
 	MAIL_SEEN = 1 << 0,
@@ -87,17 +93,24 @@ const struct mail *mailbox_get(const struct mailbox *box, size_t index);
 /* True when the n-th message's file has vanished (deleted by another session or tool); it stays
  * in the view until mailbox_expunge, and mailbox_msg_open fails for it. */
 bool mailbox_msg_gone(const struct mailbox *box, size_t index);
+/* True when the n-th message's file is there but could not be read the last time it was opened
+ * or measured (permissions, an I/O error). It stays in the view; its file name is logged once
+ * per storage; mailbox_msg_open and measuring try again, so it is served once it can be read. */
+bool mailbox_msg_unavailable(const struct mailbox *box, size_t index);
+/* For a caller whose read of an open message failed (err from read(), or 0 when the file
+ * changed size meanwhile): marks it unavailable, logged once. */
+void mailbox_msg_read_failed(struct mailbox *box, size_t index, int err);
 /* The n-th message's sizes and date, measuring it (and, when the caller walks the view in
  * order, the next unmeasured ones, on several threads) when they are not known yet. 1 ok,
- * 0 the message has vanished (nothing measured), -1 error. */
+ * 0 the message has vanished or is unavailable (nothing measured), -1 error. */
 int mailbox_msg_sizes(struct mailbox *box, size_t index, struct mail_sizes *sizes_r,
                       const char **error_r);
 /* The same, only the CRLF size. */
 int mailbox_msg_crlf_size(struct mailbox *box, size_t index, uint64_t *size_r,
                           const char **error_r);
 /* Measures every message of the view whose sizes are not known yet, at once (threads), for
- * callers that need them all (POP3 STAT/LIST, STATUS SIZE). Vanished ones are skipped (their
- * mailbox_msg_sizes then returns 0). 0 ok, -1 error. */
+ * callers that need them all (POP3 STAT/LIST, STATUS SIZE). Vanished and unavailable ones are
+ * skipped (their mailbox_msg_sizes then returns 0). 0 ok, -1 error. */
 int mailbox_measure_all(struct mailbox *box, const char **error_r);
 
 /* IMAP UIDVALIDITY and UIDNEXT (as of the last sync); both persist in the index. */
@@ -105,7 +118,8 @@ uint32_t mailbox_uidvalidity(const struct mailbox *box);
 uint32_t mailbox_uidnext(const struct mailbox *box);
 
 /* Opens the message for reading (O_RDONLY|O_CLOEXEC, relative to the maildir). -1 if it vanished
- * (external delete) or on error. */
+ * (external delete; errno ENOENT), if it cannot be read (mailbox_msg_unavailable, *error_r
+ * MAIL_ERROR_UNAVAILABLE) or on error. */
 int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r);
 
 /* Sets flags to (flags & ~clear) | set by renaming the file's :2, suffix. 1 done, 0 the message

@@ -33,10 +33,27 @@ static void imap_fetch_flags_update(struct imap_client *c, size_t i)
 	buf_free(&out);
 }
 
-/* 1 all written, 0 some had vanished, -1 error */
-static int imap_fetch_run(struct imap_client *c, struct imap_fetch *f, const bool *sel)
+/* A message whose file could not be read keeps the \Seen this FETCH gave it beforehand: the
+ * client was sent nothing to read. */
+static void imap_fetch_unmark_seen(struct imap_client *c, size_t i)
 {
-	bool set_seen = imap_fetch_sets_seen(f) && !c->readonly, gone = false;
+	const char *error;
+
+	if (mailbox_set_flags(c->box, i, 0, MAIL_SEEN, &error) < 0)
+		log_error("imap user=%s: clearing \\Seen again: %s", c->user, error);
+}
+
+enum fetch_outcome {
+	FETCH_FAILED,           /* an error: the command stopped */
+	FETCH_DONE,             /* every selected message was written */
+	FETCH_SOME_GONE,        /* some had vanished */
+	FETCH_SOME_UNAVAILABLE, /* some could not be read; all the others were written */
+};
+
+static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetch *f,
+                                         const bool *sel)
+{
+	bool set_seen = imap_fetch_sets_seen(f) && !c->readonly, gone = false, unavailable = false;
 	const char *error;
 
 	for (size_t i = 0; i < c->known_count && !conn_broken(c->conn); i++) {
@@ -53,21 +70,27 @@ static int imap_fetch_run(struct imap_client *c, struct imap_fetch *f, const boo
 		r = imap_fetch_write(f, c->box, i, (uint32_t)i + 1, c->conn, &error);
 		if (r < 0) {
 			log_error("imap user=%s: fetch failed: %s", c->user, error);
-			return -1;
+			return FETCH_FAILED;
+		}
+		if (r == 0 && mailbox_msg_unavailable(c->box, i)) {
+			unavailable = true;
+			if (seen_now)
+				imap_fetch_unmark_seen(c, i);
+			continue;
 		}
 		gone = gone || r == 0;
 		if (r > 0 && seen_now)
 			imap_fetch_flags_update(c, i);
 	}
-	return gone ? 0 : 1;
+	return unavailable ? FETCH_SOME_UNAVAILABLE : gone ? FETCH_SOME_GONE : FETCH_DONE;
 }
 
 enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *set, *error;
 	struct imap_fetch *f;
+	enum fetch_outcome r;
 	bool *sel;
-	int r;
 
 	if (n != 2 || !imap_arg_get_atom(&a[0], &set))
 		return imap_bad(c, "FETCH takes a set and items.");
@@ -80,9 +103,13 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg
 	r = imap_fetch_run(c, f, sel);
 	imap_fetch_free(&f);
 	xfree(&sel);
-	if (r < 0)
+	if (r == FETCH_FAILED)
 		imap_tagged(c, "NO", "[SERVERBUG] Fetch failed.");
-	else if (r == 0 && !c->uid)
+	else if (r == FETCH_SOME_UNAVAILABLE)
+		imap_tagged(c, "NO",
+		            "[UNAVAILABLE] Some of the messages cannot be read now; "
+		            "the others were sent.");
+	else if (r == FETCH_SOME_GONE && !c->uid)
 		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");
 	else
 		imap_ok(c, "Fetch completed.");

@@ -189,6 +189,8 @@ static int run(const struct fetch_body *body, struct sink *s, const char **error
 			continue;
 		if (n <= 0) {
 			*error_r = n < 0 ? "Message file read failed" : "Message file shrank";
+			if (n == 0)
+				errno = 0;
 			return -1;
 		}
 		process(body, &f, s, chunk, (size_t)n);
@@ -222,6 +224,7 @@ int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len,
 		return 0;
 	/* The literal's size is already sent: fill it up so the client stays in step. */
 	static const char spaces[64] = {[0 ... 63] = ' '};
+	int err = errno;
 
 	for (uint64_t have = s.pos > s.start ? s.pos - s.start : 0; have < len;) {
 		size_t n = len - have < sizeof(spaces) ? (size_t)(len - have) : sizeof(spaces);
@@ -229,5 +232,6 @@ int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len,
 		conn_write(out, spaces, n);
 		have += n;
 	}
+	errno = err;
 	return -1;
 }

@@ -26,11 +26,13 @@ struct fetch_body {
 };
 
 /* The octets the region yields as sent (after conversion and filtering). For FETCH_BODY_ALL the
- * caller usually knows this (size + bare LFs) and need not ask. 0 ok, -1 read error. */
+ * caller usually knows this (size + bare LFs) and need not ask. 0 ok, -1 read error (errno as
+ * for fetch_body_write). */
 int fetch_body_size(const struct fetch_body *body, uint64_t *size_r, const char **error_r);
 
 /* Writes the octets [skip, skip + len) of the region as sent to out, reading the file in
- * chunks. 0 ok, -1 read error or the file is shorter than the region. */
+ * chunks. 0 ok, -1 read error or the file is shorter than the region (errno: the read's, 0
+ * when the file shrank; the literal is padded with spaces to len all the same). */
 int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len, struct conn *out,
                      const char **error_r);
 

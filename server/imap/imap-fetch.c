@@ -341,7 +341,10 @@ static int ctx_open(struct fetch_ctx *ctx, const char **error_r)
 	ctx->fd = mailbox_msg_open(ctx->box, ctx->index, error_r);
 	if (ctx->fd >= 0)
 		return 1;
-	return errno == ENOENT || mailbox_msg_gone(ctx->box, ctx->index) ? 0 : -1;
+	return errno == ENOENT || mailbox_msg_gone(ctx->box, ctx->index) ||
+	               mailbox_msg_unavailable(ctx->box, ctx->index)
+	           ? 0
+	           : -1;
 }
 
 /* Sizes and date (measured now when the mailbox does not know them yet). 1, 0 vanished, -1. */
@@ -379,13 +382,11 @@ static int ctx_parse(struct fetch_ctx *ctx, const char **error_r)
 		mime_parser_feed(parser, chunk, (size_t)n);
 		off += (uint64_t)n;
 	}
+	if (n < 0)
+		mailbox_msg_read_failed(ctx->box, ctx->index, errno);
 	ctx->root = mime_parser_finish(&parser);
 	parse_count++;
-	if (n < 0) {
-		*error_r = "Message file read failed";
-		return -1;
-	}
-	return 1;
+	return n < 0 ? 0 : 1;
 }
 
 static void render_cached(const struct mime_part *root, enum cached_field field, struct buf *out)
@@ -514,7 +515,12 @@ static int prepare_section(struct fetch_ctx *ctx, struct fetch_item *item, struc
 		p->nil = true;
 		return 1;
 	}
-	return prepare_part(item, part, p, error_r);
+	if (prepare_part(item, part, p, error_r) < 0) {
+		/* only reading the file for a filtered section's size fails */
+		mailbox_msg_read_failed(ctx->box, ctx->index, errno);
+		return 0;
+	}
+	return 1;
 }
 
 static int prepare_item(struct fetch_ctx *ctx, struct fetch_item *item, struct prepared *p,
@@ -699,8 +705,11 @@ int imap_fetch_write(struct imap_fetch *fetch, struct mailbox *box, size_t index
 	for (int i = 0; i < CACHED_COUNT; i++)
 		buf_init(&ctx.cached[i]);
 	ret = prepare(&ctx, error_r);
-	if (ret > 0)
-		ret = emit(&ctx, seq, out, error_r) < 0 ? -1 : 1;
+	if (ret > 0 && emit(&ctx, seq, out, error_r) < 0) {
+		/* a read failed after the literal's size went out (it was padded) */
+		mailbox_msg_read_failed(box, index, errno);
+		ret = 0;
+	}
 	ctx_free(&ctx);
 	return ret;
 }

@@ -30,7 +30,9 @@ bool imap_fetch_sets_seen(const struct imap_fetch *fetch);
  * the file (never holding a large message in memory), with exact literal sizes: messages are
  * sent with CRLF line ends (bare LF -> CRLF), partials <o.n> counted on that form. Uses and
  * fills the metadata cache (mailbox_cache_get/put) for ENVELOPE and BODYSTRUCTURE. 1 written,
- * 0 the message has vanished (nothing written; the caller reports it), -1 error (*error_r). */
+ * 0 the message has vanished or its file cannot be read (mailbox_msg_unavailable tells which):
+ * nothing written, or, when a read failed midway, a well-formed response with its literal
+ * padded; the caller reports it. -1 error (*error_r). */
 int imap_fetch_write(struct imap_fetch *fetch, struct mailbox *box, size_t index, uint32_t seq,
                      struct conn *out, const char **error_r);
 

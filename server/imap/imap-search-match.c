@@ -59,8 +59,12 @@ static int ctx_load(struct match_ctx *ctx)
 		return ctx->mapped ? 1 : 0;
 	ctx->loaded = true;
 	fd = mailbox_msg_open(ctx->box, ctx->index, &ctx->error);
+	/* vanished, or its file cannot be read (logged once): it matches nothing */
 	if (fd < 0)
-		return errno == ENOENT || mailbox_msg_gone(ctx->box, ctx->index) ? 0 : -1;
+		return errno == ENOENT || mailbox_msg_gone(ctx->box, ctx->index) ||
+		               mailbox_msg_unavailable(ctx->box, ctx->index)
+		           ? 0
+		           : -1;
 	if (fstat(fd, &st) < 0) {
 		close(fd);
 		ctx->error = "Message file stat failed";

@@ -277,29 +277,37 @@ static int pop3_stream(struct pop3 *p, int fd, bool top, uint64_t lines)
 	return conn_write(p->conn, p->io_out, out) < 0 ? -1 : 0;
 }
 
+/* RETR/TOP of a message that cannot be sent: -ERR for it alone, the session goes on. One whose
+ * file cannot be read was logged once by the storage; one that vanished is a race with another
+ * client, not an error. */
+static enum pop3_cmd_result pop3_unavailable(struct pop3 *p, size_t i, const char *error)
+{
+	if (mailbox_msg_gone(p->box, i) || errno == ENOENT)
+		log_info("pop3 user=%s: message %zu has vanished", p->login_user, i + 1);
+	else if (!mailbox_msg_unavailable(p->box, i))
+		log_warn("pop3 user=%s: message %zu: %s", p->login_user, i + 1, error);
+	pop3_err(p, "[SYS/TEMP] Message %zu is not available.", i + 1);
+	return POP3_CMD_OK;
+}
+
 static enum pop3_cmd_result pop3_send(struct pop3 *p, size_t i, bool top, uint64_t lines)
 {
 	const char *error = "";
 	uint64_t octets = 0;
 	int fd = -1, r;
 
-	if ((r = mailbox_msg_crlf_size(p->box, i, &octets, &error)) == 0)
-		error = "message has vanished";
-	if (r > 0)
+	errno = 0;
+	if ((r = mailbox_msg_crlf_size(p->box, i, &octets, &error)) > 0)
 		fd = mailbox_msg_open(p->box, i, &error);
-	if (fd < 0) {
-		log_warn("pop3 user=%s: message %zu: %s", p->login_user, i + 1, error);
-		pop3_err(p, "[SYS/TEMP] Message %zu is not available.", i + 1);
-		return POP3_CMD_OK;
-	}
+	if (fd < 0)
+		return pop3_unavailable(p, i, error);
 	if (top)
 		pop3_ok(p, "Top of message follows");
 	else
 		pop3_ok(p, "%" PRIu64 " octets", octets);
 	r = pop3_stream(p, fd, top, lines);
 	if (r < 0 && !conn_broken(p->conn))
-		log_error("pop3 user=%s: reading message %zu: %s", p->login_user, i + 1,
-		          strerror(errno));
+		mailbox_msg_read_failed(p->box, i, errno);
 	close(fd);
 	return r < 0 ? POP3_CMD_END : POP3_CMD_OK;
 }
