@@ -69,6 +69,22 @@ int beneath_open(int dirfd, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
+DIR *beneath_opendir(int dirfd, const char *path)
+{
+	int fd = beneath_open(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	DIR *dir;
+	int err;
+
+	if (fd < 0)
+		return NULL;
+	if ((dir = fdopendir(fd)) == NULL) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return dir;
+}
+
 /* Splits path into the directory it names an entry of (opened beneath dirfd when path has a
  * directory part; *parent_r == dirfd otherwise) and that entry's name. -1 with errno. */
 static int beneath_parent(int dirfd, const char *path, int *parent_r, const char **name_r)

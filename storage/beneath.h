@@ -13,11 +13,14 @@
 #ifndef TWOFOLD_BENEATH_H
 #define TWOFOLD_BENEATH_H
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 /* openat(dirfd, path, flags, mode) */
 int beneath_open(int dirfd, const char *path, int flags, mode_t mode);
+/* The directory path (not a symlink) for readdir; NULL with errno. closedir() it. */
+DIR *beneath_opendir(int dirfd, const char *path);
 /* mkdirat */
 int beneath_mkdir(int dirfd, const char *path, mode_t mode);
 /* unlinkat (flags: 0 or AT_REMOVEDIR) */

@@ -166,8 +166,10 @@ static unsigned folder_special(const char *name)
 
 static int folder_sys_error(const char *what, const char *name, const char **error_r)
 {
-	log_error("storage: %s %s: %s", what, log_quote(name), strerror(errno));
-	*error_r = "mailbox access error";
+	int err = errno;
+
+	log_error("storage: %s %s: %s", what, log_quote(name), strerror(err));
+	*error_r = err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox access error";
 	return -1;
 }
 
@@ -216,17 +218,13 @@ static bool folder_entry_is_dir(int dirfd, const struct dirent *d)
 /* The wire names of all folder directories (not INBOX). */
 static int folder_scan(struct mail_storage *st, struct name_list *out, const char **error_r)
 {
-	int fd = beneath_open(st->dirfd, ".", FOLDER_DIR_FLAGS, 0);
+	DIR *dir = beneath_opendir(st->dirfd, ".");
 	const char *ignored;
 	struct dirent *d;
-	DIR *dir;
 
 	memset(out, 0, sizeof(*out));
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (dir == NULL)
 		return folder_sys_error("opendir", "maildir", error_r);
-	}
 	while ((d = readdir(dir)) != NULL) {
 		const char *name = d->d_name + 1;
 
@@ -409,15 +407,13 @@ int folder_create_defaults(struct mail_storage *st, const char **error_r)
 /* Removes a directory tree beneath parentfd without following symlinks. */
 static int folder_remove_tree(int parentfd, const char *name, int depth)
 {
-	int fd = beneath_open(parentfd, name, FOLDER_DIR_FLAGS, 0);
+	DIR *dir = beneath_opendir(parentfd, name);
 	struct dirent *d;
-	DIR *dir;
+	int fd;
 
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (dir == NULL)
 		return -1;
-	}
+	fd = dirfd(dir);
 	for (int pass = 0; pass < 3; pass++) {
 		rewinddir(dir);
 		while ((d = readdir(dir)) != NULL) {

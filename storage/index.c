@@ -1,5 +1,6 @@
 #include "storage/index.h"
 #include "storage/beneath.h"
+#include "storage/storage.h"
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -93,10 +94,15 @@ static const char index_schema[] =
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
+/* A full disk (or quota) is said as such: the client can do something about it. */
 static int index_fail(struct mail_index *idx, const char *what, const char **error_r)
 {
+	int err = idx->db != NULL ? sqlite3_system_errno(idx->db) : 0;
+	bool full = (idx->db != NULL && (sqlite3_errcode(idx->db) & 0xff) == SQLITE_FULL) ||
+	            err == ENOSPC || err == EDQUOT;
+
 	log_error("index: %s: %s", what, sqlite3_errmsg(idx->db));
-	*error_r = "mailbox index error";
+	*error_r = full ? MAIL_ERROR_NOSPACE : "mailbox index error";
 	return -1;
 }
 
@@ -197,8 +203,9 @@ static int index_new_uidvalidity(int rootfd, uint32_t *uidvalidity_r, const char
 	uint32_t last = 0, now = (uint32_t)time(NULL), next;
 	char text[32];
 	ssize_t n;
-	int len, fd = beneath_open(rootfd, INDEX_UIDVALIDITY_LAST,
-	                           O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int len, err,
+	    fd = beneath_open(rootfd, INDEX_UIDVALIDITY_LAST,
+	                      O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0 || flock(fd, LOCK_EX) < 0)
 		goto fail;
@@ -218,10 +225,11 @@ static int index_new_uidvalidity(int rootfd, uint32_t *uidvalidity_r, const char
 	*uidvalidity_r = next;
 	return 0;
 fail:
-	log_error("index: %s: %s", INDEX_UIDVALIDITY_LAST, strerror(errno));
+	err = errno;
+	log_error("index: %s: %s", INDEX_UIDVALIDITY_LAST, strerror(err));
 	if (fd >= 0)
 		close(fd);
-	*error_r = "mailbox index error";
+	*error_r = err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox index error";
 	return -1;
 }
 

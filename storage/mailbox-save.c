@@ -61,6 +61,13 @@ static int save_index(struct mailbox *dst, struct save *sv, const char **error_r
 	return mail_index_commit(dst->index, error_r);
 }
 
+static const char *save_errno_text(int err)
+{
+	if (err == ENOENT)
+		return "message has been expunged";
+	return err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox access error";
+}
+
 /* 0 ok, -1 error with errno kept from place() when that failed. */
 static int save_commit(struct mailbox *dst, struct save *sv, save_place_fn *place, void *ctx,
                        const char **error_r)
@@ -76,18 +83,24 @@ static int save_commit(struct mailbox *dst, struct save *sv, save_place_fn *plac
 		err = errno;
 		if (err != ENOENT)
 			log_error("storage: saving %s: %s", name, strerror(err));
-		*error_r = err == ENOENT ? "message has been expunged" : "mailbox access error";
+		*error_r = save_errno_text(err);
 		mail_index_rollback(dst->index);
 		xfree(&name);
 		errno = err;
 		return -1;
 	}
-	xfree(&name);
 	if (save_index(dst, sv, error_r) < 0) {
+		/* The index refused it (a full disk, a lock held too long): the file is taken
+		 * back, so that the failure the client is told of is all that happened. */
 		mail_index_rollback(dst->index);
+		if (beneath_unlink(dst->dirs.curfd, name, 0) < 0)
+			log_error("storage: %s stays unindexed (the next sync indexes it): %s",
+			          name, strerror(errno));
+		xfree(&name);
 		errno = 0;
-		return -1; /* the file stays; the next sync indexes it with this UID */
+		return -1;
 	}
+	xfree(&name);
 	if (fsync(dst->dirs.curfd) < 0)
 		log_warn("storage: fsync cur: %s", strerror(errno));
 	return 0;
@@ -311,8 +324,12 @@ static int transfer_prepare(struct transfer *t, size_t i, const char **error_r)
 
 	if (index >= t->src->count || t->src->msgs[index].gone)
 		return 0;
-	if ((ret = mailbox_msg_sizes(t->src, index, &sizes, error_r)) <= 0)
-		return ret;
+	if ((ret = mailbox_msg_sizes(t->src, index, &sizes, error_r)) <= 0) {
+		if (ret < 0 || !t->src->msgs[index].unavailable)
+			return ret;
+		*error_r = MAIL_ERROR_UNAVAILABLE; /* there, but cannot be read */
+		return -1;
+	}
 	m = &t->src->msgs[index].mail;
 	t->sv[i] = (struct save){.cache_src = t->src, .cache_uid = m->uid, .flags = m->flags};
 	t->sv[i].rec = (struct mail_index_rec){
@@ -338,8 +355,10 @@ static int transfer_place(struct transfer *t, size_t i, const char **error_r)
 		if (place_copy(t->src, t->idx[i], t->dst, t->placed[i]) == 0)
 			break;
 		if (errno != ENOENT || attempt == TRANSFER_ATTEMPTS) {
-			log_error("storage: copying to %s: %s", t->placed[i], strerror(errno));
-			*error_r = "mailbox access error";
+			int err = errno;
+
+			log_error("storage: copying to %s: %s", t->placed[i], strerror(err));
+			*error_r = save_errno_text(err == ENOENT ? EIO : err);
 			xfree(&t->placed[i]);
 			return -1;
 		}

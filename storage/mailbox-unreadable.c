@@ -52,7 +52,8 @@ void mailbox_unreadable_note(struct mailbox *box, const char *key, const char *s
 	st->unreadable[st->unreadable_count++] = id;
 	log_error("storage: mailbox %s: message file %s/%s cannot be read (%s): not served until "
 	          "it can be",
-	          box->name, subdir, name, err != 0 ? strerror(err) : "it changed while read");
+	          log_quote(box->name), subdir, log_quote(name),
+	          err != 0 ? strerror(err) : "it changed while read");
 }
 
 void mailbox_unreadable_free(struct mail_storage *st)

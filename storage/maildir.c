@@ -50,7 +50,8 @@ int maildir_dirs_open(int parentfd, const char *name, struct maildir_dirs *dirs,
 			return 0;
 		/* a symlink or a file where a folder would be: not a mailbox of this maildir */
 		if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV) {
-			log_warn("maildir: %s is not a directory of the maildir: not served", name);
+			log_warn("maildir: %s is not a directory of the maildir: not served",
+			         log_quote(name));
 			return 0;
 		}
 		return maildir_sys_error("open", name, error_r);
@@ -82,15 +83,11 @@ void maildir_dirs_close(struct maildir_dirs *dirs)
 
 int maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r)
 {
-	int fd = beneath_open(dirfd, ".", MAILDIR_DIR_FLAGS, 0);
+	DIR *dir = beneath_opendir(dirfd, ".");
 	struct dirent *d;
-	DIR *dir;
 
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (dir == NULL)
 		return maildir_sys_error("opendir", "", error_r);
-	}
 	errno = 0;
 	while ((d = readdir(dir)) != NULL) {
 		if (d->d_name[0] == '.' || (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
@@ -278,6 +275,36 @@ int maildir_tmp_finish(int tmpfd, int fd, const char *name, time_t date, const c
 		return -1;
 	}
 	return 0;
+}
+
+static bool maildir_tmp_stale(int dirfd, const char *name, time_t older_than)
+{
+	struct stat st;
+
+	return beneath_stat(dirfd, name, &st) == 0 && !S_ISDIR(st.st_mode) &&
+	       st.st_ctime < older_than;
+}
+
+int maildir_tmp_clean(int tmpfd, time_t older_than)
+{
+	DIR *dir = beneath_opendir(tmpfd, ".");
+	struct dirent *d;
+	int removed = 0;
+
+	if (dir == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0 ||
+		    !maildir_tmp_stale(dirfd(dir), d->d_name, older_than))
+			continue;
+		if (beneath_unlink(dirfd(dir), d->d_name, 0) == 0) {
+			log_info("maildir: removed tmp/%s, left by a writer that stopped",
+			         d->d_name);
+			removed++;
+		}
+	}
+	closedir(dir);
+	return removed;
 }
 
 int maildir_lock(int dirfd, const char *name, int *fd_r, const char **error_r)

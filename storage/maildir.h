@@ -51,6 +51,13 @@ int maildir_tmp_write(int fd, const char *name, const void *data, size_t len,
                       const char **error_r);
 int maildir_tmp_finish(int tmpfd, int fd, const char *name, time_t date, const char **error_r);
 
+/* Files of tmp/ older than this are leftovers of a writer that died (the Maildir convention). */
+#define MAILDIR_TMP_STALE_SECS (36 * 60 * 60)
+/* Removes the entries of tmp/ (not directories) whose inode last changed before older_than:
+ * ctime, which no writer can set back (an APPEND's file gets its internal date as mtime before
+ * it is renamed into cur/). Returns how many were removed, -1 when tmp/ cannot be listed. */
+int maildir_tmp_clean(int tmpfd, time_t older_than);
+
 /* flock(LOCK_EX|LOCK_NB) on dirfd/name. 1 locked (*fd_r), 0 held elsewhere, -1 error. */
 int maildir_lock(int dirfd, const char *name, int *fd_r, const char **error_r);
 

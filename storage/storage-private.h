@@ -72,6 +72,7 @@ struct mailbox {
 	bool cur_known;
 	struct timespec cur_mtime;
 	time_t cur_scanned;
+	time_t tmp_cleaned; /* when tmp/ was last cleaned of stale files, 0 never */
 
 	char *kw[MAIL_INDEX_KEYWORDS_MAX];
 	unsigned kw_count;

@@ -42,6 +42,8 @@
 #define MSG_RELOCATE_ATTEMPTS 4
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
+/* A view cleans tmp/ of stale files at its first sync, then at most this often. */
+#define SYNC_TMP_CLEAN_INTERVAL (8 * 60 * 60)
 
 /* One directory listing, with a hash of keys. Keys and names live in the listing's pool. */
 struct scan_entry {
@@ -925,6 +927,18 @@ static int sync_locked(struct mailbox *box, struct scan *news, const char **erro
 	return mail_index_commit(box->index, error_r);
 }
 
+/* Files an APPEND or a delivery killed midway left in tmp/: a few system calls when there are
+ * none, so at the first sync of every view. */
+static void sync_clean_tmp(struct mailbox *box, time_t now)
+{
+	if (box->tmp_cleaned != 0 && now - box->tmp_cleaned < SYNC_TMP_CLEAN_INTERVAL)
+		return;
+	box->tmp_cleaned = now;
+	if (maildir_tmp_clean(box->dirs.tmpfd, now - MAILDIR_TMP_STALE_SECS) < 0)
+		log_warn("storage: %s: cannot list tmp/: %s", log_quote(box->name),
+		         strerror(errno));
+}
+
 int mailbox_sync(struct mailbox *box, const char **error_r)
 {
 	struct stat stbuf;
@@ -932,6 +946,7 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 	time_t now = time(NULL);
 	int ret;
 
+	sync_clean_tmp(box, now);
 	if (fstat(box->dirs.curfd, &stbuf) < 0) {
 		log_error("storage: fstat cur: %s", strerror(errno));
 		*error_r = "mailbox access error";
@@ -1342,12 +1357,17 @@ int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_
 		unlinked[i] = r > 0;
 		own = own || r > 0;
 	}
-	/* Make the unlinks durable: a deleted POP3 message must not come back. */
-	if (own && fsync(box->dirs.curfd) < 0)
-		log_warn("storage: fsync cur: %s", strerror(errno));
-	/* Rows left behind on failure are harmless: no file will have that key again. */
-	if (own && expunge_index(box, unlinked, error_r) < 0)
-		ret = -1;
+	if (own) {
+		const char *index_error;
+
+		/* Make the unlinks durable: a deleted POP3 message must not come back. */
+		if (fsync(box->dirs.curfd) < 0)
+			log_warn("storage: fsync cur: %s", strerror(errno));
+		/* The messages are gone whatever the index says (a full disk fails its write):
+		 * rows left behind are harmless, no file will have that key again. */
+		if (expunge_index(box, unlinked, &index_error) < 0)
+			log_warn("storage: expunged messages stay in the index: %s", index_error);
+	}
 	if (any)
 		view_compact(box, removed);
 	xfree(&removed);

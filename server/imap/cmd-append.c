@@ -134,7 +134,7 @@ static void imap_append_store(struct imap_client *c, struct mailbox *box,
 	                                  &error);
 	if (r < 0) {
 		log_error("imap user=%s: append failed: %s", c->user, error);
-		imap_tagged(c, "NO", "[SERVERBUG] Append failed.");
+		imap_storage_failed(c, "Append", error);
 		return;
 	}
 	imap_append_keywords(box, uid, keywords);

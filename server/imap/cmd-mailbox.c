@@ -26,10 +26,34 @@ int imap_mailbox_arg(struct imap_client *c, const struct imap_arg *arg, const ch
 	return 1;
 }
 
+/* The RFC 5530 code for a storage error the client can do something about, or NULL. */
+static const char *imap_storage_code(const char *error)
+{
+	if (strcmp(error, MAIL_ERROR_NOSPACE) == 0)
+		return "OVERQUOTA";
+	if (strcmp(error, MAIL_ERROR_UNAVAILABLE) == 0)
+		return "UNAVAILABLE";
+	return NULL;
+}
+
+void imap_storage_failed(struct imap_client *c, const char *what, const char *error)
+{
+	const char *code = imap_storage_code(error);
+
+	if (code != NULL)
+		imap_tagged(c, "NO", "[%s] %s failed: %s.", code, what, error);
+	else
+		imap_tagged(c, "NO", "[SERVERBUG] %s failed.", what);
+}
+
 void imap_storage_error(struct imap_client *c, const char *what, const char *error)
 {
 	const char *code = "";
 
+	if (imap_storage_code(error) != NULL) {
+		imap_storage_failed(c, what, error);
+		return;
+	}
 	if (strstr(error, "already exists") != NULL)
 		code = "[ALREADYEXISTS] ";
 	else if (strstr(error, "no such") != NULL || strstr(error, "No such") != NULL)

@@ -79,7 +79,7 @@ enum imap_cmd_result imap_cmd_expunge(struct imap_client *c, const struct imap_a
 	xfree(&sel);
 	if (r < 0) {
 		log_error("imap user=%s: expunge failed: %s", c->user, error);
-		imap_tagged(c, "NO", "[SERVERBUG] Expunge failed.");
+		imap_storage_failed(c, "Expunge", error);
 		return IMAP_CMD_OK;
 	}
 	imap_ok(c, "Expunge completed.");

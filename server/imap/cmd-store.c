@@ -108,8 +108,7 @@ static void imap_store_reply(struct imap_client *c, size_t i)
  * RFC 2180 4.2.1 allows and clients expect. */
 static void imap_store_run(struct imap_client *c, const bool *sel, const struct imap_store *st)
 {
-	bool failed = false;
-	const char *error;
+	const char *error, *failed = NULL;
 
 	imap_report_keywords(c); /* new keywords are announced before they are used */
 	for (size_t i = 0; i < c->known_count; i++) {
@@ -120,13 +119,13 @@ static void imap_store_run(struct imap_client *c, const bool *sel, const struct 
 		r = mailbox_msg_gone(c->box, i) ? 0 : imap_store_one(c, i, st, &error);
 		if (r < 0) {
 			log_error("imap user=%s: store failed: %s", c->user, error);
-			failed = true;
+			failed = error;
 		}
 		if (r > 0 && !st->silent)
 			imap_store_reply(c, i);
 	}
-	if (failed)
-		imap_tagged(c, "NO", "[SERVERBUG] Some flags could not be stored.");
+	if (failed != NULL)
+		imap_storage_failed(c, "Store", failed);
 	else
 		imap_ok(c, "Store completed.");
 }
@@ -254,7 +253,7 @@ static void imap_copy_to(struct imap_client *c, const bool *sel, const char *nam
 	r = mailbox_copy_many(c->box, cp.idx, cp.count, dst, cp.dst, &error);
 	if (r < 0) {
 		log_error("imap user=%s: %s failed: %s", c->user, move ? "move" : "copy", error);
-		imap_tagged(c, "NO", "[SERVERBUG] %s failed.", move ? "Move" : "Copy");
+		imap_storage_failed(c, move ? "Move" : "Copy", error);
 	} else if (r == 0) {
 		imap_sync_report(c, true);
 		imap_tagged(c, "NO", "[EXPUNGEISSUED] Some of the messages no longer exist.");

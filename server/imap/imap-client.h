@@ -157,6 +157,9 @@ enum imap_cmd_result imap_cmd_namespace(struct imap_client *c, const struct imap
 int imap_mailbox_arg(struct imap_client *c, const struct imap_arg *arg, const char **name_r);
 /* Answers NO for a storage error, with a response code where one fits. */
 void imap_storage_error(struct imap_client *c, const char *what, const char *error);
+/* NO for a storage failure of a command that has no client-made cause: [OVERQUOTA] for a full
+ * disk, [UNAVAILABLE] for an unreadable message, else [SERVERBUG]. */
+void imap_storage_failed(struct imap_client *c, const char *what, const char *error);
 /* STATUS items list -> *items_r (the items in request order, 4 bits each); -1 when invalid. */
 int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r);
 /* Writes "* STATUS name (...)". 1 ok, 0 no such mailbox, -1 error. */

@@ -2,9 +2,10 @@
 mode 0600 root by another tool), one that vanishes, a full disk, leftovers in tmp/. The rest of
 the mailbox is served, replies say what happened, and the log says it once."""
 
+import errno
 import os
 import re
-import time
+import subprocess
 
 import pytest
 
@@ -36,7 +37,7 @@ def three_messages(server, name="alice", unreadable_in="cur"):
     app = server.apppass(server.add_user(name).name)
     md = server.maildir(name)
     for d in (md, md / "cur", md / "new", md / "tmp"):
-        d.mkdir(mode=0o700)
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chown(d, server.uid, server.gid)
     paths = [place(server, name, i, msg(f"message {i}", body=f"body {i}\r\n"),
                    unreadable_in if i == 2 else "cur") for i in (1, 2, 3)]
@@ -156,3 +157,150 @@ def test_vanished_message_is_no_error(server):
     r.ok("LOGOUT")
     assert error_lines(server) == []
     assert not [ln for ln in server.log().splitlines() if ": warning: " in ln]
+
+
+# --- a full disk -------------------------------------------------------------------------------
+
+def run(*cmd):
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+class LoopMaildir:
+    """alice's maildir on a 16 MiB ext4 file system of its own (10 % reserved for root, like a
+    real mail spool), in an image file mounted for the test and removed after."""
+
+    def __init__(self, server):
+        self.server = server
+        self.img = server.dir / "alice.img"
+        self.md = server.maildir("alice")
+        self.md.mkdir(parents=True, exist_ok=True)
+        run("truncate", "-s", "16M", str(self.img))
+        run("mkfs.ext4", "-q", "-m", "10", "-E",
+            f"root_owner={server.uid}:{server.gid}", str(self.img))
+        self.mount()
+        os.chmod(self.md, 0o700)
+        for d in ("cur", "new", "tmp"):
+            (self.md / d).mkdir(mode=0o700, exist_ok=True)
+            os.chown(self.md / d, server.uid, server.gid)
+
+    def mount(self):
+        run("mount", "-o", "loop", str(self.img), str(self.md))
+
+    def umount(self):
+        run("umount", str(self.md))
+
+    def fill(self):
+        """Root takes every free block: the service user finds the disk full."""
+        with open(self.md / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+
+    def backdate(self, rel, when="20200101000000"):
+        """Sets the ctime (and mtime) of rel, which no system call can set back, by editing the
+        unmounted file system."""
+        self.umount()
+        for field in ("ctime", "mtime"):
+            run("debugfs", "-w", "-R", f"set_inode_field /{rel} {field} {when}", str(self.img))
+        self.mount()
+
+
+@pytest.fixture
+def loop_maildir(server):
+    lm = LoopMaildir(server)
+    try:
+        yield lm
+    finally:
+        if server.running():
+            server.stop(check=False)
+        subprocess.run(["umount", str(lm.md)], capture_output=True)
+        lm.img.unlink(missing_ok=True)
+
+
+@needs_root
+def test_full_disk_expunge_removes_and_says_so(server, loop_maildir):
+    app = server.apppass(server.add_user("alice").name)
+    md = loop_maildir.md
+    paths = [place(server, "alice", i, msg(f"message {i}")) for i in (1, 2, 3)]
+    start(server)
+    r = Raw(server)
+    r.login("alice", app)
+    r.ok("SELECT INBOX")
+    r.ok("STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+    # another session keeps Sent's index open: a COPY there gets as far as indexing
+    other = Raw(server)
+    other.login("alice", app)
+    other.ok("SELECT Sent")
+    loop_maildir.fill()
+    untagged, tagged = r.cmd("EXPUNGE")
+    assert [u for u in untagged if u.endswith(b"EXPUNGE")] == [b"* 2 EXPUNGE", b"* 1 EXPUNGE"], \
+        (untagged, tagged)
+    assert b" OK " in tagged, tagged
+    assert [p.exists() for p in paths[:2]] == [False, False]
+    # what cannot be written says so, and is nothing the server did wrong
+    _, tagged = r.cmd("APPEND INBOX {20+}\r\nSubject: x\r\n\r\nbody\r\n")
+    assert b" NO [OVERQUOTA] " in tagged, tagged
+    _, tagged = r.cmd("CREATE Full")
+    assert b" NO [OVERQUOTA] " in tagged, tagged
+    _, tagged = r.cmd("COPY 1 Sent")
+    assert b" NO [OVERQUOTA] " in tagged, tagged
+    untagged, _ = r.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+    assert b"message 3" in untagged[0]
+    r.ok("LOGOUT")
+    untagged, _ = other.ok("NOOP")
+    assert not any(b"EXISTS" in u for u in untagged), untagged
+    other.ok("LOGOUT")
+    assert b"SERVERBUG" not in server.log().encode()
+    # the index agrees once there is room again
+    (md / "filler").unlink()
+    r = Raw(server)
+    r.login("alice", app)
+    untagged, _ = r.ok("SELECT INBOX")
+    assert b"* 1 EXISTS" in untagged, untagged
+    untagged, _ = r.ok("STATUS Sent (MESSAGES)")
+    assert untagged == [b'* STATUS "Sent" (MESSAGES 0)'], untagged
+    r.ok("LOGOUT")
+    assert list((md / ".Sent" / "cur").iterdir()) == []
+
+
+@needs_root
+def test_full_disk_pop3_deletes_at_quit(server, loop_maildir):
+    app = server.apppass(server.add_user("alice").name)
+    paths = [place(server, "alice", i, msg(f"message {i}")) for i in (1, 2)]
+    server.start()
+    pop = server.pop3()
+    pop.user("alice")
+    pop.pass_(app)
+    assert pop.stat()[0] == 2
+    pop.retr(1)
+    pop.dele(1)
+    loop_maildir.fill()
+    assert pop.quit().startswith(b"+OK")
+    assert not paths[0].exists() and paths[1].exists()
+
+
+# --- leftovers in tmp/ -------------------------------------------------------------------------
+
+@needs_root
+def test_tmp_leftovers_older_than_36h_removed_at_sync(server, loop_maildir):
+    """A file an APPEND killed midway left in tmp/ 36 hours ago goes at the next sync; a fresh
+    one (an APPEND in progress in another session) stays."""
+    app = server.apppass(server.add_user("alice").name)
+    tmp = loop_maildir.md / "tmp"
+    for name in ("1577836800.M1P9Q1.host", "fresh"):
+        (tmp / name).write_bytes(b"Subject: half an append\r\n")
+        os.chown(tmp / name, server.uid, server.gid)
+    loop_maildir.backdate("tmp/1577836800.M1P9Q1.host")
+    assert (tmp / "1577836800.M1P9Q1.host").exists()
+    start(server)
+    r = Raw(server)
+    r.login("alice", app)
+    untagged, _ = r.ok("SELECT INBOX")
+    assert b"* 0 EXISTS" in untagged
+    assert sorted(p.name for p in tmp.iterdir()) == ["fresh"]
+    r.ok("LOGOUT")
+    server.wait_log(r"removed tmp/1577836800\.M1P9Q1\.host")

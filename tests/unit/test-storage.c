@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "storage/maildir-name.h"
+#include "storage/maildir.h"
 #include "storage/storage.h"
 
 #include <dirent.h>
@@ -848,6 +849,35 @@ static void test_path_escape_refused(void **state)
 	assert_int_equal(mailbox_count(f->box), 0);
 }
 
+/* ---- tmp/ ---- */
+
+/* Stale by ctime only: no writer can set it back, while an APPEND gives its file an old mtime
+ * (the internal date) before renaming it into cur/. */
+static void test_tmp_clean_by_ctime(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	char path[1024];
+	int tmpfd;
+
+	open_inbox(f);
+	PUT(f, "tmp/appending", "Subject: x\n");
+	snprintf(path, sizeof(path), "%s/tmp/appending", f->root);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	snprintf(path, sizeof(path), "%s/tmp/subdir", f->root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/tmp", f->root);
+	tmpfd = open(path, O_RDONLY | O_DIRECTORY);
+	assert_true(tmpfd >= 0);
+	assert_int_equal(maildir_tmp_clean(tmpfd, time(NULL) - MAILDIR_TMP_STALE_SECS), 0);
+	assert_true(exists(f, "tmp/appending"));
+	/* seen from 36 hours later */
+	assert_int_equal(maildir_tmp_clean(tmpfd, time(NULL) + 2), 1);
+	assert_false(exists(f, "tmp/appending"));
+	assert_true(exists(f, "tmp/subdir"));
+	close(tmpfd);
+}
+
 /* ---- sessions ---- */
 
 static void test_delivery_during_session(void **state)
@@ -1492,6 +1522,7 @@ static void test_big_listing_reordered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_tmp_clean_by_ctime, setup, teardown),
 	    cmocka_unit_test(test_name_parse),
 	    cmocka_unit_test_setup_teardown(test_delivery_moved_to_cur, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_parsed_and_set, setup, teardown),
