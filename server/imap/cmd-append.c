@@ -237,7 +237,7 @@ enum imap_cmd_result imap_append_literal(struct imap_client *c)
 	}
 	if (mailbox_save_begin(c->append_box, &c->append_save, &error) < 0) {
 		log_error("imap user=%s: append failed: %s", c->user, error);
-		imap_tagged(c, "NO", "[SERVERBUG] Append failed.");
+		imap_storage_failed(c, "Append", error);
 		return imap_literal_skip(c, true);
 	}
 	if (imap_parser_literal_is_sync(c->parser))

@@ -200,6 +200,16 @@ class LoopMaildir:
             except OSError as e:
                 assert e.errno == errno.ENOSPC, e
 
+    def fill_inodes(self):
+        """Root takes every free inode (blocks stay free): no file can be created."""
+        d = self.md / "inodes"
+        d.mkdir()
+        try:
+            for i in range(1 << 20):
+                (d / str(i)).touch()
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+
     def backdate(self, rel, when="20200101000000"):
         """Sets the ctime (and mtime) of rel, which no system call can set back, by editing the
         unmounted file system."""
@@ -281,6 +291,55 @@ def test_full_disk_pop3_deletes_at_quit(server, loop_maildir):
     loop_maildir.fill()
     assert pop.quit().startswith(b"+OK")
     assert not paths[0].exists() and paths[1].exists()
+
+
+def alice_selected(server):
+    """alice with one message, logged in over IMAP with INBOX selected."""
+    app = server.apppass(server.add_user("alice").name)
+    place(server, "alice", 1, msg("message 1"))
+    start(server)
+    r = Raw(server)
+    r.login("alice", app)
+    r.ok("SELECT INBOX")
+    return r
+
+
+@needs_root
+def test_full_disk_midway_through_a_streamed_append(server, loop_maildir):
+    """A 2 MiB APPEND on a disk with less room than that: its data streams to tmp/ until the
+    disk is full, the reply says so, and nothing of it stays in tmp/ or cur/."""
+    r = alice_selected(server)
+    st = os.statvfs(loop_maildir.md)
+    reserved = (st.f_bfree - st.f_bavail) * st.f_frsize
+    loop_maildir.fill()
+    filler = loop_maildir.md / "filler"
+    os.truncate(filler, filler.stat().st_size - reserved - 1024 * 1024)  # 1 MiB for alice
+    os.sync()
+    assert 0 < os.statvfs(loop_maildir.md).f_bavail * st.f_frsize < 2 * 1024 * 1024
+    big = "Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 2048
+    _, tagged = r.cmd(f"APPEND INBOX {{{len(big)}+}}\r\n{big}")
+    assert b" NO [OVERQUOTA] " in tagged, tagged
+    assert list((loop_maildir.md / "tmp").iterdir()) == []
+    untagged, _ = r.ok("NOOP")
+    assert not any(b"EXISTS" in u for u in untagged), untagged
+    r.ok("LOGOUT")
+    assert len(list((loop_maildir.md / "cur").iterdir())) == 1
+    assert "SERVERBUG" not in server.log()
+
+
+@needs_root
+def test_no_inode_left_append_is_overquota(server, loop_maildir):
+    """No file can be made in tmp/ (every inode taken): APPEND says the disk is full, as for
+    blocks, not that the server failed."""
+    r = alice_selected(server)
+    loop_maildir.fill_inodes()
+    _, tagged = r.cmd("APPEND INBOX {20+}\r\nSubject: x\r\n\r\nbody\r\n")
+    assert b" NO [OVERQUOTA] " in tagged, tagged
+    untagged, _ = r.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
+    assert b"message 1" in untagged[0]
+    r.ok("LOGOUT")
+    assert list((loop_maildir.md / "tmp").iterdir()) == []
+    assert "SERVERBUG" not in server.log()
 
 
 # --- leftovers in tmp/ -------------------------------------------------------------------------
