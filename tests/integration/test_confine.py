@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from test_imap import Raw, msg, start
-from twofold_harness import running_as_root
+from twofold_harness import helper_path, running_as_root
 
 needs_root = pytest.mark.skipif(not running_as_root(), reason="the daemon confines as root")
 
@@ -117,9 +117,8 @@ def plant_symlinks(server, theirs):
         os.lchown(md / ".Evil", server.uid, server.gid)
 
 
-def test_symlinks_out_of_the_maildir_not_served_over_imap(server):
-    alice, _, theirs = two_users(server)
-    start(server)
+def symlinks_not_served_over_imap(server, alice, theirs):
+    """Symlinks planted in alice's maildir (see plant_symlinks) lead nowhere over IMAP."""
     r = Raw(server)
     r.login("alice", alice)
     r.ok("SELECT INBOX")  # alice's maildir exists now
@@ -142,6 +141,12 @@ def test_symlinks_out_of_the_maildir_not_served_over_imap(server):
     r.ok("LOGOUT")
 
 
+def test_symlinks_out_of_the_maildir_not_served_over_imap(server):
+    alice, _, theirs = two_users(server)
+    start(server)
+    symlinks_not_served_over_imap(server, alice, theirs)
+
+
 def test_symlinks_out_of_the_maildir_not_served_over_pop3(server):
     alice, _, theirs = two_users(server)
     server.start()
@@ -157,6 +162,21 @@ def test_symlinks_out_of_the_maildir_not_served_over_pop3(server):
     assert len(pop.uidl()[1]) == 1
     assert b"alice's own" in b"\n".join(pop.retr(1)[1])
     pop.quit()
+
+
+def test_kernel_without_landlock_is_said_and_served(server):
+    """On a kernel without Landlock (made so for the daemon by a seccomp filter that answers
+    ENOSYS, as such a kernel does) the daemon says once at start that workers run unconfined,
+    and serves as before; the storage's RESOLVE_BENEATH opens still keep planted symlinks from
+    leading out."""
+    alice, _, theirs = two_users(server)
+    server.wrapper = [str(helper_path("no-landlock"))]
+    start(server)
+    symlinks_not_served_over_imap(server, alice, theirs)
+    log = server.log()
+    assert len(re.findall(r"warning: sandbox: the kernel has no Landlock: workers are not "
+                          r"confined by Landlock after login", log)) == 1, log
+    assert "Landlock ABI" not in log and "landlock:" not in log, log
 
 
 def test_worker_leaves_after_a_login_session(server):

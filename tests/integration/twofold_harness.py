@@ -53,6 +53,11 @@ def twofoldd_path():
     return build_dir() / "server" / "twofoldd"
 
 
+def helper_path(name):
+    """A test helper program built from tests/helpers/."""
+    return build_dir() / "tests" / name
+
+
 def twofold_cli_path():
     return build_dir() / "auth" / "twofold"
 
@@ -250,6 +255,7 @@ class Server:
         self.imap_port = None
         self.portal_port = None
         self.proc = None
+        self.wrapper = []  # a program (and its arguments) that execs twofoldd, e.g. no-landlock
         self._log_file = None
         self._children_seen = {}
         self.config = {
@@ -330,7 +336,7 @@ class Server:
         assert binary.exists(), f"{binary} not built (set TWOFOLD_BUILD_DIR)"
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(binary), "-f", "-c", str(self.conf)],
+        self.proc = subprocess.Popen([*self.wrapper, str(binary), "-f", "-c", str(self.conf)],
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
                                      stderr=subprocess.STDOUT, cwd=self.dir)
         if wait:
