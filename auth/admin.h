@@ -228,6 +228,47 @@ int admin_key_invite(struct auth_policy *p, const char *name, unsigned hours, ti
 int admin_key_invite_consume(struct auth_policy *p, const char *token, time_t now,
                              int64_t *user_id_r, const char **error_r);
 
+/* ---- held logins (admin-approval.c) ----
+ * A password-only login of a user with a security key waits for the user's decision (see
+ * auth/approval.h). These take the user's name (the portal's signed-in user, or the admin's
+ * argument) and the request's id; a request of another user, decided or expired is refused.
+ * preapprove: minutes (0..[auth] preapprove_max) during which further password-only logins
+ * from the request's IP pass without a new approval. */
+
+struct admin_approval_info {
+	int64_t id;
+	const char *proto;     /* "imap", "pop3" */
+	const char *ip;        /* the client's */
+	const char *client_id; /* IMAP ID name, "" when the client sent none */
+	time_t created, expires;
+};
+
+/* The user's pending requests, oldest first. */
+int admin_approval_list(struct auth_policy *p, const char *name, time_t now,
+                        void (*cb)(const struct admin_approval_info *, void *), void *ctx,
+                        const char **error_r);
+/* On the admin's word (the CLI): no proof asked. */
+int admin_approval_approve(struct auth_policy *p, const char *name, int64_t id, unsigned preapprove,
+                           time_t now, const char **error_r);
+/* With the user's current TOTP code (used up: the replay rule of a login applies). */
+int admin_approval_approve_totp(struct auth_policy *p, const char *name, int64_t id,
+                                const char *code, unsigned preapprove, time_t now,
+                                const char **error_r);
+/* A challenge bound to request id, for navigator.credentials.get() on the portal. */
+int admin_approval_challenge(struct auth_policy *p, const char *name, int64_t id, time_t now,
+                             struct admin_key_options *opts_r, const char **error_r);
+/* With a key's assertion over a challenge from admin_approval_challenge for this id. */
+enum admin_key_result admin_approval_approve_key(struct auth_policy *p, const char *name,
+                                                 int64_t id, const struct admin_key_response *r,
+                                                 const char *ip, unsigned preapprove, time_t now,
+                                                 const char **error_r);
+int admin_approval_deny(struct auth_policy *p, const char *name, int64_t id, time_t now,
+                        const char **error_r);
+/* Lets password-only logins of the user from ip pass for minutes (1..preapprove_max) without
+ * a new approval (replacing what that IP had). */
+int admin_preapprove(struct auth_policy *p, const char *name, const char *ip, unsigned minutes,
+                     time_t now, const char **error_r);
+
 /* Most recent first; name NULL = all users. */
 int admin_log(struct auth_policy *p, const char *name, unsigned limit,
 	      void (*cb)(const struct admin_log_entry *, void *), void *ctx, const char **error_r);

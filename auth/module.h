@@ -100,6 +100,25 @@ struct auth_yubikey {
 	time_t created, last_used; /* last_used 0 = never */
 };
 
+/* A login held for the user's approval: the password alone, right, from a user with a security
+ * key. The holding auth process polls its state; whoever approves or denies changes it. */
+enum auth_approval_state {
+	AUTH_APPROVAL_PENDING,
+	AUTH_APPROVAL_APPROVED,
+	AUTH_APPROVAL_DENIED,
+	AUTH_APPROVAL_CLOSED, /* the holder gave up on it (client gone, service stopping) */
+};
+
+struct auth_approval {
+	int64_t id, user_id;
+	char proto[16];
+	char ip[64];
+	char client_id[129]; /* IMAP ID name, "" if none */
+	time_t created, expires, decided;
+	enum auth_approval_state state;
+	unsigned preapprove; /* minutes the approver allowed further logins from ip, 0 = none */
+};
+
 /* Housekeeping limits (see auth_module.prune). */
 struct auth_prune {
 	time_t failures_before;   /* failure counters whose window ended before this */
@@ -107,6 +126,7 @@ struct auth_prune {
 	time_t sources_before;    /* successful-login sources last seen before this */
 	time_t used_codes_before; /* used-code hashes recorded before this */
 	time_t audit_before;      /* audit entries older than this */
+	time_t approvals_before;  /* held-login requests opened before this */
 	unsigned audit_max_rows;  /* and all but the newest this many; 0 = no cap */
 	time_t portal_sessions_before; /* portal sessions that expired before this */
 };
@@ -222,6 +242,24 @@ struct auth_module {
 	                   const char **error_r);
 	int (*yubikey_remove)(struct auth_store *store, int64_t user_id, const char *public_id,
 	                      const char **error_r);
+
+	/* Held logins. approval_open stores a (pending) and sets *id_r unless the user has a
+	 * pending request that has not expired at a->created or had max or more opened since
+	 * `since`, in one transaction: 1 opened, 0 not; *recent_r: how many the user had opened
+	 * since `since`. approval_get fills *a_r by id. approval_list: the user's pending,
+	 * unexpired at now, oldest first. approval_decide moves a pending request of that user,
+	 * unexpired at now, to state (with preapprove minutes): 1 done, 0 when it is not such a
+	 * request (any more). */
+	int (*approval_open)(struct auth_store *store, const struct auth_approval *a, time_t since,
+	                     unsigned max, int64_t *id_r, unsigned *recent_r, const char **error_r);
+	int (*approval_get)(struct auth_store *store, int64_t id, struct auth_approval *a_r,
+	                    const char **error_r);
+	int (*approval_list)(struct auth_store *store, int64_t user_id, time_t now,
+	                     void (*cb)(const struct auth_approval *, void *), void *ctx,
+	                     const char **error_r);
+	int (*approval_decide)(struct auth_store *store, int64_t user_id, int64_t id,
+	                       enum auth_approval_state state, unsigned preapprove, time_t now,
+	                       const char **error_r);
 
 	/* RFC 6238 §5.2 in one atomic statement: 1 when step is newer than the last accepted step
 	 * (which becomes step), 0 when it is not (replay or older code). */

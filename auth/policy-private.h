@@ -32,6 +32,9 @@ enum policy_counter {
 	PC_COUNT
 };
 
+/* The network device grace is kept for: an IPv4 /24, an IPv6 /64 ("" for ""). */
+void policy_grace_net(const char *ip, char *out, size_t size);
+
 /* Until when a counter in this state locks; 0 when it does not. */
 time_t policy_lock_until(const struct config *cfg, const struct auth_failure *f);
 

@@ -31,6 +31,7 @@
  * to lockout_max; attempts during a lockout are refused unchecked and not counted. App
  * passwords are not guessable (100 bits) and pass every lockout but the strict one.
  */
+#include "auth/approval.h"
 #include "auth/factor.h"
 #include "auth/policy-private.h"
 #include "common/config.h"
@@ -138,6 +139,11 @@ struct login {
 	const char *factor;
 	const char *reason;
 	bool stolen; /* alarm: right password, a code never valid for this user */
+	bool has_key;           /* the user has a security key */
+	bool has_factor;        /* the user has a code-typed second factor enrolled */
+	bool hold_shaped;       /* the password alone, from a user with a security key */
+	bool uncounted;         /* a held login that ran out of time: not a failure */
+	struct auth_hold *hold; /* filled when the login is held for approval */
 	enum auth_hint hint;
 	const char *error;
 	uint32_t delay_ms;
@@ -394,13 +400,17 @@ static void login_where(struct login *l)
 {
 	const char *ip = l->req->ip;
 
-	if (strchr(ip, ':') != NULL) {
+	if (strchr(ip, ':') != NULL)
 		policy_ip_prefix(ip, AF_INET6, 64, l->source, sizeof(l->source));
-		snprintf(l->net, sizeof(l->net), "%s", l->source);
-	} else {
+	else
 		snprintf(l->source, sizeof(l->source), "%s", ip);
-		policy_ip_prefix(ip, AF_INET, 24, l->net, sizeof(l->net));
-	}
+	policy_grace_net(ip, l->net, sizeof(l->net));
+}
+
+void policy_grace_net(const char *ip, char *out, size_t size)
+{
+	policy_ip_prefix(ip, strchr(ip, ':') != NULL ? AF_INET6 : AF_INET,
+	                 strchr(ip, ':') != NULL ? 64 : 24, out, size);
 }
 
 /* Keys of the counters: known users' counters under the canonical name, others' under the
@@ -668,22 +678,48 @@ static enum auth_result login_second_factor(struct login *l, const struct auth_f
 	return login_code_failed(l, &ctx);
 }
 
-/* Splits the secret into password + second factor; *factor_r NULL when it ends in none. */
-static size_t login_split(struct login *l, const struct auth_factor **factor_r)
+/* 1 when f counts for this user: it keeps no enrolment (recovery codes), or the user has it
+ * enrolled; -1 on a store error. */
+static int login_enrolled(struct login *l, const struct auth_factor *f)
+{
+	struct factor_ctx ctx;
+	int rc;
+
+	if (f->enrolled == NULL)
+		return 1;
+	login_factor_ctx(l, &ctx);
+	rc = f->enrolled(&ctx);
+	if (rc < 0)
+		l->error = ctx.error;
+	return rc;
+}
+
+/* Splits the secret into password + second factor (*factor_r NULL when it ends in none); the
+ * password's length, or -1 on a store error. A user with codes gets the split by shape (a code of
+ * another kind after the right password is a stolen-password alarm); a user whose only second
+ * factor is a security key types no code, so a tail counts only for a factor that needs no
+ * enrolment, and a password ending in digits or modhex letters stays whole. */
+static ssize_t login_split(struct login *l, const struct auth_factor **factor_r)
 {
 	const char *s = l->req->secret;
 	size_t len = l->secret_len;
 
+	*factor_r = NULL;
 	for (size_t i = 0; login_second_factors[i] != NULL; i++) {
 		size_t tail = login_second_factors[i]->tail(l->p->cfg, s, len);
+		int rc = tail > 0 && tail < len;
 
-		if (tail > 0 && tail < len) {
+		if (rc > 0 && !l->has_factor)
+			rc = login_enrolled(l, login_second_factors[i]);
+
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
 			*factor_r = login_second_factors[i];
-			return len - tail;
+			return (ssize_t)(len - tail);
 		}
 	}
-	*factor_r = NULL;
-	return len;
+	return (ssize_t)len;
 }
 
 /* 1 when the user has a second factor enrolled (the password alone is then not enough). */
@@ -716,26 +752,68 @@ static enum auth_result login_password_only(struct login *l)
 	return login_fail(l, CLASS_UNGUESSED, "no-second-factor");
 }
 
+/* The right password alone from a user with a security key: held for approval, unless the
+ * client's network was approved or pre-approved before. */
+static enum auth_result login_hold(struct login *l)
+{
+	int rc = approval_hold_start(l->p, &l->user, l->req, l->net, l->hold, &l->error);
+
+	if (rc < 0)
+		return login_tempfail(l, l->error);
+	if (rc == 0) {
+		l->factor = "grace";
+		return login_ok(l, l->req->secret, l->secret_len);
+	}
+	l->factor = "approval";
+	return AUTH_PENDING;
+}
+
+/* Second factors enrolled, or a security key (whose login is held for approval). */
+static int login_needs_more(struct login *l)
+{
+	int rc = login_has_second_factor(l);
+
+	if (rc < 0)
+		return -1;
+	l->has_factor = rc > 0;
+	l->has_key = false;
+	/* only a mail client's login is held: the portal signs in with the key itself */
+	if (l->hold != NULL &&
+	    (l->req->proto == AUTH_PROTO_IMAP || l->req->proto == AUTH_PROTO_POP3)) {
+		int keys = approval_user_has_key(l->p, l->user.id, &l->error);
+
+		if (keys < 0)
+			return -1;
+		l->has_key = keys > 0;
+	}
+	return rc > 0 || l->has_key;
+}
+
 static enum auth_result login_password(struct login *l)
 {
 	const struct auth_factor *f;
-	size_t pwlen;
-	int rc = login_has_second_factor(l);
+	ssize_t pwlen;
+	int rc = login_needs_more(l);
 
 	if (rc < 0)
 		return login_tempfail(l, l->error);
 	if (rc == 0)
 		return login_password_only(l);
 	pwlen = login_split(l, &f);
-	if (login_verify(l, pwlen) != 1)
+	if (pwlen < 0)
+		return login_tempfail(l, l->error);
+	l->hold_shaped = f == NULL && l->has_key;
+	if (login_verify(l, (size_t)pwlen) != 1)
 		return login_fail(l, CLASS_PASSWORD, "bad-password");
+	if (l->hold_shaped)
+		return login_hold(l);
 	if (f == NULL) {
 		/* someone elsewhere has the password; from a familiar source it is the user's own
 		 * client set up without the code */
 		l->stolen = !l->familiar;
 		return login_fail(l, CLASS_UNGUESSED, "missing-code");
 	}
-	return login_second_factor(l, f, pwlen);
+	return login_second_factor(l, f, (size_t)pwlen);
 }
 
 static enum auth_result login_apppass(struct login *l)
@@ -904,7 +982,9 @@ static int login_audit(struct login *l, enum auth_result r)
 
 static enum auth_result login_finish(struct login *l, enum auth_result r)
 {
-	if (r == AUTH_FAIL && login_count_failure(l) < 0)
+	if (r == AUTH_PENDING)
+		return r; /* logged once decided */
+	if (r == AUTH_FAIL && !l->uncounted && login_count_failure(l) < 0)
 		r = login_tempfail(l, l->error);
 	if (login_audit(l, r) < 0 && r == AUTH_OK)
 		r = login_tempfail(l, l->error);
@@ -926,6 +1006,7 @@ static void policy_prune(struct auth_policy *p, time_t now)
 	        now - (familiar > (time_t)p->cfg->mfa_grace ? familiar : (time_t)p->cfg->mfa_grace),
 	    .used_codes_before = now - POLICY_USED_CODE_WINDOW,
 	    .audit_before = now - POLICY_AUDIT_KEEP,
+	    .approvals_before = now - APPROVAL_KEEP,
 	    .audit_max_rows = p->audit_max_rows,
 	    .portal_sessions_before = now,
 	};
@@ -950,11 +1031,35 @@ static uint32_t login_fail_delay(const struct login *l, enum auth_result r)
 	return l->checked ? POLICY_MAX_DELAY_MS : POLICY_TEMPFAIL_DELAY_MS;
 }
 
+/* A password alone for a user with a key fails after the wait an unapproved right one gets:
+ * the hold tells nothing about the password. */
+static uint32_t login_hold_delay(const struct login *l, enum auth_result r, uint32_t delay_ms)
+{
+	uint32_t wait_ms = l->p->cfg->approval_wait * 1000u;
+
+	if (r != AUTH_FAIL || !l->hold_shaped)
+		return delay_ms;
+	return delay_ms > wait_ms ? delay_ms : wait_ms;
+}
+
+/* The reply for a decided login. */
+static void login_reply(const struct login *l, enum auth_result r, struct auth_reply *reply)
+{
+	reply->result = r;
+	if (r == AUTH_OK) {
+		snprintf(reply->user, sizeof(reply->user), "%s", l->user.name);
+		reply->factor = l->factor;
+		reply->delay_ms = 0;
+	} else if (r != AUTH_PENDING) {
+		reply->delay_ms = login_hold_delay(l, r, login_fail_delay(l, r));
+		reply->hint = r == AUTH_FAIL ? l->hint : AUTH_HINT_NONE;
+	}
+}
+
 void auth_policy_login(struct auth_policy *policy, const struct auth_request *req,
                        struct auth_reply *reply)
 {
-	struct login l = {.p = policy, .req = req};
-	enum auth_result r;
+	struct login l = {.p = policy, .req = req, .hold = &reply->hold};
 
 	memset(reply, 0, sizeof(*reply));
 	reply->result = AUTH_FAIL;
@@ -963,18 +1068,136 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 		return;
 	l.secret_len = strlen(req->secret);
 	login_where(&l);
-	r = login_finish(&l, login_run(&l));
-	reply->result = r;
-	if (r == AUTH_OK) {
-		snprintf(reply->user, sizeof(reply->user), "%s", l.user.name);
-		reply->factor = l.factor;
-		reply->delay_ms = 0;
-	} else {
-		reply->delay_ms = login_fail_delay(&l, r);
-		reply->hint = r == AUTH_FAIL ? l.hint : AUTH_HINT_NONE;
-	}
+	login_reply(&l, login_finish(&l, login_run(&l)), reply);
 	auth_user_clear(&l.user);
 	policy_prune(policy, req->now);
+}
+
+/* ---- held logins, once decided ---- */
+
+/* Where a held login stands, as the result its login gets. */
+static enum auth_result login_held(struct login *l, const struct auth_hold *hold)
+{
+	struct auth_policy *p = l->p;
+	int rc;
+
+	switch (approval_hold_poll(p, hold, l->req->now, &l->error)) {
+	case APPROVAL_WAIT:
+		return AUTH_PENDING;
+	case APPROVAL_GRANTED:
+		l->factor = "approval";
+		l->fresh = true;
+		if (approval_hold_granted(p, hold, l->req->now, &l->error) < 0)
+			return login_tempfail(l, l->error);
+		return login_ok(l, NULL, 0);
+	case APPROVAL_GRACE:
+		l->factor = "grace";
+		return login_ok(l, NULL, 0);
+	case APPROVAL_REFUSED:
+		/* the password is known to someone the user does not trust: as a wrong code */
+		l->factor = "approval";
+		l->stolen = true;
+		rc = login_charge_strict(l);
+		return rc < 0 ? login_tempfail(l, l->error)
+		              : login_fail(l, CLASS_FACTOR, "approval-denied");
+	case APPROVAL_TIMEOUT:
+		l->factor = "approval";
+		l->uncounted = true;
+		return login_fail(l, CLASS_UNGUESSED,
+		                  hold->refusal != NULL ? hold->refusal : "approval-timeout");
+	case APPROVAL_ERROR:
+		break;
+	}
+	return login_tempfail(l, l->error);
+}
+
+/* The held login again, as the login it was (its user, source, counters, the log). 1 ready,
+ * 0 the user is gone or disabled meanwhile (l->reason), -1 on a store error. */
+static int login_resume(struct login *l, const struct auth_hold *hold)
+{
+	struct auth_policy *p = l->p;
+	int rc = p->module->user_get(p->store, hold->user, &l->user, &l->error);
+
+	login_where(l);
+	if (rc < 0)
+		return -1;
+	login_keys(l);
+	if (login_familiar(l) < 0)
+		return -1;
+	if (rc == 0 || l->user.id != hold->user_id || !l->user.enabled) {
+		l->class = CLASS_LOCKED;
+		l->reason = rc == 0 || l->user.id != hold->user_id ? "unknown-user" : "disabled";
+		return 0;
+	}
+	return 1;
+}
+
+/* A request as the held login's own. */
+static void login_hold_request(const struct auth_hold *hold, time_t now,
+                               struct auth_request *req)
+{
+	*req = (struct auth_request){.user = hold->user,
+	                             .secret = "",
+	                             .proto = hold->proto,
+	                             .ip = hold->ip,
+	                             .client_id = hold->client_id,
+	                             .now = now};
+}
+
+/* A held login that fails before its time (denied, the account disabled) is answered only
+ * when the wait would have run out: a refusal coming early would tell the client that the
+ * password was right. */
+static void login_hold_fail_delay(const struct auth_hold *hold, time_t now,
+                                  struct auth_reply *reply)
+{
+	uint32_t left_ms;
+
+	if (reply->result != AUTH_FAIL || hold->until <= now)
+		return;
+	left_ms = (uint32_t)(hold->until - now) * 1000u;
+	if (reply->delay_ms < left_ms)
+		reply->delay_ms = left_ms;
+}
+
+int auth_policy_hold_check(struct auth_policy *policy, const struct auth_hold *hold, time_t now,
+                           int (*accept)(void *ctx, const char *user, const char **error_r),
+                           void *accept_ctx, struct auth_reply *reply)
+{
+	struct auth_request req;
+	struct login l = {.p = policy, .req = &req};
+	enum auth_result r;
+	int rc;
+
+	login_hold_request(hold, now, &req);
+	req.accept = accept;
+	req.accept_ctx = accept_ctx;
+	memset(reply, 0, sizeof(*reply));
+	rc = login_resume(&l, hold);
+	if (rc < 0)
+		r = login_tempfail(&l, l.error);
+	else if (rc == 0)
+		r = AUTH_FAIL;
+	else
+		r = login_held(&l, hold);
+	if (r != AUTH_PENDING) {
+		login_reply(&l, login_finish(&l, r), reply);
+		login_hold_fail_delay(hold, now, reply);
+	}
+	auth_user_clear(&l.user);
+	return r != AUTH_PENDING;
+}
+
+void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold,
+                             time_t now)
+{
+	struct auth_request req;
+	struct login l = {.p = policy, .req = &req, .factor = "approval", .uncounted = true};
+
+	login_hold_request(hold, now, &req);
+	approval_hold_close(policy, hold, now);
+	if (login_resume(&l, hold) > 0)
+		(void)login_finish(&l, login_fail(&l, CLASS_UNGUESSED, "approval-cancelled"));
+	auth_user_clear(&l.user);
 }
 
 /* ---- for the admin side ---- */

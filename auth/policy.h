@@ -16,6 +16,7 @@ enum auth_result {
 	AUTH_OK,       /* user_r holds the canonical user name */
 	AUTH_FAIL,     /* delay_ms holds the delay to apply before answering the client */
 	AUTH_TEMPFAIL, /* store busy or broken: try again later; never a success */
+	AUTH_PENDING,  /* held for the user's approval: reply->hold, see auth_policy_hold_check */
 };
 
 /* PORTAL: a sign-in to the self-service portal, where an app password never counts. */
@@ -43,12 +44,29 @@ struct auth_request {
 	void *accept_ctx;
 };
 
+/* A login held for the user's approval: what the holder keeps (no secret) until it is decided. */
+struct auth_hold {
+	int64_t approval_id; /* the request in the store; 0 when it has none of its own (another
+	                        is pending, or too many were made): it can pass only by a
+	                        pre-approval of its IP */
+	const char *refusal; /* why it has none: "approval-busy", "approval-rate" */
+	int64_t user_id;
+	char user[256]; /* canonical */
+	enum auth_proto proto;
+	char ip[64];
+	char net[64]; /* the grace network of ip (auth/approval.h) */
+	char client_id[129];
+	time_t until; /* when it fails unless decided */
+};
+
 struct auth_reply {
 	enum auth_result result;
 	char user[256];      /* canonical user name on AUTH_OK */
 	uint32_t delay_ms;   /* on AUTH_FAIL / AUTH_TEMPFAIL */
 	enum auth_hint hint; /* on AUTH_FAIL */
-	const char *factor;  /* on AUTH_OK: totp, yubikey, grace, recovery, apppass, password */
+	const char *factor;  /* on AUTH_OK: totp, yubikey, grace, approval, recovery, apppass,
+	                        password */
+	struct auth_hold hold; /* on AUTH_PENDING */
 };
 
 struct auth_policy;
@@ -65,6 +83,17 @@ int auth_policy_warm_up(struct auth_policy *policy, const char **error_r);
 /* Runs one login. Never sleeps: the caller applies reply->delay_ms. */
 void auth_policy_login(struct auth_policy *policy, const struct auth_request *req,
                        struct auth_reply *reply);
+
+/* For a login that was AUTH_PENDING, at now: 0 while it is still held; 1 once decided, with
+ * *reply filled as auth_policy_login fills it (AUTH_OK after an approval; AUTH_FAIL after a
+ * denial, counted as a failure and logged as a stolen-password alarm, or when the wait ran out;
+ * AUTH_TEMPFAIL). accept: as in struct auth_request. Never sleeps. */
+int auth_policy_hold_check(struct auth_policy *policy, const struct auth_hold *hold, time_t now,
+                           int (*accept)(void *ctx, const char *user, const char **error_r),
+                           void *accept_ctx, struct auth_reply *reply);
+/* The holder gives the login up (client gone, service stopping): logged, request closed. */
+void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold,
+                             time_t now);
 
 const char *auth_proto_name(enum auth_proto proto);
 /* "imap" / "pop3" / "portal" -> proto; -1 if unknown. */

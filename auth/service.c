@@ -2,6 +2,7 @@
 #include "auth/maildir.h"
 #include "auth/policy.h"
 #include "auth/service-portal.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -22,7 +23,8 @@
 #include <unistd.h>
 
 #define AUTH_MAX_PEERS     256
-#define AUTH_PEER_IDLE_MAX 30 /* seconds a connected worker may stay silent */
+#define AUTH_PEER_IDLE_MAX 30  /* seconds a connected worker may stay silent */
+#define AUTH_HOLD_POLL_MS  250 /* how often held logins look for their decision */
 
 volatile sig_atomic_t auth_service_quit;
 
@@ -31,6 +33,10 @@ struct auth_peer {
 	pid_t pid;
 	time_t last;
 	bool portal; /* came in on the portal's socket: portal requests only */
+	bool held; /* its login waits for the user's approval: hold, request_id */
+	uint32_t request_id;
+	long held_until_ms; /* clock_now_ms() when its wait runs out */
+	struct auth_hold hold;
 };
 
 struct auth_service {
@@ -41,11 +47,24 @@ struct auth_service {
 	int listen_fd, portal_fd, epfd;
 	struct auth_peer peers[AUTH_MAX_PEERS];
 	size_t npeers;
+	unsigned nheld;
+	long last_poll_ms;
 	struct ipc_msg in, out;
 };
 
+static void auth_service_unhold(struct auth_service *svc, struct auth_peer *peer)
+{
+	peer->held = false;
+	sodium_memzero(&peer->hold, sizeof(peer->hold));
+	svc->nheld--;
+}
+
 static void auth_service_peer_close(struct auth_service *svc, size_t i)
 {
+	if (svc->peers[i].held) {
+		auth_policy_hold_cancel(svc->policy, &svc->peers[i].hold, time(NULL));
+		auth_service_unhold(svc, &svc->peers[i]);
+	}
 	epoll_ctl(svc->epfd, EPOLL_CTL_DEL, svc->peers[i].fd, NULL);
 	close(svc->peers[i].fd);
 	svc->peers[i] = svc->peers[--svc->npeers];
@@ -119,8 +138,8 @@ static void auth_service_accept(struct auth_service *svc, int listen_fd)
 		close(fd);
 		return;
 	}
-	svc->peers[svc->npeers++] =
-	    (struct auth_peer){fd, pid, time(NULL), listen_fd == svc->portal_fd};
+	svc->peers[svc->npeers++] = (struct auth_peer){
+	    .fd = fd, .pid = pid, .last = time(NULL), .portal = listen_fd == svc->portal_fd};
 }
 
 struct auth_service_req {
@@ -183,6 +202,24 @@ static int auth_service_login(struct auth_service *svc, const struct auth_servic
 	return opened.fd;
 }
 
+/* A held login, if it was decided: 1 with *reply (and the maildir fd in *fd_r), else 0. */
+static int auth_service_hold_check(struct auth_service *svc, const struct auth_hold *hold,
+                                   struct auth_reply *reply, int *fd_r)
+{
+	struct auth_service_opened opened = {
+	    .cfg = svc->cfg, .create = svc->env->create_maildirs, .fd = -1};
+
+	*fd_r = -1;
+	if (auth_policy_hold_check(svc->policy, hold, time(NULL), auth_service_accept_login,
+	                           &opened, reply) == 0)
+		return 0;
+	if (reply->result != AUTH_OK && opened.fd >= 0)
+		close(opened.fd);
+	else
+		*fd_r = opened.fd;
+	return 1;
+}
+
 static int auth_service_reply(struct auth_service *svc, int peer_fd, uint32_t request_id,
                               const struct auth_reply *reply, int dir_fd)
 {
@@ -206,6 +243,18 @@ static int auth_service_reply(struct auth_service *svc, int peer_fd, uint32_t re
 	return r;
 }
 
+/* A login held for approval: no answer until it is decided (auth_service_holds). */
+static void auth_service_hold(struct auth_service *svc, struct auth_peer *peer, uint32_t request_id,
+                              const struct auth_reply *reply)
+{
+	peer->held = true;
+	peer->request_id = request_id;
+	peer->held_until_ms = clock_now_ms() + (long)svc->cfg->approval_wait * 1000L;
+	peer->hold = reply->hold;
+	svc->nheld++;
+}
+
+
 /* One request from the portal. -1: close that peer. */
 static int auth_service_handle_portal(struct auth_service *svc, struct auth_peer *peer)
 {
@@ -227,7 +276,8 @@ static int auth_service_handle_portal(struct auth_service *svc, struct auth_peer
 	return r;
 }
 
-/* One message from a peer. -1: close that peer (gone, or it broke the protocol). */
+/* One message from a peer. -1: close that peer (gone, or it broke the protocol: a worker sends
+ * nothing more while its login is held). */
 static int auth_service_handle(struct auth_service *svc, struct auth_peer *peer)
 {
 	struct ipc_msg *m = &svc->in;
@@ -237,7 +287,7 @@ static int auth_service_handle(struct auth_service *svc, struct auth_peer *peer)
 
 	if (r == 0 || (r < 0 && errno != EPROTO))
 		return -1;
-	if (r < 0 || auth_service_decode(m, &req) < 0) {
+	if (r < 0 || peer->held || auth_service_decode(m, &req) < 0) {
 		if (r > 0 && m->fd >= 0)
 			close(m->fd);
 		log_error("malformed request from pid %ld: closing that connection",
@@ -249,9 +299,65 @@ static int auth_service_handle(struct auth_service *svc, struct auth_peer *peer)
 	memset(&reply, 0, sizeof(reply));
 	dir_fd = auth_service_login(svc, &req, &reply);
 	ipc_msg_wipe(m);
+	if (reply.result == AUTH_PENDING) {
+		auth_service_hold(svc, peer, m->hdr.request_id, &reply);
+		return 0;
+	}
 	r = auth_service_reply(svc, peer->fd, m->hdr.request_id, &reply, dir_fd);
 	sodium_memzero(&reply, sizeof(reply));
 	return r;
+}
+
+/* A held login that fails is answered no sooner than its whole wait, to the millisecond: the
+ * store's clock has seconds only, and a refusal coming early would tell the client that the
+ * password was right (a wrong one waits approval_wait in full). */
+static void auth_service_hold_pad(const struct auth_peer *peer, struct auth_reply *reply)
+{
+	long left = peer->held_until_ms - clock_now_ms();
+
+	if (reply->result == AUTH_FAIL && left > (long)reply->delay_ms)
+		reply->delay_ms = (uint32_t)left;
+}
+
+/* Looks up, at most every AUTH_HOLD_POLL_MS, whether held logins were decided (by whichever
+ * auth process answered the portal, or the CLI: the store tells) or ran out of time. */
+static void auth_service_holds(struct auth_service *svc)
+{
+	struct auth_reply reply;
+	int fd;
+
+	if (svc->nheld == 0 || clock_now_ms() - svc->last_poll_ms < AUTH_HOLD_POLL_MS)
+		return;
+	svc->last_poll_ms = clock_now_ms();
+	for (size_t i = svc->npeers; i-- > 0;) {
+		struct auth_peer *peer = &svc->peers[i];
+
+		if (!peer->held || auth_service_hold_check(svc, &peer->hold, &reply, &fd) == 0)
+			continue;
+		auth_service_unhold(svc, peer);
+		auth_service_hold_pad(peer, &reply);
+		peer->last = time(NULL);
+		if (auth_service_reply(svc, peer->fd, peer->request_id, &reply, fd) < 0)
+			auth_service_peer_close(svc, i);
+		sodium_memzero(&reply, sizeof(reply));
+	}
+}
+
+/* Stopping: held logins are given up and answered "try again later". */
+static void auth_service_drop_holds(struct auth_service *svc)
+{
+	struct auth_reply reply = {.result = AUTH_TEMPFAIL};
+
+	for (size_t i = svc->npeers; i-- > 0;) {
+		struct auth_peer *peer = &svc->peers[i];
+
+		if (!peer->held)
+			continue;
+		auth_policy_hold_cancel(svc->policy, &peer->hold, time(NULL));
+		auth_service_unhold(svc, peer);
+		if (auth_service_reply(svc, peer->fd, peer->request_id, &reply, -1) < 0)
+			auth_service_peer_close(svc, i);
+	}
 }
 
 static struct auth_peer *auth_service_peer(struct auth_service *svc, int fd, size_t *i_r)
@@ -269,7 +375,7 @@ static void auth_service_expire(struct auth_service *svc)
 	time_t now = time(NULL);
 
 	for (size_t i = svc->npeers; i-- > 0;)
-		if (now - svc->peers[i].last > AUTH_PEER_IDLE_MAX)
+		if (!svc->peers[i].held && now - svc->peers[i].last > AUTH_PEER_IDLE_MAX)
 			auth_service_peer_close(svc, i);
 }
 
@@ -310,13 +416,16 @@ static void auth_service_loop(struct auth_service *svc)
 	while (!auth_service_quit || svc->npeers > 0) {
 		int n;
 
-		if (auth_service_quit)
+		if (auth_service_quit) {
 			auth_service_stop_listening(svc);
-		n = epoll_wait(svc->epfd, evs, 16, 1000);
+			auth_service_drop_holds(svc);
+		}
+		n = epoll_wait(svc->epfd, evs, 16, svc->nheld > 0 ? AUTH_HOLD_POLL_MS : 1000);
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait: %s", strerror(errno));
 		for (int i = 0; i < n; i++)
 			auth_service_event(svc, evs[i].data.fd);
+		auth_service_holds(svc);
 		auth_service_expire(svc);
 	}
 }

@@ -63,6 +63,9 @@ static const struct config_key config_keys[] = {
     {"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
     {"auth", "busy_timeout", CT_UINT, OFF(auth_busy_timeout), 100, 60000},
     {"auth", "familiar_days", CT_UINT, OFF(familiar_days), 1, 365},
+    {"auth", "approval_wait", CT_UINT, OFF(approval_wait), 1, 600},
+    {"auth", "approval_rate", CT_UINT, OFF(approval_rate), 1, 1000},
+    {"auth", "preapprove_max", CT_UINT, OFF(preapprove_max), 0, 24 * 60},
     {"auth", "pwhash_opslimit", CT_U64, OFF(pwhash_opslimit), 1, 1000},
     {"auth", "pwhash_memlimit", CT_SIZE, OFF(pwhash_memlimit), 8192, UINT64_C(4) << 30},
     {"storage", "maildir", CT_MAILDIR, OFF(maildir), 0, 0},
@@ -115,6 +118,9 @@ static void config_set_defaults(struct config *cfg)
 	cfg->lockout_max = 86400;
 	cfg->auth_busy_timeout = 10000;
 	cfg->familiar_days = 30;
+	cfg->approval_wait = 60;
+	cfg->approval_rate = 10;
+	cfg->preapprove_max = 60;
 	cfg->pwhash_opslimit = 2;        /* crypto_pwhash_OPSLIMIT_INTERACTIVE */
 	cfg->pwhash_memlimit = 67108864; /* crypto_pwhash_MEMLIMIT_INTERACTIVE */
 	cfg->portal_session_lifetime = 3600;

@@ -65,6 +65,9 @@ struct config {
 	unsigned lockout, lockout_max; /* seconds */
 	unsigned auth_busy_timeout; /* ms a login waits for a store another process is writing */
 	unsigned familiar_days;     /* a source stays familiar this long after a login from it */
+	unsigned approval_wait;     /* seconds a held login waits for the user's approval */
+	unsigned approval_rate;     /* new approval requests per user per hour */
+	unsigned preapprove_max;    /* minutes: the longest pre-approval of an IP, 0 = none */
 	uint64_t pwhash_opslimit;
 	size_t pwhash_memlimit;
 

@@ -30,7 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WORKER_AUTH_TIMEOUT 60 /* seconds to wait for the auth service's answer */
+/* Seconds to wait for the auth service's answer, beyond the time a login may be held for the
+ * user's approval ([auth] approval_wait). */
+#define WORKER_AUTH_TIMEOUT 60
 #define WORKER_USER_MAX     255 /* the longest user name the auth service takes */
 #define WORKER_MARKER_MAX   64
 
@@ -87,7 +89,8 @@ static void worker_signals(sigset_t *waitmask_r)
 
 static int worker_auth_connect(void)
 {
-	return ipc_connect(&worker_env->auth_addr, worker_env->auth_addr_len, WORKER_AUTH_TIMEOUT);
+	return ipc_connect(&worker_env->auth_addr, worker_env->auth_addr_len,
+	                   WORKER_AUTH_TIMEOUT + worker_env->cfg->approval_wait);
 }
 
 static int worker_auth_ask(int fd, const struct session *s, const char *user, const char *secret,

@@ -1,11 +1,15 @@
 /* twofold auth test NAME [--proto imap|pop3] [--ip ADDR]: one real login through the policy,
  * like `doveadm auth test`. Failures, replay state and the audit log change exactly as for a
- * login at the daemon; the delay the daemon would apply is printed, not slept. */
+ * login at the daemon; the delay the daemon would apply is printed, not slept. A login held for
+ * the user's approval waits for it here as it would at the daemon. */
 #include "auth/cli/cli.h"
 #include "auth/policy.h"
 
 #include <sodium.h>
 #include <stdio.h>
+#include <time.h>
+
+#define CLI_HOLD_POLL_MS 250
 
 enum { OPT_PROTO, OPT_IP };
 static const char *const cli_auth_test_opts[] = {"proto", "ip", NULL};
@@ -21,10 +25,23 @@ static int cli_auth_test_print(const struct auth_reply *reply)
 		       reply->hint == AUTH_HINT_CODE_EXPIRED ? " hint=code-expired" : "");
 		return CLI_EXIT_ERROR;
 	case AUTH_TEMPFAIL:
+	case AUTH_PENDING:
 		printf("TEMPFAIL\n");
 		return CLI_EXIT_ERROR;
 	}
 	return CLI_EXIT_ERROR;
+}
+
+/* Waits for the decision on a held login, polling the store like the auth service. */
+static void cli_auth_test_hold(struct cli *cli, struct auth_reply *reply)
+{
+	struct auth_hold hold = reply->hold;
+	struct timespec pause = {.tv_nsec = CLI_HOLD_POLL_MS * 1000000L};
+
+	fprintf(stderr, "held for approval (request %lld): waiting up to %u s\n",
+	        (long long)hold.approval_id, (unsigned)(hold.until - time(NULL)));
+	while (auth_policy_hold_check(cli->policy, &hold, time(NULL), NULL, NULL, reply) == 0)
+		nanosleep(&pause, NULL);
 }
 
 static int cli_auth_test(struct cli *cli, char **args, unsigned nargs, const char **opts)
@@ -54,6 +71,8 @@ static int cli_auth_test(struct cli *cli, char **args, unsigned nargs, const cha
 	req.now = time(NULL);
 	auth_policy_login(cli->policy, &req, &reply);
 	sodium_free(secret); /* wipes */
+	if (reply.result == AUTH_PENDING)
+		cli_auth_test_hold(cli, &reply);
 	return cli_auth_test_print(&reply);
 }
 

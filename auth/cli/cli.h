@@ -42,6 +42,7 @@ extern const struct cli_command cli_log_commands[];
 extern const struct cli_command cli_auth_commands[];
 extern const struct cli_command cli_key_commands[];
 extern const struct cli_command cli_yubikey_commands[];
+extern const struct cli_command cli_login_commands[];
 
 /* Prints "twofold: <message>" on stderr; returns CLI_EXIT_ERROR. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,8 +17,9 @@
 #define CLI_MAX_OPTS 8
 
 static const struct cli_command *const cli_tables[] = {
-    cli_user_commands, cli_totp_commands, cli_apppass_commands, cli_recovery_commands,
-    cli_log_commands,  cli_auth_commands, cli_key_commands,     cli_yubikey_commands,
+    cli_user_commands,     cli_totp_commands,    cli_apppass_commands,
+    cli_recovery_commands, cli_log_commands,     cli_auth_commands,
+    cli_key_commands,      cli_yubikey_commands, cli_login_commands,
 };
 
 static void cli_print_usage(FILE *out)
