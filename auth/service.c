@@ -37,6 +37,7 @@ struct auth_peer {
 	uint32_t request_id;
 	long held_until_ms; /* clock_now_ms() when its wait runs out */
 	struct auth_hold hold;
+	uint32_t notice; /* the UID of its notice in the user's INBOX, 0 = none */
 };
 
 struct auth_service {
@@ -52,8 +53,34 @@ struct auth_service {
 	struct ipc_msg in, out;
 };
 
+/* Posts (or takes away) the INBOX notice of a held login, through the daemon's hooks: a
+ * notice is best effort, the hold goes on without one. */
+static void auth_service_notice(struct auth_service *svc, struct auth_peer *peer, bool post)
+{
+	const struct auth_notice_hooks *n = svc->env->notice;
+	const char *error;
+	int fd;
+
+	if (n == NULL || (post ? peer->hold.approval_id == 0 : peer->notice == 0))
+		return;
+	fd = auth_maildir_open(svc->cfg, peer->hold.user, false, &error);
+	if (fd < 0) {
+		log_warn("notice for %s: %s", log_quote(peer->hold.user), error);
+		return;
+	}
+	if (post) {
+		if (n->post(n->ctx, fd, &peer->hold, svc->cfg->approval_wait, &peer->notice) < 0)
+			peer->notice = 0;
+	} else {
+		n->remove(n->ctx, fd, peer->hold.user, peer->notice);
+		peer->notice = 0;
+	}
+	close(fd);
+}
+
 static void auth_service_unhold(struct auth_service *svc, struct auth_peer *peer)
 {
+	auth_service_notice(svc, peer, false);
 	peer->held = false;
 	sodium_memzero(&peer->hold, sizeof(peer->hold));
 	svc->nheld--;
@@ -252,6 +279,7 @@ static void auth_service_hold(struct auth_service *svc, struct auth_peer *peer, 
 	peer->held_until_ms = clock_now_ms() + (long)svc->cfg->approval_wait * 1000L;
 	peer->hold = reply->hold;
 	svc->nheld++;
+	auth_service_notice(svc, peer, true);
 }
 
 

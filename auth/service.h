@@ -9,10 +9,22 @@
 #define TWOFOLD_AUTH_SERVICE_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 struct config;
+
+struct auth_hold;
+
+/* The notice of a held login in the user's INBOX. auth/ has no storage: the daemon installs
+ * these (server/notice.h). post: 0 with *id_r, what remove takes; -1 when nothing was posted. */
+struct auth_notice_hooks {
+	int (*post)(void *ctx, int maildir_fd, const struct auth_hold *hold, unsigned wait,
+	            uint32_t *id_r);
+	void (*remove)(void *ctx, int maildir_fd, const char *user, uint32_t id);
+	void *ctx;
+};
 
 struct auth_service_env {
 	const struct config *cfg;
@@ -21,6 +33,7 @@ struct auth_service_env {
 	uid_t worker_uid;     /* the workers' account: who may connect, besides root */
 	bool create_maildirs; /* we run as the mail account (not started as root): make missing
 	                         maildirs; else they are the CLI's or the MTA's to make */
+	const struct auth_notice_hooks *notice; /* NULL: held logins are not announced */
 	void (*ready)(void *ctx); /* called once the store is open and the service listens */
 	void *ready_ctx;
 };

@@ -189,6 +189,8 @@ int ipc_decode(struct ipc_msg *m, const void *buf, size_t len)
 /* How many descriptors each message type carries: exactly these are taken, no more, no less. */
 static const uint8_t ipc_type_fds[] = {
     [IPC_LOGIN_OK] = 1,
+    [IPC_NOTICE_POST] = 1,
+    [IPC_NOTICE_REMOVE] = 1,
 };
 
 static unsigned ipc_fds_expected(uint8_t type)

@@ -31,6 +31,12 @@ enum ipc_type {
 	IPC_PORTAL_REQUEST = 48, /* str op, str session id, str csrf, str ip, u32 argc, argc x str */
 	IPC_PORTAL_REPLY,        /* u32 status, u32 delay_ms, str message, u32 rows, u32 cols,
 	                          * rows x cols x str */
+
+	/* auth -> notice process (server/notice.h); numbered apart so other groups can grow */
+	IPC_NOTICE_POST = 64, /* str user, str proto, str ip, str client_id, u32 request id,
+	                       * u32 seconds held; maildir fd attached */
+	IPC_NOTICE_REMOVE,    /* str user, u32 uid; maildir fd attached */
+	IPC_NOTICE_DONE,      /* u32 uid posted or removed, 0 when none */
 };
 
 /* The status of an IPC_PORTAL_REPLY. */
@@ -86,7 +92,8 @@ int ipc_end(const struct ipc_msg *m);
 int ipc_connect(const struct sockaddr_un *addr, socklen_t len, unsigned timeout_s);
 /* Sends m (and fd if >= 0). 0 ok, -1 error (errno set). */
 int ipc_send(int sock, const struct ipc_msg *m, int fd);
-/* Receives into m; m->fd is the attached fd of a type that carries one (IPC_LOGIN_OK), else -1.
+/* Receives into m; m->fd is the attached fd of a type that carries one (IPC_LOGIN_OK,
+ * IPC_NOTICE_POST, IPC_NOTICE_REMOVE), else -1.
  * 1 ok, 0 peer closed, -1 error or malformed (errno EPROTO). A message with more or fewer
  * descriptors than its type carries is malformed: every descriptor that came with it is closed. */
 int ipc_recv(int sock, struct ipc_msg *m);

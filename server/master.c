@@ -11,6 +11,7 @@
 #include "server/notify.h"
 #include "server/overflow.h"
 #include "server/portal/portal.h"
+#include "server/notice.h"
 #include "server/privdrop.h"
 #include "server/scoreboard.h"
 #include "server/tls.h"
@@ -46,7 +47,7 @@ struct master;
 
 /* The kinds of long-lived helper process the master starts, watches and restarts (workers are
  * the pool's). Each child reports on a pipe that it is ready, or why it cannot start. */
-enum master_kind_id { MASTER_AUTH, MASTER_KEY, MASTER_PORTAL, MASTER_KINDS };
+enum master_kind_id { MASTER_AUTH, MASTER_KEY, MASTER_PORTAL, MASTER_NOTICE, MASTER_KINDS };
 
 struct master_kind {
 	const char *name;  /* in log lines */
@@ -86,6 +87,7 @@ struct master {
 	unsigned char key_token[KEY_TOKEN_LEN]; /* its workers' proof that they are ours */
 	int key_prev_fd;          /* the previous generation's, while a reload starts the next */
 	struct portal_master portal;
+	struct master_sock notice; /* the notice process listens, the auth processes connect */
 
 	struct master_proc *procs;
 	size_t nprocs;
@@ -211,7 +213,7 @@ static void master_report_failure(int fd, const char *what, const char *error)
 /* Closes the master's service sockets in a child, but keep (-1: none). */
 static void master_close_sockets(const struct master *m, int keep)
 {
-	const int fds[] = {m->auth.fd, m->key.fd, m->key_prev_fd};
+	const int fds[] = {m->auth.fd, m->key.fd, m->key_prev_fd, m->notice.fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0 && fds[i] != keep)
@@ -286,17 +288,22 @@ static void master_auth_run(struct master *m, int report_fd) __attribute__((nore
 
 static void master_auth_run(struct master *m, int report_fd)
 {
+	static struct notice_addr notice_addr;
+	struct auth_notice_hooks notice;
 	struct auth_service_env env = {.cfg = m->cfg,
 	                               .listen_fd = m->auth.fd,
 	                               .portal_fd = m->portal.auth_fd,
 	                               .worker_uid = m->priv.uid,
 	                               .create_maildirs = !m->priv.root,
+	                               .notice = &notice,
 	                               .ready = master_report_ready,
 	                               .ready_ctx = &report_fd};
 	const char *error;
 
 	master_child_setup(m, "auth", master_auth_on_quit, m->auth.fd);
 	portal_master_close_listener(&m->portal);
+	notice_addr = (struct notice_addr){.addr = m->notice.addr, .len = m->notice.len};
+	notice_client_hooks(&notice_addr, &notice);
 	/* the store and its journals are the auth account's alone, whatever the directory */
 	umask(077);
 	if (privdrop_apply(&m->priv, PRIVDROP_AUTH, &error) < 0)
@@ -402,6 +409,42 @@ static unsigned master_portal_wanted(const struct master *m)
 	return m->portal.listen_fd >= 0 ? 1 : 0;
 }
 
+/* ---- the notice process ---- */
+
+static void master_notice_on_quit(int sig)
+{
+	notice_quit = 1;
+}
+
+static void master_notice_run(struct master *m, int report_fd) __attribute__((noreturn));
+
+/* As the mail account, chrooted like a worker: it writes maildirs only through the fds the auth
+ * processes hand it. */
+static void master_notice_run(struct master *m, int report_fd)
+{
+	struct notice_env env = {.cfg = m->cfg,
+	                         .listen_fd = m->notice.fd,
+	                         .auth_uid = m->priv.root ? m->priv.auth_uid : getuid(),
+	                         .ready = master_report_ready,
+	                         .ready_ctx = &report_fd};
+	const char *error;
+
+	master_child_setup(m, "notice", master_notice_on_quit, m->notice.fd);
+	portal_master_close_fds(&m->portal);
+	if (privdrop_apply(&m->priv, PRIVDROP_WORKER, &error) < 0)
+		master_report_failure(report_fd, "notice process cannot start", error);
+	master_child_named("twofoldd-notice");
+	if (notice_run(&env, &error) < 0)
+		master_report_failure(report_fd, "notice process cannot start", error);
+	/* as the key process: LeakSanitizer cannot read /proc in the chroot */
+	_exit(0);
+}
+
+static unsigned master_notice_wanted(const struct master *m)
+{
+	return 1;
+}
+
 static const struct master_kind master_kinds[MASTER_KINDS] = {
     [MASTER_AUTH] = {.name = "auth process",
                      .retire_signal = SIGTERM,
@@ -415,6 +458,10 @@ static const struct master_kind master_kinds[MASTER_KINDS] = {
                        .retire_signal = SIGTERM,
                        .wanted = master_portal_wanted,
                        .run = master_portal_run},
+    [MASTER_NOTICE] = {.name = "notice process",
+                       .retire_signal = SIGTERM,
+                       .wanted = master_notice_wanted,
+                       .run = master_notice_run},
 };
 
 /* ---- helper processes: spawning, waiting, signalling ---- */
@@ -1010,7 +1057,8 @@ static int master_setup(struct master *m, char **error_r)
 	/* workers forked from here are chrooted: they inherit the charset modules loaded now */
 	if (m->priv.root)
 		mime_charsets_preload();
-	if (master_socket(&m->auth, "auth") < 0 || master_key_socket(m, m->cfg) < 0) {
+	if (master_socket(&m->auth, "auth") < 0 || master_key_socket(m, m->cfg) < 0 ||
+	    master_socket(&m->notice, "notice") < 0) {
 		*error_r = xasprintf("service socket: %s", strerror(errno));
 		return -1;
 	}
@@ -1100,7 +1148,8 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 	                   .auth.fd = -1,
 	                   .key.fd = -1,
 	                   .key_prev_fd = -1,
-	                   .portal = PORTAL_MASTER_INIT};
+	                   .portal = PORTAL_MASTER_INIT,
+	                   .notice.fd = -1};
 	char *error = NULL;
 	int report_fd = -1;
 

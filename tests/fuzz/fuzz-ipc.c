@@ -24,6 +24,18 @@ struct fields {
 	bool has_data;
 };
 
+/* nstr strings, then nu32 numbers (the notice process's messages), to the end. */
+static int fuzz_read_notice(struct ipc_msg *m, struct fields *f, size_t nstr, size_t nu32)
+{
+	for (f->nstr = 0; f->nstr < nstr; f->nstr++)
+		if (ipc_get_str(m, &f->str[f->nstr]) < 0)
+			return -1;
+	for (f->nu32 = 0; f->nu32 < nu32; f->nu32++)
+		if (ipc_get_u32(m, &f->u32[f->nu32]) < 0)
+			return -1;
+	return ipc_end(m);
+}
+
 /* Reads the payload of m as its receiver would. 0 when complete and well-formed. */
 static int fuzz_read_fields(struct ipc_msg *m, struct fields *f)
 {
@@ -55,6 +67,12 @@ static int fuzz_read_fields(struct ipc_msg *m, struct fields *f)
 		break;
 	case IPC_KEY_FAIL:
 		break;
+	case IPC_NOTICE_POST: /* user, proto, ip, client id; request id, seconds held */
+		return fuzz_read_notice(m, f, 4, 2);
+	case IPC_NOTICE_REMOVE: /* user; uid */
+		return fuzz_read_notice(m, f, 1, 1);
+	case IPC_NOTICE_DONE: /* uid */
+		return fuzz_read_notice(m, f, 0, 1);
 	default:
 		return -1;
 	}

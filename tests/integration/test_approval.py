@@ -259,3 +259,89 @@ def test_cli_refusals(server):
     login = Login(server, "imap", PASSWORD)
     assert login.result() is True and login.elapsed < 10
     login.client.logout()
+
+
+class Idle:
+    """An IMAP session of alice's (app password) waiting in IDLE on INBOX."""
+
+    def __init__(self, server, app):
+        self.sock = server.tls_connect(port=server.imap_port, timeout=30)
+        self.f = self.sock.makefile("rb")
+        self.f.readline()
+        self.cmd(b"a LOGIN alice " + app.encode())
+        self.cmd(b"b SELECT INBOX")
+        self.sock.sendall(b"c IDLE\r\n")
+        assert self.f.readline().startswith(b"+ ")
+
+    def cmd(self, line):
+        self.sock.sendall(line + b"\r\n")
+        tag = line.split(b" ")[0]
+        while True:
+            reply = self.f.readline()
+            assert reply, "connection closed"
+            if reply.startswith(tag + b" "):
+                assert b" OK " in reply, reply
+                return
+            self.untagged = reply
+
+    def wait_for(self, pattern, timeout=20):
+        """The next untagged line matching pattern (bytes regex)."""
+        self.sock.settimeout(timeout)
+        while True:
+            line = self.f.readline()
+            assert line, "connection closed"
+            if re.search(pattern, line):
+                return line
+
+    def done(self):
+        self.sock.sendall(b"DONE\r\n")
+        self.wait_for(rb"^c OK")
+        self.sock.close()
+
+
+def inbox_files(server, name="alice"):
+    md = server.maildir(name)
+    return [p for sub in ("new", "cur") for p in (md / sub).iterdir()]
+
+
+def test_inbox_notice_shown_through_idle_and_removed(server):
+    server.configure("portal", "origin", "https://mail.example.org:8443")
+    start(server)
+    app = server.apppass("alice")
+    idle = Idle(server, app)
+    login = Login(server, "pop3", PASSWORD)
+    row = pending(server)[0]
+    # the session already logged in sees the notice arrive
+    assert re.match(rb"^\* 1 EXISTS", idle.wait_for(rb"EXISTS"))
+    files = inbox_files(server)
+    assert len(files) == 1
+    text = files[0].read_bytes().decode()
+    assert "\r\nSubject: Approve login from IP 127.0.0.1 (POP3)\r\n" in text, text
+    assert "https://mail.example.org:8443/approvals" in text, text
+    assert "Auto-Submitted: auto-generated" in text
+    # decided: the notice goes away (the IDLE session sees the expunge)
+    server.cli("login", "approve", "alice", request_id(row))
+    assert login.result() is True
+    login.client.quit()
+    idle.wait_for(rb"^\* 1 EXPUNGE")
+    idle.done()
+    assert inbox_files(server) == []
+
+
+def test_inbox_notice_removed_when_the_wait_runs_out(server):
+    start(server, wait=3)
+    login = Login(server, "imap", PASSWORD, client_name='Evil\\"Client\\\\')
+    pending(server)
+    deadline = time.monotonic() + 10
+    while not inbox_files(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = inbox_files(server)[0].read_bytes().decode()
+    # the client's name is shown reduced, in the body only; no portal: the admin is named
+    head, body = text.split("\r\n\r\n", 1)
+    assert "Evil" not in head and "client    Evil?Client?\r\n" in body, body
+    assert "twofold login approve alice" in body, body
+    assert login.result() is False
+    deadline = time.monotonic() + 10
+    while inbox_files(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert inbox_files(server) == []
