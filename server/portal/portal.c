@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PORTAL_CONNECTIONS    64 /* in all; each is a thread */
 #define PORTAL_PER_IP         16
 #define PORTAL_IDLE_TIMEOUT   30    /* seconds */
 #define PORTAL_CONNECTION_MEM 32768 /* request line and headers */
+#define PORTAL_DRAIN_MS       5000  /* at most, for requests in flight at a stop */
 
 static void portal_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
@@ -77,7 +79,8 @@ static struct MHD_Daemon *portal_start(const struct portal_env *env, struct port
                                        const struct tls_portal *tp)
 {
 	unsigned flags = MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
-	                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+	                 MHD_USE_ITC;
 
 	return MHD_start_daemon(
 	    flags, 0, NULL, NULL, portal_http_access, site, MHD_OPTION_EXTERNAL_LOGGER,
@@ -89,6 +92,24 @@ static struct MHD_Daemon *portal_start(const struct portal_env *env, struct port
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PORTAL_CONNECTION_MEM,
 	    MHD_OPTION_NOTIFY_COMPLETED, portal_http_completed, NULL,
 	    MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+}
+
+/* At a reload or stop, the portal that takes over shares the listening socket: stop taking
+ * connections from it, and let the requests already taken finish (bounded, since an idle
+ * keep-alive connection would wait for its timeout), so no user sees a connection dropped. */
+static void portal_drain(struct MHD_Daemon *d)
+{
+	const struct timespec step = {.tv_nsec = 50 * 1000000L};
+
+	MHD_quiesce_daemon(d);
+	for (unsigned waited = 0; waited < PORTAL_DRAIN_MS; waited += 50) {
+		const union MHD_DaemonInfo *info =
+		    MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (info == NULL || info->num_connections == 0)
+			return;
+		nanosleep(&step, NULL);
+	}
 }
 
 int portal_run(const struct portal_env *env, const char **error_r)
@@ -116,6 +137,7 @@ int portal_run(const struct portal_env *env, const char **error_r)
 	while (sig != SIGTERM && sig != SIGUSR1)
 		if (sigwait(&wait, &sig) != 0)
 			sig = 0;
+	portal_drain(d);
 	MHD_stop_daemon(d);
 	free(tp.priority);
 	return 0;
