@@ -12,7 +12,8 @@
 #include <strings.h>
 
 enum config_type {
-	CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR, CT_ORIGIN, CT_MAILDIR
+	CT_STRING, CT_UINT, CT_U64, CT_SIZE, CT_BOOL, CT_LISTEN, CT_FACTOR, CT_ORIGIN, CT_MAILDIR,
+	CT_HOST, CT_HOSTPORT, CT_LOGIN
 };
 
 struct config_key {
@@ -72,6 +73,9 @@ static const struct config_key config_keys[] = {
     {"portal", "listen", CT_LISTEN, OFF(portal_listen), 0, 1},
     {"portal", "origin", CT_ORIGIN, OFF(portal_origin), 0, 0},
     {"portal", "session_lifetime", CT_UINT, OFF(portal_session_lifetime), 60, 7 * 86400},
+    {"clients", "host", CT_HOST, OFF(clients_host), 0, 0},
+    {"clients", "submission", CT_HOSTPORT, OFF(clients_submission), 0, 0},
+    {"clients", "login", CT_LOGIN, OFF(clients_localpart), 0, 0},
 };
 
 struct config_parse {
@@ -204,6 +208,18 @@ static bool config_port_ok(const char *s)
 	return errno == 0 && *end == '\0' && port > 0 && port <= 65535;
 }
 
+bool config_hostname_ok(const char *host, size_t len)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+
+	if (len == 0 || len > 253 || host[0] == '.' || host[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (host[i] == '\0' || strchr(set, host[i]) == NULL)
+			return false;
+	return true;
+}
+
 char *config_origin_host(const char *origin)
 {
 	const char *host;
@@ -214,8 +230,7 @@ char *config_origin_host(const char *origin)
 	host = origin + 8;
 	len = strcspn(host, ":");
 	/* a DNS name: an IPv6 literal is not a valid WebAuthn RP ID */
-	if (len == 0 || len > 253 ||
-	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != len)
+	if (!config_hostname_ok(host, len))
 		return NULL;
 	if (host[len] == ':' && !config_port_ok(host + len + 1))
 		return NULL;
@@ -241,6 +256,26 @@ static int config_set_origin(char **field, const char *value, const char **err)
 	*field = strcmp(port, ":443") == 0 ? xasprintf("https://%s", host)
 	                                   : xasprintf("https://%s%s", host, port);
 	free(host);
+	return 0;
+}
+
+/* A name mail programs connect to (written into the files they fetch): a DNS name, stored in
+ * lower case; with CT_HOSTPORT a port after it. */
+static int config_set_host(char **field, const char *value, bool port, const char **err)
+{
+	size_t len = strcspn(value, ":");
+	char *copy;
+
+	if (!config_hostname_ok(value, len) || (!port && value[len] != '\0') ||
+	    (port && (value[len] != ':' || !config_port_ok(value + len + 1)))) {
+		*err = port ? "expected HOST:PORT with a DNS name" : "expected a DNS name";
+		return -1;
+	}
+	copy = xstrdup(value);
+	for (char *c = copy; c < copy + len; c++)
+		*c = (char)tolower((unsigned char)*c);
+	free(*field);
+	*field = copy;
 	return 0;
 }
 
@@ -291,6 +326,16 @@ static int config_set(struct config *cfg, const struct config_key *k, const char
 		return config_parse_listen(field, value, (size_t)k->max, err);
 	case CT_ORIGIN:
 		return config_set_origin(field, value, err);
+	case CT_HOST:
+	case CT_HOSTPORT:
+		return config_set_host(field, value, k->type == CT_HOSTPORT, err);
+	case CT_LOGIN:
+		if (strcmp(value, "address") != 0 && strcmp(value, "localpart") != 0) {
+			*err = "expected address or localpart";
+			return -1;
+		}
+		*(bool *)field = strcmp(value, "localpart") == 0;
+		return 0;
 	case CT_FACTOR:
 		if (strcmp(value, "required") == 0)
 			cfg->second_factor = SECOND_FACTOR_REQUIRED;
@@ -451,7 +496,8 @@ void config_free(struct config **cfgp)
 		const struct config_key *k = &config_keys[i];
 		void *field = (char *)cfg + k->offset;
 
-		if (k->type == CT_STRING || k->type == CT_ORIGIN || k->type == CT_MAILDIR) {
+		if (k->type == CT_STRING || k->type == CT_ORIGIN || k->type == CT_MAILDIR ||
+		    k->type == CT_HOST || k->type == CT_HOSTPORT) {
 			xfree(field);
 		} else if (k->type == CT_LISTEN) {
 			struct config_listen *l = field;

@@ -78,6 +78,11 @@ struct config {
 	struct config_listen portal_listen; /* at most one address */
 	char *portal_origin;                /* "https://HOST[:PORT]", normalised; NULL = none */
 	unsigned portal_session_lifetime;   /* seconds a portal sign-in lasts */
+
+	/* [clients]: what mail programs are told to use (autoconfig, Autodiscover, profiles) */
+	char *clients_host;       /* DNS name for IMAP/POP3; NULL = the portal origin's host */
+	char *clients_submission; /* "HOST:PORT" of the SMTP submission server, NULL = none */
+	bool clients_localpart;   /* log in with the local part, not the whole address */
 };
 
 /* Loads path. Returns 0 on success, -1 with *error_r = "FILE:LINE: message" (caller frees). */
@@ -92,6 +97,8 @@ unsigned config_line_of(const struct config *cfg, const char *section, const cha
 /* The host of an "https://HOST[:PORT]" origin (the WebAuthn RP ID), or NULL when origin is not
  * of that form. Caller frees. */
 char *config_origin_host(const char *origin);
+/* True when the first len bytes of host are a DNS name (letters, digits, dots, hyphens). */
+bool config_hostname_ok(const char *host, size_t len);
 
 /* Expands the [storage] maildir template for user; NULL if the name can't be expanded safely
  * (a name that could climb out, or that does not fit the template: config_maildir_user_check). */

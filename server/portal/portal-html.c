@@ -42,6 +42,7 @@ static void html_nav(struct buf *b, const struct portal_req *r)
 	    {"/apppass", "App passwords"},
 	    {"/recovery", "Recovery codes"},
 	    {"/log", "Recent logins"},
+	    {"/clients", "Mail programs"},
 	};
 
 	buf_append_str(b, "<nav>");

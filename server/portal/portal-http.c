@@ -64,6 +64,19 @@ static const struct portal_route portal_routes[] = {
     {"POST", "/keys/remove", portal_post_keys_remove},
     {"GET", "/static/portal.css", portal_static},
     {"GET", "/static/portal.js", portal_static},
+    {"GET", "/clients", portal_page_clients},
+    {"POST", "/clients/apple", portal_post_clients_apple},
+};
+
+/* What mail programs fetch to set themselves up: not pages of ours, so no Origin on their
+ * POSTs, no session, and a body that is not a form. */
+static const struct portal_route portal_foreign_routes[] = {
+    {"GET", "/.well-known/autoconfig/mail/config-v1.1.xml", portal_clients_autoconfig},
+    {"GET", "/mail/config-v1.1.xml", portal_clients_autoconfig},
+    {"POST", "/autodiscover/autodiscover.xml", portal_clients_autodiscover},
+    {"POST", "/Autodiscover/Autodiscover.xml", portal_clients_autodiscover},
+    {"GET", "/autodiscover/autodiscover.xml", portal_clients_autodiscover},
+    {"GET", "/Autodiscover/Autodiscover.xml", portal_clients_autodiscover},
 };
 
 /* ---- responses ---- */
@@ -87,6 +100,23 @@ void portal_respond_html(struct portal_req *r, unsigned status, struct buf *html
 
 	MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
 	portal_queue(r, status, resp, true);
+}
+
+void portal_respond_document(struct portal_req *r, struct buf *doc, const char *type,
+                             bool no_store, const char *filename)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(doc->len, doc->data, MHD_RESPMEM_MUST_COPY);
+	char disposition[128];
+
+	MHD_add_response_header(resp, "Content-Type", type);
+	if (filename != NULL) {
+		snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", filename);
+		MHD_add_response_header(resp, "Content-Disposition", disposition);
+	}
+	if (!no_store)
+		MHD_add_response_header(resp, "Cache-Control", "max-age=300");
+	portal_queue(r, MHD_HTTP_OK, resp, no_store);
 }
 
 void portal_respond_static(struct portal_req *r, const void *data, size_t len, const char *type)
@@ -265,14 +295,14 @@ static int portal_req_cookie(struct portal_req *r)
 	return 0;
 }
 
-static const struct portal_route *portal_route_find(const char *method, const char *path,
+static const struct portal_route *portal_route_find(const struct portal_route *routes, size_t n,
+                                                    const char *method, const char *path,
                                                     bool *path_known_r)
 {
 	bool head = strcmp(method, "HEAD") == 0;
 
-	*path_known_r = false;
-	for (size_t i = 0; i < sizeof(portal_routes) / sizeof(portal_routes[0]); i++) {
-		const struct portal_route *rt = &portal_routes[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct portal_route *rt = &routes[i];
 
 		if (strcmp(rt->path, path) != 0)
 			continue;
@@ -285,9 +315,21 @@ static const struct portal_route *portal_route_find(const char *method, const ch
 
 static void portal_dispatch(struct portal_req *r, const struct buf *body)
 {
-	bool known;
-	const struct portal_route *rt = portal_route_find(r->method, r->path, &known);
+	bool known = false;
+	const struct portal_route *rt =
+	    portal_route_find(portal_foreign_routes,
+	                      sizeof(portal_foreign_routes) / sizeof(portal_foreign_routes[0]),
+	                      r->method, r->path, &known);
 
+	r->body = body;
+	if (rt != NULL) {
+		rt->handler(r);
+		if (!r->queued)
+			portal_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal error");
+		return;
+	}
+	rt = portal_route_find(portal_routes, sizeof(portal_routes) / sizeof(portal_routes[0]),
+	                       r->method, r->path, &known);
 	if (rt == NULL) {
 		if (known)
 			portal_respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");

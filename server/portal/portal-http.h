@@ -30,7 +30,8 @@ struct portal_req {
 	const struct portal_site *site;
 	const char *method, *path;
 	char ip[64];
-	struct portal_form form;        /* the POST body, or the query string of a GET */
+	struct portal_form form;        /* the POST body of one of our forms */
+	const struct buf *body;         /* the raw request body */
 	char sid[PORTAL_TOKEN_MAX + 1]; /* session cookie, "" without */
 	/* after portal_req_session: */
 	char user[256];
@@ -51,6 +52,10 @@ void portal_respond_html(struct portal_req *r, unsigned status, struct buf *html
 /* 303 See Other to a path of ours; flags may set or clear the session cookie. */
 void portal_respond_redirect(struct portal_req *r, const char *path, unsigned flags,
                              const char *cookie);
+/* A document made for this request (XML for mail programs, a profile to download): status
+ * 200, never cached when no_store; with a filename, offered as a download of that name. */
+void portal_respond_document(struct portal_req *r, struct buf *doc, const char *type,
+                             bool no_store, const char *filename);
 /* A static file (cacheable for a few minutes). */
 void portal_respond_static(struct portal_req *r, const void *data, size_t len, const char *type);
 /* A short error page: 400, 403, 404, 405, 413, 415, 503. */

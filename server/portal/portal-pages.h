@@ -14,6 +14,8 @@ portal_handler portal_page_log;
 portal_handler portal_page_enrol, portal_post_enrol, portal_page_keys, portal_post_keys_register,
     portal_post_keys_rename, portal_post_keys_remove;
 portal_handler portal_static;
+portal_handler portal_page_clients, portal_post_clients_apple, portal_clients_autoconfig,
+    portal_clients_autodiscover;
 
 /* An SVG drawing of text as a QR code (libqrencode), appended to b. -1 if it does not fit. */
 int portal_qr_svg(struct buf *b, const char *text);

@@ -144,6 +144,18 @@ static void test_errors(void **state)
 	     "2: [portal] listen: one listen address only: '127.0.0.1:8443 127.0.0.1:8444'"},
 	    {"[portal]\nsession_lifetime = 5\n",
 	     "2: [portal] session_lifetime: number out of range: '5'"},
+	    {"[clients]\n\nhost = mail.example.org:993\n",
+	     "3: [clients] host: expected a DNS name: 'mail.example.org:993'"},
+	    {"[clients]\nhost = -mail.example.org\n",
+	     "2: [clients] host: expected a DNS name: '-mail.example.org'"},
+	    {"[clients]\nhost = <x>.example.org\n",
+	     "2: [clients] host: expected a DNS name: '<x>.example.org'"},
+	    {"[clients]\nsubmission = smtp.example.org\n",
+	     "2: [clients] submission: expected HOST:PORT with a DNS name: 'smtp.example.org'"},
+	    {"[clients]\nsubmission = smtp.example.org:70000\n",
+	     "2: [clients] submission: expected HOST:PORT with a DNS name: "
+	     "'smtp.example.org:70000'"},
+	    {"[clients]\nlogin = user\n", "2: [clients] login: expected address or localpart: 'user'"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
