@@ -12,6 +12,7 @@ per session.
 import dataclasses
 import os
 import pwd
+import random
 import re
 import secrets
 import shutil
@@ -127,11 +128,27 @@ def probe_socket(name, payload, user=None):
                           user=user, capture_output=True, text=True, timeout=30)
 
 
+def _ephemeral_low():
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now (bind to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now. Picked at random below the
+    kernel's ephemeral range: a port from bind(0) is one the kernel also hands out as the source
+    port of outgoing connections (every client a test opens), and one of those taking it before
+    the daemon binds failed tests with "Address already in use" on a busy machine."""
+    high = max(_ephemeral_low(), 12000)
+    while True:
+        port = random.randrange(10000, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def make_cert(directory):
