@@ -1,6 +1,7 @@
 /* twofoldd [-c FILE] [-f] [-t]: the mail access daemon. */
 #include "common/config.h"
 #include "common/log.h"
+#include "server/check.h"
 #include "server/master.h"
 #include "server/privdrop.h"
 #include "server/sandbox.h"
@@ -29,28 +30,43 @@ static void usage(FILE *out)
 	        "See twofoldd(8), twofold.conf(5).\n");
 }
 
-/* Config, daemon-level checks, privilege setup and TLS credentials. NULL after printing why. */
-static struct config *load(const char *path, struct tls_server **tls_r)
+/* Config, daemon-level checks and privilege setup. NULL after printing why. */
+static struct config *load(const char *path, struct privdrop *priv)
 {
 	struct config *cfg;
-	struct privdrop priv;
 	char *error = NULL;
-	const char *tls_error;
 
 	if (config_load(path, &cfg, &error) < 0 || master_config_check(cfg, &error) < 0 ||
-	    privdrop_prepare(cfg, &priv, &error) < 0) {
+	    privdrop_prepare(cfg, priv, &error) < 0) {
 		fprintf(stderr, "%s\n", error);
 		free(error);
 		config_free(&cfg);
 		return NULL;
 	}
-	privdrop_free(&priv);
-	if (tls_server_load(cfg, NULL, tls_r, &tls_error) < 0) {
-		fprintf(stderr, "%s: [tls]: %s\n", path, tls_error);
-		config_free(&cfg);
-		return NULL;
-	}
 	return cfg;
+}
+
+/* TLS credentials; with check, also the key (which the daemon never loads itself: its key
+ * process does, once started) and what the auth service will open. -1 after printing why. */
+static int load_tls(const struct config *cfg, const struct privdrop *priv, bool check,
+                    struct tls_server **tls_r)
+{
+	const char *tls_error;
+	char *error;
+
+	if (tls_server_load(cfg, NULL, tls_r, &tls_error) < 0 ||
+	    (check && tls_key_check(cfg, *tls_r, &tls_error) < 0)) {
+		fprintf(stderr, "%s: [tls]: %s\n", cfg->path, tls_error);
+		tls_server_free(tls_r);
+		return -1;
+	}
+	if (check && check_auth_service(cfg, priv, &error) < 0) {
+		fprintf(stderr, "%s\n", error);
+		free(error);
+		tls_server_free(tls_r);
+		return -1;
+	}
+	return 0;
 }
 
 static const struct option main_options[] = {
@@ -65,8 +81,9 @@ int main(int argc, char **argv)
 	char abspath[PATH_MAX];
 	bool foreground = false, check = false;
 	struct tls_server *tls = NULL;
+	struct privdrop priv;
 	struct config *cfg;
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "c:fthV", main_options, NULL)) != -1) {
 		if (c == 'c') {
@@ -99,25 +116,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tls_global_init();
-	cfg = load(path, &tls);
+	cfg = load(path, &priv);
 	if (cfg == NULL)
 		return 1;
 	if (cfg->debug)
 		log_set_level(LOG_LEVEL_DEBUG);
-	if (check) {
-		const char *error;
-
-		/* the daemon never loads the key itself: its key process does, once started */
-		if (tls_key_check(cfg, tls, &error) < 0) {
-			fprintf(stderr, "%s: [tls]: %s\n", path, error);
-			tls_server_free(&tls);
-			config_free(&cfg);
-			return 1;
-		}
-		printf("%s: configuration OK\n", path);
+	r = load_tls(cfg, &priv, check, &tls);
+	privdrop_free(&priv);
+	if (r < 0 || check) {
+		if (r == 0)
+			printf("%s: configuration OK\n", path);
 		tls_server_free(&tls);
 		config_free(&cfg);
-		return 0;
+		return r < 0 ? 1 : 0;
 	}
 	if (!foreground)
 		log_init("twofoldd", false);
