@@ -61,6 +61,8 @@ static int pop3_update(struct pop3 *p, const char **error_r)
 	pop3_mark_seen(p, remove);
 	if (any)
 		r = mailbox_expunge(p->box, remove, error_r) < 0 ? -1 : 0;
+	for (i = 0; r == 0 && i < p->count; i++)
+		p->n_removed += remove[i];
 	free(remove);
 	return r;
 }
@@ -80,12 +82,14 @@ enum pop3_cmd_result pop3_cmd_quit(struct pop3 *p, struct pop3_cmd *cmd)
 	const char *error;
 	int r = 0;
 
+	p->end = "quit";
 	if (p->state == POP3_STATE_TRANSACTION) {
 		r = pop3_update(p, &error);
 		pop3_release_maildrop(p);
 	}
 	if (r < 0) {
 		log_error("pop3 user=%s: removing messages failed: %s", p->login_user, error);
+		p->end = "quit-update-failed";
 		pop3_err(p, "[SYS/TEMP] Some deleted messages were not removed.");
 		return POP3_CMD_END;
 	}

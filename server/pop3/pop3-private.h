@@ -47,6 +47,8 @@ struct pop3 {
 	bool *retrieved;
 	char *io_in, *io_out; /* RETR/TOP chunk buffers */
 	unsigned n_retr, n_dele;
+	unsigned n_removed; /* messages the UPDATE state removed (QUIT only) */
+	const char *end;    /* how the session ended, for the logout line; NULL = dropped */
 };
 
 /* Replies (CRLF added). */

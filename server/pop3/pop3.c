@@ -88,6 +88,7 @@ static const struct pop3_command *pop3_command_find(const char *name)
 enum pop3_cmd_result pop3_bad(struct pop3 *p, const char *error)
 {
 	if (p->state == POP3_STATE_AUTHORIZATION && ++p->bad_commands >= POP3_MAX_BAD_COMMANDS) {
+		p->end = "bad-commands";
 		pop3_err(p, "Too many bad commands, closing connection.");
 		return POP3_CMD_END;
 	}
@@ -139,10 +140,12 @@ static bool pop3_step(struct pop3 *p)
 	enum pop3_cmd_result r;
 
 	if (session_shutdown) {
+		p->end = "shutdown";
 		pop3_err(p, "[SYS/TEMP] Server shutting down.");
 		return false;
 	}
 	if (timeout == 0) {
+		p->end = "timeout";
 		pop3_err(p, "Login timeout, closing connection.");
 		return false;
 	}
@@ -151,12 +154,14 @@ static bool pop3_step(struct pop3 *p)
 	if (n == CONN_TOO_LONG)
 		return pop3_bad(p, "Line too long.") != POP3_CMD_END;
 	if (n == CONN_TIMEOUT) {
+		p->end = "timeout";
 		pop3_err(p, "%s",
 		         preauth ? "Login timeout, closing connection."
 		                 : "Disconnected for inactivity.");
 		return false;
 	}
 	if (n == CONN_SHUTDOWN) {
+		p->end = "shutdown";
 		pop3_err(p, "[SYS/TEMP] Server shutting down.");
 		return false;
 	}
@@ -174,6 +179,18 @@ static void pop3_idle(void *ctx)
 {
 	(void)ctx;
 	(void)malloc_trim(0);
+}
+
+/* What happened to the maildrop: a session that did not end with QUIT (dropped, timed out,
+ * shut down) removed nothing, whatever it marked with DELE. */
+static void pop3_log_logout(const struct pop3 *p)
+{
+	const char *end = p->end != NULL ? p->end : "dropped";
+	bool quit = strcmp(end, "quit") == 0;
+
+	log_info("pop3 logout user=%s ip=%s end=%s retrieved=%u deleted=%u%s",
+	         log_quote(p->login_user), conn_peer_ip(p->conn), end, p->n_retr, p->n_removed,
+	         !quit && p->n_dele > 0 ? " (DELE not applied: no QUIT)" : "");
 }
 
 void pop3_session_run(struct session *s)
@@ -196,8 +213,7 @@ void pop3_session_run(struct session *s)
 	}
 	conn_flush(p.conn);
 	if (p.login_user != NULL)
-		log_info("pop3 logout user=%s ip=%s retr=%u dele=%u", log_quote(p.login_user),
-		         conn_peer_ip(p.conn), p.n_retr, p.n_dele);
+		pop3_log_logout(&p);
 	pop3_maildrop_close(&p);
 	xfree_secret_str(&p.user);
 	pop3_parser_deinit(&p.parser);
