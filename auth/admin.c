@@ -216,6 +216,34 @@ int admin_user_del(struct auth_policy *p, const char *name, const char **error_r
 	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
 }
 
+int admin_user_rename(struct auth_policy *p, const char *name, const char *new_name,
+                      const char **error_r)
+{
+	struct auth_user user;
+	const char *err = NULL;
+	int rc;
+
+	if (!admin_user_name_valid(new_name))
+		return admin_fail(p, error_r, "bad user name '%s'",
+		                  text_is_sane(new_name, strlen(new_name), 255) ? new_name : "?");
+	if (config_maildir_user_check(p->cfg, new_name, &err) < 0)
+		return admin_fail(p, error_r, "user '%s': %s", new_name, err);
+	if (admin_get_user(p, name, &user, error_r) < 0)
+		return -1;
+	free(user.name);
+	user.name = xstrdup(new_name);
+	rc = p->module->user_put(p->store, &user, &err);
+	/* failures and lockouts are counted by name: the old name's go */
+	if (rc > 0)
+		rc = policy_user_forget_failures(p, name, &err) < 0 ? -1 : 1;
+	auth_user_clear(&user);
+	if (rc < 0)
+		return admin_store_error(p, err, error_r);
+	if (rc == 0)
+		return admin_fail(p, error_r, "user '%s' exists", new_name);
+	return 0;
+}
+
 static int admin_set_enabled(struct auth_policy *p, const char *name, bool enabled,
                              const char **error_r)
 {

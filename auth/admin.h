@@ -75,6 +75,10 @@ int admin_user_add(struct auth_policy *p, const char *name, const char *password
 int admin_user_passwd(struct auth_policy *p, const char *name, const char *password,
 		      const char **error_r);
 int admin_user_del(struct auth_policy *p, const char *name, const char **error_r);
+/* Renames the user in the store (its factors and log stay with it); the new name must fit the
+ * maildir template and be free. The maildir is the caller's to move. */
+int admin_user_rename(struct auth_policy *p, const char *name, const char *new_name,
+                      const char **error_r);
 /* lock: disables logins until unlocked (not a timed lockout). unlock: clears the admin lock, every
  * failure lockout and counter of the user, and the stolen-password alarm. */
 int admin_user_lock(struct auth_policy *p, const char *name, const char **error_r);

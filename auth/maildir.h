@@ -23,4 +23,13 @@ int auth_maildir_open(const struct config *cfg, const char *user, bool create,
  * the auth account must search them). Call as the mail account. -1 with *error_r (static). */
 int auth_maildir_create(const struct config *cfg, const char *user, const char **error_r);
 
+/* Moves user's maildir to new_user's place (directories above it made as for create); the new
+ * place must not exist. 0 also when user has no maildir. Call as the mail account. -1 with
+ * *error_r (static). */
+int auth_maildir_rename(const struct config *cfg, const char *user, const char *new_user,
+                        const char **error_r);
+/* Removes user's maildir and everything in it (symlinks removed, never followed). 0 also when
+ * there is none. Call as the mail account. -1 with *error_r (static). */
+int auth_maildir_remove(const struct config *cfg, const char *user, const char **error_r);
+
 #endif

@@ -147,8 +147,8 @@ struct auth_module {
 	/* Name lookups are case-insensitive (ASCII); user_r->name is the canonical name. */
 	int (*user_get)(struct auth_store *store, const char *name, struct auth_user *user_r,
 	                const char **error_r);
-	/* user->id == 0: insert (0 if the name is taken; sets user->id). Else updates pwhash and
-	 * enabled of that id. */
+	/* user->id == 0: insert (0 if the name is taken; sets user->id). Else updates name, pwhash
+	 * and enabled of that id (0 if the new name is another user's). */
 	int (*user_put)(struct auth_store *store, struct auth_user *user, const char **error_r);
 	/* Deletes the user and everything that belongs to them. */
 	int (*user_del)(struct auth_store *store, int64_t user_id, const char **error_r);

@@ -458,16 +458,20 @@ static int sqlite_user_put(struct auth_store *store, struct auth_user *user, con
 {
 	struct sqlite_store *s = store_of(store);
 	sqlite3_stmt *stmt;
+	int rc;
 
 	if (user->id == 0)
 		return sqlite_user_insert(s, user, error_r);
-	if (store_prepare(s, "UPDATE users SET pwhash = ?, enabled = ? WHERE id = ?", &stmt,
-	                  error_r) < 0)
+	/* OR IGNORE: a name another user has changes nothing (0), as an insert would */
+	if (store_prepare(s, "UPDATE OR IGNORE users SET name = ?, pwhash = ?, enabled = ? WHERE id = ?",
+	                  &stmt, error_r) < 0)
 		return -1;
-	bind_text(stmt, 1, user->pwhash);
-	sqlite3_bind_int(stmt, 2, user->enabled);
-	sqlite3_bind_int64(stmt, 3, user->id);
-	return store_run(s, stmt, error_r) < 0 ? -1 : 1;
+	bind_text(stmt, 1, user->name);
+	bind_text(stmt, 2, user->pwhash);
+	sqlite3_bind_int(stmt, 3, user->enabled);
+	sqlite3_bind_int64(stmt, 4, user->id);
+	rc = store_run(s, stmt, error_r);
+	return rc < 0 ? -1 : rc > 0;
 }
 
 static int sqlite_user_del(struct auth_store *store, int64_t user_id, const char **error_r)

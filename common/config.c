@@ -29,6 +29,7 @@ static const struct config_key config_keys[] = {
     {"server", "auth_user", CT_STRING, OFF(auth_user), 0, 0},
     {"server", "state_dir", CT_STRING, OFF(state_dir), 0, 0},
     {"server", "chroot", CT_STRING, OFF(chroot_dir), 0, 0},
+    {"server", "control", CT_STRING, OFF(control_socket), 0, 0},
     {"server", "min_spare", CT_UINT, OFF(min_spare), 0, 1024},
     {"server", "max_spare", CT_UINT, OFF(max_spare), 1, 1024},
     {"server", "max_workers", CT_UINT, OFF(max_workers), 1, 65536},
@@ -91,6 +92,7 @@ static void config_set_defaults(struct config *cfg)
 {
 	cfg->state_dir = xstrdup("/var/lib/twofold");
 	cfg->auth_user = xstrdup("twofold-auth");
+	cfg->control_socket = xstrdup("/run/twofold/control");
 	cfg->min_spare = 2;
 	cfg->max_spare = 8;
 	/* A household behind one address: a dozen phones, tablets and desktops with a few IMAP

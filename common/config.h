@@ -27,6 +27,7 @@ struct config {
 	char *auth_user;  /* the auth and key processes' account (root start); default twofold-auth */
 	char *state_dir;  /* default /var/lib/twofold */
 	char *chroot_dir; /* empty dir workers chroot into; default <state_dir>/empty */
+	char *control_socket; /* the master's socket for `twofold who/kick` (root only) */
 	unsigned min_spare, max_spare, max_workers, sessions_per_worker;
 	unsigned max_prelogin_per_ip; /* connections not logged in, per IPv4 address or IPv6 /64 */
 	unsigned max_sessions_per_ip; /* logged-in sessions, the same */

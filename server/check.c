@@ -51,7 +51,8 @@ static int check_owner(const char *what, const char *path, struct check_result *
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : check_fail(res, "%s %s: %s", what, path, strerror(errno));
+		return errno == ENOENT ? 0
+		                       : check_fail(res, "%s %s: %s", what, path, strerror(errno));
 	if (st.st_uid == geteuid())
 		return 0;
 	return check_fail(res,
@@ -132,10 +133,11 @@ static int check_maildir_reachable(const struct config *cfg, const char *user,
 		a = access(dir, X_OK) < 0 ? errno : 0;
 		if (a != 0 && a != ENOENT) {
 			errno = a;
-			r = check_fail(res,
-			               "[storage] maildir %s: %s (on the way to %s, the maildir of '%s') "
-			               "is not searchable by the auth service (uid %ld): %s",
-			               cfg->maildir, dir, path, user, (long)geteuid(), strerror(errno));
+			r = check_fail(
+			    res,
+			    "[storage] maildir %s: %s (on the way to %s, the maildir of '%s') "
+			    "is not searchable by the auth service (uid %ld): %s",
+			    cfg->maildir, dir, path, user, (long)geteuid(), strerror(errno));
 		} else if (a == ENOENT) {
 			break;
 		}
@@ -147,8 +149,7 @@ static int check_maildir_reachable(const struct config *cfg, const char *user,
 }
 
 /* A user to try the template with: a stored one, else a made-up name of the form it wants. */
-static int check_sample_user(const struct config *cfg, const char *stored,
-                             struct check_result *res)
+static int check_sample_user(const struct config *cfg, const char *stored, struct check_result *res)
 {
 	const char *error;
 
@@ -213,8 +214,8 @@ static int check_wait(pid_t pid, int fd, const char *path, char **error_r)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (got == 0)
-		snprintf(text, sizeof(text), "[auth]: the check as the auth account died (status %d)",
-		         status);
+		snprintf(text, sizeof(text),
+		         "[auth]: the check as the auth account died (status %d)", status);
 	*error_r = xasprintf("%s: %s", path, text);
 	return -1;
 }

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/key.h"
+#include "server/control.h"
 #include "server/listen.h"
 #include "server/master-pool.h"
 #include "server/notify.h"
@@ -88,6 +89,7 @@ struct master {
 	int key_prev_fd;          /* the previous generation's, while a reload starts the next */
 	struct portal_master portal;
 	struct master_sock notice; /* the notice process listens, the auth processes connect */
+	int control_fd;            /* `twofold who/kick` (server/control.h); -1 without */
 
 	struct master_proc *procs;
 	size_t nprocs;
@@ -213,7 +215,7 @@ static void master_report_failure(int fd, const char *what, const char *error)
 /* Closes the master's service sockets in a child, but keep (-1: none). */
 static void master_close_sockets(const struct master *m, int keep)
 {
-	const int fds[] = {m->auth.fd, m->key.fd, m->key_prev_fd, m->notice.fd};
+	const int fds[] = {m->auth.fd, m->key.fd, m->key_prev_fd, m->notice.fd, m->control_fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0 && fds[i] != keep)
@@ -1035,17 +1037,31 @@ static void master_events(struct master *m)
 static void master_loop(struct master *m)
 {
 	for (;;) {
-		struct pollfd p = {.fd = master_pipe[0], .events = POLLIN};
+		struct pollfd p[2] = {{.fd = master_pipe[0], .events = POLLIN},
+		                      {.fd = m->control_fd, .events = POLLIN}};
 
 		master_rotate_ticket_key(m);
 		if (!m->stopping)
 			master_spawn_missing(m, false);
 		master_maintain_pool(m);
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
+		if (p[1].revents & POLLIN)
+			control_serve(m->control_fd, &m->sb, &m->pool);
 		master_events(m);
 		if (m->stopping && master_stop_progress(m))
 			return;
+	}
+}
+
+/* Without it the daemon serves all the same; only `twofold who/kick` cannot reach it. */
+static void master_control_open(struct master *m)
+{
+	char *error;
+
+	if (control_open(m->cfg, &m->control_fd, &error) < 0) {
+		log_warn("%s: twofold who/kick will not reach this daemon", error);
+		free(error);
 	}
 }
 
@@ -1069,6 +1085,7 @@ static int master_setup(struct master *m, char **error_r)
 		return -1;
 	}
 	master_pool_init(&m->pool, MASTER_SCOREBOARD_SLOTS);
+	master_control_open(m);
 	if (pipe2(master_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		*error_r = xasprintf("pipe: %s", strerror(errno));
 		return -1;
@@ -1132,6 +1149,7 @@ static void master_free(struct master *m)
 {
 	listen_close(&m->listeners);
 	master_close_sockets(m, -1);
+	control_close(&m->control_fd, m->cfg->control_socket);
 	portal_master_close(&m->portal);
 	scoreboard_free(&m->sb);
 	master_pool_free(&m->pool);
@@ -1148,6 +1166,7 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 	                   .auth.fd = -1,
 	                   .key.fd = -1,
 	                   .key_prev_fd = -1,
+	                   .control_fd = -1,
 	                   .portal = PORTAL_MASTER_INIT,
 	                   .notice.fd = -1};
 	char *error = NULL;

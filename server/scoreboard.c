@@ -218,6 +218,39 @@ void scoreboard_client_leave(struct scoreboard *sb, int slot)
 	scoreboard_client_write(&sb->slots[slot], &none, PHASE_NONE);
 }
 
+void scoreboard_session_set(struct scoreboard *sb, int slot, const struct scoreboard_session *ss)
+{
+	static const struct scoreboard_session none;
+	struct scoreboard_slot *s = &sb->slots[slot];
+	uint32_t seq = __atomic_load_n(&s->session_seq, __ATOMIC_RELAXED) | 1;
+
+	__atomic_store_n(&s->session_seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(&s->session, ss != NULL ? ss : &none, sizeof(s->session));
+	__atomic_store_n(&s->session_seq, seq + 1, __ATOMIC_RELEASE);
+}
+
+bool scoreboard_session_get(const struct scoreboard *sb, int slot, struct scoreboard_session *s_r)
+{
+	const struct scoreboard_slot *s = &sb->slots[slot];
+
+	for (int tries = 0; tries < 4; tries++) {
+		uint32_t seq = __atomic_load_n(&s->session_seq, __ATOMIC_ACQUIRE);
+
+		if (seq & 1)
+			continue;
+		memcpy(s_r, &s->session, sizeof(*s_r));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&s->session_seq, __ATOMIC_RELAXED) != seq)
+			continue;
+		/* the worker's writing: terminated here whatever it wrote */
+		s_r->user[sizeof(s_r->user) - 1] = '\0';
+		s_r->ip[sizeof(s_r->ip) - 1] = '\0';
+		return s_r->user[0] != '\0';
+	}
+	return false;
+}
+
 bool scoreboard_refusal_log_due(struct scoreboard *sb, long now_ms, long interval_ms,
                                 unsigned *refused_r)
 {

@@ -30,6 +30,17 @@ enum scoreboard_phase {
 	PHASE_SESSION,  /* logged in, or logging in */
 };
 
+/* The logged-in session of a worker, for `twofold who` and `kick`. Written by the worker, so
+ * shown but never trusted: kick signals only pids of the master's own table. */
+#define SCOREBOARD_USER_MAX 256
+#define SCOREBOARD_IP_MAX   48
+struct scoreboard_session {
+	char user[SCOREBOARD_USER_MAX]; /* "" = none */
+	char ip[SCOREBOARD_IP_MAX];
+	uint32_t proto; /* enum auth_proto */
+	int64_t since;  /* wall-clock seconds of the login */
+};
+
 struct scoreboard_slot {
 	volatile pid_t pid;
 	volatile uint32_t state; /* enum scoreboard_state */
@@ -40,6 +51,9 @@ struct scoreboard_slot {
 	volatile uint32_t client_seq;
 	volatile uint32_t client_phase; /* enum scoreboard_phase */
 	volatile uint64_t client_key[2];
+	/* the session, written by the worker as a seqlock too (session_seq odd while it changes) */
+	volatile uint32_t session_seq;
+	struct scoreboard_session session;
 };
 
 /* Shared with the workers beside the slots. */
@@ -98,6 +112,12 @@ unsigned scoreboard_client_enter(struct scoreboard *sb, int slot,
                                  enum scoreboard_phase phase);
 /* slot serves no client any more. */
 void scoreboard_client_leave(struct scoreboard *sb, int slot);
+/* Worker side: slot's session is now s (NULL: none). */
+void scoreboard_session_set(struct scoreboard *sb, int slot, const struct scoreboard_session *s);
+/* A consistent copy of slot's session, strings terminated; false when it has none or it kept
+ * changing. */
+bool scoreboard_session_get(const struct scoreboard *sb, int slot, struct scoreboard_session *s_r);
+
 /* For logging refusals once per interval across all workers: true when this caller is to log
  * now (*refused_r: refusals since the last line, this one included), false when it only counted. */
 bool scoreboard_refusal_log_due(struct scoreboard *sb, long now_ms, long interval_ms,

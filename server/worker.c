@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,16 @@ static const char *worker_login_user(const char *user, char *marker, size_t size
 	return marker;
 }
 
+/* Who this worker serves now, for `twofold who` and `kick` (through the master). */
+static void worker_publish_session(const struct session *s, const char *user)
+{
+	struct scoreboard_session ss = {.proto = (uint32_t)s->proto, .since = time(NULL)};
+
+	snprintf(ss.user, sizeof(ss.user), "%s", user);
+	snprintf(ss.ip, sizeof(ss.ip), "%s", worker_client.ip);
+	scoreboard_session_set(worker_env->sb, worker_env->slot, &ss);
+}
+
 void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
                    struct session_login *out)
 {
@@ -255,6 +266,8 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 		close(out->maildir_fd);
 		out->maildir_fd = -1;
 		out->result = AUTH_TEMPFAIL;
+	} else {
+		worker_publish_session(s, out->user);
 	}
 	if (delay_ms > 0)
 		worker_sleep_ms(delay_ms);
@@ -342,6 +355,7 @@ static int worker_accept(const struct listener *l, const sigset_t *waitmask)
 	worker_notify_master();
 	sigprocmask(SIG_SETMASK, waitmask, &old);
 	worker_serve(l, fd);
+	scoreboard_session_set(worker_env->sb, worker_env->slot, NULL);
 	admission_done(&worker_client);
 	/* counted before the client sees the close: the overflow process never answers "busy" to
 	 * a client that comes straight back for the worker it just left */

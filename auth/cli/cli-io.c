@@ -155,3 +155,35 @@ bool cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *value_r
 	*value_r = v;
 	return true;
 }
+
+void cli_print_json_string(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+void cli_print_json_member(const char *key, const char *value, bool first)
+{
+	printf("%s\"%s\": ", first ? "" : ", ", key);
+	cli_print_json_string(value);
+}
+
+void cli_json_next(struct cli_json_array *a)
+{
+	fputs(a->n++ == 0 ? "[\n  " : ",\n  ", stdout);
+}
+
+void cli_json_end(struct cli_json_array *a)
+{
+	fputs(a->n == 0 ? "[]\n" : "\n]\n", stdout);
+}

@@ -89,17 +89,39 @@ static struct passwd *cli_account(const struct config *cfg, const char *key, con
 	return pw;
 }
 
-/* The helper: one user name per request, the answer "" (made) or the error text. */
+/* One request of the helper: "OP NAME [NEW-NAME]" ('\0'-separated, one write). */
+#define CLI_MAIL_REQUEST_MAX (2 * CLI_NAME_MAX + 4)
+
+static int cli_mail_helper_run(const struct config *cfg, const char *req, size_t len,
+                               const char **error_r)
+{
+	const char *name = req + 2, *new_name = name + strlen(name) + 1;
+
+	if (len < 3 || req[1] != '\0') {
+		*error_r = "malformed request";
+		return -1;
+	}
+	if (req[0] == CLI_MAIL_MAKE)
+		return auth_maildir_create(cfg, name, error_r);
+	if (req[0] == CLI_MAIL_REMOVE)
+		return auth_maildir_remove(cfg, name, error_r);
+	if (req[0] == CLI_MAIL_RENAME && new_name < req + len)
+		return auth_maildir_rename(cfg, name, new_name, error_r);
+	*error_r = "malformed request";
+	return -1;
+}
+
+/* The helper: one request per read, the answer "" (done) or the error text. */
 static void cli_mail_helper_serve(const struct config *cfg, int req_fd, int ans_fd)
 {
-	char name[CLI_NAME_MAX + 1];
+	char req[CLI_MAIL_REQUEST_MAX + 1];
 	ssize_t n;
 
-	while ((n = read(req_fd, name, CLI_NAME_MAX)) > 0) {
+	while ((n = read(req_fd, req, CLI_MAIL_REQUEST_MAX)) > 0) {
 		const char *error = "";
 
-		name[n] = '\0';
-		if (auth_maildir_create(cfg, name, &error) == 0)
+		req[n] = '\0';
+		if (cli_mail_helper_run(cfg, req, (size_t)n, &error) == 0)
 			error = "";
 		if (write(ans_fd, error, strlen(error) + 1) < 0)
 			break;
@@ -176,13 +198,25 @@ int cli_privileges_setup(const struct config *cfg, bool mail_helper, const char 
 	return cli_privileges_root(cfg, mail_helper, error_r);
 }
 
-static int cli_maildir_via_helper(const char *user, const char **error_r)
+static int cli_maildir_via_helper(enum cli_mail_op op, const char *user, const char *new_user,
+                                  const char **error_r)
 {
 	static char answer[512];
-	size_t len = strlen(user);
+	char req[CLI_MAIL_REQUEST_MAX];
+	size_t len = strlen(user), new_len = new_user != NULL ? strlen(new_user) : 0;
 	ssize_t n;
 
-	if (len > CLI_NAME_MAX || write(cli_mail_helper.req_fd, user, len) != (ssize_t)len) {
+	if (len > CLI_NAME_MAX || new_len > CLI_NAME_MAX) {
+		*error_r = "user name too long";
+		return -1;
+	}
+	req[0] = (char)op;
+	req[1] = '\0';
+	memcpy(req + 2, user, len + 1);
+	if (new_user != NULL)
+		memcpy(req + 3 + len, new_user, new_len + 1);
+	len = 3 + len + (new_user != NULL ? new_len + 1 : 0);
+	if (write(cli_mail_helper.req_fd, req, len) != (ssize_t)len) {
 		*error_r = "the maildir helper is gone";
 		return -1;
 	}
@@ -196,12 +230,22 @@ static int cli_maildir_via_helper(const char *user, const char **error_r)
 	return answer[0] == '\0' ? 0 : -1;
 }
 
-int cli_maildir_make(const struct config *cfg, const char *user, const char **error_r)
+int cli_maildir_op(const struct config *cfg, enum cli_mail_op op, const char *user,
+                   const char *new_user, const char **error_r)
 {
 	if (cli_mail_helper.pid > 0)
-		return cli_maildir_via_helper(user, error_r);
+		return cli_maildir_via_helper(op, user, new_user, error_r);
 	/* not root: we are the account the daemon runs as, mail included */
+	if (op == CLI_MAIL_RENAME)
+		return auth_maildir_rename(cfg, user, new_user, error_r);
+	if (op == CLI_MAIL_REMOVE)
+		return auth_maildir_remove(cfg, user, error_r);
 	return auth_maildir_create(cfg, user, error_r);
+}
+
+int cli_maildir_make(const struct config *cfg, const char *user, const char **error_r)
+{
+	return cli_maildir_op(cfg, CLI_MAIL_MAKE, user, NULL, error_r);
 }
 
 void cli_privileges_done(void)

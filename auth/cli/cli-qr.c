@@ -1,11 +1,13 @@
 /* QR codes on a terminal: two module rows per text line with UTF-8 half blocks, black on white
- * forced with ANSI colours so the code scans on dark and light terminal themes alike. */
+ * forced with ANSI colours so the code scans on dark and light terminal themes alike (dark
+ * modules in the foreground colour, never the terminal's own), inside the 4-module white quiet
+ * zone the standard asks for: scanners miss codes whose border merges with a dark background. */
 #include "auth/cli/cli.h"
 
 #include <qrencode.h>
 #include <stdio.h>
 
-#define CLI_QR_MARGIN 2
+#define CLI_QR_MARGIN 4
 
 static bool cli_qr_dark(const QRcode *qr, int x, int y)
 {

@@ -33,6 +33,29 @@ static int cli_totp_confirm(struct cli *cli, const char *name)
 	return cli_error("TOTP not activated: %s", error);
 }
 
+static const char *const cli_totp_enroll_flags[] = {"force", NULL};
+
+static void cli_totp_note(const struct admin_user_info *u, void *ctx)
+{
+	*(bool *)ctx = u->has_totp;
+}
+
+/* A new seed replaces the one in the user's app: the phone stops working until it is scanned
+ * again, so only on purpose. */
+static int cli_totp_replace_ok(struct cli *cli, const char *name, bool force)
+{
+	bool has_totp = false;
+	const char *error;
+
+	if (admin_user_show(cli->policy, name, cli_totp_note, &has_totp, &error) < 0)
+		return cli_error("%s", error);
+	if (has_totp && !force)
+		return cli_error("%s has TOTP already: a new seed replaces the one in the user's app "
+		                 "(give --force to do that)",
+		                 name);
+	return CLI_EXIT_OK;
+}
+
 static int cli_totp_enroll(struct cli *cli, char **args, unsigned nargs, const char **opts)
 {
 	bool terminal = isatty(STDOUT_FILENO) == 1 && cli_stdin_is_tty();
@@ -42,6 +65,9 @@ static int cli_totp_enroll(struct cli *cli, char **args, unsigned nargs, const c
 
 	if (!cli_user_name_ok(args[0]))
 		return CLI_EXIT_ERROR;
+	ret = cli_totp_replace_ok(cli, args[0], opts[0] != NULL);
+	if (ret != CLI_EXIT_OK)
+		return ret;
 	if (admin_totp_enroll(cli->policy, args[0], terminal, &uri, &error) < 0)
 		return cli_error("%s", error);
 	printf("%s\n", uri);
@@ -72,8 +98,9 @@ const struct cli_command cli_totp_commands[] = {
      .name = "enroll",
      .args_min = 1,
      .args_max = 1,
-     .usage = "totp enroll NAME",
-     .help = "A new TOTP seed: prints the otpauth:// URI (and on a terminal a QR code, then asks for a current code before activating it).",
+     .flags = cli_totp_enroll_flags,
+     .usage = "totp enroll NAME [--force]",
+     .help = "A new TOTP seed: prints the otpauth:// URI (and on a terminal a QR code, then asks for a current code before activating it). A user who has TOTP already keeps it unless --force.",
      .run = cli_totp_enroll},
     {.group = "totp",
      .name = "remove",

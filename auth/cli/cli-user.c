@@ -68,6 +68,39 @@ static int cli_user_del(struct cli *cli, char **args, unsigned nargs, const char
 	return cli_user_simple(cli, args[0], admin_user_del);
 }
 
+static const char *const cli_user_delete_flags[] = {"keep-mail", NULL};
+
+/* The store entry first: a user who cannot log in any more, then the mail. */
+static int cli_user_delete(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	const char *error;
+	int ret = cli_user_simple(cli, args[0], admin_user_del);
+
+	if (ret != CLI_EXIT_OK || opts[0] != NULL)
+		return ret;
+	if (cli_maildir_op(cli->cfg, CLI_MAIL_REMOVE, args[0], NULL, &error) < 0)
+		return cli_error("user %s deleted, but not all of its maildir: %s", args[0], error);
+	return CLI_EXIT_OK;
+}
+
+/* The store first (it checks the new name); a maildir that cannot move undoes it. */
+static int cli_user_rename(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	const char *error, *undo_error;
+
+	if (!cli_user_name_ok(args[0]) || !cli_user_name_ok(args[1]))
+		return CLI_EXIT_ERROR;
+	if (admin_user_rename(cli->policy, args[0], args[1], &error) < 0)
+		return cli_error("%s", error);
+	if (cli_maildir_op(cli->cfg, CLI_MAIL_RENAME, args[0], args[1], &error) == 0)
+		return CLI_EXIT_OK;
+	if (admin_user_rename(cli->policy, args[1], args[0], &undo_error) < 0)
+		return cli_error("%s renamed to %s, but its maildir was not moved (%s) and the "
+		                 "rename could not be undone: %s",
+		                 args[0], args[1], error, undo_error);
+	return cli_error("%s not renamed: %s", args[0], error);
+}
+
 static int cli_user_lock(struct cli *cli, char **args, unsigned nargs, const char **opts)
 {
 	return cli_user_simple(cli, args[0], admin_user_lock);
@@ -101,9 +134,29 @@ static void cli_user_status(const struct admin_user_info *u, char *buf, size_t s
 		snprintf(buf, size, "enabled");
 }
 
+static void cli_user_json(const struct admin_user_info *u, struct cli_json_array *a)
+{
+	cli_json_next(a);
+	putchar('{');
+	cli_print_json_member("name", u->name, true);
+	printf(", \"enabled\": %s, \"totp\": %s, \"keys\": %u, \"yubikeys\": %u, "
+	       "\"apppasses\": %u, \"recovery_left\": %u, \"failures\": %u, "
+	       "\"locked_until\": %lld, \"unfamiliar_locked_until\": %lld, "
+	       "\"stolen_password_signs\": %u, \"last_login\": %lld}",
+	       u->enabled ? "true" : "false", u->has_totp ? "true" : "false", u->keys, u->yubikeys,
+	       u->apppasses, u->recovery_left, u->failures, (long long)u->locked_until,
+	       (long long)u->unfamiliar_locked_until, u->stolen_password_signs,
+	       (long long)u->last_login);
+}
+
 static void cli_user_row(const struct admin_user_info *u, void *ctx)
 {
 	char status[64], last[32], factors[64];
+
+	if (ctx != NULL && ((struct cli_json_array *)ctx)->json) {
+		cli_user_json(u, ctx);
+		return;
+	}
 
 	cli_user_status(u, status, sizeof(status));
 	cli_format_time(u->last_login, "never", last, sizeof(last));
@@ -117,12 +170,17 @@ static void cli_user_row(const struct admin_user_info *u, void *ctx)
 	putchar('\n');
 }
 
+static const char *const cli_json_flags[] = {"json", NULL};
+
 static int cli_user_list(struct cli *cli, char **args, unsigned nargs, const char **opts)
 {
+	struct cli_json_array a = {.json = opts[0] != NULL};
 	const char *error;
 
-	if (admin_user_list(cli->policy, cli_user_row, NULL, &error) < 0)
+	if (admin_user_list(cli->policy, cli_user_row, &a, &error) < 0)
 		return cli_error("%s", error);
+	if (a.json)
+		cli_json_end(&a);
 	return CLI_EXIT_OK;
 }
 
@@ -147,8 +205,25 @@ const struct cli_command cli_user_commands[] = {
      .args_min = 1,
      .args_max = 1,
      .usage = "user del NAME",
-     .help = "Deletes the user and its factors from the auth store (the maildir stays).",
+     .help = "Deletes the user and its factors from the auth store (the maildir stays): user delete --keep-mail.",
      .run = cli_user_del},
+    {.group = "user",
+     .name = "delete",
+     .args_min = 1,
+     .args_max = 1,
+     .flags = cli_user_delete_flags,
+     .usage = "user delete NAME [--keep-mail]",
+     .help = "Deletes the user and its factors from the auth store, then its maildir with all its mail (as the mail account) unless --keep-mail.",
+     .run = cli_user_delete,
+     .makes_maildir = true},
+    {.group = "user",
+     .name = "rename",
+     .args_min = 2,
+     .args_max = 2,
+     .usage = "user rename NAME NEW-NAME",
+     .help = "Renames the user (factors, app passwords and log stay with it) and moves its maildir to the new name's place; the new name must be free and fit the maildir template.",
+     .run = cli_user_rename,
+     .makes_maildir = true},
     {.group = "user",
      .name = "lock",
      .args_min = 1,
@@ -167,8 +242,9 @@ const struct cli_command cli_user_commands[] = {
      .name = "list",
      .args_min = 0,
      .args_max = 0,
-     .usage = "user list",
-     .help = "Every user: status, factors, failures, last login and alarms.",
+     .flags = cli_json_flags,
+     .usage = "user list [--json]",
+     .help = "Every user: status, factors, failures, last login and alarms; one line each, tab-separated key=value fields, or a JSON array with --json (times as Unix seconds, 0 = none).",
      .run = cli_user_list},
     {.group = NULL},
 };

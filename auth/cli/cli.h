@@ -22,19 +22,23 @@ struct cli {
 };
 
 /* One subcommand: "user add NAME". args/args_max count positional arguments after the words;
- * opts lists the accepted --options (each takes a value), NULL-terminated. */
+ * opts lists the accepted --options (each takes a value), flags the --options without one,
+ * both NULL-terminated. run gets the values in optvals: opts first, then flags ("" when given). */
 struct cli_command {
 	const char *group, *name;
 	unsigned args_min, args_max;
 	const char *const *opts;
+	const char *const *flags;
 	const char *usage;
 	const char *help; /* one or two sentences for `twofold GROUP [NAME] --help`; may be NULL */
 	int (*run)(struct cli *cli, char **args, unsigned nargs, const char **optvals);
 	bool makes_maildir; /* run calls cli_maildir_make */
+	bool no_store;      /* run needs neither the store nor the auth account (cli->policy NULL) */
 };
 
 /* Tables, one per command group, each ending with a {.group = NULL} entry. */
 extern const struct cli_command cli_user_commands[];
+extern const struct cli_command cli_user_show_commands[];
 extern const struct cli_command cli_totp_commands[];
 extern const struct cli_command cli_apppass_commands[];
 extern const struct cli_command cli_recovery_commands[];
@@ -43,6 +47,7 @@ extern const struct cli_command cli_auth_commands[];
 extern const struct cli_command cli_key_commands[];
 extern const struct cli_command cli_yubikey_commands[];
 extern const struct cli_command cli_login_commands[];
+extern const struct cli_command cli_who_commands[];
 
 /* Prints "twofold: <message>" on stderr; returns CLI_EXIT_ERROR. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -64,6 +69,20 @@ bool cli_stdin_is_tty(void);
 
 /* Writes s to stdout with control bytes masked, or "-" when empty/NULL. */
 void cli_print_safe(const char *s);
+/* Writes s to stdout as a JSON string (quoted, escaped; "" for NULL). */
+void cli_print_json_string(const char *s);
+/* `, "key": "value"` (or without the comma when first) for one string member of an object. */
+void cli_print_json_member(const char *key, const char *value, bool first);
+
+/* A JSON array written one element at a time: "[", elements separated by ",\n", "]". */
+struct cli_json_array {
+	bool json;    /* false: the command prints text instead */
+	unsigned n;   /* elements so far */
+};
+/* Before an element: "[" or ",", a newline and indent. */
+void cli_json_next(struct cli_json_array *a);
+/* After the last one: "]" (or "[]" when there was none). */
+void cli_json_end(struct cli_json_array *a);
 /* "2024-11-29 01:30:00" (local time) or "never"/"-" style fallback when t is 0. */
 void cli_format_time(time_t t, const char *zero, char *buf, size_t size);
 
@@ -78,6 +97,12 @@ int cli_qr_print(const char *text);
 int cli_privileges_setup(const struct config *cfg, bool mail_helper, const char **error_r);
 /* Makes user's maildir as the mail account (the helper's job when root). -1 with *error_r. */
 int cli_maildir_make(const struct config *cfg, const char *user, const char **error_r);
+/* What the mail account does to a maildir for the CLI (auth/maildir.h). */
+enum cli_mail_op { CLI_MAIL_MAKE = 'm', CLI_MAIL_RENAME = 'r', CLI_MAIL_REMOVE = 'd' };
+/* op on user's maildir (new_user: the rename's target, else NULL), as the mail account.
+ * -1 with *error_r. */
+int cli_maildir_op(const struct config *cfg, enum cli_mail_op op, const char *user,
+                   const char *new_user, const char **error_r);
 /* Ends the helper, if any. */
 void cli_privileges_done(void);
 

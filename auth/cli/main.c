@@ -20,6 +20,7 @@ static const struct cli_command *const cli_tables[] = {
     cli_user_commands,     cli_totp_commands,    cli_apppass_commands,
     cli_recovery_commands, cli_log_commands,     cli_auth_commands,
     cli_key_commands,      cli_yubikey_commands, cli_login_commands,
+    cli_who_commands,      cli_user_show_commands,
 };
 
 static void cli_print_usage(FILE *out)
@@ -147,13 +148,29 @@ static bool cli_group_known(const char *group)
 	return false;
 }
 
-/* "--name" -> its index in cmd->opts, -1 when the command has no such option. */
-static int cli_opt_index(const struct cli_command *cmd, const char *name, size_t len)
+/* The index of name in list (NULL-terminated or NULL), or -1; *count_r: the list's length. */
+static int cli_list_index(const char *const *list, const char *name, size_t len, int *count_r)
 {
-	for (int i = 0; cmd->opts != NULL && cmd->opts[i] != NULL; i++)
-		if (strlen(cmd->opts[i]) == len && strncmp(cmd->opts[i], name, len) == 0)
-			return i;
-	return -1;
+	int found = -1, i = 0;
+
+	for (; list != NULL && list[i] != NULL; i++)
+		if (found < 0 && strlen(list[i]) == len && strncmp(list[i], name, len) == 0)
+			found = i;
+	*count_r = i;
+	return found;
+}
+
+/* "--name" -> its index in optvals (cmd->opts, then cmd->flags), -1 when the command has no
+ * such option; *flag_r: it takes no value. */
+static int cli_opt_index(const struct cli_command *cmd, const char *name, size_t len,
+                         bool *flag_r)
+{
+	int nopts, nflags;
+	int i = cli_list_index(cmd->opts, name, len, &nopts);
+	int j = cli_list_index(cmd->flags, name, len, &nflags);
+
+	*flag_r = i < 0 && j >= 0;
+	return i >= 0 ? i : j >= 0 ? nopts + j : -1;
 }
 
 /* Splits the words after the command into positional arguments (moved to the front of argv)
@@ -167,6 +184,7 @@ static int cli_parse_args(const struct cli_command *cmd, int argc, char **argv, 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq, *value;
 		size_t len;
+		bool flag;
 		int idx;
 
 		if (opts_done || strncmp(a, "--", 2) != 0 || a[2] == '\0') {
@@ -179,10 +197,14 @@ static int cli_parse_args(const struct cli_command *cmd, int argc, char **argv, 
 		}
 		eq = strchr(a + 2, '=');
 		len = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-		idx = cli_opt_index(cmd, a + 2, len);
+		idx = cli_opt_index(cmd, a + 2, len, &flag);
 		if (idx < 0)
 			return cli_usage_error(cmd, "unknown option '%s'", a);
-		if (eq != NULL)
+		if (flag && eq != NULL)
+			return cli_usage_error(cmd, "option '--%.*s' takes no value", (int)len, a + 2);
+		if (flag)
+			value = "";
+		else if (eq != NULL)
 			value = eq + 1;
 		else if (i + 1 < argc)
 			value = argv[++i];
@@ -209,6 +231,8 @@ static int cli_open(const char *config_path, const struct cli_command *cmd, stru
 		free(cfg_error);
 		return CLI_EXIT_ERROR;
 	}
+	if (cmd->no_store)
+		return CLI_EXIT_OK;
 	if (cli_privileges_setup(*cfg_r, cmd->makes_maildir, &error) < 0)
 		return cli_error("%s", error);
 	if (auth_policy_open(*cfg_r, policy_r, &error) < 0)

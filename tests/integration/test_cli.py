@@ -705,3 +705,57 @@ def test_root_missing_service_user_is_one_clear_error(tf):
     line = one_error_line(tf.run("user", "list"))
     assert "no-such-user-tf" in line and line.startswith("twofold: "), line
     assert not tf.state.exists()
+
+
+def test_totp_enroll_refuses_to_replace_without_force(tf):
+    pw = tf.add_user("alice")
+    old = tf.enroll("alice")
+    r = tf.run("totp", "enroll", "alice")
+    assert r.returncode == 1 and r.stdout == "", (r.stdout, r.stderr)
+    assert r.stderr == ("twofold: alice has TOTP already: a new seed replaces the one in the "
+                        "user's app (give --force to do that)\n"), r.stderr
+    assert tf.login("alice", pw + code(old)) == "OK"  # the live secret is untouched
+    out = tf.run("totp", "enroll", "alice", "--force", check=True).stdout
+    new = secret_from_uri(out.strip())
+    assert new != old
+    assert tf.login("alice", pw + code(new, time.time() + 30)) == "OK"
+    assert tf.login("alice", pw + code(old, time.time() + 60)).startswith("FAIL")
+    r = tf.run("totp", "enroll", "alice", "--force=yes")
+    assert r.returncode == 2 and "takes no value" in r.stderr
+
+
+QR_HALF = {"\u2588": (1, 1), "\u2580": (1, 0), "\u2584": (0, 1), " ": (0, 0)}
+
+
+def qr_modules(text):
+    """The module matrix of the QR code the CLI drew (1 = dark), from its half-block lines."""
+    rows = []
+    for line in text.splitlines():
+        m = re.search(r"\x1b\[30;107m(.*?)\x1b\[0m", line)
+        if not m:
+            continue
+        pairs = [QR_HALF[ch] for ch in m.group(1)]
+        rows.append([p[0] for p in pairs])
+        rows.append([p[1] for p in pairs])
+    return rows
+
+
+def test_totp_qr_has_quiet_zone_and_dark_modules_on_white(tf):
+    tf.add_user("alice")
+    rc, out = _pty_run(["-c", str(tf.conf), "totp", "enroll", "alice"], [("code", "000000x")] * 3)
+    rows = qr_modules(out)
+    size = len(rows[0]) - 8  # the code's width, inside a 4-module border
+    assert size >= 21 and (size - 21) % 4 == 0, size  # a QR version's width
+    assert all(len(r) == size + 8 for r in rows)
+    assert len(rows) in (size + 8, size + 9)  # the last text line may have an empty lower half
+    for r in rows[:4] + rows[4 + size:]:
+        assert not any(r), "quiet zone above/below not white"
+    for r in rows[4:4 + size]:
+        assert not any(r[:4]) and not any(r[4 + size:]), "quiet zone left/right not white"
+    # the three finder patterns, dark in the foreground colour: a 7x7 dark ring, a white ring,
+    # a dark 3x3 centre
+    for top, left in ((4, 4), (4, 4 + size - 7), (4 + size - 7, 4)):
+        block = [row[left:left + 7] for row in rows[top:top + 7]]
+        assert block[0] == [1] * 7 and block[6] == [1] * 7, block
+        assert all(b[0] == 1 and b[6] == 1 for b in block), block
+        assert block[1][1:6] == [0] * 5 and block[3][2:5] == [1, 1, 1], block

@@ -277,7 +277,7 @@ class Server:
         self._children_seen = {}
         self.config = {
             "server": {"state_dir": str(self.state_dir), "min_spare": "2",
-                       "max_workers": "8"},
+                       "max_workers": "8", "control": str(self.dir / "control")},
             "tls": {"cert": str(self.cert), "key": str(self.key)},
             "pop3": {"listen": f"127.0.0.1:{self.pop3_port}"},
             "auth": {"pwhash_opslimit": "1", "pwhash_memlimit": "8192"},
