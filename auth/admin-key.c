@@ -371,7 +371,9 @@ static enum admin_key_result admin_key_check_all(struct auth_policy *p, struct a
 	return admin_key_check_key(p, c, rp, ch.challenge);
 }
 
-/* The login log records every key touch; a clone also marks the user and warns. */
+/* The login log records every key touch; a clone also marks the user and warns. A sign-in's
+ * touch is the second step of a login, which the policy records (auth_policy_hold_finish):
+ * only the lines for the admin go out for it here. */
 static enum admin_key_result admin_key_audit(struct auth_policy *p, const struct admin_key_check *c,
                                              enum admin_key_result res)
 {
@@ -401,6 +403,8 @@ static enum admin_key_result admin_key_audit(struct auth_policy *p, const struct
 		         log_quote(e.user), e.ip[0] != '\0' ? log_quote(e.ip) : "-", e.reason,
 		         res != ADMIN_KEY_OK ? ": " : "",
 		         res != ADMIN_KEY_OK && c->reason != NULL ? c->reason : "");
+	if (c->purpose == ADMIN_KEY_SIGNIN)
+		return res;
 	if ((res == ADMIN_KEY_CLONED && m->stolen_mark(p->store, c->user->id, &err) < 0) ||
 	    m->audit_append(p->store, &e, &err) < 0) {
 		log_error("security key of %s: cannot record the outcome: %s", log_quote(e.user),

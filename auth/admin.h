@@ -209,6 +209,8 @@ int admin_key_register(struct auth_policy *p, const char *name, const struct adm
  * the key must be one of the user's, the signature good and the counter rule kept; then the
  * key's counter, last use and IP are stored. Every outcome is in the login log (factor
  * "webauthn", proto "portal"); a clone also marks the user (stolen_signs) and logs a warning.
+ * Except for ADMIN_KEY_SIGNIN: that touch is the second step of a login, which the caller
+ * records with auth_policy_hold_finish (log, counters, marks); a clone is still warned of.
  * *bound_id_r: the bound_id the challenge was issued with. */
 enum admin_key_result admin_key_assert(struct auth_policy *p, const char *name,
                                        enum admin_key_purpose purpose,

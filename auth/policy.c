@@ -31,6 +31,7 @@
  * to lockout_max; attempts during a lockout are refused unchecked and not counted. App
  * passwords are not guessable (100 bits) and pass every lockout but the strict one.
  */
+#include "auth/admin.h"
 #include "auth/approval.h"
 #include "auth/factor.h"
 #include "auth/policy-private.h"
@@ -134,11 +135,13 @@ struct login {
 	bool checked;          /* an Argon2 verify ran (real or burnt) */
 	bool not_served;       /* credentials right, but the caller could not serve the user */
 	bool fresh;            /* a success that proved a new code (or the password alone) */
+	bool key_proved;       /* a success that a security key answered (portal sign-in) */
+	bool log_pending;      /* a pending portal sign-in: its password step goes in the log */
 	const struct login_lock *lock; /* in force, or NULL */
 	enum login_class class;
 	const char *factor;
 	const char *reason;
-	bool stolen; /* alarm: right password, a code never valid for this user */
+	bool stolen;            /* alarm: right password, a code never valid for this user */
 	bool has_key;           /* the user has a security key */
 	bool has_factor;        /* the user has a code-typed second factor enrolled */
 	bool hold_shaped;       /* the password alone, from a user with a security key */
@@ -585,7 +588,7 @@ static int login_remember(struct login *l)
 	/* Only a proof of the password (and, for strict, of a new code) takes one failure off
 	 * the counters that lock the user: a poller on grace or an app password must not reopen
 	 * the door for an attacker's guesses every few minutes. */
-	if (l->fresh && l->tail != NULL && login_forgive(l, PC_STRICT) < 0)
+	if (l->fresh && (l->tail != NULL || l->key_proved) && login_forgive(l, PC_STRICT) < 0)
 		return -1;
 	if (l->fresh && !l->familiar && login_forgive(l, PC_STRANGER) < 0)
 		return -1;
@@ -768,6 +771,28 @@ static enum auth_result login_hold(struct login *l)
 	return AUTH_PENDING;
 }
 
+/* The right password alone from a user with a security key, on the portal: the portal asks
+ * for the key now, and auth_policy_hold_finish records the answer. Nothing is counted, but the
+ * step is logged ("pending"): the key step may never come. */
+static enum auth_result login_pending(struct login *l)
+{
+	struct auth_hold *h = l->hold;
+
+	memset(h, 0, sizeof(*h));
+	h->user_id = l->user.id;
+	snprintf(h->user, sizeof(h->user), "%s", l->user.name);
+	h->proto = l->req->proto;
+	snprintf(h->ip, sizeof(h->ip), "%s", l->req->ip);
+	policy_grace_net(l->req->ip, h->net, sizeof(h->net));
+	if (policy_text_ok(l->req->client_id, POLICY_CLIENT_ID_MAX, true))
+		snprintf(h->client_id, sizeof(h->client_id), "%s", l->req->client_id);
+	h->until = l->req->now + ADMIN_CHALLENGE_LIFETIME;
+	l->factor = "webauthn";
+	l->reason = "key-needed";
+	l->log_pending = true;
+	return AUTH_PENDING;
+}
+
 /* Second factors enrolled, or a security key (whose login is held for approval). */
 static int login_needs_more(struct login *l)
 {
@@ -777,9 +802,10 @@ static int login_needs_more(struct login *l)
 		return -1;
 	l->has_factor = rc > 0;
 	l->has_key = false;
-	/* only a mail client's login is held: the portal signs in with the key itself */
+	/* a mail client's login is held; the portal asks for the key itself (login_pending) */
 	if (l->hold != NULL &&
-	    (l->req->proto == AUTH_PROTO_IMAP || l->req->proto == AUTH_PROTO_POP3)) {
+	    (l->req->proto == AUTH_PROTO_IMAP || l->req->proto == AUTH_PROTO_POP3 ||
+	     l->req->proto == AUTH_PROTO_PORTAL)) {
 		int keys = approval_user_has_key(l->p, l->user.id, &l->error);
 
 		if (keys < 0)
@@ -802,9 +828,12 @@ static enum auth_result login_password(struct login *l)
 	pwlen = login_split(l, &f);
 	if (pwlen < 0)
 		return login_tempfail(l, l->error);
-	l->hold_shaped = f == NULL && l->has_key;
+	/* the portal's sign-in says at once that the key is next: no wait to hide it behind */
+	l->hold_shaped = f == NULL && l->has_key && l->req->proto != AUTH_PROTO_PORTAL;
 	if (login_verify(l, (size_t)pwlen) != 1)
 		return login_fail(l, CLASS_PASSWORD, "bad-password");
+	if (f == NULL && l->has_key && l->req->proto == AUTH_PROTO_PORTAL)
+		return login_pending(l);
 	if (l->hold_shaped)
 		return login_hold(l);
 	if (f == NULL) {
@@ -820,11 +849,12 @@ static enum auth_result login_apppass(struct login *l)
 {
 	struct factor_ctx ctx;
 
-	/* an app password opens one device's mail, never the page that manages the factors */
-	if (l->req->proto == AUTH_PROTO_PORTAL)
-		return login_password(l);
+	/* an app password opens one device's mail, never the page that manages the factors; the
+	 * portal's sign-in still meets the lockouts below */
 	login_factor_ctx(l, &ctx);
-	switch (factor_apppass.verify(&ctx, l->req->secret, l->secret_len)) {
+	switch (l->req->proto == AUTH_PROTO_PORTAL
+	            ? FACTOR_NEED_MORE
+	            : factor_apppass.verify(&ctx, l->req->secret, l->secret_len)) {
 	case FACTOR_OK:
 		l->factor = "apppass";
 		if (l->lock != NULL && l->lock->apppass_familiar_only && !l->familiar)
@@ -953,7 +983,12 @@ static int login_count_failure(struct login *l)
 
 static const char *policy_result_name(enum auth_result r)
 {
-	return r == AUTH_OK ? "ok" : r == AUTH_FAIL ? "fail" : "tempfail";
+	static const char *const names[] = {[AUTH_OK] = "ok",
+	                                    [AUTH_FAIL] = "fail",
+	                                    [AUTH_TEMPFAIL] = "tempfail",
+	                                    [AUTH_PENDING] = "pending"};
+
+	return names[r];
 }
 
 static int login_audit(struct login *l, enum auth_result r)
@@ -982,11 +1017,11 @@ static int login_audit(struct login *l, enum auth_result r)
 
 static enum auth_result login_finish(struct login *l, enum auth_result r)
 {
-	if (r == AUTH_PENDING)
+	if (r == AUTH_PENDING && !l->log_pending)
 		return r; /* logged once decided */
 	if (r == AUTH_FAIL && !l->uncounted && login_count_failure(l) < 0)
 		r = login_tempfail(l, l->error);
-	if (login_audit(l, r) < 0 && r == AUTH_OK)
+	if (login_audit(l, r) < 0 && (r == AUTH_OK || r == AUTH_PENDING))
 		r = login_tempfail(l, l->error);
 	if (r == AUTH_TEMPFAIL)
 		log_error("login for %s: temporary failure: %s", log_quote(l->req->user),
@@ -1046,11 +1081,11 @@ static uint32_t login_hold_delay(const struct login *l, enum auth_result r, uint
 static void login_reply(const struct login *l, enum auth_result r, struct auth_reply *reply)
 {
 	reply->result = r;
-	if (r == AUTH_OK) {
+	if (r == AUTH_OK || r == AUTH_PENDING) {
 		snprintf(reply->user, sizeof(reply->user), "%s", l->user.name);
 		reply->factor = l->factor;
 		reply->delay_ms = 0;
-	} else if (r != AUTH_PENDING) {
+	} else {
 		reply->delay_ms = login_hold_delay(l, r, login_fail_delay(l, r));
 		reply->hint = r == AUTH_FAIL ? l->hint : AUTH_HINT_NONE;
 	}
@@ -1133,8 +1168,7 @@ static int login_resume(struct login *l, const struct auth_hold *hold)
 }
 
 /* A request as the held login's own. */
-static void login_hold_request(const struct auth_hold *hold, time_t now,
-                               struct auth_request *req)
+static void login_hold_request(const struct auth_hold *hold, time_t now, struct auth_request *req)
 {
 	*req = (struct auth_request){.user = hold->user,
 	                             .secret = "",
@@ -1187,8 +1221,7 @@ int auth_policy_hold_check(struct auth_policy *policy, const struct auth_hold *h
 	return r != AUTH_PENDING;
 }
 
-void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold,
-                             time_t now)
+void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold, time_t now)
 {
 	struct auth_request req;
 	struct login l = {.p = policy, .req = &req, .factor = "approval", .uncounted = true};
@@ -1197,6 +1230,69 @@ void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold 
 	approval_hold_close(policy, hold, now);
 	if (login_resume(&l, hold) > 0)
 		(void)login_finish(&l, login_fail(&l, CLASS_UNGUESSED, "approval-cancelled"));
+	auth_user_clear(&l.user);
+}
+
+/* ---- a portal sign-in's security key, once it answered ---- */
+
+/* What the key's answer makes of the sign-in. A refusal is a wrong second factor after a right
+ * password: counted like a wrong code (strict lockout) and marked as a stolen-password sign. */
+static const struct hold_outcome_def {
+	enum auth_result result;
+	const char *reason;
+	bool stolen;
+} hold_outcomes[] = {
+    [AUTH_HOLD_KEY_OK] = {AUTH_OK, "", false},
+    [AUTH_HOLD_KEY_REFUSED] = {AUTH_FAIL, "bad-key", true},
+    [AUTH_HOLD_KEY_CLONED] = {AUTH_FAIL, "cloned-key", true},
+};
+
+/* The resumed login (login_resume), decided: a lockout that came into force meanwhile still
+ * refuses it, unchecked and uncounted. */
+static enum auth_result login_key_decided(struct login *l, enum auth_hold_outcome outcome)
+{
+	const struct hold_outcome_def *d = &hold_outcomes[outcome];
+	int rc;
+
+	l->factor = "webauthn";
+	if (login_find_lock(l) < 0)
+		return login_tempfail(l, l->error);
+	if (l->lock != NULL)
+		return login_fail(l, CLASS_LOCKED, l->lock->reason);
+	if (d->result == AUTH_OK) {
+		l->fresh = true;
+		l->key_proved = true;
+		return login_ok(l, NULL, 0);
+	}
+	rc = login_charge_strict(l);
+	if (rc <= 0)
+		return rc < 0 ? login_tempfail(l, l->error) : login_fail(l, CLASS_LOCKED, "locked");
+	l->stolen = d->stolen;
+	return login_fail(l, CLASS_FACTOR, d->reason);
+}
+
+void auth_policy_hold_finish(struct auth_policy *policy, const struct auth_hold *hold,
+                             enum auth_hold_outcome outcome, time_t now,
+                             int (*accept)(void *ctx, const char *user, const char **error_r),
+                             void *accept_ctx, struct auth_reply *reply)
+{
+	struct auth_request req;
+	struct login l = {.p = policy, .req = &req};
+	enum auth_result r;
+	int rc;
+
+	login_hold_request(hold, now, &req);
+	req.accept = accept;
+	req.accept_ctx = accept_ctx;
+	memset(reply, 0, sizeof(*reply));
+	rc = login_resume(&l, hold);
+	if (rc < 0)
+		r = login_tempfail(&l, l.error);
+	else if (rc == 0)
+		r = AUTH_FAIL;
+	else
+		r = login_key_decided(&l, outcome);
+	login_reply(&l, login_finish(&l, r), reply);
 	auth_user_clear(&l.user);
 }
 

@@ -16,7 +16,8 @@ enum auth_result {
 	AUTH_OK,       /* user_r holds the canonical user name */
 	AUTH_FAIL,     /* delay_ms holds the delay to apply before answering the client */
 	AUTH_TEMPFAIL, /* store busy or broken: try again later; never a success */
-	AUTH_PENDING,  /* held for the user's approval: reply->hold, see auth_policy_hold_check */
+	AUTH_PENDING,  /* held for the user's approval (reply->hold, auth_policy_hold_check); on the
+	                  portal: the security key is next (auth_policy_hold_finish) */
 };
 
 /* PORTAL: a sign-in to the self-service portal, where an app password never counts. */
@@ -59,13 +60,20 @@ struct auth_hold {
 	time_t until; /* when it fails unless decided */
 };
 
+/* How a portal sign-in's security key answered (auth_policy_hold_finish records it). */
+enum auth_hold_outcome {
+	AUTH_HOLD_KEY_OK,      /* the user's security key answered the challenge */
+	AUTH_HOLD_KEY_REFUSED, /* an assertion that does not verify: someone has the password */
+	AUTH_HOLD_KEY_CLONED,  /* a valid signature with a counter that did not increase */
+};
+
 struct auth_reply {
 	enum auth_result result;
-	char user[256];      /* canonical user name on AUTH_OK */
-	uint32_t delay_ms;   /* on AUTH_FAIL / AUTH_TEMPFAIL */
-	enum auth_hint hint; /* on AUTH_FAIL */
-	const char *factor;  /* on AUTH_OK: totp, yubikey, grace, approval, recovery, apppass,
-	                        password */
+	char user[256];        /* canonical user name on AUTH_OK */
+	uint32_t delay_ms;     /* on AUTH_FAIL / AUTH_TEMPFAIL */
+	enum auth_hint hint;   /* on AUTH_FAIL */
+	const char *factor;    /* on AUTH_OK: totp, yubikey, grace, approval, recovery, apppass,
+	                          password, webauthn */
 	struct auth_hold hold; /* on AUTH_PENDING */
 };
 
@@ -91,9 +99,15 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 int auth_policy_hold_check(struct auth_policy *policy, const struct auth_hold *hold, time_t now,
                            int (*accept)(void *ctx, const char *user, const char **error_r),
                            void *accept_ctx, struct auth_reply *reply);
+/* A portal sign-in that was AUTH_PENDING (the password alone, right, of a user with a security
+ * key), once the key answered: recorded as a login with the same lockouts, counters, alarms and
+ * audit. AUTH_OK (accept as in auth_request), AUTH_FAIL with the delay, or AUTH_TEMPFAIL. */
+void auth_policy_hold_finish(struct auth_policy *policy, const struct auth_hold *hold,
+                             enum auth_hold_outcome outcome, time_t now,
+                             int (*accept)(void *ctx, const char *user, const char **error_r),
+                             void *accept_ctx, struct auth_reply *reply);
 /* The holder gives the login up (client gone, service stopping): logged, request closed. */
-void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold,
-                             time_t now);
+void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold, time_t now);
 
 const char *auth_proto_name(enum auth_proto proto);
 /* "imap" / "pop3" / "portal" -> proto; -1 if unknown. */

@@ -25,8 +25,10 @@ static int cli_auth_test_print(const struct auth_reply *reply)
 		       reply->hint == AUTH_HINT_CODE_EXPIRED ? " hint=code-expired" : "");
 		return CLI_EXIT_ERROR;
 	case AUTH_TEMPFAIL:
-	case AUTH_PENDING:
 		printf("TEMPFAIL\n");
+		return CLI_EXIT_ERROR;
+	case AUTH_PENDING: /* a portal sign-in: the password was right, the key is next */
+		printf("PENDING security key\n");
 		return CLI_EXIT_ERROR;
 	}
 	return CLI_EXIT_ERROR;
@@ -71,7 +73,7 @@ static int cli_auth_test(struct cli *cli, char **args, unsigned nargs, const cha
 	req.now = time(NULL);
 	auth_policy_login(cli->policy, &req, &reply);
 	sodium_free(secret); /* wipes */
-	if (reply.result == AUTH_PENDING)
+	if (reply.result == AUTH_PENDING && req.proto != AUTH_PROTO_PORTAL)
 		cli_auth_test_hold(cli, &reply);
 	return cli_auth_test_print(&reply);
 }
@@ -83,7 +85,8 @@ const struct cli_command cli_auth_commands[] = {
      .args_max = 1,
      .opts = cli_auth_test_opts,
      .usage = "auth test NAME [--proto imap|pop3] [--ip ADDR]",
-     .help = "Runs the real login policy on the password (+ code) read from stdin: OK, or FAIL with the delay a client would get. Counts like a real login.",
+     .help = "Runs the real login policy on the password (+ code) read from stdin: OK, or FAIL "
+             "with the delay a client would get. Counts like a real login.",
      .run = cli_auth_test},
     {.group = NULL},
 };
