@@ -76,6 +76,7 @@ struct auth_challenge {
 enum auth_portal_level {
 	AUTH_PORTAL_ENROL = 1, /* from a single-use enrolment link: may add a security key only */
 	AUTH_PORTAL_FULL,      /* password and second factor: everything */
+	AUTH_PORTAL_KEY,       /* the password alone was right: may answer with a security key */
 };
 
 #define AUTH_PORTAL_CSRF_MAX 64

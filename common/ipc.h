@@ -54,6 +54,7 @@ enum ipc_portal_status {
 enum ipc_portal_level {
 	IPC_PORTAL_LEVEL_ENROL = 1, /* from an enrolment link: may add a security key only */
 	IPC_PORTAL_LEVEL_FULL = 2,  /* signed in with password and second factor */
+	IPC_PORTAL_LEVEL_KEY = 3,   /* the password was right; the security key is still to come */
 };
 
 struct ipc_header {
