@@ -45,6 +45,8 @@ static const struct portal_route portal_routes[] = {
     {"GET", "/", portal_page_home},
     {"GET", "/signin", portal_page_signin},
     {"POST", "/signin", portal_post_signin},
+    {"GET", "/signin/key", portal_page_signin_key},
+    {"POST", "/signin/key", portal_post_signin_key},
     {"POST", "/signout", portal_post_signout},
     {"GET", "/apppass", portal_page_apppass},
     {"POST", "/apppass/new", portal_post_apppass_new},
@@ -210,7 +212,7 @@ void portal_req_call(struct portal_req *r, const char *op, unsigned argc, const 
 	portal_auth_call(op, r->sid, csrf != NULL ? csrf : "", r->ip, argc, argv, a);
 }
 
-int portal_req_session(struct portal_req *r, bool full)
+int portal_req_session(struct portal_req *r, unsigned levels)
 {
 	struct portal_answer a;
 
@@ -220,7 +222,8 @@ int portal_req_session(struct portal_req *r, bool full)
 		r->level = atoi(portal_answer_cell(&a, 0, 1));
 		snprintf(r->csrf, sizeof(r->csrf), "%s", portal_answer_cell(&a, 0, 2));
 	}
-	if (a.status == IPC_PORTAL_OK && (!full || r->level == IPC_PORTAL_LEVEL_FULL)) {
+	if (a.status == IPC_PORTAL_OK && r->level > 0 && r->level < 32 &&
+	    (levels & (1u << r->level)) != 0) {
 		portal_answer_free(&a);
 		return 1;
 	}

@@ -7,6 +7,7 @@
 #define TWOFOLD_PORTAL_HTTP_H
 
 #include "common/buf.h"
+#include "common/ipc.h"
 #include "server/portal/portal-auth.h"
 #include "server/portal/portal-form.h"
 
@@ -64,10 +65,15 @@ void portal_respond_error(struct portal_req *r, unsigned status, const char *tex
 /* Asks the auth service op for the request's session. */
 void portal_req_call(struct portal_req *r, const char *op, unsigned argc, const char *const *argv,
                      struct portal_answer *a);
-/* Checks the session cookie with the auth service and fills user, csrf, level. 1 signed in;
- * 0 a response (redirect to sign in, or 503) has been queued. full: an enrolment-only
- * session does not do. */
-int portal_req_session(struct portal_req *r, bool full);
+/* Session levels a page takes (enum ipc_portal_level as bits). */
+#define PORTAL_LV_ENROL (1u << IPC_PORTAL_LEVEL_ENROL)
+#define PORTAL_LV_FULL  (1u << IPC_PORTAL_LEVEL_FULL)
+#define PORTAL_LV_KEY   (1u << IPC_PORTAL_LEVEL_KEY)
+
+/* Checks the session cookie with the auth service and fills user, csrf, level. 1 signed in
+ * at one of levels (PORTAL_LV_*); 0 a response (redirect to sign in, or 503) has been
+ * queued. */
+int portal_req_session(struct portal_req *r, unsigned levels);
 /* Queues the response an answer that is not IPC_PORTAL_OK calls for (sign in again, stale
  * form, try later, or the refusal's message on the page of back_path). */
 void portal_respond_answer(struct portal_req *r, const struct portal_answer *a,

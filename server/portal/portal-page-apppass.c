@@ -60,7 +60,7 @@ void portal_page_apppass(struct portal_req *r)
 	struct portal_answer a;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "apppass_list", 0, NULL, &a);
 	if (a.status != IPC_PORTAL_OK) {
@@ -97,7 +97,7 @@ void portal_post_apppass_new(struct portal_req *r)
 	struct portal_answer a;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "apppass_add", 3,
 	                (const char *const[]){label != NULL ? label : "",
@@ -129,7 +129,7 @@ void portal_post_apppass_revoke(struct portal_req *r)
 	const char *id = portal_form_get(&r->form, "id");
 	struct portal_answer a;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "apppass_revoke", 1, (const char *const[]){id != NULL ? id : ""}, &a);
 	if (a.status == IPC_PORTAL_OK)

@@ -107,7 +107,7 @@ void portal_page_clients(struct portal_req *r)
 	struct clients_site s;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0 || portal_clients_site(r, &s) < 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0 || portal_clients_site(r, &s) < 0)
 		return;
 	buf_init(&b);
 	html_begin(&b, r, "Mail programs");
@@ -126,7 +126,7 @@ void portal_post_clients_apple(struct portal_req *r)
 	struct portal_answer a;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0 || portal_clients_site(r, &s) < 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0 || portal_clients_site(r, &s) < 0)
 		return;
 	if (s.imap_port[0] == '\0' || s.smtp_host[0] == '\0') {
 		portal_respond_error(r, MHD_HTTP_NOT_FOUND, "Page not found");

@@ -30,7 +30,7 @@ void portal_page_totp(struct portal_req *r)
 	struct buf b;
 	int has;
 
-	if (portal_req_session(r, true) == 0 || (has = portal_has_totp(r)) < 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0 || (has = portal_has_totp(r)) < 0)
 		return;
 	buf_init(&b);
 	html_begin(&b, r, "Authenticator app");
@@ -74,7 +74,7 @@ void portal_post_totp_begin(struct portal_req *r)
 	struct portal_answer a;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "totp_begin", 0, NULL, &a);
 	if (a.status != IPC_PORTAL_OK || a.rows != 1) {
@@ -122,7 +122,7 @@ void portal_post_totp_confirm(struct portal_req *r)
 	const char *code = portal_form_get(&r->form, "code");
 	struct portal_answer a;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "totp_confirm", 1, (const char *const[]){code != NULL ? code : ""}, &a);
 	if (a.status == IPC_PORTAL_OK)
@@ -140,7 +140,7 @@ void portal_post_totp_remove(struct portal_req *r)
 {
 	struct portal_answer a;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "totp_remove", 0, NULL, &a);
 	if (a.status == IPC_PORTAL_OK)
@@ -155,7 +155,7 @@ void portal_page_recovery(struct portal_req *r)
 	struct portal_answer a;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "overview", 0, NULL, &a);
 	if (a.status != IPC_PORTAL_OK || a.rows != 1) {
@@ -182,7 +182,7 @@ void portal_post_recovery_new(struct portal_req *r)
 	struct portal_answer a;
 	struct buf b;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "recovery_new", 0, NULL, &a);
 	if (a.status != IPC_PORTAL_OK) {

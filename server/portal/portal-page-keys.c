@@ -131,7 +131,7 @@ static int portal_keys_add_form(struct buf *b, struct portal_req *r)
 	                  "<div class=\"stack\"><label>Name (which key) <input name=\"label\" "
 	                  "maxlength=\"64\" placeholder=\"blue key\"></label>"
 	                  "<button type=\"button\" id=\"key-add\">Add a security key</button>"
-	                  "</div><p class=\"error\" id=\"key-error\" hidden></p></form>\n");
+	                  "</div><p class=\"error key-error\" hidden></p></form>\n");
 	portal_answer_free(&a);
 	return 0;
 }
@@ -140,7 +140,7 @@ void portal_page_keys(struct portal_req *r)
 {
 	struct buf b;
 
-	if (portal_req_session(r, false) == 0)
+	if (portal_req_session(r, PORTAL_LV_ENROL | PORTAL_LV_FULL) == 0)
 		return;
 	buf_init(&b);
 	html_begin(&b, r, "Security keys");
@@ -165,7 +165,7 @@ void portal_post_keys_register(struct portal_req *r)
 	struct buf b;
 	bool enrol;
 
-	if (portal_req_session(r, false) == 0)
+	if (portal_req_session(r, PORTAL_LV_ENROL | PORTAL_LV_FULL) == 0)
 		return;
 	enrol = r->level != IPC_PORTAL_LEVEL_FULL;
 	for (size_t i = 0; i < 4; i++) {
@@ -198,7 +198,7 @@ static void portal_keys_change(struct portal_req *r, const char *op, unsigned ar
 {
 	struct portal_answer a;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, op, argc, argv, &a);
 	if (a.status == IPC_PORTAL_OK)

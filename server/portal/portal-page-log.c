@@ -11,11 +11,13 @@ static void portal_log_row(struct buf *b, const struct portal_answer *a, uint32_
 {
 	bool stolen = strcmp(portal_answer_cell(a, i, 7), "1") == 0;
 	bool ok = strcmp(portal_answer_cell(a, i, 5), "ok") == 0;
+	bool pending = strcmp(portal_answer_cell(a, i, 5), "pending") == 0;
 
 	buf_printf(b, "<tr class=\"%s\"><td data-label=\"When\">",
-	           stolen ? "alarm"
-	           : ok   ? "ok"
-	                  : "fail");
+	           stolen    ? "alarm"
+	           : ok      ? "ok"
+	           : pending ? "pending"
+	                     : "fail");
 	html_time(b, (time_t)atoll(portal_answer_cell(a, i, 0)));
 	buf_append_str(b, "</td><td data-label=\"How\">");
 	html_text(b, portal_answer_cell(a, i, 1));
@@ -31,6 +33,8 @@ static void portal_log_row(struct buf *b, const struct portal_answer *a, uint32_
 		buf_append_str(b, "<strong>Password right, second factor wrong</strong>");
 	else if (ok)
 		html_text(b, portal_answer_cell(a, i, 4));
+	else if (pending)
+		buf_append_str(b, "password right, security key asked for");
 	else
 		buf_append_str(b, "failed");
 	buf_append_str(b, "</td></tr>\n");
@@ -42,7 +46,7 @@ void portal_page_log(struct portal_req *r)
 	struct buf b;
 	bool alarm = false;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "log", 0, NULL, &a);
 	if (a.status != IPC_PORTAL_OK) {

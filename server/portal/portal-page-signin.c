@@ -1,4 +1,5 @@
-/* Signing in and out, and the overview page a signed-in user lands on. */
+/* Signing in (password + code, or password then security key) and out, and the overview
+ * page a signed-in user lands on. */
 #include "common/ipc.h"
 #include "server/portal/portal-html.h"
 #include "server/portal/portal-pages.h"
@@ -10,6 +11,10 @@
 #include <time.h>
 
 #define PORTAL_CODE_MAX 64
+
+/* What the script fills in from the key's assertion, in the order the auth service takes. */
+static const char *const portal_key_fields[] = {"client_data", "auth_data", "sig", "cred_id",
+                                                "user_handle"};
 
 static void portal_signin_form(struct portal_req *r, unsigned status, const char *error)
 {
@@ -24,22 +29,27 @@ static void portal_signin_form(struct portal_req *r, unsigned status, const char
 	                   "<label>User name <input name=\"user\" autocomplete=\"username\" "
 	                   "autocapitalize=\"none\" required value=\"");
 	html_text(&b, user != NULL ? user : "");
-	buf_append_str(&b,
-	               "\"></label>"
-	               "<label>Password <input name=\"password\" type=\"password\" "
-	               "autocomplete=\"current-password\" required></label>"
-	               "<label>Code from your authenticator app (or a recovery code) "
-	               "<input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\">"
-	               "</label><button type=\"submit\">Sign in</button></form>\n");
+	buf_append_str(&b, "\"></label>"
+	                   "<label>Password <input name=\"password\" type=\"password\" "
+	                   "autocomplete=\"current-password\" required></label>"
+	                   "<label>Code from your authenticator app, or a recovery code "
+	                   "(leave it empty to use a security key) <input name=\"code\" "
+	                   "inputmode=\"numeric\" autocomplete=\"one-time-code\">"
+	                   "</label><button type=\"submit\">Sign in</button></form>\n");
 	html_para(&b, "note", "An app password does not sign in here: use your own password.");
 	html_end(&b);
 	portal_respond_html(r, status, &b);
 	buf_free(&b);
 }
 
+/* ?failed=1: back from a refused security key (the redirect ended the half session). */
 void portal_page_signin(struct portal_req *r)
 {
-	portal_signin_form(r, MHD_HTTP_OK, NULL);
+	const char *failed = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "failed");
+
+	portal_signin_form(r, MHD_HTTP_OK,
+	                   failed != NULL ? "Sign-in failed: the security key was not accepted."
+	                                  : NULL);
 }
 
 /* Codes are often typed with a space in the middle, as apps show them. */
@@ -61,6 +71,24 @@ static void portal_sleep_ms(uint32_t ms)
 		;
 }
 
+/* A session from a sign-in step: full, or one that goes on to the security key. A refusal
+ * comes after the policy's delay. */
+static void portal_signin_answer(struct portal_req *r, const struct portal_answer *a)
+{
+	bool key = strcmp(portal_answer_cell(a, 0, 4), "3") == 0;
+
+	if (a->delay_ms > 0)
+		portal_sleep_ms(a->delay_ms);
+	if (a->status == IPC_PORTAL_OK && a->rows == 1)
+		portal_respond_redirect(r, key ? "/signin/key" : "/", PORTAL_SET_COOKIE,
+		                        portal_answer_cell(a, 0, 0));
+	else if (a->status == IPC_PORTAL_FAIL)
+		portal_signin_form(r, MHD_HTTP_FORBIDDEN,
+		                   "Sign-in failed: wrong user name, password, code or key.");
+	else
+		portal_respond_answer(r, a, "/signin");
+}
+
 void portal_post_signin(struct portal_req *r)
 {
 	const char *user = portal_form_get(&r->form, "user");
@@ -76,15 +104,68 @@ void portal_post_signin(struct portal_req *r)
 	portal_code_compact(code != NULL ? code : "", compact, sizeof(compact));
 	portal_req_call(r, "signin", 3, (const char *const[]){user, password, compact}, &a);
 	sodium_memzero(compact, sizeof(compact));
-	if (a.delay_ms > 0)
-		portal_sleep_ms(a.delay_ms);
-	if (a.status == IPC_PORTAL_OK && a.rows == 1)
-		portal_respond_redirect(r, "/", PORTAL_SET_COOKIE, portal_answer_cell(&a, 0, 0));
-	else if (a.status == IPC_PORTAL_FAIL)
-		portal_signin_form(r, MHD_HTTP_FORBIDDEN,
-		                   "Sign-in failed: wrong user name, password or code.");
-	else
+	portal_signin_answer(r, &a);
+	portal_answer_free(&a);
+}
+
+/* After the password alone, for a user with a security key: the browser asks the key
+ * (navigator.credentials.get() in the one script) and posts its answer. */
+void portal_page_signin_key(struct portal_req *r)
+{
+	static const char *const attrs[] = {"challenge", "rp-id", NULL, NULL, "allow"};
+	struct portal_answer a;
+	struct buf b;
+
+	if (portal_req_session(r, PORTAL_LV_KEY) == 0)
+		return;
+	portal_req_call(r, "signin_key_options", 0, NULL, &a);
+	if (a.status != IPC_PORTAL_OK || a.rows != 1) {
 		portal_respond_answer(r, &a, "/signin");
+		portal_answer_free(&a);
+		return;
+	}
+	buf_init(&b);
+	html_begin(&b, r, "Use your security key");
+	buf_append_str(&b, "<form method=\"post\" action=\"/signin/key\" id=\"key-signin\"");
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		if (attrs[i] == NULL)
+			continue;
+		buf_printf(&b, " data-%s=\"", attrs[i]);
+		html_text(&b, portal_answer_cell(&a, 0, (uint32_t)i));
+		buf_append_str(&b, "\"");
+	}
+	buf_append_str(&b, "><input type=\"hidden\" name=\"csrf\" value=\"");
+	html_text(&b, r->csrf);
+	buf_append_str(&b, "\">");
+	for (size_t i = 0; i < sizeof(portal_key_fields) / sizeof(portal_key_fields[0]); i++)
+		buf_printf(&b, "<input type=\"hidden\" name=\"%s\">", portal_key_fields[i]);
+	buf_append_str(&b, "<p>Your password was right. Now insert or hold your security key "
+	                   "near the device, press the button and touch the key.</p>"
+	                   "<button type=\"button\" id=\"key-use\">Use my security key</button>"
+	                   "<p class=\"error key-error\" hidden></p></form>\n");
+	html_end(&b);
+	portal_respond_html(r, MHD_HTTP_OK, &b);
+	buf_free(&b);
+	portal_answer_free(&a);
+}
+
+void portal_post_signin_key(struct portal_req *r)
+{
+	const char *argv[5];
+	struct portal_answer a;
+
+	for (size_t i = 0; i < 5; i++) {
+		argv[i] = portal_form_get(&r->form, portal_key_fields[i]);
+		argv[i] = argv[i] != NULL ? argv[i] : "";
+	}
+	portal_req_call(r, "signin_key", 5, argv, &a);
+	if (a.status == IPC_PORTAL_FAIL) {
+		/* the half session is over: so is its cookie */
+		portal_sleep_ms(a.delay_ms);
+		portal_respond_redirect(r, "/signin?failed=1", PORTAL_CLEAR_COOKIE, NULL);
+	} else {
+		portal_signin_answer(r, &a);
+	}
 	portal_answer_free(&a);
 }
 
@@ -141,7 +222,7 @@ void portal_page_home(struct portal_req *r)
 {
 	struct portal_answer a;
 
-	if (portal_req_session(r, true) == 0)
+	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
 	portal_req_call(r, "overview", 0, NULL, &a);
 	if (a.status == IPC_PORTAL_OK && a.rows == 1)

@@ -5,7 +5,8 @@
 
 #include "server/portal/portal-http.h"
 
-portal_handler portal_page_home, portal_page_signin, portal_post_signin, portal_post_signout;
+portal_handler portal_page_home, portal_page_signin, portal_post_signin, portal_post_signout,
+    portal_page_signin_key, portal_post_signin_key;
 portal_handler portal_page_apppass, portal_post_apppass_new, portal_post_apppass_revoke;
 portal_handler portal_page_totp, portal_post_totp_begin, portal_post_totp_confirm,
     portal_post_totp_remove;

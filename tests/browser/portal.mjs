@@ -80,15 +80,54 @@ async function launch() {
   return { browser, context, page };
 }
 
-async function signIn(page, code) {
+// The users the caller made: the first (TWOFOLD_USER...) and a second (TWOFOLD_USER2...).
+const users = {
+  first: { name: env('TWOFOLD_USER'), password: env('TWOFOLD_PASSWORD'), seed: env('TWOFOLD_TOTP') },
+  get second() {
+    return { name: env('TWOFOLD_USER2'), password: env('TWOFOLD_PASSWORD2'), seed: env('TWOFOLD_TOTP2') };
+  },
+};
+
+async function signIn(page, code, user = users.first) {
   await page.goto(`${origin}/`);
   check(new URL(page.url()).pathname === '/signin', 'signed-out visitor sent to /signin');
   await shot(page, 'signin');
-  await page.fill('input[name=user]', env('TWOFOLD_USER'));
-  await page.fill('input[name=password]', env('TWOFOLD_PASSWORD'));
-  await page.fill('input[name=code]', code ?? totp(env('TWOFOLD_TOTP')));
+  await page.fill('input[name=user]', user.name);
+  await page.fill('input[name=password]', user.password);
+  await page.fill('input[name=code]', code ?? totp(user.seed));
   await Promise.all([page.waitForURL(`${origin}/`), page.click('button[type=submit]')]);
-  check((await page.textContent('.who')) === env('TWOFOLD_USER'), 'signed in as the user');
+  check((await page.textContent('.who')) === user.name, 'signed in as the user');
+}
+
+async function signOut(page) {
+  await Promise.all([page.waitForURL(`${origin}/signin`), page.click('header button')]);
+}
+
+// The password alone: the key page (a user with a key). Returns when it is shown.
+async function passwordStep(page, user = users.first) {
+  await page.goto(`${origin}/signin`);
+  await page.fill('input[name=user]', user.name);
+  await page.fill('input[name=password]', user.password);
+  await Promise.all([page.waitForURL(`${origin}/signin/key`), page.click('button[type=submit]')]);
+}
+
+// The key step; resolves to the path the browser ends on ('/' signed in, '/signin' refused).
+async function keyStep(page) {
+  await Promise.all([
+    page.waitForURL((url) => url.pathname !== '/signin/key'),
+    page.click('#key-use'),
+  ]);
+  return new URL(page.url()).pathname;
+}
+
+// Registers a key for the signed-in user on /keys and signs out.
+async function enrolKey(page, label, user = users.first) {
+  await signIn(page, undefined, user);
+  await page.goto(`${origin}/keys`);
+  const text = await addKey(page, label);
+  check(text.includes('Your security key is registered'), `registered: ${text}`);
+  await page.goto(`${origin}/`);
+  await signOut(page);
 }
 
 // ---- scenarios ----------------------------------------------------------------------------
@@ -163,6 +202,124 @@ const scenarios = {
     }, kept);
     check(status === 422, `replayed registration refused: ${status}`);
     return {};
+  },
+
+  // A key registered, then signing in with the password and the key alone
+  // (TWOFOLD_PROTOCOL: ctap2 or u2f).
+  async 'signin-key'(page, context) {
+    const protocol = env('TWOFOLD_PROTOCOL');
+    await authenticator(context, page, protocol);
+    await enrolKey(page, `${protocol} key`);
+    await passwordStep(page);
+    await shot(page, 'signin-key');
+    check((await page.textContent('.who')) === users.first.name, 'the half session is named');
+    check((await page.$('nav')) === null, 'no navigation before the key');
+    await page.goto(`${origin}/apppass`);
+    check(new URL(page.url()).pathname === '/signin', 'the password alone opens nothing');
+    await passwordStep(page);
+    check((await keyStep(page)) === '/', 'signed in with the key');
+    check((await page.textContent('.who')) === users.first.name, 'signed in as the user');
+    await shot(page, 'signin-key-done');
+    await page.goto(`${origin}/log`);
+    const log = await page.textContent('main');
+    check(log.includes('webauthn'), `the key sign-in is in the log: ${log}`);
+    check((await page.$$('tr.pending')).length >= 2, 'the password steps are pending rows');
+    check(log.includes('password right, security key asked for'), `pending said plainly: ${log}`);
+    await shot(page, 'log-pending');
+    return {};
+  },
+
+  // Key answers the portal must refuse at sign-in, each sent by the browser: a clientDataJSON
+  // with another origin, an answer whose challenge was used already, the second user's
+  // credential, a cloned key (its counter set back), and a POST without the CSRF token.
+  async 'signin-key-refusals'(page, context) {
+    const { cdp, authenticatorId } = await authenticator(context, page, 'ctap2');
+    await enrolKey(page, 'alice key');
+    await enrolKey(page, 'bob key', users.second);
+    const results = {};
+    const refused = async (what) => {
+      const path = await keyStep(page);
+      check(path === '/signin', `${what}: refused (${page.url()})`);
+      check((await page.textContent('main')).includes('not accepted'), `${what}: said so`);
+      results[what] = 'refused';
+    };
+
+    // another origin in clientDataJSON (the browser's answer, changed on the way)
+    await passwordStep(page);
+    await page.route(`${origin}/signin/key`, async (route) => {
+      const form = new URLSearchParams(route.request().postData());
+      const cd = JSON.parse(Buffer.from(form.get('client_data'), 'base64url').toString());
+      cd.origin = 'https://evil.example';
+      form.set('client_data', Buffer.from(JSON.stringify(cd)).toString('base64url'));
+      await route.continue({ postData: form.toString() });
+    });
+    await refused('wrong-origin');
+    await shot(page, 'signin-key-refused');
+    await page.unroute(`${origin}/signin/key`);
+
+    // a good answer, kept; sent again later (with the new session's token) it is refused
+    await passwordStep(page);
+    let kept;
+    const keep = (req) => {
+      if (req.url() === `${origin}/signin/key` && req.method() === 'POST') kept = req.postData();
+    };
+    page.on('request', keep);
+    check((await keyStep(page)) === '/', 'a good answer signs in');
+    page.off('request', keep);
+    await signOut(page);
+    await passwordStep(page);
+    const replay = new URLSearchParams(kept);
+    replay.set('csrf', await page.inputValue('#key-signin input[name=csrf]'));
+    await page.evaluate((body) => {
+      const f = document.getElementById('key-signin');
+      for (const [k, v] of new URLSearchParams(body)) f.elements[k].value = v;
+      f.submit();
+    }, replay.toString());
+    await page.waitForURL((url) => url.pathname === '/signin');
+    check((await page.textContent('main')).includes('not accepted'), 'reused challenge refused');
+    results['reused-challenge'] = 'refused';
+
+    // the second user's credential answering the first user's challenge
+    const toUrl = (b64) => b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const creds = async () =>
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+    await passwordStep(page);
+    const allowed = (await page.getAttribute('#key-signin', 'data-allow')).split(' ');
+    const other = (await creds()).find((c) => !allowed.includes(toUrl(c.credentialId)));
+    check(other !== undefined, 'the second user has a credential of their own');
+    await page.evaluate((id) => {
+      document.getElementById('key-signin').dataset.allow = id;
+    }, toUrl(other.credentialId));
+    await refused('other-users-credential');
+
+    // a clone: the first user's credential again, its counter set back
+    const mine = (await creds()).find((c) => allowed.includes(toUrl(c.credentialId)));
+    check(mine.signCount > 1, `the counter went up: ${mine.signCount}`);
+    await cdp.send('WebAuthn.removeCredential', { authenticatorId, credentialId: mine.credentialId });
+    await cdp.send('WebAuthn.addCredential', {
+      authenticatorId,
+      credential: { ...mine, signCount: 1 },
+    });
+    await passwordStep(page);
+    await refused('cloned-key');
+
+    // no CSRF token: the form posted without it
+    await passwordStep(page);
+    const status = await page.evaluate(async () => {
+      const f = document.getElementById('key-signin');
+      const body = new URLSearchParams(new FormData(f));
+      body.delete('csrf');
+      body.set('client_data', 'e30');
+      const r = await fetch('/signin/key', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: body.toString(),
+      });
+      return r.status;
+    });
+    check(status === 403, `no CSRF token: ${status}`);
+    results['no-csrf'] = 'refused';
+    return results;
   },
 
   // Sign in with password + code and visit every page once.

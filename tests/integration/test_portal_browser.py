@@ -39,6 +39,7 @@ def browser_env(server):
     server.enable_portal()
     server.enable_imap()
     user = server.add_user("alice")
+    second = server.add_user("bob")
     server.start()
     artifacts = build_dir() / "browser-artifacts"
 
@@ -48,6 +49,8 @@ def browser_env(server):
         shutil.rmtree(shots, ignore_errors=True)  # no picture of an older run
         env = dict(os.environ, TWOFOLD_PORTAL=server.portal_origin, TWOFOLD_USER=user.name,
                    TWOFOLD_PASSWORD=user.password, TWOFOLD_TOTP=user.secret,
+                   TWOFOLD_USER2=second.name, TWOFOLD_PASSWORD2=second.password,
+                   TWOFOLD_TOTP2=second.secret,
                    TWOFOLD_ARTIFACTS=str(shots),
                    TWOFOLD_SPKI=spki_hash(server.cert), TWOFOLD_CLI=str(twofold_cli_path()),
                    TWOFOLD_CONF=str(server.conf), **extra)
@@ -115,3 +118,39 @@ def test_keys_managed_and_bad_registrations_refused(browser_env):
     run("key-manage")
     keys = server.cli("key", "list", "alice").stdout
     assert "evil" not in keys and "blue key" not in keys and "red key" not in keys, keys
+
+
+def portal_log(server, name):
+    """`twofold log NAME` entries of portal sign-ins, each as a set of its fields."""
+    rows = [set(ln.split("\t")) for ln in server.cli("log", name).stdout.splitlines()]
+    return [r for r in rows if "proto=portal" in r]
+
+
+@pytest.mark.parametrize("protocol", ["ctap2", "u2f"])
+def test_signin_with_key(browser_env, protocol):
+    """Password, then the key: a full session; the log shows the pending step and the key."""
+    server, user, run, artifacts = browser_env
+    run("signin-key", TWOFOLD_PROTOCOL=protocol)
+    lines = portal_log(server, "alice")
+    assert any({"factor=webauthn", "result=ok"} <= r for r in lines), lines
+    assert any({"result=pending", "reason=key-needed"} <= r for r in lines), lines
+    assert (artifacts / f"signin-key-{protocol}" / "signin-key.png").stat().st_size > 1000
+
+
+def test_signin_key_refusals(browser_env):
+    """Wrong origin, reused challenge, another user's credential, a clone, no CSRF token: all
+    refused, each for its own reason (the daemon's log says which)."""
+    server, user, run, _ = browser_env
+    results = run("signin-key-refusals")
+    assert results == {"wrong-origin": "refused", "reused-challenge": "refused",
+                       "other-users-credential": "refused", "cloned-key": "refused",
+                       "no-csrf": "refused"}, results
+    log = server.log()
+    for reason in ("clientDataJSON: wrong origin", "not a challenge issued",
+                   "not a security key of this user", "ALARM: cloned security key?",
+                   "signin_key for alice without the session's CSRF token"):
+        assert reason in log, f"no '{reason}' in the daemon log"
+    lines = portal_log(server, "alice")
+    stolen = "STOLEN-PASSWORD? (password right, second factor wrong)"
+    assert sum({"reason=bad-key", stolen} <= r for r in lines) == 3, lines
+    assert sum({"reason=cloned-key", stolen} <= r for r in lines) == 1, lines

@@ -47,20 +47,51 @@ async function registerKey(form) {
   form.submit();
 }
 
-function showKeyError(form, e) {
-  const p = form.querySelector('#key-error');
-  p.textContent = `The key was not registered (${e.name || 'error'}): try again.`;
+// A sign-in or an approval: the form names the challenge and the credentials the key may
+// use; the assertion goes back in its hidden fields.
+async function assertKey(form) {
+  const d = form.dataset;
+  const allow = d.allow ? d.allow.split(' ') : [];
+  const cred = await navigator.credentials.get({
+    publicKey: {
+      challenge: b64url.decode(d.challenge),
+      rpId: d.rpId,
+      allowCredentials: allow.map((id) => ({ type: 'public-key', id: b64url.decode(id) })),
+      userVerification: 'discouraged',
+      timeout: 120000,
+    },
+  });
+  const r = cred.response;
+  form.elements.client_data.value = b64url.encode(r.clientDataJSON);
+  form.elements.auth_data.value = b64url.encode(r.authenticatorData);
+  form.elements.sig.value = b64url.encode(r.signature);
+  form.elements.cred_id.value = b64url.encode(cred.rawId);
+  form.elements.user_handle.value = r.userHandle ? b64url.encode(r.userHandle) : '';
+  form.submit();
+}
+
+function showKeyError(form, what, e) {
+  const p = form.querySelector('.key-error');
+  p.textContent = `${what} (${e.name || 'error'}): try again.`;
   p.hidden = false;
 }
 
+// Each form with a key ceremony: its button starts it.
+const keyForms = [
+  { form: 'key-register', button: 'key-add', run: registerKey, what: 'The key was not registered' },
+  { form: 'key-signin', button: 'key-use', run: assertKey, what: 'The key did not answer' },
+];
+
 document.addEventListener('DOMContentLoaded', () => {
-  const form = document.getElementById('key-register');
-  if (!form) return;
-  if (!window.PublicKeyCredential) {
-    showKeyError(form, { name: 'this browser has no WebAuthn' });
-    return;
+  for (const k of keyForms) {
+    const form = document.getElementById(k.form);
+    if (!form) continue;
+    if (!window.PublicKeyCredential) {
+      showKeyError(form, k.what, { name: 'this browser has no WebAuthn' });
+      continue;
+    }
+    document.getElementById(k.button).addEventListener('click', () => {
+      k.run(form).catch((e) => showKeyError(form, k.what, e));
+    });
   }
-  document.getElementById('key-add').addEventListener('click', () => {
-    registerKey(form).catch((e) => showKeyError(form, e));
-  });
 });
