@@ -100,8 +100,12 @@ static struct MHD_Daemon *portal_start(const struct portal_env *env, struct port
 static void portal_drain(struct MHD_Daemon *d)
 {
 	const struct timespec step = {.tv_nsec = 50 * 1000000L};
+	const union MHD_DaemonInfo *now;
 
 	MHD_quiesce_daemon(d);
+	now = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	log_info("portal stopping: %u connections to finish",
+	         now != NULL ? now->num_connections : 0);
 	for (unsigned waited = 0; waited < PORTAL_DRAIN_MS; waited += 50) {
 		const union MHD_DaemonInfo *info =
 		    MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

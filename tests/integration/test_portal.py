@@ -4,6 +4,7 @@ curl over real TLS against the real daemon (the browser tests are in tests/brows
 import http.client
 import os
 import re
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -98,6 +99,26 @@ def test_portal_process_supervised(server, portal):
     assert portal.get("/signin")[0].status == 200
     server.reload()
     wait_for(lambda: [p for p in server.portal_pids() if p not in new], "the reloaded portal")
+    assert portal.get("/signin")[0].status == 200
+
+
+def test_portal_reload_finishes_requests(server, portal):
+    """A reload does not cut a request in flight: the retiring portal takes no new connection
+    but answers the one it has (here a request whose last line comes after the retirement)."""
+    server.start()
+    old = wait_for(lambda: server.portal_pids(), "a portal process")
+    raw = socket.create_connection(("127.0.0.1", server.portal_port), timeout=30)
+    conn = portal._context().wrap_socket(raw, server_hostname="localhost")
+    conn.sendall(b"GET /signin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n")
+    server.reload()
+    wait_for(lambda: [p for p in server.portal_pids() if p not in old], "the reloaded portal")
+    server.wait_log(r"portal stopping: 1 connections to finish", timeout=30)
+    conn.sendall(b"\r\n")
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    conn.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert portal.get("/signin")[0].status == 200
 
 
