@@ -5,6 +5,7 @@
 #include "common/text.h"
 #include "common/xalloc.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -214,6 +215,20 @@ int admin_user_del(struct auth_policy *p, const char *name, const char **error_r
 		rc = policy_user_forget_failures(p, user.name, &err);
 	auth_user_clear(&user);
 	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+}
+
+int admin_source_unblock(struct auth_policy *p, const char *ip, char *source_r, size_t size,
+                         const char **error_r)
+{
+	unsigned char a[16];
+	const char *err = NULL;
+
+	if (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1)
+		return admin_fail(p, error_r, "'%s' is not an IPv4 or IPv6 address",
+		                  text_is_sane(ip, strlen(ip), 64) ? ip : "?");
+	if (policy_source_forget(p, ip, source_r, size, &err) < 0)
+		return admin_store_error(p, err, error_r);
+	return 0;
 }
 
 int admin_user_rename(struct auth_policy *p, const char *name, const char *new_name,

@@ -75,6 +75,10 @@ int admin_user_add(struct auth_policy *p, const char *name, const char *password
 int admin_user_passwd(struct auth_policy *p, const char *name, const char *password,
 		      const char **error_r);
 int admin_user_del(struct auth_policy *p, const char *name, const char **error_r);
+/* Lifts the block of the source ip belongs to (its failures forgotten); *source_r (size >= 64)
+ * names the source (an IPv6 address counts as its /64). */
+int admin_source_unblock(struct auth_policy *p, const char *ip, char *source_r, size_t size,
+                         const char **error_r);
 /* Renames the user in the store (its factors and log stay with it); the new name must fit the
  * maildir template and be free. The maildir is the caller's to move. */
 int admin_user_rename(struct auth_policy *p, const char *name, const char *new_name,

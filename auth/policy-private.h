@@ -48,5 +48,10 @@ int policy_user_state(struct auth_policy *p, const char *name, time_t now,
                       struct policy_user_state *state_r, const char **error_r);
 /* Clears every failure counter of the user (its lockouts with them). */
 int policy_user_forget_failures(struct auth_policy *p, const char *name, const char **error_r);
+/* Forgets the failures counted against the source of ip (an IPv4 address, an IPv6 /64), which
+ * lifts its block for users it is unfamiliar to; *source_r (size >= 64) says which source.
+ * 0, -1 with *error_r (not an address, a store error). */
+int policy_source_forget(struct auth_policy *p, const char *ip, char *source_r, size_t size,
+                         const char **error_r);
 
 #endif

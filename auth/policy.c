@@ -1321,6 +1321,28 @@ int policy_user_state(struct auth_policy *p, const char *name, time_t now,
 	return 0;
 }
 
+int policy_source_forget(struct auth_policy *p, const char *ip, char *source_r, size_t size,
+                         const char **error_r)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) {
+		*error_r = "not an IPv4 or IPv6 address";
+		return -1;
+	}
+	/* the key a login from ip counts under (login_where) */
+	if (strchr(ip, ':') != NULL)
+		policy_ip_prefix(ip, AF_INET6, 64, source_r, size);
+	else
+		snprintf(source_r, size, "%s", ip);
+	for (size_t pc = 0; pc < PC_COUNT; pc++)
+		if (policy_counters[pc].key == KEY_SOURCE &&
+		    p->module->failure_reset(p->store, policy_counters[pc].kind, source_r, error_r) <
+		        0)
+			return -1;
+	return 0;
+}
+
 int policy_user_forget_failures(struct auth_policy *p, const char *name, const char **error_r)
 {
 	const struct auth_module *m = p->module;

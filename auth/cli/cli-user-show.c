@@ -133,6 +133,18 @@ static int cli_user_show(struct cli *cli, char **args, unsigned nargs, const cha
 	return CLI_EXIT_OK;
 }
 
+/* The block a source earns with failures against users it is unfamiliar to. */
+static int cli_unblock(struct cli *cli, char **args, unsigned nargs, const char **opts)
+{
+	char source[128];
+	const char *error;
+
+	if (admin_source_unblock(cli->policy, args[0], source, sizeof(source), &error) < 0)
+		return cli_error("%s", error);
+	printf("failures from %s forgotten\n", source);
+	return CLI_EXIT_OK;
+}
+
 const struct cli_command cli_user_show_commands[] = {
     {.group = "user",
      .name = "show",
@@ -142,5 +154,12 @@ const struct cli_command cli_user_show_commands[] = {
      .help = "One user: status, lockouts and alarms, TOTP and recovery codes, each app password, "
              "security key and YubiKey with its dates, the maildir and the last logins.",
      .run = cli_user_show},
+    {.group = "unblock",
+     .name = NULL,
+     .args_min = 1,
+     .args_max = 1,
+     .usage = "unblock IP",
+     .help = "Forgets the failures counted against the address (an IPv6 address: its /64), which lifts its block for the users it is unfamiliar to (log reason locked-source). A user's own lockouts: user unlock.",
+     .run = cli_unblock},
     {.group = NULL},
 };

@@ -759,3 +759,21 @@ def test_totp_qr_has_quiet_zone_and_dark_modules_on_white(tf):
         assert block[0] == [1] * 7 and block[6] == [1] * 7, block
         assert all(b[0] == 1 and b[6] == 1 for b in block), block
         assert block[1][1:6] == [0] * 5 and block[3][2:5] == [1, 1, 1], block
+
+
+def test_unblock_lifts_a_source_block(tf):
+    tf.set("auth", "max_failures", 3)
+    pw = tf.add_user("alice")
+    secret = tf.enroll("alice")
+    tf.add_user("bob")
+    for _ in range(3):  # a stranger to bob from that address
+        assert tf.login("bob", "Wrong-Password-9z", ip="192.0.2.50").startswith("FAIL")
+    assert tf.login("alice", pw + code(secret), ip="192.0.2.50").startswith("FAIL")
+    assert any("reason=locked-source" in ln for ln in tf.log("alice")), tf.log("alice")
+    r = tf.run("unblock", "192.0.2.50", check=True)
+    assert r.stdout == "failures from 192.0.2.50 forgotten\n"
+    assert tf.login("alice", pw + code(secret, time.time() + 30), ip="192.0.2.50") == "OK"
+    r = tf.run("unblock", "2001:db8::7", check=True)
+    assert r.stdout == "failures from 2001:db8::/64 forgotten\n"
+    r = tf.run("unblock", "not-an-ip")
+    assert r.returncode == 1 and "'not-an-ip' is not an IPv4 or IPv6 address" in r.stderr
