@@ -427,6 +427,10 @@ void worker_run(const struct worker_env *env)
 	prctl(PR_SET_NAME, "twofoldd-worker");
 	/* after the uid change, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (sandbox_seccomp_load(SANDBOX_WORKER, &error) < 0) {
+		log_error("%s", error);
+		_exit(2);
+	}
 	conn_set_interrupt(&session_shutdown);
 	epfd = worker_epfd = worker_epoll(env->listeners);
 	scoreboard_set_state(env->sb, env->slot, SLOT_IDLE);

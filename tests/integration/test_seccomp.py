@@ -1,0 +1,119 @@
+"""Seccomp allow-lists in the real daemon: every worker and auth process runs under its filter
+with no_new_privs, and a call off its list kills it and is named in the master's log.
+
+The forbidden calls are made for real: gdb makes a running process call socket() or execve()
+the way injected code would (the filter sees the call; gdb only sets it up). An allowed call
+made the same way leaves the process alive, so the kills are the filter's doing. That each
+list is enough is proven by the whole suite: the harness fails any test whose daemon log shows
+a child killed by its filter."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_imap import Raw, start
+from twofold_harness import running_as_root
+
+needs_root = pytest.mark.skipif(not running_as_root(), reason="gdb attaches to the daemon's "
+                                "processes as root")
+
+
+def proc_status(pid):
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def gdb_print(pid, expr):
+    """Makes process pid evaluate expr (a C call) under gdb; returns gdb's stdout+stderr."""
+    r = subprocess.run(["gdb", "-nx", "-batch", "-p", str(pid), "-ex", f"print {expr}"],
+                       capture_output=True, text=True, timeout=120)
+    return r.stdout + r.stderr
+
+
+def assert_killed_by_filter(server, what, pid, call):
+    """The master says that pid died of its filter; the call is named when the kernel log had
+    the audit record (it drops them beyond 10 in 5 s)."""
+    m = server.wait_log(rf"{what} {pid} killed by SIGSYS: forbidden system call( \S+ \(\d+\))?",
+                        timeout=30)
+    if m.group(1) is not None:
+        assert m.group(1).strip() == call, m.group(0)
+
+
+def test_every_process_runs_under_its_filter(server):
+    user = server.add_user("alice")
+    app = server.apppass(user.name)
+    start(server)
+    r = Raw(server)
+    r.login("alice", app)
+    r.ok("NOOP")
+    pids = server.wait_workers(2) + server.auth_pids()
+    assert server.auth_pids()
+    for pid in pids:
+        st = proc_status(pid)
+        assert st["NoNewPrivs"] == "1", (pid, st)
+        assert st["Seccomp"] == "2", (pid, st)  # SECCOMP_MODE_FILTER
+        assert int(st["Seccomp_filters"]) >= 1, (pid, st)
+    # the master has none: it forks, reloads and reaps, and never reads a client's byte
+    assert proc_status(server.pid)["Seccomp"] == "0"
+    r.ok("LOGOUT")
+
+
+@needs_root
+def test_allowed_call_in_a_worker_leaves_it_running(server):
+    server.add_user("alice")
+    start(server)
+    pid = server.wait_workers(1)[0]
+    out = gdb_print(pid, "(int)getppid()")
+    assert re.search(rf"^\$1 = {server.pid}$", out, re.M), out
+    assert pid in server.worker_pids()
+
+
+@needs_root
+def test_socket_af_inet_kills_a_worker(server):
+    user = server.add_user("alice")
+    app = server.apppass(user.name)
+    start(server)
+    pid = server.wait_workers(1)[0]
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, "(int)socket(2, 1, 0)")  # AF_INET, SOCK_STREAM
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "worker", pid, "socket (41)")
+    # the pool replaces it and serves on
+    r = Raw(server)
+    r.login("alice", app)
+    r.ok("LOGOUT")
+
+
+@needs_root
+def test_execve_kills_the_auth_process(server):
+    user = server.add_user("alice")
+    app = server.apppass(user.name)
+    start(server)
+    pid = server.auth_pids()[0]
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, '(int)execve("/bin/sh", 0, 0)')
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "auth process", pid, "execve (59)")
+    # the master starts another; logins go on
+    r = Raw(server, timeout=60)
+    r.login("alice", app)
+    r.ok("LOGOUT")
+
+
+@needs_root
+def test_forbidden_call_fails_a_test_unless_expected(server):
+    """The harness's own check: a kill in the log fails the test that did not ask for it."""
+    server.add_user("alice")
+    start(server)
+    pid = server.wait_workers(1)[0]
+    gdb_print(pid, "(int)ptrace(0, 0, 0, 0)")  # PTRACE_TRACEME
+    server.wait_log(rf"worker {pid} killed by SIGSYS", timeout=30)
+    with pytest.raises(AssertionError, match="seccomp allow-list"):
+        server.check_log()
+    server.forbidden_calls_expected = 1
+    server.check_log()
