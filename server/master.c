@@ -372,6 +372,8 @@ static void master_key_run(struct master *m, int report_fd)
 	/* no core dump, and the auth account's other processes may not read its memory */
 	prctl(PR_SET_DUMPABLE, 0);
 	master_child_named("twofoldd-key");
+	if (sandbox_seccomp_load(SANDBOX_KEY, &error) < 0)
+		master_report_failure(report_fd, "key process cannot start", error);
 	key_service_run(&env, key);
 	tls_key_free(&key);
 	/* nothing for atexit to do; and in the chroot LeakSanitizer (ASan builds) cannot read

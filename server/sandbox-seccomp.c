@@ -263,6 +263,11 @@ static const struct seccomp_kind seccomp_kinds[SANDBOX_KINDS] = {
                       {seccomp_base, seccomp_io, seccomp_epoll, seccomp_memory, seccomp_sockets,
                        seccomp_accept, seccomp_connect, seccomp_files},
                       {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_syslog}},
+    /* sign requests of workers over AF_UNIX with the key it holds; chrooted, no files */
+    [SANDBOX_KEY] = {"key",
+                     {seccomp_base, seccomp_io, seccomp_epoll, seccomp_memory, seccomp_sockets,
+                      seccomp_accept},
+                     {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_syslog_refused}},
 };
 
 static int seccomp_fail(const char *what, int rc, const char **error_r)

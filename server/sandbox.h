@@ -17,6 +17,7 @@ enum sandbox_kind {
 	SANDBOX_WORKER,         /* from its start: before login, and all a session needs */
 	SANDBOX_WORKER_SESSION, /* stacked on SANDBOX_WORKER at login: one user's session */
 	SANDBOX_AUTH,
+	SANDBOX_KEY,
 	SANDBOX_KINDS
 };
 

@@ -1,5 +1,5 @@
-"""Seccomp allow-lists in the real daemon: every worker and auth process runs under its filter
-with no_new_privs, and a call off its list kills it and is named in the master's log.
+"""Seccomp allow-lists in the real daemon: every worker, auth and key process runs under its
+filter with no_new_privs, and a call off its list kills it and is named in the master's log.
 
 The forbidden calls are made for real: gdb makes a running process call socket() or execve()
 the way injected code would (the filter sees the call; gdb only sets it up). An allowed call
@@ -51,8 +51,8 @@ def test_every_process_runs_under_its_filter(server):
     r = Raw(server)
     r.login("alice", app)
     r.ok("NOOP")
-    pids = server.wait_workers(2) + server.auth_pids()
-    assert server.auth_pids()
+    pids = server.wait_workers(2) + server.auth_pids() + server.key_pids()
+    assert server.auth_pids() and server.key_pids()
     for pid in pids:
         st = proc_status(pid)
         assert st["NoNewPrivs"] == "1", (pid, st)
@@ -117,3 +117,20 @@ def test_forbidden_call_fails_a_test_unless_expected(server):
         server.check_log()
     server.forbidden_calls_expected = 1
     server.check_log()
+
+
+@needs_root
+def test_opening_a_file_kills_the_key_process(server):
+    """The key process holds the TLS key and opens nothing once it has read it."""
+    user = server.add_user("alice")
+    app = server.apppass(user.name)
+    start(server)
+    pid = server.key_pids()[0]
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, '(int)openat(-100, "/", 0)')  # AT_FDCWD
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "key process", pid, "openat (257)")
+    # the master starts another; handshakes are signed again
+    r = Raw(server, timeout=60)
+    r.login("alice", app)
+    r.ok("LOGOUT")

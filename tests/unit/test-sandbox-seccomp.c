@@ -51,10 +51,11 @@
 #endif
 
 /* What a child is: a kind, or a worker after login (both filters, as the daemon stacks them). */
-enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KINDS };
+enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_KINDS };
 #define T_ALL ((1u << T_KINDS) - 1)
 
-static const char *const test_kind_names[T_KINDS] = {"worker", "worker after login", "auth"};
+static const char *const test_kind_names[T_KINDS] = {"worker", "worker after login", "auth",
+                                                      "key"};
 
 /* Made before the filter is loaded, as the daemon's processes have theirs. */
 struct fixture {
@@ -144,6 +145,8 @@ static void load_test_kind(enum test_kind k)
 {
 	if (k == T_AUTH) {
 		load(SANDBOX_AUTH);
+	} else if (k == T_KEY) {
+		load(SANDBOX_KEY);
 	} else {
 		load(SANDBOX_WORKER);
 		if (k == T_SESSION)
@@ -355,6 +358,17 @@ static void do_auth(struct fixture *f)
 	exit(0);
 }
 
+/* Sign requests: the event loop, peers' credentials, random bytes (ECDSA); it leaves with
+ * _exit() as the key process does. */
+static void do_key(struct fixture *f)
+{
+	do_common(f);
+	do_ipc(f);
+	do_serve(f);
+	/* glibc's syslog() reconnecting: refused, not fatal */
+	CHECK(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0 && errno == EACCES);
+}
+
 static void test_worker_allowed(void **state)
 {
 	skip_under_valgrind();
@@ -371,6 +385,12 @@ static void test_auth_allowed(void **state)
 {
 	skip_under_valgrind();
 	expect_allowed(*state, T_AUTH, do_auth);
+}
+
+static void test_key_allowed(void **state)
+{
+	skip_under_valgrind();
+	expect_allowed(*state, T_KEY, do_key);
 }
 
 /* ---- what kills ---- */
@@ -587,6 +607,16 @@ static void no_landlock(struct fixture *f)
 	syscall(444 /* landlock_create_ruleset */, NULL, 0, 1);
 }
 
+static void no_openat(struct fixture *f)
+{
+	syscall(SYS_openat, f->dirfd, ".", O_RDONLY | O_DIRECTORY);
+}
+
+static void no_inotify(struct fixture *f)
+{
+	syscall(SYS_inotify_init1, 0);
+}
+
 static void no_open_by_handle(struct fixture *f)
 {
 	syscall(SYS_open_by_handle_at, f->dirfd, NULL, 0);
@@ -600,7 +630,7 @@ struct forbidden {
 };
 
 #define K(k)       (1u << (k))
-#define K_SERVICES (K(T_SESSION) | K(T_AUTH))
+#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY))
 
 static const struct forbidden forbidden[] = {
     {"execve", T_ALL, no_exec, false},
@@ -611,7 +641,7 @@ static const struct forbidden forbidden[] = {
     {"socket(AF_UNIX, SOCK_STREAM)", T_ALL, no_unix_stream, false},
     {"socket(AF_UNIX, SOCK_SEQPACKET)", K_SERVICES, no_unix_seqpacket, false},
     {"socketpair", T_ALL, no_socketpair, false},
-    {"connect", K(T_SESSION), no_connect, false},
+    {"connect", K(T_SESSION) | K(T_KEY), no_connect, false},
     {"accept4", K(T_SESSION), no_accept, false},
     {"bind", T_ALL, no_bind, false},
     {"listen", T_ALL, no_listen, false},
@@ -621,7 +651,9 @@ static const struct forbidden forbidden[] = {
     {"clone (a process)", T_ALL, no_fork, false},
     {"clone(CLONE_NEWUSER)", T_ALL, no_clone_newuser, false},
     {"unshare", T_ALL, no_unshare, false},
-    {"pthread_create", K(T_AUTH), no_thread, false},
+    {"pthread_create", K(T_AUTH) | K(T_KEY), no_thread, false},
+    {"openat", K(T_KEY), no_openat, false},
+    {"inotify_init1", K(T_AUTH) | K(T_KEY), no_inotify, false},
     {"mmap(PROT_EXEC)", T_ALL, no_mmap_exec, false},
     {"mprotect(PROT_EXEC)", T_ALL, no_mprotect_exec, false},
     {"pkey_mprotect", T_ALL, no_pkey_mprotect, false},
@@ -880,6 +912,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_worker_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_key_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forbidden_calls_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_architecture_kills, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sanitizer_report_not_hidden, setup, teardown),
