@@ -1093,9 +1093,9 @@ static int master_setup(struct master *m, char **error_r)
 	if (privdrop_prepare(m->cfg, &m->priv, error_r) < 0 ||
 	    listen_open(m->cfg, &m->listeners, error_r) < 0)
 		return -1;
-	/* workers forked from here are chrooted: they inherit the charset modules loaded now */
-	if (m->priv.root)
-		mime_charsets_preload();
+	/* workers forked from here inherit the charset modules loaded now: chrooted, they could not
+	 * load them, and their seccomp filter maps no code after start, chrooted or not */
+	mime_charsets_preload();
 	if (master_socket(&m->auth, "auth") < 0 || master_key_socket(m, m->cfg) < 0 ||
 	    master_socket(&m->notice, "notice") < 0) {
 		*error_r = xasprintf("service socket: %s", strerror(errno));

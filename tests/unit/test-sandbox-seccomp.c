@@ -11,9 +11,11 @@
 #include "tests/unit/test-tmpdir.h"
 
 #include "server/sandbox.h"
+#include "storage/mime.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -391,6 +393,26 @@ static void test_key_allowed(void **state)
 {
 	skip_under_valgrind();
 	expect_allowed(*state, T_KEY, do_key);
+}
+
+/* A charset conversion after login: iconv's module was loaded before the fork (as the master
+ * does for its workers), since mapping it then would need PROT_EXEC. */
+static void do_iconv(struct fixture *f)
+{
+	char in[] = "\xe8", out[8], *ip = in, *op = out;
+	size_t ilen = 1, olen = sizeof(out);
+	iconv_t cd = iconv_open("UTF-8", "ISO-8859-2");
+
+	CHECK(cd != (iconv_t)-1);
+	CHECK(iconv(cd, &ip, &ilen, &op, &olen) == 0 && memcmp(out, "\xc4\x8d", 2) == 0);
+	iconv_close(cd);
+}
+
+static void test_preloaded_charsets_after_login(void **state)
+{
+	skip_under_valgrind();
+	mime_charsets_preload();
+	expect_allowed(*state, T_SESSION, do_iconv);
 }
 
 /* ---- what kills ---- */
@@ -913,6 +935,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_session_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_preloaded_charsets_after_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forbidden_calls_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_architecture_kills, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sanitizer_report_not_hidden, setup, teardown),
