@@ -49,7 +49,8 @@
 /* What any process of ours does: end, return from a signal handler, restart a call a signal
  * interrupted, read the clock (the vDSO falls back to the system call on some clock sources),
  * sleep (failure delays), random bytes (TLS, libsodium), locks (glibc, SQLite), its ids and the
- * host name (SQLite, maildir file names), what abort() does besides signalling itself. */
+ * host name (SQLite, maildir file names), the machine's memory (glibc's qsort sizes its buffer
+ * by it: sysinfo), what abort() does besides signalling itself. */
 static const int seccomp_base[] = {
     SCMP_SYS(exit),          SCMP_SYS(exit_group),        SCMP_SYS(rt_sigreturn),
     SCMP_SYS(restart_syscall), SCMP_SYS(rt_sigprocmask),  SCMP_SYS(rt_sigaction),
@@ -59,7 +60,7 @@ static const int seccomp_base[] = {
     SCMP_SYS(sched_getaffinity), SCMP_SYS(getpid),        SCMP_SYS(gettid),
     SCMP_SYS(getppid),       SCMP_SYS(getuid),            SCMP_SYS(geteuid),
     SCMP_SYS(getgid),        SCMP_SYS(getegid),           SCMP_SYS(uname),
-    SECCOMP_END};
+    SCMP_SYS(sysinfo),       SECCOMP_END};
 
 /* Descriptors already open: reading and writing them (the log on stderr, TLS records, IPC,
  * files), waiting on them, closing them. fcntl only with the commands in seccomp_rules_fcntl. */
@@ -95,8 +96,8 @@ static const int seccomp_connect[] = {SCMP_SYS(connect), SECCOMP_END};
 /* Files beneath a directory: the maildir and its SQLite index (a worker after login), the auth
  * store, its journals and the paths of maildirs (auth). SQLite also looks for a hot journal
  * (access), links and unlinks by path, resolves symlinks in the store's path (readlink) and a
- * relative one against the working directory; IDLE's inotify watch is added from the
- * directory (fchdir). */
+ * relative one against the working directory, gives a new journal the database's mode
+ * (fchmod); IDLE's inotify watch is added from the directory (fchdir). */
 static const int seccomp_files[] = {
     SCMP_SYS(openat),    SCMP_SYS(openat2),    SCMP_SYS(getdents64), SCMP_SYS(pread64),
     SCMP_SYS(pwrite64),  SCMP_SYS(fsync),      SCMP_SYS(fdatasync),  SCMP_SYS(ftruncate),
@@ -105,7 +106,7 @@ static const int seccomp_files[] = {
     SCMP_SYS(renameat),  SCMP_SYS(renameat2),  SCMP_SYS(rename),     SCMP_SYS(linkat),
     SCMP_SYS(link),      SCMP_SYS(flock),      SCMP_SYS(fchdir),     SCMP_SYS(utimensat),
     SCMP_SYS(statx),     SCMP_SYS(readlink),   SCMP_SYS(readlinkat), SCMP_SYS(getcwd),
-    SECCOMP_END};
+    SCMP_SYS(fchmod),    SECCOMP_END};
 
 /* IDLE: the mailbox's new/ and cur/ watched with inotify. */
 static const int seccomp_inotify[] = {SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch),
