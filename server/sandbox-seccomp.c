@@ -117,6 +117,12 @@ static const int seccomp_inotify[] = {SCMP_SYS(inotify_init1), SCMP_SYS(inotify_
 static const int seccomp_threads[] = {SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
                                       SECCOMP_END};
 
+/* The portal: libmicrohttpd's listening thread wakes its connection threads with an eventfd,
+ * names each thread it starts (prctl PR_SET_NAME: seccomp_rules_portal), and the main thread
+ * waits for SIGTERM with sigwait. */
+static const int seccomp_portal[] = {SCMP_SYS(eventfd2), SCMP_SYS(rt_sigtimedwait),
+                                     SECCOMP_END};
+
 /* A worker confines itself further after login: Landlock, and the logged-in filter on top
  * (the seccomp() and prctl() calls that takes are in seccomp_rules_stack). Both only narrow. */
 static const int seccomp_confine[] = {SCMP_SYS(landlock_create_ruleset),
@@ -215,6 +221,13 @@ static const struct seccomp_arg_rule seccomp_rules_stack[] = {
      {SECCOMP_ARG(0, SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER)}},
     SECCOMP_RULES_END};
 
+/* The portal's threads name themselves; its pages need no file: the one glibc opens (the
+ * zone file, for the log's and pages' times) is refused and glibc uses UTC, as in the chroot. */
+static const struct seccomp_arg_rule seccomp_rules_portal[] = {
+    {SCMP_SYS(prctl), SCMP_ACT_ALLOW, 1, {SECCOMP_ARG(0, SCMP_CMP_EQ, PR_SET_NAME)}},
+    {SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 0, {}},
+    SECCOMP_RULES_END};
+
 #ifdef SECCOMP_SANITIZER
 /* LeakSanitizer's tracer: a process sharing the memory, untraced; the process lets it ptrace
  * it (dumpable for the while, PR_SET_PTRACER) and the tracer dies with it. */
@@ -269,6 +282,13 @@ static const struct seccomp_kind seccomp_kinds[SANDBOX_KINDS] = {
                      {seccomp_base, seccomp_io, seccomp_epoll, seccomp_memory, seccomp_sockets,
                       seccomp_accept},
                      {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_syslog_refused}},
+    /* HTTPS in a thread per connection (signed by the key process), the auth service asked
+     * over AF_UNIX; chrooted, no files, no listener of its own, no process */
+    [SANDBOX_PORTAL] = {"portal",
+                        {seccomp_base, seccomp_io, seccomp_memory, seccomp_sockets,
+                         seccomp_accept, seccomp_connect, seccomp_threads, seccomp_portal},
+                        {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_ipc_client,
+                         seccomp_rules_threads, seccomp_rules_portal}},
 };
 
 static int seccomp_fail(const char *what, int rc, const char **error_r)

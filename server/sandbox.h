@@ -18,6 +18,7 @@ enum sandbox_kind {
 	SANDBOX_WORKER_SESSION, /* stacked on SANDBOX_WORKER at login: one user's session */
 	SANDBOX_AUTH,
 	SANDBOX_KEY,
+	SANDBOX_PORTAL, /* libmicrohttpd's threads: HTTPS, pages, requests to auth */
 	SANDBOX_KINDS
 };
 

@@ -9,6 +9,7 @@
 #include "common/xalloc.h"
 #include "server/portal/portal-http.h"
 #include "server/privdrop.h"
+#include "server/sandbox.h"
 #include "server/tls.h"
 
 #include <errno.h>
@@ -130,6 +131,9 @@ int portal_run(const struct portal_env *env, const char **error_r)
 		return -1;
 	prctl(PR_SET_NAME, "twofoldd-portal"); /* named only once confined */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* before libmicrohttpd starts a thread (they inherit it) or reads a byte of a request */
+	if (sandbox_seccomp_load(SANDBOX_PORTAL, error_r) < 0)
+		return -1;
 	d = portal_start(env, &site, &tp);
 	if (d == NULL) {
 		*error_r = "libmicrohttpd refused to start the daemon";

@@ -1,5 +1,5 @@
-"""Seccomp allow-lists in the real daemon: every worker, auth and key process runs under its
-filter with no_new_privs, and a call off its list kills it and is named in the master's log.
+"""Seccomp allow-lists in the real daemon: every worker, auth, key and portal process (each of
+the portal's threads too) runs under its filter with no_new_privs, and a call off its list kills it and is named in the master's log.
 
 The forbidden calls are made for real: gdb makes a running process call socket() or execve()
 the way injected code would (the filter sees the call; gdb only sets it up). An allowed call
@@ -7,6 +7,7 @@ made the same way leaves the process alive, so the kills are the filter's doing.
 list is enough is proven by the whole suite: the harness fails any test whose daemon log shows
 a child killed by its filter."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from test_imap import Raw, start
+from test_portal import Portal, wait_for
 from twofold_harness import running_as_root
 
 needs_root = pytest.mark.skipif(not running_as_root(), reason="gdb attaches to the daemon's "
@@ -44,20 +46,33 @@ def assert_killed_by_filter(server, what, pid, call):
         assert m.group(1).strip() == call, m.group(0)
 
 
+def threads(pid):
+    return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+
+
 def test_every_process_runs_under_its_filter(server):
     user = server.add_user("alice")
     app = server.apppass(user.name)
+    server.enable_portal()
     start(server)
     r = Raw(server)
     r.login("alice", app)
     r.ok("NOOP")
+    assert Portal(server).get("/signin")[0].status == 200
     pids = server.wait_workers(2) + server.auth_pids() + server.key_pids()
+    pids += wait_for(server.portal_pids, "a portal process")
     assert server.auth_pids() and server.key_pids()
+    # libmicrohttpd's listening thread at least, started after the filter was loaded
+    assert len(threads(server.portal_pids()[0])) >= 2
     for pid in pids:
-        st = proc_status(pid)
-        assert st["NoNewPrivs"] == "1", (pid, st)
-        assert st["Seccomp"] == "2", (pid, st)  # SECCOMP_MODE_FILTER
-        assert int(st["Seccomp_filters"]) >= 1, (pid, st)
+        for tid in threads(pid):
+            try:
+                st = proc_status(f"{pid}/task/{tid}")
+            except FileNotFoundError:
+                continue  # a connection thread that ended meanwhile
+            assert st["NoNewPrivs"] == "1", (pid, tid, st)
+            assert st["Seccomp"] == "2", (pid, tid, st)  # SECCOMP_MODE_FILTER
+            assert int(st["Seccomp_filters"]) >= 1, (pid, tid, st)
     # the master has none: it forks, reloads and reaps, and never reads a client's byte
     assert proc_status(server.pid)["Seccomp"] == "0"
     r.ok("LOGOUT")
@@ -111,7 +126,7 @@ def test_forbidden_call_fails_a_test_unless_expected(server):
     server.add_user("alice")
     start(server)
     pid = server.wait_workers(1)[0]
-    gdb_print(pid, "(int)ptrace(0, 0, 0, 0)")  # PTRACE_TRACEME
+    gdb_print(pid, "(int)socket(16, 3, 0)")  # AF_NETLINK, SOCK_RAW (ptrace: ASan needs it)
     server.wait_log(rf"worker {pid} killed by SIGSYS", timeout=30)
     with pytest.raises(AssertionError, match="seccomp allow-list"):
         server.check_log()
@@ -134,3 +149,22 @@ def test_opening_a_file_kills_the_key_process(server):
     r = Raw(server, timeout=60)
     r.login("alice", app)
     r.ok("LOGOUT")
+
+
+@needs_root
+def test_socket_af_inet_kills_the_portal(server):
+    """The portal talks HTTPS on the socket it was given and AF_UNIX to the auth and key
+    processes; a connection of its own elsewhere is not on its list."""
+    server.add_user("alice")
+    server.enable_portal()
+    start(server)
+    portal = Portal(server)
+    assert portal.get("/signin")[0].status == 200
+    pid = wait_for(server.portal_pids, "a portal process")[0]
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, "(int)socket(2, 1, 0)")  # AF_INET, SOCK_STREAM
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "portal", pid, "socket (41)")
+    # the master starts another, which serves the pages again
+    wait_for(lambda: [p for p in server.portal_pids() if p != pid], "a new portal", timeout=60)
+    assert portal.get("/signin")[0].status == 200

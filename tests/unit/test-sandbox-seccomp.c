@@ -22,7 +22,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
@@ -54,11 +56,11 @@
 #endif
 
 /* What a child is: a kind, or a worker after login (both filters, as the daemon stacks them). */
-enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_KINDS };
+enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_PORTAL, T_KINDS };
 #define T_ALL ((1u << T_KINDS) - 1)
 
 static const char *const test_kind_names[T_KINDS] = {"worker", "worker after login", "auth",
-                                                      "key"};
+                                                      "key", "portal"};
 
 /* Made before the filter is loaded, as the daemon's processes have theirs. */
 struct fixture {
@@ -150,6 +152,8 @@ static void load_test_kind(enum test_kind k)
 		load(SANDBOX_AUTH);
 	} else if (k == T_KEY) {
 		load(SANDBOX_KEY);
+	} else if (k == T_PORTAL) {
+		load(SANDBOX_PORTAL);
 	} else {
 		load(SANDBOX_WORKER);
 		if (k == T_SESSION)
@@ -374,6 +378,47 @@ static void do_key(struct fixture *f)
 	CHECK(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0 && errno == EACCES);
 }
 
+static void *portal_thread_main(void *arg)
+{
+	struct fixture *f = arg;
+	struct pollfd p = {.fd = f->pipe[0], .events = POLLIN};
+
+	/* libmicrohttpd names its threads; a connection thread waits in poll */
+	if (pthread_setname_np(pthread_self(), "MHD-connection") != 0 || poll(&p, 1, 0) != 0)
+		return NULL;
+	return arg;
+}
+
+/* libmicrohttpd's threads, woken by an eventfd; connections taken from the listener; requests
+ * to the auth service and sign requests to the key process over AF_UNIX; SIGTERM taken by
+ * sigwait. The zone file glibc looks for is refused, not fatal. */
+static void do_portal(struct fixture *f)
+{
+	struct timespec zero = {0};
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	sigset_t set;
+	pthread_t t;
+	void *ret = NULL;
+	int efd;
+
+	do_common(f);
+	do_ipc(f);
+	do_connect(f);
+	CHECK(accept4(f->listener, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EAGAIN);
+	CHECK(getsockname(f->listener, (struct sockaddr *)&ss, &len) == 0);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(efd >= 0 && eventfd_write(efd, 1) == 0);
+	close(efd);
+	CHECK(pthread_create(&t, NULL, portal_thread_main, f) == 0);
+	CHECK(pthread_join(t, &ret) == 0 && ret == f);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	CHECK(sigtimedwait(&set, NULL, &zero) < 0 && errno == EAGAIN);
+	CHECK(openat(AT_FDCWD, "/etc/localtime", O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
+}
+
 static void test_worker_allowed(void **state)
 {
 	skip_under_valgrind();
@@ -396,6 +441,12 @@ static void test_key_allowed(void **state)
 {
 	skip_under_valgrind();
 	expect_allowed(*state, T_KEY, do_key);
+}
+
+static void test_portal_allowed(void **state)
+{
+	skip_under_valgrind();
+	expect_allowed(*state, T_PORTAL, do_portal);
 }
 
 /* A charset conversion after login: iconv's module was loaded before the fork (as the master
@@ -642,6 +693,16 @@ static void no_inotify(struct fixture *f)
 	syscall(SYS_inotify_init1, 0);
 }
 
+static void no_unlinkat(struct fixture *f)
+{
+	syscall(SYS_unlinkat, f->dirfd, "nothing", 0);
+}
+
+static void no_mkdirat(struct fixture *f)
+{
+	syscall(SYS_mkdirat, f->dirfd, "nothing", 0700);
+}
+
 static void no_open_by_handle(struct fixture *f)
 {
 	syscall(SYS_open_by_handle_at, f->dirfd, NULL, 0);
@@ -655,7 +716,8 @@ struct forbidden {
 };
 
 #define K(k)       (1u << (k))
-#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY))
+#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY) | K(T_PORTAL))
+#define K_NO_FILES (K(T_KEY) | K(T_PORTAL))
 
 static const struct forbidden forbidden[] = {
     {"execve", T_ALL, no_exec, false},
@@ -664,13 +726,14 @@ static const struct forbidden forbidden[] = {
     {"socket(AF_INET6)", T_ALL, no_inet6, false},
     {"socket(AF_NETLINK)", T_ALL, no_netlink, false},
     {"socket(AF_UNIX, SOCK_STREAM)", T_ALL, no_unix_stream, false},
-    {"socket(AF_UNIX, SOCK_SEQPACKET)", K_SERVICES, no_unix_seqpacket, false},
+    {"socket(AF_UNIX, SOCK_SEQPACKET)", K(T_SESSION) | K(T_AUTH) | K(T_KEY), no_unix_seqpacket,
+     false},
     {"socketpair", T_ALL, no_socketpair, false},
     {"connect", K(T_SESSION) | K(T_KEY), no_connect, false},
     {"accept4", K(T_SESSION), no_accept, false},
     {"bind", T_ALL, no_bind, false},
     {"listen", T_ALL, no_listen, false},
-    {"epoll_create1", K(T_SESSION), no_epoll, false},
+    {"epoll_create1", K(T_SESSION) | K(T_PORTAL), no_epoll, false},
     {"ptrace", T_ALL, no_ptrace, true},
     {"process_vm_readv", T_ALL, no_process_vm_readv, false},
     {"clone (a process)", T_ALL, no_fork, false},
@@ -678,7 +741,9 @@ static const struct forbidden forbidden[] = {
     {"unshare", T_ALL, no_unshare, false},
     {"pthread_create", K(T_AUTH) | K(T_KEY), no_thread, false},
     {"openat", K(T_KEY), no_openat, false},
-    {"inotify_init1", K(T_AUTH) | K(T_KEY), no_inotify, false},
+    {"inotify_init1", K(T_AUTH) | K_NO_FILES, no_inotify, false},
+    {"unlinkat", K_NO_FILES, no_unlinkat, false},
+    {"mkdirat", K_NO_FILES, no_mkdirat, false},
     {"mmap(PROT_EXEC)", T_ALL, no_mmap_exec, false},
     {"mprotect(PROT_EXEC)", T_ALL, no_mprotect_exec, false},
     {"pkey_mprotect", T_ALL, no_pkey_mprotect, false},
@@ -938,6 +1003,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_session_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auth_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_portal_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preloaded_charsets_after_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forbidden_calls_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_architecture_kills, setup, teardown),
