@@ -441,6 +441,8 @@ static void master_notice_run(struct master *m, int report_fd)
 	if (privdrop_apply(&m->priv, PRIVDROP_WORKER, &error) < 0)
 		master_report_failure(report_fd, "notice process cannot start", error);
 	master_child_named("twofoldd-notice");
+	if (sandbox_seccomp_load(SANDBOX_NOTICE, &error) < 0)
+		master_report_failure(report_fd, "notice process cannot start", error);
 	if (notice_run(&env, &error) < 0)
 		master_report_failure(report_fd, "notice process cannot start", error);
 	/* as the key process: LeakSanitizer cannot read /proc in the chroot */

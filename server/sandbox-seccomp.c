@@ -173,18 +173,13 @@ static const struct seccomp_arg_rule seccomp_rules_fcntl[] = {
     {SCMP_SYS(fcntl), SCMP_ACT_ALLOW, 1, {SECCOMP_ARG(1, SCMP_CMP_EQ, F_SETLKW)}},
     SECCOMP_RULES_END};
 
-/* A worker asks the auth and key services over AF_UNIX SOCK_SEQPACKET; glibc's syslog()
+/* A worker asks the auth and key services over AF_UNIX SOCK_SEQPACKET (an auth process the
+ * notice process, the portal both auth and key); glibc's syslog()
  * reconnects its AF_UNIX SOCK_DGRAM socket when the log daemon went away. Nothing else: no
  * TCP, no UDP, no netlink. */
 static const struct seccomp_arg_rule seccomp_rules_ipc_client[] = {
     {SCMP_SYS(socket), SCMP_ACT_ALLOW, 2, {SECCOMP_ARG(0, SCMP_CMP_EQ, AF_UNIX),
                                            SECCOMP_ARG_MASK(1, SOCK_TYPE_MASK, SOCK_SEQPACKET)}},
-    {SCMP_SYS(socket), SCMP_ACT_ALLOW, 2, {SECCOMP_ARG(0, SCMP_CMP_EQ, AF_UNIX),
-                                           SECCOMP_ARG_MASK(1, SOCK_TYPE_MASK, SOCK_DGRAM)}},
-    SECCOMP_RULES_END};
-
-/* The auth service reaches nothing but the log daemon. */
-static const struct seccomp_arg_rule seccomp_rules_syslog[] = {
     {SCMP_SYS(socket), SCMP_ACT_ALLOW, 2, {SECCOMP_ARG(0, SCMP_CMP_EQ, AF_UNIX),
                                            SECCOMP_ARG_MASK(1, SOCK_TYPE_MASK, SOCK_DGRAM)}},
     SECCOMP_RULES_END};
@@ -272,11 +267,12 @@ static const struct seccomp_kind seccomp_kinds[SANDBOX_KINDS] = {
                                  seccomp_files, seccomp_inotify, seccomp_threads},
                                 {seccomp_rules_memory, seccomp_rules_fcntl,
                                  seccomp_rules_syslog_refused, seccomp_rules_threads}},
-    /* workers' requests over AF_UNIX, the store (SQLite), Argon2id (one thread), maildir paths */
+    /* workers' requests over AF_UNIX, the store (SQLite), Argon2id (one thread), maildir paths,
+     * a held login's notice handed to the notice process */
     [SANDBOX_AUTH] = {"auth",
                       {seccomp_base, seccomp_io, seccomp_epoll, seccomp_memory, seccomp_sockets,
                        seccomp_accept, seccomp_connect, seccomp_files},
-                      {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_syslog}},
+                      {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_ipc_client}},
     /* sign requests of workers over AF_UNIX with the key it holds; chrooted, no files */
     [SANDBOX_KEY] = {"key",
                      {seccomp_base, seccomp_io, seccomp_epoll, seccomp_memory, seccomp_sockets,
@@ -289,6 +285,14 @@ static const struct seccomp_kind seccomp_kinds[SANDBOX_KINDS] = {
                          seccomp_accept, seccomp_connect, seccomp_threads, seccomp_portal},
                         {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_ipc_client,
                          seccomp_rules_threads, seccomp_rules_portal}},
+    /* requests of the auth processes on its AF_UNIX socket, each with a maildir's fd: a notice
+     * saved into that INBOX or taken out (the storage, SQLite index, its threads); chrooted,
+     * reaching nothing */
+    [SANDBOX_NOTICE] = {"notice",
+                        {seccomp_base, seccomp_io, seccomp_memory, seccomp_sockets,
+                         seccomp_accept, seccomp_files, seccomp_threads},
+                        {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_syslog_refused,
+                         seccomp_rules_threads}},
 };
 
 static int seccomp_fail(const char *what, int rc, const char **error_r)

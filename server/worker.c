@@ -171,7 +171,10 @@ static int worker_confine(int maildir_fd)
 	worker_confined = true;
 	worker_stop_listening();
 	tzset(); /* the zone file cannot be read once confined */
-	if (sandbox_landlock_confine(maildir_fd, &error) < 0) {
+	/* then the session's seccomp list on top of the worker's: no new socket, connection or
+	 * listener for code that runs in this user's session */
+	if (sandbox_landlock_confine(maildir_fd, &error) < 0 ||
+	    sandbox_seccomp_load(SANDBOX_WORKER_SESSION, &error) < 0) {
 		log_error("%s", error);
 		return -1;
 	}

@@ -50,6 +50,27 @@ def threads(pid):
     return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
 
 
+def _alive(fn, pids):
+    out = []
+    for p in pids:
+        try:
+            if fn(p):
+                out.append(p)
+        except FileNotFoundError:
+            pass  # ended meanwhile
+    return out
+
+
+def notice_pids(server):
+    return _alive(lambda p: Path(f"/proc/{p}/comm").read_text().strip() == "twofoldd-notice",
+                  server.children())
+
+
+def logged_in_workers(server):
+    """Workers serving a login: the session's filter stacked on the worker's."""
+    return _alive(lambda p: int(proc_status(p)["Seccomp_filters"]) >= 2, server.worker_pids())
+
+
 def test_every_process_runs_under_its_filter(server):
     user = server.add_user("alice")
     app = server.apppass(user.name)
@@ -61,7 +82,9 @@ def test_every_process_runs_under_its_filter(server):
     assert Portal(server).get("/signin")[0].status == 200
     pids = server.wait_workers(2) + server.auth_pids() + server.key_pids()
     pids += wait_for(server.portal_pids, "a portal process")
+    pids += wait_for(lambda: notice_pids(server), "the notice process")
     assert server.auth_pids() and server.key_pids()
+    assert len(wait_for(lambda: logged_in_workers(server), "a logged-in worker")) == 1
     # libmicrohttpd's listening thread at least, started after the filter was loaded
     assert len(threads(server.portal_pids()[0])) >= 2
     for pid in pids:
@@ -168,3 +191,36 @@ def test_socket_af_inet_kills_the_portal(server):
     # the master starts another, which serves the pages again
     wait_for(lambda: [p for p in server.portal_pids() if p != pid], "a new portal", timeout=60)
     assert portal.get("/signin")[0].status == 200
+
+
+@needs_root
+def test_new_socket_kills_a_logged_in_worker(server):
+    """Before login a worker opens AF_UNIX sockets to reach the auth and key processes; the
+    session's filter, stacked at login, takes that away."""
+    user = server.add_user("alice")
+    app = server.apppass(user.name)
+    start(server)
+    r = Raw(server)
+    r.login("alice", app)
+    r.ok("NOOP")
+    pid = wait_for(lambda: logged_in_workers(server), "a logged-in worker")[0]
+    idle = [p for p in server.worker_pids() if p != pid]
+    assert idle and "$1 = " in gdb_print(idle[0], "(int)socket(1, 5, 0)")  # still alive
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, "(int)socket(1, 5, 0)")  # AF_UNIX, SOCK_SEQPACKET
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "worker", pid, "socket (41)")
+
+
+@needs_root
+def test_execve_kills_the_notice_process(server):
+    """It writes notices into the maildirs it is handed and starts nothing."""
+    server.add_user("alice")
+    start(server)
+    pid = wait_for(lambda: notice_pids(server), "the notice process")[0]
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, '(int)execve("/bin/sh", 0, 0)')
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "notice process", pid, "execve (59)")
+    wait_for(lambda: [p for p in notice_pids(server) if p != pid], "a new notice process",
+             timeout=60)

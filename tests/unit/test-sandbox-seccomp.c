@@ -56,11 +56,11 @@
 #endif
 
 /* What a child is: a kind, or a worker after login (both filters, as the daemon stacks them). */
-enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_PORTAL, T_KINDS };
+enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_PORTAL, T_NOTICE, T_KINDS };
 #define T_ALL ((1u << T_KINDS) - 1)
 
 static const char *const test_kind_names[T_KINDS] = {"worker", "worker after login", "auth",
-                                                      "key", "portal"};
+                                                      "key", "portal", "notice"};
 
 /* Made before the filter is loaded, as the daemon's processes have theirs. */
 struct fixture {
@@ -154,6 +154,8 @@ static void load_test_kind(enum test_kind k)
 		load(SANDBOX_KEY);
 	} else if (k == T_PORTAL) {
 		load(SANDBOX_PORTAL);
+	} else if (k == T_NOTICE) {
+		load(SANDBOX_NOTICE);
 	} else {
 		load(SANDBOX_WORKER);
 		if (k == T_SESSION)
@@ -359,6 +361,7 @@ static void do_auth(struct fixture *f)
 	do_ipc(f);
 	do_serve(f);
 	do_files(f);
+	do_connect(f); /* a held login's notice to the notice process */
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0); /* syslog() reconnecting */
 	CHECK(fd >= 0);
 	close(fd);
@@ -419,6 +422,24 @@ static void do_portal(struct fixture *f)
 	CHECK(openat(AT_FDCWD, "/etc/localtime", O_RDONLY | O_CLOEXEC) < 0 && errno == EACCES);
 }
 
+/* An auth process's request on its socket with a maildir's fd: the INBOX's files and index,
+ * the storage's threads; syslog() reconnecting is refused, not fatal. */
+static void do_notice(struct fixture *f)
+{
+	struct pollfd p = {.fd = f->listener, .events = POLLIN};
+	pthread_t t;
+	void *ret = NULL;
+
+	do_common(f);
+	do_ipc(f);
+	CHECK(poll(&p, 1, 0) == 0);
+	CHECK(accept4(f->listener, NULL, NULL, SOCK_CLOEXEC) < 0 && errno == EAGAIN);
+	do_files(f);
+	CHECK(pthread_create(&t, NULL, thread_main, f) == 0);
+	CHECK(pthread_join(t, &ret) == 0 && ret == f);
+	CHECK(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0 && errno == EACCES);
+}
+
 static void test_worker_allowed(void **state)
 {
 	skip_under_valgrind();
@@ -447,6 +468,12 @@ static void test_portal_allowed(void **state)
 {
 	skip_under_valgrind();
 	expect_allowed(*state, T_PORTAL, do_portal);
+}
+
+static void test_notice_allowed(void **state)
+{
+	skip_under_valgrind();
+	expect_allowed(*state, T_NOTICE, do_notice);
 }
 
 /* A charset conversion after login: iconv's module was loaded before the fork (as the master
@@ -716,7 +743,7 @@ struct forbidden {
 };
 
 #define K(k)       (1u << (k))
-#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY) | K(T_PORTAL))
+#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY) | K(T_PORTAL) | K(T_NOTICE))
 #define K_NO_FILES (K(T_KEY) | K(T_PORTAL))
 
 static const struct forbidden forbidden[] = {
@@ -726,14 +753,14 @@ static const struct forbidden forbidden[] = {
     {"socket(AF_INET6)", T_ALL, no_inet6, false},
     {"socket(AF_NETLINK)", T_ALL, no_netlink, false},
     {"socket(AF_UNIX, SOCK_STREAM)", T_ALL, no_unix_stream, false},
-    {"socket(AF_UNIX, SOCK_SEQPACKET)", K(T_SESSION) | K(T_AUTH) | K(T_KEY), no_unix_seqpacket,
+    {"socket(AF_UNIX, SOCK_SEQPACKET)", K(T_SESSION) | K(T_KEY) | K(T_NOTICE), no_unix_seqpacket,
      false},
     {"socketpair", T_ALL, no_socketpair, false},
-    {"connect", K(T_SESSION) | K(T_KEY), no_connect, false},
+    {"connect", K(T_SESSION) | K(T_KEY) | K(T_NOTICE), no_connect, false},
     {"accept4", K(T_SESSION), no_accept, false},
     {"bind", T_ALL, no_bind, false},
     {"listen", T_ALL, no_listen, false},
-    {"epoll_create1", K(T_SESSION) | K(T_PORTAL), no_epoll, false},
+    {"epoll_create1", K(T_SESSION) | K(T_PORTAL) | K(T_NOTICE), no_epoll, false},
     {"ptrace", T_ALL, no_ptrace, true},
     {"process_vm_readv", T_ALL, no_process_vm_readv, false},
     {"clone (a process)", T_ALL, no_fork, false},
@@ -741,7 +768,7 @@ static const struct forbidden forbidden[] = {
     {"unshare", T_ALL, no_unshare, false},
     {"pthread_create", K(T_AUTH) | K(T_KEY), no_thread, false},
     {"openat", K(T_KEY), no_openat, false},
-    {"inotify_init1", K(T_AUTH) | K_NO_FILES, no_inotify, false},
+    {"inotify_init1", K(T_AUTH) | K_NO_FILES | K(T_NOTICE), no_inotify, false},
     {"unlinkat", K_NO_FILES, no_unlinkat, false},
     {"mkdirat", K_NO_FILES, no_mkdirat, false},
     {"mmap(PROT_EXEC)", T_ALL, no_mmap_exec, false},
@@ -1004,6 +1031,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_auth_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_portal_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_notice_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_preloaded_charsets_after_login, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forbidden_calls_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_architecture_kills, setup, teardown),
