@@ -4,7 +4,8 @@
  * date's seconds, and is placed and indexed inside the destination's index transaction, so the
  * UID is taken exactly once, in order, and both the UID and the date survive an index deletion.
  * A crash between placing the file and the commit is repaired by the next sync, which finds the
- * UID in the name.
+ * UID in the name. An appended message is stored with LF line ends, as an MTA delivers mail
+ * into a maildir, so every file of a mailbox has one form whoever wrote it.
  */
 #include "storage/storage-private.h"
 #include "storage/beneath.h"
@@ -118,7 +119,8 @@ struct mail_save {
 	char *tmpname;
 	int fd;
 	uint64_t size, vsize;
-	bool prev_cr;
+	bool prev_cr;      /* the last byte taken was a CR (for the CRLF size) */
+	bool held_cr;      /* that CR is not written yet: an LF may follow */
 	const char *error; /* set once a write failed: only abort is left */
 };
 
@@ -137,12 +139,52 @@ int mailbox_save_begin(struct mailbox *box, struct mail_save **save_r, const cha
 	return 0;
 }
 
+static int save_out(struct mail_save *sv, const unsigned char *data, size_t len)
+{
+	if (len == 0 || maildir_tmp_write(sv->fd, sv->tmpname, data, len, &sv->error) < 0)
+		return len == 0 ? 0 : -1;
+	sv->size += len;
+	return 0;
+}
+
+/* Writes data with CRLF turned into LF: a CR is dropped before an LF unless a CR precedes it
+ * as well ("\r\r\n" stays), so the CRLF size measured from the file later is exactly the size
+ * of what the client sent (RFC822.SIZE does not change). */
+static int save_out_lf(struct mail_save *sv, const unsigned char *data, size_t len)
+{
+	unsigned char out[8192];
+	size_t n = 0;
+	bool prev_cr = sv->prev_cr;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = data[i];
+
+		if (n + 2 > sizeof(out)) {
+			if (save_out(sv, out, n) < 0)
+				return -1;
+			n = 0;
+		}
+		if (sv->held_cr) {
+			sv->held_cr = false;
+			if (c != '\n')
+				out[n++] = '\r';
+		}
+		if (c == '\r' && !prev_cr)
+			sv->held_cr = true;
+		else
+			out[n++] = c;
+		prev_cr = c == '\r';
+	}
+	return save_out(sv, out, n);
+}
+
 int mailbox_save_write(struct mail_save *sv, const void *data, size_t len, const char **error_r)
 {
-	if (sv->error == NULL &&
-	    maildir_tmp_write(sv->fd, sv->tmpname, data, len, &sv->error) == 0) {
-		sv->size += len;
-		sv->vsize += maildir_vsize_chunk(data, len, &sv->prev_cr);
+	bool prev_cr = sv->prev_cr;
+
+	if (sv->error == NULL && save_out_lf(sv, data, len) == 0) {
+		sv->vsize += maildir_vsize_chunk(data, len, &prev_cr);
+		sv->prev_cr = prev_cr;
 		return 0;
 	}
 	*error_r = sv->error;
@@ -174,6 +216,11 @@ int mailbox_save_finish(struct mail_save **svp, unsigned flags, time_t internal_
 	char *key;
 	int ret;
 
+	if (sv->held_cr) { /* a CR at the very end: no LF after it */
+		sv->held_cr = false;
+		(void)save_out(sv, (const unsigned char *)"\r", 1);
+		save.rec.size = sv->size;
+	}
 	if (sv->error != NULL) {
 		*error_r = sv->error;
 		mailbox_save_abort(svp);

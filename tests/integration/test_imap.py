@@ -417,8 +417,10 @@ def test_append_20mb(server):
     im.select("INBOX")
     typ, d = im.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[])")
     assert d[0][1] == data
+    assert b"RFC822.SIZE %d " % len(data) in d[0][0], d[0][0]
+    # stored with LF line ends, as an MTA stores mail; served with CRLF as sent
     files = list((server.maildir("alice") / "cur").iterdir())
-    assert [f.read_bytes() == data for f in files] == [True]
+    assert [f.read_bytes() == data.replace(b"\r\n", b"\n") for f in files] == [True]
 
 
 def test_append_over_limit_refused_before_data(server):

@@ -784,12 +784,13 @@ static void test_append(void **state)
 	assert_int_equal(mailbox_count(f->box), 2);
 	m = mailbox_get(f->box, 0);
 	assert_int_equal(m->uid, uid1);
-	assert_int_equal(sizes_of(f->box, 0).size, sizeof(msg) - 1);
+	/* stored with LF line ends, the CRLF size as sent */
+	assert_int_equal(sizes_of(f->box, 0).size, sizeof(msg) - 1 - 1);
 	assert_int_equal(sizes_of(f->box, 0).crlf_size, sizeof(msg) - 1 + 2);
 	assert_int_equal(sizes_of(f->box, 0).date, 1000000000);
 	assert_int_equal(m->flags, MAIL_SEEN | MAIL_FLAGGED | MAIL_RECENT);
-	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), sizeof(msg) - 1);
-	assert_memory_equal(buf, msg, sizeof(msg) - 1);
+	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), sizeof(msg) - 1 - 1);
+	assert_memory_equal(buf, "Subject: hi\n\nbody line\nlast", sizeof(msg) - 1 - 1);
 
 	snprintf(path, sizeof(path), "%s/cur", f->root);
 	dir = opendir(path);
@@ -801,7 +802,7 @@ static void test_append(void **state)
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0600);
 		assert_int_equal(st.st_mtime, 1000000000);
-		assert_non_null(strstr(d->d_name, ",S=28,W=30,U="));
+		assert_non_null(strstr(d->d_name, ",S=27,W=30,U="));
 		found++;
 	}
 	closedir(dir);
@@ -809,6 +810,36 @@ static void test_append(void **state)
 	snprintf(path, sizeof(path), "%s/twofold.index", f->root);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+/* CRLF becomes LF however the message arrives in pieces; a CR before a CR, a lone CR and a CR
+ * at the very end stay, so the CRLF size of the file is the size of what was sent. */
+static void test_append_stores_lf(void **state)
+{
+	static const char msg[] = "a\r\nb\r\r\nc\nd\re\r\n\r";
+	static const char stored[] = "a\nb\r\r\nc\nd\re\n\r";
+	const size_t len = sizeof(msg) - 1, crlf_size = len + 1; /* one bare LF, after c */
+	struct fixture *f = *state;
+	const char *error = NULL;
+	char buf[64];
+
+	open_inbox(f);
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct mail_save *sv;
+
+		assert_int_equal(mailbox_save_begin(f->box, &sv, &error), 0);
+		assert_int_equal(mailbox_save_write(sv, msg, cut, &error), 0);
+		assert_int_equal(mailbox_save_write(sv, msg + cut, len - cut, &error), 0);
+		assert_int_equal(mailbox_save_finish(&sv, 0, 0, NULL, &error), 0);
+	}
+	sync_box(f);
+	assert_int_equal(mailbox_count(f->box), len + 1);
+	for (size_t i = 0; i <= len; i++) {
+		assert_int_equal(read_msg(f, i, buf, sizeof(buf)), sizeof(stored) - 1);
+		assert_memory_equal(buf, stored, sizeof(stored) - 1);
+		assert_int_equal(sizes_of(f->box, i).size, sizeof(stored) - 1);
+		assert_int_equal(sizes_of(f->box, i).crlf_size, crlf_size);
+	}
 }
 
 /* ---- names that could escape ---- */
@@ -1538,6 +1569,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_expunge_removes_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_exclusive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_stores_lf, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_escape_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_during_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_index_rebuilt, setup, teardown),
