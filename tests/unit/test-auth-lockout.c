@@ -221,17 +221,24 @@ static void test_source_lock(void **state)
 
 #define NEW_PASSWORD "a new password 2024"
 
-static struct auth_reply login_newpw(struct env *e, const char *user, const char *seed, size_t len,
-                                     const char *ip, time_t at)
+static struct auth_reply login_newpw_proto(struct env *e, const char *user, const char *seed,
+                                           size_t len, enum auth_proto proto, const char *ip,
+                                           time_t at)
 {
 	char code[16], *s;
 	struct auth_reply r;
 
 	env_code(e, seed, len, at, code);
 	s = xasprintf("%s%s", NEW_PASSWORD, code);
-	r = login_from(e, user, s, ip, at);
+	r = env_login_ip(e, user, s, proto, ip, at);
 	free(s);
 	return r;
+}
+
+static struct auth_reply login_newpw(struct env *e, const char *user, const char *seed, size_t len,
+                                     const char *ip, time_t at)
+{
+	return login_newpw_proto(e, user, seed, len, AUTH_PROTO_IMAP, ip, at);
 }
 
 /* Wrong passwords from a familiar source (the user's own client with an old password) lock
@@ -799,6 +806,104 @@ static void test_alarm_survives_logins(void **state)
 	xfree_secret(seed, len);
 }
 
+/* The portal's sign-in meets the same lockouts as IMAP and POP3: a spray that locks the user
+ * for unfamiliar sources, or one source for strangers, is not a way around them through the
+ * portal. */
+static void test_portal_signin_meets_lockouts(void **state)
+{
+	struct env *e = *state;
+	unsigned long before;
+	struct auth_reply r;
+	char ip[32], guess[64], *seed, *s;
+	size_t len;
+	time_t t = TEST_T0;
+
+	env_add_user(e, "pia");
+	seed = env_enroll(e, "pia", &len);
+	assert_int_equal(login_code(e, "pia", seed, len, HOME_LAPTOP, t).result, AUTH_OK);
+	for (unsigned i = 0; i < 20; i++) {
+		stranger_ip(i, ip);
+		snprintf(guess, sizeof(guess), "Guess-%u-123456", i);
+		assert_int_equal(login_from(e, "pia", guess, ip, t + 1 + i).result, AUTH_FAIL);
+	}
+	t += 60;
+	assert_true(info_of(e, "pia").unfamiliar_locked_until > t);
+	/* the right password and code from a stranger's address, on the portal: refused
+	 * unchecked, with the same one Argon2 verify */
+	s = env_pwcode(e, seed, len, t);
+	before = password_verify_count;
+	r = env_login_ip(e, "pia", s, AUTH_PROTO_PORTAL, STRANGER, t);
+	assert_int_equal(r.result, AUTH_FAIL);
+	assert_int_equal(password_verify_count, before + 1);
+	assert_string_equal(newest_of(e, "pia").reason, "locked-unfamiliar");
+	free(s);
+	/* a source locked for strangers, likewise */
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(guess, sizeof(guess), "nobody%u", i);
+		assert_int_equal(login_from(e, guess, "wrong password123456", "192.0.2.200",
+		                            t + 30 + i)
+		                     .result,
+		                 AUTH_FAIL);
+	}
+	assert_int_equal(admin_user_unlock(e->p, "pia", &(const char *){NULL}), 0);
+	t += 90;
+	s = env_pwcode(e, seed, len, t);
+	r = env_login_ip(e, "pia", s, AUTH_PROTO_PORTAL, "192.0.2.200", t);
+	assert_int_equal(r.result, AUTH_FAIL);
+	assert_string_equal(newest_of(e, "pia").reason, "locked-source");
+	free(s);
+	/* from home the portal signs pia in */
+	s = env_pwcode(e, seed, len, t + 30);
+	assert_int_equal(env_login_ip(e, "pia", s, AUTH_PROTO_PORTAL, HOME_LAPTOP, t + 30).result,
+	                 AUTH_OK);
+	free(s);
+	xfree_secret(seed, len);
+}
+
+/* The portal's failures count where an IMAP login's do (the strict lockout, the alarm), and a
+ * source locked for its own stale client stays locked for the portal too. */
+static void test_portal_failures_count_like_imap(void **state)
+{
+	struct env *e = *state;
+	struct auth_reply r;
+	const char *error;
+	char ip[32], *seed, *old, *s;
+	size_t len;
+	unsigned long before;
+	time_t t = TEST_T0;
+
+	env_add_user(e, "quin");
+	seed = env_enroll(e, "quin", &len);
+	assert_int_equal(login_code(e, "quin", seed, len, HOME_LAPTOP, t).result, AUTH_OK);
+	old = env_pwcode(e, seed, len, t);
+	assert_int_equal(admin_user_passwd(e->p, "quin", NEW_PASSWORD, &error), 0);
+	for (unsigned i = 0; i < 20; i++)
+		assert_int_equal(login_from(e, "quin", old, HOME_LAPTOP, t + 60 + i).result,
+		                 AUTH_FAIL);
+	t += 120;
+	assert_string_equal(newest_of(e, "quin").reason, "locked-device");
+	before = password_verify_count;
+	r = login_newpw_proto(e, "quin", seed, len, AUTH_PROTO_PORTAL, HOME_LAPTOP, t);
+	assert_int_equal(r.result, AUTH_FAIL);
+	assert_int_equal(r.delay_ms, 15000);
+	assert_int_equal(password_verify_count, before + 1);
+	assert_string_equal(newest_of(e, "quin").reason, "locked-device");
+	/* the new password with wrong codes on the portal: the strict lockout and the alarm */
+	for (unsigned i = 0; i < 10; i++) {
+		stranger_ip(i, ip);
+		s = pw_wrong_code(e, NEW_PASSWORD, seed, len, t + 10 + i);
+		r = env_login_ip(e, "quin", s, AUTH_PROTO_PORTAL, ip, t + 10 + i);
+		assert_int_equal(r.result, AUTH_FAIL);
+		free(s);
+	}
+	assert_true(info_of(e, "quin").locked_until > t + 60);
+	assert_int_equal(info_of(e, "quin").stolen_password_signs, 10);
+	assert_int_equal(login_newpw(e, "quin", seed, len, HOME_PHONE, t + 60).result, AUTH_FAIL);
+	assert_string_equal(newest_of(e, "quin").reason, "locked");
+	free(old);
+	xfree_secret(seed, len);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, env_setup, env_teardown)
@@ -819,6 +924,8 @@ int main(void)
 	    T(test_used_codes_bounded),
 	    T(test_unlock_clears_alarm_and_lockouts),
 	    T(test_alarm_survives_logins),
+	    T(test_portal_signin_meets_lockouts),
+	    T(test_portal_failures_count_like_imap),
 	};
 #undef T
 
