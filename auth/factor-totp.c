@@ -146,11 +146,6 @@ static void totp_grace_hash(const struct factor_ctx *ctx, const char *code, size
 	factor_keyed_hash(ctx->keys->grace, parts, lens, 3, out);
 }
 
-static bool totp_grace_on(const struct factor_ctx *ctx)
-{
-	return ctx->cfg->mfa_grace > 0 && ctx->net[0] != '\0';
-}
-
 /* 1 when this code is in grace for the client's network. Entries made before grace followed a
  * network were keyed by the client's address: they are honoured until they run out (mfa_grace
  * at most), so that clients in grace at an upgrade do not look like guessers. */
@@ -161,7 +156,7 @@ static int totp_grace_check(struct factor_ctx *ctx, const char *code, size_t len
 	unsigned char by_address[AUTH_HASH_LEN];
 	int rc;
 
-	if (!totp_grace_on(ctx))
+	if (!factor_grace_on(ctx))
 		return 0;
 	rc = m->grace_check(ctx->store, grace, ctx->now, &ctx->error);
 	if (rc != 0 || strcmp(ctx->ip, ctx->net) == 0)
@@ -201,7 +196,7 @@ static enum factor_result totp_accept(struct factor_ctx *ctx, int64_t step,
 		ctx->genuine = true;
 		return FACTOR_FAIL;
 	}
-	if (totp_grace_on(ctx) &&
+	if (factor_grace_on(ctx) &&
 	    m->grace_put(ctx->store, ctx->user->id, grace, ctx->now,
 	                 ctx->now + (time_t)ctx->cfg->mfa_grace, &ctx->error) < 0)
 		return FACTOR_TEMPFAIL;

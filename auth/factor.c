@@ -38,9 +38,11 @@ void factor_keyed_hash(const unsigned char key[crypto_generichash_KEYBYTES],
 	sodium_memzero(&st, sizeof(st));
 }
 
+/* Grace is for mail clients that re-send a saved password+code; the portal, which manages the
+ * factors, wants a fresh code every time and gives none of its codes a second life. */
 bool factor_grace_on(const struct factor_ctx *ctx)
 {
-	return ctx->cfg->mfa_grace > 0 && ctx->net[0] != '\0';
+	return ctx->cfg->mfa_grace > 0 && ctx->net[0] != '\0' && ctx->proto != AUTH_PROTO_PORTAL;
 }
 
 void factor_grace_hash(const struct factor_ctx *ctx, const char *code, size_t len,

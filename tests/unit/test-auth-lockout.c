@@ -904,6 +904,41 @@ static void test_portal_failures_count_like_imap(void **state)
 	xfree_secret(seed, len);
 }
 
+/* The portal takes a fresh code only: a password+code a mail client keeps and re-sends in
+ * grace does not open the page that manages the factors, and a code typed on the portal is
+ * not accepted again anywhere. */
+static void test_portal_no_grace(void **state)
+{
+	struct env *e = *state;
+	struct auth_reply r;
+	char *seed, *s, *p;
+	size_t len;
+	time_t t = TEST_T0;
+
+	e->cfg->mfa_grace = 8 * 3600;
+	env_add_user(e, "rob");
+	seed = env_enroll(e, "rob", &len);
+	s = env_pwcode(e, seed, len, t);
+	assert_int_equal(login_from(e, "rob", s, HOME_LAPTOP, t).result, AUTH_OK);
+	r = login_from(e, "rob", s, HOME_LAPTOP, t + 600);
+	assert_int_equal(r.result, AUTH_OK);
+	assert_string_equal(r.factor, "grace");
+	r = env_login_ip(e, "rob", s, AUTH_PROTO_PORTAL, HOME_LAPTOP, t + 601);
+	assert_int_equal(r.result, AUTH_FAIL);
+	assert_string_equal(newest_of(e, "rob").reason, "stale-code");
+	/* a fresh code on the portal, then the same from the same network over IMAP */
+	p = env_pwcode(e, seed, len, t + 900);
+	r = env_login_ip(e, "rob", p, AUTH_PROTO_PORTAL, HOME_LAPTOP, t + 900);
+	assert_int_equal(r.result, AUTH_OK);
+	assert_string_equal(r.factor, "totp");
+	assert_int_equal(login_from(e, "rob", p, HOME_LAPTOP, t + 1500).result, AUTH_FAIL);
+	assert_string_equal(newest_of(e, "rob").reason, "stale-code");
+	assert_int_equal(info_of(e, "rob").stolen_password_signs, 0);
+	free(s);
+	free(p);
+	xfree_secret(seed, len);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, env_setup, env_teardown)
@@ -926,6 +961,7 @@ int main(void)
 	    T(test_alarm_survives_logins),
 	    T(test_portal_signin_meets_lockouts),
 	    T(test_portal_failures_count_like_imap),
+	    T(test_portal_no_grace),
 	};
 #undef T
 
