@@ -5,10 +5,12 @@ the mailbox is served, replies say what happened, and the log says it once."""
 import errno
 import os
 import re
+import signal
 import subprocess
 
 import pytest
 
+from test_confine import wait_until, worker_serving
 from test_imap import Raw, msg, start
 from twofold_harness import running_as_root
 
@@ -258,6 +260,8 @@ def test_full_disk_expunge_removes_and_says_so(server, loop_maildir):
     assert b" NO [OVERQUOTA] " in tagged, tagged
     _, tagged = r.cmd("COPY 1 Sent")
     assert b" NO [OVERQUOTA] " in tagged, tagged
+    _, tagged = r.cmd("MOVE 1 Sent")
+    assert b" NO [OVERQUOTA] " in tagged, tagged
     untagged, _ = r.ok("FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
     assert b"message 3" in untagged[0]
     r.ok("LOGOUT")
@@ -301,14 +305,14 @@ def alice_selected(server):
     r = Raw(server)
     r.login("alice", app)
     r.ok("SELECT INBOX")
-    return r
+    return app, r
 
 
 @needs_root
 def test_full_disk_midway_through_a_streamed_append(server, loop_maildir):
     """A 2 MiB APPEND on a disk with less room than that: its data streams to tmp/ until the
     disk is full, the reply says so, and nothing of it stays in tmp/ or cur/."""
-    r = alice_selected(server)
+    _, r = alice_selected(server)
     st = os.statvfs(loop_maildir.md)
     reserved = (st.f_bfree - st.f_bavail) * st.f_frsize
     loop_maildir.fill()
@@ -331,7 +335,7 @@ def test_full_disk_midway_through_a_streamed_append(server, loop_maildir):
 def test_no_inode_left_append_is_overquota(server, loop_maildir):
     """No file can be made in tmp/ (every inode taken): APPEND says the disk is full, as for
     blocks, not that the server failed."""
-    r = alice_selected(server)
+    _, r = alice_selected(server)
     loop_maildir.fill_inodes()
     _, tagged = r.cmd("APPEND INBOX {20+}\r\nSubject: x\r\n\r\nbody\r\n")
     assert b" NO [OVERQUOTA] " in tagged, tagged
@@ -363,3 +367,27 @@ def test_tmp_leftovers_older_than_36h_removed_at_sync(server, loop_maildir):
     assert sorted(p.name for p in tmp.iterdir()) == ["fresh"]
     r.ok("LOGOUT")
     server.wait_log(r"removed tmp/1577836800\.M1P9Q1\.host")
+
+
+@needs_root
+def test_append_killed_midway_leaves_a_file_removed_36h_later(server, loop_maildir):
+    """A worker killed in the middle of an APPEND leaves its half-written file in tmp/ (no
+    process is left to remove it); the first sync after its ctime is 36 hours old removes it."""
+    app, r = alice_selected(server)
+    tmp = loop_maildir.md / "tmp"
+    r.send(b"t1 APPEND INBOX {1000000+}\r\n" + b"x" * 200000)
+    files = wait_until(lambda: [p for p in tmp.iterdir() if p.stat().st_size > 0], 30,
+                       "the APPEND's data in tmp/")
+    os.kill(worker_serving(server, r.sock, server.imap_port), signal.SIGKILL)
+    r.close()
+    server.stop(check=False)
+    assert [p.name for p in tmp.iterdir()] == [files[0].name]
+    loop_maildir.backdate(f"tmp/{files[0].name}")
+    server.start()
+    r = Raw(server)
+    r.login("alice", app)
+    untagged, _ = r.ok("SELECT INBOX")
+    assert b"* 1 EXISTS" in untagged, untagged
+    assert list(tmp.iterdir()) == []
+    r.ok("LOGOUT")
+    server.wait_log(r"removed tmp/" + re.escape(files[0].name))
