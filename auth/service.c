@@ -33,7 +33,7 @@ struct auth_peer {
 	pid_t pid;
 	time_t last;
 	bool portal; /* came in on the portal's socket: portal requests only */
-	bool held; /* its login waits for the user's approval: hold, request_id */
+	bool held;   /* its login waits for the user's approval: hold, request_id */
 	uint32_t request_id;
 	long held_until_ms; /* clock_now_ms() when its wait runs out */
 	struct auth_hold hold;
@@ -281,7 +281,6 @@ static void auth_service_hold(struct auth_service *svc, struct auth_peer *peer, 
 	svc->nheld++;
 	auth_service_notice(svc, peer, true);
 }
-
 
 /* One request from the portal. -1: close that peer. */
 static int auth_service_handle_portal(struct auth_service *svc, struct auth_peer *peer)

@@ -281,7 +281,8 @@ static uint32_t notice_call(const struct notice_addr *addr, struct ipc_msg *m, i
 
 	if (fd < 0 || ipc_send(fd, m, dirfd) < 0 || ipc_recv(fd, m) != 1 ||
 	    m->hdr.type != IPC_NOTICE_DONE || ipc_get_u32(m, &uid) < 0 || ipc_end(m) < 0) {
-		log_warn("notice process: %s", fd < 0 || errno != 0 ? strerror(errno) : "bad answer");
+		log_warn("notice process: %s",
+		         fd < 0 || errno != 0 ? strerror(errno) : "bad answer");
 		uid = 0;
 	}
 	if (fd >= 0)

@@ -106,7 +106,8 @@ const struct cli_command cli_login_commands[] = {
      .args_min = 1,
      .args_max = 1,
      .usage = "login list NAME",
-     .help = "Lists the user's logins held for approval: request id, protocol, client IP, IMAP ID name, age and time left.",
+     .help = "Lists the user's logins held for approval: request id, protocol, client IP, IMAP ID "
+             "name, age and time left.",
      .run = cli_login_list},
     {.group = "login",
      .name = "approve",
@@ -114,21 +115,24 @@ const struct cli_command cli_login_commands[] = {
      .args_max = 2,
      .opts = cli_login_approve_opts,
      .usage = "login approve NAME ID [--preapprove MINUTES]",
-     .help = "Lets a held login through (as if the user had touched the key); --preapprove also lets password-only logins from its network pass for MINUTES without a new approval.",
+     .help = "Lets a held login through (as if the user had touched the key); --preapprove also "
+             "lets password-only logins from its network pass for MINUTES without a new approval.",
      .run = cli_login_approve},
     {.group = "login",
      .name = "deny",
      .args_min = 2,
      .args_max = 2,
      .usage = "login deny NAME ID",
-     .help = "Refuses a held login: it fails as a wrong password, counts for the lockout and is logged as a stolen-password alarm.",
+     .help = "Refuses a held login: it fails as a wrong password, counts for the lockout and is "
+             "logged as a stolen-password alarm.",
      .run = cli_login_deny},
     {.group = "login",
      .name = "preapprove",
      .args_min = 3,
      .args_max = 3,
      .usage = "login preapprove NAME IP MINUTES",
-     .help = "Lets password-only logins of a user with a security key from the network of IP pass without approval for MINUTES (at most [auth] preapprove_max).",
+     .help = "Lets password-only logins of a user with a security key from the network of IP pass "
+             "without approval for MINUTES (at most [auth] preapprove_max).",
      .run = cli_login_preapprove},
     {.group = NULL},
 };
