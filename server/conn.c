@@ -73,6 +73,11 @@ const char *conn_peer_ip(const struct conn *c)
 	return c->peer_ip;
 }
 
+int conn_fd(const struct conn *c)
+{
+	return c->t.fd;
+}
+
 bool conn_broken(const struct conn *c)
 {
 	return c->broken;

@@ -54,6 +54,8 @@ int conn_flush(struct conn *c);
 bool conn_broken(const struct conn *c);
 
 const char *conn_peer_ip(const struct conn *c);
+/* The transport's descriptor, for a caller that polls it beside another (-1: none). */
+int conn_fd(const struct conn *c);
 
 /* Frees the input and output buffers when they hold nothing (the next read or write allocates
  * them again): a session about to wait long gives back what its last command needed. */

@@ -20,6 +20,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sodium.h>
@@ -94,6 +95,37 @@ static int worker_auth_connect(void)
 	                   WORKER_AUTH_TIMEOUT + worker_env->cfg->approval_wait);
 }
 
+/* Waits for the auth service's answer on fd, which may take approval_wait for a login held for
+ * the user's approval. -2 when the client hangs up meanwhile: closing the request at once lets
+ * the auth process give the held login up and take its INBOX notice away, rather than approve a
+ * login nobody waits for. 0 answer ready, -1 time-out or error. */
+static int worker_auth_wait(int fd, const struct session *s)
+{
+	long deadline =
+	    clock_now_ms() + (long)(WORKER_AUTH_TIMEOUT + worker_env->cfg->approval_wait) * 1000L;
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+	                      {.fd = conn_fd(s->conn), .events = POLLRDHUP}};
+
+	for (;;) {
+		long left = deadline - clock_now_ms();
+		int n;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		n = poll(p, p[1].fd >= 0 ? 2 : 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			continue;
+		if (p[0].revents != 0)
+			return 0;
+		if ((p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
+			return -2;
+	}
+}
+
 static int worker_auth_ask(int fd, const struct session *s, const char *user, const char *secret,
                            const char *client_id, struct ipc_msg *m)
 {
@@ -109,6 +141,9 @@ static int worker_auth_ask(int fd, const struct session *s, const char *user, co
 	ipc_msg_wipe(m);
 	if (r < 0)
 		return -1;
+	r = worker_auth_wait(fd, s);
+	if (r != 0)
+		return r;
 	return ipc_recv(fd, m) == 1 ? 0 : -1;
 }
 
@@ -232,7 +267,7 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	char marker[WORKER_MARKER_MAX + 2];
 	uint32_t delay_ms = 0;
 	long start_ms = clock_now_ms();
-	int fd;
+	int fd, r;
 
 	out->waited_ms = 0;
 	out->result = AUTH_TEMPFAIL;
@@ -249,7 +284,10 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	}
 	m = xmalloc(sizeof(*m));
 	user = worker_login_user(user, marker, sizeof(marker));
-	if (worker_auth_ask(fd, s, user, secret, client_id, m) < 0) {
+	r = worker_auth_ask(fd, s, user, secret, client_id, m);
+	if (r == -2) {
+		log_info("client gone while its login was checked or held");
+	} else if (r < 0) {
 		log_error("no answer from the auth service: %s", strerror(errno));
 	} else if (worker_auth_answer(m, out, &delay_ms) < 0) {
 		log_error("malformed answer from the auth service");

@@ -244,6 +244,34 @@ def test_held_logins_count_toward_the_address_caps(server):
     assert held.result() is False
 
 
+def test_client_gone_gives_the_hold_up(server):
+    # a client that hangs up while held: the request and its notice go at once, not after the
+    # wait, and nobody can approve a login that no one waits for
+    start(server, wait=60)
+    sock = server.tls_connect(port=server.imap_port, timeout=30)
+    f = sock.makefile("rb")
+    assert f.readline().startswith(b"* OK")
+    sock.sendall(f"a LOGIN alice {PASSWORD}\r\n".encode())
+    row = pending(server)[0]
+    deadline = time.monotonic() + 10
+    while not inbox_files(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(inbox_files(server)) == 1
+    f.close()  # the socket closes with its last file
+    sock.close()
+    deadline = time.monotonic() + 15
+    while server.cli("login", "list", "alice").stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert server.cli("login", "list", "alice").stdout == ""
+    assert "reason=approval-cancelled" in log_lines(server)[0]
+    r = server.cli("login", "approve", "alice", request_id(row), check=False)
+    assert r.returncode == 1 and "no pending login" in r.stderr, r
+    deadline = time.monotonic() + 10
+    while inbox_files(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert inbox_files(server) == []
+
+
 def test_cli_refusals(server):
     start(server)
     r = server.cli("login", "approve", "alice", "12345", check=False)
