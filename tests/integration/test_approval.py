@@ -128,7 +128,7 @@ def test_pop3_login_held_until_approved(server):
     # device grace: the next password-only login from this IP is not held
     t0 = time.monotonic()
     again = Login(server, "pop3", PASSWORD)
-    assert again.result() is True and time.monotonic() - t0 < 10
+    assert again.result() is True and time.monotonic() - t0 < 20  # the wait is 30 s
     again.client.quit()
     assert "factor=grace" in log_lines(server)[0]
 
@@ -158,7 +158,7 @@ def test_timeout_and_wrong_password_wait_alike(server):
     assert wrong.result() is False
     assert right.error.args[0] == wrong.error.args[0] == b"-ERR [AUTH] Authentication failed."
     for login in (right, wrong):
-        assert wait - 0.5 <= login.elapsed < wait + 6, (login.elapsed, wait)
+        assert wait - 0.5 <= login.elapsed < wait + 15, (login.elapsed, wait)
     reasons = [re.search(r"reason=(\S+)", ln).group(1) for ln in log_lines(server)[:2]]
     assert reasons == ["bad-password", "approval-timeout"], reasons
 
@@ -194,19 +194,20 @@ def test_other_logins_go_on_while_one_is_held(server):
     t0 = time.monotonic()
     im = server.imap()
     im.login("bob", bob.password + server.code(bob.secret))
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 20  # not queued behind the 30 s hold
     im.logout()
-    server.cli("login", "deny", "alice", request_id(row))
-    assert held.result() is False
+    server.cli("login", "approve", "alice", request_id(row))
+    assert held.result() is True
+    held.client.logout()
 
 
 def test_hold_outlasts_the_login_timeout(server):
     # the login timeout counts the client's time, not the wait for the user's decision
-    server.configure("server", "login_timeout", 2)
-    start(server, wait=8)
+    server.configure("server", "login_timeout", 4)
+    start(server, wait=20)
     login = Login(server, "imap", PASSWORD)
     row = pending(server)[0]
-    time.sleep(3)
+    time.sleep(6)
     assert login.ok is None, login.error
     server.cli("login", "approve", "alice", request_id(row))
     assert login.result() is True, login.error
@@ -215,7 +216,7 @@ def test_hold_outlasts_the_login_timeout(server):
     login.client.logout()
     # a held login that fails leaves the client its own time for another try
     login = Login(server, "pop3", "Not-The-Password-2")
-    assert login.result() is False and login.elapsed >= 7.5, login.elapsed
+    assert login.result() is False and login.elapsed >= 19.5, login.elapsed
     login.client.user("alice")
     try:
         login.client.pass_("Not-The-Password-3x")
@@ -229,19 +230,21 @@ def test_held_logins_count_toward_the_address_caps(server):
     # a held login fills 127.0.0.3's one session; a second login from there is refused without
     # a wait, while another address still logs in
     server.configure("server", "max_sessions_per_ip", 1)
-    start(server, wait=6)
+    start(server, wait=30)
     bob = server.add_user("bob")
     held = Login(server, "pop3", PASSWORD, source="127.0.0.3")
-    pending(server)
-    second = Login(server, "pop3", PASSWORD, source="127.0.0.3", timeout=30)
+    row = pending(server)[0]
+    second = Login(server, "pop3", PASSWORD, source="127.0.0.3", timeout=60)
     assert second.result() is False
-    assert second.elapsed < 5, second.elapsed
+    assert second.elapsed < 15, second.elapsed  # refused, not held for the 30 s
     assert b"[SYS/TEMP]" in second.error.args[0], second.error
     pop = server.pop3(source="127.0.0.4")
     pop.user("bob")
     pop.pass_(bob.password + server.code(bob.secret))
     pop.quit()
-    assert held.result() is False
+    server.cli("login", "approve", "alice", request_id(row))
+    assert held.result() is True
+    held.client.quit()
 
 
 def test_client_gone_gives_the_hold_up(server):
@@ -285,7 +288,7 @@ def test_cli_refusals(server):
     server.cli("login", "preapprove", "alice", "127.0.0.1", "5")
     # pre-approved: not held
     login = Login(server, "imap", PASSWORD)
-    assert login.result() is True and login.elapsed < 10
+    assert login.result() is True and login.elapsed < 20  # the wait is 30 s
     login.client.logout()
 
 
