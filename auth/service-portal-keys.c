@@ -31,13 +31,10 @@ int portal_op_enrol(struct portal_call *c)
 	return portal_session_start(c, user_id, NULL, AUTH_PORTAL_ENROL, 0);
 }
 
-/* The options of a ceremony as reply cells: [challenge, rp id, user name, user handle, the
- * user's credential ids (space-separated), expires]. */
-static void portal_key_options_cells(struct portal_call *c, const struct admin_key_options *o)
+void portal_key_option_cells(struct portal_call *c, const struct admin_key_options *o)
 {
 	struct buf ids;
 
-	c->cols = 6;
 	portal_cell_b64(c, o->challenge, sizeof(o->challenge));
 	portal_cell(c, o->rp_id);
 	portal_cell(c, o->user_name);
@@ -69,7 +66,8 @@ static int portal_key_challenge(struct portal_call *c, enum admin_key_purpose pu
 	if (admin_key_challenge(c->p, c->session->user, purpose, bound_id, time(NULL), &o, &error) <
 	    0)
 		return portal_admin_result(c, -1, error);
-	portal_key_options_cells(c, &o);
+	c->cols = 6;
+	portal_key_option_cells(c, &o);
 	admin_key_options_free(&o);
 	return 0;
 }
@@ -164,9 +162,7 @@ int portal_op_signin_key_options(struct portal_call *c)
 	return portal_key_challenge(c, ADMIN_KEY_SIGNIN, 0);
 }
 
-/* The browser's assertion fields, base64url: clientDataJSON, authenticatorData, signature,
- * raw credential id, userHandle (may be empty). 0, or -1 when one is malformed. */
-static int portal_assertion_decode(const char *const *argv, struct admin_key_response *r)
+int portal_assertion_decode(const char *const *argv, struct admin_key_response *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->client_data = portal_b64_decode(argv[0], WEBAUTHN_CLIENT_DATA_MAX, &r->client_data_len);
@@ -180,7 +176,7 @@ static int portal_assertion_decode(const char *const *argv, struct admin_key_res
 	           : -1;
 }
 
-static void portal_assertion_free(struct admin_key_response *r)
+void portal_assertion_free(struct admin_key_response *r)
 {
 	free((void *)r->client_data);
 	free((void *)r->auth_data);

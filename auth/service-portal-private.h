@@ -47,6 +47,18 @@ unsigned char *portal_b64_decode(const char *s, size_t max, size_t *len_r);
 /* The positive id in s, or 0 when it is not one. */
 int64_t portal_arg_id(const char *s);
 
+/* security keys (service-portal-keys.c) */
+struct admin_key_options;
+struct admin_key_response;
+/* The options of a ceremony as 6 reply cells: [challenge, rp id, user name, user handle, the
+ * user's credential ids (space-separated), expires]; the caller sets cols. */
+void portal_key_option_cells(struct portal_call *c, const struct admin_key_options *o);
+/* The browser's assertion fields in argv[0..4], base64url: clientDataJSON, authenticatorData,
+ * signature, raw credential id, userHandle (may be empty). 0, or -1 when one is malformed;
+ * free with portal_assertion_free either way. */
+int portal_assertion_decode(const char *const *argv, struct admin_key_response *r);
+void portal_assertion_free(struct admin_key_response *r);
+
 /* service-portal-account.c */
 portal_op_handler portal_op_signin, portal_op_session, portal_op_signout, portal_op_overview,
     portal_op_apppass_list, portal_op_apppass_add, portal_op_apppass_revoke, portal_op_totp_begin,
@@ -55,5 +67,8 @@ portal_op_handler portal_op_signin, portal_op_session, portal_op_signout, portal
 portal_op_handler portal_op_enrol, portal_op_key_options, portal_op_key_register,
     portal_op_key_list, portal_op_key_rename, portal_op_key_remove, portal_op_signin_key_options,
     portal_op_signin_key;
+/* service-portal-approvals.c */
+portal_op_handler portal_op_approval_list, portal_op_approval_key, portal_op_approval_totp,
+    portal_op_approval_deny;
 
 #endif

@@ -61,6 +61,10 @@ static const struct portal_op portal_ops[] = {
     {"key_remove", portal_op_key_remove, 1, LV_FULL, true},
     {"signin_key_options", portal_op_signin_key_options, 0, LV_KEY, false},
     {"signin_key", portal_op_signin_key, 5, LV_KEY, true},
+    {"approval_list", portal_op_approval_list, 0, LV_FULL, false},
+    {"approval_key", portal_op_approval_key, 7, LV_FULL, true},
+    {"approval_totp", portal_op_approval_totp, 3, LV_FULL, true},
+    {"approval_deny", portal_op_approval_deny, 1, LV_FULL, true},
 };
 
 /* ---- the reply ---- */
