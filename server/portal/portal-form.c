@@ -142,3 +142,13 @@ int portal_cookie_get(const char *header, const char *name, char *out, size_t si
 	}
 	return found;
 }
+
+void portal_form_code(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *in != '\0' && n + 1 < size; in++)
+		if (*in != ' ')
+			out[n++] = *in;
+	out[n] = '\0';
+}

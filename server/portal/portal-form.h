@@ -29,6 +29,9 @@ int portal_form_parse(const char *s, size_t len, struct portal_form *form_r);
 /* The value of name, or NULL. */
 const char *portal_form_get(const struct portal_form *form, const char *name);
 void portal_form_free(struct portal_form *form);
+/* A code as people type it ("123 456", as apps show it) without its spaces, into out (cut to
+ * size - 1 bytes). */
+void portal_form_code(const char *in, char *out, size_t size);
 
 /* Finds cookie name in a Cookie header ("a=1; b=2") and copies its value into out.
  * 1 found, 0 absent, -1 when it is there more than once or its value does not fit. */

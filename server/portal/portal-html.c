@@ -42,6 +42,7 @@ static void html_nav(struct buf *b, const struct portal_req *r)
 	    {"/apppass", "App passwords"},
 	    {"/recovery", "Recovery codes"},
 	    {"/log", "Recent logins"},
+	    {"/approvals", "Pending approvals"},
 	    {"/clients", "Mail programs"},
 	};
 

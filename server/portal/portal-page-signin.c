@@ -52,17 +52,6 @@ void portal_page_signin(struct portal_req *r)
 	                                  : NULL);
 }
 
-/* Codes are often typed with a space in the middle, as apps show them. */
-static void portal_code_compact(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *in != '\0' && n + 1 < size; in++)
-		if (*in != ' ')
-			out[n++] = *in;
-	out[n] = '\0';
-}
-
 static void portal_sleep_ms(uint32_t ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -101,7 +90,7 @@ void portal_post_signin(struct portal_req *r)
 		portal_signin_form(r, MHD_HTTP_BAD_REQUEST, "Enter your user name and password.");
 		return;
 	}
-	portal_code_compact(code != NULL ? code : "", compact, sizeof(compact));
+	portal_form_code(code != NULL ? code : "", compact, sizeof(compact));
 	portal_req_call(r, "signin", 3, (const char *const[]){user, password, compact}, &a);
 	sodium_memzero(compact, sizeof(compact));
 	portal_signin_answer(r, &a);

@@ -14,6 +14,8 @@ portal_handler portal_page_recovery, portal_post_recovery_new;
 portal_handler portal_page_log;
 portal_handler portal_page_enrol, portal_post_enrol, portal_page_keys, portal_post_keys_register,
     portal_post_keys_rename, portal_post_keys_remove;
+portal_handler portal_page_approvals, portal_post_approvals_key, portal_post_approvals_totp,
+    portal_post_approvals_deny;
 portal_handler portal_static;
 portal_handler portal_page_clients, portal_post_clients_apple, portal_clients_autoconfig,
     portal_clients_autodiscover;

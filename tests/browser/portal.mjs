@@ -322,6 +322,69 @@ const scenarios = {
     return results;
   },
 
+  // Held logins from a mail client (the test's imaplib, password alone), approved here: the
+  // key is enrolled from an invite (TWOFOLD_INVITE) and the sign-in is password + key, so the
+  // authenticator app's current code is still unused for the second approval. Three logins
+  // come one after the other: approved by a key touch, approved with a TOTP code, denied.
+  async approvals(page, context) {
+    await authenticator(context, page, 'ctap2');
+    await page.goto(env('TWOFOLD_INVITE'));
+    await Promise.all([page.waitForURL(`${origin}/keys`), page.click('button[type=submit]')]);
+    const text = await addKey(page, 'approval key');
+    check(text.includes('Your security key is registered'), `registered: ${text}`);
+    await passwordStep(page);
+    check((await keyStep(page)) === '/', 'signed in with the key');
+    const seen = new Set();
+    // The next held login the page shows (one not seen before): its section.
+    const nextPending = async (what) => {
+      const deadline = Date.now() + 90000;
+      for (;;) {
+        await page.goto(`${origin}/approvals`);
+        for (const s of await page.$$('section.pending')) {
+          const id = await s.$eval('input[name=id]', (e) => e.value);
+          if (!seen.has(id)) {
+            seen.add(id);
+            return s;
+          }
+        }
+        check(Date.now() < deadline, `${what}: no held login shown`);
+        await page.waitForTimeout(300);
+      }
+    };
+    const results = {};
+
+    let s = await nextPending('first');
+    const said = await s.$eval('p', (e) => e.textContent);
+    check(said.includes('IMAP login from 127.0.1.1'), `protocol and address plainly: ${said}`);
+    check(said.includes('approval-test'), `the client's IMAP ID name: ${said}`);
+    await shot(page, 'approvals');
+    await Promise.all([
+      page.waitForURL((url) => url.search === '?done=approved'),
+      s.$eval('button.key-use', (b) => b.click()),
+    ]);
+    check((await page.textContent('main')).includes('Approved'), 'approved by the key');
+    await shot(page, 'approvals-approved');
+    results.key = 'approved';
+
+    s = await nextPending('second');
+    await s.$eval('input[name=code]', (e, code) => { e.value = code; }, totp(users.first.seed));
+    await Promise.all([
+      page.waitForURL((url) => url.search === '?done=approved'),
+      s.$eval('form[action="/approvals/totp"] button', (b) => b.click()),
+    ]);
+    results.totp = 'approved';
+
+    s = await nextPending('third');
+    await Promise.all([
+      page.waitForURL((url) => url.search === '?done=denied'),
+      s.$eval('form[action="/approvals/deny"] button', (b) => b.click()),
+    ]);
+    check((await page.textContent('main')).includes('Denied'), 'denied');
+    await shot(page, 'approvals-denied');
+    results.deny = 'denied';
+    return results;
+  },
+
   // Sign in with password + code and visit every page once.
   async 'signin-totp'(page) {
     await signIn(page);

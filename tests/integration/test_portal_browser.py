@@ -3,10 +3,13 @@ npm (tests/browser/, installed with `npm ci` by contrib/install-deps). Each test
 daemon here and runs one scenario of tests/browser/portal.mjs; screenshots of every page land in
 <build>/browser-artifacts/."""
 
+import imaplib
 import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from twofold_harness import REPO, build_dir, twofold_cli_path
 
 BROWSER_DIR = REPO / "tests" / "browser"
 SCENARIO_TIMEOUT = 120
+APPROVAL_WAIT = 120  # [auth] approval_wait: a held login's longest wait
 
 
 def spki_hash(cert):
@@ -40,10 +44,11 @@ def browser_env(server):
     server.enable_imap()
     user = server.add_user("alice")
     second = server.add_user("bob")
+    server.configure("auth", "approval_wait", APPROVAL_WAIT)
     server.start()
     artifacts = build_dir() / "browser-artifacts"
 
-    def run(scenario, **extra):
+    def run(scenario, timeout=SCENARIO_TIMEOUT, **extra):
         shots = artifacts / "-".join([scenario] + ([extra["TWOFOLD_PROTOCOL"]]
                                                    if "TWOFOLD_PROTOCOL" in extra else []))
         shutil.rmtree(shots, ignore_errors=True)  # no picture of an older run
@@ -55,7 +60,7 @@ def browser_env(server):
                    TWOFOLD_SPKI=spki_hash(server.cert), TWOFOLD_CLI=str(twofold_cli_path()),
                    TWOFOLD_CONF=str(server.conf), **extra)
         r = subprocess.run(["node", str(BROWSER_DIR / "portal.mjs"), scenario], env=env,
-                           capture_output=True, text=True, timeout=SCENARIO_TIMEOUT)
+                           capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, (f"scenario {scenario} failed:\n{r.stderr}\n{r.stdout}\n"
                                    f"--- twofoldd log:\n{server.log()}")
         return json.loads(r.stdout.strip().splitlines()[-1])
@@ -154,3 +159,51 @@ def test_signin_key_refusals(browser_env):
     stolen = "STOLEN-PASSWORD? (password right, second factor wrong)"
     assert sum({"reason=bad-key", stolen} <= r for r in lines) == 3, lines
     assert sum({"reason=cloned-key", stolen} <= r for r in lines) == 1, lines
+
+
+def held_imap_login(server, password, source):
+    """An IMAP LOGIN with the password alone from source (IMAP ID name approval-test), which
+    the daemon holds until it is decided: True when it completes, False when refused."""
+    im = server.imap(timeout=APPROVAL_WAIT + 30, source=source)
+    try:
+        im.xatom("ID", '("name" "approval-test")')
+        im.login("alice", password)
+        im.logout()
+        return True
+    except imaplib.IMAP4.error:
+        return False
+
+
+def test_held_imap_logins_decided_in_the_browser(browser_env):
+    """Three IMAP logins with the password alone wait for the user, one after the other; on
+    the pending-approvals page (chromium) the first is approved by a key touch bound to it,
+    the second with a TOTP code, the third denied: the first two complete, the third fails.
+    Each comes from a network of its own (an approved login earns its network device grace,
+    so a second login from there would not be held)."""
+    server, user, run, _ = browser_env
+    link = invite(server, "alice")
+    browser = {}
+
+    def scenario():
+        try:
+            browser["results"] = run("approvals", timeout=4 * APPROVAL_WAIT,
+                                     TWOFOLD_INVITE=link)
+        except Exception as e:  # reported below, after the logins
+            browser["error"] = e
+
+    node = threading.Thread(target=scenario)
+    node.start()
+    deadline = time.monotonic() + SCENARIO_TIMEOUT
+    while "approval key" not in server.cli("key", "list", "alice").stdout:
+        assert node.is_alive() and time.monotonic() < deadline, f"no key enrolled: {browser}"
+        time.sleep(0.3)
+    outcomes = []
+    for source in ("127.0.1.1", "127.0.2.1", "127.0.3.1"):
+        assert node.is_alive(), f"the browser gave up: {browser}"
+        outcomes.append(held_imap_login(server, user.password, source))
+    node.join(4 * APPROVAL_WAIT)
+    assert "error" not in browser, browser["error"]
+    assert browser["results"] == {"key": "approved", "totp": "approved", "deny": "denied"}
+    assert outcomes == [True, True, False], outcomes
+    log = server.cli("log", "alice").stdout
+    assert "approval-denied" in log, log

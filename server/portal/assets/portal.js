@@ -76,22 +76,24 @@ function showKeyError(form, what, e) {
   p.hidden = false;
 }
 
-// Each form with a key ceremony: its button starts it.
+// Each form with a key ceremony (one per held login on the approvals page): its button
+// starts it.
 const keyForms = [
-  { form: 'key-register', button: 'key-add', run: registerKey, what: 'The key was not registered' },
-  { form: 'key-signin', button: 'key-use', run: assertKey, what: 'The key did not answer' },
+  { forms: '#key-register', button: '#key-add', run: registerKey, what: 'The key was not registered' },
+  { forms: '#key-signin', button: '#key-use', run: assertKey, what: 'The key did not answer' },
+  { forms: 'form.key-approve', button: 'button.key-use', run: assertKey, what: 'The key did not answer' },
 ];
 
 document.addEventListener('DOMContentLoaded', () => {
   for (const k of keyForms) {
-    const form = document.getElementById(k.form);
-    if (!form) continue;
-    if (!window.PublicKeyCredential) {
-      showKeyError(form, k.what, { name: 'this browser has no WebAuthn' });
-      continue;
+    for (const form of document.querySelectorAll(k.forms)) {
+      if (!window.PublicKeyCredential) {
+        showKeyError(form, k.what, { name: 'this browser has no WebAuthn' });
+        continue;
+      }
+      form.querySelector(k.button).addEventListener('click', () => {
+        k.run(form).catch((e) => showKeyError(form, k.what, e));
+      });
     }
-    document.getElementById(k.button).addEventListener('click', () => {
-      k.run(form).catch((e) => showKeyError(form, k.what, e));
-    });
   }
 });
