@@ -16,6 +16,7 @@
  * each process that verifies: the auth processes, not the workers. Not thread-safe (one area).
  */
 #include "auth/password.h"
+#include "auth/password-test.h"
 #include "common/xalloc.h"
 
 #include <sodium.h>

@@ -21,7 +21,4 @@ int password_verify(const char *hash, const char *password, size_t len);
 /* True when hash was made with other parameters than params and should be redone. */
 bool password_needs_rehash(const char *hash, const struct password_params *params);
 
-/* Number of password_verify calls in this process: lets tests see that Argon2 ran. */
-extern unsigned long password_verify_count;
-
 #endif

@@ -42,17 +42,6 @@ static void scoreboard_set_used(struct scoreboard *sb, size_t used)
 	__atomic_store_n(&sb->shared->used, (uint32_t)used, __ATOMIC_RELEASE);
 }
 
-int scoreboard_alloc(struct scoreboard *sb, pid_t pid, uint32_t generation)
-{
-	for (size_t i = 0; i < sb->count; i++) {
-		if (sb->slots[i].pid != 0)
-			continue;
-		scoreboard_claim(sb, (int)i, pid, generation);
-		return (int)i;
-	}
-	return -1;
-}
-
 void scoreboard_claim(struct scoreboard *sb, int slot, pid_t pid, uint32_t generation)
 {
 	struct scoreboard_slot *s = &sb->slots[slot];
@@ -67,14 +56,6 @@ void scoreboard_claim(struct scoreboard *sb, int slot, pid_t pid, uint32_t gener
 		scoreboard_set_used(sb, (size_t)slot + 1);
 }
 
-int scoreboard_find(const struct scoreboard *sb, pid_t pid)
-{
-	for (size_t i = 0; i < sb->used; i++)
-		if (sb->slots[i].pid == pid)
-			return (int)i;
-	return -1;
-}
-
 void scoreboard_release(struct scoreboard *sb, int slot)
 {
 	size_t used = sb->used;
@@ -83,23 +64,6 @@ void scoreboard_release(struct scoreboard *sb, int slot)
 	while (used > 0 && sb->slots[used - 1].pid == 0)
 		used--;
 	scoreboard_set_used(sb, used);
-}
-
-void scoreboard_count(const struct scoreboard *sb, uint32_t generation,
-                      struct scoreboard_counts *c_r)
-{
-	memset(c_r, 0, sizeof(*c_r));
-	for (size_t i = 0; i < sb->used; i++) {
-		const struct scoreboard_slot *s = &sb->slots[i];
-
-		if (s->pid == 0 || s->state == SLOT_OVERFLOW)
-			continue;
-		c_r->total++;
-		if (s->state == SLOT_BUSY)
-			c_r->busy++;
-		else if (s->generation == generation && s->retiring == 0)
-			c_r->idle++;
-	}
 }
 
 void scoreboard_set_state(struct scoreboard *sb, int slot, enum scoreboard_state state)

@@ -87,15 +87,9 @@ struct scoreboard_client_key {
 int scoreboard_init(struct scoreboard *sb, size_t count);
 void scoreboard_free(struct scoreboard *sb);
 
-/* A free slot for a new worker, or -1 when all are taken. */
-int scoreboard_alloc(struct scoreboard *sb, pid_t pid, uint32_t generation);
 /* Sets up a slot the caller chose (the master, from its own table) for a new worker. */
 void scoreboard_claim(struct scoreboard *sb, int slot, pid_t pid, uint32_t generation);
-/* The slot of pid, or -1. */
-int scoreboard_find(const struct scoreboard *sb, pid_t pid);
 void scoreboard_release(struct scoreboard *sb, int slot);
-void scoreboard_count(const struct scoreboard *sb, uint32_t generation,
-                      struct scoreboard_counts *c_r);
 
 /* Worker side. */
 void scoreboard_set_state(struct scoreboard *sb, int slot, enum scoreboard_state state);

@@ -17,6 +17,7 @@
  * the hop costs.
  */
 #include "server/tls.h"
+#include "server/tls-test.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/xalloc.h"

@@ -62,8 +62,6 @@ int tls_conn_handshake(struct tls_server *srv, int fd, const char *alpn, unsigne
                        struct tls_conn **conn_r, const char **error_r);
 /* The transport for conn_new(). */
 void tls_conn_transport(struct tls_conn *tc, struct conn_transport *t_r);
-/* True when this session was resumed from a ticket. */
-int tls_conn_resumed(const struct tls_conn *tc);
 /* Sends close_notify (best effort) and frees. Does not close the fd. */
 void tls_conn_close(struct tls_conn **tc);
 

@@ -3,8 +3,6 @@
 #include "common/xalloc.h"
 #include "storage/bigarray.h"
 
-#include <string.h>
-
 #define NAME_POOL_FIRST_CHUNK ((size_t)16 << 10)
 #define NAME_POOL_MAX_CHUNK   ((size_t)4 << 20)
 
@@ -53,13 +51,6 @@ char *name_pool_alloc(struct name_pool *pool, size_t len)
 	p = c->data + c->used;
 	c->used += len;
 	return p;
-}
-
-char *name_pool_strdup(struct name_pool *pool, const char *s)
-{
-	size_t len = strlen(s) + 1;
-
-	return memcpy(name_pool_alloc(pool, len), s, len);
 }
 
 void name_pool_free(struct name_pool **pool)

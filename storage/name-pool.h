@@ -15,8 +15,6 @@ struct name_pool;
 struct name_pool *name_pool_new(void);
 /* len bytes (1 <= len), aligned for char only; valid until the pool is freed. */
 char *name_pool_alloc(struct name_pool *pool, size_t len);
-/* A copy of the string s in the pool. */
-char *name_pool_strdup(struct name_pool *pool, const char *s);
 void name_pool_free(struct name_pool **pool);
 
 #endif

@@ -5,6 +5,7 @@
  * emit() writes the response, streaming body sections from the file.
  */
 #include "server/imap/imap-fetch.h"
+#include "server/imap/imap-fetch-test.h"
 
 #include "common/buf.h"
 #include "common/xalloc.h"

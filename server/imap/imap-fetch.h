@@ -36,8 +36,4 @@ bool imap_fetch_sets_seen(const struct imap_fetch *fetch);
 int imap_fetch_write(struct imap_fetch *fetch, struct mailbox *box, size_t index, uint32_t seq,
                      struct conn *out, const char **error_r);
 
-/* Messages parsed with the MIME parser by imap_fetch_write since the process started (tests
- * check that cached ENVELOPE / BODYSTRUCTURE need no second parse). */
-unsigned long imap_fetch_parse_count(void);
-
 #endif

@@ -3,6 +3,7 @@
  * max_depth), so hostile nesting costs one pointer per level and never recursion.
  */
 #include "server/imap/imap-parser.h"
+#include "server/imap/imap-parser-test.h"
 
 #include "common/buf.h"
 #include "common/xalloc.h"

@@ -106,9 +106,6 @@ void imap_parser_reset(struct imap_parser *parser);
  * when a command that carried a secret (LOGIN, AUTHENTICATE) is done. The argument tree stays
  * valid (its strings read as NULs) until the next feed or reset. */
 void imap_parser_wipe(struct imap_parser *parser);
-/* For tests: true when the parser's buffers (tokens, arguments) still hold these bytes. */
-bool imap_parser_holds(const struct imap_parser *parser, const void *bytes, size_t len);
-
 /* After ERROR: a short message for the BAD reply (no client data in it). */
 const char *imap_parser_error(const struct imap_parser *parser);
 /* After ERROR: true when the stream cannot be resynchronised (line too long, a refused

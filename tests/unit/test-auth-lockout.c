@@ -2,6 +2,7 @@
  * a fake clock (req.now), simulated over days and a year. */
 #include "test-auth-env.h"
 #include "auth/factor.h"
+#include "auth/password-test.h"
 #include "auth/policy-private.h"
 
 #include <sqlite3.h>

@@ -1,6 +1,7 @@
 /* The login policy: TOTP, replay, grace, lockout, recovery, app passwords, bad input. */
 #include "test-auth-env.h"
 #include "auth/factor.h"
+#include "auth/password-test.h"
 #include "auth/policy-private.h"
 
 #include <ctype.h>

@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/imap/imap-fetch.h"
+#include "server/imap/imap-fetch-test.h"
 #include "server/imap/imap-parser.h"
 #include "storage/storage.h"
 

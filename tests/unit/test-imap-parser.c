@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "server/imap/imap-parser.h"
+#include "server/imap/imap-parser-test.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -105,38 +105,42 @@ static void test_same(void **state)
 	config_free(&b);
 }
 
-static void test_scoreboard_counts(void **state)
+/* Slots as the master claims and releases them, counted as the workers see them. */
+static void test_scoreboard_slots(void **state)
 {
 	struct scoreboard sb;
 	struct scoreboard_counts c;
-	int s1, s2, s3;
 
 	assert_int_equal(scoreboard_init(&sb, 4), 0);
-	s1 = scoreboard_alloc(&sb, 101, 0);
-	s2 = scoreboard_alloc(&sb, 102, 0);
-	s3 = scoreboard_alloc(&sb, 103, 0);
-	assert_true(s1 >= 0 && s2 >= 0 && s3 >= 0);
-	scoreboard_set_state(&sb, s1, SLOT_IDLE);
-	scoreboard_set_state(&sb, s2, SLOT_BUSY);
-	scoreboard_count(&sb, 0, &c);
+	scoreboard_claim(&sb, 0, 101, 0);
+	scoreboard_claim(&sb, 1, 102, 0);
+	scoreboard_claim(&sb, 2, 103, 1);
+	assert_int_equal(sb.used, 3);
+	scoreboard_set_state(&sb, 0, SLOT_IDLE);
+	scoreboard_set_state(&sb, 1, SLOT_BUSY);
+	scoreboard_workers(&sb, &c);
 	assert_int_equal(c.total, 3);
 	assert_int_equal(c.busy, 1);
-	assert_int_equal(c.idle, 2); /* idle + starting */
-	/* a new generation: old idle workers no longer count as spare */
-	scoreboard_count(&sb, 1, &c);
-	assert_int_equal(c.idle, 0);
-	assert_int_equal(c.total, 3);
-	sb.slots[s1].retiring = 1;
-	scoreboard_count(&sb, 0, &c);
+	assert_int_equal(c.idle, 2); /* idle + starting, any generation */
+	/* the overflow process is no worker */
+	scoreboard_set_state(&sb, 2, SLOT_OVERFLOW);
+	scoreboard_workers(&sb, &c);
+	assert_int_equal(c.total, 2);
 	assert_int_equal(c.idle, 1);
-	assert_int_equal(scoreboard_session_done(&sb, s2), 1);
-	assert_int_equal(scoreboard_session_done(&sb, s2), 2);
-	assert_int_equal(scoreboard_find(&sb, 102), s2);
-	assert_int_equal(scoreboard_alloc(&sb, 104, 0), 3);
-	assert_int_equal(scoreboard_alloc(&sb, 105, 0), -1); /* full */
-	scoreboard_release(&sb, s3);
-	assert_int_equal(scoreboard_find(&sb, 103), -1);
-	assert_int_equal(scoreboard_alloc(&sb, 106, 0), s3);
+	assert_int_equal(scoreboard_session_done(&sb, 1), 1);
+	assert_int_equal(scoreboard_session_done(&sb, 1), 2);
+	scoreboard_workers(&sb, &c);
+	assert_int_equal(c.done, 2);
+	/* releasing the highest slot lowers the high-water mark the workers scan to */
+	scoreboard_release(&sb, 1);
+	assert_int_equal(sb.used, 3);
+	scoreboard_release(&sb, 2);
+	assert_int_equal(sb.used, 1);
+	scoreboard_workers(&sb, &c);
+	assert_int_equal(c.total, 1);
+	assert_int_equal(c.done, 0);
+	scoreboard_claim(&sb, 3, 104, 0);
+	assert_int_equal(sb.used, 4);
 	scoreboard_free(&sb);
 }
 
@@ -145,7 +149,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_good),        cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_open_and_conflict), cmocka_unit_test(test_same),
-	    cmocka_unit_test(test_scoreboard_counts),
+	    cmocka_unit_test(test_scoreboard_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

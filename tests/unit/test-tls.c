@@ -8,6 +8,7 @@
 #include "test-measure.h"
 
 #include "server/tls.h"
+#include "server/tls-test.h"
 #include "server/conn.h"
 #include "server/key.h"
 #include "common/config.h"
