@@ -245,36 +245,6 @@ static int login_forgive(struct login *l, enum policy_counter pc)
 	           : 0;
 }
 
-/* ---- names, protocols ---- */
-
-const char *auth_proto_name(enum auth_proto proto)
-{
-	switch (proto) {
-	case AUTH_PROTO_IMAP:
-		return "imap";
-	case AUTH_PROTO_POP3:
-		return "pop3";
-	case AUTH_PROTO_PORTAL:
-		return "portal";
-	case AUTH_PROTO_OTHER:
-		break;
-	}
-	return "other";
-}
-
-int auth_proto_parse(const char *name, enum auth_proto *proto_r)
-{
-	if (strcmp(name, "imap") == 0)
-		*proto_r = AUTH_PROTO_IMAP;
-	else if (strcmp(name, "pop3") == 0)
-		*proto_r = AUTH_PROTO_POP3;
-	else if (strcmp(name, "portal") == 0)
-		*proto_r = AUTH_PROTO_PORTAL;
-	else
-		return -1;
-	return 0;
-}
-
 /* ---- open / close ---- */
 
 static int policy_make_dummy(struct auth_policy *p, const char **error_r)

@@ -6,30 +6,13 @@
 #ifndef TWOFOLD_AUTH_POLICY_H
 #define TWOFOLD_AUTH_POLICY_H
 
+#include "common/auth-proto.h"
+
 #include <stdint.h>
 #include <time.h>
 
 struct config;
 struct auth_store;
-
-enum auth_result {
-	AUTH_OK,       /* user_r holds the canonical user name */
-	AUTH_FAIL,     /* delay_ms holds the delay to apply before answering the client */
-	AUTH_TEMPFAIL, /* store busy or broken: try again later; never a success */
-	AUTH_PENDING,  /* held for the user's approval (reply->hold, auth_policy_hold_check); on the
-	                  portal: the security key is next (auth_policy_hold_finish) */
-};
-
-/* PORTAL: a sign-in to the self-service portal, where an app password never counts. */
-enum auth_proto { AUTH_PROTO_IMAP, AUTH_PROTO_POP3, AUTH_PROTO_OTHER, AUTH_PROTO_PORTAL };
-
-/* What a failed login may tell the client beyond "failed". Given only to a client that sent
- * the right password with a code this user logged in with before: it tells nothing to anyone
- * without the credential. */
-enum auth_hint {
-	AUTH_HINT_NONE,
-	AUTH_HINT_CODE_EXPIRED, /* send the password with the current code */
-};
 
 struct auth_request {
 	const char *user;
@@ -108,9 +91,5 @@ void auth_policy_hold_finish(struct auth_policy *policy, const struct auth_hold 
                              void *accept_ctx, struct auth_reply *reply);
 /* The holder gives the login up (client gone, service stopping): logged, request closed. */
 void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold, time_t now);
-
-const char *auth_proto_name(enum auth_proto proto);
-/* "imap" / "pop3" / "portal" -> proto; -1 if unknown. */
-int auth_proto_parse(const char *name, enum auth_proto *proto_r);
 
 #endif

@@ -2,7 +2,7 @@
 #ifndef TWOFOLD_LISTEN_H
 #define TWOFOLD_LISTEN_H
 
-#include "auth/policy.h"
+#include "common/auth-proto.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,7 +23,8 @@ struct listen_set {
 
 /* Parses "a.b.c.d:port", "[v6]:port" or "*:port" (numeric only, no DNS). 0 ok, -1 bad. */
 int listen_parse(const char *addr, struct sockaddr_storage *ss_r, socklen_t *len_r);
-/* Checks every listen address of cfg parses. -1 with *error_r (caller frees). */
+/* Checks every listen address of cfg parses. -1 with *error_r = "FILE:LINE: message" naming
+ * the section's listen key (caller frees). */
 int listen_check(const struct config *cfg, char **error_r);
 /* Binds every listen address of cfg (non-blocking, CLOEXEC, backlog 1024, SO_REUSEADDR,
  * IPV6_V6ONLY). -1 with *error_r (caller frees); nothing stays open then. */

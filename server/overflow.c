@@ -1,5 +1,5 @@
 #include "server/overflow.h"
-#include "auth/policy.h"
+#include "common/auth-proto.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"

@@ -1,12 +1,13 @@
 /*
- * What a protocol session gets from the worker: the connection, the config, and the one way to
- * log in (through the auth service). Implemented by the worker (server/worker.c); the protocols
- * (server/pop3, server/imap) only use it.
+ * What a protocol session gets from the worker: the connection, the config, the one way to log
+ * in and the flag that ends it. The worker fills it (server/worker.c, logging in through
+ * server/auth-client.c); the protocols (server/pop3, server/imap) only use it, and a unit test
+ * gives a session its own login.
  */
 #ifndef TWOFOLD_SESSION_H
 #define TWOFOLD_SESSION_H
 
-#include "auth/policy.h"
+#include "common/auth-proto.h"
 #include "common/config.h"
 
 #include <signal.h>
@@ -14,15 +15,25 @@
 
 struct config;
 struct conn;
+struct session;
+struct session_login;
+
+/* Sends the login to the auth service, applies the delay it returns (sleeping, so the client
+ * sees it), and fills *out. The secret is wiped by the caller. client_id may be NULL. */
+typedef void session_login_fn(struct session *s, const char *user, const char *secret,
+                              const char *client_id, struct session_login *out);
 
 struct session {
 	const struct config *cfg;
 	struct conn *conn;
 	enum auth_proto proto;
-	int auth_sock;    /* SOCK_SEQPACKET to the auth service */
 	const char *alpn; /* negotiated ALPN or NULL */
 	unsigned login_timeout; /* seconds to log in (shorter when the pool is nearly full); 0:
 	                         * [server] login_timeout */
+	session_login_fn *login;
+	/* Set by the worker's SIGTERM handler: the session ends cleanly at the next command
+	 * boundary. */
+	const volatile sig_atomic_t *shutdown;
 };
 
 /* Seconds s has to log in. */
@@ -30,9 +41,6 @@ static inline unsigned session_login_timeout(const struct session *s)
 {
 	return s->login_timeout != 0 ? s->login_timeout : s->cfg->login_timeout;
 }
-
-/* Set by the worker's SIGTERM handler: sessions end cleanly at the next command boundary. */
-extern volatile sig_atomic_t session_shutdown;
 
 struct session_login {
 	enum auth_result result;
@@ -47,10 +55,17 @@ struct session_login {
  * [AUTH] for POP3 carry it). */
 #define SESSION_HINT_CODE_EXPIRED "Code expired: send password + the current code"
 
-/* Sends the login to the auth service, applies the delay it returns (sleeping, so the client
- * sees it), and fills *out. The secret is wiped by the caller. client_id may be NULL. */
-void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
-                   struct session_login *out);
+static inline void session_login(struct session *s, const char *user, const char *secret,
+                                 const char *client_id, struct session_login *out)
+{
+	s->login(s, user, secret, client_id, out);
+}
+
+/* True once the session should end at the next command boundary. */
+static inline bool session_stopping(const struct session *s)
+{
+	return *s->shutdown != 0;
+}
 
 /* A client that has sent nothing for this long is idle: the session gives back the memory its
  * last command used (conn_set_idle) rather than holding it through a wait of minutes or hours.

@@ -1,11 +1,9 @@
 #include "server/worker.h"
 #include "common/clock.h"
 #include "common/config.h"
-#include "common/ipc.h"
 #include "common/log.h"
-#include "common/text.h"
-#include "common/xalloc.h"
 #include "server/admission.h"
+#include "server/auth-client.h"
 #include "server/conn.h"
 #include "server/listen.h"
 #include "server/privdrop.h"
@@ -15,12 +13,10 @@
 #include "server/tls.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sodium.h>
@@ -35,13 +31,11 @@
 /* Seconds to wait for the auth service's answer, beyond the time a login may be held for the
  * user's approval ([auth] approval_wait). */
 #define WORKER_AUTH_TIMEOUT 60
-#define WORKER_USER_MAX     255 /* the longest user name the auth service takes */
-#define WORKER_MARKER_MAX   64
 
-volatile sig_atomic_t session_shutdown;
+static volatile sig_atomic_t session_shutdown;
 static volatile sig_atomic_t worker_quit;
 static const struct worker_env *worker_env;
-static uint32_t worker_request_id;
+static struct auth_client worker_auth;
 static struct admission worker_client; /* the client being served, as the limits count it */
 
 static volatile sig_atomic_t worker_handshaking;
@@ -89,97 +83,6 @@ static void worker_signals(sigset_t *waitmask_r)
 
 /* ---- login through the auth service ---- */
 
-static int worker_auth_connect(void)
-{
-	return ipc_connect(&worker_env->auth_addr, worker_env->auth_addr_len,
-	                   WORKER_AUTH_TIMEOUT + worker_env->cfg->approval_wait);
-}
-
-/* Waits for the auth service's answer on fd, which may take approval_wait for a login held for
- * the user's approval. -2 when the client hangs up meanwhile: closing the request at once lets
- * the auth process give the held login up and take its INBOX notice away, rather than approve a
- * login nobody waits for. 0 answer ready, -1 time-out or error. */
-static int worker_auth_wait(int fd, const struct session *s)
-{
-	long deadline =
-	    clock_now_ms() + (long)(WORKER_AUTH_TIMEOUT + worker_env->cfg->approval_wait) * 1000L;
-	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-	                      {.fd = conn_fd(s->conn), .events = POLLRDHUP}};
-
-	for (;;) {
-		long left = deadline - clock_now_ms();
-		int n;
-
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		n = poll(p, p[1].fd >= 0 ? 2 : 1, (int)left);
-		if (n < 0 && errno != EINTR)
-			return -1;
-		if (n <= 0)
-			continue;
-		if (p[0].revents != 0)
-			return 0;
-		if ((p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)
-			return -2;
-	}
-}
-
-static int worker_auth_ask(int fd, const struct session *s, const char *user, const char *secret,
-                           const char *client_id, struct ipc_msg *m)
-{
-	int r;
-
-	ipc_msg_init(m, IPC_LOGIN_REQUEST, ++worker_request_id);
-	ipc_put_str(m, user);
-	ipc_put_str(m, secret);
-	ipc_put_str(m, auth_proto_name(s->proto));
-	ipc_put_str(m, conn_peer_ip(s->conn));
-	ipc_put_str(m, client_id != NULL ? client_id : "");
-	r = ipc_send(fd, m, -1);
-	ipc_msg_wipe(m);
-	if (r < 0)
-		return -1;
-	r = worker_auth_wait(fd, s);
-	if (r != 0)
-		return r;
-	return ipc_recv(fd, m) == 1 ? 0 : -1;
-}
-
-/* Checks the answer and fills out. -1 when the auth service broke the protocol. */
-static int worker_auth_answer(struct ipc_msg *m, struct session_login *out, uint32_t *delay_r)
-{
-	const char *user;
-	uint32_t hint;
-
-	if (m->hdr.request_id != worker_request_id)
-		return -1;
-	switch (m->hdr.type) {
-	case IPC_LOGIN_OK:
-		if (m->fd < 0 || ipc_get_str(m, &user) < 0 || ipc_end(m) < 0 ||
-		    strlen(user) >= sizeof(out->user))
-			return -1;
-		memcpy(out->user, user, strlen(user) + 1);
-		out->maildir_fd = m->fd;
-		out->result = AUTH_OK;
-		return 0;
-	case IPC_LOGIN_FAIL:
-		if (m->fd >= 0 || ipc_get_u32(m, delay_r) < 0 || ipc_get_u32(m, &hint) < 0 ||
-		    ipc_end(m) < 0 || hint > AUTH_HINT_CODE_EXPIRED)
-			return -1;
-		out->result = AUTH_FAIL;
-		out->hint = (enum auth_hint)hint;
-		return 0;
-	case IPC_LOGIN_TEMPFAIL:
-		if (m->fd >= 0 || ipc_get_u32(m, delay_r) < 0 || ipc_end(m) < 0)
-			return -1;
-		out->result = AUTH_TEMPFAIL;
-		return 0;
-	}
-	return -1;
-}
-
 /* ---- after a login ---- */
 
 /* The listening sockets, the epoll set and the master's wakeup pipe: a confined worker will
@@ -224,31 +127,6 @@ static void worker_sleep_ms(uint32_t ms)
 		;
 }
 
-/* A user name the auth service would refuse unlooked-at (control bytes, invalid UTF-8, empty,
- * too long) never leaves the worker: a marker goes in its place, the name's user-name
- * characters (letters, digits, "._-+@") with '?' for every other byte, and '?' is in no user's
- * name. So the attempt is verified, delayed, counted and audited like any unknown user's, and
- * neither its raw bytes nor anything that reads like a log field reach another process. */
-static const char *worker_login_user(const char *user, char *marker, size_t size)
-{
-	size_t len = strnlen(user, WORKER_USER_MAX + 1), n = 0;
-	bool masked = false;
-
-	if (text_is_sane(user, len, WORKER_USER_MAX))
-		return user;
-	for (size_t i = 0; i < len && n + 2 < size; i++) {
-		unsigned char c = (unsigned char)user[i];
-		bool keep = c < 0x80 && (isalnum(c) || strchr("._-+@", c) != NULL);
-
-		masked = masked || !keep;
-		marker[n++] = keep ? (char)c : '?';
-	}
-	if (!masked)
-		marker[n++] = '?'; /* empty or only too long: still no account's name */
-	marker[n] = '\0';
-	return marker;
-}
-
 /* Who this worker serves now, for `twofold who` and `kick` (through the master). */
 static void worker_publish_session(const struct session *s, const char *user)
 {
@@ -259,15 +137,19 @@ static void worker_publish_session(const struct session *s, const char *user)
 	scoreboard_session_set(worker_env->sb, worker_env->slot, &ss);
 }
 
-void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
-                   struct session_login *out)
+static void worker_login(struct session *s, const char *user, const char *secret,
+                         const char *client_id, struct session_login *out)
 {
-	/* 16 KiB: on the heap for the login only, so an idle session's heap trim gives it back */
-	struct ipc_msg *m;
-	char marker[WORKER_MARKER_MAX + 2];
+	const struct auth_client_request req = {.user = user,
+	                                        .secret = secret,
+	                                        .proto = s->proto,
+	                                        .ip = conn_peer_ip(s->conn),
+	                                        .client_id = client_id,
+	                                        .client_fd = conn_fd(s->conn)};
 	uint32_t delay_ms = 0;
 	long start_ms = clock_now_ms();
-	int fd, r;
+	const char *error;
+	int r;
 
 	out->waited_ms = 0;
 	out->result = AUTH_TEMPFAIL;
@@ -276,31 +158,11 @@ void session_login(struct session *s, const char *user, const char *secret, cons
 	out->maildir_fd = -1;
 	if (!admission_login(&worker_client))
 		return; /* its address has max_sessions_per_ip: no password checked */
-	fd = worker_auth_connect();
-	if (fd < 0) {
-		log_error("cannot reach the auth service: %s", strerror(errno));
-		admission_login_failed(&worker_client);
-		return;
-	}
-	m = xmalloc(sizeof(*m));
-	user = worker_login_user(user, marker, sizeof(marker));
-	r = worker_auth_ask(fd, s, user, secret, client_id, m);
-	if (r == -2) {
-		log_info("client gone while its login was checked or held");
-	} else if (r < 0) {
-		log_error("no answer from the auth service: %s", strerror(errno));
-	} else if (worker_auth_answer(m, out, &delay_ms) < 0) {
-		log_error("malformed answer from the auth service");
-		if (m->fd >= 0)
-			close(m->fd);
-		out->result = AUTH_TEMPFAIL;
-		out->hint = AUTH_HINT_NONE;
-		out->user[0] = '\0';
-		out->maildir_fd = -1;
-	}
-	close(fd);
-	ipc_msg_wipe(m);
-	free(m);
+	r = auth_client_login(&worker_auth, &req, out, &delay_ms, &error);
+	if (r == -2)
+		log_info("%s", error);
+	else if (r < 0)
+		log_error("%s", error);
 	if (out->result != AUTH_OK)
 		admission_login_failed(&worker_client);
 	else if (worker_confine(out->maildir_fd) < 0) {
@@ -331,8 +193,9 @@ static void worker_session(const struct listener *l, struct tls_conn *tc)
 	struct conn_transport t;
 	struct session s = {.cfg = worker_env->cfg,
 	                    .proto = l->proto,
-	                    .auth_sock = -1,
-	                    .login_timeout = admission_login_timeout(&worker_client)};
+	                    .login_timeout = admission_login_timeout(&worker_client),
+	                    .login = worker_login,
+	                    .shutdown = &session_shutdown};
 
 	tls_conn_transport(tc, &t);
 	s.conn = conn_new(&t, worker_client.ip);
@@ -458,6 +321,9 @@ void worker_run(const struct worker_env *env)
 
 	worker_env = env;
 	worker_client = (struct admission){.sb = env->sb, .slot = env->slot, .cfg = env->cfg};
+	worker_auth = (struct auth_client){.addr = &env->auth_addr,
+	                                   .addr_len = env->auth_addr_len,
+	                                   .timeout_s = WORKER_AUTH_TIMEOUT + env->cfg->approval_wait};
 	log_set_role("worker");
 	worker_signals(&waitmask);
 	if (privdrop_apply(env->priv, PRIVDROP_WORKER, &error) < 0) {

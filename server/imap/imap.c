@@ -486,7 +486,7 @@ static bool imap_step(struct imap_client *c)
 	char *line;
 	ssize_t n;
 
-	if (session_shutdown)
+	if (session_stopping(c->s))
 		return imap_bye(c, "Server shutting down.");
 	if (timeout == 0)
 		return imap_bye(c, "Login timeout, closing connection.");

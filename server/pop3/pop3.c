@@ -139,7 +139,7 @@ static bool pop3_step(struct pop3 *p)
 	ssize_t n;
 	enum pop3_cmd_result r;
 
-	if (session_shutdown) {
+	if (session_stopping(p->s)) {
 		p->end = "shutdown";
 		pop3_err(p, "[SYS/TEMP] Server shutting down.");
 		return false;

@@ -18,21 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-/* the worker's symbols the session code refers to (the unit-test edge; not called here) */
-volatile sig_atomic_t session_shutdown;
-
-void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
-                   struct session_login *out)
-{
-	(void)s;
-	(void)user;
-	(void)secret;
-	(void)client_id;
-	memset(out, 0, sizeof(*out));
-	out->result = AUTH_FAIL;
-	out->maildir_fd = -1;
-}
-
 static void check_string(const char *in, size_t len, const char *expect, size_t expect_len)
 {
 	struct buf b;

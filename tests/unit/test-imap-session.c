@@ -1,5 +1,5 @@
 /* IMAP sessions run in a child process over a socketpair against a real maildir, with
- * session_login mocked: command input byte at a time, pipelining, literals (synchronising,
+ * its own login: command input byte at a time, pipelining, literals (synchronising,
  * LITERAL+, refused over APPENDLIMIT before the data), pre-login limits, nesting, untagged
  * updates from a second session, IDLE woken by a delivery, shutdown. */
 #include <setjmp.h>
@@ -24,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the unit-test edge: the worker's login call and shutdown flag ---- */
+/* ---- the unit-test edge: the session's login and shutdown flag ---- */
 
-volatile sig_atomic_t session_shutdown;
+static volatile sig_atomic_t test_shutdown;
 static char test_maildir[512];
 
 /* The client id the session passed, as the parent can see it (the session is a child). */
@@ -35,8 +35,8 @@ static void client_id_path(char *path, size_t size)
 	snprintf(path, size, "%s.clientid", test_maildir);
 }
 
-void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
-                   struct session_login *out)
+static void test_login(struct session *s, const char *user, const char *secret,
+                       const char *client_id, struct session_login *out)
 {
 	(void)s;
 	memset(out, 0, sizeof(*out));
@@ -86,17 +86,20 @@ static ssize_t fd_write(void *ctx, const void *buf, size_t len)
 static void on_term(int sig)
 {
 	(void)sig;
-	session_shutdown = 1;
+	test_shutdown = 1;
 }
 
 static void srv_child(int fd)
 {
 	struct conn_transport t = {.read = fd_read, .write = fd_write, .ctx = &fd, .fd = fd};
 	struct sigaction sa = {.sa_handler = on_term};
-	struct session s = {.cfg = test_cfg, .proto = AUTH_PROTO_IMAP, .auth_sock = -1};
+	struct session s = {.cfg = test_cfg,
+	                    .proto = AUTH_PROTO_IMAP,
+	                    .login = test_login,
+	                    .shutdown = &test_shutdown};
 
 	sigaction(SIGTERM, &sa, NULL);
-	conn_set_interrupt(&session_shutdown);
+	conn_set_interrupt(&test_shutdown);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	s.conn = conn_new(&t, "127.0.0.1");
 	imap_session_run(&s);
@@ -258,7 +261,7 @@ static int setup(void **state)
 	test_cfg->imap_append_limit = 4096;
 	test_cfg->imap_idle_keepalive = 10;
 	test_cfg->login_timeout = 5;
-	session_shutdown = 0;
+	test_shutdown = 0;
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 /* POP3: the command parser (byte at a time), the dot-stuffing converter, and whole sessions run
- * in a child process over a socketpair against a real maildir, with session_login mocked. */
+ * in a child process over a socketpair against a real maildir, with a login of its own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,13 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the unit-test edge: the worker's login call and shutdown flag ---- */
+/* ---- the unit-test edge: the session's login and shutdown flag ---- */
 
-volatile sig_atomic_t session_shutdown;
+static volatile sig_atomic_t test_shutdown;
 static char test_maildir[512];
 
-void session_login(struct session *s, const char *user, const char *secret, const char *client_id,
-                   struct session_login *out)
+static void test_login(struct session *s, const char *user, const char *secret,
+                       const char *client_id, struct session_login *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->maildir_fd = -1;
@@ -285,7 +285,7 @@ static ssize_t fd_write(void *ctx, const void *buf, size_t len)
 
 static void on_term(int sig)
 {
-	session_shutdown = 1;
+	test_shutdown = 1;
 }
 
 static struct config *test_cfg;
@@ -302,10 +302,13 @@ static void srv_start(struct srv *c)
 		struct conn_transport t = {
 		    .read = fd_read, .write = fd_write, .ctx = &sv[1], .fd = sv[1]};
 		struct sigaction sa = {.sa_handler = on_term};
-		struct session s = {.cfg = test_cfg, .proto = AUTH_PROTO_POP3, .auth_sock = -1};
+		struct session s = {.cfg = test_cfg,
+		                    .proto = AUTH_PROTO_POP3,
+		                    .login = test_login,
+		                    .shutdown = &test_shutdown};
 
 		sigaction(SIGTERM, &sa, NULL);
-		conn_set_interrupt(&session_shutdown);
+		conn_set_interrupt(&test_shutdown);
 		close(sv[0]);
 		/* like the TLS transport: non-blocking, waits happen in conn's poll */
 		fcntl(sv[1], F_SETFL, O_NONBLOCK);
@@ -485,7 +488,7 @@ static int session_setup(void **state)
 		write_file("new", name, msg_text[i]);
 	}
 	test_cfg = config_defaults();
-	session_shutdown = 0;
+	test_shutdown = 0;
 	return 0;
 }
 
