@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/audit.h"
 #include "auth/webauthn.h"
 
 struct auth_policy;
@@ -50,18 +51,6 @@ struct admin_yubikey_secrets {
 	char aes_key[33];    /* 32 hex digits */
 	char private_id[13]; /* 12 hex digits ("uid") */
 	char public_id[13];  /* 12 modhex characters ("fixed") */
-};
-
-struct admin_log_entry {
-	time_t time;
-	const char *user;   /* as presented (bounded, sanitised) */
-	const char *proto;
-	const char *ip;
-	const char *client_id;
-	const char *factor; /* totp, yubikey, grace, recovery, apppass, password, none */
-	const char *result; /* ok, fail, tempfail */
-	const char *reason; /* unknown-user, bad-password, bad-code, replay, locked, ... */
-	bool stolen_password; /* password right, second factor wrong */
 };
 
 /* Validates a user name (the rules the daemon applies to a login name too). */

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "auth/admin.h"
+#include "auth/audit.h"
 
 struct config;
 
