@@ -79,12 +79,15 @@ static const struct config_key config_keys[] = {
     {"clients", "login", CT_LOGIN, OFF(clients_localpart), 0, 0},
 };
 
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
 struct config_parse {
 	struct config *cfg;
 	const char *path;
 	FILE *fp;
-	unsigned line;         /* line most recently read */
-	unsigned section_line; /* line of the latest [section] header */
+	unsigned line;                   /* line most recently read */
+	unsigned section_line;           /* line of the latest [section] header */
+	unsigned key_line[CONFIG_NKEYS]; /* of config_keys[i] where the file sets it, else 0 */
 	char *error;
 };
 
@@ -378,7 +381,7 @@ static int config_handler(void *user, const char *section, const char *name, con
 		p->error = xasprintf("%s:%u: value is not valid UTF-8", p->path, p->line);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
 
 		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
@@ -388,6 +391,7 @@ static int config_handler(void *user, const char *section, const char *name, con
 			                     name, err, value);
 			return 0;
 		}
+		p->key_line[i] = p->line;
 		return 1;
 	}
 	p->error = xasprintf("%s:%u: unknown key '%s' in [%s]", p->path, p->line, name, section);
@@ -410,25 +414,47 @@ static char *config_reader(char *str, int num, void *stream)
 	return r;
 }
 
+/* For a check across keys: the line of the first of the keys named ("section key", NULL-ended)
+ * that the file sets, so the message points at a key it is about, not at the file's end. */
+static unsigned config_check_line(const struct config_parse *p, const char *const *keys)
+{
+	for (; *keys != NULL; keys++)
+		for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+			const struct config_key *k = &config_keys[i];
+			size_t len = strlen(k->section);
+
+			if (p->key_line[i] != 0 && strncmp(*keys, k->section, len) == 0 &&
+			    (*keys)[len] == ' ' && strcmp(*keys + len + 1, k->name) == 0)
+				return p->key_line[i];
+		}
+	return 0;
+}
+
+static void config_check_failed(struct config_parse *p, const char *const *keys, const char *what)
+{
+	p->error = xasprintf("%s:%u: %s", p->path, config_check_line(p, keys), what);
+}
+
 static int config_check(struct config_parse *p)
 {
+	static const char *const listen_keys[] = {"imap listen", "pop3 listen", "portal listen",
+	                                          NULL};
+	static const char *const spare_keys[] = {"server min_spare", "server max_spare", NULL};
+	static const char *const lockout_keys[] = {"auth lockout", "auth lockout_max", NULL};
 	struct config *cfg = p->cfg;
 
 	if (cfg->imap_listen.count + cfg->pop3_listen.count + cfg->portal_listen.count > 0 &&
 	    (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
-		p->error = xasprintf("%s:%u: [tls] cert and key are required when a listen "
-		                     "address is set",
-		                     p->path, p->line);
+		config_check_failed(p, listen_keys,
+		                    "[tls] cert and key are required when a listen address is set");
 		return -1;
 	}
 	if (cfg->min_spare > cfg->max_spare) {
-		p->error = xasprintf("%s:%u: [server] min_spare is greater than max_spare", p->path,
-		                     p->line);
+		config_check_failed(p, spare_keys, "[server] min_spare is greater than max_spare");
 		return -1;
 	}
 	if (cfg->lockout > cfg->lockout_max) {
-		p->error = xasprintf("%s:%u: [auth] lockout is greater than lockout_max", p->path,
-		                     p->line);
+		config_check_failed(p, lockout_keys, "[auth] lockout is greater than lockout_max");
 		return -1;
 	}
 	return 0;

@@ -156,6 +156,15 @@ static void test_errors(void **state)
 	     "2: [clients] submission: expected HOST:PORT with a DNS name: "
 	     "'smtp.example.org:70000'"},
 	    {"[clients]\nlogin = user\n", "2: [clients] login: expected address or localpart: 'user'"},
+	    /* a check across keys names the line of a key it is about, not the file's last */
+	    {"[imap]\nlisten = 127.0.0.1:993\n[server]\nuser = x\n",
+	     "2: [tls] cert and key are required when a listen address is set"},
+	    {"[server]\nmin_spare = 9\nmax_spare = 3\n\n[auth]\nmax_failures = 5\n",
+	     "2: [server] min_spare is greater than max_spare"},
+	    {"[server]\nuser = x\n\nmax_spare = 1\n[auth]\nmax_failures = 5\n",
+	     "4: [server] min_spare is greater than max_spare"},
+	    {"[auth]\nlockout_max = 500\nmax_failures = 5\nlockout = 1000\n[server]\nuser = x\n",
+	     "4: [auth] lockout is greater than lockout_max"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
