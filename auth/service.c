@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -490,4 +491,22 @@ int auth_service_run(const struct auth_service_env *env, const char **error_r)
 	sodium_memzero(svc, sizeof(*svc));
 	free(svc);
 	return 0;
+}
+
+void auth_service_on_quit(int sig)
+{
+	auth_service_quit = 1;
+}
+
+int auth_service_main(const struct auth_service_env *env, const char **error_r)
+{
+	/* the store and its journals are the auth account's alone, whatever the directory */
+	umask(077);
+	if (env->enter(env->enter_ctx, error_r) < 0)
+		return -1;
+	prctl(PR_SET_NAME, "twofoldd-auth"); /* named only once unprivileged */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);    /* after the uid change, which clears it */
+	if (env->confine != NULL && env->confine(env->confine_ctx, error_r) < 0)
+		return -1;
+	return auth_service_run(env, error_r);
 }

@@ -36,6 +36,14 @@ struct auth_service_env {
 	const struct auth_notice_hooks *notice; /* NULL: held logins are not announced */
 	void (*ready)(void *ctx); /* called once the store is open and the service listens */
 	void *ready_ctx;
+	/* auth_service_main: becomes the auth account (the master's privilege drop). -1 with
+	 * *error_r when it cannot. */
+	int (*enter)(void *ctx, const char **error_r);
+	void *enter_ctx;
+	/* auth_service_main, once unprivileged and named, before the store opens: the master's
+	 * seccomp list. NULL: none. -1 with *error_r when it cannot. */
+	int (*confine)(void *ctx, const char **error_r);
+	void *confine_ctx;
 };
 
 /* Raised by the process's SIGTERM/SIGUSR1 handler: stop accepting, finish the open connections,
@@ -45,5 +53,13 @@ extern volatile sig_atomic_t auth_service_quit;
 /* Runs until auth_service_quit is set and no peer connection remains. The caller has already
  * dropped privileges. Returns 0, or -1 with *error_r when the auth store cannot be opened. */
 int auth_service_run(const struct auth_service_env *env, const char **error_r);
+
+/* The auth process's SIGTERM/SIGUSR1 handler: raises auth_service_quit. */
+void auth_service_on_quit(int sig);
+
+/* The auth process from the master's fork on (signals and descriptors already its own, still
+ * root): a private umask, env->enter to drop privileges, a process name, env->confine, then
+ * auth_service_run. -1 with *error_r when it cannot start. */
+int auth_service_main(const struct auth_service_env *env, const char **error_r);
 
 #endif

@@ -75,8 +75,11 @@ static int listen_check_one(const struct config *cfg, const char *section,
 
 	for (size_t i = 0; i < l->count; i++)
 		if (listen_parse(l->addrs[i], &ss, &len) < 0) {
-			*error_r = xasprintf("%s: [%s] listen: not a numeric address: '%s'",
-			                     cfg->path != NULL ? cfg->path : "config", section,
+			const char *path = cfg->path != NULL ? cfg->path : "config";
+
+			*error_r = xasprintf("%s:%u: [%s] listen: not a numeric ADDR:PORT or "
+			                     "[V6]:PORT: '%s'",
+			                     path, config_line_of(cfg, section, "listen"), section,
 			                     l->addrs[i]);
 			return -1;
 		}

@@ -1,10 +1,10 @@
 #include "server/master.h"
 #include "auth/service.h"
-#include "auth/statedir.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/daemon.h"
 #include "server/key.h"
 #include "server/control.h"
 #include "server/listen.h"
@@ -103,43 +103,6 @@ struct master {
 
 static int master_pipe[2] = {-1, -1};
 static const struct master_kind master_kinds[MASTER_KINDS];
-
-/* ---- config checks ---- */
-
-int master_config_check(const struct config *cfg, char **error_r)
-{
-	const char *path = cfg->path != NULL ? cfg->path : "config";
-	char *error;
-
-	if (cfg->imap_listen.count == 0 && cfg->pop3_listen.count == 0) {
-		*error_r = xasprintf("%s:0: no listen address: set [imap] or [pop3] listen", path);
-		return -1;
-	}
-	if (listen_check(cfg, error_r) < 0) {
-		/* name the section whose addresses are refused */
-		const char *section = strstr(*error_r, "[imap]") != NULL     ? "imap"
-		                      : strstr(*error_r, "[portal]") != NULL ? "portal"
-		                                                             : "pop3";
-
-		free(*error_r);
-		*error_r = xasprintf("%s:%u: [%s] listen: not a numeric ADDR:PORT or [V6]:PORT",
-		                     path, config_line_of(cfg, section, "listen"), section);
-		return -1;
-	}
-	if (auth_statedir_overlaps_mail(cfg, &error) > 0) {
-		*error_r = xasprintf("%s:%u: [storage] maildir: %s", path,
-		                     config_line_of(cfg, "storage", "maildir"), error);
-		free(error);
-		return -1;
-	}
-	if (cfg->portal_listen.count > 0 && cfg->portal_origin == NULL) {
-		*error_r = xasprintf("%s:%u: [portal] listen needs [portal] origin = https://HOST[:PORT] "
-		                     "(the address browsers use)",
-		                     path, config_line_of(cfg, "portal", "listen"));
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- signals ---- */
 
@@ -282,9 +245,14 @@ static int master_socket(struct master_sock *ms, const char *what)
 	return 0;
 }
 
-static void master_auth_on_quit(int sig)
+static int master_auth_enter(void *ctx, const char **error_r)
 {
-	auth_service_quit = 1;
+	return privdrop_apply(ctx, PRIVDROP_AUTH, error_r);
+}
+
+static int master_auth_confine(void *ctx, const char **error_r)
+{
+	return sandbox_seccomp_load(SANDBOX_AUTH, error_r);
 }
 
 static void master_auth_run(struct master *m, int report_fd) __attribute__((noreturn));
@@ -300,21 +268,17 @@ static void master_auth_run(struct master *m, int report_fd)
 	                               .create_maildirs = !m->priv.root,
 	                               .notice = &notice,
 	                               .ready = master_report_ready,
-	                               .ready_ctx = &report_fd};
+	                               .ready_ctx = &report_fd,
+	                               .enter = master_auth_enter,
+	                               .enter_ctx = &m->priv,
+	                               .confine = master_auth_confine};
 	const char *error;
 
-	master_child_setup(m, "auth", master_auth_on_quit, m->auth.fd);
+	master_child_setup(m, "auth", auth_service_on_quit, m->auth.fd);
 	portal_master_close_listener(&m->portal);
 	notice_addr = (struct notice_addr){.addr = m->notice.addr, .len = m->notice.len};
 	notice_client_hooks(&notice_addr, &notice);
-	/* the store and its journals are the auth account's alone, whatever the directory */
-	umask(077);
-	if (privdrop_apply(&m->priv, PRIVDROP_AUTH, &error) < 0)
-		master_report_failure(report_fd, "auth service cannot start", error);
-	master_child_named("twofoldd-auth");
-	if (sandbox_seccomp_load(SANDBOX_AUTH, &error) < 0)
-		master_report_failure(report_fd, "auth service cannot start", error);
-	if (auth_service_run(&env, &error) < 0)
+	if (auth_service_main(&env, &error) < 0)
 		master_report_failure(report_fd, "auth service cannot start", error);
 	exit(0);
 }
@@ -388,6 +352,12 @@ static unsigned master_key_wanted(const struct master *m)
 
 /* ---- the portal ---- */
 
+/* The portal waits for SIGTERM/SIGUSR1 with sigwait once it runs (portal.c): until then, as
+ * for every helper, a stop signal does not kill it half set up. */
+static void master_portal_on_quit(int sig)
+{
+}
+
 static void master_portal_run(struct master *m, int report_fd) __attribute__((noreturn));
 
 /* As a worker, in a chroot of its own; its TLS handshakes are signed by the key process like
@@ -404,7 +374,7 @@ static void master_portal_run(struct master *m, int report_fd)
 
 	if (m->key.fd >= 0)
 		key_client_setup(&m->key.addr, m->key.len, m->key_token, m->cfg->handshake_timeout);
-	master_child_setup(m, "portal", master_auth_on_quit, -1);
+	master_child_setup(m, "portal", master_portal_on_quit, -1);
 	if (portal_run(&env, &error) < 0)
 		master_report_failure(report_fd, "portal cannot start", error);
 	/* as a worker: nothing to clean up at exit, and LeakSanitizer cannot run in the chroot */
@@ -1118,58 +1088,6 @@ static int master_setup(struct master *m, char **error_r)
 	return 0;
 }
 
-/* Goes into the background but keeps the caller waiting until the services have started, so
- * that `twofoldd` (without -f) exits non-zero with the reason when they cannot. Returns the
- * pipe to report on (master_detach). */
-static int master_daemonize(void)
-{
-	char buf[MASTER_REPORT_MAX];
-	int p[2];
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
-		fatal("cannot go into the background: %s", strerror(errno));
-	if (pid > 0) {
-		close(p[1]);
-		while ((n = read(p[0], buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
-			;
-		if (n == 1 && buf[0] == 'R')
-			_exit(0);
-		buf[n > 1 ? n : 1] = '\0';
-		fprintf(stderr, "twofoldd: %s\n", n > 1 ? buf + 1 : "exited while starting");
-		_exit(1);
-	}
-	close(p[0]);
-	if (setsid() < 0 || chdir("/") < 0)
-		fatal("cannot go into the background: %s", strerror(errno));
-	return p[1];
-}
-
-/* Tells the waiting caller of master_daemonize how the start went; stdio goes to /dev/null. */
-static void master_detach(int report_fd, const char *error)
-{
-	int fd;
-
-	if (report_fd < 0)
-		return;
-	if (error == NULL && write(report_fd, "R", 1) < 0) {
-		/* the caller is gone: nobody to tell */
-	}
-	if (error != NULL && dprintf(report_fd, "E%s", error) < 0) {
-		/* the same */
-	}
-	close(report_fd);
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-}
-
 static void master_free(struct master *m)
 {
 	listen_close(&m->listeners);
@@ -1205,7 +1123,7 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 		return 1;
 	}
 	if (!foreground)
-		report_fd = master_daemonize();
+		report_fd = daemon_start();
 	log_set_role("master");
 	if (!m.priv.root)
 		log_warn("not started as root: workers and the auth service run as uid %ld without "
@@ -1215,12 +1133,12 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 	if (master_start_services(&m, &error) < 0) {
 		log_error("cannot start: %s", error);
 		notify_status(error);
-		master_detach(report_fd, error);
+		daemon_detach(report_fd, error);
 		free(error);
 		master_free(&m);
 		return 1;
 	}
-	master_detach(report_fd, NULL);
+	daemon_detach(report_fd, NULL);
 	log_info("twofoldd %s started", TWOFOLD_VERSION);
 	notify_ready("serving");
 	master_loop(&m);

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,6 +106,33 @@ static void test_same(void **state)
 	config_free(&b);
 }
 
+/* A listen address the config accepts (ADDR:PORT) but that is no number: refused before
+ * anything binds, with the line of the section's listen key. */
+static void test_check_names_line(void **state)
+{
+	static const char text[] = "[imap]\nlisten = 127.0.0.1:993\n[pop3]\n\n"
+	                           "listen = 127.0.0.1:995 mail.example.org:995\n"
+	                           "[tls]\ncert = /c.pem\nkey = /k.pem\n";
+	char path[] = "/tmp/twofold-test-listen-XXXXXX", want[128];
+	int fd = mkstemp(path);
+	struct config *cfg;
+	char *error = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(config_load(path, &cfg, &error), 0);
+	assert_int_equal(listen_check(cfg, &error), -1);
+	snprintf(
+	    want, sizeof(want),
+	    "%s:5: [pop3] listen: not a numeric ADDR:PORT or [V6]:PORT: 'mail.example.org:995'",
+	    path);
+	assert_string_equal(error, want);
+	free(error);
+	config_free(&cfg);
+	unlink(path);
+}
+
 /* Slots as the master claims and releases them, counted as the workers see them. */
 static void test_scoreboard_slots(void **state)
 {
@@ -149,7 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_good),        cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_open_and_conflict), cmocka_unit_test(test_same),
-	    cmocka_unit_test(test_scoreboard_slots),
+	    cmocka_unit_test(test_check_names_line),  cmocka_unit_test(test_scoreboard_slots),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
