@@ -18,7 +18,7 @@
 #include "server/scoreboard.h"
 #include "server/tls.h"
 #include "server/worker.h"
-#include "storage/mime.h"
+#include "storage/mime-decode.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,11 +5,10 @@
  * counts of every region come from three counters sampled at region edges.
  */
 #include "storage/mime.h"
+#include "storage/mime-private.h"
 
 #include "common/xalloc.h"
 
-#include <errno.h>
-#include <iconv.h>
 #include <string.h>
 #include <strings.h>
 
@@ -422,8 +421,7 @@ static bool is_wsp(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Skips whitespace and comments; the text of the last comment goes to comment (if not NULL). */
-static void skip_cfws(const char **sp, struct buf *comment)
+void mime_skip_cfws(const char **sp, struct buf *comment)
 {
 	const char *s = *sp;
 	unsigned int depth = 0;
@@ -464,9 +462,7 @@ static char *read_token(const char **sp)
 	return s == start ? NULL : xstrndup(start, (size_t)(s - start));
 }
 
-/* At '"': appends the unescaped content to out and moves past the closing quote (or to the
- * end of an unterminated string). */
-static void read_quoted(const char **sp, struct buf *out)
+void mime_read_quoted(const char **sp, struct buf *out)
 {
 	const char *s = *sp + 1;
 
@@ -486,13 +482,13 @@ static char *read_value(const char **sp)
 	if (**sp != '"')
 		return read_token(sp);
 	buf_init(&b);
-	read_quoted(sp, &b);
+	mime_read_quoted(sp, &b);
 	v = xstrndup(b.data != NULL ? b.data : "", b.len);
 	buf_free(&b);
 	return v;
 }
 
-static void skip_past(const char **sp, char c)
+void mime_skip_past(const char **sp, char c)
 {
 	const char *e = strchr(*sp, c);
 
@@ -521,23 +517,23 @@ static void read_raw_params(const char *s, struct param_list *raw)
 	while (raw->count < MAX_RAW_PARAMS) {
 		char *name, *value;
 
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		if (*s == '\0')
 			return;
 		if (*s != ';') {
-			skip_past(&s, ';');
+			mime_skip_past(&s, ';');
 			continue;
 		}
 		s++;
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		name = read_token(&s);
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		if (name == NULL || *s != '=') {
 			xfree(&name);
 			continue;
 		}
 		s++;
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		value = read_value(&s);
 		param_add(raw, name, value != NULL ? value : xstrdup(""));
 	}
@@ -663,12 +659,12 @@ static void parse_content_type(struct mime_part *part, const char *s)
 {
 	char *type, *subtype = NULL;
 
-	skip_cfws(&s, NULL);
+	mime_skip_cfws(&s, NULL);
 	type = read_token(&s);
-	skip_cfws(&s, NULL);
+	mime_skip_cfws(&s, NULL);
 	if (type != NULL && *s == '/') {
 		s++;
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		subtype = read_token(&s);
 	}
 	if (subtype == NULL) {
@@ -682,7 +678,7 @@ static void parse_content_type(struct mime_part *part, const char *s)
 
 static void parse_disposition(struct mime_part *part, const char *s)
 {
-	skip_cfws(&s, NULL);
+	mime_skip_cfws(&s, NULL);
 	part->disposition = read_token(&s);
 	if (part->disposition != NULL)
 		parse_params(s, &part->disp_params, &part->disp_param_count);
@@ -695,9 +691,9 @@ static void parse_languages(struct mime_part *part, const char *s)
 	while (*s != '\0' && part->language_count < MAX_RAW_PARAMS) {
 		char *tag;
 
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		tag = read_token(&s);
-		skip_cfws(&s, NULL);
+		mime_skip_cfws(&s, NULL);
 		if (tag != NULL) {
 			if (part->language_count == alloc) {
 				alloc = alloc == 0 ? 4 : alloc * 2;
@@ -713,9 +709,9 @@ static void parse_languages(struct mime_part *part, const char *s)
 
 static void parse_encoding(struct mime_part *part, const char *s)
 {
-	skip_cfws(&s, NULL);
+	mime_skip_cfws(&s, NULL);
 	part->encoding = read_token(&s);
-	skip_cfws(&s, NULL);
+	mime_skip_cfws(&s, NULL);
 	if (*s != '\0')
 		xfree(&part->encoding);
 }
@@ -847,711 +843,4 @@ static void part_parse_header(struct mime_part *part, const char *hdr, size_t le
 	field_flush(part, &name, &value);
 	buf_free(&name);
 	buf_free(&value);
-}
-
-/* --- IMAP rendering --- */
-
-void mime_render_nstring(struct buf *out, const char *s)
-{
-	size_t len;
-	bool literal = false;
-
-	if (s == NULL) {
-		buf_append_str(out, "NIL");
-		return;
-	}
-	len = strlen(s);
-	for (size_t i = 0; i < len && !literal; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		literal = c == '\r' || c == '\n' || c >= 0x80;
-	}
-	if (literal) {
-		buf_printf(out, "{%zu}\r\n", len);
-		buf_append(out, s, len);
-		return;
-	}
-	buf_append_str(out, "\"");
-	for (const char *c = s; *c != '\0'; c++) {
-		if (*c == '"' || *c == '\\')
-			buf_append_str(out, "\\");
-		buf_append(out, c, 1);
-	}
-	buf_append_str(out, "\"");
-}
-
-/* --- addresses (RFC 5322, leniently) --- */
-
-/* A header can hold tens of thousands of one-character "addresses" ("@@@@..."): each becomes
- * a 4-tuple, so ENVELOPE of a 256 KiB header would be tens of MB. Real mail stays far below. */
-#define MIME_MAX_ADDRESSES 1000
-
-struct addr_ctx {
-	struct buf *out;
-	unsigned int count;
-	unsigned int max; /* addresses rendered at most (a group's end marker may add one) */
-	bool text;        /* as mime_addresses_text, not as ENVELOPE */
-	struct buf phrase, local, comment, domain;
-};
-
-static void emit_addr_text(struct addr_ctx *a, const char *name, const char *mailbox,
-                           const char *host)
-{
-	if (host == NULL) {
-		/* a group's start (its name as mailbox) or end (all NULL) */
-		if (mailbox != NULL)
-			buf_printf(a->out, "%s:\n", mailbox);
-		return;
-	}
-	if (name != NULL)
-		buf_printf(a->out, "%s ", name);
-	buf_append_str(a->out, "<");
-	if (strcmp(mailbox, "MISSING_MAILBOX") != 0)
-		buf_append_str(a->out, mailbox);
-	if (strcmp(host, "MISSING_DOMAIN") != 0)
-		buf_printf(a->out, "@%s", host);
-	buf_append_str(a->out, ">\n");
-}
-
-static void emit_addr(struct addr_ctx *a, const char *name, const char *route, const char *mailbox,
-                      const char *host)
-{
-	if (a->text) {
-		a->count++;
-		emit_addr_text(a, name, mailbox, host);
-		return;
-	}
-	if (a->count++ == 0)
-		buf_append_str(a->out, "(");
-	buf_append_str(a->out, "(");
-	mime_render_nstring(a->out, name);
-	buf_append_str(a->out, " ");
-	mime_render_nstring(a->out, route);
-	buf_append_str(a->out, " ");
-	mime_render_nstring(a->out, mailbox);
-	buf_append_str(a->out, " ");
-	mime_render_nstring(a->out, host);
-	buf_append_str(a->out, ")");
-}
-
-static bool is_atext(char c)
-{
-	return (unsigned char)c > 0x20 && c != 0x7f && strchr("()<>[]:;@\\,\"", c) == NULL;
-}
-
-/* Reads words (atoms with dots, quoted strings) into phrase (space-joined) and local (joined as
- * written). Stops at a special character. */
-static void read_words(const char **sp, struct addr_ctx *a)
-{
-	const char *s = *sp;
-
-	for (;;) {
-		skip_cfws(&s, &a->comment);
-		if (*s == '"') {
-			size_t before;
-
-			if (a->phrase.len > 0)
-				buf_append_str(&a->phrase, " ");
-			before = a->phrase.len;
-			read_quoted(&s, &a->phrase);
-			/* a quoted local part is kept unquoted; an empty one ("") may leave the
-			 * phrase unallocated, so only a non-empty one is copied */
-			if (a->phrase.len > before)
-				buf_append(&a->local, a->phrase.data + before,
-				           a->phrase.len - before);
-		} else if (is_atext(*s)) {
-			const char *start = s;
-
-			while (is_atext(*s))
-				s++;
-			if (a->phrase.len > 0)
-				buf_append_str(&a->phrase, " ");
-			buf_append(&a->phrase, start, (size_t)(s - start));
-			buf_append(&a->local, start, (size_t)(s - start));
-			continue;
-		} else {
-			break;
-		}
-	}
-	*sp = s;
-}
-
-/* Reads a domain (dot-atoms, domain literals); a comment after it goes to comment. */
-static void read_domain(const char **sp, struct buf *domain, struct buf *comment)
-{
-	const char *s = *sp;
-
-	buf_reset(domain);
-	for (;;) {
-		skip_cfws(&s, comment);
-		if (*s == '[') {
-			const char *e = strchr(s, ']');
-			size_t n = e != NULL ? (size_t)(e - s) + 1 : strlen(s);
-
-			buf_append(domain, s, n);
-			s += n;
-		} else if (is_atext(*s)) {
-			const char *start = s;
-
-			while (is_atext(*s))
-				s++;
-			buf_append(domain, start, (size_t)(s - start));
-		} else {
-			break;
-		}
-		skip_cfws(&s, comment);
-		if (*s != '.')
-			break;
-	}
-	*sp = s;
-}
-
-static const char *or_missing(const struct buf *b, const char *missing)
-{
-	return b->len > 0 ? b->data : missing;
-}
-
-static void parse_angle_addr(const char **sp, struct addr_ctx *a, const char *name)
-{
-	const char *s = *sp + 1, *route_start;
-	char *route = NULL;
-
-	skip_cfws(&s, NULL);
-	route_start = s;
-	if (*s == '@') {
-		const char *colon = strchr(s, ':'), *gt = strchr(s, '>');
-
-		if (colon != NULL && (gt == NULL || colon < gt)) {
-			route = xstrndup(route_start, (size_t)(colon - route_start));
-			s = colon + 1;
-		}
-	}
-	buf_reset(&a->local);
-	buf_reset(&a->phrase);
-	read_words(&s, a);
-	buf_reset(&a->domain);
-	if (*s == '@') {
-		s++;
-		read_domain(&s, &a->domain, NULL);
-	}
-	skip_past(&s, '>');
-	emit_addr(a, name, route, or_missing(&a->local, "MISSING_MAILBOX"),
-	          or_missing(&a->domain, "MISSING_DOMAIN"));
-	xfree(&route);
-	*sp = s;
-}
-
-/* One mailbox, or a group with its mailboxes. Always consumes input unless at ',', ';' or the
- * end. */
-static void parse_mailbox(const char **sp, struct addr_ctx *a, bool in_group)
-{
-	const char *s = *sp;
-	char *phrase;
-
-	buf_reset(&a->phrase);
-	buf_reset(&a->local);
-	buf_reset(&a->comment);
-	read_words(&s, a);
-	phrase = a->phrase.len > 0 ? xstrdup(a->phrase.data) : NULL;
-	if (*s == '<') {
-		parse_angle_addr(&s, a, phrase);
-	} else if (*s == ':' && !in_group) {
-		s++;
-		emit_addr(a, NULL, NULL, phrase != NULL ? phrase : "", NULL);
-		while (*s != '\0' && *s != ';' && a->count < a->max) {
-			if (*s == ',') {
-				s++;
-				continue;
-			}
-			parse_mailbox(&s, a, true);
-		}
-		if (*s == ';')
-			s++;
-		emit_addr(a, NULL, NULL, NULL, NULL);
-	} else if (*s == '@' || a->local.len > 0) {
-		char *local = xstrdup(or_missing(&a->local, "MISSING_MAILBOX"));
-
-		buf_reset(&a->domain);
-		if (*s == '@') {
-			s++;
-			buf_reset(&a->comment);
-			read_domain(&s, &a->domain, &a->comment);
-		}
-		skip_cfws(&s, &a->comment);
-		emit_addr(a, a->comment.len > 0 ? a->comment.data : NULL, NULL, local,
-		          or_missing(&a->domain, "MISSING_DOMAIN"));
-		xfree(&local);
-	} else if (*s != '\0' && *s != ';' && *s != ',') {
-		s++; /* a stray special character */
-	}
-	xfree(&phrase);
-	*sp = s;
-}
-
-static void parse_addresses(struct addr_ctx *a, const char *value)
-{
-	const char *s = value;
-
-	buf_init(&a->phrase);
-	buf_init(&a->local);
-	buf_init(&a->comment);
-	buf_init(&a->domain);
-	while (s != NULL && *s != '\0' && a->count < a->max) {
-		if (*s == ',' || *s == ';') {
-			s++;
-			continue;
-		}
-		parse_mailbox(&s, a, false);
-	}
-	buf_free(&a->phrase);
-	buf_free(&a->local);
-	buf_free(&a->comment);
-	buf_free(&a->domain);
-}
-
-static void render_addresses_max(struct buf *out, const char *value, unsigned int max)
-{
-	struct addr_ctx a = {.out = out, .max = max};
-
-	parse_addresses(&a, value);
-	buf_append_str(out, a.count > 0 ? ")" : "NIL");
-}
-
-void mime_addresses_text(const char *value, struct buf *out)
-{
-	struct addr_ctx a = {.out = out, .max = MIME_MAX_ADDRESSES, .text = true};
-
-	parse_addresses(&a, value);
-}
-
-static void render_addresses(struct buf *out, const char *value)
-{
-	render_addresses_max(out, value, MIME_MAX_ADDRESSES);
-}
-
-static bool has_address(const char *value)
-{
-	struct buf tmp;
-	bool yes;
-
-	if (value == NULL)
-		return false;
-	buf_init(&tmp);
-	render_addresses_max(&tmp, value, 1); /* the first one tells */
-	yes = strcmp(tmp.data, "NIL") != 0;
-	buf_free(&tmp);
-	return yes;
-}
-
-void mime_render_envelope(struct buf *out, const struct mime_envelope *env)
-{
-	static const struct mime_envelope empty;
-	const char *sender, *reply_to;
-
-	if (env == NULL)
-		env = &empty;
-	sender = has_address(env->sender) ? env->sender : env->from;
-	reply_to = has_address(env->reply_to) ? env->reply_to : env->from;
-	buf_append_str(out, "(");
-	mime_render_nstring(out, env->date);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, env->subject);
-	buf_append_str(out, " ");
-	render_addresses(out, env->from);
-	buf_append_str(out, " ");
-	render_addresses(out, sender);
-	buf_append_str(out, " ");
-	render_addresses(out, reply_to);
-	buf_append_str(out, " ");
-	render_addresses(out, env->to);
-	buf_append_str(out, " ");
-	render_addresses(out, env->cc);
-	buf_append_str(out, " ");
-	render_addresses(out, env->bcc);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, env->in_reply_to);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, env->message_id);
-	buf_append_str(out, ")");
-}
-
-/* --- BODY / BODYSTRUCTURE --- */
-
-static void render_params(struct buf *out, const struct mime_param *params, unsigned int count,
-                          bool default_charset)
-{
-	if (count == 0 && !default_charset) {
-		buf_append_str(out, "NIL");
-		return;
-	}
-	buf_append_str(out, "(");
-	if (default_charset)
-		buf_append_str(out, count > 0 ? "\"charset\" \"us-ascii\" "
-		                              : "\"charset\" \"us-ascii\"");
-	for (unsigned int i = 0; i < count; i++) {
-		if (i > 0)
-			buf_append_str(out, " ");
-		mime_render_nstring(out, params[i].name);
-		buf_append_str(out, " ");
-		mime_render_nstring(out, params[i].value);
-	}
-	buf_append_str(out, ")");
-}
-
-static void render_disposition(struct buf *out, const struct mime_part *part)
-{
-	if (part->disposition == NULL) {
-		buf_append_str(out, "NIL");
-		return;
-	}
-	buf_append_str(out, "(");
-	mime_render_nstring(out, part->disposition);
-	buf_append_str(out, " ");
-	render_params(out, part->disp_params, part->disp_param_count, false);
-	buf_append_str(out, ")");
-}
-
-static void render_languages(struct buf *out, const struct mime_part *part)
-{
-	if (part->language_count == 0) {
-		buf_append_str(out, "NIL");
-		return;
-	}
-	buf_append_str(out, "(");
-	for (unsigned int i = 0; i < part->language_count; i++) {
-		if (i > 0)
-			buf_append_str(out, " ");
-		mime_render_nstring(out, part->languages[i]);
-	}
-	buf_append_str(out, ")");
-}
-
-/* disposition, language, location: the extension data common to both part kinds */
-static void render_ext_tail(struct buf *out, const struct mime_part *part)
-{
-	buf_append_str(out, " ");
-	render_disposition(out, part);
-	buf_append_str(out, " ");
-	render_languages(out, part);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, part->location);
-}
-
-static uint64_t part_size(const struct mime_part *part, enum mime_render_flags flags)
-{
-	return part->body_size + ((flags & MIME_RENDER_CRLF) != 0 ? part->body_bare_lf : 0);
-}
-
-/* A multipart with no parts is not valid IMAP: show one empty text/plain part (as Dovecot). */
-static void render_empty_part(struct buf *out, enum mime_render_flags flags)
-{
-	buf_append_str(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0");
-	if ((flags & MIME_RENDER_EXTENDED) != 0)
-		buf_append_str(out, " NIL NIL NIL NIL");
-	buf_append_str(out, ")");
-}
-
-static void render_part(struct buf *out, const struct mime_part *part,
-                        enum mime_render_flags flags);
-
-static void render_multipart(struct buf *out, const struct mime_part *part,
-                             enum mime_render_flags flags)
-{
-	buf_append_str(out, "(");
-	if (part->children == NULL)
-		render_empty_part(out, flags);
-	for (const struct mime_part *c = part->children; c != NULL; c = c->next)
-		render_part(out, c, flags);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, part->subtype);
-	if ((flags & MIME_RENDER_EXTENDED) != 0) {
-		buf_append_str(out, " ");
-		render_params(out, part->params, part->param_count, false);
-		render_ext_tail(out, part);
-	}
-	buf_append_str(out, ")");
-}
-
-static void render_message_body(struct buf *out, const struct mime_part *part,
-                                enum mime_render_flags flags)
-{
-	const struct mime_part *msg = part->children;
-
-	buf_append_str(out, " ");
-	mime_render_envelope(out, msg != NULL ? msg->envelope : NULL);
-	buf_append_str(out, " ");
-	if (msg != NULL)
-		render_part(out, msg, flags);
-	else
-		render_empty_part(out, flags);
-	buf_printf(out, " %llu", (unsigned long long)part->body_lines);
-}
-
-static void render_single(struct buf *out, const struct mime_part *part,
-                          enum mime_render_flags flags)
-{
-	bool text = part->type == NULL || type_is(part, "text", NULL);
-	bool charset = text && mime_param_find(part->params, part->param_count, "charset") == NULL;
-
-	buf_append_str(out, "(");
-	if (part->type == NULL)
-		buf_append_str(out, "\"text\" \"plain\"");
-	else {
-		mime_render_nstring(out, part->type);
-		buf_append_str(out, " ");
-		mime_render_nstring(out, part->subtype);
-	}
-	buf_append_str(out, " ");
-	render_params(out, part->params, part->param_count, charset);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, part->id);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, part->description);
-	buf_append_str(out, " ");
-	mime_render_nstring(out, part->encoding != NULL ? part->encoding : "7bit");
-	buf_printf(out, " %llu", (unsigned long long)part_size(part, flags));
-	if (part->message_rfc822)
-		render_message_body(out, part, flags);
-	else if (text)
-		buf_printf(out, " %llu", (unsigned long long)part->body_lines);
-	if ((flags & MIME_RENDER_EXTENDED) != 0) {
-		buf_append_str(out, " ");
-		mime_render_nstring(out, part->md5);
-		render_ext_tail(out, part);
-	}
-	buf_append_str(out, ")");
-}
-
-/* Recursion is bounded by the parser's max_depth. */
-static void render_part(struct buf *out, const struct mime_part *part, enum mime_render_flags flags)
-{
-	if (part->multipart)
-		render_multipart(out, part, flags);
-	else
-		render_single(out, part, flags);
-}
-
-void mime_render_bodystructure(struct buf *out, const struct mime_part *part,
-                               enum mime_render_flags flags)
-{
-	render_part(out, part, flags);
-}
-
-/* --- decoding for display (RFC 2047, RFC 2231) --- */
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* One charset of each iconv module mail is commonly written in (UTF-8, US-ASCII and UTF-16
- * need none): every alias of a module works once the module is loaded. */
-static const char *const mime_preload_names[] = {
-    "ISO-8859-1",   "ISO-8859-2",   "ISO-8859-3",   "ISO-8859-4",   "ISO-8859-5",   "ISO-8859-6",
-    "ISO-8859-7",   "ISO-8859-8",   "ISO-8859-9",   "ISO-8859-10",  "ISO-8859-11",  "ISO-8859-13",
-    "ISO-8859-14",  "ISO-8859-15",  "ISO-8859-16",  "WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252",
-    "WINDOWS-1253", "WINDOWS-1254", "WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258",
-    "KOI8-R",       "KOI8-U",       "IBM866",       "MACINTOSH",    "TIS-620",      "ISO-2022-JP",
-    "EUC-JP",       "SHIFT_JIS",    "CP932",        "EUC-KR",       "CP949",        "ISO-2022-KR",
-    "GB2312",       "GBK",          "GB18030",      "BIG5",         "BIG5-HKSCS",   "UTF-7",
-};
-
-/* Kept open: a module stays loaded while a conversion descriptor uses it. */
-static iconv_t mime_preloaded[sizeof(mime_preload_names) / sizeof(mime_preload_names[0])];
-
-void mime_charsets_preload(void)
-{
-	static bool done;
-
-	if (done)
-		return;
-	done = true;
-	for (size_t i = 0; i < sizeof(mime_preload_names) / sizeof(mime_preload_names[0]); i++)
-		mime_preloaded[i] = iconv_open("UTF-8", mime_preload_names[i]);
-}
-
-/* Appends in[0..len) converted from charset to UTF-8; false if the charset is unknown. */
-static bool charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out)
-{
-	iconv_t cd;
-	char *inp = (char *)in;
-
-	if (strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "us-ascii") == 0) {
-		buf_append(out, in, len);
-		return true;
-	}
-	cd = iconv_open("UTF-8", charset);
-	if (cd == (iconv_t)-1)
-		return false;
-	while (len > 0) {
-		char *o = buf_reserve(out, len * 4 + 16);
-		size_t olen = len * 4 + 16, before = olen;
-
-		if (iconv(cd, &inp, &len, &o, &olen) == (size_t)-1 && errno != E2BIG) {
-			buf_added(out, before - olen);
-			buf_append_str(out, "\xef\xbf\xbd"); /* U+FFFD for an invalid byte */
-			inp++;
-			len--;
-			continue;
-		}
-		buf_added(out, before - olen);
-	}
-	iconv_close(cd);
-	return true;
-}
-
-static size_t base64_decode(const char *in, size_t len, char *out)
-{
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t acc = 0;
-	unsigned int bits = 0;
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && in[i] != '='; i++) {
-		const char *pos = strchr(alphabet, in[i]);
-
-		if (pos == NULL || in[i] == '\0')
-			continue;
-		acc = (acc << 6) | (uint32_t)(pos - alphabet);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	return n;
-}
-
-static size_t q_decode(const char *in, size_t len, char *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] == '_') {
-			out[n++] = ' ';
-		} else if (in[i] == '=' && i + 2 < len && hex_value(in[i + 1]) >= 0 &&
-		           hex_value(in[i + 2]) >= 0) {
-			out[n++] = (char)(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
-			i += 2;
-		} else {
-			out[n++] = in[i];
-		}
-	}
-	return n;
-}
-
-/* At "=?": decodes one encoded-word into out and returns its length, or 0 if it is not one. */
-static size_t decode_word(const char *s, struct buf *out)
-{
-	const char *cs = s + 2, *q1, *q2, *end;
-	char charset[64], *bytes;
-	size_t cslen, n;
-	bool ok;
-
-	q1 = strchr(cs, '?');
-	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
-		return 0;
-	q2 = q1 + 2;
-	end = strstr(q2 + 1, "?=");
-	cslen = (size_t)(q1 - cs);
-	if (end == NULL || cslen == 0 || cslen >= sizeof(charset))
-		return 0;
-	for (const char *c = cs; c < end; c++) {
-		if (is_wsp(*c))
-			return 0;
-	}
-	memcpy(charset, cs, cslen);
-	charset[cslen] = '\0';
-	charset[strcspn(charset, "*")] = '\0'; /* RFC 2231 language suffix */
-	bytes = xmalloc((size_t)(end - q2) + 1);
-	if (q1[1] == 'B' || q1[1] == 'b')
-		n = base64_decode(q2 + 1, (size_t)(end - q2 - 1), bytes);
-	else if (q1[1] == 'Q' || q1[1] == 'q')
-		n = q_decode(q2 + 1, (size_t)(end - q2 - 1), bytes);
-	else {
-		xfree(&bytes);
-		return 0;
-	}
-	ok = charset_to_utf8(charset, bytes, n, out);
-	xfree(&bytes);
-	return ok ? (size_t)(end + 2 - s) : 0;
-}
-
-void mime_decode_words(const char *value, struct buf *out)
-{
-	const char *s = value, *ws = NULL;
-	bool after_word = false;
-
-	buf_append_str(out, "");
-	while (*s != '\0') {
-		size_t n = 0;
-
-		if (s[0] == '=' && s[1] == '?') {
-			size_t mark = out->len;
-
-			if (ws != NULL && !after_word)
-				buf_append(out, ws, (size_t)(s - ws));
-			n = decode_word(s, out);
-			if (n == 0)
-				out->len = mark;
-		}
-		if (n > 0) {
-			/* whitespace between two encoded-words is dropped */
-			s += n;
-			ws = NULL;
-			after_word = true;
-			continue;
-		}
-		if (is_wsp(*s)) {
-			if (ws == NULL)
-				ws = s;
-			s++;
-			continue;
-		}
-		if (ws != NULL)
-			buf_append(out, ws, (size_t)(s - ws));
-		ws = NULL;
-		after_word = false;
-		buf_append(out, s++, 1);
-	}
-	if (ws != NULL)
-		buf_append(out, ws, (size_t)(s - ws));
-	if (out->data != NULL)
-		out->data[out->len] = '\0';
-}
-
-void mime_param_decode(const struct mime_param *param, struct buf *out)
-{
-	size_t nlen = strlen(param->name);
-	const char *q1, *q2;
-	char *charset, *bytes;
-	size_t n = 0;
-
-	buf_append_str(out, "");
-	if (nlen == 0 || param->name[nlen - 1] != '*' ||
-	    (q1 = strchr(param->value, '\'')) == NULL || (q2 = strchr(q1 + 1, '\'')) == NULL) {
-		mime_decode_words(param->value, out);
-		return;
-	}
-	charset = xstrndup(param->value, (size_t)(q1 - param->value));
-	bytes = xmalloc(strlen(q2) + 1);
-	for (const char *s = q2 + 1; *s != '\0'; s++) {
-		if (*s == '%' && hex_value(s[1]) >= 0 && hex_value(s[2]) >= 0) {
-			bytes[n++] = (char)(hex_value(s[1]) * 16 + hex_value(s[2]));
-			s += 2;
-		} else {
-			bytes[n++] = *s;
-		}
-	}
-	if (charset[0] == '\0' || !charset_to_utf8(charset, bytes, n, out))
-		buf_append(out, bytes, n);
-	xfree(&bytes);
-	xfree(&charset);
 }

@@ -1,5 +1,6 @@
 /*
- * Streaming MIME structure parser, for IMAP ENVELOPE, BODYSTRUCTURE and BODY[section].
+ * Streaming MIME structure parser, for IMAP ENVELOPE, BODYSTRUCTURE and BODY[section] (their
+ * IMAP syntax is server/imap/'s; decoding is mime-decode.h's).
  *
  * Feed a message in chunks of any size; the result is a tree of parts with the exact octet
  * offsets of each part's header and body in the message as fed, so any section can be served
@@ -91,35 +92,25 @@ const struct mime_part *mime_part_find(const struct mime_part *root, const uint3
 const struct mime_param *mime_param_find(const struct mime_param *params, unsigned int count,
                                          const char *name);
 
-enum mime_render_flags {
-	MIME_RENDER_EXTENDED = 1 << 0, /* BODYSTRUCTURE rather than BODY */
-	MIME_RENDER_CRLF = 1 << 1,     /* report sizes as sent with CRLF line ends */
+/* One address of an address header, as ENVELOPE shows it (RFC 3501): a group's start has host
+ * NULL and the group's name as mailbox, its end all four NULL; a missing mailbox or host reads
+ * "MISSING_MAILBOX" / "MISSING_DOMAIN". */
+struct mime_address {
+	const char *name, *route, *mailbox, *host;
 };
 
-/* Appends the value of a FETCH ENVELOPE item, parentheses included. Sender and Reply-To fall
- * back to From when absent or empty (RFC 3501). */
-void mime_render_envelope(struct buf *out, const struct mime_envelope *env);
-/* Appends the addresses of an address header's value (From, To, ...) as text for SEARCH, one
+/* A header can hold tens of thousands of one-character "addresses" ("@@@@..."): each becomes
+ * a 4-tuple, so ENVELOPE of a 256 KiB header would be tens of MB. Real mail stays far below. */
+#define MIME_ADDRESS_MAX 1000
+
+/* Calls cb for each address of an address header's value (From, To, ...), group markers
+ * included, until max calls were made (a group's end marker may add one). Returns the number
+ * of calls. */
+unsigned int mime_address_parse(const char *value, unsigned int max,
+                                void (*cb)(const struct mime_address *addr, void *ctx), void *ctx);
+/* Appends the addresses of an address header's value as text for SEARCH, one
  * "name <mailbox@host>" a line (no name: "<mailbox@host>"; a group: "name:"): comments, routes
  * and quoting are gone, encoded-words left as they are. */
 void mime_addresses_text(const char *value, struct buf *out);
-/* Appends the BODY / BODYSTRUCTURE value of a part (normally the root). */
-void mime_render_bodystructure(struct buf *out, const struct mime_part *part,
-                               enum mime_render_flags flags);
-/* Appends s as an IMAP nstring: NIL for NULL, a quoted string when it has only 7-bit text, else
- * a literal. */
-void mime_render_nstring(struct buf *out, const char *s);
-
-/* Loads the charset conversions that decoding uses (iconv's modules are files: a chrooted
- * process cannot load them), for the life of the process and of the children it forks.
- * Called before the chroot; idempotent. */
-void mime_charsets_preload(void);
-
-/* RFC 2047: appends value with its encoded-words decoded to UTF-8 (for display and SEARCH).
- * Words in an unknown charset or badly encoded are kept as they are. */
-void mime_decode_words(const char *value, struct buf *out);
-/* RFC 2231: appends a parameter's value decoded to UTF-8 (extended values are %-decoded and
- * converted from their charset). */
-void mime_param_decode(const struct mime_param *param, struct buf *out);
 
 #endif

@@ -10,6 +10,8 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "server/conn.h"
+#include "server/imap/imap-bodystructure.h"
+#include "server/imap/imap-envelope.h"
 #include "server/imap/imap-fetch-body.h"
 #include "storage/mime.h"
 #include "storage/storage.h"
@@ -393,11 +395,12 @@ static int ctx_parse(struct fetch_ctx *ctx, const char **error_r)
 static void render_cached(const struct mime_part *root, enum cached_field field, struct buf *out)
 {
 	if (field == CACHED_ENVELOPE)
-		mime_render_envelope(out, root->envelope);
+		imap_envelope_append(out, root->envelope);
 	else
-		mime_render_bodystructure(
+		imap_bodystructure_append(
 		    out, root,
-		    MIME_RENDER_CRLF | (field == CACHED_BODYSTRUCTURE ? MIME_RENDER_EXTENDED : 0));
+		    IMAP_BODYSTRUCTURE_CRLF |
+		        (field == CACHED_BODYSTRUCTURE ? IMAP_BODYSTRUCTURE_EXTENDED : 0));
 }
 
 /* After a parse, stores what the cache lacks so the next FETCH need not parse. */

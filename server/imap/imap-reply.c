@@ -109,6 +109,35 @@ void imap_append_mailbox(struct buf *out, const char *name)
 	imap_append_string(out, name, strlen(name));
 }
 
+void imap_append_nstring(struct buf *out, const char *s)
+{
+	size_t len;
+	bool literal = false;
+
+	if (s == NULL) {
+		buf_append_str(out, "NIL");
+		return;
+	}
+	len = strlen(s);
+	for (size_t i = 0; i < len && !literal; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		literal = c == '\r' || c == '\n' || c >= 0x80;
+	}
+	if (literal) {
+		buf_printf(out, "{%zu}\r\n", len);
+		buf_append(out, s, len);
+		return;
+	}
+	buf_append_str(out, "\"");
+	for (const char *c = s; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			buf_append_str(out, "\\");
+		buf_append(out, c, 1);
+	}
+	buf_append_str(out, "\"");
+}
+
 /* --- modified UTF-7 --- */
 
 static int imap_b64_value(unsigned char ch)

@@ -30,6 +30,9 @@ enum imap_cmd_result imap_bad(struct imap_client *c, const char *msg);
 void imap_append_string(struct buf *out, const char *s, size_t len);
 /* A mailbox name: "INBOX" (any case) as INBOX, else as imap_append_string. */
 void imap_append_mailbox(struct buf *out, const char *name);
+/* An nstring of ENVELOPE and BODYSTRUCTURE: NIL for NULL, a quoted string when s has only
+ * 7-bit text without CR or LF (of any length), else a literal. */
+void imap_append_nstring(struct buf *out, const char *s);
 /* True when name is valid modified UTF-7 (printable ASCII, "&-", &base64- UTF-16 runs that
  * encode no printable ASCII and leave no stray bits). */
 bool imap_mutf7_is_valid(const char *name);

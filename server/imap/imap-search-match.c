@@ -7,6 +7,7 @@
 #include "server/imap/imap-search-private.h"
 
 #include "common/buf.h"
+#include "storage/mime-decode.h"
 #include "storage/mime.h"
 #include "storage/storage.h"
 
@@ -264,8 +265,8 @@ static void body_add_leaf(struct match_ctx *ctx, const struct mime_part *part)
 	if (!part_is_text(part))
 		return;
 	buf_init(&decoded);
-	search_decode_body(data, (size_t)len, part->encoding, cs != NULL ? cs->value : NULL,
-	                   &decoded);
+	mime_decode_body(data, (size_t)len, part->encoding, cs != NULL ? cs->value : NULL,
+	                 &decoded);
 	search_fold(decoded.data != NULL ? decoded.data : "", decoded.len, &ctx->body);
 	buf_append_str(&ctx->body, "\n");
 	buf_free(&decoded);

@@ -72,9 +72,4 @@ uint32_t search_date_parse(const char *s);
 /* The date written in an RFC 5322 Date: value as yyyymmdd; 0 when it cannot be read. */
 uint32_t search_header_date(const char *value);
 
-/* Appends the decoded text of a leaf part's body (base64 / quoted-printable undone, charset
- * converted to UTF-8 when known). */
-void search_decode_body(const char *data, size_t len, const char *encoding, const char *charset,
-                        struct buf *out);
-
 #endif

@@ -1,15 +1,12 @@
 /*
- * Text helpers for SEARCH: case folding for substring matching, the two date formats, and
- * decoding a body part (transfer encoding, charset) to UTF-8.
+ * Text helpers for SEARCH: case folding for substring matching and the two date formats
+ * (decoding a body part is storage/mime-decode.c's).
  */
 #include "server/imap/imap-search-private.h"
 
 #include "common/buf.h"
-#include "common/xalloc.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -143,106 +140,4 @@ uint32_t search_header_date(const char *value)
 	else if (strlen(word) == 3)
 		year += 1900;
 	return make_date(day, month, year);
-}
-
-/* --- body decoding --- */
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static size_t decode_base64(const char *in, size_t len, char *out)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v = isupper(c)   ? c - 'A'
-		        : islower(c) ? c - 'a' + 26
-		        : isdigit(c) ? c - '0' + 52
-		        : c == '+'   ? 62
-		        : c == '/'   ? 63
-		                     : -1;
-
-		if (v < 0)
-			continue;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	return n;
-}
-
-static size_t decode_qp(const char *in, size_t len, char *out)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (in[i] != '=') {
-			out[n++] = in[i];
-		} else if (i + 2 < len && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-			out[n++] = (char)(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
-			i += 2;
-		} else if (i + 1 < len && (in[i + 1] == '\n' || in[i + 1] == '\r')) {
-			/* soft line break */
-			i += in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n' ? 2 : 1;
-		} else {
-			out[n++] = in[i];
-		}
-	}
-	return n;
-}
-
-static bool charset_is_utf8(const char *charset)
-{
-	return charset == NULL || strcasecmp(charset, "utf-8") == 0 ||
-	       strcasecmp(charset, "us-ascii") == 0 || strcasecmp(charset, "utf8") == 0;
-}
-
-/* Converts to UTF-8; bytes iconv cannot take are skipped. False if the charset is unknown. */
-static bool to_utf8(const char *charset, char *in, size_t len, struct buf *out)
-{
-	iconv_t cd = iconv_open("UTF-8", charset);
-
-	if (cd == (iconv_t)-1)
-		return false;
-	while (len > 0) {
-		size_t room = len * 4 + 16, before = room;
-		char *o = buf_reserve(out, room);
-
-		if (iconv(cd, &in, &len, &o, &room) == (size_t)-1 && errno != E2BIG && len > 0) {
-			in++;
-			len--;
-		}
-		buf_added(out, before - room);
-	}
-	iconv_close(cd);
-	return true;
-}
-
-void search_decode_body(const char *data, size_t len, const char *encoding, const char *charset,
-                        struct buf *out)
-{
-	char *tmp = NULL;
-	size_t n = len;
-
-	if (encoding != NULL && strcasecmp(encoding, "base64") == 0) {
-		tmp = xmalloc(len + 1);
-		n = decode_base64(data, len, tmp);
-	} else if (encoding != NULL && strcasecmp(encoding, "quoted-printable") == 0) {
-		tmp = xmalloc(len + 1);
-		n = decode_qp(data, len, tmp);
-	}
-	if (charset_is_utf8(charset) || !to_utf8(charset, tmp != NULL ? tmp : (char *)data, n, out))
-		buf_append(out, tmp != NULL ? tmp : data, n);
-	xfree(&tmp);
 }

@@ -1,7 +1,11 @@
-/* Fuzz target for storage/mime.c. The first byte picks a chunk size and small limits; the rest is
- * a message. Checks that regions stay inside the message and that every part renders, and runs
- * the display decoders and the address text over every header value kept. */
+/* Fuzz target for storage/mime*.c and the IMAP rendering of its parts. The first byte picks a
+ * chunk size and small limits; the rest is a message. Checks that regions stay inside the
+ * message and that every part renders, and runs the display decoders and the address text over
+ * every header value kept. */
 #include "common/buf.h"
+#include "server/imap/imap-bodystructure.h"
+#include "server/imap/imap-envelope.h"
+#include "storage/mime-decode.h"
 #include "storage/mime.h"
 
 #include <stddef.h>
@@ -18,7 +22,7 @@ static void check_part(const struct mime_part *part, uint64_t total, struct buf 
 	    part->body_lines > part->body_size || part->body_bare_lf > part->body_lines)
 		__builtin_trap();
 	for (unsigned int i = 0; i < part->param_count; i++)
-		mime_param_decode(&part->params[i], scratch);
+		mime_decode_param(&part->params[i], scratch);
 	if (part->envelope != NULL && part->envelope->subject != NULL)
 		mime_decode_words(part->envelope->subject, scratch);
 	/* the address text SEARCH FROM/TO/CC/BCC match against */
@@ -60,9 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	root = mime_parser_finish(&p);
 	buf_init(&out);
 	check_part(root, size - 1, &out);
-	mime_render_bodystructure(&out, root, MIME_RENDER_EXTENDED | MIME_RENDER_CRLF);
-	mime_render_bodystructure(&out, root, 0);
-	mime_render_envelope(&out, root->envelope);
+	imap_bodystructure_append(&out, root,
+	                          IMAP_BODYSTRUCTURE_EXTENDED | IMAP_BODYSTRUCTURE_CRLF);
+	imap_bodystructure_append(&out, root, 0);
+	imap_envelope_append(&out, root->envelope);
 	buf_free(&out);
 	mime_part_free(&root);
 	return 0;

@@ -1,4 +1,5 @@
-/* Unit tests for storage/mime.c: structure, exact offsets/sizes/line counts, BODYSTRUCTURE and
+/* The MIME parser (storage/mime*.c) and its IMAP rendering (server/imap/imap-bodystructure.c,
+ * imap-envelope.c): structure, exact offsets/sizes/line counts, BODYSTRUCTURE and
  * ENVELOPE strings (Dovecot's conventions: lower-case defaults, CRLF sizes), RFC 2231, RFC 2047,
  * limits, and byte-at-a-time feeding. */
 #include <stdarg.h>
@@ -9,6 +10,10 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "server/imap/imap-bodystructure.h"
+#include "server/imap/imap-envelope.h"
+#include "server/imap/imap-reply.h"
+#include "storage/mime-decode.h"
 #include "storage/mime.h"
 
 #include <string.h>
@@ -79,13 +84,13 @@ static const char nested_body[] =
     "(\"application\" \"octet-stream\" (\"name\" \"data.bin\") NIL NIL \"base64\" 4) "
     "\"mixed\")";
 
-static char *render(const struct mime_part *part, enum mime_render_flags flags)
+static char *render(const struct mime_part *part, enum imap_bodystructure_flags flags)
 {
 	struct buf b;
 	char *s;
 
 	buf_init(&b);
-	mime_render_bodystructure(&b, part, flags);
+	imap_bodystructure_append(&b, part, flags);
 	s = xstrdup(b.data);
 	buf_free(&b);
 	return s;
@@ -97,13 +102,13 @@ static char *render_env(const struct mime_envelope *env)
 	char *s;
 
 	buf_init(&b);
-	mime_render_envelope(&b, env);
+	imap_envelope_append(&b, env);
 	s = xstrndup(b.data, b.len);
 	buf_free(&b);
 	return s;
 }
 
-static void assert_render(const struct mime_part *part, enum mime_render_flags flags,
+static void assert_render(const struct mime_part *part, enum imap_bodystructure_flags flags,
                           const char *expected)
 {
 	char *s = render(part, flags);
@@ -143,7 +148,7 @@ static void test_simple_crlf(void **state)
 	assert_int_equal(root->body_lines, 2);
 	assert_int_equal(root->body_bare_lf, 0);
 	assert_render(
-	    root, MIME_RENDER_EXTENDED | MIME_RENDER_CRLF,
+	    root, IMAP_BODYSTRUCTURE_EXTENDED | IMAP_BODYSTRUCTURE_CRLF,
 	    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 20 2 NIL NIL "
 	    "NIL NIL)");
 	assert_render(root, 0,
@@ -156,7 +161,8 @@ static void test_nested_bodystructure(void **state)
 {
 	struct mime_part *root = parse_str(nested_msg);
 
-	assert_render(root, MIME_RENDER_EXTENDED | MIME_RENDER_CRLF, nested_bodystructure);
+	assert_render(root, IMAP_BODYSTRUCTURE_EXTENDED | IMAP_BODYSTRUCTURE_CRLF,
+	              nested_bodystructure);
 	/* BODY, with raw (LF) sizes */
 	assert_render(root, 0, nested_body);
 	assert_int_equal(root->body_offset, 201);
@@ -276,7 +282,7 @@ static void test_chunked_feeding(void **state)
 {
 	static const size_t chunks[] = {1, 2, 3, 5, 64};
 	struct mime_part *whole = parse_str(nested_msg);
-	char *expected = render(whole, MIME_RENDER_EXTENDED);
+	char *expected = render(whole, IMAP_BODYSTRUCTURE_EXTENDED);
 
 	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
 		struct mime_parser *p = mime_parser_new(NULL);
@@ -289,7 +295,7 @@ static void test_chunked_feeding(void **state)
 			                 len - pos < chunks[c] ? len - pos : chunks[c]);
 		root = mime_parser_finish(&p);
 		assert_null(p);
-		got = render(root, MIME_RENDER_EXTENDED);
+		got = render(root, IMAP_BODYSTRUCTURE_EXTENDED);
 		assert_string_equal(got, expected);
 		assert_same_tree(root, whole);
 		xfree(&got);
@@ -313,7 +319,7 @@ static void test_crlf_boundaries(void **state)
 	assert_slice(m, root->children->next->body_offset, root->children->next->body_size,
 	             "second");
 	assert_render(
-	    root, MIME_RENDER_EXTENDED | MIME_RENDER_CRLF,
+	    root, IMAP_BODYSTRUCTURE_EXTENDED | IMAP_BODYSTRUCTURE_CRLF,
 	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 7 1 NIL NIL "
 	    "NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 6 0 "
 	    "NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)");
@@ -334,7 +340,7 @@ static void test_extension_fields(void **state)
 	                "body\n";
 	struct mime_part *root = parse_str(m);
 
-	assert_render(root, MIME_RENDER_EXTENDED,
+	assert_render(root, IMAP_BODYSTRUCTURE_EXTENDED,
 	              "(\"Text\" \"X-Mine\" (\"charset\" \"us-ascii\" \"foo\" \"quo\\\"ted\") "
 	              "\"<id@x>\" \"a description\" \"8bit\" 5 1 \"Q2hlY2s=\" "
 	              "(\"inline\" (\"size\" \"5\")) (\"en\" \"de\") \"http://example.com/a\")");
@@ -354,7 +360,7 @@ static void test_defaults_and_oddities(void **state)
 	root = parse_str("Content-Type: multipart/mixed; boundary=\"foo\n bar\"\n\n--foo bar\n\n"
 	                 "x\n--foo bar--\n");
 	assert_render(
-	    root, MIME_RENDER_EXTENDED,
+	    root, IMAP_BODYSTRUCTURE_EXTENDED,
 	    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 NIL NIL "
 	    "NIL NIL) \"mixed\" (\"boundary\" \"foo bar\") NIL NIL NIL)");
 	mime_part_free(&root);
@@ -399,22 +405,22 @@ static void test_rfc2231(void **state)
 	const struct mime_param *prm;
 	struct buf b;
 
-	assert_render(root, MIME_RENDER_EXTENDED,
+	assert_render(root, IMAP_BODYSTRUCTURE_EXTENDED,
 	              "(\"application\" \"pdf\" (\"title\" \"Long name\" \"name*\" "
 	              "\"utf-8''%E2%82%AC%20rates.pdf\" \"plain\" \"x\") NIL NIL \"7bit\" 5 NIL "
 	              "(\"attachment\" (\"filename*\" \"iso-8859-1'de'%E4rger.pdf\")) NIL NIL)");
 	buf_init(&b);
 	prm = mime_param_find(root->params, root->param_count, "name*");
 	assert_non_null(prm);
-	mime_param_decode(prm, &b);
+	mime_decode_param(prm, &b);
 	assert_string_equal(b.data, "\xe2\x82\xac rates.pdf");
 	buf_reset(&b);
 	prm = mime_param_find(root->disp_params, root->disp_param_count, "filename*");
-	mime_param_decode(prm, &b);
+	mime_decode_param(prm, &b);
 	assert_string_equal(b.data, "\xc3\xa4rger.pdf");
 	buf_reset(&b);
 	prm = mime_param_find(root->params, root->param_count, "title");
-	mime_param_decode(prm, &b);
+	mime_decode_param(prm, &b);
 	assert_string_equal(b.data, "Long name");
 	buf_free(&b);
 	mime_part_free(&root);
@@ -556,10 +562,10 @@ static void test_nstring(void **state)
 	struct buf b;
 
 	buf_init(&b);
-	mime_render_nstring(&b, NULL);
-	mime_render_nstring(&b, "");
-	mime_render_nstring(&b, "a\"b\\c");
-	mime_render_nstring(&b, "two\r\nlines");
+	imap_append_nstring(&b, NULL);
+	imap_append_nstring(&b, "");
+	imap_append_nstring(&b, "a\"b\\c");
+	imap_append_nstring(&b, "two\r\nlines");
 	assert_string_equal(b.data, "NIL\"\"\"a\\\"b\\\\c\"{10}\r\ntwo\r\nlines");
 	buf_free(&b);
 }
@@ -590,6 +596,36 @@ static void test_encoded_words(void **state)
 	assert_decoded("", "");
 }
 
+static void assert_body(const char *in, const char *encoding, const char *charset,
+                        const char *expected)
+{
+	struct buf b;
+
+	buf_init(&b);
+	mime_decode_body(in, strlen(in), encoding, charset, &b);
+	buf_append_str(&b, "");
+	assert_string_equal(b.data, expected);
+	buf_free(&b);
+}
+
+/* The one decoder of SEARCH and of display: transfer encodings and charsets of a body. */
+static void test_decode_body(void **state)
+{
+	assert_body("SGVs\nbG8=", "base64", NULL, "Hello");
+	/* parts encoded apart and joined: a pad ends its group */
+	assert_body("QQ==QkM=", "BASE64", NULL, "ABC");
+	assert_body("a=3Db=\r\nc=\nd =x", "quoted-printable", "us-ascii", "a=bcd =x");
+	assert_body("a_b", "quoted-printable", NULL, "a_b"); /* '_' is a space in words only */
+	assert_body("caf\xe9", NULL, "iso-8859-1", "caf\xc3\xa9");
+	/* a byte the charset lacks is dropped for SEARCH; in a word it shows as U+FFFD */
+	assert_body("a\xff"
+	            "b",
+	            "7bit", "iso-2022-jp", "ab");
+	assert_decoded("=?iso-2022-jp?B?Yf9i?=", "a\xef\xbf\xbd"
+	                                         "b");
+	assert_body("x\xfe", NULL, "no-such-charset", "x\xfe");
+}
+
 static void test_depth_limit(void **state)
 {
 	struct buf m;
@@ -607,7 +643,7 @@ static void test_depth_limit(void **state)
 	assert_true(depth < mime_limits_default.max_depth);
 	assert_true(depth > 10);
 	assert_int_equal(root->body_offset + root->body_size, m.len);
-	s = render(root, MIME_RENDER_EXTENDED);
+	s = render(root, IMAP_BODYSTRUCTURE_EXTENDED);
 	assert_true(strlen(s) > 0);
 	xfree(&s);
 	mime_part_free(&root);
@@ -684,6 +720,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_quoting),
 	    cmocka_unit_test(test_nstring),
 	    cmocka_unit_test(test_encoded_words),
+	    cmocka_unit_test(test_decode_body),
 	    cmocka_unit_test(test_depth_limit),
 	    cmocka_unit_test(test_part_limit),
 	    cmocka_unit_test(test_header_limit),

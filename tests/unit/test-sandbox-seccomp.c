@@ -11,7 +11,7 @@
 #include "tests/unit/test-tmpdir.h"
 
 #include "server/sandbox.h"
-#include "storage/mime.h"
+#include "storage/mime-decode.h"
 
 #include <errno.h>
 #include <fcntl.h>

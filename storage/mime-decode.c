@@ -1,0 +1,260 @@
+#include "storage/mime-decode.h"
+#include "storage/mime.h"
+
+#include "common/text.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#define MIME_DECODE_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+
+/* One charset of each iconv module mail is commonly written in (UTF-8, US-ASCII and UTF-16
+ * need none): every alias of a module works once the module is loaded. */
+static const char *const mime_preload_names[] = {
+    "ISO-8859-1",   "ISO-8859-2",   "ISO-8859-3",   "ISO-8859-4",   "ISO-8859-5",   "ISO-8859-6",
+    "ISO-8859-7",   "ISO-8859-8",   "ISO-8859-9",   "ISO-8859-10",  "ISO-8859-11",  "ISO-8859-13",
+    "ISO-8859-14",  "ISO-8859-15",  "ISO-8859-16",  "WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252",
+    "WINDOWS-1253", "WINDOWS-1254", "WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258",
+    "KOI8-R",       "KOI8-U",       "IBM866",       "MACINTOSH",    "TIS-620",      "ISO-2022-JP",
+    "EUC-JP",       "SHIFT_JIS",    "CP932",        "EUC-KR",       "CP949",        "ISO-2022-KR",
+    "GB2312",       "GBK",          "GB18030",      "BIG5",         "BIG5-HKSCS",   "UTF-7",
+};
+
+/* Kept open: a module stays loaded while a conversion descriptor uses it. */
+static iconv_t mime_preloaded[sizeof(mime_preload_names) / sizeof(mime_preload_names[0])];
+
+void mime_charsets_preload(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	for (size_t i = 0; i < sizeof(mime_preload_names) / sizeof(mime_preload_names[0]); i++)
+		mime_preloaded[i] = iconv_open("UTF-8", mime_preload_names[i]);
+}
+
+/* Appends in[0..len) converted from charset to UTF-8, each byte the charset does not have as
+ * invalid ("" drops it); false if the charset is unknown (nothing appended). */
+static bool mime_decode_charset(const char *charset, const char *in, size_t len,
+                                const char *invalid, struct buf *out)
+{
+	iconv_t cd;
+	char *inp = (char *)in;
+
+	if (strcasecmp(charset, "utf-8") == 0 || strcasecmp(charset, "us-ascii") == 0) {
+		buf_append(out, in, len);
+		return true;
+	}
+	cd = iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1)
+		return false;
+	while (len > 0) {
+		size_t room = len * 4 + 16, before = room;
+		char *o = buf_reserve(out, room);
+
+		if (iconv(cd, &inp, &len, &o, &room) == (size_t)-1 && errno != E2BIG && len > 0) {
+			buf_added(out, before - room);
+			buf_append_str(out, invalid);
+			inp++;
+			len--;
+			continue;
+		}
+		buf_added(out, before - room);
+	}
+	iconv_close(cd);
+	return true;
+}
+
+/* Base64, skipping what is not of its alphabet; a pad ends a 4-character group, so parts
+ * encoded apart and joined decode as each would alone. */
+static size_t mime_decode_base64(const char *in, size_t len, char *out)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t acc = 0;
+	unsigned int bits = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		const char *pos = in[i] != '\0' ? strchr(alphabet, in[i]) : NULL;
+
+		if (in[i] == '=')
+			acc = bits = 0;
+		if (pos == NULL)
+			continue;
+		acc = (acc << 6) | (uint32_t)(pos - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	return n;
+}
+
+/* Quoted-printable (RFC 2045: soft line breaks) or, for an encoded-word, the Q encoding
+ * (RFC 2047: '_' is a space). A '=' that starts no escape stays as it is. */
+static size_t mime_decode_qp(const char *in, size_t len, bool q_word, char *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (q_word && in[i] == '_') {
+			out[n++] = ' ';
+		} else if (in[i] == '=' && i + 2 < len && text_hex_value(in[i + 1]) >= 0 &&
+		           text_hex_value(in[i + 2]) >= 0) {
+			out[n++] =
+			    (char)(text_hex_value(in[i + 1]) * 16 + text_hex_value(in[i + 2]));
+			i += 2;
+		} else if (!q_word && in[i] == '=' && i + 1 < len &&
+		           (in[i + 1] == '\n' || in[i + 1] == '\r')) {
+			i += in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n' ? 2 : 1;
+		} else {
+			out[n++] = in[i];
+		}
+	}
+	return n;
+}
+
+static bool mime_decode_is_wsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* At "=?": decodes one encoded-word into out and returns its length, or 0 if it is not one. */
+static size_t mime_decode_word(const char *s, struct buf *out)
+{
+	const char *cs = s + 2, *q1, *q2, *end;
+	char charset[64], *bytes;
+	size_t cslen, n;
+	bool ok;
+
+	q1 = strchr(cs, '?');
+	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
+		return 0;
+	q2 = q1 + 2;
+	end = strstr(q2 + 1, "?=");
+	cslen = (size_t)(q1 - cs);
+	if (end == NULL || cslen == 0 || cslen >= sizeof(charset))
+		return 0;
+	for (const char *c = cs; c < end; c++) {
+		if (mime_decode_is_wsp(*c))
+			return 0;
+	}
+	if (strchr("BbQq", q1[1]) == NULL)
+		return 0;
+	memcpy(charset, cs, cslen);
+	charset[cslen] = '\0';
+	charset[strcspn(charset, "*")] = '\0'; /* RFC 2231 language suffix */
+	bytes = xmalloc((size_t)(end - q2) + 1);
+	if (q1[1] == 'B' || q1[1] == 'b')
+		n = mime_decode_base64(q2 + 1, (size_t)(end - q2 - 1), bytes);
+	else
+		n = mime_decode_qp(q2 + 1, (size_t)(end - q2 - 1), true, bytes);
+	ok = mime_decode_charset(charset, bytes, n, MIME_DECODE_REPLACEMENT, out);
+	xfree(&bytes);
+	return ok ? (size_t)(end + 2 - s) : 0;
+}
+
+void mime_decode_words(const char *value, struct buf *out)
+{
+	const char *s = value, *ws = NULL;
+	bool after_word = false;
+
+	buf_append_str(out, "");
+	while (*s != '\0') {
+		size_t n = 0;
+
+		if (s[0] == '=' && s[1] == '?') {
+			size_t mark = out->len;
+
+			if (ws != NULL && !after_word)
+				buf_append(out, ws, (size_t)(s - ws));
+			n = mime_decode_word(s, out);
+			if (n == 0)
+				out->len = mark;
+		}
+		if (n > 0) {
+			/* whitespace between two encoded-words is dropped */
+			s += n;
+			ws = NULL;
+			after_word = true;
+			continue;
+		}
+		if (mime_decode_is_wsp(*s)) {
+			if (ws == NULL)
+				ws = s;
+			s++;
+			continue;
+		}
+		if (ws != NULL)
+			buf_append(out, ws, (size_t)(s - ws));
+		ws = NULL;
+		after_word = false;
+		buf_append(out, s++, 1);
+	}
+	if (ws != NULL)
+		buf_append(out, ws, (size_t)(s - ws));
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+}
+
+void mime_decode_param(const struct mime_param *param, struct buf *out)
+{
+	size_t nlen = strlen(param->name);
+	const char *q1, *q2;
+	char *charset, *bytes;
+	size_t n = 0;
+
+	buf_append_str(out, "");
+	if (nlen == 0 || param->name[nlen - 1] != '*' ||
+	    (q1 = strchr(param->value, '\'')) == NULL || (q2 = strchr(q1 + 1, '\'')) == NULL) {
+		mime_decode_words(param->value, out);
+		return;
+	}
+	charset = xstrndup(param->value, (size_t)(q1 - param->value));
+	bytes = xmalloc(strlen(q2) + 1);
+	for (const char *s = q2 + 1; *s != '\0'; s++) {
+		if (*s == '%' && text_hex_value(s[1]) >= 0 && text_hex_value(s[2]) >= 0) {
+			bytes[n++] = (char)(text_hex_value(s[1]) * 16 + text_hex_value(s[2]));
+			s += 2;
+		} else {
+			bytes[n++] = *s;
+		}
+	}
+	if (charset[0] == '\0' ||
+	    !mime_decode_charset(charset, bytes, n, MIME_DECODE_REPLACEMENT, out))
+		buf_append(out, bytes, n);
+	xfree(&bytes);
+	xfree(&charset);
+}
+
+static bool mime_decode_is_utf8(const char *charset)
+{
+	return charset == NULL || strcasecmp(charset, "utf-8") == 0 ||
+	       strcasecmp(charset, "us-ascii") == 0 || strcasecmp(charset, "utf8") == 0;
+}
+
+void mime_decode_body(const char *data, size_t len, const char *encoding, const char *charset,
+                      struct buf *out)
+{
+	char *tmp = NULL;
+	size_t n = len;
+
+	if (encoding != NULL && strcasecmp(encoding, "base64") == 0) {
+		tmp = xmalloc(len + 1);
+		n = mime_decode_base64(data, len, tmp);
+	} else if (encoding != NULL && strcasecmp(encoding, "quoted-printable") == 0) {
+		tmp = xmalloc(len + 1);
+		n = mime_decode_qp(data, len, false, tmp);
+	}
+	if (mime_decode_is_utf8(charset) ||
+	    !mime_decode_charset(charset, tmp != NULL ? tmp : data, n, "", out))
+		buf_append(out, tmp != NULL ? tmp : data, n);
+	xfree(&tmp);
+}
