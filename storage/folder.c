@@ -169,7 +169,7 @@ static int folder_sys_error(const char *what, const char *name, const char **err
 	int err = errno;
 
 	log_error("storage: %s %s: %s", what, log_quote(name), strerror(err));
-	*error_r = err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox access error";
+	*error_r = err == ENOSPC || err == EDQUOT ? mail_error_nospace : "mailbox access error";
 	return -1;
 }
 
@@ -337,7 +337,7 @@ static int folder_make(struct mail_storage *st, const char *dir, const char **er
 
 	if (beneath_mkdir(st->dirfd, dir, 0700) < 0) {
 		if (errno == EEXIST) {
-			*error_r = "mailbox already exists";
+			*error_r = mail_error_exists;
 			return -1;
 		}
 		return folder_sys_error("mkdir", dir, error_r);
@@ -366,7 +366,7 @@ int mailbox_create(struct mail_storage *st, const char *name, const char **error
 	if (len > 1 && trimmed[len - 1] == '.')
 		trimmed[len - 1] = '\0'; /* "a." asks for a folder that will have children */
 	if (folder_is_inbox(trimmed))
-		*error_r = "mailbox already exists";
+		*error_r = mail_error_exists;
 	else if ((dir = folder_dir_name(trimmed, error_r)) != NULL) {
 		ret = folder_make(st, dir, error_r);
 		xfree(&dir);
@@ -448,7 +448,7 @@ int mailbox_delete(struct mail_storage *st, const char *name, const char **error
 	trash = xasprintf("..deleted.%ld.%u", (long)getpid(), ++counter);
 	if (beneath_rename(st->dirfd, dir, st->dirfd, trash, RENAME_NOREPLACE) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			*error_r = "no such mailbox";
+			*error_r = mail_error_no_mailbox;
 		else
 			folder_sys_error("rename", dir, error_r);
 		ret = -1;
@@ -518,7 +518,7 @@ static int folder_rename_tree(struct mail_storage *st, const char *old_name, con
 			ret = -1;
 		} else if (beneath_rename(st->dirfd, from, st->dirfd, to, RENAME_NOREPLACE) < 0) {
 			if (errno == EEXIST)
-				*error_r = "mailbox already exists";
+				*error_r = mail_error_exists;
 			else
 				folder_sys_error("rename", from, error_r);
 			ret = -1;
@@ -537,13 +537,13 @@ int mailbox_rename(struct mail_storage *st, const char *old_name, const char *ne
 	int ret = -1;
 
 	if (folder_is_inbox(new_name)) {
-		*error_r = "mailbox already exists";
+		*error_r = mail_error_exists;
 		return -1;
 	}
 	if ((new_dir = folder_dir_name(new_name, error_r)) == NULL)
 		return -1;
 	if (folder_is_inbox(old_name)) {
-		ret = folder_exists(st, new_dir) ? (*error_r = "mailbox already exists", -1)
+		ret = folder_exists(st, new_dir) ? (*error_r = mail_error_exists, -1)
 		                                 : folder_rename_inbox(st, new_name, error_r);
 		xfree(&new_dir);
 		return ret;
@@ -553,9 +553,9 @@ int mailbox_rename(struct mail_storage *st, const char *old_name, const char *ne
 	old_c = folder_canonical_name(old_name);
 	new_c = folder_canonical_name(new_name);
 	if (!folder_exists(st, old_dir))
-		*error_r = "no such mailbox";
+		*error_r = mail_error_no_mailbox;
 	else if (folder_exists(st, new_dir))
-		*error_r = "mailbox already exists";
+		*error_r = mail_error_exists;
 	else if (strncmp(new_c, old_c, strlen(old_c)) == 0 && new_c[strlen(old_c)] == '.')
 		*error_r = "cannot rename a mailbox into itself";
 	else

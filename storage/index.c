@@ -102,7 +102,7 @@ static int index_fail(struct mail_index *idx, const char *what, const char **err
 	            err == ENOSPC || err == EDQUOT;
 
 	log_error("index: %s: %s", what, sqlite3_errmsg(idx->db));
-	*error_r = full ? MAIL_ERROR_NOSPACE : "mailbox index error";
+	*error_r = full ? mail_error_nospace : "mailbox index error";
 	return -1;
 }
 
@@ -229,7 +229,7 @@ fail:
 	log_error("index: %s: %s", INDEX_UIDVALIDITY_LAST, strerror(err));
 	if (fd >= 0)
 		close(fd);
-	*error_r = err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox index error";
+	*error_r = err == ENOSPC || err == EDQUOT ? mail_error_nospace : "mailbox index error";
 	return -1;
 }
 

@@ -101,7 +101,7 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
 	int ret;
 
 	if (index >= box->count) {
-		*error_r = "no such message";
+		*error_r = mail_error_no_message;
 		return -1;
 	}
 	m = &box->msgs[index];

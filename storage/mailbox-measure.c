@@ -275,7 +275,7 @@ int mailbox_msg_sizes(struct mailbox *box, size_t index, struct mail_sizes *size
 	struct msg_rec *m;
 
 	if (index >= box->count) {
-		*error_r = "no such message";
+		*error_r = mail_error_no_message;
 		return -1;
 	}
 	m = &box->msgs[index];

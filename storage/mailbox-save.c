@@ -66,7 +66,7 @@ static const char *save_errno_text(int err)
 {
 	if (err == ENOENT)
 		return "message has been expunged";
-	return err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox access error";
+	return err == ENOSPC || err == EDQUOT ? mail_error_nospace : "mailbox access error";
 }
 
 /* 0 ok, -1 error with errno kept from place() when that failed. */
@@ -374,7 +374,7 @@ static int transfer_prepare(struct transfer *t, size_t i, const char **error_r)
 	if ((ret = mailbox_msg_sizes(t->src, index, &sizes, error_r)) <= 0) {
 		if (ret < 0 || !t->src->msgs[index].unavailable)
 			return ret;
-		*error_r = MAIL_ERROR_UNAVAILABLE; /* there, but cannot be read */
+		*error_r = mail_error_unavailable; /* there, but cannot be read */
 		return -1;
 	}
 	m = &t->src->msgs[index].mail;

@@ -18,13 +18,13 @@
 
 #define MAILDIR_DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-/* Logs, sets *error_r by errno (a full disk is MAIL_ERROR_NOSPACE) and keeps errno. */
+/* Logs, sets *error_r by errno (a full disk is mail_error_nospace) and keeps errno. */
 static int maildir_sys_error(const char *what, const char *name, const char **error_r)
 {
 	int err = errno;
 
 	log_error("maildir: %s %s: %s", what, log_quote(name), strerror(err));
-	*error_r = err == ENOSPC || err == EDQUOT ? MAIL_ERROR_NOSPACE : "mailbox access error";
+	*error_r = err == ENOSPC || err == EDQUOT ? mail_error_nospace : "mailbox access error";
 	errno = err;
 	return -1;
 }

@@ -1029,7 +1029,7 @@ int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_
 	xfree(&dir);
 	if (ret <= 0) {
 		if (ret == 0)
-			*error_r = "no such mailbox";
+			*error_r = mail_error_no_mailbox;
 		free(box);
 		return ret;
 	}
@@ -1169,7 +1169,7 @@ static int msg_open_failed(struct mailbox *box, size_t index, int err, const cha
 		*error_r = "message has been expunged";
 	} else if (mailbox_unreadable_errno(err)) {
 		mailbox_msg_set_unavailable(box, index, err);
-		*error_r = MAIL_ERROR_UNAVAILABLE;
+		*error_r = mail_error_unavailable;
 	} else {
 		log_error("storage: open message uid %u: %s", m->mail.uid, strerror(err));
 		*error_r = "mailbox access error";
@@ -1262,7 +1262,7 @@ int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned 
 	int ret;
 
 	if (index >= box->count) {
-		*error_r = "no such message";
+		*error_r = mail_error_no_message;
 		return -1;
 	}
 	if (box->msgs[index].gone)

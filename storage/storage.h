@@ -15,10 +15,8 @@
  * Maildir++ folders are the directories ".<name>".
  *
  * Results: int -1 error (with *error_r, a static or storage-owned message), 0 no / not found,
- * 1 yes, unless said otherwise. Two messages the protocols tell apart to pick a reply code:
- * MAIL_ERROR_NOSPACE (the file system or the user's quota is full: nothing was lost, the
- * operation can be tried again once there is room) and MAIL_ERROR_UNAVAILABLE (a message file
- * that exists cannot be read: the others are served).
+ * 1 yes, unless said otherwise. mail_error_of tells what kind of error a message is, so a
+ * protocol picks its reply code without reading the text.
  */
 #ifndef TWOFOLD_STORAGE_H
 #define TWOFOLD_STORAGE_H
@@ -32,8 +30,23 @@
 struct mail_storage;
 struct mailbox;
 
-#define MAIL_ERROR_NOSPACE     "not enough disk space"
-#define MAIL_ERROR_UNAVAILABLE "message is unavailable"
+enum mail_error {
+	MAIL_ERROR_OTHER,    /* an I/O error or a bug: logged, the client is told little */
+	MAIL_ERROR_NOTFOUND, /* no such mailbox or message */
+	MAIL_ERROR_EXISTS,   /* the mailbox exists already */
+	/* the file system or the user's quota is full: nothing was lost, the operation can be
+	 * tried again once there is room */
+	MAIL_ERROR_NOSPACE,
+	/* a message file that exists cannot be read: the others are served */
+	MAIL_ERROR_UNAVAILABLE,
+};
+
+/* The messages storage gives for the kinds above (by these very pointers). */
+extern const char mail_error_no_mailbox[], mail_error_no_message[], mail_error_exists[],
+    mail_error_nospace[], mail_error_unavailable[];
+
+/* The kind of an error message storage gave; MAIL_ERROR_OTHER for any other message. */
+enum mail_error mail_error_of(const char *error);
 
 enum mail_flags {
 	MAIL_SEEN = 1 << 0,
@@ -119,7 +132,7 @@ uint32_t mailbox_uidnext(const struct mailbox *box);
 
 /* Opens the message for reading (O_RDONLY|O_CLOEXEC, relative to the maildir). -1 if it vanished
  * (external delete; errno ENOENT), if it cannot be read (mailbox_msg_unavailable, *error_r
- * MAIL_ERROR_UNAVAILABLE) or on error. */
+ * mail_error_of: MAIL_ERROR_UNAVAILABLE) or on error. */
 int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r);
 
 /* Sets flags to (flags & ~clear) | set by renaming the file's :2, suffix. 1 done, 0 the message

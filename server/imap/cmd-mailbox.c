@@ -26,39 +26,41 @@ int imap_mailbox_arg(struct imap_client *c, const struct imap_arg *arg, const ch
 	return 1;
 }
 
-/* The RFC 5530 code for a storage error the client can do something about, or NULL. */
-static const char *imap_storage_code(const char *error)
+/* The RFC 5530 code of each kind of storage error; NULL: none to give. */
+static const char *const imap_storage_codes[] = {
+    [MAIL_ERROR_OTHER] = NULL,
+    [MAIL_ERROR_NOTFOUND] = "NONEXISTENT",
+    [MAIL_ERROR_EXISTS] = "ALREADYEXISTS",
+    [MAIL_ERROR_NOSPACE] = "OVERQUOTA",
+    [MAIL_ERROR_UNAVAILABLE] = "UNAVAILABLE",
+};
+
+/* A kind the client can do something about whatever the command: room, an unreadable file. */
+static bool imap_storage_actionable(enum mail_error kind)
 {
-	if (strcmp(error, MAIL_ERROR_NOSPACE) == 0)
-		return "OVERQUOTA";
-	if (strcmp(error, MAIL_ERROR_UNAVAILABLE) == 0)
-		return "UNAVAILABLE";
-	return NULL;
+	return kind == MAIL_ERROR_NOSPACE || kind == MAIL_ERROR_UNAVAILABLE;
 }
 
 void imap_storage_failed(struct imap_client *c, const char *what, const char *error)
 {
-	const char *code = imap_storage_code(error);
+	enum mail_error kind = mail_error_of(error);
 
-	if (code != NULL)
-		imap_tagged(c, "NO", "[%s] %s failed: %s.", code, what, error);
+	if (imap_storage_actionable(kind))
+		imap_tagged(c, "NO", "[%s] %s failed: %s.", imap_storage_codes[kind], what, error);
 	else
 		imap_tagged(c, "NO", "[SERVERBUG] %s failed.", what);
 }
 
 void imap_storage_error(struct imap_client *c, const char *what, const char *error)
 {
-	const char *code = "";
+	enum mail_error kind = mail_error_of(error);
 
-	if (imap_storage_code(error) != NULL) {
+	if (imap_storage_actionable(kind))
 		imap_storage_failed(c, what, error);
-		return;
-	}
-	if (strstr(error, "already exists") != NULL)
-		code = "[ALREADYEXISTS] ";
-	else if (strstr(error, "no such") != NULL || strstr(error, "No such") != NULL)
-		code = "[NONEXISTENT] ";
-	imap_tagged(c, "NO", "%s%s failed: %s", code, what, error);
+	else if (imap_storage_codes[kind] != NULL)
+		imap_tagged(c, "NO", "[%s] %s failed: %s", imap_storage_codes[kind], what, error);
+	else
+		imap_tagged(c, "NO", "%s failed: %s", what, error);
 }
 
 /* --- SELECT / EXAMINE --- */

@@ -355,6 +355,27 @@ static void test_login_timeout(void **state)
 	srv_wait(&c);
 }
 
+/* A storage error's kind, not its wording, picks the RFC 5530 code. */
+static void test_storage_error_codes(void **state)
+{
+	struct srv c;
+
+	(void)state;
+	srv_login(&c);
+	srv_send(&c, "c1 CREATE Box\r\n");
+	srv_expect_tagged(&c, "c1 OK ");
+	srv_send(&c, "c2 CREATE Box\r\n");
+	srv_expect_tagged(&c, "c2 NO [ALREADYEXISTS] Create failed: mailbox already exists\r\n");
+	srv_send(&c, "r1 RENAME Nowhere Elsewhere\r\n");
+	srv_expect_tagged(&c, "r1 NO [NONEXISTENT] Rename failed: no such mailbox\r\n");
+	srv_send(&c, "r2 RENAME Box Box\r\n");
+	srv_expect_tagged(&c, "r2 NO [ALREADYEXISTS] Rename failed: mailbox already exists\r\n");
+	srv_send(&c, "q LOGOUT\r\n");
+	srv_expect_tagged(&c, "q OK ");
+	srv_expect_eof(&c);
+	srv_wait(&c);
+}
+
 static void test_append_literals_and_limit(void **state)
 {
 	struct srv c;
@@ -450,6 +471,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_byte_at_a_time_and_pipelining, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prelogin_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_login_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_storage_error_codes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_append_literals_and_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nesting_bad_and_session_goes_on, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_updates_from_another_session_and_idle, setup,
