@@ -66,6 +66,19 @@ int sqlite_apppass_touch(struct auth_store *store, int64_t id, time_t now, const
 int sqlite_apppass_revoke(struct auth_store *store, int64_t user_id, int64_t id,
                           const char **error_r);
 
+/* ---- held logins (store-sqlite-approval.c) ---- */
+
+int sqlite_approval_open(struct auth_store *store, const struct auth_approval *a, time_t since,
+                         unsigned max, int64_t *id_r, unsigned *recent_r, const char **error_r);
+int sqlite_approval_get(struct auth_store *store, int64_t id, struct auth_approval *a_r,
+                        const char **error_r);
+int sqlite_approval_list(struct auth_store *store, int64_t user_id, time_t now,
+                         void (*cb)(const struct auth_approval *, void *), void *ctx,
+                         const char **error_r);
+int sqlite_approval_decide(struct auth_store *store, int64_t user_id, int64_t id,
+                           enum auth_approval_state state, unsigned preapprove, time_t now,
+                           const char **error_r);
+
 /* ---- familiar sources, used codes, the audit log (store-sqlite-log.c) ---- */
 
 int sqlite_source_put(struct auth_store *store, int64_t user_id, const char *source, time_t now,
