@@ -1,5 +1,6 @@
 /* Administration of the auth store for the `twofold` CLI (auth/admin.h). */
 #include "auth/admin-private.h"
+#include "auth/approval.h"
 #include "auth/factor.h"
 #include "common/config.h"
 #include "common/text.h"
@@ -136,6 +137,23 @@ static char *admin_hash_password(struct auth_policy *p, const char *password, co
 	return hash;
 }
 
+/* 1 (with *error_r) when the user has a security key and the password ends like a code: the
+ * login of such a password alone is never held for approval (a hold would tell that it was
+ * right), so the user could not log in from a mail client. -1 on a store error. */
+static int admin_password_coded_for_key(struct auth_policy *p, const struct auth_user *user,
+                                        const char *password, const char **error_r)
+{
+	int rc;
+
+	if (!policy_secret_coded(p->cfg, password, strlen(password)))
+		return 0;
+	rc = approval_user_has_key(p, user->id, error_r);
+	if (rc > 0)
+		*error_r = "the user has a security key and the password ends like a code (digits, "
+		           "a recovery code or a YubiKey OTP): choose another";
+	return rc;
+}
+
 /* A new password for user: refused when it is the current one (a password change that changes
  * nothing would leave a leaked password working). */
 static char *admin_new_password_hash(struct auth_policy *p, const struct auth_user *user,
@@ -147,6 +165,8 @@ static char *admin_new_password_hash(struct auth_policy *p, const struct auth_us
 		*error_r = "the new password is the current one: choose another";
 		return NULL;
 	}
+	if (admin_password_coded_for_key(p, user, password, error_r) != 0)
+		return NULL;
 	return admin_hash_password(p, password, error_r);
 }
 

@@ -197,6 +197,8 @@ struct auth_module {
 	                     const char **error_r);
 	int (*webauthn_find)(struct auth_store *store, const unsigned char *cred_id, size_t len,
 	                     struct auth_webauthn *k_r, const char **error_r);
+	/* 1 when any user has a security key, 0 when none does. */
+	int (*webauthn_any)(struct auth_store *store, const char **error_r);
 	/* The sign counter rule in one atomic statement: 1 when sign_count is above the stored
 	 * counter or both are 0 (sign_count, last use and IP are stored), 0 when it is not (a
 	 * cloned key, an assertion replayed in a race, or the key was removed meanwhile). */

@@ -35,6 +35,10 @@ enum policy_counter {
 /* The network device grace is kept for: an IPv4 /24, an IPv6 /64 ("" for ""). */
 void policy_grace_net(const char *ip, char *out, size_t size);
 
+/* True when the secret ends in something shaped like a second factor's code (TOTP digits, a
+ * recovery code, a YubiKey OTP): such a secret is never held for approval. */
+bool policy_secret_coded(const struct config *cfg, const char *secret, size_t len);
+
 /* Until when a counter in this state locks; 0 when it does not. */
 time_t policy_lock_until(const struct config *cfg, const struct auth_failure *f);
 

@@ -144,7 +144,7 @@ struct login {
 	bool stolen;            /* alarm: right password, a code never valid for this user */
 	bool has_key;           /* the user has a security key */
 	bool has_factor;        /* the user has a code-typed second factor enrolled */
-	bool hold_shaped;       /* the password alone, from a user with a security key */
+	bool coded;             /* the secret ends in something shaped like a code */
 	bool uncounted;         /* a held login that ran out of time: not a failure */
 	struct auth_hold *hold; /* filled when the login is held for approval */
 	enum auth_hint hint;
@@ -798,19 +798,21 @@ static enum auth_result login_password(struct login *l)
 	pwlen = login_split(l, &f);
 	if (pwlen < 0)
 		return login_tempfail(l, l->error);
-	/* the portal's sign-in says at once that the key is next: no wait to hide it behind */
-	l->hold_shaped = f == NULL && l->has_key && l->req->proto != AUTH_PROTO_PORTAL;
 	if (login_verify(l, (size_t)pwlen) != 1)
 		return login_fail(l, CLASS_PASSWORD, "bad-password");
+	/* the portal's sign-in says at once that the key is next: no wait to hide it behind */
 	if (f == NULL && l->has_key && l->req->proto == AUTH_PROTO_PORTAL)
 		return login_pending(l);
-	if (l->hold_shaped)
+	/* a code-shaped secret fails as fast as any such secret, so it is never held: a hold
+	 * would tell the password was right */
+	if (f == NULL && l->has_key && !l->coded)
 		return login_hold(l);
 	if (f == NULL) {
 		/* someone elsewhere has the password; from a familiar source it is the user's own
 		 * client set up without the code */
 		l->stolen = !l->familiar;
-		return login_fail(l, CLASS_UNGUESSED, "missing-code");
+		return login_fail(l, CLASS_UNGUESSED,
+		                  l->has_key ? "code-shaped-password" : "missing-code");
 	}
 	return login_second_factor(l, f, (size_t)pwlen);
 }
@@ -1036,15 +1038,33 @@ static uint32_t login_fail_delay(const struct login *l, enum auth_result r)
 	return l->checked ? POLICY_MAX_DELAY_MS : POLICY_TEMPFAIL_DELAY_MS;
 }
 
-/* A password alone for a user with a key fails after the wait an unapproved right one gets:
- * the hold tells nothing about the password. */
-static uint32_t login_hold_delay(const struct login *l, enum auth_result r, uint32_t delay_ms)
+bool policy_secret_coded(const struct config *cfg, const char *secret, size_t len)
 {
-	uint32_t wait_ms = l->p->cfg->approval_wait * 1000u;
+	for (size_t i = 0; login_second_factors[i] != NULL; i++) {
+		size_t tail = login_second_factors[i]->tail(cfg, secret, len);
 
-	if (r != AUTH_FAIL || !l->hold_shaped)
-		return delay_ms;
-	return delay_ms > wait_ms ? delay_ms : wait_ms;
+		if (tail > 0 && tail < len)
+			return true;
+	}
+	return false;
+}
+
+/* Where anyone has a security key, a mail client's login that fails with a secret not ending
+ * in a code fails after the wait an unapproved held one gets. The wait depends on the secret's
+ * shape and the installation only: it tells neither whether the password was right nor
+ * whether the user exists or has a key. A store error waits too. */
+static void login_shape_delay(const struct login *l, struct auth_reply *reply)
+{
+	const struct auth_module *m = l->p->module;
+	uint32_t wait_ms = l->p->cfg->approval_wait * 1000u;
+	const char *error = NULL;
+
+	if (reply->result != AUTH_FAIL || l->coded || reply->delay_ms >= wait_ms ||
+	    (l->req->proto != AUTH_PROTO_IMAP && l->req->proto != AUTH_PROTO_POP3))
+		return;
+	if (m->webauthn_any(l->p->store, &error) == 0)
+		return;
+	reply->delay_ms = wait_ms;
 }
 
 /* The reply for a decided login. */
@@ -1056,7 +1076,7 @@ static void login_reply(const struct login *l, enum auth_result r, struct auth_r
 		reply->factor = l->factor;
 		reply->delay_ms = 0;
 	} else {
-		reply->delay_ms = login_hold_delay(l, r, login_fail_delay(l, r));
+		reply->delay_ms = login_fail_delay(l, r);
 		reply->hint = r == AUTH_FAIL ? l->hint : AUTH_HINT_NONE;
 	}
 }
@@ -1072,8 +1092,10 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 	if (!login_input_ok(req))
 		return;
 	l.secret_len = strlen(req->secret);
+	l.coded = policy_secret_coded(policy->cfg, req->secret, l.secret_len);
 	login_where(&l);
 	login_reply(&l, login_finish(&l, login_run(&l)), reply);
+	login_shape_delay(&l, reply);
 	auth_user_clear(&l.user);
 	policy_prune(policy, req->now);
 }
@@ -1137,6 +1159,15 @@ static int login_resume(struct login *l, const struct auth_hold *hold)
 	return 1;
 }
 
+/* How a held login is taken up again: the step that decides it, and the caller's accept. */
+struct hold_resume {
+	enum auth_result (*decide)(struct login *l, const struct auth_hold *hold,
+	                           enum auth_hold_outcome outcome);
+	enum auth_hold_outcome outcome;
+	int (*accept)(void *ctx, const char *user, const char **error_r);
+	void *accept_ctx;
+};
+
 /* A request as the held login's own. */
 static void login_hold_request(const struct auth_hold *hold, time_t now, struct auth_request *req)
 {
@@ -1163,26 +1194,43 @@ static void login_hold_fail_delay(const struct auth_hold *hold, time_t now,
 		reply->delay_ms = left_ms;
 }
 
+/* The held login resumed (login_resume) and handed to decide, as the login it was: the request
+ * from the hold, the caller's accept step. */
+static enum auth_result login_hold_resume(struct login *l, struct auth_request *req,
+                                          const struct auth_hold *hold, time_t now,
+                                          const struct hold_resume *how)
+{
+	int rc;
+
+	login_hold_request(hold, now, req);
+	req->accept = how->accept;
+	req->accept_ctx = how->accept_ctx;
+	rc = login_resume(l, hold);
+	if (rc < 0)
+		return login_tempfail(l, l->error);
+	if (rc == 0)
+		return AUTH_FAIL;
+	return how->decide(l, hold, how->outcome);
+}
+
+static enum auth_result login_held_decide(struct login *l, const struct auth_hold *hold,
+                                          enum auth_hold_outcome outcome)
+{
+	(void)outcome;
+	return login_held(l, hold);
+}
+
 int auth_policy_hold_check(struct auth_policy *policy, const struct auth_hold *hold, time_t now,
                            int (*accept)(void *ctx, const char *user, const char **error_r),
                            void *accept_ctx, struct auth_reply *reply)
 {
+	const struct hold_resume how = {login_held_decide, 0, accept, accept_ctx};
 	struct auth_request req;
 	struct login l = {.p = policy, .req = &req};
 	enum auth_result r;
-	int rc;
 
-	login_hold_request(hold, now, &req);
-	req.accept = accept;
-	req.accept_ctx = accept_ctx;
 	memset(reply, 0, sizeof(*reply));
-	rc = login_resume(&l, hold);
-	if (rc < 0)
-		r = login_tempfail(&l, l.error);
-	else if (rc == 0)
-		r = AUTH_FAIL;
-	else
-		r = login_held(&l, hold);
+	r = login_hold_resume(&l, &req, hold, now, &how);
 	if (r != AUTH_PENDING) {
 		login_reply(&l, login_finish(&l, r), reply);
 		login_hold_fail_delay(hold, now, reply);
@@ -1241,28 +1289,24 @@ static enum auth_result login_key_decided(struct login *l, enum auth_hold_outcom
 	return login_fail(l, CLASS_FACTOR, d->reason);
 }
 
+static enum auth_result login_key_decide(struct login *l, const struct auth_hold *hold,
+                                         enum auth_hold_outcome outcome)
+{
+	(void)hold;
+	return login_key_decided(l, outcome);
+}
+
 void auth_policy_hold_finish(struct auth_policy *policy, const struct auth_hold *hold,
                              enum auth_hold_outcome outcome, time_t now,
                              int (*accept)(void *ctx, const char *user, const char **error_r),
                              void *accept_ctx, struct auth_reply *reply)
 {
+	const struct hold_resume how = {login_key_decide, outcome, accept, accept_ctx};
 	struct auth_request req;
 	struct login l = {.p = policy, .req = &req};
-	enum auth_result r;
-	int rc;
 
-	login_hold_request(hold, now, &req);
-	req.accept = accept;
-	req.accept_ctx = accept_ctx;
 	memset(reply, 0, sizeof(*reply));
-	rc = login_resume(&l, hold);
-	if (rc < 0)
-		r = login_tempfail(&l, l.error);
-	else if (rc == 0)
-		r = AUTH_FAIL;
-	else
-		r = login_key_decided(&l, outcome);
-	login_reply(&l, login_finish(&l, r), reply);
+	login_reply(&l, login_finish(&l, login_hold_resume(&l, &req, hold, now, &how)), reply);
 	auth_user_clear(&l.user);
 }
 

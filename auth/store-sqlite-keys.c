@@ -92,6 +92,17 @@ int sqlite_webauthn_list(struct auth_store *store, int64_t user_id,
 	return rc == SQLITE_DONE ? 1 : store_fail(s, "list security keys", error_r);
 }
 
+/* Whether anyone has a security key: held logins exist only then. */
+int sqlite_webauthn_any(struct auth_store *store, const char **error_r)
+{
+	struct sqlite_store *s = store_of(store);
+	sqlite3_stmt *stmt;
+
+	if (store_prepare(s, "SELECT 1 FROM webauthn_keys LIMIT 1", &stmt, error_r) < 0)
+		return -1;
+	return store_exists(s, stmt, "look for security keys", error_r);
+}
+
 int sqlite_webauthn_find(struct auth_store *store, const unsigned char *cred_id, size_t len,
                          struct auth_webauthn *k_r, const char **error_r)
 {

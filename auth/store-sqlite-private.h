@@ -104,6 +104,7 @@ int sqlite_webauthn_add(struct auth_store *store, const struct auth_webauthn *k,
 int sqlite_webauthn_list(struct auth_store *store, int64_t user_id,
                          void (*cb)(const struct auth_webauthn *, void *), void *ctx,
                          const char **error_r);
+int sqlite_webauthn_any(struct auth_store *store, const char **error_r);
 int sqlite_webauthn_find(struct auth_store *store, const unsigned char *cred_id, size_t len,
                          struct auth_webauthn *k_r, const char **error_r);
 int sqlite_webauthn_use(struct auth_store *store, int64_t id, uint32_t sign_count, time_t now,

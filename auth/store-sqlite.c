@@ -846,6 +846,7 @@ const struct auth_module auth_module_sqlite = {
     .apppass_revoke = sqlite_apppass_revoke,
     .webauthn_add = sqlite_webauthn_add,
     .webauthn_list = sqlite_webauthn_list,
+    .webauthn_any = sqlite_webauthn_any,
     .webauthn_find = sqlite_webauthn_find,
     .webauthn_use = sqlite_webauthn_use,
     .webauthn_rename = sqlite_webauthn_rename,

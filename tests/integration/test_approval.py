@@ -377,3 +377,34 @@ def test_inbox_notice_removed_when_the_wait_runs_out(server):
     while inbox_files(server) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert inbox_files(server) == []
+
+
+def test_wait_does_not_tell_who_has_a_key(server):
+    # a user without a key and an unknown name wait as long as alice: the wait does not say
+    # which accounts exist or have a key; a secret ending like a code is never held
+    wait = 4
+    start(server, wait=wait)
+    server.add_user("bob")
+    for user in ("bob", "nobody"):
+        t0 = time.monotonic()
+        pop = server.pop3(timeout=60)
+        pop.user(user)
+        try:
+            pop.pass_("Not-The-Password-1")
+            raise AssertionError("logged in")
+        except poplib.error_proto as e:
+            assert e.args[0] == b"-ERR [AUTH] Authentication failed."
+        assert wait - 0.5 <= time.monotonic() - t0 < wait + 15
+    # carol's password (set before her key) ends in digits: refused at once, not held
+    server.add_user("carol", "Carol-Pass-123456", totp=False)
+    add_key(server, "carol")
+    pop = server.pop3(timeout=60)
+    pop.user("carol")
+    try:
+        pop.pass_("Carol-Pass-123456")
+        raise AssertionError("logged in")
+    except poplib.error_proto as e:
+        assert e.args[0] == b"-ERR [AUTH] Authentication failed."
+    assert server.cli("login", "list", "carol").stdout.strip() == ""
+    last = server.cli("log", "carol", "--limit", "1").stdout
+    assert "reason=code-shaped-password" in last, last

@@ -138,13 +138,18 @@ static void last_cb(const struct admin_log_entry *le, void *ctx)
 	l->stolen = le->stolen_password;
 }
 
-static struct last last_log(struct env *e)
+static struct last last_log_of(struct env *e, const char *name)
 {
 	struct last l = {0};
 	const char *error = NULL;
 
-	assert_int_equal(admin_log(e->p, "alice", 1, last_cb, &l, &error), 0);
+	assert_int_equal(admin_log(e->p, name, 1, last_cb, &l, &error), 0);
 	return l;
+}
+
+static struct last last_log(struct env *e)
+{
+	return last_log_of(e, "alice");
 }
 
 /* Failures in a row of alice's name at now (of any kind). */
@@ -244,27 +249,71 @@ static void test_timeout_is_not_a_failure(void **state)
 	                 -1);
 }
 
-/* Not a password oracle: a wrong password alone fails after the wait a right one is held for;
- * a user without a key, and an unknown user, fail as before. */
-static void test_wrong_password_waits(void **state)
+/* Login at now from a fresh address: the reply's delay. */
+static uint32_t delay_of(struct env *e, const char *name, const char *secret, unsigned n)
 {
-	struct env *e = *state;
+	char ip[32];
 	struct auth_reply r;
 
-	r = login_at(e, "alice", "wrong password", IP, T0);
+	snprintf(ip, sizeof(ip), "198.51.100.%u", n);
+	r = login_at(e, name, secret, ip, T0 + n);
 	assert_int_equal(r.result, AUTH_FAIL);
-	assert_int_equal(r.delay_ms, WAIT * 1000);
+	return r.delay_ms;
+}
+
+/* Not an oracle: a failure's wait depends on the secret's shape only. A secret without a code
+ * at its end waits what a held login waits, whoever the user is (with a key, without, unknown);
+ * one ending like a code fails as fast for everyone and is never held. */
+static void test_wait_tells_nothing(void **state)
+{
+	struct env *e = *state;
+	static const char *const users[] = {"alice", "bob", "nobody"};
+
+	for (unsigned i = 0; i < 3; i++) {
+		/* the first failure of each name: the shortest delay */
+		assert_int_equal(delay_of(e, users[i], "wrong password123456", 10 + i), 2000);
+		assert_int_equal(delay_of(e, users[i], "wrong password", 20 + i), WAIT * 1000);
+	}
 	assert_string_equal(last_log(e).reason, "bad-password");
-	assert_int_equal(alice_failures(e, T0 + 100), 1);
-	assert_int_equal(pending(e, T0).n, 0);
-	/* digits at the end are part of the password: alice has no TOTP */
-	r = login_at(e, "alice", "wrong password123456", IP, T0 + 1);
-	assert_int_equal(r.delay_ms, WAIT * 1000);
-	r = login_at(e, "bob", "wrong password", "192.0.2.50", T0 + 2);
+	assert_string_equal(last_log_of(e, "nobody").reason, "unknown-user");
+	assert_int_equal(pending(e, T0 + 30).n, 0);
+	assert_int_equal(alice_failures(e, T0 + 100), 2);
+}
+
+/* A user with a key cannot be given a password ending like a code; one who had such a password
+ * before the key is refused as fast as a wrong one, and not held. */
+static void test_code_shaped_password(void **state)
+{
+	struct env *e = *state;
+	struct ta_key bob_key;
+	const char *error = NULL;
+	struct auth_reply r;
+
+	assert_int_equal(admin_user_passwd(e->p, "alice", "new password 123456", &error), -1);
+	assert_non_null(strstr(error, "security key"));
+	assert_int_equal(admin_user_passwd(e->p, "bob", "new password 123456", &error), 0);
+	ta_key_new(&bob_key, WEBAUTHN_ALG_ES256);
+	key_register(e, "bob", &bob_key);
+	r = login_at(e, "bob", "new password 123456", IP, T0 + 1);
 	assert_int_equal(r.result, AUTH_FAIL);
 	assert_int_equal(r.delay_ms, 2000);
-	r = login_at(e, "nobody", "wrong password", "192.0.2.51", T0 + 3);
-	assert_int_equal(r.delay_ms, 2000);
+	assert_string_equal(last_log_of(e, "bob").reason, "code-shaped-password");
+	assert_int_equal(pending(e, T0 + 1).n, 0);
+	ta_key_free(&bob_key);
+}
+
+/* Where nobody has a key there are no held logins, and nothing to wait for. */
+static void test_no_keys_no_wait(void **state)
+{
+	struct env *e;
+
+	env_setup(state);
+	e = *state;
+	e->cfg->approval_wait = WAIT;
+	env_add_user(e, "carol");
+	assert_int_equal(delay_of(e, "carol", "wrong password", 1), 2000);
+	assert_int_equal(delay_of(e, "nobody", "wrong password", 2), 2000);
+	env_teardown(state);
 }
 
 /* One pending request per user: a second login waits without one, and passes only when its IP
@@ -527,7 +576,8 @@ int main(void)
 	    T(test_hold_approve_and_grace),
 	    T(test_deny_counts_and_alarms),
 	    T(test_timeout_is_not_a_failure),
-	    T(test_wrong_password_waits),
+	    T(test_wait_tells_nothing),
+	    T(test_code_shaped_password),
 	    T(test_one_pending_and_preapproval),
 	    T(test_busy_waiter_times_out),
 	    T(test_rate_limit),
@@ -536,6 +586,7 @@ int main(void)
 	    T(test_cancel_and_disabled),
 	    T(test_admin_refusals),
 	    T(test_decide_race),
+	    cmocka_unit_test(test_no_keys_no_wait),
 	};
 #undef T
 
