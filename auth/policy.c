@@ -738,6 +738,9 @@ static enum auth_result login_hold(struct login *l)
 		return login_ok(l, l->req->secret, l->secret_len);
 	}
 	l->factor = "approval";
+	/* on record while it waits, so an admin reading the log sees it (decided: a second row) */
+	l->reason = l->hold->refusal != NULL ? l->hold->refusal : "approval-wait";
+	l->log_pending = true;
 	return AUTH_PENDING;
 }
 

@@ -100,11 +100,25 @@ def log_lines(server):
     return server.cli("log", "alice", "--limit", "20").stdout.splitlines()
 
 
+def logged(server, field, timeout=20):
+    """Waits for alice's newest log line to have field; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = log_lines(server)
+        if lines and field in lines[0].split("\t"):
+            return lines[0]
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.1)
+
+
 def test_imap_login_held_until_approved(server):
     start(server)
     login = Login(server, "imap", PASSWORD, client_name="Test Mail 1.0")
     row = pending(server)[0]
     assert "\tproto=imap\tip=127.0.0.1\tclient=Test Mail 1.0\t" in row, row
+    # the waiting login is in the log already, not only once decided
+    waiting = logged(server, "result=pending")
+    assert {"proto=imap", "factor=approval", "reason=approval-wait"} <= set(waiting.split("\t"))
     assert login.ok is None, "answered before the decision"
     server.cli("login", "approve", "alice", request_id(row))
     assert login.result() is True, login.error
@@ -113,6 +127,7 @@ def test_imap_login_held_until_approved(server):
     assert typ == "OK", data
     login.client.logout()
     assert "factor=approval" in log_lines(server)[0]
+    assert log_lines(server)[1] == waiting
     assert server.cli("login", "list", "alice").stdout == ""
 
 
