@@ -22,7 +22,7 @@ int portal_op_enrol(struct portal_call *c)
 	int64_t user_id;
 
 	if (admin_key_invite_consume(c->p, c->argv[0], time(NULL), &user_id, &error) < 0) {
-		log_info("portal: enrolment link refused from %s: %s", c->ip, error);
+		log_info("portal: enrolment link refused from %s: %s", log_quote(c->ip), error);
 		return portal_refuse(
 		    c, IPC_PORTAL_REFUSED,
 		    "This enrolment link does not work any more (it was used, or it "

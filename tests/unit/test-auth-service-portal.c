@@ -193,6 +193,35 @@ static void test_enrol_invite(void **state)
 	xfree_secret_str(&token);
 }
 
+/* The client address comes from the portal process: quoted in the log like any text a client
+ * could shape, so it cannot forge a field of the line. */
+static void test_enrol_refusal_log_quotes_ip(void **state)
+{
+	struct env *e = *state;
+	char path[] = "/tmp/twofold-test-portal-log-XXXXXX", out[4096] = "";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct answer a;
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	log_set_level(LOG_LEVEL_INFO);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	pc_ip = "192.0.2.9 user=root";
+	assert_int_equal(call(e, "enrol", "", "", 1, (const char *const[]){"nonsense"}, &a), 0);
+	pc_ip = "192.0.2.1";
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	log_set_level(LOG_LEVEL_WARN);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "enrolment link refused from \"192.0.2.9 user=root\":"));
+}
+
 /* A store made before the portal existed gets its sessions table at the next open. */
 static void test_old_store_gets_sessions(void **state)
 {
@@ -218,6 +247,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_protocol_violations, setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_old_store_gets_sessions, setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrol_invite, setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_enrol_refusal_log_quotes_ip, setup, env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,8 @@ struct answer {
 };
 
 static struct ipc_msg pc_in, pc_out;
+/* The client address the portal reports with each request. */
+static const char *pc_ip = "192.0.2.1";
 
 /* Sends op through auth_service_portal; returns its result, *a decoded from the reply. */
 static int call(struct env *e, const char *op, const char *sid, const char *csrf, unsigned argc,
@@ -23,7 +25,7 @@ static int call(struct env *e, const char *op, const char *sid, const char *csrf
 	ipc_put_str(&pc_in, op);
 	ipc_put_str(&pc_in, sid);
 	ipc_put_str(&pc_in, csrf);
-	ipc_put_str(&pc_in, "192.0.2.1");
+	ipc_put_str(&pc_in, pc_ip);
 	ipc_put_u32(&pc_in, argc);
 	for (unsigned i = 0; i < argc; i++)
 		ipc_put_str(&pc_in, argv[i]);
