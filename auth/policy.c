@@ -792,8 +792,15 @@ static enum auth_result login_password(struct login *l)
 {
 	const struct auth_factor *f;
 	ssize_t pwlen;
-	int rc = login_needs_more(l);
+	int rc;
 
+	if (l->req->password_again) {
+		l->factor = "password-again";
+		return login_verify(l, l->secret_len) == 1
+		           ? login_ok(l, NULL, 0)
+		           : login_fail(l, CLASS_PASSWORD, "bad-password");
+	}
+	rc = login_needs_more(l);
 	if (rc < 0)
 		return login_tempfail(l, l->error);
 	if (rc == 0)

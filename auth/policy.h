@@ -8,6 +8,7 @@
 
 #include "common/auth-proto.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,6 +27,10 @@ struct auth_request {
 	 * client saw fail (the auth service opens the maildir here). NULL: nothing to do. */
 	int (*accept)(void *ctx, const char *user, const char **error_r);
 	void *accept_ctx;
+	/* The portal asks a signed-in user for the password again before a factor is removed:
+	 * the secret is the password alone, right is AUTH_OK (factor "password-again"), wrong is
+	 * counted as a wrong password at sign-in. Never set for a mail client's login. */
+	bool password_again;
 };
 
 /* A login held for the user's approval: what the holder keeps (no secret) until it is decided. */

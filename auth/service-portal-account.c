@@ -65,6 +65,34 @@ int portal_op_signin(struct portal_call *c)
 	return portal_session_start(c, id, reply.user, AUTH_PORTAL_FULL, 0);
 }
 
+int portal_password_again(struct portal_call *c, const char *password)
+{
+	static const char wrong[] = "That is not your password: nothing was removed.";
+	struct auth_request req = {.user = c->session->user,
+	                           .secret = password,
+	                           .proto = AUTH_PROTO_PORTAL,
+	                           .ip = c->ip,
+	                           .client_id = "",
+	                           .now = time(NULL),
+	                           .password_again = true};
+	struct auth_reply reply;
+
+	if (strlen(password) > PORTAL_SECRET_MAX) {
+		portal_refuse(c, IPC_PORTAL_REFUSED, wrong);
+		return -1;
+	}
+	auth_policy_login(c->p, &req, &reply);
+	if (reply.result == AUTH_OK)
+		return 0;
+	if (reply.result == AUTH_FAIL) {
+		c->delay_ms = reply.delay_ms;
+		portal_refuse(c, IPC_PORTAL_REFUSED, wrong);
+	} else {
+		portal_refuse(c, IPC_PORTAL_TEMPFAIL, "");
+	}
+	return -1;
+}
+
 int portal_op_session(struct portal_call *c)
 {
 	c->cols = 4;
@@ -185,10 +213,13 @@ int portal_op_totp_confirm(struct portal_call *c)
 	return portal_admin_result(c, rc, error);
 }
 
+/* argv: the account password. */
 int portal_op_totp_remove(struct portal_call *c)
 {
 	const char *error = NULL;
 
+	if (portal_password_again(c, c->argv[0]) < 0)
+		return 0;
 	return portal_admin_result(c, admin_totp_remove(c->p, c->session->user, &error), error);
 }
 

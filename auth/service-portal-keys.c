@@ -145,10 +145,13 @@ int portal_op_key_rename(struct portal_call *c)
 	    error);
 }
 
+/* argv: the key's id, the account password. */
 int portal_op_key_remove(struct portal_call *c)
 {
 	const char *error = NULL;
 
+	if (portal_password_again(c, c->argv[1]) < 0)
+		return 0;
 	return portal_admin_result(
 	    c, admin_key_remove(c->p, c->session->user, portal_arg_id(c->argv[0]), &error), error);
 }

@@ -41,6 +41,11 @@ int portal_session_start(struct portal_call *c, int64_t user_id, const char *use
 /* Ends the caller's session (a sign-in step done or failed). */
 void portal_session_end(struct portal_call *c);
 
+/* The signed-in user's password again, before a factor goes: checked by the login policy as a
+ * portal sign-in (lockouts, delays, audit). 0 when right; else the call is refused (a wrong
+ * one with its delay and a message) and -1. */
+int portal_password_again(struct portal_call *c, const char *password);
+
 /* arguments */
 /* base64url (no padding) -> bytes; NULL when malformed or longer than max. */
 unsigned char *portal_b64_decode(const char *s, size_t max, size_t *len_r);

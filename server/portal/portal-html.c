@@ -110,6 +110,12 @@ void html_form_end(struct buf *b, const char *button)
 	buf_append_str(b, "</button></form>\n");
 }
 
+void html_password_again(struct buf *b)
+{
+	buf_append_str(b, "<label>Your password <input name=\"password\" type=\"password\" "
+	                  "autocomplete=\"current-password\" required></label>");
+}
+
 void html_time(struct buf *b, time_t t)
 {
 	struct tm tm;

@@ -21,6 +21,8 @@ void html_para(struct buf *b, const char *cls, const char *text);
  * confirm: a question the script asks before sending, or NULL. */
 void html_form(struct buf *b, const struct portal_req *r, const char *action, const char *confirm);
 void html_form_end(struct buf *b, const char *button);
+/* The account password field of a form that removes a factor (the auth service checks it). */
+void html_password_again(struct buf *b);
 /* A time as "YYYY-MM-DD HH:MM UTC", or "never" for 0. */
 void html_time(struct buf *b, time_t t);
 

@@ -178,6 +178,14 @@ void portal_respond_error(struct portal_req *r, unsigned status, const char *tex
 	buf_free(&b);
 }
 
+void portal_sleep_ms(uint32_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
 void portal_respond_answer(struct portal_req *r, const struct portal_answer *a,
                            const char *back_path)
 {
@@ -192,6 +200,8 @@ void portal_respond_answer(struct portal_req *r, const struct portal_answer *a,
 		                     "Request refused: reload the page and try again");
 		return;
 	case IPC_PORTAL_REFUSED:
+		if (a->delay_ms > 0)
+			portal_sleep_ms(a->delay_ms); /* a wrong password again: as at sign-in */
 		buf_init(&b);
 		html_begin(&b, r, "Not done");
 		html_para(&b, "error", a->message);

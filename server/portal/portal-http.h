@@ -74,8 +74,10 @@ void portal_req_call(struct portal_req *r, const char *op, unsigned argc, const 
  * at one of levels (PORTAL_LV_*); 0 a response (redirect to sign in, or 503) has been
  * queued. */
 int portal_req_session(struct portal_req *r, unsigned levels);
+/* Waits ms milliseconds (the policy's delay after a wrong password). */
+void portal_sleep_ms(uint32_t ms);
 /* Queues the response an answer that is not IPC_PORTAL_OK calls for (sign in again, stale
- * form, try later, or the refusal's message on the page of back_path). */
+ * form, try later, or the refusal's message on the page of back_path, after its delay). */
 void portal_respond_answer(struct portal_req *r, const struct portal_answer *a,
                            const char *back_path);
 

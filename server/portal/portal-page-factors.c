@@ -46,6 +46,7 @@ void portal_page_totp(struct portal_req *r)
 	if (has) {
 		html_form(&b, r, "/totp/remove",
 		          "Remove your authenticator app? Codes from it stop working at once.");
+		html_password_again(&b);
 		html_form_end(&b, "Remove");
 	}
 	html_end(&b);
@@ -138,11 +139,13 @@ void portal_post_totp_confirm(struct portal_req *r)
 
 void portal_post_totp_remove(struct portal_req *r)
 {
+	const char *password = portal_form_get(&r->form, "password");
 	struct portal_answer a;
 
 	if (portal_req_session(r, PORTAL_LV_FULL) == 0)
 		return;
-	portal_req_call(r, "totp_remove", 0, NULL, &a);
+	portal_req_call(r, "totp_remove", 1,
+	                (const char *const[]){password != NULL ? password : ""}, &a);
 	if (a.status == IPC_PORTAL_OK)
 		portal_respond_redirect(r, "/totp", 0, NULL);
 	else

@@ -75,6 +75,7 @@ static void portal_key_row(struct buf *b, const struct portal_req *r, const stru
 	buf_append_str(b, "<input type=\"hidden\" name=\"id\" value=\"");
 	html_text(b, portal_answer_cell(a, i, 0));
 	buf_append_str(b, "\">");
+	html_password_again(b);
 	html_form_end(b, "Remove");
 	buf_append_str(b, "</td></tr>\n");
 }
@@ -219,7 +220,10 @@ void portal_post_keys_rename(struct portal_req *r)
 
 void portal_post_keys_remove(struct portal_req *r)
 {
-	const char *id = portal_form_get(&r->form, "id");
+	const char *id = portal_form_get(&r->form, "id"),
+	           *password = portal_form_get(&r->form, "password");
 
-	portal_keys_change(r, "key_remove", 1, (const char *const[]){id != NULL ? id : ""});
+	portal_keys_change(
+	    r, "key_remove", 2,
+	    (const char *const[]){id != NULL ? id : "", password != NULL ? password : ""});
 }

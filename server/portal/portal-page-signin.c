@@ -52,14 +52,6 @@ void portal_page_signin(struct portal_req *r)
 	                                  : NULL);
 }
 
-static void portal_sleep_ms(uint32_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 /* A session from a sign-in step: full, or one that goes on to the security key. A refusal
  * comes after the policy's delay. */
 static void portal_signin_answer(struct portal_req *r, const struct portal_answer *a)

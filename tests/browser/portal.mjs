@@ -130,6 +130,21 @@ async function enrolKey(page, label, user = users.first) {
   await signOut(page);
 }
 
+// Removes the factor shown at path (the first form there posting to path + '/remove'), which
+// asks for the password again: a wrong one removes nothing (still() holds at path again; the
+// refusal is saved as shotName), then the right one removes it and comes back to path.
+async function removeAskingPassword(page, path, shotName, still) {
+  const form = `form[action="${path}/remove"]`;
+  await page.fill(`${form} input[name=password]`, 'not-the-password');
+  await Promise.all([page.waitForURL(`${origin}${path}/remove`), page.click(`${form} button`)]);
+  check((await page.textContent('main')).includes('not your password'), 'wrong password refused');
+  await shot(page, shotName);
+  await page.goto(`${origin}${path}`);
+  check(await still(), 'still there after a wrong password');
+  await page.fill(`${form} input[name=password]`, users.first.password);
+  await Promise.all([page.waitForURL(`${origin}${path}`), page.click(`${form} button`)]);
+}
+
 // ---- scenarios ----------------------------------------------------------------------------
 
 const scenarios = {
@@ -189,7 +204,8 @@ const scenarios = {
     await page.fill('#keys input[name=label]', 'red key');
     await Promise.all([page.waitForURL(`${origin}/keys`), page.click('form[action="/keys/rename"] button')]);
     check((await page.textContent('#keys')).includes('red key'), 'renamed');
-    await Promise.all([page.waitForURL(`${origin}/keys`), page.click('form[action="/keys/remove"] button')]);
+    await removeAskingPassword(page, '/keys', 'key-remove-refused',
+      async () => (await page.textContent('#keys')).includes('red key'));
     check((await page.$('#keys')) === null, 'removed');
     // the same answer again: its challenge is used up (and the key it made is gone)
     const status = await page.evaluate(async (body) => {
@@ -415,6 +431,11 @@ const scenarios = {
     await page.click('form[action="/totp/confirm"] button');
     await page.waitForSelector('p.ok');
     await shot(page, 'totp-done');
+    await page.goto(`${origin}/totp`);
+    await removeAskingPassword(page, '/totp', 'totp-remove-refused',
+      async () => (await page.textContent('main')).includes('An authenticator app is set up'));
+    check((await page.textContent('main')).includes('No authenticator app is set up'), 'removed');
+    await shot(page, 'totp-removed');
     return { secret };
   },
 

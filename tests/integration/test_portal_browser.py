@@ -84,6 +84,15 @@ def test_totp_enrolment(browser_env):
                           "SELECT count(*) FROM factors WHERE kind = 'totp' AND pending = 1"],
                          check=True, capture_output=True, text=True).stdout.strip()
     assert out == "0", "the new seed is still pending after the browser confirmed it"
+    # then removed in the browser, the password asked again: the wrong one was a counted
+    # portal failure, the right one removed the app
+    alice = [ln for ln in server.cli("user", "list").stdout.splitlines()
+             if ln.split()[0] == "alice"]
+    assert len(alice) == 1 and "no-totp" in alice[0], alice
+    lines = portal_log(server, "alice")
+    assert any({"factor=password-again", "result=fail", "reason=bad-password"} <= r
+               for r in lines), lines
+    assert any({"factor=password-again", "result=ok"} <= r for r in lines), lines
 
 
 def test_app_password_shown_once(browser_env):

@@ -26,6 +26,22 @@ static void sign_in(struct env *e, char sid[64], char csrf[64])
 	assert_string_equal(a.cells[2], "alice");
 }
 
+/* Signs in with password + the current code of seed. */
+static void sign_in_totp(struct env *e, const char *seed, size_t len, char sid[64], char csrf[64])
+{
+	char code[16];
+	struct answer a;
+
+	env_code(e, seed, len, time(NULL), code);
+	assert_int_equal(
+	    call(e, "signin", "", "", 3, (const char *const[]){"alice", TEST_PASSWORD, code}, &a),
+	    0);
+	assert_int_equal(a.status, IPC_PORTAL_OK);
+	assert_string_equal(a.cells[4], "2");
+	snprintf(sid, 64, "%s", a.cells[0]);
+	snprintf(csrf, 64, "%s", a.cells[1]);
+}
+
 static int setup(void **state)
 {
 	env_setup(state);
@@ -193,6 +209,61 @@ static void test_enrol_invite(void **state)
 	xfree_secret_str(&token);
 }
 
+static void failures_cb(const struct admin_user_info *info, void *ctx)
+{
+	*(unsigned *)ctx = info->failures;
+}
+
+static unsigned failures(struct env *e)
+{
+	const char *error = NULL;
+	unsigned n = 99;
+
+	assert_int_equal(admin_user_show(e->p, "alice", failures_cb, &n, &error), 0);
+	return n;
+}
+
+/* Removing the authenticator app asks for the password again: a wrong one is refused with the
+ * policy's delay and counted as a sign-in failure; the right one removes it. */
+static void test_factor_removal_needs_password(void **state)
+{
+	struct env *e = *state;
+	char sid[64], csrf[64];
+	struct answer a;
+	size_t len;
+	char *seed = env_enroll(e, "alice", &len);
+
+	sign_in_totp(e, seed, len, sid, csrf);
+	free(seed);
+	assert_int_equal(call(e, "totp_remove", sid, csrf, 1, (const char *const[]){"wrong!"}, &a),
+	                 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	assert_non_null(strstr(a.message, "not your password"));
+	assert_true(a.delay_ms >= 2000);
+	assert_int_equal(failures(e), 1);
+	assert_int_equal(call(e, "totp_remove", sid, csrf, 1, (const char *const[]){""}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	assert_int_equal(
+	    call(e, "totp_remove", sid, csrf, 1, (const char *const[]){"wrong again"}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	assert_int_equal(failures(e), 2);
+	/* the session stays; the right password removes it and clears the count */
+	assert_int_equal(
+	    call(e, "totp_remove", sid, csrf, 1, (const char *const[]){TEST_PASSWORD}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_OK);
+	assert_int_equal(failures(e), 0);
+	assert_int_equal(
+	    call(e, "totp_remove", sid, csrf, 1, (const char *const[]){TEST_PASSWORD}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED); /* none left */
+	assert_null(strstr(a.message, "not your password"));
+	/* a key's removal too, before the key is even looked for */
+	assert_int_equal(
+	    call(e, "key_remove", sid, csrf, 2, (const char *const[]){"1", "wrong!"}, &a), 0);
+	assert_int_equal(a.status, IPC_PORTAL_REFUSED);
+	assert_non_null(strstr(a.message, "not your password"));
+	assert_int_equal(failures(e), 1);
+}
+
 /* The client address comes from the portal process: quoted in the log like any text a client
  * could shape, so it cannot forge a field of the line. */
 static void test_enrol_refusal_log_quotes_ip(void **state)
@@ -248,6 +319,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_old_store_gets_sessions, setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrol_invite, setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_enrol_refusal_log_quotes_ip, setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_factor_removal_needs_password, setup,
+	                                    env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
