@@ -20,6 +20,8 @@
 #define NOTICE_IO_TIMEOUT 5  /* seconds either side waits for the other */
 #define NOTICE_CLIENT_MAX 64 /* characters of a client's IMAP ID name shown */
 #define NOTICE_MSG_MAX    4096
+#define NOTICE_POSTED_MAX  256 /* notices remembered until removed, for the stale sweep */
+#define NOTICE_STALE_SLACK 10  /* seconds past its wait after which a notice's holder is gone */
 
 volatile sig_atomic_t notice_quit;
 
@@ -121,7 +123,93 @@ static void notice_close_inbox(struct mail_storage **st, struct mailbox **box)
 	mail_storage_close(st);
 }
 
-/* Appends the message; its UID, 0 on failure. */
+/* ---- the notices posted and not yet removed ----
+ * An auth process takes its notice away once the held login is decided; one that dies while it
+ * holds a login cannot. So this process remembers what it posted (user, UIDVALIDITY, UID, when
+ * the wait is surely over), and any later request for the same user (the next notice, or its
+ * removal) expunges that user's notices that are over with it. A remembered (UIDVALIDITY, UID)
+ * names the notice and nothing else: a UID is never reused within a UIDVALIDITY. */
+
+struct notice_posted {
+	char user[256];
+	uint32_t uidvalidity, uid;
+	time_t stale_at;
+};
+
+static struct notice_posted notice_posted[NOTICE_POSTED_MAX];
+static size_t notice_nposted;
+
+static void notice_remember(const char *user, const struct mailbox *box, uint32_t uid,
+                            time_t stale_at)
+{
+	struct notice_posted *n;
+
+	if (notice_nposted == NOTICE_POSTED_MAX) { /* forget the oldest: it may stay behind */
+		memmove(&notice_posted[0], &notice_posted[1],
+		        (NOTICE_POSTED_MAX - 1) * sizeof(notice_posted[0]));
+		notice_nposted--;
+	}
+	n = &notice_posted[notice_nposted++];
+	snprintf(n->user, sizeof(n->user), "%s", user);
+	n->uidvalidity = mailbox_uidvalidity(box);
+	n->uid = uid;
+	n->stale_at = stale_at;
+}
+
+/* Marks in remove[] the message uid (0: none) and user's notices stale at now, and forgets
+ * them; returns how many are marked. *found_r: uid is among them. */
+static size_t notice_mark(const struct mailbox *box, const char *user, uint32_t uid, time_t now,
+                          bool *remove, bool *found_r)
+{
+	size_t marked = 0, kept = 0;
+	ssize_t at = uid != 0 ? mailbox_find_uid(box, uid) : -1;
+
+	*found_r = at >= 0;
+	if (at >= 0) {
+		remove[at] = true;
+		marked++;
+	}
+	for (size_t i = 0; i < notice_nposted; i++) {
+		const struct notice_posted *n = &notice_posted[i];
+		/* a mailbox made anew since: the notice went with the old one */
+		bool gone = n->uidvalidity != mailbox_uidvalidity(box);
+
+		if (strcmp(n->user, user) != 0 || (!gone && n->uid != uid && n->stale_at > now)) {
+			notice_posted[kept++] = *n;
+			continue;
+		}
+		at = !gone && n->uid != uid ? mailbox_find_uid(box, n->uid) : -1;
+		if (at >= 0) {
+			remove[at] = true;
+			marked++;
+		}
+	}
+	notice_nposted = kept;
+	return marked;
+}
+
+/* Expunges uid (0: none) and user's stale notices from the open INBOX: -1 on failure, else
+ * 1 when uid was there, 0 not. */
+static int notice_expunge(struct mailbox *box, const char *user, uint32_t uid, time_t now)
+{
+	const char *error = NULL;
+	bool *remove, found;
+	int r = 0;
+
+	if (mailbox_sync(box, &error) < 0) {
+		log_warn("notice for %s: %s", user, error);
+		return -1;
+	}
+	remove = xcalloc(mailbox_count(box) + 1, sizeof(*remove));
+	if (notice_mark(box, user, uid, now, remove, &found) > 0)
+		r = mailbox_expunge(box, remove, &error);
+	free(remove);
+	if (r < 0)
+		log_warn("notice for %s: %s", user, error);
+	return r < 0 ? -1 : found;
+}
+
+/* Appends the message (after the user's stale notices are gone); its UID, 0 on failure. */
 static uint32_t notice_post(const struct notice_env *env, const struct notice_fields *f, int dirfd)
 {
 	struct mail_storage *st;
@@ -135,43 +223,35 @@ static uint32_t notice_post(const struct notice_env *env, const struct notice_fi
 		log_warn("notice for %s: %s", f->user, error);
 		return 0;
 	}
+	(void)notice_expunge(box, f->user, 0, f->now);
 	msg = notice_message(env->cfg, f, &len);
 	if (mailbox_append(box, msg, len, 0, f->now, &uid, &error) < 0) {
 		log_warn("notice for %s: %s", f->user, error);
 		uid = 0;
 	}
+	if (uid != 0)
+		notice_remember(f->user, box, uid, f->now + (time_t)f->wait + NOTICE_STALE_SLACK);
 	free(msg);
 	notice_close_inbox(&st, &box);
 	return uid;
 }
 
-/* Expunges the message with that UID; the UID, 0 when it was not there (or on failure). */
+/* Expunges the message with that UID (and the user's stale notices); the UID, 0 when it was
+ * not there (or on failure). */
 static uint32_t notice_remove(const char *user, uint32_t uid, int dirfd)
 {
 	struct mail_storage *st;
 	struct mailbox *box;
 	const char *error = NULL;
-	bool *remove;
-	ssize_t i;
-	int r = -1;
+	int r;
 
-	if (notice_open_inbox(dirfd, &st, &box, &error) < 0 || mailbox_sync(box, &error) < 0) {
-		log_warn("notice for %s: %s", user, error != NULL ? error : "cannot open INBOX");
-		if (box != NULL)
-			notice_close_inbox(&st, &box);
+	if (notice_open_inbox(dirfd, &st, &box, &error) < 0) {
+		log_warn("notice for %s: %s", user, error);
 		return 0;
 	}
-	i = mailbox_find_uid(box, uid);
-	if (i >= 0) {
-		remove = xcalloc(mailbox_count(box), sizeof(*remove));
-		remove[i] = true;
-		r = mailbox_expunge(box, remove, &error);
-		free(remove);
-		if (r < 0)
-			log_warn("notice for %s: %s", user, error);
-	}
+	r = notice_expunge(box, user, uid, time(NULL));
 	notice_close_inbox(&st, &box);
-	return r == 0 ? uid : 0;
+	return r == 1 ? uid : 0;
 }
 
 static int notice_decode_post(struct ipc_msg *m, struct notice_fields *f)

@@ -7,8 +7,10 @@ The user's security key is put into the store as a row of its own (the registrat
 needs a browser); the hold only asks whether the user has one."""
 
 import imaplib
+import os
 import poplib
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -423,3 +425,41 @@ def test_wait_does_not_tell_who_has_a_key(server):
     assert server.cli("login", "list", "carol").stdout.strip() == ""
     last = server.cli("log", "carol", "--limit", "1").stdout
     assert "reason=code-shaped-password" in last, last
+
+
+def inbox_subjects(server):
+    return sorted(re.search(r"\nSubject: ([^\n]*)", p.read_text()).group(1)
+                  for p in inbox_files(server))
+
+
+def wait_inbox(server, want, timeout=20):
+    """Waits until the INBOX holds notices with exactly the subjects want; asserts it."""
+    deadline = time.monotonic() + timeout
+    while inbox_subjects(server) != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert inbox_subjects(server) == want
+
+
+def test_notice_of_a_killed_holder_goes_with_the_next_request(server):
+    # the auth process holding a login dies: nobody takes its notice away when the request
+    # expires; the user's next held login takes the stale notice with it
+    server.configure("server", "auth_processes", 1)
+    wait = 4
+    start(server, wait=wait)
+    first = Login(server, "imap", PASSWORD, timeout=30)
+    pending(server)
+    wait_inbox(server, ["Approve login from IP 127.0.0.1 (IMAP)"])
+    [holder] = server.auth_pids()
+    os.kill(holder, signal.SIGKILL)
+    first.join(40)
+    deadline = time.monotonic() + 30
+    while server.cli("login", "list", "alice").stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert server.cli("login", "list", "alice").stdout == "", "the request did not expire"
+    time.sleep(wait + 10 + 1)  # the notice's wait and the notice process's slack
+    assert len(inbox_files(server)) == 1, "the notice went before the next request"
+    second = Login(server, "pop3", PASSWORD)
+    pending(server)
+    wait_inbox(server, ["Approve login from IP 127.0.0.1 (POP3)"])
+    assert second.result() is False
+    wait_inbox(server, [])
