@@ -33,6 +33,8 @@ static void portal_log_row(struct buf *b, const struct portal_answer *a, uint32_
 		buf_append_str(b, "<strong>Password right, second factor wrong</strong>");
 	else if (ok)
 		html_text(b, portal_answer_cell(a, i, 4));
+	else if (pending && strcmp(portal_answer_cell(a, i, 4), "approval") == 0)
+		buf_append_str(b, "password right, waiting for your approval");
 	else if (pending)
 		buf_append_str(b, "password right, security key asked for");
 	else

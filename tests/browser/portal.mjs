@@ -145,6 +145,53 @@ async function removeAskingPassword(page, path, shotName, still) {
   await Promise.all([page.waitForURL(`${origin}${path}`), page.click(`${form} button`)]);
 }
 
+// The approval tests' key: registered from the invite (TWOFOLD_INVITE), then signed in with
+// password + key, so the authenticator app's current code is still unused.
+async function approvalKeySession(page) {
+  await page.goto(env('TWOFOLD_INVITE'));
+  await Promise.all([page.waitForURL(`${origin}/keys`), page.click('button[type=submit]')]);
+  const text = await addKey(page, 'approval key');
+  check(text.includes('Your security key is registered'), `registered: ${text}`);
+  await passwordStep(page);
+  check((await keyStep(page)) === '/', 'signed in with the key');
+}
+
+// A function giving the next held login /approvals shows (one not seen before): its section.
+function pendingWatcher(page) {
+  const seen = new Set();
+  return async (what) => {
+    const deadline = Date.now() + 90000;
+    for (;;) {
+      await page.goto(`${origin}/approvals`);
+      for (const s of await page.$$('section.pending')) {
+        const id = await s.$eval('input[name=id]', (e) => e.value);
+        if (!seen.has(id)) {
+          seen.add(id);
+          return s;
+        }
+      }
+      check(Date.now() < deadline, `${what}: no held login shown`);
+      await page.waitForTimeout(300);
+    }
+  };
+}
+
+// Touches the key for the held login of section s (with a pre-approval of minutes).
+async function approveByKey(page, s, minutes = 0) {
+  await s.$eval('form.key-approve input[name=minutes]', (e, m) => { e.value = String(m); }, minutes);
+  await Promise.all([
+    page.waitForURL((url) => url.search === '?done=approved'),
+    s.$eval('button.key-use', (b) => b.click()),
+  ]);
+  check((await page.textContent('main')).includes('Approved'), 'approved by the key');
+}
+
+// The ids of the held logins /approvals shows now.
+async function pendingIds(page) {
+  await page.goto(`${origin}/approvals`);
+  return page.$$eval('section.pending input[name=id]', (es) => es.map((e) => e.value));
+}
+
 // ---- scenarios ----------------------------------------------------------------------------
 
 const scenarios = {
@@ -344,29 +391,8 @@ const scenarios = {
   // come one after the other: approved by a key touch, approved with a TOTP code, denied.
   async approvals(page, context) {
     await authenticator(context, page, 'ctap2');
-    await page.goto(env('TWOFOLD_INVITE'));
-    await Promise.all([page.waitForURL(`${origin}/keys`), page.click('button[type=submit]')]);
-    const text = await addKey(page, 'approval key');
-    check(text.includes('Your security key is registered'), `registered: ${text}`);
-    await passwordStep(page);
-    check((await keyStep(page)) === '/', 'signed in with the key');
-    const seen = new Set();
-    // The next held login the page shows (one not seen before): its section.
-    const nextPending = async (what) => {
-      const deadline = Date.now() + 90000;
-      for (;;) {
-        await page.goto(`${origin}/approvals`);
-        for (const s of await page.$$('section.pending')) {
-          const id = await s.$eval('input[name=id]', (e) => e.value);
-          if (!seen.has(id)) {
-            seen.add(id);
-            return s;
-          }
-        }
-        check(Date.now() < deadline, `${what}: no held login shown`);
-        await page.waitForTimeout(300);
-      }
-    };
+    await approvalKeySession(page);
+    const nextPending = pendingWatcher(page);
     const results = {};
 
     let s = await nextPending('first');
@@ -374,11 +400,7 @@ const scenarios = {
     check(said.includes('IMAP login from 127.0.1.1'), `protocol and address plainly: ${said}`);
     check(said.includes('approval-test'), `the client's IMAP ID name: ${said}`);
     await shot(page, 'approvals');
-    await Promise.all([
-      page.waitForURL((url) => url.search === '?done=approved'),
-      s.$eval('button.key-use', (b) => b.click()),
-    ]);
-    check((await page.textContent('main')).includes('Approved'), 'approved by the key');
+    await approveByKey(page, s);
     await shot(page, 'approvals-approved');
     results.key = 'approved';
 
@@ -398,6 +420,56 @@ const scenarios = {
     check((await page.textContent('main')).includes('Denied'), 'denied');
     await shot(page, 'approvals-denied');
     results.deny = 'denied';
+    return results;
+  },
+
+  // More held logins from mail clients (the test's poplib / imaplib, the password alone, each
+  // phase from a network of its own; [auth] approval_wait TWOFOLD_WAIT s, no device grace):
+  // a POP3 login approved by a key touch; an IMAP login nobody approves, shown until its wait
+  // runs out and gone then (the log shows it waiting meanwhile); three parallel IMAP logins
+  // let through by one touch with "allow this network for 10 minutes".
+  async 'held-more'(page, context) {
+    const { cdp, authenticatorId } = await authenticator(context, page, 'ctap2');
+    const signCount = async () =>
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials[0].signCount;
+    await approvalKeySession(page);
+    const nextPending = pendingWatcher(page);
+    const said = (s) => s.$eval('p', (e) => e.textContent);
+    const results = {};
+
+    let s = await nextPending('pop3');
+    check((await said(s)).includes('POP3 login from 127.0.4.1'), `POP3 plainly: ${await said(s)}`);
+    await approveByKey(page, s);
+    results.pop3 = 'approved';
+
+    s = await nextPending('timeout');
+    check((await said(s)).includes('IMAP login from 127.0.5.1'), `IMAP plainly: ${await said(s)}`);
+    const id = await s.$eval('input[name=id]', (e) => e.value);
+    await shot(page, 'approvals-waiting');
+    await page.goto(`${origin}/log`);
+    check((await page.textContent('main')).includes('password right, waiting for your approval'),
+          'the waiting login is in the log');
+    await shot(page, 'log-waiting');
+    const wait = Number(env('TWOFOLD_WAIT'));
+    const deadline = Date.now() + (wait + 60) * 1000;
+    while ((await pendingIds(page)).includes(id)) {
+      check(Date.now() < deadline, 'the unapproved login is still shown after its wait');
+      await page.waitForTimeout(500);
+    }
+    check((await page.textContent('main')).includes('No login is waiting'), 'nothing left');
+    await shot(page, 'approvals-expired');
+    results.timeout = 'gone';
+
+    s = await nextPending('preapproval');
+    check((await said(s)).includes('IMAP login from 127.0.6.1'), `IMAP plainly: ${await said(s)}`);
+    // three logins wait, one request stands for them (one pending per user)
+    check((await page.$$('section.pending')).length === 1, 'one request for the three logins');
+    const before = await signCount();
+    await approveByKey(page, s, 10);
+    await shot(page, 'approvals-preapproved');
+    results.touches = (await signCount()) - before;
+    // the other two pass by the pre-approval: no request of theirs shows
+    results.shownAfter = (await pendingIds(page)).length;
     return results;
   },
 
