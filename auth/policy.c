@@ -34,7 +34,7 @@
 #include "auth/admin.h"
 #include "auth/approval.h"
 #include "auth/factor.h"
-#include "auth/policy-private.h"
+#include "auth/policy-login.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/text.h"
@@ -48,17 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POLICY_USER_MAX      255
-#define POLICY_SECRET_MAX    1024
-#define POLICY_IP_MAX        64
-#define POLICY_CLIENT_ID_MAX 128
-#define POLICY_SOURCE_MAX    (POLICY_IP_MAX + 8)
-#define POLICY_KEY_MAX       (POLICY_USER_MAX + POLICY_SOURCE_MAX + 2)
-/* A source's failures are forgotten after a quiet day, a user name's after a quiet month,
- * known user or not: counters for random names can then be pruned without making unknown
- * names behave differently. */
-#define POLICY_SOURCE_WINDOW 86400
-#define POLICY_NAME_WINDOW   (30 * 86400)
 /* Right password, no new code (a stale client): this many per user and source count toward
  * the strict lockout, the rest only toward the delay (so nine stale clients at once still do
  * not lock the user out with the default max_failures). */
@@ -75,33 +64,8 @@
 static const uint32_t policy_delays_ms[] = {2000, 4000, 8000, 15000};
 #define POLICY_MAX_DELAY_MS 15000
 
-/* ---- failure counters ---- */
-
-enum policy_key { KEY_SOURCE, KEY_NAME, KEY_PAIR, KEY_COUNT };
-
-static const struct policy_counter_def {
-	const char *kind; /* in the store */
-	enum policy_key key;
-	time_t window;
-} policy_counters[PC_COUNT] = {
-    [PC_SOURCE] = {"ip", KEY_SOURCE, POLICY_SOURCE_WINDOW},
-    [PC_NAME] = {"user", KEY_NAME, POLICY_NAME_WINDOW},
-    [PC_STRANGER] = {"stranger", KEY_NAME, POLICY_NAME_WINDOW},
-    [PC_STRANGER_SOURCE] = {"stranger-ip", KEY_SOURCE, POLICY_SOURCE_WINDOW},
-    [PC_DEVICE] = {"device", KEY_PAIR, POLICY_SOURCE_WINDOW},
-    [PC_STRICT] = {"strict", KEY_NAME, POLICY_NAME_WINDOW},
-    [PC_UNGUESSED] = {"unguessed", KEY_PAIR, POLICY_SOURCE_WINDOW},
-};
-
-enum login_when { WHEN_ALWAYS, WHEN_FAMILIAR, WHEN_UNFAMILIAR };
-
 /* The lockouts a login can meet, checked in this order. */
-static const struct login_lock {
-	enum policy_counter counter;
-	enum login_when when;
-	bool apppass_familiar_only; /* app passwords pass only from familiar sources */
-	const char *reason;
-} login_locks[] = {
+static const struct login_lock login_locks[] = {
     {PC_STRICT, WHEN_ALWAYS, true, "locked"},
     {PC_DEVICE, WHEN_FAMILIAR, false, "locked-device"},
     {PC_STRANGER, WHEN_UNFAMILIAR, false, "locked-unfamiliar"},
@@ -116,134 +80,6 @@ static const struct auth_factor *const login_second_factors[] = {
     &factor_yubikey,
     NULL,
 };
-
-/* What a failed login was, for what it counts toward. */
-enum login_class {
-	CLASS_LOCKED,    /* refused unchecked: counts toward nothing */
-	CLASS_PASSWORD,  /* wrong password, unknown or disabled user */
-	CLASS_FACTOR,    /* right password, wrong second factor (strict is charged already) */
-	CLASS_UNGUESSED, /* right password, no new code: a used one, none, none enrolled */
-	CLASS_APPPASS,   /* an app password out of its scope or expired */
-};
-
-struct login {
-	struct auth_policy *p;
-	const struct auth_request *req;
-	size_t secret_len;
-	struct auth_user user; /* id 0: unknown user */
-	bool familiar;         /* the source is familiar to this user */
-	bool checked;          /* an Argon2 verify ran (real or burnt) */
-	bool not_served;       /* credentials right, but the caller could not serve the user */
-	bool fresh;            /* a success that proved a new code (or the password alone) */
-	bool key_proved;       /* a success that a security key answered (portal sign-in) */
-	bool log_pending;      /* a pending portal sign-in: its password step goes in the log */
-	const struct login_lock *lock; /* in force, or NULL */
-	enum login_class class;
-	const char *factor;
-	const char *reason;
-	bool stolen;            /* alarm: right password, a code never valid for this user */
-	bool has_key;           /* the user has a security key */
-	bool has_factor;        /* the user has a code-typed second factor enrolled */
-	bool coded;             /* the secret ends in something shaped like a code */
-	bool uncounted;         /* a held login that ran out of time: not a failure */
-	struct auth_hold *hold; /* filled when the login is held for approval */
-	enum auth_hint hint;
-	const char *error;
-	uint32_t delay_ms;
-	const char *tail; /* the second-factor part of the secret, or NULL */
-	size_t tail_len;
-	bool strict_charged; /* strict holds this login, strict_before what it held before */
-	struct auth_failure strict, strict_before;
-	char source[POLICY_SOURCE_MAX]; /* IPv4 address or IPv6 /64: familiarity, failures */
-	char net[POLICY_SOURCE_MAX];    /* IPv4 /24 or IPv6 /64: device grace */
-	char keys[KEY_COUNT][POLICY_KEY_MAX];
-};
-
-/* Seconds a counter at count failures locks for; 0 below max_failures. */
-static time_t policy_lock_duration(const struct config *cfg, unsigned count)
-{
-	uint64_t d = cfg->lockout;
-
-	if (count < cfg->max_failures)
-		return 0;
-	for (unsigned i = cfg->max_failures; i < count && d < cfg->lockout_max; i++)
-		d *= 2;
-	return (time_t)(d < cfg->lockout_max ? d : cfg->lockout_max);
-}
-
-time_t policy_lock_until(const struct config *cfg, const struct auth_failure *f)
-{
-	time_t d = policy_lock_duration(cfg, f->count);
-
-	return d == 0 ? 0 : f->last + d;
-}
-
-static const char *login_key(const struct login *l, enum policy_counter pc)
-{
-	return l->keys[policy_counters[pc].key];
-}
-
-/* Counters of a source need one; without a client address they are left alone. */
-static bool login_counts(const struct login *l, enum policy_counter pc)
-{
-	return policy_counters[pc].key == KEY_NAME || l->source[0] != '\0';
-}
-
-static int login_counter_get(struct login *l, enum policy_counter pc, struct auth_failure *f)
-{
-	struct auth_policy *p = l->p;
-
-	memset(f, 0, sizeof(*f));
-	if (!login_counts(l, pc))
-		return 0;
-	return p->module->failure_get(p->store, policy_counters[pc].kind, login_key(l, pc),
-	                              l->req->now, f, &l->error) < 0
-	           ? -1
-	           : 0;
-}
-
-static int login_record(struct login *l, enum policy_counter pc, struct auth_failure *f)
-{
-	struct auth_policy *p = l->p;
-
-	memset(f, 0, sizeof(*f));
-	if (!login_counts(l, pc))
-		return 0;
-	return p->module->failure_record(p->store, policy_counters[pc].kind, login_key(l, pc),
-	                                 l->req->now, policy_counters[pc].window, f, &l->error) < 0
-	           ? -1
-	           : 0;
-}
-
-static int login_reset(struct login *l, enum policy_counter pc)
-{
-	struct auth_policy *p = l->p;
-
-	if (!login_counts(l, pc))
-		return 0;
-	return p->module->failure_reset(p->store, policy_counters[pc].kind, login_key(l, pc),
-	                                &l->error) < 0
-	           ? -1
-	           : 0;
-}
-
-/* Takes one failure off a counter (unless another process changed it meanwhile). */
-static int login_forgive(struct login *l, enum policy_counter pc)
-{
-	struct auth_policy *p = l->p;
-	struct auth_failure f, less;
-
-	if (login_counter_get(l, pc, &f) < 0)
-		return -1;
-	if (f.count == 0)
-		return 0;
-	less = f;
-	less.count--;
-	return p->module->failure_restore(p->store, policy_counters[pc].kind, login_key(l, pc), &f,
-	                                  &less, &l->error) < 0
-	           ? -1
-	           : 0;
-}
 
 /* ---- open / close ---- */
 
@@ -347,7 +183,7 @@ static bool login_input_ok(const struct auth_request *req)
 
 /* The address with the bits past prefix cleared, as "ADDR/PREFIX"; the address itself when
  * it is not of that family (or not an address at all). */
-static void policy_ip_prefix(const char *ip, int family, unsigned prefix, char *out, size_t size)
+void policy_ip_prefix(const char *ip, int family, unsigned prefix, char *out, size_t size)
 {
 	union {
 		struct in6_addr v6;
@@ -369,7 +205,7 @@ static void policy_ip_prefix(const char *ip, int family, unsigned prefix, char *
 /* Where a login comes from. The source: an IPv4 address, an IPv6 /64 (one host usually has a
  * whole /64 to pick addresses from). The grace net: an IPv4 /24 or IPv6 /64, so that a device
  * whose lease was renewed with a neighbouring address is still the same client. */
-static void login_where(struct login *l)
+void login_where(struct login *l)
 {
 	const char *ip = l->req->ip;
 
@@ -388,7 +224,7 @@ void policy_grace_net(const char *ip, char *out, size_t size)
 
 /* Keys of the counters: known users' counters under the canonical name, others' under the
  * name as presented (the store compares them ignoring case). */
-static void login_keys(struct login *l)
+void login_keys(struct login *l)
 {
 	const char *name = l->user.id != 0 ? l->user.name : l->req->user;
 
@@ -425,14 +261,14 @@ static int login_verify(struct login *l, size_t pwlen)
 	return password_verify(l->user.pwhash, l->req->secret, pwlen);
 }
 
-static enum auth_result login_fail(struct login *l, enum login_class class, const char *reason)
+enum auth_result login_fail(struct login *l, enum login_class class, const char *reason)
 {
 	l->class = class;
 	l->reason = reason;
 	return AUTH_FAIL;
 }
 
-static enum auth_result login_tempfail(struct login *l, const char *error)
+enum auth_result login_tempfail(struct login *l, const char *error)
 {
 	l->error = error;
 	l->reason = "store-error";
@@ -442,7 +278,7 @@ static enum auth_result login_tempfail(struct login *l, const char *error)
 /* Whether the source is familiar: a successful login of this user from it within
  * familiar_days, or within mfa_grace (a device in grace is familiar). Looked up for unknown
  * users too (user id 0 matches nothing): the same work either way. */
-static int login_familiar(struct login *l)
+int login_familiar(struct login *l)
 {
 	const struct config *cfg = l->p->cfg;
 	time_t window = (time_t)cfg->familiar_days * 86400, last = 0;
@@ -465,7 +301,7 @@ static bool login_lock_applies(const struct login *l, const struct login_lock *l
 }
 
 /* Finds the first lockout in force for this login. */
-static int login_find_lock(struct login *l)
+int login_find_lock(struct login *l)
 {
 	struct auth_failure f;
 
@@ -565,7 +401,7 @@ static int login_remember(struct login *l)
 	return 0;
 }
 
-static enum auth_result login_ok(struct login *l, const char *password, size_t pwlen)
+enum auth_result login_ok(struct login *l, const char *password, size_t pwlen)
 {
 	struct auth_policy *p = l->p;
 
@@ -592,7 +428,7 @@ static enum auth_result login_ok(struct login *l, const char *password, size_t p
 
 /* Counts this attempt at a second factor before the factor is looked at: 1 go on, 0 a lockout
  * came into force meanwhile (another process's attempt) and this one is refused unchecked. */
-static int login_charge_strict(struct login *l)
+int login_charge_strict(struct login *l)
 {
 	if (login_record(l, PC_STRICT, &l->strict) < 0)
 		return -1;
@@ -997,7 +833,7 @@ static int login_audit(struct login *l, enum auth_result r)
 	return l->p->module->audit_append(l->p->store, &e, &l->error);
 }
 
-static enum auth_result login_finish(struct login *l, enum auth_result r)
+enum auth_result login_finish(struct login *l, enum auth_result r)
 {
 	if (r == AUTH_PENDING && !l->log_pending)
 		return r; /* logged once decided */
@@ -1078,7 +914,7 @@ static void login_shape_delay(const struct login *l, struct auth_reply *reply)
 }
 
 /* The reply for a decided login. */
-static void login_reply(const struct login *l, enum auth_result r, struct auth_reply *reply)
+void login_reply(const struct login *l, enum auth_result r, struct auth_reply *reply)
 {
 	reply->result = r;
 	if (r == AUTH_OK || r == AUTH_PENDING) {
@@ -1108,281 +944,4 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 	login_shape_delay(&l, reply);
 	auth_user_clear(&l.user);
 	policy_prune(policy, req->now);
-}
-
-/* ---- held logins, once decided ---- */
-
-/* Where a held login stands, as the result its login gets. */
-static enum auth_result login_held(struct login *l, const struct auth_hold *hold)
-{
-	struct auth_policy *p = l->p;
-	int rc;
-
-	switch (approval_hold_poll(p, hold, l->req->now, &l->error)) {
-	case APPROVAL_WAIT:
-		return AUTH_PENDING;
-	case APPROVAL_GRANTED:
-		l->factor = "approval";
-		l->fresh = true;
-		if (approval_hold_granted(p, hold, l->req->now, &l->error) < 0)
-			return login_tempfail(l, l->error);
-		return login_ok(l, NULL, 0);
-	case APPROVAL_GRACE:
-		l->factor = "grace";
-		return login_ok(l, NULL, 0);
-	case APPROVAL_REFUSED:
-		/* the password is known to someone the user does not trust: as a wrong code */
-		l->factor = "approval";
-		l->stolen = true;
-		rc = login_charge_strict(l);
-		return rc < 0 ? login_tempfail(l, l->error)
-		              : login_fail(l, CLASS_FACTOR, "approval-denied");
-	case APPROVAL_TIMEOUT:
-		l->factor = "approval";
-		l->uncounted = true;
-		return login_fail(l, CLASS_UNGUESSED,
-		                  hold->refusal != NULL ? hold->refusal : "approval-timeout");
-	case APPROVAL_ERROR:
-		break;
-	}
-	return login_tempfail(l, l->error);
-}
-
-/* The held login again, as the login it was (its user, source, counters, the log). 1 ready,
- * 0 the user is gone or disabled meanwhile (l->reason), -1 on a store error. */
-static int login_resume(struct login *l, const struct auth_hold *hold)
-{
-	struct auth_policy *p = l->p;
-	int rc = p->module->user_get(p->store, hold->user, &l->user, &l->error);
-
-	login_where(l);
-	if (rc < 0)
-		return -1;
-	login_keys(l);
-	if (login_familiar(l) < 0)
-		return -1;
-	if (rc == 0 || l->user.id != hold->user_id || !l->user.enabled) {
-		l->class = CLASS_LOCKED;
-		l->reason = rc == 0 || l->user.id != hold->user_id ? "unknown-user" : "disabled";
-		return 0;
-	}
-	return 1;
-}
-
-/* How a held login is taken up again: the step that decides it, and the caller's accept. */
-struct hold_resume {
-	enum auth_result (*decide)(struct login *l, const struct auth_hold *hold,
-	                           enum auth_hold_outcome outcome);
-	enum auth_hold_outcome outcome;
-	int (*accept)(void *ctx, const char *user, const char **error_r);
-	void *accept_ctx;
-};
-
-/* A request as the held login's own. */
-static void login_hold_request(const struct auth_hold *hold, time_t now, struct auth_request *req)
-{
-	*req = (struct auth_request){.user = hold->user,
-	                             .secret = "",
-	                             .proto = hold->proto,
-	                             .ip = hold->ip,
-	                             .client_id = hold->client_id,
-	                             .now = now};
-}
-
-/* A held login that fails before its time (denied, the account disabled) is answered only
- * when the wait would have run out: a refusal coming early would tell the client that the
- * password was right. */
-static void login_hold_fail_delay(const struct auth_hold *hold, time_t now,
-                                  struct auth_reply *reply)
-{
-	uint32_t left_ms;
-
-	if (reply->result != AUTH_FAIL || hold->until <= now)
-		return;
-	left_ms = (uint32_t)(hold->until - now) * 1000u;
-	if (reply->delay_ms < left_ms)
-		reply->delay_ms = left_ms;
-}
-
-/* The held login resumed (login_resume) and handed to decide, as the login it was: the request
- * from the hold, the caller's accept step. */
-static enum auth_result login_hold_resume(struct login *l, struct auth_request *req,
-                                          const struct auth_hold *hold, time_t now,
-                                          const struct hold_resume *how)
-{
-	int rc;
-
-	login_hold_request(hold, now, req);
-	req->accept = how->accept;
-	req->accept_ctx = how->accept_ctx;
-	rc = login_resume(l, hold);
-	if (rc < 0)
-		return login_tempfail(l, l->error);
-	if (rc == 0)
-		return AUTH_FAIL;
-	return how->decide(l, hold, how->outcome);
-}
-
-static enum auth_result login_held_decide(struct login *l, const struct auth_hold *hold,
-                                          enum auth_hold_outcome outcome)
-{
-	(void)outcome;
-	return login_held(l, hold);
-}
-
-int auth_policy_hold_check(struct auth_policy *policy, const struct auth_hold *hold, time_t now,
-                           int (*accept)(void *ctx, const char *user, const char **error_r),
-                           void *accept_ctx, struct auth_reply *reply)
-{
-	const struct hold_resume how = {login_held_decide, 0, accept, accept_ctx};
-	struct auth_request req;
-	struct login l = {.p = policy, .req = &req};
-	enum auth_result r;
-
-	memset(reply, 0, sizeof(*reply));
-	r = login_hold_resume(&l, &req, hold, now, &how);
-	if (r != AUTH_PENDING) {
-		login_reply(&l, login_finish(&l, r), reply);
-		login_hold_fail_delay(hold, now, reply);
-	}
-	auth_user_clear(&l.user);
-	return r != AUTH_PENDING;
-}
-
-void auth_policy_hold_cancel(struct auth_policy *policy, const struct auth_hold *hold, time_t now)
-{
-	struct auth_request req;
-	struct login l = {.p = policy, .req = &req, .factor = "approval", .uncounted = true};
-
-	login_hold_request(hold, now, &req);
-	approval_hold_close(policy, hold, now);
-	if (login_resume(&l, hold) > 0)
-		(void)login_finish(&l, login_fail(&l, CLASS_UNGUESSED, "approval-cancelled"));
-	auth_user_clear(&l.user);
-}
-
-/* ---- a portal sign-in's security key, once it answered ---- */
-
-/* What the key's answer makes of the sign-in. A refusal is a wrong second factor after a right
- * password: counted like a wrong code (strict lockout) and marked as a stolen-password sign. */
-static const struct hold_outcome_def {
-	enum auth_result result;
-	const char *reason;
-	bool stolen;
-} hold_outcomes[] = {
-    [AUTH_HOLD_KEY_OK] = {AUTH_OK, "", false},
-    [AUTH_HOLD_KEY_REFUSED] = {AUTH_FAIL, "bad-key", true},
-    [AUTH_HOLD_KEY_CLONED] = {AUTH_FAIL, "cloned-key", true},
-};
-
-/* The resumed login (login_resume), decided: a lockout that came into force meanwhile still
- * refuses it, unchecked and uncounted. */
-static enum auth_result login_key_decided(struct login *l, enum auth_hold_outcome outcome)
-{
-	const struct hold_outcome_def *d = &hold_outcomes[outcome];
-	int rc;
-
-	l->factor = "webauthn";
-	if (login_find_lock(l) < 0)
-		return login_tempfail(l, l->error);
-	if (l->lock != NULL)
-		return login_fail(l, CLASS_LOCKED, l->lock->reason);
-	if (d->result == AUTH_OK) {
-		l->fresh = true;
-		l->key_proved = true;
-		return login_ok(l, NULL, 0);
-	}
-	rc = login_charge_strict(l);
-	if (rc <= 0)
-		return rc < 0 ? login_tempfail(l, l->error) : login_fail(l, CLASS_LOCKED, "locked");
-	l->stolen = d->stolen;
-	return login_fail(l, CLASS_FACTOR, d->reason);
-}
-
-static enum auth_result login_key_decide(struct login *l, const struct auth_hold *hold,
-                                         enum auth_hold_outcome outcome)
-{
-	(void)hold;
-	return login_key_decided(l, outcome);
-}
-
-void auth_policy_hold_finish(struct auth_policy *policy, const struct auth_hold *hold,
-                             enum auth_hold_outcome outcome, time_t now,
-                             int (*accept)(void *ctx, const char *user, const char **error_r),
-                             void *accept_ctx, struct auth_reply *reply)
-{
-	const struct hold_resume how = {login_key_decide, outcome, accept, accept_ctx};
-	struct auth_request req;
-	struct login l = {.p = policy, .req = &req};
-
-	memset(reply, 0, sizeof(*reply));
-	login_reply(&l, login_finish(&l, login_hold_resume(&l, &req, hold, now, &how)), reply);
-	auth_user_clear(&l.user);
-}
-
-/* ---- for the admin side ---- */
-
-int policy_user_state(struct auth_policy *p, const char *name, time_t now,
-                      struct policy_user_state *state_r, const char **error_r)
-{
-	const struct auth_module *m = p->module;
-	struct auth_failure f;
-
-	memset(state_r, 0, sizeof(*state_r));
-	if (m->failure_get(p->store, policy_counters[PC_NAME].kind, name, now, &f, error_r) < 0)
-		return -1;
-	state_r->failures = f.count;
-	if (m->failure_get(p->store, policy_counters[PC_STRICT].kind, name, now, &f, error_r) < 0)
-		return -1;
-	state_r->locked_until = policy_lock_until(p->cfg, &f);
-	if (m->failure_get(p->store, policy_counters[PC_STRANGER].kind, name, now, &f, error_r) < 0)
-		return -1;
-	state_r->unfamiliar_locked_until = policy_lock_until(p->cfg, &f);
-	if (state_r->locked_until <= now)
-		state_r->locked_until = 0;
-	if (state_r->unfamiliar_locked_until <= now)
-		state_r->unfamiliar_locked_until = 0;
-	return 0;
-}
-
-int policy_source_forget(struct auth_policy *p, const char *ip, char *source_r, size_t size,
-                         const char **error_r)
-{
-	unsigned char a[sizeof(struct in6_addr)];
-
-	if (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1) {
-		*error_r = "not an IPv4 or IPv6 address";
-		return -1;
-	}
-	/* the key a login from ip counts under (login_where) */
-	if (strchr(ip, ':') != NULL)
-		policy_ip_prefix(ip, AF_INET6, 64, source_r, size);
-	else
-		snprintf(source_r, size, "%s", ip);
-	for (size_t pc = 0; pc < PC_COUNT; pc++)
-		if (policy_counters[pc].key == KEY_SOURCE &&
-		    p->module->failure_reset(p->store, policy_counters[pc].kind, source_r, error_r) <
-		        0)
-			return -1;
-	return 0;
-}
-
-int policy_user_forget_failures(struct auth_policy *p, const char *name, const char **error_r)
-{
-	const struct auth_module *m = p->module;
-	char prefix[POLICY_KEY_MAX];
-
-	snprintf(prefix, sizeof(prefix), "%s ", name);
-	for (size_t pc = 0; pc < PC_COUNT; pc++) {
-		const struct policy_counter_def *d = &policy_counters[pc];
-		int rc = 0;
-
-		if (d->key == KEY_NAME)
-			rc = m->failure_reset(p->store, d->kind, name, error_r);
-		else if (d->key == KEY_PAIR)
-			rc = m->failure_reset_prefix(p->store, d->kind, prefix, error_r);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
 }
