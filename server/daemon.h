@@ -10,4 +10,9 @@ int daemon_start(void);
  * /dev/null. report_fd -1 (foreground): does nothing. */
 void daemon_detach(int report_fd, const char *error);
 
+/* What every child of the master starts with: on_term for SIGTERM, on_usr1 for SIGUSR1 (a
+ * graceful retire), SIGINT/SIGHUP/SIGPIPE ignored (the master alone reacts to a terminal or a
+ * reload), SIGCHLD as by default. The caller sets its own signal mask. */
+void daemon_child_signals(void (*on_term)(int), void (*on_usr1)(int));
+
 #endif

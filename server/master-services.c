@@ -7,6 +7,7 @@
 #include "auth/service.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "server/daemon.h"
 #include "server/notice.h"
 #include "server/sandbox.h"
 #include "server/worker.h"
@@ -67,19 +68,10 @@ void master_close_sockets(const struct master *m, int keep)
  * SIGUSR1) and none of the master's fds but its own socket, keep. */
 static void master_child_setup(struct master *m, const char *role, void (*on_quit)(int), int keep)
 {
-	struct sigaction sa = {.sa_handler = on_quit};
 	sigset_t none;
 
 	log_set_role(role);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
+	daemon_child_signals(on_quit, on_quit);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	listen_close(&m->listeners);

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "server/admission.h"
 #include "server/conn.h"
+#include "server/daemon.h"
 #include "server/listen.h"
 #include "server/privdrop.h"
 #include "server/scoreboard.h"
@@ -42,16 +43,9 @@ static void overflow_on_signal(int sig)
 
 static void overflow_signals(void)
 {
-	struct sigaction sa = {.sa_handler = overflow_on_signal};
 	sigset_t none;
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
+	daemon_child_signals(overflow_on_signal, overflow_on_signal);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }

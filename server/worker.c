@@ -5,6 +5,7 @@
 #include "server/admission.h"
 #include "server/auth-client.h"
 #include "server/conn.h"
+#include "server/daemon.h"
 #include "server/listen.h"
 #include "server/privdrop.h"
 #include "server/sandbox.h"
@@ -59,20 +60,9 @@ static void worker_on_usr1(int sig)
 /* SIGTERM/SIGUSR1 are blocked except while waiting for a connection or serving one. */
 static void worker_signals(sigset_t *waitmask_r)
 {
-	struct sigaction sa = {0};
 	sigset_t block;
 
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = worker_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = worker_on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
+	daemon_child_signals(worker_on_term, worker_on_usr1);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGUSR1);
