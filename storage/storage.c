@@ -783,8 +783,9 @@ static void view_reserve(struct mailbox *box, size_t more)
 }
 
 /* New messages go to the end of the view in UID order. Under the write lock no UID below the
- * view's last can appear; should one (a listing that missed a file being renamed), it is left
- * out of this view rather than breaking the order sequence numbers depend on. */
+ * view's last can appear (msg_rename_locked); should one (a listing that missed a file a tool
+ * outside the server renamed meanwhile), it is left out of this view rather than breaking the
+ * order sequence numbers depend on. */
 static void sync_append_new(struct mailbox *box, struct scan *sc)
 {
 	struct scan_entry **list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
@@ -1207,6 +1208,30 @@ int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
 	return fd;
 }
 
+/* A rename in cur/ is done under the mailbox's write lock. A listing of cur/ can miss, under
+ * both names, a file renamed while it runs; the locked sync learns of new messages from its
+ * listing, so a missed file would show up at a later sync below a UID this session already
+ * announced, out of the order sequence numbers depend on. With every rename of our own
+ * sessions held off while a sync lists, only a tool outside the server can cause that (and
+ * sync_append_new then leaves the message out of that view). 0, -1 with errno. */
+static int msg_rename_locked(struct mailbox *box, const char *from, const char *to)
+{
+	const char *error;
+	int ret, err;
+
+	if (mail_index_in_transaction(box->index))
+		return maildir_rename(box->dirs.curfd, from, box->dirs.curfd, to);
+	if (mail_index_begin(box->index, &error) < 0) {
+		errno = EAGAIN; /* the lock is held too long: msg_set_flags logs it */
+		return -1;
+	}
+	ret = maildir_rename(box->dirs.curfd, from, box->dirs.curfd, to);
+	err = errno;
+	mail_index_rollback(box->index); /* nothing was written: only the lock is let go */
+	errno = err;
+	return ret;
+}
+
 /* Gives the file its new name. An unchanged name is checked to be still the file's: if
  * another session renamed it meanwhile, its change and this one are merged after a relocate,
  * not lost. 0, -1 with errno (ENOENT: not under the name the view knows). */
@@ -1220,7 +1245,7 @@ static int msg_rename(struct mailbox *box, const struct msg_rec *m, const char *
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return maildir_rename(box->dirs.curfd, m->name, box->dirs.curfd, name);
+	return msg_rename_locked(box, m->name, name);
 }
 
 /* 1 renamed (or nothing to change), 0 the file is gone, -1 error. */

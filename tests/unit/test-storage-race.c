@@ -1,0 +1,199 @@
+/* Two sessions on one maildir, with the interleaving forced: a directory listing of cur/ that
+ * another session's flag change renames a file during. A listing may then miss the file under
+ * both names (POSIX leaves it unspecified; ext4's hash order does it when the new name hashes
+ * before the place the listing has reached). maildir_readdir is wrapped (-Wl,--wrap) to run the
+ * other session's change in the middle of a listing and then to report the listing as such a
+ * file system would. Real maildirs, real SQLite. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "tests/unit/test-tmpdir.h"
+
+#include "common/xalloc.h"
+#include "storage/maildir.h"
+#include "storage/storage.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int __real_maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r);
+int __wrap_maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r);
+int __real_sqlite3_busy_timeout(sqlite3 *db, int ms);
+int __wrap_sqlite3_busy_timeout(sqlite3 *db, int ms);
+
+#define NAMES_MAX 64
+
+/* What the next listing that holds a message file does in its middle. */
+static struct {
+	struct mailbox *box; /* the other session */
+	size_t index;        /* its message to flag */
+	int ret;             /* mailbox_set_flags' result, done once the hook ran */
+	bool armed, done;
+	int busy_ms; /* when > 0, the busy timeout of indexes opened from now on */
+} hook;
+
+struct names {
+	char *name[NAMES_MAX];
+	size_t count;
+};
+
+static void names_add(void *ctx, const char *name)
+{
+	struct names *n = ctx;
+
+	assert_true(n->count < NAMES_MAX);
+	n->name[n->count++] = xstrdup(name);
+}
+
+static bool names_have_message(const struct names *n)
+{
+	for (size_t i = 0; i < n->count; i++) {
+		if (strstr(n->name[i], ",U=") != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* The listing is read whole first; the other session's change runs; then the entries are
+ * reported, but not a file renamed meanwhile (its old name is gone and its new one was not
+ * there when the listing passed). */
+int __wrap_maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const char **error_r)
+{
+	struct names n = {.count = 0};
+	const char *error = NULL;
+	struct stat st;
+
+	if (!hook.armed)
+		return __real_maildir_readdir(dirfd, cb, ctx, error_r);
+	if (__real_maildir_readdir(dirfd, names_add, &n, error_r) < 0)
+		return -1;
+	if (names_have_message(&n)) {
+		hook.armed = false;
+		hook.ret = mailbox_set_flags(hook.box, hook.index, MAIL_SEEN, 0, &error);
+		hook.done = true;
+	}
+	for (size_t i = 0; i < n.count; i++) {
+		if (fstatat(dirfd, n.name[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			cb(ctx, n.name[i]);
+		free(n.name[i]);
+	}
+	return 0;
+}
+
+/* The other session must not wait the server's 15 s for a lock this process holds. */
+int __wrap_sqlite3_busy_timeout(sqlite3 *db, int ms)
+{
+	return __real_sqlite3_busy_timeout(db, hook.busy_ms > 0 ? hook.busy_ms : ms);
+}
+
+struct fixture {
+	char root[256];
+	int rootfd;
+	struct mail_storage *st;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	const char *error = NULL;
+
+	memset(&hook, 0, sizeof(hook));
+	test_tmpdir_make(f->root, sizeof(f->root), "storage-race");
+	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
+	assert_true(f->rootfd >= 0);
+	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	mail_storage_close(&f->st);
+	close(f->rootfd);
+	test_tmpdir_remove(f->root);
+	free(f);
+	return 0;
+}
+
+static struct mailbox *open_box(struct fixture *f, const char *name)
+{
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_open_imap(f->st, name, false, &box, &error), 1);
+	return box;
+}
+
+static void sync_ok(struct mailbox *box)
+{
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_sync(box, &error), 0);
+}
+
+static uint32_t append(struct mailbox *box, const char *data)
+{
+	const char *error = NULL;
+	uint32_t uid = 0;
+
+	assert_int_equal(mailbox_append(box, data, strlen(data), 0, 0, &uid, &error), 0);
+	return uid;
+}
+
+/* Session A flags message 1 while session B's sync lists cur/ to learn of messages 1 and 2.
+ * B must end up with both, in UID order: a message it missed once must not come later below
+ * one it has shown (it would be left out of B's view for good). */
+static void test_flag_rename_during_listing(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *a, *b;
+	const char *error = NULL;
+	uint32_t uid1, uid2;
+
+	b = open_box(f, "INBOX");
+	hook.busy_ms = 100;
+	a = open_box(f, "INBOX");
+	hook.busy_ms = 0;
+	uid1 = append(a, "Subject: one\n\n1\n");
+	uid2 = append(a, "Subject: two\n\n2\n");
+	sync_ok(a);
+	assert_int_equal(mailbox_count(a), 2);
+
+	hook.box = a;
+	hook.index = 0;
+	hook.armed = true;
+	sync_ok(b);
+	assert_true(hook.done);
+	assert_int_equal(mailbox_count(b), 2);
+	assert_int_equal(mailbox_get(b, 0)->uid, uid1);
+	assert_int_equal(mailbox_get(b, 1)->uid, uid2);
+	/* the change waited for the listing's lock (here: gave up after the short timeout) */
+	assert_int_equal(hook.ret, -1);
+	assert_int_equal(mailbox_get(a, 0)->flags & MAIL_SEEN, 0);
+
+	/* done again outside the listing, the change is seen by b's next sync */
+	assert_int_equal(mailbox_set_flags(a, 0, MAIL_SEEN, 0, &error), 1);
+	sync_ok(b);
+	assert_int_equal(mailbox_count(b), 2);
+	assert_int_equal(mailbox_get(b, 0)->uid, uid1);
+	assert_int_equal(mailbox_get(b, 0)->flags & MAIL_SEEN, MAIL_SEEN);
+	assert_int_equal(mailbox_get(b, 1)->uid, uid2);
+	mailbox_close(&a);
+	mailbox_close(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_flag_rename_during_listing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
