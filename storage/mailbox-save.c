@@ -410,8 +410,9 @@ static int transfer_place(struct transfer *t, size_t i, const char **error_r)
 			return -1;
 		}
 		xfree(&t->placed[i]);
-		/* renamed by a flag change of another session, or expunged */
-		if ((ret = mailbox_msg_relocate(t->src, t->idx[i], error_r)) <= 0)
+		/* renamed by a flag change of another session, or expunged; dst's lock is held
+		 * (and is src's when src is dst) */
+		if ((ret = mailbox_msg_relocate_unlocked(t->src, t->idx[i], error_r)) <= 0)
 			return ret;
 	}
 	return save_index_row(t->dst, sv, error_r) < 0 ? -1 : 1;

@@ -103,9 +103,13 @@ int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_
                           struct mailbox **box_r, const char **error_r);
 /* Fresh cur/ listing lookup of a message whose file was renamed behind our back. */
 int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r);
-/* The same for several view indexes with one listing. 0 ok (each found or marked gone), -1. */
+/* The same for several view indexes with one listing. 0 ok (each found or marked gone), -1.
+ * Both take box's write lock for the listing unless box's index is in a transaction. */
 int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
                           const char **error_r);
+/* mailbox_msg_relocate without taking the lock: for a caller holding another mailbox's lock,
+ * which could otherwise wait on a session holding this one and waiting for that one. */
+int mailbox_msg_relocate_unlocked(struct mailbox *box, size_t index, const char **error_r);
 /* Removes the message's file (found again when another session renamed it). 1 removed, 0
  * already gone (removed by someone else), -1 error. The view and the index are left to the
  * caller. */

@@ -1121,11 +1121,11 @@ int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r
 	return box->msgs[index].gone ? 0 : 1;
 }
 
-/* A listing can miss a file that another session renames while it runs (the name moves to a
- * place the listing has passed): a message is gone only when a second listing misses it too,
- * as in sync_known. Taking a live message for gone would expunge it from the view. */
-int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
-                          const char **error_r)
+/* A listing can miss a file that a tool outside the server renames while it runs (the name
+ * moves to a place the listing has passed): a message is gone only when a second listing misses
+ * it too, as in sync_known. Taking a live message for gone would expunge it from the view. */
+static int msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
+                         const char **error_r)
 {
 	size_t missing = count;
 
@@ -1156,6 +1156,29 @@ int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
 	for (size_t i = 0; i < count; i++)
 		box->msgs[idx[i]].relocated = false;
 	return 0;
+}
+
+/* The listings run under the write lock, as the renames of our sessions do
+ * (msg_rename_locked): none of those can make them miss a file. */
+int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
+                          const char **error_r)
+{
+	int ret;
+
+	if (mail_index_in_transaction(box->index))
+		return msgs_relocate(box, idx, count, error_r);
+	if (mail_index_begin(box->index, error_r) < 0)
+		return -1;
+	ret = msgs_relocate(box, idx, count, error_r);
+	mail_index_rollback(box->index); /* nothing was written */
+	return ret;
+}
+
+int mailbox_msg_relocate_unlocked(struct mailbox *box, size_t index, const char **error_r)
+{
+	if (msgs_relocate(box, &index, 1, error_r) < 0)
+		return -1;
+	return box->msgs[index].gone ? 0 : 1;
 }
 
 /* Why the n-th message did not open (err): vanished meanwhile (a race with another session,

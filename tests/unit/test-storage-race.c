@@ -32,6 +32,7 @@ int __wrap_sqlite3_busy_timeout(sqlite3 *db, int ms);
 static struct {
 	struct mailbox *box; /* the other session */
 	size_t index;        /* its message to flag */
+	unsigned flag;       /* with this flag */
 	int ret;             /* mailbox_set_flags' result, done once the hook ran */
 	bool armed, done;
 	int busy_ms; /* when > 0, the busy timeout of indexes opened from now on */
@@ -74,7 +75,7 @@ int __wrap_maildir_readdir(int dirfd, maildir_entry_cb *cb, void *ctx, const cha
 		return -1;
 	if (names_have_message(&n)) {
 		hook.armed = false;
-		hook.ret = mailbox_set_flags(hook.box, hook.index, MAIL_SEEN, 0, &error);
+		hook.ret = mailbox_set_flags(hook.box, hook.index, hook.flag, 0, &error);
 		hook.done = true;
 	}
 	for (size_t i = 0; i < n.count; i++) {
@@ -168,6 +169,7 @@ static void test_flag_rename_during_listing(void **state)
 
 	hook.box = a;
 	hook.index = 0;
+	hook.flag = MAIL_SEEN;
 	hook.armed = true;
 	sync_ok(b);
 	assert_true(hook.done);
@@ -189,10 +191,46 @@ static void test_flag_rename_during_listing(void **state)
 	mailbox_close(&b);
 }
 
+/* A session looking for a file renamed behind its back (here: at an open) lists cur/ under the
+ * lock as well: no flag change of another session runs meanwhile, so the file cannot be missed
+ * by that listing and taken for expunged. */
+static void test_relocate_listing_locked(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox *a, *b;
+	const char *error = NULL;
+	int fd;
+
+	a = open_box(f, "INBOX");
+	append(a, "Subject: one\n\n1\n");
+	sync_ok(a);
+	hook.busy_ms = 100;
+	b = open_box(f, "INBOX");
+	hook.busy_ms = 0;
+	sync_ok(b);
+	assert_int_equal(mailbox_set_flags(b, 0, MAIL_SEEN, 0, &error), 1);
+
+	/* a's open misses the old name; during its listing b flags the message again */
+	hook.box = b;
+	hook.index = 0;
+	hook.flag = MAIL_FLAGGED;
+	hook.armed = true;
+	fd = mailbox_msg_open(a, 0, &error);
+	assert_true(hook.done);
+	assert_int_equal(hook.ret, -1);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mailbox_get(a, 0)->flags & (MAIL_SEEN | MAIL_FLAGGED), MAIL_SEEN);
+	assert_false(mailbox_msg_gone(a, 0));
+	mailbox_close(&a);
+	mailbox_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_flag_rename_during_listing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relocate_listing_locked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
