@@ -37,8 +37,7 @@ const char *mailbox_keyword_name(const struct mailbox *box, unsigned i)
 	return i < box->kw_count ? box->kw[i] : NULL;
 }
 
-/* An IMAP flag-keyword atom: no system flag, no atom-specials. */
-static bool keyword_valid(const char *name)
+bool mailbox_keyword_valid(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -87,7 +86,7 @@ int mailbox_keyword_index(struct mailbox *box, const char *name, bool create)
 {
 	int bit = keyword_find(box, name);
 
-	if (bit >= 0 || !create || !keyword_valid(name))
+	if (bit >= 0 || !create || !mailbox_keyword_valid(name))
 		return bit;
 	return keyword_create(box, name);
 }

@@ -116,6 +116,8 @@ int mailbox_msg_relocate_unlocked(struct mailbox *box, size_t index, const char 
 int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r);
 /* Reloads the keyword names from the index. */
 int mailbox_keywords_reload(struct mailbox *box, const char **error_r);
+/* An IMAP flag-keyword atom: no system flag, no atom-specials. */
+bool mailbox_keyword_valid(const char *name);
 
 /* mailbox-cache.c: writes pending cache entries and measured sizes (inside the caller's
  * transaction when in_tx, else in one of its own). */
