@@ -1,5 +1,7 @@
 #include "storage/index.h"
 #include "storage/beneath.h"
+#include "storage/dovecot-keywords.h"
+#include "storage/dovecot-uidlist.h"
 #include "storage/storage.h"
 
 #include "common/buf.h"
@@ -11,12 +13,14 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #define INDEX_FILE           "twofold.index"
 #define INDEX_SIDE_FILE      "twofold.uidvalidity"
 #define INDEX_SIDE_TMP       "twofold.uidvalidity.tmp"
+#define INDEX_SIDE_DOVECOT   "dovecot"
 #define INDEX_SCHEMA_VERSION 3
 
 /* In the maildir root: the last UIDVALIDITY given to a new index of this storage. */
@@ -25,6 +29,8 @@
  * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
 #define INDEX_SCHEMA_COMPATIBLE 2
 #define INDEX_UID_RESERVATION   1024
+/* meta "uidl": the POP3 UIDL format of a mailbox taken over from Dovecot */
+#define INDEX_UIDL_DOVECOT 1
 /* Page cache of a connection, in KiB: small, since a session mostly idles with the index open.
  * A bulk load into the empty table keeps it too: its rows are appended and its key index is
  * built from sorted keys, so the pages SQLite spills into the WAL (through index-vfs-wal.c's
@@ -55,9 +61,14 @@ struct mail_index {
 	uint32_t floor;         /* UIDNEXT floor recorded in the side file */
 	bool rebuild;
 	bool in_tx;
-	bool outdated;  /* written by an older version: rebuilt */
-	bool bulk;      /* many rows: checkpoint left to a later commit or the close */
-	bool big_cache; /* page cache enlarged for this transaction */
+	bool outdated;     /* written by an older version: rebuilt */
+	bool bulk;         /* many rows: checkpoint left to a later commit or the close */
+	bool big_cache;    /* page cache enlarged for this transaction */
+	bool dovecot_uidl; /* taken over from Dovecot: POP3 UIDLs in Dovecot's default format */
+	/* While a mailbox taken over from Dovecot is rebuilt: its dovecot-uidlist, and the
+	 * keyword bit each info letter a..z stands for (-1 none). */
+	struct dovecot_uidlist *dovecot;
+	int8_t dovecot_kw[DOVECOT_KEYWORDS_MAX];
 	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
 	sqlite3_stmt *st_cache_range, *st_set_sizes;
@@ -122,10 +133,11 @@ static int index_prepare(struct mail_index *idx, const char *sql, sqlite3_stmt *
 	return 0;
 }
 
-/* Side file: "<uidvalidity> <uidnext floor>\n". 1 read, 0 missing or unreadable. */
-static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r)
+/* Side file: "<uidvalidity> <uidnext floor>[ dovecot]\n", "dovecot" for a mailbox taken over
+ * from Dovecot (older versions read the two numbers alone). 1 read, 0 missing or unreadable. */
+static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r, bool *dovecot_r)
 {
-	char text[64];
+	char text[64], word[16] = "";
 	ssize_t n;
 	int fd = beneath_open(dirfd, INDEX_SIDE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 
@@ -136,15 +148,17 @@ static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r
 	if (n <= 0)
 		return 0;
 	text[n] = '\0';
-	if (sscanf(text, "%u %u", uidvalidity_r, floor_r) != 2 || *uidvalidity_r == 0)
+	if (sscanf(text, "%u %u %15s", uidvalidity_r, floor_r, word) < 2 || *uidvalidity_r == 0)
 		return 0;
+	*dovecot_r = strcmp(word, INDEX_SIDE_DOVECOT) == 0;
 	return 1;
 }
 
 static int index_side_write(struct mail_index *idx, uint32_t floor, const char **error_r)
 {
 	char text[64];
-	int len = snprintf(text, sizeof(text), "%u %u\n", idx->uidvalidity, floor);
+	int len = snprintf(text, sizeof(text), "%u %u%s\n", idx->uidvalidity, floor,
+	                   idx->dovecot_uidl ? " " INDEX_SIDE_DOVECOT : "");
 	int fd;
 
 	(void)beneath_unlink(idx->dirfd, INDEX_SIDE_TMP, 0);
@@ -233,29 +247,113 @@ fail:
 	return -1;
 }
 
-/* A new index: UIDVALIDITY and the UIDNEXT floor come from the side file when there is one. */
+static uint32_t index_floor_above(uint32_t uidnext)
+{
+	return uidnext > UINT32_MAX - INDEX_UID_RESERVATION ? UINT32_MAX
+	                                                    : uidnext + INDEX_UID_RESERVATION;
+}
+
+/* A maildir Dovecot served, opened for the first time: its UIDVALIDITY and next UID are kept,
+ * and what Dovecot already showed is not \Recent again. 1 taken over, 0 no usable
+ * dovecot-uidlist, -1 error. */
+static int index_take_dovecot(struct mail_index *idx, uint32_t *uidnext_r, const char **error_r)
+{
+	if (dovecot_uidlist_read(idx->dirfd, &idx->dovecot) <= 0)
+		return 0;
+	*uidnext_r = dovecot_uidlist_next_uid(idx->dovecot);
+	idx->uidvalidity = dovecot_uidlist_uidvalidity(idx->dovecot);
+	idx->dovecot_uidl = true;
+	log_info("index: taking over %s: UIDVALIDITY %u, %zu UIDs, next UID %u",
+	         DOVECOT_UIDLIST_FILE, idx->uidvalidity, dovecot_uidlist_count(idx->dovecot),
+	         *uidnext_r);
+	if (index_side_write(idx, index_floor_above(*uidnext_r), error_r) < 0 ||
+	    index_meta_set(idx, "recent", *uidnext_r, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+/* A new index: UIDVALIDITY and the UIDNEXT floor come from the side file when there is one,
+ * else from Dovecot's dovecot-uidlist when there is one. */
 static int index_create(struct mail_index *idx, const char **error_r)
 {
-	uint32_t uidvalidity, floor;
+	uint32_t uidvalidity, uidnext;
+	bool dovecot;
+	int ret;
 
 	if (index_exec(idx, index_schema, error_r) < 0)
 		return -1;
-	if (index_side_read(idx->dirfd, &uidvalidity, &floor) > 0) {
+	if (index_side_read(idx->dirfd, &uidvalidity, &uidnext, &dovecot) > 0) {
 		idx->uidvalidity = uidvalidity;
-		idx->floor = floor;
+		idx->floor = uidnext;
+		idx->dovecot_uidl = dovecot;
+	} else if ((ret = index_take_dovecot(idx, &uidnext, error_r)) != 0) {
+		if (ret < 0)
+			return -1;
 	} else {
 		if (index_new_uidvalidity(idx->rootfd, &idx->uidvalidity, error_r) < 0)
 			return -1;
-		floor = 1;
-		if (index_side_write(idx, floor + INDEX_UID_RESERVATION, error_r) < 0)
+		uidnext = 1;
+		if (index_side_write(idx, uidnext + INDEX_UID_RESERVATION, error_r) < 0)
 			return -1;
 	}
 	idx->rebuild = true;
 	if (index_meta_set(idx, "rebuild", 1, error_r) < 0 ||
 	    index_meta_set(idx, "uidvalidity", idx->uidvalidity, error_r) < 0 ||
-	    index_meta_set(idx, "uidnext", floor, error_r) < 0)
+	    index_meta_set(idx, "uidnext", uidnext, error_r) < 0 ||
+	    (idx->dovecot_uidl && index_meta_set(idx, "uidl", INDEX_UIDL_DOVECOT, error_r) < 0))
 		return -1;
 	return 0;
+}
+
+/* The keyword bit of each dovecot-keywords letter: a name the index has keeps its bit, a new
+ * one gets the next (while there are free bits). */
+static int index_dovecot_keywords(struct mail_index *idx, const struct dovecot_keywords *kw,
+                                  const char **error_r)
+{
+	char *names[MAIL_INDEX_KEYWORDS_MAX];
+	unsigned count, bit;
+	int ret = 0;
+
+	if (mail_index_keywords_load(idx, names, &count, error_r) < 0)
+		return -1;
+	for (unsigned letter = 0; letter < DOVECOT_KEYWORDS_MAX && ret == 0; letter++) {
+		if (kw->names[letter] == NULL)
+			continue;
+		for (bit = 0; bit < count && strcasecmp(names[bit], kw->names[letter]) != 0; bit++)
+			;
+		if (bit == count && count < MAIL_INDEX_KEYWORDS_MAX) {
+			ret = mail_index_keyword_add(idx, bit, kw->names[letter], error_r);
+			names[count++] = xstrdup(kw->names[letter]);
+		}
+		if (bit < count)
+			idx->dovecot_kw[letter] = (int8_t)bit;
+	}
+	for (unsigned i = 0; i < count; i++)
+		xfree(&names[i]);
+	return ret;
+}
+
+/* Before the rebuild of a mailbox taken over from Dovecot (its first sync, or one after the
+ * index was lost): the UIDs of dovecot-uidlist, when it still has the mailbox's UIDVALIDITY,
+ * and the keywords of dovecot-keywords. */
+static int index_dovecot_prepare(struct mail_index *idx, const char **error_r)
+{
+	struct dovecot_keywords kw;
+	int ret;
+
+	if (idx->dovecot == NULL && dovecot_uidlist_read(idx->dirfd, &idx->dovecot) > 0 &&
+	    dovecot_uidlist_uidvalidity(idx->dovecot) != idx->uidvalidity) {
+		log_warn("index: %s has UIDVALIDITY %u, the mailbox %u: ignored",
+		         DOVECOT_UIDLIST_FILE, dovecot_uidlist_uidvalidity(idx->dovecot),
+		         idx->uidvalidity);
+		dovecot_uidlist_free(&idx->dovecot);
+	}
+	memset(idx->dovecot_kw, -1, sizeof(idx->dovecot_kw));
+	if (dovecot_keywords_read(idx->dirfd, &kw) <= 0)
+		return 0;
+	ret = index_dovecot_keywords(idx, &kw, error_r);
+	dovecot_keywords_clear(&kw);
+	return ret;
 }
 
 static int index_prepare_all(struct mail_index *idx, const char **error_r)
@@ -341,9 +439,24 @@ static int index_set_wal(struct mail_index *idx, const char **error_r)
 	return 0;
 }
 
+/* Reads the UIDL format; a rebuild of a mailbox taken over from Dovecot reads Dovecot's files. */
+static int index_setup_dovecot(struct mail_index *idx, const char **error_r)
+{
+	uint32_t uidl;
+	int ret = index_meta_get(idx, "uidl", &uidl, error_r);
+
+	if (ret < 0)
+		return -1;
+	idx->dovecot_uidl = ret > 0 && uidl == INDEX_UIDL_DOVECOT;
+	if (idx->rebuild && idx->dovecot_uidl)
+		return index_dovecot_prepare(idx, error_r);
+	return 0;
+}
+
 static int index_setup(struct mail_index *idx, const char **error_r)
 {
 	uint32_t side_uidvalidity, rebuilding;
+	bool side_dovecot;
 	int version, ret;
 
 	*error_r = NULL;
@@ -376,7 +489,10 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		goto fail;
 	if (!idx->rebuild && ret > 0 && rebuilding != 0)
 		idx->rebuild = true;
-	if (!idx->rebuild && index_side_read(idx->dirfd, &side_uidvalidity, &idx->floor) == 0)
+	if (index_setup_dovecot(idx, error_r) < 0)
+		goto fail;
+	if (!idx->rebuild &&
+	    index_side_read(idx->dirfd, &side_uidvalidity, &idx->floor, &side_dovecot) == 0)
 		idx->floor = 0; /* side file lost: rewritten at the next UID assignment */
 	return index_exec(idx, "COMMIT", error_r);
 fail:
@@ -400,6 +516,7 @@ static void index_free(struct mail_index *idx)
 	}
 	sqlite3_close(idx->db);
 	idx->db = NULL;
+	dovecot_uidlist_free(&idx->dovecot);
 }
 
 /* An unreadable index is only a cache: remove it so that it is rebuilt. */
@@ -576,7 +693,7 @@ int mail_index_commit(struct mail_index *idx, const char **error_r)
 
 	/* The side file's floor is written before the UIDs it covers become visible. */
 	if ((idx->uidnext > idx->floor &&
-	     index_side_write(idx, idx->uidnext + INDEX_UID_RESERVATION, error_r) < 0) ||
+	     index_side_write(idx, index_floor_above(idx->uidnext), error_r) < 0) ||
 	    (idx->uidnext != idx->uidnext_begin &&
 	     index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0) ||
 	    (idx->rebuild && index_meta_set(idx, "rebuild", 0, error_r) < 0)) {
@@ -902,6 +1019,25 @@ void mail_index_release_memory(struct mail_index *idx)
 void mail_index_rebuild_done(struct mail_index *idx)
 {
 	idx->rebuild = false;
+	dovecot_uidlist_free(&idx->dovecot);
+}
+
+uint32_t mail_index_dovecot_uid(const struct mail_index *idx, const char *key)
+{
+	return idx->dovecot != NULL ? dovecot_uidlist_lookup(idx->dovecot, key) : 0;
+}
+
+uint64_t mail_index_dovecot_keywords(const struct mail_index *idx, const char *rest)
+{
+	uint64_t keywords = 0;
+
+	if (!idx->rebuild || !idx->dovecot_uidl || strncmp(rest, ":2,", 3) != 0)
+		return 0;
+	for (const char *p = rest + 3; *p != '\0'; p++) {
+		if (*p >= 'a' && *p <= 'z' && idx->dovecot_kw[*p - 'a'] >= 0)
+			keywords |= 1ULL << idx->dovecot_kw[*p - 'a'];
+	}
+	return keywords;
 }
 
 bool mail_index_in_transaction(const struct mail_index *idx)

@@ -106,6 +106,15 @@ void mail_index_release_memory(struct mail_index *idx);
 /* Ends the rebuild phase: from now on ",U=" fields below UIDNEXT are not trusted. */
 void mail_index_rebuild_done(struct mail_index *idx);
 
+/* A maildir that Dovecot served (dovecot-uidlist.h) is taken over when its index is created
+ * and no side file exists: UIDVALIDITY and UIDNEXT are Dovecot's, and the rebuild gives each
+ * file Dovecot's UID (after a ",U=" field) and the keywords its info letters stand for. The
+ * same happens in a later rebuild while dovecot-uidlist keeps the mailbox's UIDVALIDITY.
+ * During that rebuild: the UID Dovecot gave key (0 none), and the keywords of the info letters
+ * a..z in rest (a file name's ":2,<info>"). 0 otherwise. */
+uint32_t mail_index_dovecot_uid(const struct mail_index *idx, const char *key);
+uint64_t mail_index_dovecot_keywords(const struct mail_index *idx, const char *rest);
+
 /* \Recent: UIDs at or above the floor have not been seen by a read-write session. The setter
  * is used inside a transaction. */
 int mail_index_recent_floor(struct mail_index *idx, uint32_t *floor_r, const char **error_r);

@@ -447,11 +447,13 @@ static int new_move_one(struct mailbox *box, struct scan_entry *e, const char **
 	struct mail_index_rec found;
 	bool recovered;
 	int ret = mail_index_lookup(box->index, e->key, &found, error_r);
-	uint32_t uid = ret > 0 ? found.uid : mail_index_next_uid(box->index);
+	uint32_t uid = ret > 0 ? found.uid : mail_index_dovecot_uid(box->index, e->key);
 	char *target;
 
 	if (ret < 0)
 		return -1;
+	if (uid == 0)
+		uid = mail_index_next_uid(box->index);
 	target = new_target_name(e, uid);
 	if (maildir_rename(box->dirs.newfd, e->name, box->dirs.curfd, target) < 0) {
 		if (errno != ENOENT) /* ENOENT: a tool moved it; the cur/ scan finds it */
@@ -684,8 +686,12 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	for (size_t i = 0; i < n; i++) {
 		rows[i] = (struct mail_index_new){
 		    .key = list[i]->key,
-		    .want_uid = list[i]->parsed.has_uid ? list[i]->parsed.uid : 0,
+		    .want_uid = list[i]->parsed.has_uid
+		                    ? list[i]->parsed.uid
+		                    : mail_index_dovecot_uid(box->index, list[i]->key),
 		    .rec = &list[i]->rec};
+		list[i]->rec.keywords |=
+		    mail_index_dovecot_keywords(box->index, list[i]->parsed.rest);
 	}
 	ret = mail_index_assign_absent_many(box->index, rows, n, error_r);
 	for (size_t i = 0; i < n && ret == 0; i++)

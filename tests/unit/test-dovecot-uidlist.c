@@ -1,16 +1,24 @@
 /* Dovecot's dovecot-uidlist and dovecot-keywords: the parsers (whole and one byte at a time, broken
- * and hostile files). */
+ * and hostile files), and a maildir taken over through the storage interface (real files, real
+ * index). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/unit/test-tmpdir.h"
+
 #include "common/xalloc.h"
 #include "storage/dovecot-keywords.h"
 #include "storage/dovecot-uidlist.h"
+#include "storage/storage.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* What Dovecot 2.3 writes: records appended after the header's N, extension fields, names with
  * and without info, a name listed twice (moved back after an expunge: the later UID counts). */
@@ -207,6 +215,222 @@ static void test_keywords(void **state)
 	assert_null(kw.names[1]);
 }
 
+/* ---- a maildir taken over ---- */
+
+struct fixture {
+	char root[256];
+	int rootfd;
+	struct mail_storage *st;
+	struct mailbox *box;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	test_tmpdir_make(f->root, sizeof(f->root), "dovecot");
+	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
+	assert_true(f->rootfd >= 0);
+	for (size_t i = 0; i < 3; i++) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s", f->root,
+		         (const char *[]){"cur", "new", "tmp"}[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	mailbox_close(&f->box);
+	mail_storage_close(&f->st);
+	close(f->rootfd);
+	test_tmpdir_remove(f->root);
+	free(f);
+	return 0;
+}
+
+static void put(struct fixture *f, const char *rel, const char *text)
+{
+	char path[1024];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void unlink_rel(struct fixture *f, const char *rel)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	(void)unlink(path);
+}
+
+static void open_inbox(struct fixture *f)
+{
+	const char *error = NULL;
+
+	mailbox_close(&f->box);
+	mail_storage_close(&f->st);
+	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
+	assert_int_equal(mailbox_open_imap(f->st, "INBOX", false, &f->box, &error), 1);
+}
+
+static void remove_index(struct fixture *f)
+{
+	mailbox_close(&f->box);
+	unlink_rel(f, "twofold.index");
+	unlink_rel(f, "twofold.index-wal");
+	unlink_rel(f, "twofold.index-shm");
+}
+
+static const struct mail *find_uid(struct fixture *f, uint32_t uid)
+{
+	ssize_t i = mailbox_find_uid(f->box, uid);
+
+	assert_true(i >= 0);
+	return mailbox_get(f->box, (size_t)i);
+}
+
+/* The names of the keywords set on m, space-separated, into out. */
+static void keywords_of(struct fixture *f, const struct mail *m, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (unsigned i = 0; i < mailbox_keyword_count(f->box); i++) {
+		if ((m->keywords & (1ULL << i)) == 0)
+			continue;
+		if (out[0] != '\0')
+			strncat(out, " ", size - strlen(out) - 1);
+		strncat(out, mailbox_keyword_name(f->box, i), size - strlen(out) - 1);
+	}
+}
+
+/* A maildir as Dovecot leaves it: UIDs with gaps (expunged 2 and 5), keywords as letters. */
+static void dovecot_maildir(struct fixture *f)
+{
+	put(f, "dovecot-uidlist",
+	    "3 V1733000000 N8 G3085f01b7f11094c501100008c4a11c1\n"
+	    "1 :1700000001.M1P1.host,S=2,W=3:2,S\n"
+	    "3 :1700000003.M3P1.host,S=2,W=3:2,S\n"
+	    "4 :1700000004.M4P1.host,S=2,W=3\n"
+	    "7 :1700000007.M7P1.host,S=2,W=3\n");
+	put(f, "dovecot-keywords", "0 $Forwarded\n1 Junk\n2 $label1\n");
+	put(f, "cur/1700000001.M1P1.host,S=2,W=3:2,Sa", "a\n");
+	put(f, "cur/1700000003.M3P1.host,S=2,W=3:2,FSbc", "b\n");
+	put(f, "cur/1700000004.M4P1.host,S=2,W=3:2,", "c\n");
+	/* still in new/ (Dovecot listed it, no client moved it) */
+	put(f, "new/1700000007.M7P1.host,S=2,W=3", "d\n");
+	/* delivered while no server ran: not in the list */
+	put(f, "cur/1700000008.M8P1.host,S=2,W=3:2,", "e\n");
+}
+
+/* fresh: the UID of the message Dovecot did not list (a file in cur/ without a ",U=" field
+ * gets a new one when the index is rebuilt). */
+static void check_taken_over(struct fixture *f, uint32_t fresh)
+{
+	static const uint32_t uids[] = {1, 3, 4, 7};
+	char kw[256];
+
+	assert_int_equal(mailbox_uidvalidity(f->box), 1733000000);
+	assert_int_equal(mailbox_count(f->box), 5);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(mailbox_get(f->box, i)->uid, uids[i]);
+	/* the unlisted one gets a UID at or above Dovecot's next UID */
+	assert_int_equal(mailbox_get(f->box, 4)->uid, fresh);
+	assert_int_equal(mailbox_uidnext(f->box), fresh + 1);
+	keywords_of(f, find_uid(f, 1), kw, sizeof(kw));
+	assert_string_equal(kw, "$Forwarded");
+	keywords_of(f, find_uid(f, 3), kw, sizeof(kw));
+	assert_string_equal(kw, "Junk $label1");
+	assert_int_equal(find_uid(f, 3)->flags & ~MAIL_RECENT, MAIL_FLAGGED | MAIL_SEEN);
+	keywords_of(f, find_uid(f, 4), kw, sizeof(kw));
+	assert_string_equal(kw, "");
+}
+
+static void test_takeover(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	uint32_t uid;
+
+	dovecot_maildir(f);
+	open_inbox(f);
+	check_taken_over(f, 8);
+	/* what Dovecot had shown is not \Recent; the message it never saw is */
+	assert_int_equal(find_uid(f, 3)->flags & MAIL_RECENT, 0);
+	assert_int_equal(find_uid(f, 8)->flags & MAIL_RECENT, MAIL_RECENT);
+
+	/* kept when reopened */
+	open_inbox(f);
+	check_taken_over(f, 8);
+
+	/* a delivery after the move gets the next UID */
+	put(f, "new/1700000100.M100P1.host", "f\n");
+	assert_int_equal(mailbox_sync(f->box, &error), 0);
+	assert_int_equal(mailbox_get(f->box, 5)->uid, 9);
+	assert_int_equal(mailbox_append(f->box, "g\n", 2, 0, 0, &uid, &error), 0);
+	assert_int_equal(uid, 10);
+}
+
+/* The index lost after the move: the same UIDs and keywords again. */
+static void test_takeover_index_lost(void **state)
+{
+	struct fixture *f = *state;
+
+	dovecot_maildir(f);
+	open_inbox(f);
+	check_taken_over(f, 8);
+	remove_index(f);
+	open_inbox(f);
+	check_taken_over(f, mailbox_get(f->box, 4)->uid);
+	assert_true(mailbox_get(f->box, 4)->uid > 8);
+	/* also with Dovecot's files gone: the UIDs twofold wrote into names stay */
+	remove_index(f);
+	unlink_rel(f, "dovecot-uidlist");
+	open_inbox(f);
+	assert_int_equal(mailbox_uidvalidity(f->box), 1733000000);
+}
+
+/* A corrupt list (UIDs not ascending) is ignored whole: a mailbox as if new. */
+static void test_corrupt_ignored(void **state)
+{
+	struct fixture *f = *state;
+
+	put(f, "dovecot-uidlist",
+	    "3 V1733000000 N8\n5 :1700000001.M1P1.host\n"
+	    "3 :1700000003.M3P1.host\n");
+	put(f, "cur/1700000001.M1P1.host:2,S", "a\n");
+	put(f, "cur/1700000003.M3P1.host:2,S", "b\n");
+	open_inbox(f);
+	assert_true(mailbox_uidvalidity(f->box) != 1733000000);
+	assert_int_equal(mailbox_count(f->box), 2);
+	assert_int_equal(mailbox_get(f->box, 0)->uid, 1);
+	assert_int_equal(mailbox_get(f->box, 1)->uid, 2);
+}
+
+/* Courier's courierimapuiddb (Dovecot's version 1) is read as Dovecot reads it. */
+static void test_takeover_v1(void **state)
+{
+	struct fixture *f = *state;
+
+	put(f, "dovecot-uidlist", uidlist_v1);
+	put(f, "cur/1600000002.M2P2.old:2,S", "a\n");
+	put(f, "cur/1600000005.M5P2.old:2,", "b\n");
+	open_inbox(f);
+	assert_int_equal(mailbox_uidvalidity(f->box), 1600000000);
+	assert_int_equal(mailbox_get(f->box, 0)->uid, 2);
+	assert_int_equal(mailbox_get(f->box, 1)->uid, 5);
+	assert_int_equal(mailbox_uidnext(f->box), 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +441,10 @@ int main(void)
 	    cmocka_unit_test(test_broken_refused),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_keywords),
+	    cmocka_unit_test_setup_teardown(test_takeover, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_takeover_index_lost, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_takeover_v1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
