@@ -1022,6 +1022,11 @@ void mail_index_rebuild_done(struct mail_index *idx)
 	dovecot_uidlist_free(&idx->dovecot);
 }
 
+bool mail_index_dovecot_uidl(const struct mail_index *idx)
+{
+	return idx->dovecot_uidl;
+}
+
 uint32_t mail_index_dovecot_uid(const struct mail_index *idx, const char *key)
 {
 	return idx->dovecot != NULL ? dovecot_uidlist_lookup(idx->dovecot, key) : 0;

@@ -110,7 +110,9 @@ void mail_index_rebuild_done(struct mail_index *idx);
  * and no side file exists: UIDVALIDITY and UIDNEXT are Dovecot's, and the rebuild gives each
  * file Dovecot's UID (after a ",U=" field) and the keywords its info letters stand for. The
  * same happens in a later rebuild while dovecot-uidlist keeps the mailbox's UIDVALIDITY.
- * During that rebuild: the UID Dovecot gave key (0 none), and the keywords of the info letters
+ * True for such a mailbox: its POP3 UIDLs are what Dovecot's default "%08Xu%08Xv" gives. */
+bool mail_index_dovecot_uidl(const struct mail_index *idx);
+/* During that rebuild: the UID Dovecot gave key (0 none), and the keywords of the info letters
  * a..z in rest (a file name's ":2,<info>"). 0 otherwise. */
 uint32_t mail_index_dovecot_uid(const struct mail_index *idx, const char *key);
 uint64_t mail_index_dovecot_keywords(const struct mail_index *idx, const char *rest);

@@ -769,7 +769,11 @@ static void view_append(struct mailbox *box, struct scan_entry *e, bool pooled)
 	}
 	m->name_in_key = true;
 	e->key = e->name = NULL;
-	m->mail.uidl = maildir_key_uidl(m->key);
+	if (mail_index_dovecot_uidl(box->index))
+		m->mail.uidl =
+		    xasprintf("%08x%08x", e->rec.uid, mail_index_uidvalidity(box->index));
+	else
+		m->mail.uidl = maildir_key_uidl(m->key);
 	if (m->mail.uidl == NULL)
 		m->mail.uidl = m->key;
 	m->mail.uid = e->rec.uid;

@@ -64,6 +64,9 @@ struct mail {
 	 * without the ,S= ,W= ,U= fields (twofold adds them, so they must not count). A key that is
 	 * not 1-70 characters of 0x21-0x7E is replaced by the 32-character hex of its BLAKE2b-128
 	 * hash (as stable). Unchanged by flag changes, index deletion and the fields twofold adds.
+	 * A mailbox taken over from Dovecot keeps Dovecot's default UIDLs instead: UID and
+	 * UIDVALIDITY as 8 hex digits each, lower case as Dovecot prints "%08Xu%08Xv" (index.h,
+	 * mail_index_dovecot_uidl).
 	 */
 	const char *uidl;
 	unsigned flags;    /* enum mail_flags */

@@ -353,6 +353,9 @@ static void check_taken_over(struct fixture *f, uint32_t fresh)
 	assert_int_equal(find_uid(f, 3)->flags & ~MAIL_RECENT, MAIL_FLAGGED | MAIL_SEEN);
 	keywords_of(f, find_uid(f, 4), kw, sizeof(kw));
 	assert_string_equal(kw, "");
+	/* POP3 UIDLs as Dovecot's default pop3_uidl_format %08Xu%08Xv, in lower case */
+	assert_string_equal(find_uid(f, 3)->uidl, "00000003674b7b40");
+	assert_string_equal(find_uid(f, 7)->uidl, "00000007674b7b40");
 }
 
 static void test_takeover(void **state)
@@ -364,6 +367,7 @@ static void test_takeover(void **state)
 	dovecot_maildir(f);
 	open_inbox(f);
 	check_taken_over(f, 8);
+	assert_string_equal(find_uid(f, 8)->uidl, "00000008674b7b40");
 	/* what Dovecot had shown is not \Recent; the message it never saw is */
 	assert_int_equal(find_uid(f, 3)->flags & MAIL_RECENT, 0);
 	assert_int_equal(find_uid(f, 8)->flags & MAIL_RECENT, MAIL_RECENT);
@@ -376,11 +380,12 @@ static void test_takeover(void **state)
 	put(f, "new/1700000100.M100P1.host", "f\n");
 	assert_int_equal(mailbox_sync(f->box, &error), 0);
 	assert_int_equal(mailbox_get(f->box, 5)->uid, 9);
+	assert_string_equal(mailbox_get(f->box, 5)->uidl, "00000009674b7b40");
 	assert_int_equal(mailbox_append(f->box, "g\n", 2, 0, 0, &uid, &error), 0);
 	assert_int_equal(uid, 10);
 }
 
-/* The index lost after the move: the same UIDs and keywords again. */
+/* The index lost after the move: the same UIDs, keywords and UIDLs again. */
 static void test_takeover_index_lost(void **state)
 {
 	struct fixture *f = *state;
@@ -392,14 +397,16 @@ static void test_takeover_index_lost(void **state)
 	open_inbox(f);
 	check_taken_over(f, mailbox_get(f->box, 4)->uid);
 	assert_true(mailbox_get(f->box, 4)->uid > 8);
-	/* also with Dovecot's files gone: the UIDs twofold wrote into names stay */
+	/* also with Dovecot's files gone: the UIDs twofold wrote into names stay, UIDLs keep
+	 * their format */
 	remove_index(f);
 	unlink_rel(f, "dovecot-uidlist");
 	open_inbox(f);
 	assert_int_equal(mailbox_uidvalidity(f->box), 1733000000);
+	assert_string_equal(find_uid(f, 7)->uidl, "00000007674b7b40");
 }
 
-/* A corrupt list (UIDs not ascending) is ignored whole: a mailbox as if new. */
+/* A corrupt list (UIDs not ascending) is ignored whole: a mailbox as if new, UIDLs by name. */
 static void test_corrupt_ignored(void **state)
 {
 	struct fixture *f = *state;
@@ -414,9 +421,10 @@ static void test_corrupt_ignored(void **state)
 	assert_int_equal(mailbox_count(f->box), 2);
 	assert_int_equal(mailbox_get(f->box, 0)->uid, 1);
 	assert_int_equal(mailbox_get(f->box, 1)->uid, 2);
+	assert_string_equal(mailbox_get(f->box, 0)->uidl, "1700000001.M1P1.host");
 }
 
-/* Courier's courierimapuiddb (Dovecot's version 1) is read as Dovecot reads it. */
+/* Format 1 (Dovecot 1.0, the layout of Courier's courierimapuiddb) as Dovecot reads it. */
 static void test_takeover_v1(void **state)
 {
 	struct fixture *f = *state;
@@ -429,6 +437,7 @@ static void test_takeover_v1(void **state)
 	assert_int_equal(mailbox_get(f->box, 0)->uid, 2);
 	assert_int_equal(mailbox_get(f->box, 1)->uid, 5);
 	assert_int_equal(mailbox_uidnext(f->box), 20);
+	assert_string_equal(mailbox_get(f->box, 1)->uidl, "000000055f5e1000");
 }
 
 int main(void)
