@@ -17,7 +17,7 @@
  * A sync that finds new/ empty and cur/'s mtime unchanged takes no lock and reads no directory
  * beyond new/.
  */
-#include "storage/storage-private.h"
+#include "storage/storage-sync.h"
 #include "storage/beneath.h"
 #include "storage/bigarray.h"
 
@@ -35,43 +35,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAILBOX_LOCK_FILE "twofold.lock"
 /* Above this many unknown files, one pass over the index beats point lookups. */
 #define SYNC_ITERATE_THRESHOLD 64
-/* Times a message file renamed meanwhile is looked for again before an open gives up. */
-#define MSG_RELOCATE_ATTEMPTS 4
 /* cur/'s mtime only proves "unchanged" once the clock has moved past it by this much. */
 #define SYNC_MTIME_SLACK 2
 /* A view cleans tmp/ of stale files at its first sync, then at most this often. */
 #define SYNC_TMP_CLEAN_INTERVAL (8 * 60 * 60)
-
-/* One directory listing, with a hash of keys. Keys and names live in the listing's pool. */
-struct scan_entry {
-	char *name; /* right after key, in the same pool allocation */
-	char *key;
-	struct maildir_name parsed;
-	struct mail_index_rec rec;
-	time_t order; /* delivery order of a fresh entry: its date, else its name's time */
-	bool used, indexed;
-	bool ready;         /* measured, or left unmeasured on purpose: can be indexed */
-	bool reorder_moved; /* inside scan_reorder */
-};
-
-/* Open addressing; the tag (high hash bits) spares most strcmp calls on other keys, and with
- * them a cache miss on their entries. */
-struct scan_slot {
-	uint32_t index; /* entry index + 1, 0 empty */
-	uint32_t tag;
-};
-
-struct scan {
-	struct scan_entry *e;
-	size_t count, cap;
-	struct name_pool *pool;
-	struct scan_slot *hash;
-	size_t hash_size;
-	bool reordered; /* by scan_reorder: the hash is gone */
-};
 
 int mail_storage_open(int dirfd, struct mail_storage **st_r, const char **error_r)
 {
@@ -105,227 +74,6 @@ void mail_storage_close(struct mail_storage **stp)
 	close((*stp)->dirfd);
 	mailbox_unreadable_free(*stp);
 	xfree(stp);
-}
-
-/* ---- scans ---- */
-
-static uint64_t scan_hash_of(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* The slot of key, or the empty slot where it would go. */
-static struct scan_slot *scan_probe(const struct scan *sc, const char *key, uint64_t h)
-{
-	size_t mask = sc->hash_size - 1;
-	uint32_t tag = (uint32_t)(h >> 32);
-	size_t i = h & mask;
-
-	for (; sc->hash[i].index != 0; i = (i + 1) & mask) {
-		if (sc->hash[i].tag == tag && strcmp(sc->e[sc->hash[i].index - 1].key, key) == 0)
-			break;
-	}
-	return &sc->hash[i];
-}
-
-static struct scan_entry *scan_lookup(const struct scan *sc, const char *key)
-{
-	struct scan_slot *slot;
-
-	if (sc->reordered)
-		fatal("storage: key lookup in a reordered listing");
-	if (sc->hash_size == 0)
-		return NULL;
-	slot = scan_probe(sc, key, scan_hash_of(key));
-	return slot->index != 0 ? &sc->e[slot->index - 1] : NULL;
-}
-
-static void scan_add(void *ctx, const char *name)
-{
-	struct scan *sc = ctx;
-	struct scan_entry *e;
-	size_t len;
-
-	if (sc->count == sc->cap) {
-		sc->cap = sc->cap == 0 ? 64 : sc->cap * 2;
-		sc->e = big_array_realloc(sc->e, sc->cap, sizeof(*sc->e));
-	}
-	e = &sc->e[sc->count];
-	memset(e, 0, sizeof(*e));
-	/* the key (never longer than the name), then the name */
-	len = strlen(name) + 1;
-	e->key = name_pool_alloc(sc->pool, 2 * len);
-	e->name = e->key + len;
-	memcpy(e->name, name, len);
-	if (maildir_name_parse(e->name, &e->parsed) > 0) {
-		maildir_name_key_to(e->name, &e->parsed, e->key);
-		sc->count++;
-	}
-}
-
-/* Duplicate keys (a race with another tool) keep the first entry only. */
-static void scan_build_hash(struct scan *sc)
-{
-	for (sc->hash_size = 16; sc->hash_size < sc->count * 2; sc->hash_size *= 2)
-		;
-	sc->hash = big_array_zalloc(sc->hash_size, sizeof(*sc->hash));
-	for (size_t n = 0; n < sc->count; n++) {
-		struct scan_entry *e = &sc->e[n];
-		uint64_t h = scan_hash_of(e->key);
-		struct scan_slot *slot = scan_probe(sc, e->key, h);
-
-		if (slot->index != 0) {
-			e->used = true;
-			continue;
-		}
-		slot->index = (uint32_t)(n + 1);
-		slot->tag = (uint32_t)(h >> 32);
-	}
-}
-
-static void scan_free(struct scan *sc)
-{
-	name_pool_free(&sc->pool);
-	big_array_free(&sc->e);
-	big_array_free(&sc->hash);
-	memset(sc, 0, sizeof(*sc));
-}
-
-static int scan_dir(int dirfd, struct scan *sc, const char **error_r)
-{
-	memset(sc, 0, sizeof(*sc));
-	sc->pool = name_pool_new();
-	if (maildir_readdir(dirfd, scan_add, sc, error_r) < 0) {
-		scan_free(sc);
-		return -1;
-	}
-	scan_build_hash(sc);
-	return 0;
-}
-
-/* Delivery order of fresh entries: recovered UIDs first (so fresh ones go above them), then by
- * date, then by name. Sorted as 32-byte records (moved in place, not through pointers) whose
- * integer keys decide nearly every comparison: 8 name bytes after the
- * prefix all names share, big-endian. A big listing is then sorted without chasing two entry
- * pointers and two names per comparison. */
-struct fresh_key {
-	uint64_t uid; /* recovered UID, or above any for none */
-	int64_t order;
-	uint64_t name;
-	const struct scan_entry *e;
-};
-
-/* The length of the prefix all names of list share. */
-static size_t fresh_common_prefix(struct scan_entry *const *list, size_t n)
-{
-	size_t len = n == 0 ? 0 : strlen(list[0]->name);
-
-	for (size_t i = 1; i < n && len > 0; i++) {
-		const char *a = list[0]->name, *b = list[i]->name;
-		size_t j = 0;
-
-		while (j < len && a[j] == b[j])
-			j++;
-		len = j;
-	}
-	return len;
-}
-
-static void fresh_key_set(struct fresh_key *k, const struct scan_entry *e, size_t skip)
-{
-	const char *p = e->name + skip;
-
-	k->uid = e->parsed.has_uid ? e->parsed.uid : (uint64_t)UINT32_MAX + 1;
-	k->order = (int64_t)e->order;
-	k->name = 0;
-	for (int i = 0; i < 8; i++) {
-		k->name = k->name << 8 | (unsigned char)*p;
-		if (*p != '\0')
-			p++;
-	}
-	k->e = e;
-}
-
-static inline int fresh_key_cmp(const struct fresh_key *x, const struct fresh_key *y)
-{
-	if (x->uid != y->uid)
-		return x->uid < y->uid ? -1 : 1;
-	if (x->order != y->order)
-		return x->order < y->order ? -1 : 1;
-	if (x->name != y->name)
-		return x->name < y->name ? -1 : 1;
-	return strcmp(x->e->name, y->e->name);
-}
-
-#define FRESH_RUN 16
-
-/* Sorts a[lo..hi) by insertion (a short run). */
-static void fresh_insertion_sort(struct fresh_key *a, size_t lo, size_t hi)
-{
-	for (size_t i = lo + 1; i < hi; i++) {
-		struct fresh_key k = a[i];
-		size_t j = i;
-
-		for (; j > lo && fresh_key_cmp(&k, &a[j - 1]) < 0; j--)
-			a[j] = a[j - 1];
-		a[j] = k;
-	}
-}
-
-/* Merges the sorted runs [lo, mid) and [mid, hi) of src into dst. */
-static void fresh_merge(const struct fresh_key *src, struct fresh_key *dst, size_t lo, size_t mid,
-                        size_t hi)
-{
-	size_t i = lo, j = mid, o = lo;
-
-	while (i < mid && j < hi)
-		dst[o++] = fresh_key_cmp(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
-	while (i < mid)
-		dst[o++] = src[i++];
-	while (j < hi)
-		dst[o++] = src[j++];
-}
-
-/* Bottom-up merge sort of keys[0..n) with the comparison inlined (glibc's qsort calls it
- * through a pointer, and mallocs its own buffer). Returns the array that holds the result:
- * keys or tmp. */
-static struct fresh_key *fresh_sort(struct fresh_key *keys, struct fresh_key *tmp, size_t n)
-{
-	struct fresh_key *src = keys, *dst = tmp, *swap;
-
-	for (size_t lo = 0; lo < n; lo += FRESH_RUN)
-		fresh_insertion_sort(keys, lo, lo + FRESH_RUN < n ? lo + FRESH_RUN : n);
-	for (size_t width = FRESH_RUN; width < n; width *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * width) {
-			size_t mid = lo + width < n ? lo + width : n;
-			size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
-
-			fresh_merge(src, dst, lo, mid, hi);
-		}
-		swap = src;
-		src = dst;
-		dst = swap;
-	}
-	return src;
-}
-
-/* Sorts list[0..n) in delivery order. */
-static void sync_sort_fresh(struct scan_entry **list, size_t n)
-{
-	struct fresh_key *keys = big_array_realloc(NULL, 2 * n + 1, sizeof(*keys));
-	struct fresh_key *sorted;
-	size_t skip = fresh_common_prefix(list, n);
-
-	for (size_t i = 0; i < n; i++)
-		fresh_key_set(&keys[i], list[i], skip);
-	sorted = fresh_sort(keys, keys + n, n);
-	for (size_t i = 0; i < n; i++)
-		list[i] = (struct scan_entry *)sorted[i].e;
-	big_array_free(&keys);
 }
 
 /* A file in cur/ without ",W=" is measured when first asked for (mailbox-measure.c): its row
@@ -520,7 +268,7 @@ void msg_rec_set_name(struct msg_rec *m, char *name)
 }
 
 /* Takes the file's current name and flags. True when the flags changed. */
-static bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
+bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
 {
 	unsigned old = m->mail.flags;
 
@@ -538,7 +286,7 @@ static bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
  * for gone, its file is looked for under every name a flag change can give it (the base kept,
  * any combination of the flags, other info letters kept). 1 found (name and flags taken, a
  * change listed), 0 not there. */
-static int msg_probe(struct mailbox *box, size_t index)
+int msg_probe(struct mailbox *box, size_t index)
 {
 	struct msg_rec *m = &box->msgs[index];
 	struct maildir_name parsed;
@@ -567,7 +315,7 @@ static int msg_probe(struct mailbox *box, size_t index)
 
 /* Matches the view against a cur/ listing. Returns how many messages were not found; they are
  * marked gone only when mark_gone (and not found by msg_probe either). */
-static size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
+size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
 {
 	size_t missing = 0;
 
@@ -796,7 +544,7 @@ static void view_reserve(struct mailbox *box, size_t more)
  * view's last can appear (msg_rename_locked); should one (a listing that missed a file a tool
  * outside the server renamed meanwhile), it is left out of this view rather than breaking the
  * order sequence numbers depend on. */
-static void sync_append_new(struct mailbox *box, struct scan *sc)
+void sync_append_new(struct mailbox *box, struct scan *sc)
 {
 	struct scan_entry **list = xreallocarray(NULL, sc->count + 1, sizeof(*list));
 	uint32_t last = box->count > 0 ? box->msgs[box->count - 1].mail.uid : 0;
@@ -987,7 +735,7 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 
 /* ---- open / close ---- */
 
-static void msg_free(struct msg_rec *m)
+void msg_free(struct msg_rec *m)
 {
 	if (m->mail.uidl != m->key)
 		free((char *)m->mail.uidl);
@@ -1118,326 +866,4 @@ size_t mailbox_changed_count(const struct mailbox *box)
 size_t mailbox_changed_index(const struct mailbox *box, size_t i)
 {
 	return i < box->changed_count ? box->changed[i] : (size_t)-1;
-}
-
-/* ---- message access ---- */
-
-/* A file renamed behind our back (another session changed flags): finds its current name via
- * one fresh listing of cur/. 1 found, 0 gone, -1 error. */
-int mailbox_msg_relocate(struct mailbox *box, size_t index, const char **error_r)
-{
-	if (mailbox_msgs_relocate(box, &index, 1, error_r) < 0)
-		return -1;
-	return box->msgs[index].gone ? 0 : 1;
-}
-
-/* A listing can miss a file that a tool outside the server renames while it runs (the name
- * moves to a place the listing has passed): a message is gone only when a second listing misses
- * it too, as in sync_known. Taking a live message for gone would expunge it from the view. */
-static int msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
-                         const char **error_r)
-{
-	size_t missing = count;
-
-	for (int pass = 0; pass < 2 && missing > 0; pass++) {
-		struct scan sc;
-
-		if (scan_dir(box->dirs.curfd, &sc, error_r) < 0)
-			return -1;
-		missing = 0;
-		for (size_t i = 0; i < count; i++) {
-			struct msg_rec *m = &box->msgs[idx[i]];
-			struct scan_entry *e;
-
-			if (m->gone || (pass > 0 && m->relocated))
-				continue;
-			e = scan_lookup(&sc, m->key);
-			if (e == NULL) {
-				missing++;
-				m->gone = pass > 0 && msg_probe(box, idx[i]) == 0;
-				continue;
-			}
-			m->relocated = true;
-			if (rec_set_name(m, e))
-				mailbox_mark_changed(box, idx[i]);
-		}
-		scan_free(&sc);
-	}
-	for (size_t i = 0; i < count; i++)
-		box->msgs[idx[i]].relocated = false;
-	return 0;
-}
-
-/* The listings run under the write lock, as the renames of our sessions do
- * (msg_rename_locked): none of those can make them miss a file. */
-int mailbox_msgs_relocate(struct mailbox *box, const size_t *idx, size_t count,
-                          const char **error_r)
-{
-	int ret;
-
-	if (mail_index_in_transaction(box->index))
-		return msgs_relocate(box, idx, count, error_r);
-	if (mail_index_begin(box->index, error_r) < 0)
-		return -1;
-	ret = msgs_relocate(box, idx, count, error_r);
-	mail_index_rollback(box->index); /* nothing was written */
-	return ret;
-}
-
-int mailbox_msg_relocate_unlocked(struct mailbox *box, size_t index, const char **error_r)
-{
-	if (msgs_relocate(box, &index, 1, error_r) < 0)
-		return -1;
-	return box->msgs[index].gone ? 0 : 1;
-}
-
-/* Why the n-th message did not open (err): vanished meanwhile (a race with another session,
- * not worth more than a debug line), its file cannot be read, or the process is out of
- * something. -1 with errno err. */
-static int msg_open_failed(struct mailbox *box, size_t index, int err, const char **error_r)
-{
-	struct msg_rec *m = &box->msgs[index];
-
-	if (err == ENOENT || err == ELOOP) {
-		log_debug("storage: message uid %u vanished while opened", m->mail.uid);
-		*error_r = "message has been expunged";
-	} else if (mailbox_unreadable_errno(err)) {
-		mailbox_msg_set_unavailable(box, index, err);
-		*error_r = mail_error_unavailable;
-	} else {
-		log_error("storage: open message uid %u: %s", m->mail.uid, strerror(err));
-		*error_r = "mailbox access error";
-	}
-	errno = err;
-	return -1;
-}
-
-int mailbox_msg_open(struct mailbox *box, size_t index, const char **error_r)
-{
-	int fd, ret;
-
-	if (index >= box->count || box->msgs[index].gone) {
-		*error_r = "message has been expunged";
-		errno = ENOENT;
-		return -1;
-	}
-	fd = beneath_open(box->dirs.curfd, box->msgs[index].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-	                  0);
-	/* renamed by other sessions' flag changes, maybe again while it was looked for */
-	for (int attempt = 0; fd < 0 && errno == ENOENT && attempt < MSG_RELOCATE_ATTEMPTS;
-	     attempt++) {
-		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0) {
-			if (ret == 0)
-				*error_r = "message has been expunged";
-			errno = ret == 0 ? ENOENT : EIO;
-			return -1;
-		}
-		fd = beneath_open(box->dirs.curfd, box->msgs[index].name,
-		                  O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	}
-	if (fd < 0)
-		return msg_open_failed(box, index, errno, error_r);
-	box->msgs[index].unavailable = false;
-	return fd;
-}
-
-/* A rename in cur/ is done under the mailbox's write lock. A listing of cur/ can miss, under
- * both names, a file renamed while it runs; the locked sync learns of new messages from its
- * listing, so a missed file would show up at a later sync below a UID this session already
- * announced, out of the order sequence numbers depend on. With every rename of our own
- * sessions held off while a sync lists, only a tool outside the server can cause that (and
- * sync_append_new then leaves the message out of that view). 0, -1 with errno. */
-static int msg_rename_locked(struct mailbox *box, const char *from, const char *to)
-{
-	const char *error;
-	int ret, err;
-
-	if (mail_index_in_transaction(box->index))
-		return maildir_rename(box->dirs.curfd, from, box->dirs.curfd, to);
-	if (mail_index_begin(box->index, &error) < 0) {
-		errno = EAGAIN; /* the lock is held too long: msg_set_flags logs it */
-		return -1;
-	}
-	ret = maildir_rename(box->dirs.curfd, from, box->dirs.curfd, to);
-	err = errno;
-	mail_index_rollback(box->index); /* nothing was written: only the lock is let go */
-	errno = err;
-	return ret;
-}
-
-/* Gives the file its new name. An unchanged name is checked to be still the file's: if
- * another session renamed it meanwhile, its change and this one are merged after a relocate,
- * not lost. 0, -1 with errno (ENOENT: not under the name the view knows). */
-static int msg_rename(struct mailbox *box, const struct msg_rec *m, const char *name)
-{
-	struct stat st;
-
-	if (strcmp(name, m->name) == 0)
-		return beneath_stat(box->dirs.curfd, m->name, &st);
-	if (strlen(name) > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return msg_rename_locked(box, m->name, name);
-}
-
-/* 1 renamed (or nothing to change), 0 the file is gone, -1 error. */
-static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
-                         const char **error_r)
-{
-	struct msg_rec *m = &box->msgs[index];
-
-	for (int attempt = 0;; attempt++) {
-		struct maildir_name parsed;
-		unsigned flags = (m->mail.flags & ~clear) | set;
-		char *rest, *name;
-		int ret;
-
-		maildir_name_parse(m->name, &parsed);
-		rest = maildir_rest_with_flags(parsed.rest, flags & ~(unsigned)MAIL_RECENT);
-		name = xasprintf("%.*s%s", (int)parsed.base_len, m->name, rest);
-		xfree(&rest);
-		if (msg_rename(box, m, name) == 0) {
-			msg_rec_set_name(m, name);
-			m->mail.flags = flags;
-			return 1;
-		}
-		xfree(&name);
-		if (errno != ENOENT || attempt == MSG_RELOCATE_ATTEMPTS) {
-			log_error("storage: rename uid %u: %s", m->mail.uid, strerror(errno));
-			*error_r = "mailbox access error";
-			return -1;
-		}
-		/* renamed by another session (maybe again since the last look), or expunged */
-		if ((ret = mailbox_msg_relocate(box, index, error_r)) <= 0)
-			return ret;
-	}
-}
-
-int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
-                      const char **error_r)
-{
-	int ret;
-
-	if (index >= box->count) {
-		*error_r = mail_error_no_message;
-		return -1;
-	}
-	if (box->msgs[index].gone)
-		return 0;
-	ret = msg_set_flags(box, index, set, clear, error_r);
-	if (ret == 0)
-		box->msgs[index].gone = true;
-	return ret;
-}
-
-/* ---- expunge ---- */
-
-int mailbox_msg_unlink(struct mailbox *box, size_t index, const char **error_r)
-{
-	struct msg_rec *m = &box->msgs[index];
-
-	for (int attempt = 0;; attempt++) {
-		if (m->gone)
-			return 0;
-		if (beneath_unlink(box->dirs.curfd, m->name, 0) == 0)
-			return 1;
-		if (errno != ENOENT) {
-			log_error("storage: unlink uid %u: %s", m->mail.uid, strerror(errno));
-			*error_r = "mailbox access error";
-			return -1;
-		}
-		if (attempt == MSG_RELOCATE_ATTEMPTS)
-			return 0;
-		if (mailbox_msg_relocate(box, index, error_r) < 0)
-			return -1;
-	}
-}
-
-/* The rows of the messages this session unlinked. A message found gone was removed by another
- * session, which drops its row, or by another tool, whose row stays (harmless: no file gets
- * its key again). A listing that missed a live file being renamed must not cost it its row:
- * the file would come back under a new UID. */
-static int expunge_index(struct mailbox *box, const bool *removed, const char **error_r)
-{
-	if (mail_index_begin(box->index, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < box->count; i++) {
-		if (removed[i] &&
-		    mail_index_remove(box->index, box->msgs[i].mail.uid, error_r) < 0) {
-			mail_index_rollback(box->index);
-			return -1;
-		}
-	}
-	return mail_index_commit(box->index, error_r);
-}
-
-/* Changes not yet taken by mailbox_changed_clear stay listed, under their new indexes. */
-static void view_compact(struct mailbox *box, const bool *removed)
-{
-	size_t out = 0;
-
-	mailbox_cache_invalidate(box); /* view indexes move */
-	box->changed_count = 0;
-	for (size_t i = 0; i < box->count; i++) {
-		if (removed[i]) {
-			msg_free(&box->msgs[i]);
-			continue;
-		}
-		box->msgs[out] = box->msgs[i];
-		if (box->msgs[out].changed) {
-			box->msgs[out].changed = false;
-			mailbox_mark_changed(box, out);
-		}
-		out++;
-	}
-	box->count = out;
-}
-
-int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_r)
-{
-	bool *removed = xcalloc(box->count + 1, sizeof(*removed));
-	bool *unlinked = xcalloc(box->count + 1, sizeof(*unlinked));
-	bool any = false, own = false;
-	int ret = 0;
-
-	mailbox_cache_flush(box, false);
-	for (size_t i = 0; i < box->count; i++) {
-		int r;
-
-		if (!remove[i])
-			continue;
-		if ((r = mailbox_msg_unlink(box, i, error_r)) < 0) {
-			ret = -1;
-			continue;
-		}
-		removed[i] = any = true;
-		unlinked[i] = r > 0;
-		own = own || r > 0;
-	}
-	if (own) {
-		const char *index_error;
-
-		/* Make the unlinks durable: a deleted POP3 message must not come back. */
-		if (fsync(box->dirs.curfd) < 0)
-			log_warn("storage: fsync cur: %s", strerror(errno));
-		/* The messages are gone whatever the index says (a full disk fails its write):
-		 * rows left behind are harmless, no file will have that key again. */
-		if (expunge_index(box, unlinked, &index_error) < 0)
-			log_warn("storage: expunged messages stay in the index: %s", index_error);
-	}
-	if (any)
-		view_compact(box, removed);
-	xfree(&removed);
-	xfree(&unlinked);
-	return ret;
-}
-
-/* ---- lock ---- */
-
-int mailbox_lock_exclusive(struct mailbox *box, const char **error_r)
-{
-	if (box->lock_fd >= 0)
-		return 1;
-	return maildir_lock(box->dirs.dirfd, MAILBOX_LOCK_FILE, &box->lock_fd, error_r);
 }

@@ -1,0 +1,48 @@
+/* The sync's directory listings and the steps storage.c (listing, sync, view) and
+ * mailbox-msg.c (message access, flag changes, expunge) share. Internal to storage/. */
+#ifndef TWOFOLD_STORAGE_SYNC_H
+#define TWOFOLD_STORAGE_SYNC_H
+
+#include "storage/storage-private.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One directory listing, with a hash of keys. Keys and names live in the listing's pool. */
+struct scan_entry {
+	char *name; /* right after key, in the same pool allocation */
+	char *key;
+	struct maildir_name parsed;
+	struct mail_index_rec rec;
+	time_t order; /* delivery order of a fresh entry: its date, else its name's time */
+	bool used, indexed;
+	bool ready;         /* measured, or left unmeasured on purpose: can be indexed */
+	bool reorder_moved; /* inside scan_reorder */
+};
+
+struct scan {
+	struct scan_entry *e;
+	size_t count, cap;
+	struct name_pool *pool;
+	struct scan_slot *hash;
+	size_t hash_size;
+	bool reordered; /* by scan_reorder: the hash is gone */
+};
+
+/* ---- listings (storage-scan.c) ---- */
+struct scan_entry *scan_lookup(const struct scan *sc, const char *key);
+void scan_free(struct scan *sc);
+int scan_dir(int dirfd, struct scan *sc, const char **error_r);
+void sync_sort_fresh(struct scan_entry **list, size_t n);
+
+/* ---- the view (storage.c) ---- */
+bool rec_set_name(struct msg_rec *m, const struct scan_entry *e);
+int msg_probe(struct mailbox *box, size_t index);
+size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone);
+void sync_append_new(struct mailbox *box, struct scan *sc);
+void msg_free(struct msg_rec *m);
+
+/* ---- message files (mailbox-msg.c) ---- */
+int msg_rename_locked(struct mailbox *box, const char *from, const char *to);
+
+#endif
