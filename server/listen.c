@@ -1,5 +1,6 @@
 #include "server/listen.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -94,6 +95,17 @@ int listen_check(const struct config *cfg, char **error_r)
 	return listen_check_one(cfg, "pop3", &cfg->pop3_listen, error_r);
 }
 
+/* A host booted without IPv6 has no AF_INET6 sockets at all. The wildcard [::], which the
+ * example config lists beside 0.0.0.0, is then left out with a warning rather than keeping the
+ * daemon from starting; a specific IPv6 address stays an error. */
+static bool listen_v6_absent(const struct sockaddr_storage *ss, int err)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+	return ss->ss_family == AF_INET6 && err == EAFNOSUPPORT &&
+	       IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
 int listen_bind(const char *addr, char **error_r)
 {
 	struct sockaddr_storage ss;
@@ -106,8 +118,10 @@ int listen_bind(const char *addr, char **error_r)
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		*error_r = xasprintf("socket for %s: %s", addr, strerror(errno));
-		return -1;
+		int err = errno;
+
+		*error_r = xasprintf("socket for %s: %s", addr, strerror(err));
+		return listen_v6_absent(&ss, err) ? LISTEN_ABSENT : -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
@@ -123,9 +137,17 @@ int listen_bind(const char *addr, char **error_r)
 static int listen_add(struct listen_set *set, const struct config_listen *l, enum auth_proto proto,
                       char **error_r)
 {
+	size_t before = set->count;
+
 	for (size_t i = 0; i < l->count; i++) {
 		int fd = listen_bind(l->addrs[i], error_r);
 
+		if (fd == LISTEN_ABSENT) {
+			log_warn("%s: not listening on %s: this host has no IPv6",
+			         auth_proto_name(proto), l->addrs[i]);
+			xfree(error_r);
+			continue;
+		}
 		if (fd < 0)
 			return -1;
 		set->l = xreallocarray(set->l, set->count + 1, sizeof(*set->l));
@@ -133,6 +155,13 @@ static int listen_add(struct listen_set *set, const struct config_listen *l, enu
 		set->l[set->count].proto = proto;
 		set->l[set->count].addr = xstrdup(l->addrs[i]);
 		set->count++;
+	}
+	if (l->count > 0 && set->count == before) {
+		*error_r =
+		    xasprintf("%s: none of the listen addresses can be used: this host has no "
+		              "IPv6",
+		              auth_proto_name(proto));
+		return -1;
 	}
 	return 0;
 }

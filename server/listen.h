@@ -31,7 +31,10 @@ int listen_check(const struct config *cfg, char **error_r);
 int listen_open(const struct config *cfg, struct listen_set *set_r, char **error_r);
 void listen_close(struct listen_set *set);
 /* One listening socket on addr, as listen_open makes them (for the portal, whose socket no
- * worker may accept on). The fd, or -1 with *error_r (caller frees). */
+ * worker may accept on). The fd, or -1 with *error_r (caller frees); LISTEN_ABSENT, also with
+ * *error_r, when addr is the IPv6 wildcard on a host without IPv6 (listen_open then leaves it
+ * out with a warning, as long as the protocol keeps another address). */
+#define LISTEN_ABSENT (-2)
 int listen_bind(const char *addr, char **error_r);
 /* True when both configs listen on the same addresses for the same protocols. */
 bool listen_same(const struct config *a, const struct config *b);

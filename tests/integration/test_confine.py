@@ -170,7 +170,7 @@ def test_kernel_without_landlock_is_said_and_served(server):
     and serves as before; the storage's RESOLVE_BENEATH opens still keep planted symlinks from
     leading out."""
     alice, _, theirs = two_users(server)
-    server.wrapper = [str(helper_path("no-landlock"))]
+    server.wrapper = [str(helper_path("kernel-without")), "landlock"]
     start(server)
     symlinks_not_served_over_imap(server, alice, theirs)
     log = server.log()

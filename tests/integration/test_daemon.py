@@ -564,6 +564,32 @@ def test_listens_on_ipv4_and_ipv6(server):
             assert s.recv(512).startswith(b"+OK")
 
 
+def test_host_without_ipv6_leaves_the_wildcard_out(server):
+    """On a host booted without IPv6 (made so for the daemon by a seccomp filter: socket() of
+    AF_INET6 fails with EAFNOSUPPORT, as there) the [::] wildcard the example config lists
+    beside 0.0.0.0 is left out with a warning, and the daemon serves on IPv4."""
+    port = server.pop3_port
+    server.configure("pop3", "listen", f"127.0.0.1:{port} [::]:{port}")
+    server.wrapper = [str(twofold_harness.helper_path("kernel-without")), "ipv6"]
+    server.start()
+    assert greeting(server).startswith(b"+OK")
+    assert f"pop3: not listening on [::]:{port}: this host has no IPv6" in server.log()
+
+
+def test_host_without_ipv6_refuses_an_ipv6_only_setup(server):
+    """Only IPv6 to listen on, or a specific IPv6 address: no start, and the log says why."""
+    port = server.pop3_port
+    server.wrapper = [str(twofold_harness.helper_path("kernel-without")), "ipv6"]
+    server.configure("pop3", "listen", f"[::]:{port}")
+    server.start(wait=False)
+    assert server.wait_exit(10) == 1
+    assert "pop3: none of the listen addresses can be used: this host has no IPv6" in server.log()
+    server.configure("pop3", "listen", f"127.0.0.1:{port} [::1]:{port}")
+    server.start(wait=False)
+    assert server.wait_exit(10) == 1
+    assert f"socket for [::1]:{port}: Address family not supported" in server.log()
+
+
 @needs_root
 def test_without_root_runs_unconfined_with_one_warning(server):
     nobody = pwd.getpwnam("nobody")

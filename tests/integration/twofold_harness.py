@@ -286,7 +286,7 @@ class Server:
         self.imap_port = None
         self.portal_port = None
         self.proc = None
-        self.wrapper = []  # a program (and its arguments) that execs twofoldd, e.g. no-landlock
+        self.wrapper = []  # a program + arguments that execs twofoldd, e.g. kernel-without
         self._master_pid = None
         self._log_file = None
         self._children_seen = {}
