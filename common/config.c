@@ -284,11 +284,41 @@ static int config_set_host(char **field, const char *value, bool port, const cha
 	return 0;
 }
 
+static int config_set_number(const struct config_key *k, void *field, const char *value,
+                             const char **err)
+{
+	uint64_t num;
+
+	if (config_parse_number(k, value, &num, err) < 0)
+		return -1;
+	if (k->type == CT_UINT)
+		*(unsigned *)field = (unsigned)num;
+	else if (k->type == CT_U64)
+		*(uint64_t *)field = num;
+	else
+		*(size_t *)field = (size_t)num;
+	return 0;
+}
+
+static int config_set_bool(bool *field, const char *value, const char **err)
+{
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+	    strcmp(value, "1") == 0)
+		*field = true;
+	else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
+	         strcmp(value, "0") == 0)
+		*field = false;
+	else {
+		*err = "expected yes or no";
+		return -1;
+	}
+	return 0;
+}
+
 static int config_set(struct config *cfg, const struct config_key *k, const char *value,
                       const char **err)
 {
 	void *field = (char *)cfg + k->offset;
-	uint64_t num;
 
 	switch (k->type) {
 	case CT_MAILDIR:
@@ -306,27 +336,9 @@ static int config_set(struct config *cfg, const struct config_key *k, const char
 	case CT_UINT:
 	case CT_U64:
 	case CT_SIZE:
-		if (config_parse_number(k, value, &num, err) < 0)
-			return -1;
-		if (k->type == CT_UINT)
-			*(unsigned *)field = (unsigned)num;
-		else if (k->type == CT_U64)
-			*(uint64_t *)field = num;
-		else
-			*(size_t *)field = (size_t)num;
-		return 0;
+		return config_set_number(k, field, value, err);
 	case CT_BOOL:
-		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
-		    strcmp(value, "1") == 0)
-			*(bool *)field = true;
-		else if (strcasecmp(value, "no") == 0 || strcasecmp(value, "false") == 0 ||
-		         strcmp(value, "0") == 0)
-			*(bool *)field = false;
-		else {
-			*err = "expected yes or no";
-			return -1;
-		}
-		return 0;
+		return config_set_bool(field, value, err);
 	case CT_LISTEN:
 		return config_parse_listen(field, value, (size_t)k->max, err);
 	case CT_ORIGIN:
