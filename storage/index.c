@@ -1,4 +1,4 @@
-#include "storage/index.h"
+#include "storage/index-private.h"
 #include "storage/beneath.h"
 #include "storage/dovecot-keywords.h"
 #include "storage/dovecot-uidlist.h"
@@ -51,35 +51,6 @@
 #define INDEX_WAL_AUTOCHECKPOINT 1000
 #define INDEX_INSERT_COLS        6
 
-struct mail_index {
-	sqlite3 *db;
-	int dirfd;  /* not owned */
-	int rootfd; /* the maildir root, while opening; not owned */
-	uint32_t uidvalidity;
-	uint32_t uidnext;       /* valid inside a transaction */
-	uint32_t uidnext_begin; /* as stored when the transaction began */
-	uint32_t floor;         /* UIDNEXT floor recorded in the side file */
-	bool rebuild;
-	bool in_tx;
-	bool outdated;     /* written by an older version: rebuilt */
-	bool bulk;         /* many rows: checkpoint left to a later commit or the close */
-	bool big_cache;    /* page cache enlarged for this transaction */
-	bool dovecot_uidl; /* taken over from Dovecot: POP3 UIDLs in Dovecot's default format */
-	/* While a mailbox taken over from Dovecot is rebuilt: its dovecot-uidlist, and the
-	 * keyword bit each info letter a..z stands for (-1 none). */
-	struct dovecot_uidlist *dovecot;
-	int8_t dovecot_kw[DOVECOT_KEYWORDS_MAX];
-	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
-	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
-	sqlite3_stmt *st_cache_range, *st_set_sizes;
-	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
-	/* Bulk load into the empty table: max_uid is the highest UID in it, and a row whose UID
-	 * is max_uid + 1 is inserted with a NULL UID (SQLite appends it as max + 1 without
-	 * seeking whether the UID is taken). */
-	bool append_known;
-	uint32_t max_uid;
-};
-
 /* Keys are unique. An index created since this layout has the key index under a name, so that
  * a bulk load into the empty table (a rebuild) can drop it and build it once from the sorted
  * keys in the same transaction, instead of inserting each key into it in random order. An
@@ -106,7 +77,7 @@ static const char index_schema[] =
 #define STR(x)  STR_(x)
 
 /* A full disk (or quota) is said as such: the client can do something about it. */
-static int index_fail(struct mail_index *idx, const char *what, const char **error_r)
+int index_fail(struct mail_index *idx, const char *what, const char **error_r)
 {
 	int err = idx->db != NULL ? sqlite3_system_errno(idx->db) : 0;
 	bool full = (idx->db != NULL && (sqlite3_errcode(idx->db) & 0xff) == SQLITE_FULL) ||
@@ -124,8 +95,8 @@ static int index_exec(struct mail_index *idx, const char *sql, const char **erro
 	return 0;
 }
 
-static int index_prepare(struct mail_index *idx, const char *sql, sqlite3_stmt **st_r,
-                         const char **error_r)
+int index_prepare(struct mail_index *idx, const char *sql, sqlite3_stmt **st_r,
+                  const char **error_r)
 {
 	if (sqlite3_prepare_v3(idx->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st_r, NULL) !=
 	    SQLITE_OK)
@@ -177,8 +148,7 @@ static int index_side_write(struct mail_index *idx, uint32_t floor, const char *
 	return 0;
 }
 
-static int index_meta_get(struct mail_index *idx, const char *key, uint32_t *value_r,
-                          const char **error_r)
+int index_meta_get(struct mail_index *idx, const char *key, uint32_t *value_r, const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_meta_get;
 	int ret;
@@ -193,8 +163,7 @@ static int index_meta_get(struct mail_index *idx, const char *key, uint32_t *val
 	return ret == SQLITE_ROW ? 1 : 0;
 }
 
-static int index_meta_set(struct mail_index *idx, const char *key, uint32_t value,
-                          const char **error_r)
+int index_meta_set(struct mail_index *idx, const char *key, uint32_t value, const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_meta_set;
 	int ret;
@@ -1048,195 +1017,4 @@ uint64_t mail_index_dovecot_keywords(const struct mail_index *idx, const char *r
 bool mail_index_in_transaction(const struct mail_index *idx)
 {
 	return idx->in_tx;
-}
-
-/* ---- \Recent ---- */
-
-int mail_index_recent_floor(struct mail_index *idx, uint32_t *floor_r, const char **error_r)
-{
-	int ret = index_meta_get(idx, "recent", floor_r, error_r);
-
-	if (ret == 0)
-		*floor_r = 0;
-	return ret < 0 ? -1 : 0;
-}
-
-int mail_index_set_recent_floor(struct mail_index *idx, uint32_t floor, const char **error_r)
-{
-	return index_meta_set(idx, "recent", floor, error_r);
-}
-
-/* ---- keywords ---- */
-
-int mail_index_keywords_load(struct mail_index *idx, char *names[MAIL_INDEX_KEYWORDS_MAX],
-                             unsigned *count_r, const char **error_r)
-{
-	sqlite3_stmt *st;
-	unsigned count = 0;
-	int ret;
-
-	if (index_prepare(idx, "SELECT bit, name FROM kw ORDER BY bit", &st, error_r) < 0)
-		return -1;
-	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
-		/* bits are given out densely, one transaction at a time */
-		if (sqlite3_column_int(st, 0) != (int)count || count == MAIL_INDEX_KEYWORDS_MAX)
-			break;
-		names[count++] = xstrdup((const char *)sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	*count_r = count;
-	if (ret != SQLITE_DONE && ret != SQLITE_ROW)
-		return index_fail(idx, "keyword names", error_r);
-	return 0;
-}
-
-int mail_index_keyword_add(struct mail_index *idx, unsigned bit, const char *name,
-                           const char **error_r)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (index_prepare(idx, "INSERT INTO kw (bit, name) VALUES (?, ?)", &st, error_r) < 0)
-		return -1;
-	sqlite3_bind_int(st, 1, (int)bit);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	ret = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (ret != SQLITE_DONE)
-		return index_fail(idx, "keyword add", error_r);
-	return 0;
-}
-
-int mail_index_keyword_seq(struct mail_index *idx, uint32_t *seq_r, const char **error_r)
-{
-	int ret = index_meta_get(idx, "kwseq", seq_r, error_r);
-
-	if (ret == 0)
-		*seq_r = 0;
-	return ret < 0 ? -1 : 0;
-}
-
-int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, uint64_t clear,
-                            uint64_t *keywords_r, const char **error_r)
-{
-	sqlite3_stmt *st = idx->st_kw_set;
-	uint32_t seq;
-	int ret;
-
-	if (mail_index_keyword_seq(idx, &seq, error_r) < 0)
-		return -1;
-	seq++;
-	sqlite3_bind_int64(st, 1, uid);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)clear);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)set);
-	sqlite3_bind_int64(st, 4, seq);
-	ret = sqlite3_step(st);
-	if (ret == SQLITE_ROW)
-		*keywords_r = (uint64_t)sqlite3_column_int64(st, 0);
-	while (ret == SQLITE_ROW)
-		ret = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (ret != SQLITE_DONE)
-		return index_fail(idx, "set keywords", error_r);
-	if (sqlite3_changes(idx->db) == 0)
-		return 0;
-	if (index_meta_set(idx, "kwseq", seq, error_r) < 0)
-		return -1;
-	return 1;
-}
-
-int mail_index_keyword_changes(struct mail_index *idx, uint32_t since, mail_index_kw_cb *cb,
-                               void *ctx, const char **error_r)
-{
-	sqlite3_stmt *st = idx->st_kw_get;
-	int ret;
-
-	sqlite3_bind_int64(st, 1, since);
-	while ((ret = sqlite3_step(st)) == SQLITE_ROW)
-		cb(ctx, (uint32_t)sqlite3_column_int64(st, 0),
-		   (uint64_t)sqlite3_column_int64(st, 1));
-	sqlite3_reset(st);
-	if (ret != SQLITE_DONE)
-		return index_fail(idx, "keyword changes", error_r);
-	return 0;
-}
-
-/* ---- metadata cache ---- */
-
-int mail_index_cache_get(struct mail_index *idx, uint32_t uid, const char *field, struct buf *out)
-{
-	sqlite3_stmt *st = idx->st_cache_get;
-	const char *error;
-	int ret;
-
-	sqlite3_bind_int64(st, 1, uid);
-	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-	ret = sqlite3_step(st);
-	if (ret == SQLITE_ROW)
-		buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (ret != SQLITE_ROW && ret != SQLITE_DONE)
-		return index_fail(idx, "cache get", &error);
-	return ret == SQLITE_ROW ? 1 : 0;
-}
-
-int mail_index_cache_put(struct mail_index *idx, uint32_t uid, const char *field, const void *data,
-                         size_t len, const char **error_r)
-{
-	sqlite3_stmt *st = idx->st_cache_put;
-	int ret;
-
-	sqlite3_bind_int64(st, 1, uid);
-	sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(st, 3, len == 0 ? "" : data, len, SQLITE_STATIC);
-	ret = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (ret != SQLITE_DONE)
-		return index_fail(idx, "cache put", error_r);
-	return 0;
-}
-
-int mail_index_cache_copy(struct mail_index *src, uint32_t src_uid, struct mail_index *dst,
-                          uint32_t dst_uid, const char **error_r)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (index_prepare(src, "SELECT field, data FROM cache WHERE uid = ?", &st, error_r) < 0)
-		return -1;
-	sqlite3_bind_int64(st, 1, src_uid);
-	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
-		if (mail_index_cache_put(dst, dst_uid, (const char *)sqlite3_column_text(st, 0),
-		                         sqlite3_column_blob(st, 1),
-		                         (size_t)sqlite3_column_bytes(st, 1), error_r) < 0) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	if (ret != SQLITE_DONE)
-		return index_fail(src, "cache copy", error_r);
-	return 0;
-}
-
-int mail_index_cache_range(struct mail_index *idx, uint32_t lo, uint32_t hi, const char *field,
-                           mail_index_cache_cb *cb, void *ctx)
-{
-	sqlite3_stmt *st = idx->st_cache_range;
-	const char *error;
-	int ret;
-
-	sqlite3_bind_int64(st, 1, lo);
-	sqlite3_bind_int64(st, 2, hi);
-	sqlite3_bind_text(st, 3, field, -1, SQLITE_STATIC);
-	while ((ret = sqlite3_step(st)) == SQLITE_ROW)
-		cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
-		   (size_t)sqlite3_column_bytes(st, 1));
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (ret != SQLITE_DONE)
-		return index_fail(idx, "cache range", &error);
-	return 0;
 }

@@ -1,0 +1,50 @@
+/* The index as index.c (opening, UIDs, messages) and index-tables.c (\Recent, keywords,
+ * cached metadata) share it. Internal to storage/. */
+#ifndef TWOFOLD_STORAGE_INDEX_PRIVATE_H
+#define TWOFOLD_STORAGE_INDEX_PRIVATE_H
+
+#include "storage/dovecot-keywords.h"
+#include "storage/index.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mail_index {
+	sqlite3 *db;
+	int dirfd;  /* not owned */
+	int rootfd; /* the maildir root, while opening; not owned */
+	uint32_t uidvalidity;
+	uint32_t uidnext;       /* valid inside a transaction */
+	uint32_t uidnext_begin; /* as stored when the transaction began */
+	uint32_t floor;         /* UIDNEXT floor recorded in the side file */
+	bool rebuild;
+	bool in_tx;
+	bool outdated;     /* written by an older version: rebuilt */
+	bool bulk;         /* many rows: checkpoint left to a later commit or the close */
+	bool big_cache;    /* page cache enlarged for this transaction */
+	bool dovecot_uidl; /* taken over from Dovecot: POP3 UIDLs in Dovecot's default format */
+	/* While a mailbox taken over from Dovecot is rebuilt: its dovecot-uidlist, and the
+	 * keyword bit each info letter a..z stands for (-1 none). */
+	struct dovecot_uidlist *dovecot;
+	int8_t dovecot_kw[DOVECOT_KEYWORDS_MAX];
+	sqlite3_stmt *st_lookup, *st_insert, *st_taken, *st_remove, *st_meta_get, *st_meta_set;
+	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
+	sqlite3_stmt *st_cache_range, *st_set_sizes;
+	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
+	/* Bulk load into the empty table: max_uid is the highest UID in it, and a row whose UID
+	 * is max_uid + 1 is inserted with a NULL UID (SQLite appends it as max + 1 without
+	 * seeking whether the UID is taken). */
+	bool append_known;
+	uint32_t max_uid;
+};
+
+/* -1 with *error_r from the connection's last error (a full disk said as such). */
+int index_fail(struct mail_index *idx, const char *what, const char **error_r);
+int index_prepare(struct mail_index *idx, const char *sql, sqlite3_stmt **st_r,
+                  const char **error_r);
+int index_meta_get(struct mail_index *idx, const char *key, uint32_t *value_r,
+                   const char **error_r);
+int index_meta_set(struct mail_index *idx, const char *key, uint32_t value, const char **error_r);
+
+#endif
