@@ -41,9 +41,17 @@ char *xstrdup(const char *s)
 	return check(strdup(s));
 }
 
+/* s need not be NUL-terminated within n bytes (a token in a read buffer): memchr looks no
+ * further than n, where strndup may be checked as reading a whole C string. */
 char *xstrndup(const char *s, size_t n)
 {
-	return check(strndup(s, n));
+	const char *nul = memchr(s, '\0', n);
+	size_t len = nul != NULL ? (size_t)(nul - s) : n;
+	char *p = xmalloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
 }
 
 char *xasprintf(const char *fmt, ...)
