@@ -5,48 +5,18 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "test-measure.h"
+#include "session-harness.h"
 
-#include "common/config.h"
 #include "common/xalloc.h"
-#include "server/conn.h"
 #include "server/pop3/pop3-dot.h"
 #include "server/pop3/pop3-parse.h"
-#include "server/session.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-/* ---- the unit-test edge: the session's login and shutdown flag ---- */
-
-static volatile sig_atomic_t test_shutdown;
-static char test_maildir[512];
-
-static void test_login(struct session *s, const char *user, const char *secret,
-                       const char *client_id, struct session_login *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->maildir_fd = -1;
-	out->result = AUTH_FAIL;
-	if (strcmp(user, "temp") == 0) {
-		out->result = AUTH_TEMPFAIL;
-	} else if (strcmp(user, "alice") == 0 && strcmp(secret, "pass word123456") == 0) {
-		out->result = AUTH_OK;
-		snprintf(out->user, sizeof(out->user), "alice");
-		out->maildir_fd = open(test_maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-}
 
 /* ---- parser ---- */
 
@@ -266,113 +236,6 @@ static void test_dot_top(void **state)
 
 /* ---- sessions ---- */
 
-struct srv {
-	pid_t pid;
-	int fd; /* client side */
-	char in[1 << 20];
-	size_t in_len;
-};
-
-static ssize_t fd_read(void *ctx, void *buf, size_t len)
-{
-	return read(*(int *)ctx, buf, len);
-}
-
-static ssize_t fd_write(void *ctx, const void *buf, size_t len)
-{
-	return write(*(int *)ctx, buf, len);
-}
-
-static void on_term(int sig)
-{
-	test_shutdown = 1;
-}
-
-static struct config *test_cfg;
-
-static void srv_start(struct srv *c)
-{
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	c->in_len = 0;
-	c->pid = fork();
-	assert_true(c->pid >= 0);
-	if (c->pid == 0) {
-		struct conn_transport t = {
-		    .read = fd_read, .write = fd_write, .ctx = &sv[1], .fd = sv[1]};
-		struct sigaction sa = {.sa_handler = on_term};
-		struct session s = {.cfg = test_cfg,
-		                    .proto = AUTH_PROTO_POP3,
-		                    .login = test_login,
-		                    .shutdown = &test_shutdown};
-
-		sigaction(SIGTERM, &sa, NULL);
-		conn_set_interrupt(&test_shutdown);
-		close(sv[0]);
-		/* like the TLS transport: non-blocking, waits happen in conn's poll */
-		fcntl(sv[1], F_SETFL, O_NONBLOCK);
-		s.conn = conn_new(&t, "127.0.0.1");
-		pop3_session_run(&s);
-		conn_free(&s.conn);
-		_exit(0);
-	}
-	close(sv[1]);
-	c->fd = sv[0];
-}
-
-/* Waits for the session process to end; its exit status must be clean. */
-static void srv_wait(struct srv *c)
-{
-	int status;
-
-	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	close(c->fd);
-}
-
-static void srv_send(struct srv *c, const char *s)
-{
-	assert_int_equal(write(c->fd, s, strlen(s)), (ssize_t)strlen(s));
-}
-
-/* Reads more; false at EOF. */
-static bool srv_fill(struct srv *c)
-{
-	struct pollfd pfd = {c->fd, POLLIN, 0};
-	ssize_t n;
-
-	/* a server under valgrind on a busy machine can take many seconds for one reply */
-	assert_true(poll(&pfd, 1, test_checked() ? 60000 : 10000) == 1);
-	n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len - 1);
-	assert_true(n >= 0);
-	c->in_len += (size_t)n;
-	c->in[c->in_len] = '\0';
-	return n > 0;
-}
-
-/* Takes len bytes of received output into out (NUL-terminated). */
-static void srv_take(struct srv *c, size_t len, char *out)
-{
-	memcpy(out, c->in, len);
-	out[len] = '\0';
-	memmove(c->in, c->in + len, c->in_len - len);
-	c->in_len -= len;
-}
-
-/* One reply line including CRLF. */
-static const char *srv_line(struct srv *c)
-{
-	static char line[4096];
-	char *nl;
-
-	while ((nl = memchr(c->in, '\n', c->in_len)) == NULL)
-		assert_true(srv_fill(c));
-	srv_take(c, (size_t)(nl - c->in) + 1, line);
-	return line;
-}
-
 /* A multi-line body up to and including ".\r\n"; returned raw (still dot-stuffed). */
 static char *srv_multi(struct srv *c, size_t *len_r)
 {
@@ -393,21 +256,6 @@ static char *srv_multi(struct srv *c, size_t *len_r)
 	return end;
 }
 
-static void srv_expect(struct srv *c, const char *prefix)
-{
-	const char *line = srv_line(c);
-
-	if (strncmp(line, prefix, strlen(prefix)) != 0)
-		fail_msg("expected \"%s\", got \"%s\"", prefix, line);
-}
-
-static void srv_expect_eof(struct srv *c)
-{
-	while (c->in_len == 0 && srv_fill(c)) {
-	}
-	assert_int_equal(c->in_len, 0);
-}
-
 static void srv_login(struct srv *c)
 {
 	srv_start(c);
@@ -424,18 +272,6 @@ static const char *const msg_text[] = {
 };
 #define MSG_COUNT 3
 
-static void write_file(const char *dir, const char *name, const char *data)
-{
-	char path[1024];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", test_maildir, dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-	close(fd);
-}
-
 static size_t count_files(void)
 {
 	const char *sub[] = {"new", "cur"};
@@ -446,7 +282,7 @@ static size_t count_files(void)
 		DIR *d;
 		struct dirent *e;
 
-		snprintf(path, sizeof(path), "%s/%s", test_maildir, sub[i]);
+		snprintf(path, sizeof(path), "%s/%s", srv_maildir, sub[i]);
 		d = opendir(path);
 		assert_non_null(d);
 		while ((e = readdir(d)) != NULL)
@@ -456,46 +292,23 @@ static size_t count_files(void)
 	return n;
 }
 
-static void rm_tree(const char *path)
-{
-	char cmd[1100];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	assert_int_equal(system(cmd), 0);
-}
-
 static int session_setup(void **state)
 {
-	const char *base = getenv("TWOFOLD_TEST_TMP");
-	char dir[600];
-	size_t i;
-
-	if (base == NULL)
-		base = "/tmp";
-	mkdir(base, 0700);
-	snprintf(test_maildir, sizeof(test_maildir), "%s/pop3-XXXXXX", base);
-	if (mkdtemp(test_maildir) == NULL)
-		return -1;
-	for (i = 0; i < 3; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", test_maildir,
-		         (const char *[]){"cur", "new", "tmp"}[i]);
-		mkdir(dir, 0700);
-	}
-	for (i = 0; i < MSG_COUNT; i++) {
+	(void)state;
+	srv_setup("pop3", AUTH_PROTO_POP3);
+	for (size_t i = 0; i < MSG_COUNT; i++) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "17000000%02zu.M%zuP1.test", i, i);
-		write_file("new", name, msg_text[i]);
+		srv_write_msg("new", name, msg_text[i]);
 	}
-	test_cfg = config_defaults();
-	test_shutdown = 0;
 	return 0;
 }
 
 static int session_teardown(void **state)
 {
-	rm_tree(test_maildir);
-	config_free(&test_cfg);
+	(void)state;
+	srv_teardown();
 	return 0;
 }
 
@@ -797,7 +610,7 @@ static void test_session_delete_retrieved(void **state)
 	size_t len;
 	char *capa;
 
-	test_cfg->pop3_delete_retrieved = true;
+	srv_cfg->pop3_delete_retrieved = true;
 	srv_login(&c);
 	srv_send(&c, "CAPA\r\n");
 	srv_expect(&c, "+OK");
@@ -837,7 +650,7 @@ static void test_session_new_delivery_next_session(void **state)
 	struct srv c;
 
 	srv_login(&c);
-	write_file("new", "1800000000.M9P9.test", "Subject: late\n\nhi\n");
+	srv_write_msg("new", "1800000000.M9P9.test", "Subject: late\n\nhi\n");
 	srv_send(&c, "STAT\r\nLIST 4\r\nQUIT\r\n");
 	srv_expect(&c, "+OK 3 ");
 	srv_expect(&c, "-ERR ");
@@ -886,7 +699,7 @@ static void test_session_limits(void **state)
 	srv_wait(&c);
 
 	/* the login timeout */
-	test_cfg->login_timeout = 1;
+	srv_cfg->login_timeout = 1;
 	srv_start(&c);
 	srv_expect(&c, "+OK twofold ready.");
 	srv_send(&c, "CAPA\r\n");
@@ -897,8 +710,8 @@ static void test_session_limits(void **state)
 	srv_wait(&c);
 
 	/* the idle timeout after login: the session ends without UPDATE */
-	test_cfg->login_timeout = 60;
-	test_cfg->idle_timeout = 1;
+	srv_cfg->login_timeout = 60;
+	srv_cfg->idle_timeout = 1;
 	srv_login(&c);
 	srv_send(&c, "DELE 1\r\n");
 	srv_expect(&c, "+OK");
