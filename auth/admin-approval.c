@@ -13,6 +13,7 @@
 struct admin_approval_cb {
 	void (*cb)(const struct admin_approval_info *, void *);
 	void *ctx;
+	time_t now;
 };
 
 static void admin_approval_one(const struct auth_approval *a, void *ctx)
@@ -30,20 +31,22 @@ static void admin_approval_one(const struct auth_approval *a, void *ctx)
 	c->cb(&info, c->ctx);
 }
 
+static int admin_approval_list_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                                    const char **error_r)
+{
+	const struct admin_approval_cb *c = ctx;
+
+	return p->module->approval_list(p->store, user->id, c->now, admin_approval_one, ctx,
+	                                error_r);
+}
+
 int admin_approval_list(struct auth_policy *p, const char *name, time_t now,
                         void (*cb)(const struct admin_approval_info *, void *), void *ctx,
                         const char **error_r)
 {
-	struct admin_approval_cb c = {.cb = cb, .ctx = ctx};
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
+	struct admin_approval_cb c = {.cb = cb, .ctx = ctx, .now = now};
 
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = p->module->approval_list(p->store, user.id, now, admin_approval_one, &c, &err);
-	auth_user_clear(&user);
-	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+	return admin_user_call(p, name, admin_approval_list_call, &c, error_r) < 0 ? -1 : 0;
 }
 
 static int admin_preapprove_check(struct auth_policy *p, unsigned minutes, const char **error_r)
@@ -73,34 +76,6 @@ static int admin_approval_decide(struct auth_policy *p, const struct auth_user *
 	return 0;
 }
 
-/* The decision on a request of the named user, once its proof (if any) was checked. */
-static int admin_approval_set(struct auth_policy *p, const char *name, int64_t id,
-                              enum auth_approval_state state, unsigned preapprove, time_t now,
-                              const char **error_r)
-{
-	struct auth_user user;
-	int rc;
-
-	if (admin_preapprove_check(p, preapprove, error_r) < 0 ||
-	    admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = admin_approval_decide(p, &user, id, state, preapprove, now, error_r);
-	auth_user_clear(&user);
-	return rc;
-}
-
-int admin_approval_approve(struct auth_policy *p, const char *name, int64_t id, unsigned preapprove,
-                           time_t now, const char **error_r)
-{
-	return admin_approval_set(p, name, id, AUTH_APPROVAL_APPROVED, preapprove, now, error_r);
-}
-
-int admin_approval_deny(struct auth_policy *p, const char *name, int64_t id, time_t now,
-                        const char **error_r)
-{
-	return admin_approval_set(p, name, id, AUTH_APPROVAL_DENIED, 0, now, error_r);
-}
-
 /* 1 when code is the user's current TOTP code, not used before (it is used up now); 0 when it
  * is not; -1 on a store error. The TOTP factor itself, without device grace (no IP). */
 static int admin_approval_totp_ok(struct auth_policy *p, const struct auth_user *user,
@@ -128,9 +103,11 @@ static int admin_approval_totp_ok(struct auth_policy *p, const struct auth_user 
 	return 0;
 }
 
-int admin_approval_approve_totp(struct auth_policy *p, const char *name, int64_t id,
-                                const char *code, unsigned preapprove, time_t now,
-                                const char **error_r)
+/* The decision on a request of the named user, once its proof (a TOTP code, when code is not
+ * NULL) was checked. */
+static int admin_approval_set(struct auth_policy *p, const char *name, int64_t id,
+                              enum auth_approval_state state, const char *code, unsigned preapprove,
+                              time_t now, const char **error_r)
 {
 	struct auth_user user;
 	int rc;
@@ -138,14 +115,34 @@ int admin_approval_approve_totp(struct auth_policy *p, const char *name, int64_t
 	if (admin_preapprove_check(p, preapprove, error_r) < 0 ||
 	    admin_get_user(p, name, &user, error_r) < 0)
 		return -1;
-	rc = admin_approval_totp_ok(p, &user, code != NULL ? code : "", now, error_r);
+	rc = code != NULL ? admin_approval_totp_ok(p, &user, code, now, error_r) : 1;
 	if (rc > 0)
-		rc = admin_approval_decide(p, &user, id, AUTH_APPROVAL_APPROVED, preapprove, now,
-		                           error_r);
+		rc = admin_approval_decide(p, &user, id, state, preapprove, now, error_r);
 	else
 		rc = -1;
 	auth_user_clear(&user);
 	return rc;
+}
+
+int admin_approval_approve(struct auth_policy *p, const char *name, int64_t id, unsigned preapprove,
+                           time_t now, const char **error_r)
+{
+	return admin_approval_set(p, name, id, AUTH_APPROVAL_APPROVED, NULL, preapprove, now,
+	                          error_r);
+}
+
+int admin_approval_deny(struct auth_policy *p, const char *name, int64_t id, time_t now,
+                        const char **error_r)
+{
+	return admin_approval_set(p, name, id, AUTH_APPROVAL_DENIED, NULL, 0, now, error_r);
+}
+
+int admin_approval_approve_totp(struct auth_policy *p, const char *name, int64_t id,
+                                const char *code, unsigned preapprove, time_t now,
+                                const char **error_r)
+{
+	return admin_approval_set(p, name, id, AUTH_APPROVAL_APPROVED, code != NULL ? code : "",
+	                          preapprove, now, error_r);
 }
 
 /* Only for a request of this user that is still pending: a challenge for another would be

@@ -466,20 +466,19 @@ static void admin_key_list_one(const struct auth_webauthn *k, void *ctx)
 	c->cb(&info, c->ctx);
 }
 
+static int admin_key_list_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                               const char **error_r)
+{
+	return p->module->webauthn_list(p->store, user->id, admin_key_list_one, ctx, error_r);
+}
+
 int admin_key_list(struct auth_policy *p, const char *name,
                    void (*cb)(const struct admin_key_info *, void *), void *ctx,
                    const char **error_r)
 {
 	struct admin_key_list_cb c = {.cb = cb, .ctx = ctx};
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
 
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = p->module->webauthn_list(p->store, user.id, admin_key_list_one, &c, &err);
-	auth_user_clear(&user);
-	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+	return admin_user_call(p, name, admin_key_list_call, &c, error_r) < 0 ? -1 : 0;
 }
 
 /* rc of a module call on one key of the user: 1 done, 0 no such key, -1 store error. */

@@ -14,6 +14,13 @@ int admin_store_error(struct auth_policy *p, const char *error, const char **err
 int admin_get_user(struct auth_policy *p, const char *name, struct auth_user *user_r,
                    const char **error_r);
 
+/* Store calls on the user named name: the user is looked up, call made on it, and a store
+ * error (-1, the error in *error_r) reported as the admin error. Returns what call returned. */
+typedef int admin_user_call_fn(struct auth_policy *p, struct auth_user *user, void *ctx,
+                               const char **error_r);
+int admin_user_call(struct auth_policy *p, const char *name, admin_user_call_fn *call, void *ctx,
+                    const char **error_r);
+
 /* A webauthn_list callback adding one to the unsigned ctx points at. */
 void admin_count_key(const struct auth_webauthn *k, void *ctx);
 

@@ -125,6 +125,20 @@ int admin_get_user(struct auth_policy *p, const char *name, struct auth_user *us
 	return 0;
 }
 
+int admin_user_call(struct auth_policy *p, const char *name, admin_user_call_fn *call, void *ctx,
+                    const char **error_r)
+{
+	struct auth_user user;
+	const char *err = NULL;
+	int rc;
+
+	if (admin_get_user(p, name, &user, error_r) < 0)
+		return -1;
+	rc = call(p, &user, ctx, &err);
+	auth_user_clear(&user);
+	return rc < 0 ? admin_store_error(p, err, error_r) : rc;
+}
+
 static char *admin_hash_password(struct auth_policy *p, const char *password, const char **error_r)
 {
 	char *hash;
@@ -222,19 +236,18 @@ int admin_user_passwd(struct auth_policy *p, const char *name, const char *passw
 	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
 }
 
+static int admin_user_del_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                               const char **error_r)
+{
+	(void)ctx;
+	if (p->module->user_del(p->store, user->id, error_r) < 0)
+		return -1;
+	return policy_user_forget_failures(p, user->name, error_r);
+}
+
 int admin_user_del(struct auth_policy *p, const char *name, const char **error_r)
 {
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
-
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = p->module->user_del(p->store, user.id, &err);
-	if (rc >= 0)
-		rc = policy_user_forget_failures(p, user.name, &err);
-	auth_user_clear(&user);
-	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+	return admin_user_call(p, name, admin_user_del_call, NULL, error_r) < 0 ? -1 : 0;
 }
 
 int admin_source_unblock(struct auth_policy *p, const char *ip, char *source_r, size_t size,
@@ -279,23 +292,25 @@ int admin_user_rename(struct auth_policy *p, const char *name, const char *new_n
 	return 0;
 }
 
+static int admin_set_enabled_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                                  const char **error_r)
+{
+	bool enabled = *(const bool *)ctx;
+	int rc;
+
+	user->enabled = enabled;
+	rc = p->module->user_put(p->store, user, error_r);
+	if (rc >= 0 && enabled)
+		rc = policy_user_forget_failures(p, user->name, error_r);
+	if (rc >= 0 && enabled)
+		rc = p->module->stolen_clear(p->store, user->id, error_r);
+	return rc;
+}
+
 static int admin_set_enabled(struct auth_policy *p, const char *name, bool enabled,
                              const char **error_r)
 {
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
-
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	user.enabled = enabled;
-	rc = p->module->user_put(p->store, &user, &err);
-	if (rc >= 0 && enabled)
-		rc = policy_user_forget_failures(p, user.name, &err);
-	if (rc >= 0 && enabled)
-		rc = p->module->stolen_clear(p->store, user.id, &err);
-	auth_user_clear(&user);
-	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+	return admin_user_call(p, name, admin_set_enabled_call, &enabled, error_r) < 0 ? -1 : 0;
 }
 
 int admin_user_lock(struct auth_policy *p, const char *name, const char **error_r)
@@ -616,37 +631,34 @@ static void admin_apppass_one(const struct auth_apppass *ap, void *ctx)
 	c->cb(&info, c->ctx);
 }
 
+static int admin_apppass_list_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                                   const char **error_r)
+{
+	return p->module->apppass_list(p->store, user->id, admin_apppass_one, ctx, error_r);
+}
+
 int admin_apppass_list(struct auth_policy *p, const char *name,
                        void (*cb)(const struct admin_apppass_info *, void *), void *ctx,
                        const char **error_r)
 {
 	struct admin_apppass_cb c = {.cb = cb, .ctx = ctx};
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
 
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = p->module->apppass_list(p->store, user.id, admin_apppass_one, &c, &err);
-	auth_user_clear(&user);
-	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+	return admin_user_call(p, name, admin_apppass_list_call, &c, error_r) < 0 ? -1 : 0;
+}
+
+static int admin_apppass_revoke_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                                     const char **error_r)
+{
+	return p->module->apppass_revoke(p->store, user->id, *(const int64_t *)ctx, error_r);
 }
 
 int admin_apppass_revoke(struct auth_policy *p, const char *name, int64_t id, const char **error_r)
 {
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
+	int rc = admin_user_call(p, name, admin_apppass_revoke_call, &id, error_r);
 
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = p->module->apppass_revoke(p->store, user.id, id, &err);
-	auth_user_clear(&user);
-	if (rc < 0)
-		return admin_store_error(p, err, error_r);
 	if (rc == 0)
 		return admin_fail(p, error_r, "no app password with that id for '%s'", name);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- YubiKeys ---- */
@@ -781,20 +793,19 @@ static void admin_yubikey_one(const struct auth_yubikey *yk, void *ctx)
 	c->cb(&info, c->ctx);
 }
 
+static int admin_yubikey_list_call(struct auth_policy *p, struct auth_user *user, void *ctx,
+                                   const char **error_r)
+{
+	return p->module->yubikey_list(p->store, user->id, admin_yubikey_one, ctx, error_r);
+}
+
 int admin_yubikey_list(struct auth_policy *p, const char *name,
                        void (*cb)(const struct admin_yubikey_info *, void *), void *ctx,
                        const char **error_r)
 {
 	struct admin_yubikey_cb c = {.cb = cb, .ctx = ctx};
-	struct auth_user user;
-	const char *err = NULL;
-	int rc;
 
-	if (admin_get_user(p, name, &user, error_r) < 0)
-		return -1;
-	rc = p->module->yubikey_list(p->store, user.id, admin_yubikey_one, &c, &err);
-	auth_user_clear(&user);
-	return rc < 0 ? admin_store_error(p, err, error_r) : 0;
+	return admin_user_call(p, name, admin_yubikey_list_call, &c, error_r) < 0 ? -1 : 0;
 }
 
 int admin_yubikey_remove(struct auth_policy *p, const char *name, const char *public_id,
