@@ -27,7 +27,7 @@ struct session {
 	const struct config *cfg;
 	struct conn *conn;
 	enum auth_proto proto;
-	const char *alpn; /* negotiated ALPN or NULL */
+	const char *alpn;       /* negotiated ALPN or NULL */
 	unsigned login_timeout; /* seconds to log in (shorter when the pool is nearly full); 0:
 	                         * [server] login_timeout */
 	session_login_fn *login;
@@ -71,6 +71,11 @@ static inline bool session_stopping(const struct session *s)
  * last command used (conn_set_idle) rather than holding it through a wait of minutes or hours.
  * Well above a client's pause between the commands of a batch, so a busy session pays nothing. */
 #define SESSION_IDLE_RELEASE_MS 500
+
+/* Starts a session of the protocol proto_name (for the log): sets up the index's memory and
+ * has idle(ctx) give memory back while the client is idle (conn_set_idle). Returns the clock
+ * time (clock_now_ms) by which the client must have logged in. */
+long session_begin(struct session *s, const char *proto_name, void (*idle)(void *), void *ctx);
 
 /* Protocol entry points: run one connection from greeting to close. */
 void pop3_session_run(struct session *s);

@@ -462,15 +462,9 @@ static int match_key(struct match_ctx *ctx, const struct skey *key)
 	case SKEY_NOT:
 		ret = match_key(ctx, key->children[0]);
 		return ret < 0 ? ret : !ret;
-	case SKEY_SENTBEFORE:
-	case SKEY_SENTON:
-	case SKEY_SENTSINCE:
-	case SKEY_HEADER:
-	case SKEY_BODY:
-	case SKEY_TEXT:
-		return match_file_key(ctx, key);
 	default:
-		return match_index_key(ctx, key);
+		return search_key_reads_file(key) ? match_file_key(ctx, key)
+		                                  : match_index_key(ctx, key);
 	}
 }
 

@@ -9,7 +9,6 @@
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/session.h"
-#include "storage/index-memory.h"
 #include "storage/storage.h"
 
 #include <malloc.h>
@@ -536,17 +535,13 @@ static void imap_client_idle(void *ctx)
 void imap_session_run(struct session *s)
 {
 	struct imap_client c;
-	const char *error;
 
 	memset(&c, 0, sizeof(c));
 	c.s = s;
 	c.conn = s->conn;
 	c.state = IMAP_STATE_NOAUTH;
-	c.login_deadline_ms = clock_now_ms() + (long)session_login_timeout(s) * 1000L;
 	c.parser = imap_parser_new(&imap_parser_limits_prelogin);
-	if (mail_index_memory_setup(&error) < 0)
-		log_debug("imap: %s", error);
-	conn_set_idle(c.conn, SESSION_IDLE_RELEASE_MS, imap_client_idle, &c);
+	c.login_deadline_ms = session_begin(s, "imap", imap_client_idle, &c);
 
 	imap_untagged(&c, "OK [CAPABILITY %s AUTH=PLAIN] twofold ready.", imap_capabilities(&c));
 	while (imap_step(&c)) {

@@ -6,7 +6,6 @@
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "server/session.h"
-#include "storage/index-memory.h"
 
 #include <malloc.h>
 #include <sodium.h>
@@ -196,17 +195,13 @@ static void pop3_log_logout(const struct pop3 *p)
 void pop3_session_run(struct session *s)
 {
 	struct pop3 p;
-	const char *error;
 
 	memset(&p, 0, sizeof(p));
 	p.s = s;
 	p.conn = s->conn;
 	p.state = POP3_STATE_AUTHORIZATION;
-	p.login_deadline_ms = clock_now_ms() + (long)session_login_timeout(s) * 1000L;
 	pop3_parser_init(&p.parser, POP3_LINE_MAX_PREAUTH);
-	if (mail_index_memory_setup(&error) < 0)
-		log_debug("pop3: %s", error);
-	conn_set_idle(p.conn, SESSION_IDLE_RELEASE_MS, pop3_idle, NULL);
+	p.login_deadline_ms = session_begin(s, "pop3", pop3_idle, NULL);
 
 	pop3_ok(&p, "twofold ready.");
 	while (pop3_step(&p)) {
