@@ -1,6 +1,6 @@
 #include "storage/index-private.h"
+#include "storage/index-dovecot.h"
 #include "storage/beneath.h"
-#include "storage/dovecot-keywords.h"
 #include "storage/dovecot-uidlist.h"
 #include "storage/storage.h"
 
@@ -13,7 +13,6 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -29,8 +28,6 @@
  * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
 #define INDEX_SCHEMA_COMPATIBLE 2
 #define INDEX_UID_RESERVATION   1024
-/* meta "uidl": the POP3 UIDL format of a mailbox taken over from Dovecot */
-#define INDEX_UIDL_DOVECOT 1
 /* Page cache of a connection, in KiB: small, since a session mostly idles with the index open.
  * A bulk load into the empty table keeps it too: its rows are appended and its key index is
  * built from sorted keys, so the pages SQLite spills into the WAL (through index-vfs-wal.c's
@@ -222,32 +219,12 @@ static uint32_t index_floor_above(uint32_t uidnext)
 	                                                    : uidnext + INDEX_UID_RESERVATION;
 }
 
-/* A maildir Dovecot served, opened for the first time: its UIDVALIDITY and next UID are kept,
- * and what Dovecot already showed is not \Recent again. 1 taken over, 0 no usable
- * dovecot-uidlist, -1 error. */
-static int index_take_dovecot(struct mail_index *idx, uint32_t *uidnext_r, const char **error_r)
-{
-	if (dovecot_uidlist_read(idx->dirfd, &idx->dovecot) <= 0)
-		return 0;
-	*uidnext_r = dovecot_uidlist_next_uid(idx->dovecot);
-	idx->uidvalidity = dovecot_uidlist_uidvalidity(idx->dovecot);
-	idx->dovecot_uidl = true;
-	log_info("index: taking over %s: UIDVALIDITY %u, %zu UIDs, next UID %u",
-	         DOVECOT_UIDLIST_FILE, idx->uidvalidity, dovecot_uidlist_count(idx->dovecot),
-	         *uidnext_r);
-	if (index_side_write(idx, index_floor_above(*uidnext_r), error_r) < 0 ||
-	    index_meta_set(idx, "recent", *uidnext_r, error_r) < 0)
-		return -1;
-	return 1;
-}
-
 /* A new index: UIDVALIDITY and the UIDNEXT floor come from the side file when there is one,
  * else from Dovecot's dovecot-uidlist when there is one. */
 static int index_create(struct mail_index *idx, const char **error_r)
 {
 	uint32_t uidvalidity, uidnext;
 	bool dovecot;
-	int ret;
 
 	if (index_exec(idx, index_schema, error_r) < 0)
 		return -1;
@@ -255,8 +232,10 @@ static int index_create(struct mail_index *idx, const char **error_r)
 		idx->uidvalidity = uidvalidity;
 		idx->floor = uidnext;
 		idx->dovecot_uidl = dovecot;
-	} else if ((ret = index_take_dovecot(idx, &uidnext, error_r)) != 0) {
-		if (ret < 0)
+	} else if (index_dovecot_take(idx, &uidnext)) {
+		/* what Dovecot already showed is not \Recent again */
+		if (index_side_write(idx, index_floor_above(uidnext), error_r) < 0 ||
+		    index_meta_set(idx, "recent", uidnext, error_r) < 0)
 			return -1;
 	} else {
 		if (index_new_uidvalidity(idx->rootfd, &idx->uidvalidity, error_r) < 0)
@@ -272,57 +251,6 @@ static int index_create(struct mail_index *idx, const char **error_r)
 	    (idx->dovecot_uidl && index_meta_set(idx, "uidl", INDEX_UIDL_DOVECOT, error_r) < 0))
 		return -1;
 	return 0;
-}
-
-/* The keyword bit of each dovecot-keywords letter: a name the index has keeps its bit, a new
- * one gets the next (while there are free bits). */
-static int index_dovecot_keywords(struct mail_index *idx, const struct dovecot_keywords *kw,
-                                  const char **error_r)
-{
-	char *names[MAIL_INDEX_KEYWORDS_MAX];
-	unsigned count, bit;
-	int ret = 0;
-
-	if (mail_index_keywords_load(idx, names, &count, error_r) < 0)
-		return -1;
-	for (unsigned letter = 0; letter < DOVECOT_KEYWORDS_MAX && ret == 0; letter++) {
-		if (kw->names[letter] == NULL)
-			continue;
-		for (bit = 0; bit < count && strcasecmp(names[bit], kw->names[letter]) != 0; bit++)
-			;
-		if (bit == count && count < MAIL_INDEX_KEYWORDS_MAX) {
-			ret = mail_index_keyword_add(idx, bit, kw->names[letter], error_r);
-			names[count++] = xstrdup(kw->names[letter]);
-		}
-		if (bit < count)
-			idx->dovecot_kw[letter] = (int8_t)bit;
-	}
-	for (unsigned i = 0; i < count; i++)
-		xfree(&names[i]);
-	return ret;
-}
-
-/* Before the rebuild of a mailbox taken over from Dovecot (its first sync, or one after the
- * index was lost): the UIDs of dovecot-uidlist, when it still has the mailbox's UIDVALIDITY,
- * and the keywords of dovecot-keywords. */
-static int index_dovecot_prepare(struct mail_index *idx, const char **error_r)
-{
-	struct dovecot_keywords kw;
-	int ret;
-
-	if (idx->dovecot == NULL && dovecot_uidlist_read(idx->dirfd, &idx->dovecot) > 0 &&
-	    dovecot_uidlist_uidvalidity(idx->dovecot) != idx->uidvalidity) {
-		log_warn("index: %s has UIDVALIDITY %u, the mailbox %u: ignored",
-		         DOVECOT_UIDLIST_FILE, dovecot_uidlist_uidvalidity(idx->dovecot),
-		         idx->uidvalidity);
-		dovecot_uidlist_free(&idx->dovecot);
-	}
-	memset(idx->dovecot_kw, -1, sizeof(idx->dovecot_kw));
-	if (dovecot_keywords_read(idx->dirfd, &kw) <= 0)
-		return 0;
-	ret = index_dovecot_keywords(idx, &kw, error_r);
-	dovecot_keywords_clear(&kw);
-	return ret;
 }
 
 static int index_prepare_all(struct mail_index *idx, const char **error_r)
@@ -408,20 +336,6 @@ static int index_set_wal(struct mail_index *idx, const char **error_r)
 	return 0;
 }
 
-/* Reads the UIDL format; a rebuild of a mailbox taken over from Dovecot reads Dovecot's files. */
-static int index_setup_dovecot(struct mail_index *idx, const char **error_r)
-{
-	uint32_t uidl;
-	int ret = index_meta_get(idx, "uidl", &uidl, error_r);
-
-	if (ret < 0)
-		return -1;
-	idx->dovecot_uidl = ret > 0 && uidl == INDEX_UIDL_DOVECOT;
-	if (idx->rebuild && idx->dovecot_uidl)
-		return index_dovecot_prepare(idx, error_r);
-	return 0;
-}
-
 static int index_setup(struct mail_index *idx, const char **error_r)
 {
 	uint32_t side_uidvalidity, rebuilding;
@@ -458,7 +372,7 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		goto fail;
 	if (!idx->rebuild && ret > 0 && rebuilding != 0)
 		idx->rebuild = true;
-	if (index_setup_dovecot(idx, error_r) < 0)
+	if (index_dovecot_setup(idx, error_r) < 0)
 		goto fail;
 	if (!idx->rebuild &&
 	    index_side_read(idx->dirfd, &side_uidvalidity, &idx->floor, &side_dovecot) == 0)
@@ -989,29 +903,6 @@ void mail_index_rebuild_done(struct mail_index *idx)
 {
 	idx->rebuild = false;
 	dovecot_uidlist_free(&idx->dovecot);
-}
-
-bool mail_index_dovecot_uidl(const struct mail_index *idx)
-{
-	return idx->dovecot_uidl;
-}
-
-uint32_t mail_index_dovecot_uid(const struct mail_index *idx, const char *key)
-{
-	return idx->dovecot != NULL ? dovecot_uidlist_lookup(idx->dovecot, key) : 0;
-}
-
-uint64_t mail_index_dovecot_keywords(const struct mail_index *idx, const char *rest)
-{
-	uint64_t keywords = 0;
-
-	if (!idx->rebuild || !idx->dovecot_uidl || strncmp(rest, ":2,", 3) != 0)
-		return 0;
-	for (const char *p = rest + 3; *p != '\0'; p++) {
-		if (*p >= 'a' && *p <= 'z' && idx->dovecot_kw[*p - 'a'] >= 0)
-			keywords |= 1ULL << idx->dovecot_kw[*p - 'a'];
-	}
-	return keywords;
 }
 
 bool mail_index_in_transaction(const struct mail_index *idx)
