@@ -3,6 +3,7 @@
 #define TWOFOLD_IMAP_CLIENT_H
 
 #include "server/imap/imap-parser.h"
+#include "server/imap/imap-seqset.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +26,7 @@ struct mail_save;
  * below it, and it keeps a worker's memory for one command at a few MiB whatever is sent:
  * a full line and two literals of the largest size, but not 300 of them. */
 #define IMAP_MAX_COMMAND_SIZE (2 * IMAP_MAX_OTHER_LITERAL + 64 * 1024)
-#define IMAP_CLIENT_ID_MAX     64
+#define IMAP_CLIENT_ID_MAX    64
 
 enum imap_state {
 	IMAP_STATE_NOAUTH = 1 << 0,

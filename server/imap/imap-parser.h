@@ -19,14 +19,14 @@
 #include <stdint.h>
 
 enum imap_arg_type {
-	IMAP_ARG_ATOM,    /* str: the atom as sent */
-	IMAP_ARG_NIL,     /* str: "NIL" as sent (it is also a valid astring) */
-	IMAP_ARG_STRING,  /* quoted string, unescaped */
-	IMAP_ARG_LITERAL, /* {n} / {n+} literal */
+	IMAP_ARG_ATOM,          /* str: the atom as sent */
+	IMAP_ARG_NIL,           /* str: "NIL" as sent (it is also a valid astring) */
+	IMAP_ARG_STRING,        /* quoted string, unescaped */
+	IMAP_ARG_LITERAL,       /* {n} / {n+} literal */
 	IMAP_ARG_LITERAL_TAKEN, /* a literal whose data the caller read itself (APPEND's message,
 	                         * streamed to a file): str NULL, str_len its size */
-	IMAP_ARG_LIST,    /* ( ... ): list/count */
-	IMAP_ARG_SECTION, /* name[section]<partial>: see the section fields */
+	IMAP_ARG_LIST,          /* ( ... ): list/count */
+	IMAP_ARG_SECTION,       /* name[section]<partial>: see the section fields */
 };
 
 /* What a section spec names after its part numbers. */
@@ -144,22 +144,5 @@ bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r);
 bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r);
 bool imap_arg_get_list(const struct imap_arg *arg, const struct imap_arg **list_r,
                        unsigned int *count_r);
-
-/* Sequence sets. '*' is IMAP_SEQ_STAR, above every number (4294967295 is a number, not '*');
- * the caller substitutes the largest number in use. */
-#define IMAP_SEQ_STAR ((uint64_t)UINT32_MAX + 1)
-
-struct imap_seq_range {
-	uint64_t lo, hi; /* lo <= hi */
-};
-
-/* Parses "1,3:5,7:*" into ranges (in the order given, each with lo <= hi). Rejects 0, "$",
- * empty elements and numbers over 2^32-1. Returns 1 ok, -1 with *error_r. *ranges_r is
- * allocated; free it with xfree. */
-int imap_seqset_parse(const char *str, struct imap_seq_range **ranges_r, unsigned int *count_r,
-                      const char **error_r);
-/* True when n is in one of the ranges, reading '*' as star. */
-bool imap_seqset_contains(const struct imap_seq_range *ranges, unsigned int count, uint32_t n,
-                          uint32_t star);
 
 #endif

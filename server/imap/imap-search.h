@@ -6,6 +6,7 @@
 #define TWOFOLD_IMAP_SEARCH_H
 
 #include "server/imap/imap-parser.h"
+#include "server/imap/imap-seqset.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,6 +5,7 @@
  * and each atom tried as a sequence set. */
 #include "common/xalloc.h"
 #include "server/imap/imap-parser.h"
+#include "server/imap/imap-seqset.h"
 
 #include <stdbool.h>
 #include <stddef.h>

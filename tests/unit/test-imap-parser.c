@@ -10,6 +10,7 @@
 #include "common/xalloc.h"
 #include "server/imap/imap-parser.h"
 #include "server/imap/imap-parser-test.h"
+#include "server/imap/imap-seqset.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -292,7 +293,8 @@ static void test_literal_taken_by_caller(void **state)
 		struct buf out;
 
 		while (r != IMAP_PARSE_DONE) {
-			size_t n = sizeof(in) - 1 - pos < chunks[k] ? sizeof(in) - 1 - pos : chunks[k];
+			size_t n =
+			    sizeof(in) - 1 - pos < chunks[k] ? sizeof(in) - 1 - pos : chunks[k];
 
 			r = imap_parser_feed(p, in + pos, n, &used);
 			pos += used;
