@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "tests/unit/test-tmpdir.h"
+#include "tests/unit/test-storage-fixture.h"
 
 #include "common/xalloc.h"
 #include "storage/dovecot-keywords.h"
@@ -217,20 +217,10 @@ static void test_keywords(void **state)
 
 /* ---- a maildir taken over ---- */
 
-struct fixture {
-	char root[256];
-	int rootfd;
-	struct mail_storage *st;
-	struct mailbox *box;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
+	struct fixture *f = test_fixture_new("dovecot", false);
 
-	test_tmpdir_make(f->root, sizeof(f->root), "dovecot");
-	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
-	assert_true(f->rootfd >= 0);
 	for (size_t i = 0; i < 3; i++) {
 		char path[512];
 
@@ -244,26 +234,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	mailbox_close(&f->box);
-	mail_storage_close(&f->st);
-	close(f->rootfd);
-	test_tmpdir_remove(f->root);
-	free(f);
+	test_fixture_free(*state);
 	return 0;
 }
 
 static void put(struct fixture *f, const char *rel, const char *text)
 {
-	char path[1024];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-	assert_int_equal(fclose(fp), 0);
+	test_fixture_put(f, rel, text, strlen(text));
 }
 
 static void unlink_rel(struct fixture *f, const char *rel)
@@ -272,24 +249,6 @@ static void unlink_rel(struct fixture *f, const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
 	(void)unlink(path);
-}
-
-static void open_inbox(struct fixture *f)
-{
-	const char *error = NULL;
-
-	mailbox_close(&f->box);
-	mail_storage_close(&f->st);
-	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
-	assert_int_equal(mailbox_open_imap(f->st, "INBOX", false, &f->box, &error), 1);
-}
-
-static void remove_index(struct fixture *f)
-{
-	mailbox_close(&f->box);
-	unlink_rel(f, "twofold.index");
-	unlink_rel(f, "twofold.index-wal");
-	unlink_rel(f, "twofold.index-shm");
 }
 
 static const struct mail *find_uid(struct fixture *f, uint32_t uid)
@@ -365,7 +324,7 @@ static void test_takeover(void **state)
 	uint32_t uid;
 
 	dovecot_maildir(f);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	check_taken_over(f, 8);
 	assert_string_equal(find_uid(f, 8)->uidl, "00000008674b7b40");
 	/* what Dovecot had shown is not \Recent; the message it never saw is */
@@ -373,7 +332,7 @@ static void test_takeover(void **state)
 	assert_int_equal(find_uid(f, 8)->flags & MAIL_RECENT, MAIL_RECENT);
 
 	/* kept when reopened */
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	check_taken_over(f, 8);
 
 	/* a delivery after the move gets the next UID */
@@ -391,17 +350,17 @@ static void test_takeover_index_lost(void **state)
 	struct fixture *f = *state;
 
 	dovecot_maildir(f);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	check_taken_over(f, 8);
-	remove_index(f);
-	open_inbox(f);
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
 	check_taken_over(f, mailbox_get(f->box, 4)->uid);
 	assert_true(mailbox_get(f->box, 4)->uid > 8);
 	/* also with Dovecot's files gone: the UIDs twofold wrote into names stay, UIDLs keep
 	 * their format */
-	remove_index(f);
+	test_fixture_remove_index(f);
 	unlink_rel(f, "dovecot-uidlist");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_uidvalidity(f->box), 1733000000);
 	assert_string_equal(find_uid(f, 7)->uidl, "00000007674b7b40");
 }
@@ -416,7 +375,7 @@ static void test_corrupt_ignored(void **state)
 	    "3 :1700000003.M3P1.host\n");
 	put(f, "cur/1700000001.M1P1.host:2,S", "a\n");
 	put(f, "cur/1700000003.M3P1.host:2,S", "b\n");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_true(mailbox_uidvalidity(f->box) != 1733000000);
 	assert_int_equal(mailbox_count(f->box), 2);
 	assert_int_equal(mailbox_get(f->box, 0)->uid, 1);
@@ -432,7 +391,7 @@ static void test_takeover_v1(void **state)
 	put(f, "dovecot-uidlist", uidlist_v1);
 	put(f, "cur/1600000002.M2P2.old:2,S", "a\n");
 	put(f, "cur/1600000005.M5P2.old:2,", "b\n");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_uidvalidity(f->box), 1600000000);
 	assert_int_equal(mailbox_get(f->box, 0)->uid, 2);
 	assert_int_equal(mailbox_get(f->box, 1)->uid, 5);

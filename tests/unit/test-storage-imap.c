@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "tests/unit/test-tmpdir.h"
+#include "tests/unit/test-storage-fixture.h"
 
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -25,78 +25,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct fixture {
-	char root[256];
-	int rootfd;
-	struct mail_storage *st;
-	struct mailbox *box;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *error = NULL;
-
-	test_tmpdir_make(f->root, sizeof(f->root), "storage-imap");
-	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
-	assert_true(f->rootfd >= 0);
-	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
-	*state = f;
+	*state = test_fixture_new("storage-imap", true);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	mailbox_close(&f->box);
-	mail_storage_close(&f->st);
-	close(f->rootfd);
-	test_tmpdir_remove(f->root);
-	free(f);
+	test_fixture_free(*state);
 	return 0;
 }
 
 static void put_file(struct fixture *f, const char *rel, const char *data)
 {
-	char path[1024];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(data, 1, strlen(data), fp), strlen(data));
-	assert_int_equal(fclose(fp), 0);
-}
-
-static bool exists(struct fixture *f, const char *rel)
-{
-	struct stat st;
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
-	return lstat(path, &st) == 0;
-}
-
-/* The file name in dir whose key is key. */
-static bool find_name(struct fixture *f, const char *dir, const char *key, char *out, size_t size)
-{
-	char path[1024];
-	size_t len = strlen(key);
-	struct dirent *d;
-	DIR *dp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, dir);
-	dp = opendir(path);
-	assert_non_null(dp);
-	out[0] = '\0';
-	while ((d = readdir(dp)) != NULL) {
-		if (strncmp(d->d_name, key, len) == 0 &&
-		    (d->d_name[len] == ':' || d->d_name[len] == ','))
-			snprintf(out, size, "%s", d->d_name);
-	}
-	closedir(dp);
-	return out[0] != '\0';
+	test_fixture_put(f, rel, data, strlen(data));
 }
 
 static struct mailbox *open_box(struct fixture *f, const char *name, bool readonly)
@@ -169,13 +112,14 @@ static void test_special_use_created_once(void **state)
 	assert_string_equal(list_all(f, &l), "INBOX;Archive sub special;Drafts sub special;"
 	                                     "Junk sub special;Sent sub special;"
 	                                     "Trash sub special-trash;");
-	assert_true(exists(f, ".Sent/cur") && exists(f, ".Trash/new") && exists(f, ".Junk/tmp"));
+	assert_true(test_fixture_exists(f, ".Sent/cur") && test_fixture_exists(f, ".Trash/new") &&
+	            test_fixture_exists(f, ".Junk/tmp"));
 	/* deleted by the user: not created again by a later open */
 	assert_int_equal(mailbox_delete(f->st, "Junk", &error), 0);
 	assert_int_equal(mailbox_subscribe(f->st, "Junk", false, &error), 0);
 	mail_storage_close(&f->st);
 	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
-	assert_false(exists(f, ".Junk"));
+	assert_false(test_fixture_exists(f, ".Junk"));
 	assert_string_equal(list_all(f, &l), "INBOX;Archive sub special;Drafts sub special;"
 	                                     "Sent sub special;Trash sub special-trash;");
 }
@@ -197,8 +141,8 @@ static void test_existing_user_gets_no_defaults(void **state)
 	fd = open(root, O_RDONLY | O_DIRECTORY);
 	assert_true(fd >= 0);
 	assert_int_equal(mail_storage_open(fd, &st, &error), 0);
-	assert_false(exists(f, "old/.Sent"));
-	assert_true(exists(f, "old/twofold.folders"));
+	assert_false(test_fixture_exists(f, "old/.Sent"));
+	assert_true(test_fixture_exists(f, "old/twofold.folders"));
 	mail_storage_close(&st);
 	close(fd);
 }
@@ -282,15 +226,15 @@ static void test_bad_names_refused(void **state)
 		assert_int_equal(mailbox_rename(f->st, "Sent", bad[i], &error), -1);
 		assert_int_equal(mailbox_subscribe(f->st, bad[i], true, &error), -1);
 	}
-	assert_true(exists(f, ".Sent"));
+	assert_true(test_fixture_exists(f, ".Sent"));
 	/* a trailing separator asks for a future parent: "x." creates x */
 	assert_int_equal(mailbox_create(f->st, "x.", &error), 0);
-	assert_true(exists(f, ".x/cur"));
+	assert_true(test_fixture_exists(f, ".x/cur"));
 	/* valid modified UTF-7: "&-" is '&', "&AOk-" is e-acute, a surrogate pair */
 	assert_int_equal(mailbox_create(f->st, "Tom &- Jerry", &error), 0);
 	assert_int_equal(mailbox_create(f->st, "&AOk-t&AOk-", &error), 0);
 	assert_int_equal(mailbox_create(f->st, "&2D3eAA-", &error), 0);
-	assert_true(exists(f, ".&AOk-t&AOk-/cur"));
+	assert_true(test_fixture_exists(f, ".&AOk-t&AOk-/cur"));
 	box = open_box(f, "&AOk-t&AOk-", false);
 	assert_string_equal(mailbox_name(box), "&AOk-t&AOk-");
 	mailbox_close(&box);
@@ -305,8 +249,9 @@ static void test_create_delete(void **state)
 	const char *error = NULL;
 
 	assert_int_equal(mailbox_create(f->st, "Work", &error), 0);
-	assert_true(exists(f, ".Work/cur") && exists(f, ".Work/new") && exists(f, ".Work/tmp"));
-	assert_true(exists(f, ".Work/maildirfolder"));
+	assert_true(test_fixture_exists(f, ".Work/cur") && test_fixture_exists(f, ".Work/new") &&
+	            test_fixture_exists(f, ".Work/tmp"));
+	assert_true(test_fixture_exists(f, ".Work/maildirfolder"));
 	assert_int_equal(mailbox_create(f->st, "Work", &error), -1);
 	assert_string_equal(error, "mailbox already exists");
 	assert_int_equal(mailbox_create(f->st, "inbox", &error), -1);
@@ -320,8 +265,8 @@ static void test_create_delete(void **state)
 	assert_int_equal(mailbox_delete(f->st, "Nope", &error), -1);
 	assert_string_equal(error, "no such mailbox");
 	assert_int_equal(mailbox_delete(f->st, "Work", &error), 0);
-	assert_false(exists(f, ".Work"));
-	assert_true(exists(f, ".Work.Sub/cur")); /* children stay */
+	assert_false(test_fixture_exists(f, ".Work"));
+	assert_true(test_fixture_exists(f, ".Work.Sub/cur")); /* children stay */
 	assert_int_equal(mailbox_get_status(f->st, "Work", true, &status, &error), 0);
 	assert_int_equal(mailbox_get_status(f->st, "Work.Sub", true, &status, &error), 1);
 	/* nothing left behind in the root but the folders and our files */
@@ -358,9 +303,11 @@ static void test_rename_with_children(void **state)
 	assert_string_equal(error, "no such mailbox");
 	assert_int_equal(mailbox_rename(f->st, "a", "INBOX", &error), -1);
 	assert_int_equal(mailbox_rename(f->st, "a", "z.q", &error), 0);
-	assert_false(exists(f, ".a") || exists(f, ".a.b") || exists(f, ".a.b.c"));
-	assert_true(exists(f, ".z.q") && exists(f, ".z.q.b") && exists(f, ".z.q.b.c"));
-	assert_true(exists(f, ".ab"));
+	assert_false(test_fixture_exists(f, ".a") || test_fixture_exists(f, ".a.b") ||
+	             test_fixture_exists(f, ".a.b.c"));
+	assert_true(test_fixture_exists(f, ".z.q") && test_fixture_exists(f, ".z.q.b") &&
+	            test_fixture_exists(f, ".z.q.b.c"));
+	assert_true(test_fixture_exists(f, ".ab"));
 	/* messages, UIDs and UIDVALIDITY go with the folder */
 	assert_int_equal(mailbox_get_status(f->st, "z.q.b", true, &status, &error), 1);
 	assert_int_equal(status.messages, 1);
@@ -544,7 +491,7 @@ static void test_changed_after_external_rename(void **state)
 	assert_int_equal(mailbox_set_flags(other, 0, MAIL_SEEN, 0, &error), 1);
 	kw = mailbox_keyword_index(other, "done", true);
 	assert_int_equal(mailbox_set_keywords(other, 1, 1ULL << kw, 0, &error), 1);
-	assert_true(find_name(f, "cur", "12.c.h", name, sizeof(name)));
+	assert_true(test_fixture_find_name(f, "cur", "12.c.h", name, sizeof(name)));
 	snprintf(from, sizeof(from), "%s/cur/%s", f->root, name);
 	snprintf(to, sizeof(to), "%s/cur/%.*s:2,F", f->root, (int)(strchr(name, ':') - name), name);
 	assert_int_equal(rename(from, to), 0);
@@ -631,7 +578,7 @@ static void test_copy_many_all_or_nothing(void **state)
 	dst = open_box(f, "Dest", false);
 	next = mailbox_uidnext(dst);
 	/* another session expunges the third (the view does not know yet) */
-	assert_true(find_name(f, "cur", "32.c.h", name, sizeof(name)));
+	assert_true(test_fixture_find_name(f, "cur", "32.c.h", name, sizeof(name)));
 	snprintf(path, sizeof(path), "%s/cur/%s", f->root, name);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(mailbox_copy_many(f->box, idx, 3, dst, uids, &error), 0);
@@ -647,7 +594,7 @@ static void test_copy_many_all_or_nothing(void **state)
 	assert_int_equal(mailbox_uidnext(dst), next);
 	assert_true(mailbox_msg_gone(f->box, 2));
 	/* the rest, with the source renamed by a flag change meanwhile */
-	assert_true(find_name(f, "cur", "31.b.h", name, sizeof(name)));
+	assert_true(test_fixture_find_name(f, "cur", "31.b.h", name, sizeof(name)));
 	{
 		char from[600], to[600];
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "tests/unit/test-tmpdir.h"
+#include "tests/unit/test-storage-fixture.h"
 
 #include "common/xalloc.h"
 #include "storage/maildir.h"
@@ -92,34 +92,16 @@ int __wrap_sqlite3_busy_timeout(sqlite3 *db, int ms)
 	return __real_sqlite3_busy_timeout(db, hook.busy_ms > 0 ? hook.busy_ms : ms);
 }
 
-struct fixture {
-	char root[256];
-	int rootfd;
-	struct mail_storage *st;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	const char *error = NULL;
-
 	memset(&hook, 0, sizeof(hook));
-	test_tmpdir_make(f->root, sizeof(f->root), "storage-race");
-	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
-	assert_true(f->rootfd >= 0);
-	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
-	*state = f;
+	*state = test_fixture_new("storage-race", true);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	mail_storage_close(&f->st);
-	close(f->rootfd);
-	test_tmpdir_remove(f->root);
-	free(f);
+	test_fixture_free(*state);
 	return 0;
 }
 

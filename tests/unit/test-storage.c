@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "tests/unit/test-tmpdir.h"
+#include "tests/unit/test-storage-fixture.h"
 
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -25,58 +25,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct fixture {
-	char root[256];
-	int rootfd;
-	struct mail_storage *st;
-	struct mailbox *box;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-
-	test_tmpdir_make(f->root, sizeof(f->root), "storage");
-	f->rootfd = open(f->root, O_RDONLY | O_DIRECTORY);
-	assert_true(f->rootfd >= 0);
-	*state = f;
+	*state = test_fixture_new("storage", false);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	mailbox_close(&f->box);
-	mail_storage_close(&f->st);
-	close(f->rootfd);
-	test_tmpdir_remove(f->root);
-	free(f);
+	test_fixture_free(*state);
 	return 0;
 }
 
-static void put_file(struct fixture *f, const char *rel, const void *data, size_t len)
-{
-	char path[1024];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(data, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
-#define PUT(f, rel, lit) put_file(f, rel, lit, sizeof(lit) - 1)
-
-static bool exists(struct fixture *f, const char *rel)
-{
-	struct stat st;
-	char path[1024];
-
-	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
-	return lstat(path, &st) == 0;
-}
+#define PUT(f, rel, lit) test_fixture_put(f, rel, lit, sizeof(lit) - 1)
 
 static void do_rename(struct fixture *f, const char *from, const char *to)
 {
@@ -114,22 +75,7 @@ static size_t count_dir(struct fixture *f, const char *rel)
 /* The single file name in cur/ whose key is base (followed by ':' or twofold's ',' fields). */
 static void cur_name(struct fixture *f, const char *base, char *out, size_t size)
 {
-	char path[1024];
-	struct dirent *d;
-	size_t len = strlen(base);
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "%s/cur", f->root);
-	dir = opendir(path);
-	assert_non_null(dir);
-	out[0] = '\0';
-	while ((d = readdir(dir)) != NULL) {
-		if (strncmp(d->d_name, base, len) == 0 &&
-		    (d->d_name[len] == ':' || d->d_name[len] == ','))
-			snprintf(out, size, "%s", d->d_name);
-	}
-	closedir(dir);
-	assert_true(out[0] != '\0');
+	assert_true(test_fixture_find_name(f, "cur", base, out, size));
 }
 
 /* Renames the file of key in cur/ to its base + info (another session or tool changing flags). */
@@ -152,33 +98,11 @@ static void unlink_key(struct fixture *f, const char *key)
 	do_unlink(f, rel);
 }
 
-/* A read-write IMAP session (claims \Recent). */
-static void open_inbox(struct fixture *f)
-{
-	const char *error = NULL;
-
-	mailbox_close(&f->box);
-	mail_storage_close(&f->st);
-	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
-	assert_int_equal(mailbox_open_imap(f->st, "INBOX", false, &f->box, &error), 1);
-}
-
 static void sync_box(struct fixture *f)
 {
 	const char *error = NULL;
 
 	assert_int_equal(mailbox_sync(f->box, &error), 0);
-}
-
-static void remove_index(struct fixture *f)
-{
-	const char *names[] = {"twofold.index", "twofold.index-wal", "twofold.index-shm"};
-
-	mailbox_close(&f->box);
-	for (size_t i = 0; i < 3; i++) {
-		if (exists(f, names[i]))
-			do_unlink(f, names[i]);
-	}
 }
 
 static const struct mail *find_uidl(struct fixture *f, const char *uidl)
@@ -274,13 +198,13 @@ static void test_delivery_moved_to_cur(void **state)
 	struct fixture *f = *state;
 	const struct mail *m;
 
-	open_inbox(f); /* creates cur/ new/ tmp/ */
+	test_fixture_open_inbox(f); /* creates cur/ new/ tmp/ */
 	PUT(f, "new/1700000000.M1P1.host", "Subject: a\n\nhello\n");
 	sync_box(f);
 	assert_int_equal(mailbox_count(f->box), 1);
 	assert_int_equal(count_dir(f, "new"), 0);
 	/* the UID is kept in the name (,U=), with the sizes, so an index rebuild finds them */
-	assert_true(exists(f, "cur/1700000000.M1P1.host,S=18,W=21,U=1:2,"));
+	assert_true(test_fixture_exists(f, "cur/1700000000.M1P1.host,S=18,W=21,U=1:2,"));
 	m = mailbox_get(f->box, 0);
 	assert_string_equal(m->uidl, "1700000000.M1P1.host");
 	assert_int_equal(m->uid, 1);
@@ -288,7 +212,7 @@ static void test_delivery_moved_to_cur(void **state)
 	assert_int_equal(sizes_of(f->box, 0).crlf_size, 21);
 	assert_int_equal(m->flags & ~MAIL_RECENT, 0);
 	assert_true((m->flags & MAIL_RECENT) != 0);
-	assert_true(exists(f, "twofold.index"));
+	assert_true(test_fixture_exists(f, "twofold.index"));
 }
 
 static void test_flags_parsed_and_set(void **state)
@@ -298,7 +222,7 @@ static void test_flags_parsed_and_set(void **state)
 	const struct mail *m;
 	char name[256];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "cur/100.a.host:2,FS", "a\n");
 	PUT(f, "cur/101.b.host:2,DRT", "b\n");
 	PUT(f, "cur/102.c.host:2,Sa", "c\n");
@@ -321,15 +245,15 @@ static void test_flags_parsed_and_set(void **state)
 		else if (strcmp(m->uidl, "103.d.host") == 0)
 			assert_int_equal(mailbox_set_flags(f->box, i, MAIL_SEEN, 0, &error), 1);
 	}
-	assert_true(exists(f, "cur/100.a.host:2,RS"));
-	assert_false(exists(f, "cur/100.a.host:2,FS"));
-	assert_true(exists(f, "cur/102.c.host:2,FSa"));
-	assert_true(exists(f, "cur/103.d.host:2,S"));
+	assert_true(test_fixture_exists(f, "cur/100.a.host:2,RS"));
+	assert_false(test_fixture_exists(f, "cur/100.a.host:2,FS"));
+	assert_true(test_fixture_exists(f, "cur/102.c.host:2,FSa"));
+	assert_true(test_fixture_exists(f, "cur/103.d.host:2,S"));
 	assert_int_equal(find_uidl(f, "100.a.host")->flags & ~MAIL_RECENT,
 	                 MAIL_ANSWERED | MAIL_SEEN);
 
 	/* persisted in the file names: a new session sees them */
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(find_uidl(f, "100.a.host")->flags, MAIL_ANSWERED | MAIL_SEEN);
 	assert_int_equal(find_uidl(f, "102.c.host")->flags, MAIL_FLAGGED | MAIL_SEEN);
 	cur_name(f, "101.b.host", name, sizeof(name));
@@ -353,16 +277,16 @@ static void test_crlf_sizes(void **state)
 	char path[300], name[256];
 	struct mail_sizes sizes;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(path, sizeof(path), "new/%s", cases[i].name);
-		put_file(f, path, cases[i].data, cases[i].len);
+		test_fixture_put(f, path, cases[i].data, cases[i].len);
 	}
 	/* a CRLF split across the 128 KiB read chunks is still one CRLF */
 	memset(big, 'x', big_len);
 	big[128 * 1024 - 1] = '\r';
 	big[128 * 1024] = '\n';
-	put_file(f, "new/206.chunk.h", big, big_len);
+	test_fixture_put(f, "new/206.chunk.h", big, big_len);
 	/* W= is trusted: the file is not read */
 	PUT(f, "cur/207.w.h,S=2,W=99:2,", "z\n");
 	sync_box(f);
@@ -379,8 +303,8 @@ static void test_crlf_sizes(void **state)
 	/* computed once, then cached in the index: a second session does not rescan */
 	cur_name(f, "200.lf.h", name, sizeof(name));
 	snprintf(path, sizeof(path), "cur/%s", name);
-	put_file(f, path, "a\nb\nc\nd\n", 8);
-	open_inbox(f);
+	test_fixture_put(f, path, "a\nb\nc\nd\n", 8);
+	test_fixture_open_inbox(f);
 	sizes = uidl_sizes(f, "200.lf.h");
 	assert_int_equal(sizes.size, 4);
 	assert_int_equal(sizes.crlf_size, 6);
@@ -400,7 +324,7 @@ static void test_crlf_sizes_many(void **state)
 	uint64_t want_size[MANY], want_crlf[MANY];
 	const struct timespec times[2] = {{1700000000, 0}, {1700000000, 0}};
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t i = 0; i < MANY; i++) {
 		size_t len = i < 3 ? 32 * 1024 - 1 + i : (i * 7919) % cap;
 		uint64_t lfs = 0;
@@ -413,13 +337,13 @@ static void test_crlf_sizes_many(void **state)
 				data[j - 1] = '\r';
 		}
 		snprintf(path, sizeof(path), "cur/%05zu.many.h:2,S", i);
-		put_file(f, path, data, len);
+		test_fixture_put(f, path, data, len);
 		assert_int_equal(utimensat(f->rootfd, path, times, 0), 0);
 		want_size[i] = len;
 		want_crlf[i] = len + lfs;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		open_inbox(f);
+		test_fixture_open_inbox(f);
 		assert_int_equal(mailbox_count(f->box), MANY);
 		for (size_t i = 0; i < MANY; i++) {
 			struct mail_sizes sizes = sizes_of(f->box, i);
@@ -433,7 +357,7 @@ static void test_crlf_sizes_many(void **state)
 		/* rewritten behind our back: the next session still has the first sizes */
 		for (size_t i = 0; i < MANY && pass == 0; i++) {
 			snprintf(path, sizeof(path), "cur/%05zu.many.h:2,S", i);
-			put_file(f, path, "x", 1);
+			test_fixture_put(f, path, "x", 1);
 		}
 	}
 	xfree(&data);
@@ -457,14 +381,14 @@ static void test_lazy_size_persisted(void **state)
 	const char *error = NULL;
 	struct mail_sizes sizes;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t i = 0; i < N; i++)
 		PUT(f, cases[i].name, "not yet");
 	sync_box(f);
 	assert_int_equal(mailbox_count(f->box), N);
 	/* the files change after the sync: what is measured is what is there when asked */
 	for (size_t i = 0; i < N; i++) {
-		put_file(f, cases[i].name, cases[i].data, strlen(cases[i].data));
+		test_fixture_put(f, cases[i].name, cases[i].data, strlen(cases[i].data));
 		assert_int_equal(utimensat(f->rootfd, cases[i].name, times, 0), 0);
 	}
 	for (size_t i = 0; i < N; i++) {
@@ -477,7 +401,7 @@ static void test_lazy_size_persisted(void **state)
 	mailbox_close(&f->box);
 	for (size_t i = 0; i < N; i++)
 		PUT(f, cases[i].name, "changed\n\n\n");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t i = 0; i < N; i++) {
 		uint64_t crlf = 0;
 
@@ -485,8 +409,8 @@ static void test_lazy_size_persisted(void **state)
 		assert_int_equal(crlf, cases[i].crlf);
 	}
 	/* an index rebuild measures them again */
-	remove_index(f);
-	open_inbox(f);
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_msg_sizes(f->box, 0, &sizes, &error), 1);
 	assert_int_equal(sizes.size, 10);
 	assert_int_equal(sizes.crlf_size, 13);
@@ -501,7 +425,7 @@ static void test_lazy_size_vanished_or_renamed(void **state)
 	struct mail_sizes sizes;
 	struct mailbox_status status;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "cur/600.gone.h:2,", "gone\n");
 	PUT(f, "cur/601.moved.h:2,", "moved\n");
 	PUT(f, "cur/602.stays.h:2,S", "stays\n");
@@ -531,7 +455,7 @@ static void test_status_without_size_reads_nothing(void **state)
 	struct mailbox_status status;
 	const char *error = NULL;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mailbox_close(&f->box);
 	PUT(f, "cur/700.a.h:2,", "first\n");
 	assert_int_equal(mailbox_get_status(f->st, "INBOX", false, &status, &error), 1);
@@ -563,7 +487,7 @@ static void test_uidl_stable(void **state)
 	const char *error = NULL;
 	char name[256];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	deliver_three(f);
 	sync_box(f);
 	assert_int_equal(mailbox_append(f->box, "app\n", 4, MAIL_SEEN, 0, &app_uid, &error), 0);
@@ -585,7 +509,7 @@ static void test_uidl_stable(void **state)
 	assert_int_equal(mailbox_get(f->box, 1)->flags & ~MAIL_RECENT, MAIL_FLAGGED | MAIL_SEEN);
 
 	/* reopen */
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_uidvalidity(f->box), uidvalidity);
 	for (size_t i = 0; i < 3; i++) {
 		assert_string_equal(mailbox_get(f->box, i)->uidl, uidls[i]);
@@ -594,8 +518,8 @@ static void test_uidl_stable(void **state)
 
 	/* index deleted: UIDLs unchanged, UIDVALIDITY kept, every message keeps its UID: the
 	 * appended one and the delivered ones (,U= added on new/ -> cur/) */
-	remove_index(f);
-	open_inbox(f);
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), 4);
 	assert_int_equal(mailbox_uidvalidity(f->box), uidvalidity);
 	for (size_t i = 0; i < 3; i++) {
@@ -615,7 +539,7 @@ static void test_uids_persistent_monotonic(void **state)
 	bool remove[3] = {false, false, true};
 	uint32_t last;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "new/400.a.h", "a\n");
 	PUT(f, "new/401.b.h", "b\n");
 	sync_box(f);
@@ -624,7 +548,7 @@ static void test_uids_persistent_monotonic(void **state)
 	assert_int_equal(mailbox_uidnext(f->box), 3);
 
 	PUT(f, "new/402.c.h", "c\n");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), 3);
 	assert_int_equal(mailbox_get(f->box, 0)->uid, 1);
 	assert_int_equal(mailbox_get(f->box, 1)->uid, 2);
@@ -634,7 +558,7 @@ static void test_uids_persistent_monotonic(void **state)
 
 	/* an expunged UID is never given out again */
 	assert_int_equal(mailbox_expunge(f->box, remove, &error), 0);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "new/403.d.h", "d\n");
 	sync_box(f);
 	assert_int_equal(mailbox_count(f->box), 3);
@@ -670,7 +594,7 @@ static void test_external_delete(void **state)
 	bool remove[2] = {true, false};
 	char buf[16];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "new/500.a.h", "a\n");
 	PUT(f, "new/501.b.h", "b\n");
 	sync_box(f);
@@ -700,7 +624,7 @@ static void test_expunge_removes_files(void **state)
 	bool remove[3] = {true, false, true};
 	char buf[16], name[256];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	deliver_three(f);
 	sync_box(f);
 	/* another session changed a flag meanwhile: expunge still finds the file */
@@ -711,7 +635,7 @@ static void test_expunge_removes_files(void **state)
 	assert_int_equal(count_dir(f, "cur"), 1);
 	cur_name(f, "301.two.h", name, sizeof(name));
 	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), 4);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), 1);
 
 	/* a message renamed by another session is still readable */
@@ -748,7 +672,7 @@ static void test_lock_exclusive(void **state)
 	struct fixture *f = *state;
 	const char *error = NULL;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(child_lock(f), 1); /* free */
 	assert_int_equal(mailbox_lock_exclusive(f->box, &error), 1);
 	assert_int_equal(mailbox_lock_exclusive(f->box, &error), 1); /* idempotent */
@@ -772,7 +696,7 @@ static void test_append(void **state)
 	struct dirent *d;
 	DIR *dir;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_append(f->box, msg, sizeof(msg) - 1, MAIL_SEEN | MAIL_FLAGGED,
 	                                1000000000, &uid1, &error),
 	                 0);
@@ -823,7 +747,7 @@ static void test_append_stores_lf(void **state)
 	const char *error = NULL;
 	char buf[64];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t cut = 0; cut <= len; cut++) {
 		struct mail_save *sv;
 
@@ -854,7 +778,7 @@ static void test_path_escape_refused(void **state)
 	const char *error = NULL;
 	char path[1024];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(mailbox_open(f->st, bad[i], &box, &error), -1);
 		assert_null(box);
@@ -891,7 +815,7 @@ static void test_tmp_clean_by_ctime(void **state)
 	char path[1024];
 	int tmpfd;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "tmp/appending", "Subject: x\n");
 	snprintf(path, sizeof(path), "%s/tmp/appending", f->root);
 	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
@@ -901,11 +825,11 @@ static void test_tmp_clean_by_ctime(void **state)
 	tmpfd = open(path, O_RDONLY | O_DIRECTORY);
 	assert_true(tmpfd >= 0);
 	assert_int_equal(maildir_tmp_clean(tmpfd, time(NULL) - MAILDIR_TMP_STALE_SECS), 0);
-	assert_true(exists(f, "tmp/appending"));
+	assert_true(test_fixture_exists(f, "tmp/appending"));
 	/* seen from 36 hours later */
 	assert_int_equal(maildir_tmp_clean(tmpfd, time(NULL) + 2), 1);
-	assert_false(exists(f, "tmp/appending"));
-	assert_true(exists(f, "tmp/subdir"));
+	assert_false(test_fixture_exists(f, "tmp/appending"));
+	assert_true(test_fixture_exists(f, "tmp/subdir"));
 	close(tmpfd);
 }
 
@@ -917,7 +841,7 @@ static void test_delivery_during_session(void **state)
 	struct mailbox *other = NULL;
 	const char *error = NULL;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "new/700.a.h", "a\n");
 	sync_box(f);
 	assert_int_equal(mailbox_count(f->box), 1);
@@ -939,12 +863,12 @@ static void test_damaged_index_rebuilt(void **state)
 {
 	struct fixture *f = *state;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "new/800.a.h", "a\n");
 	sync_box(f);
-	remove_index(f);
+	test_fixture_remove_index(f);
 	PUT(f, "twofold.index", "this is not an SQLite database, not at all, really not\n");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), 1);
 	assert_string_equal(mailbox_get(f->box, 0)->uidl, "800.a.h");
 }
@@ -981,7 +905,7 @@ static void test_index_in_chroot(void **state)
 
 	if (geteuid() != 0)
 		skip();
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mailbox_close(&f->box);
 	PUT(f, "new/900.a.h", "a\n");
 	snprintf(jail, sizeof(jail), "%s/jail", f->root);
@@ -995,7 +919,7 @@ static void test_index_in_chroot(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(count_dir(f, "jail"), 0);
 	/* the index written in the jail is the one a later session reads */
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), 2);
 	assert_int_equal(mailbox_get(f->box, 0)->flags & ~MAIL_RECENT, 0);
 }
@@ -1021,7 +945,7 @@ static void test_big_index_in_chroot(void **state)
 
 	if (geteuid() != 0)
 		skip();
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mailbox_close(&f->box);
 	curfd = openat(f->rootfd, "cur", O_RDONLY | O_DIRECTORY);
 	assert_true(curfd >= 0);
@@ -1067,7 +991,7 @@ static void test_big_index_in_chroot(void **state)
 		closedir(dir);
 	}
 	assert_int_equal(count_dir(f, "jail"), 0);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), FILES);
 }
 
@@ -1100,7 +1024,7 @@ static void test_concurrent_sessions_agree(void **state)
 	int status;
 	FILE *fp;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mailbox_close(&f->box);
 	for (int i = 0; i < 300; i++) {
 		snprintf(name, sizeof(name), "new/%d.c%d.h", 1000 + i, i);
@@ -1129,7 +1053,7 @@ static void test_concurrent_sessions_agree(void **state)
 		fclose(fp);
 	}
 	assert_string_equal(texts[0], texts[1]);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), 300);
 	for (size_t i = 0; i < 300; i++)
 		assert_int_equal(mailbox_get(f->box, i)->uid, i + 1);
@@ -1144,7 +1068,7 @@ static void test_uid_from_name(void **state)
 {
 	struct fixture *f = *state;
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	PUT(f, "new/1.a.h", "a\n");
 	PUT(f, "new/2.b.h", "b\n");
 	sync_box(f);
@@ -1170,7 +1094,7 @@ static void put_kept_and_fresh(struct fixture *f, size_t kept, size_t fresh)
 {
 	char path[300];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mailbox_close(&f->box);
 	for (size_t i = 0; i < kept; i++) {
 		snprintf(path, sizeof(path), "cur/%04zu.kept.h,S=2,W=3,U=%zu:2,S", i, 1000 + 3 * i);
@@ -1189,8 +1113,8 @@ static void check_batched_rebuild(struct fixture *f, size_t kept, size_t fresh)
 
 	put_kept_and_fresh(f, kept, fresh);
 	for (int round = 0; round < 2; round++) {
-		remove_index(f);
-		open_inbox(f);
+		test_fixture_remove_index(f);
+		test_fixture_open_inbox(f);
 		assert_int_equal(mailbox_count(f->box), kept + fresh);
 		for (size_t i = 0; i < kept; i++) {
 			const struct mail *m = mailbox_get(f->box, i);
@@ -1211,7 +1135,7 @@ static void check_batched_rebuild(struct fixture *f, size_t kept, size_t fresh)
 		{
 			uint32_t last = mailbox_get(f->box, kept + fresh - 1)->uid;
 
-			open_inbox(f);
+			test_fixture_open_inbox(f);
 			assert_int_equal(mailbox_count(f->box), kept + fresh);
 			assert_int_equal(mailbox_get(f->box, kept + fresh - 1)->uid, last);
 			assert_int_equal(mailbox_uidnext(f->box), last + 1);
@@ -1233,7 +1157,7 @@ static void test_fresh_delivery_order(void **state)
 	struct fixture *f = *state;
 	char path[300], uidl[64], prev[64] = "";
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mailbox_close(&f->box);
 	for (size_t k = 0; k < N; k++) {
 		size_t i = (k * 337) % N; /* 337 is prime to N: every i once */
@@ -1242,8 +1166,8 @@ static void test_fresh_delivery_order(void **state)
 		         (i * 104729) % 1000);
 		PUT(f, path, "x\n");
 	}
-	remove_index(f);
-	open_inbox(f);
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), N);
 	for (size_t i = 0; i < N; i++) {
 		const struct mail *m = mailbox_get(f->box, i);
@@ -1322,7 +1246,7 @@ static void test_bulk_rebuild_concurrent(void **state)
 	int status;
 
 	put_bulk_files(f);
-	remove_index(f);
+	test_fixture_remove_index(f);
 	for (int p = 0; p < 2; p++) {
 		snprintf(outs[p], sizeof(outs[p]), "%s/out%d", f->root, p);
 		pids[p] = fork();
@@ -1338,7 +1262,7 @@ static void test_bulk_rebuild_concurrent(void **state)
 	}
 	assert_string_equal(texts[0], texts[1]);
 	assert_true(file_size(f, "twofold.index-wal") > 64 * 1024);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	mine = view_text(f);
 	assert_string_equal(mine, texts[0]);
 	for (size_t i = 0; i < BULK_KEPT; i++)
@@ -1347,7 +1271,7 @@ static void test_bulk_rebuild_concurrent(void **state)
 	mail_storage_close(&f->st);
 	assert_true(file_size(f, "twofold.index-wal") <= 0);
 	assert_true(file_size(f, "twofold.index") > 64 * 1024);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	xfree(&mine);
 	mine = view_text(f);
 	assert_string_equal(mine, texts[0]);
@@ -1373,7 +1297,7 @@ static void test_bulk_rebuild_killed(void **state)
 		sqlite3 *db;
 		sqlite3_stmt *st;
 
-		remove_index(f);
+		test_fixture_remove_index(f);
 		mail_storage_close(&f->st);
 		pid = fork();
 		assert_true(pid >= 0);
@@ -1382,7 +1306,7 @@ static void test_bulk_rebuild_killed(void **state)
 		usleep(delays_us[d]);
 		kill(pid, SIGKILL);
 		assert_int_equal(waitpid(pid, &status, 0), pid);
-		open_inbox(f);
+		test_fixture_open_inbox(f);
 		assert_int_equal(mailbox_count(f->box), BULK_KEPT + BULK_FRESH);
 		for (size_t i = 0; i < BULK_KEPT + BULK_FRESH; i++) {
 			if (i < BULK_KEPT)
@@ -1392,7 +1316,7 @@ static void test_bulk_rebuild_killed(void **state)
 				            mailbox_get(f->box, i - 1)->uid);
 		}
 		first = view_text(f);
-		open_inbox(f);
+		test_fixture_open_inbox(f);
 		again = view_text(f);
 		assert_string_equal(first, again);
 		snprintf(path, sizeof(path), "%s/twofold.index", f->root);
@@ -1465,7 +1389,7 @@ static void test_bulk_rebuild_key_index(void **state)
 	assert_int_equal(mailbox_sync(f->box, &error), 0);
 	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
 	assert_string_equal(mailbox_get(f->box, KEPT + FRESH)->uidl, "zz.delivered.h");
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
 }
 
@@ -1479,12 +1403,12 @@ static void test_big_listing_with_indexed_entries(void **state)
 	uint32_t old_uid[OLD];
 	char path[300];
 
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	for (size_t i = 0; i < OLD; i++) {
 		snprintf(path, sizeof(path), "cur/%04zu.old.h:2,S", i);
 		PUT(f, path, "o\n");
 	}
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), OLD);
 	for (size_t i = 0; i < OLD; i++)
 		old_uid[i] = mailbox_get(f->box, i)->uid;
@@ -1493,7 +1417,7 @@ static void test_big_listing_with_indexed_entries(void **state)
 		snprintf(path, sizeof(path), "cur/%04zu.new.h:2,", i);
 		PUT(f, path, "nn\n");
 	}
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), OLD + NEW);
 	for (size_t i = 0; i < OLD; i++) {
 		snprintf(path, sizeof(path), "%04zu.old.h", i);
@@ -1522,8 +1446,8 @@ static void test_big_listing_reordered(void **state)
 	size_t i;
 
 	check_batched_rebuild(f, KEPT, FRESH);
-	remove_index(f);
-	open_inbox(f);
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
 	for (i = 0; i < KEPT + FRESH; i += 97) {
 		const struct mail *m = mailbox_get(f->box, i);
 
@@ -1533,7 +1457,7 @@ static void test_big_listing_reordered(void **state)
 	/* a flag change renames the file through the view's name */
 	i = KEPT + 1234;
 	assert_int_equal(mailbox_set_flags(f->box, i, MAIL_FLAGGED, 0, &error), 1);
-	assert_true(exists(f, "cur/1234.fresh.h:2,F"));
+	assert_true(test_fixture_exists(f, "cur/1234.fresh.h:2,F"));
 	/* a delivery and an outside rename are picked up by the next sync */
 	PUT(f, "new/zz.delivered.h", "d\n");
 	set_info(f, "0007.kept.h", ":2,ST");
@@ -1544,7 +1468,7 @@ static void test_big_listing_reordered(void **state)
 	                 mailbox_get(f->box, KEPT + FRESH - 1)->uid + 1);
 	/* another session sees the same */
 	snprintf(path, sizeof(path), "%u", mailbox_get(f->box, KEPT + 1234)->uid);
-	open_inbox(f);
+	test_fixture_open_inbox(f);
 	assert_int_equal(mailbox_count(f->box), KEPT + FRESH + 1);
 	assert_int_equal(find_uidl(f, "1234.fresh.h")->flags & MAIL_FLAGGED, MAIL_FLAGGED);
 	assert_int_equal(find_uidl(f, "1234.fresh.h")->uid, (uint32_t)strtoul(path, NULL, 10));
