@@ -533,40 +533,26 @@ static void test_admin_refusals(void **state)
 	                 AUTH_OK);
 }
 
+/* Process 0 approves the held request, process 1 denies it: 0 when the decision was taken. */
+static int decide_child(struct env *e, int i, void *ctx)
+{
+	int64_t id = *(const int64_t *)ctx;
+	const char *error = NULL;
+	int rc = i == 0 ? admin_approval_approve(e->p, "alice", id, 0, T0 + 1, &error)
+	                : admin_approval_deny(e->p, "alice", id, T0 + 1, &error);
+
+	return rc == 0 ? 0 : 1;
+}
+
 /* Approve and deny at once from two processes: exactly one decision holds. */
 static void test_decide_race(void **state)
 {
 	struct env *e = *state;
 	struct auth_hold h = held(e, T0);
-	int done = 0;
-	pid_t pids[2];
+	int status[2];
 
-	env_close(e);
-	for (int i = 0; i < 2; i++) {
-		pids[i] = fork();
-		assert_true(pids[i] >= 0);
-		if (pids[i] == 0) {
-			const char *error = NULL;
-			int rc;
-
-			env_open(e);
-			rc = i == 0 ? admin_approval_approve(e->p, "alice", h.approval_id, 0,
-			                                     T0 + 1, &error)
-			            : admin_approval_deny(e->p, "alice", h.approval_id, T0 + 1,
-			                                  &error);
-			env_close(e);
-			_exit(rc == 0 ? 0 : 1);
-		}
-	}
-	for (int i = 0; i < 2; i++) {
-		int status;
-
-		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-		assert_true(WIFEXITED(status));
-		done += WEXITSTATUS(status) == 0;
-	}
-	env_open(e);
-	assert_int_equal(done, 1);
+	env_race(e, 2, decide_child, &h.approval_id, status);
+	assert_int_equal((status[0] == 0) + (status[1] == 0), 1);
 }
 
 int main(void)

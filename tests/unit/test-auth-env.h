@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define TEST_PASSWORD "correct horse battery"
@@ -78,6 +79,40 @@ static void env_open(struct env *e)
 static void env_close(struct env *e)
 {
 	auth_policy_close(&e->p);
+}
+
+/* What one of env_race's processes does; its result (0-255) is the process's exit status. */
+typedef int env_race_fn(struct env *e, int i, void *ctx);
+
+/* Runs fn(e, i, ctx) for i < n in n processes at once, each with a policy of its own on the
+ * same store (as the auth service's processes are); e's own policy is closed meanwhile.
+ * status_r[i] is what fn returned in process i. */
+static inline void env_race(struct env *e, int n, env_race_fn *fn, void *ctx, int *status_r)
+{
+	pid_t pids[16];
+
+	assert_true(n <= 16);
+	env_close(e);
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			int rc;
+
+			env_open(e);
+			rc = fn(e, i, ctx);
+			env_close(e);
+			_exit(rc);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		status_r[i] = WEXITSTATUS(status);
+	}
+	env_open(e);
 }
 
 static int env_setup(void **state)
@@ -150,6 +185,22 @@ static struct auth_reply env_login_ip(struct env *e, const char *user, const cha
 static struct auth_reply env_login(struct env *e, const char *user, const char *secret, time_t now)
 {
 	return env_login_ip(e, user, secret, AUTH_PROTO_IMAP, "192.0.2.1", now);
+}
+
+/* env_race's ctx for env_race_login: who logs in with what. */
+struct env_race_creds {
+	const char *user, *secret;
+};
+
+/* A login at TEST_T0 for env_race: 0 OK, 1 FAIL, 2 anything else. */
+static inline int env_race_login(struct env *e, int i, void *ctx)
+{
+	const struct env_race_creds *l = ctx;
+	struct auth_reply r;
+
+	(void)i;
+	r = env_login(e, l->user, l->secret, TEST_T0);
+	return r.result == AUTH_OK ? 0 : r.result == AUTH_FAIL ? 1 : 2;
 }
 
 /* password + current code */

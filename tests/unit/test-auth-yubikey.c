@@ -324,38 +324,16 @@ static void test_grace_same_ip(void **state)
 static void test_two_process_race(void **state)
 {
 	struct env *e = *state;
-	int oks = 0, fails = 0;
 	struct otp_maker k;
-	pid_t pids[2];
+	int status[2];
 	char *s;
 
 	env_add_user(e, "gus");
 	k = key_enrol(e, "gus");
 	s = pw_otp(&k, 9, 9);
-	env_close(e);
-	for (int i = 0; i < 2; i++) {
-		pids[i] = fork();
-		assert_true(pids[i] >= 0);
-		if (pids[i] == 0) {
-			struct auth_reply r;
-
-			env_open(e);
-			r = env_login(e, "gus", s, TEST_T0);
-			env_close(e);
-			_exit(r.result == AUTH_OK ? 0 : r.result == AUTH_FAIL ? 1 : 2);
-		}
-	}
-	for (int i = 0; i < 2; i++) {
-		int status;
-
-		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-		assert_true(WIFEXITED(status));
-		oks += WEXITSTATUS(status) == 0;
-		fails += WEXITSTATUS(status) == 1;
-	}
-	env_open(e);
-	assert_int_equal(oks, 1);
-	assert_int_equal(fails, 1);
+	env_race(e, 2, env_race_login, &(struct env_race_creds){"gus", s}, status);
+	assert_int_equal((status[0] == 0) + (status[1] == 0), 1);
+	assert_int_equal((status[0] == 1) + (status[1] == 1), 1);
 	free(s);
 }
 
