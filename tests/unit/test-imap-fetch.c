@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/test-imap-command.h"
 #include "tests/unit/test-tmpdir.h"
 
 #include "common/buf.h"
@@ -211,19 +212,7 @@ static char *take_output(struct fixture *f)
 /* Parses "T FETCH 1 <items>" with the real parser; returns the command's argument list. */
 static const struct imap_arg *parse_cmd(struct fixture *f, const char *cmd)
 {
-	size_t len = strlen(cmd), pos = 0;
-	enum imap_parse_result r;
-
-	imap_parser_reset(f->parser);
-	do {
-		size_t used = 0;
-
-		r = imap_parser_feed(f->parser, cmd + pos, len - pos, &used);
-		pos += used;
-	} while (r == IMAP_PARSE_LITERAL || (r == IMAP_PARSE_NEED_MORE && pos < len));
-	if (r != IMAP_PARSE_DONE)
-		return NULL;
-	return imap_parser_args(f->parser);
+	return test_imap_command_parse(f->parser, cmd, strlen(cmd));
 }
 
 /* FETCH items of message index; the whole response as written, or "BAD: msg". */
@@ -285,15 +274,6 @@ static void test_top_level_message_rfc822(void **state)
 	check_fetch(f, 2, "BODY.PEEK[2]", "* 3 FETCH (BODY[2] NIL)\r\n");
 }
 
-static uint64_t crlf_size_of(struct mailbox *box, size_t i)
-{
-	const char *error = NULL;
-	uint64_t size = 0;
-
-	assert_int_equal(mailbox_msg_crlf_size(box, i, &size, &error), 1);
-	return size;
-}
-
 static void test_flags_date_size_uid(void **state)
 {
 	struct fixture *f = *state;
@@ -320,7 +300,7 @@ static void test_flags_date_size_uid(void **state)
 	              sizeof(msg_nested) - 1);
 	check_fetch(f, 1, "(RFC822.SIZE INTERNALDATE)", expect);
 	free(expect);
-	assert_int_equal(crlf_size_of(f->box, 1), sizeof(msg_nested) - 1);
+	assert_int_equal(test_imap_crlf_size(f->box, 1), sizeof(msg_nested) - 1);
 }
 
 static void test_envelope_quoting(void **state)
@@ -632,7 +612,7 @@ static void test_large_message_streams(void **state)
 	crlf_size = size;
 	for (size_t i = 0; i < size; i++)
 		crlf_size += msg[i] == '\n';
-	assert_int_equal(crlf_size_of(f->box, 2), crlf_size);
+	assert_int_equal(test_imap_crlf_size(f->box, 2), crlf_size);
 	out = fetch_msg(f, 2, "BODY.PEEK[]", false);
 	expect_head = xasprintf("* 3 FETCH (BODY[] {%zu}\r\n", crlf_size);
 	assert_memory_equal(out, expect_head, strlen(expect_head));
@@ -761,7 +741,7 @@ static void test_truncated_file(void **state)
 	const char *error = NULL;
 	char path[1024], *out, *expect;
 	struct dirent *de;
-	size_t size = crlf_size_of(f->box, 0);
+	size_t size = test_imap_crlf_size(f->box, 0);
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "%s/cur", f->root);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/test-imap-command.h"
 #include "tests/unit/test-tmpdir.h"
 
 #include "common/buf.h"
@@ -154,18 +155,10 @@ static int teardown(void **state)
 
 static const struct imap_arg *parse_cmd(struct fixture *f, const char *cmd, size_t len)
 {
-	size_t pos = 0;
-	enum imap_parse_result r;
+	const struct imap_arg *args = test_imap_command_parse(f->parser, cmd, len);
 
-	imap_parser_reset(f->parser);
-	do {
-		size_t used = 0;
-
-		r = imap_parser_feed(f->parser, cmd + pos, len - pos, &used);
-		pos += used;
-	} while (r == IMAP_PARSE_LITERAL || (r == IMAP_PARSE_NEED_MORE && pos < len));
-	assert_int_equal(r, IMAP_PARSE_DONE);
-	return imap_parser_args(f->parser);
+	assert_non_null(args);
+	return args;
 }
 
 /* Runs SEARCH <program> over the mailbox: "1 3", "" or "BAD ..." / "NO BADCHARSET ...". */
@@ -241,20 +234,11 @@ static void test_flags(void **state)
 	check(f, "UNKEYWORD $Nothing", "1 2 3 4");
 }
 
-static uint64_t crlf_size_of(struct mailbox *box, size_t i)
-{
-	const char *error = NULL;
-	uint64_t size = 0;
-
-	assert_int_equal(mailbox_msg_crlf_size(box, i, &size, &error), 1);
-	return size;
-}
-
 static void test_sizes_and_sets(void **state)
 {
 	struct fixture *f = *state;
 	/* sizes as sent with CRLF: every line of these LF files gains one octet */
-	uint64_t s1 = crlf_size_of(f->box, 0), s3 = crlf_size_of(f->box, 2);
+	uint64_t s1 = test_imap_crlf_size(f->box, 0), s3 = test_imap_crlf_size(f->box, 2);
 	char prog[64], *out;
 
 	assert_int_equal(s1, sizeof(msg1) - 1 + 10);
