@@ -72,10 +72,10 @@ static inline bool session_stopping(const struct session *s)
  * Well above a client's pause between the commands of a batch, so a busy session pays nothing. */
 #define SESSION_IDLE_RELEASE_MS 500
 
-/* Starts a session of the protocol proto_name (for the log): sets up the index's memory and
- * has idle(ctx) give memory back while the client is idle (conn_set_idle). Returns the clock
- * time (clock_now_ms) by which the client must have logged in. */
-long session_begin(struct session *s, const char *proto_name, void (*idle)(void *), void *ctx);
+/* Starts a protocol session: has idle(ctx) give memory back while the client is idle
+ * (conn_set_idle). Returns the clock time (clock_now_ms) by which the client must have logged
+ * in. */
+long session_begin(struct session *s, void (*idle)(void *), void *ctx);
 
 /* Protocol entry points: run one connection from greeting to close. */
 void pop3_session_run(struct session *s);

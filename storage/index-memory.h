@@ -8,10 +8,10 @@
 #ifndef TWOFOLD_STORAGE_INDEX_MEMORY_H
 #define TWOFOLD_STORAGE_INDEX_MEMORY_H
 
-/* Applies the settings. Must run before the process first uses SQLite or syncs a mailbox
- * (before any index is opened); later calls do nothing. 0 applied (now or before), -1 too late:
- * SQLite was already initialised in this process with its defaults (*error_r says so; SQLite still
- * works). */
+/* Applies the settings. The index calls it before it opens its first database (index.c): it
+ * must run before the process first uses SQLite; later calls do nothing. 0 applied (now or
+ * before), -1 too late: SQLite was already initialised in this process with its defaults
+ * (*error_r says so; SQLite still works). */
 int mail_index_memory_setup(const char **error_r);
 
 #endif

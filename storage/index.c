@@ -2,6 +2,7 @@
 #include "storage/index-dovecot.h"
 #include "storage/beneath.h"
 #include "storage/dovecot-uidlist.h"
+#include "storage/index-memory.h"
 #include "storage/storage.h"
 
 #include "common/buf.h"
@@ -415,13 +416,31 @@ static void index_remove_files(int dirfd, bool outdated)
 		(void)beneath_unlink(dirfd, names[i], 0);
 }
 
+/* The process's SQLite memory settings, before its first index (they must precede SQLite's
+ * initialisation); tried once per process. */
+static void index_memory_once(void)
+{
+	static bool tried;
+	const char *error;
+
+	if (tried)
+		return;
+	tried = true;
+	if (mail_index_memory_setup(&error) < 0)
+		log_debug("index: %s", error);
+}
+
 static int index_try_open(struct mail_index *idx, const char **error_r)
 {
-	char *path = mail_index_vfs_path(idx->dirfd, INDEX_FILE);
+	char *path;
+	int ret;
+
+	index_memory_once();
+	path = mail_index_vfs_path(idx->dirfd, INDEX_FILE);
 	/* one thread uses a connection: no mutex around every call */
-	int ret = sqlite3_open_v2(path, &idx->db,
-	                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                          MAIL_INDEX_VFS);
+	ret = sqlite3_open_v2(path, &idx->db,
+	                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                      MAIL_INDEX_VFS);
 
 	xfree(&path);
 	if (ret != SQLITE_OK)

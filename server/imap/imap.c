@@ -541,7 +541,7 @@ void imap_session_run(struct session *s)
 	c.conn = s->conn;
 	c.state = IMAP_STATE_NOAUTH;
 	c.parser = imap_parser_new(&imap_parser_limits_prelogin);
-	c.login_deadline_ms = session_begin(s, "imap", imap_client_idle, &c);
+	c.login_deadline_ms = session_begin(s, imap_client_idle, &c);
 
 	imap_untagged(&c, "OK [CAPABILITY %s AUTH=PLAIN] twofold ready.", imap_capabilities(&c));
 	while (imap_step(&c)) {

@@ -201,7 +201,7 @@ void pop3_session_run(struct session *s)
 	p.conn = s->conn;
 	p.state = POP3_STATE_AUTHORIZATION;
 	pop3_parser_init(&p.parser, POP3_LINE_MAX_PREAUTH);
-	p.login_deadline_ms = session_begin(s, "pop3", pop3_idle, NULL);
+	p.login_deadline_ms = session_begin(s, pop3_idle, NULL);
 
 	pop3_ok(&p, "twofold ready.");
 	while (pop3_step(&p)) {
