@@ -15,11 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Open addressing; the tag (high hash bits) spares most strcmp calls on other keys, and with
- * them a cache miss on their entries. */
+/* Open addressing with linear probing. */
 struct scan_slot {
 	uint32_t index; /* entry index + 1, 0 empty */
-	uint32_t tag;
 };
 
 /* ---- scans ---- */
@@ -37,11 +35,10 @@ static uint64_t scan_hash_of(const char *s)
 static struct scan_slot *scan_probe(const struct scan *sc, const char *key, uint64_t h)
 {
 	size_t mask = sc->hash_size - 1;
-	uint32_t tag = (uint32_t)(h >> 32);
 	size_t i = h & mask;
 
 	for (; sc->hash[i].index != 0; i = (i + 1) & mask) {
-		if (sc->hash[i].tag == tag && strcmp(sc->e[sc->hash[i].index - 1].key, key) == 0)
+		if (strcmp(sc->e[sc->hash[i].index - 1].key, key) == 0)
 			break;
 	}
 	return &sc->hash[i];
@@ -98,7 +95,6 @@ static void scan_build_hash(struct scan *sc)
 			continue;
 		}
 		slot->index = (uint32_t)(n + 1);
-		slot->tag = (uint32_t)(h >> 32);
 	}
 }
 
