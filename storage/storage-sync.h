@@ -17,7 +17,7 @@ struct scan_entry {
 	time_t order; /* delivery order of a fresh entry: its date, else its name's time */
 	bool used, indexed;
 	bool ready;         /* measured, or left unmeasured on purpose: can be indexed */
-	bool reorder_moved; /* inside scan_reorder */
+	bool reorder_moved; /* inside scan_order_apply */
 };
 
 struct scan {
@@ -26,14 +26,23 @@ struct scan {
 	struct name_pool *pool;
 	struct scan_slot *hash;
 	size_t hash_size;
-	bool reordered; /* by scan_reorder: the hash is gone */
+	bool reordered; /* by scan_order_apply: the hash is gone */
 };
 
 /* ---- listings (storage-scan.c) ---- */
 struct scan_entry *scan_lookup(const struct scan *sc, const char *key);
 void scan_free(struct scan *sc);
 int scan_dir(int dirfd, struct scan *sc, const char **error_r);
-void sync_sort_fresh(struct scan_entry **list, size_t n);
+
+/* ---- the order of a listing (scan-order.c) ---- */
+/* Sorts list[0..n) (entries of a listing) in delivery order. */
+void scan_order_sort(struct scan_entry **list, size_t n);
+/* For a big list (else nothing): moves list[0..n) to the front of sc in list order and
+ * copies their keys and names into a new pool in that order; list[i] becomes &sc->e[i]; the
+ * key hash is dropped. */
+void scan_order_apply(struct scan *sc, struct scan_entry **list, size_t n);
+/* Sorts list[0..n) (indexed entries) by UID. */
+void scan_order_by_uid(struct scan_entry **list, size_t n);
 
 /* ---- the view (storage.c) ---- */
 bool rec_set_name(struct msg_rec *m, const struct scan_entry *e);

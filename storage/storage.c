@@ -166,7 +166,7 @@ static int sync_measure_list(struct mailbox *box, struct scan *sc, bool skip_ind
 		if (sc->e[i].ready && !sc->e[i].used)
 			list[n++] = &sc->e[i];
 	}
-	sync_sort_fresh(list, n);
+	scan_order_sort(list, n);
 	*list_r = list;
 	*n_r = n;
 	return 0;
@@ -368,55 +368,6 @@ static int sync_lookup_index(struct mailbox *box, struct scan *sc, size_t unknow
 	return 0;
 }
 
-/* Below this many entries a listing is not worth reordering. */
-#define SCAN_REORDER_MIN 4096
-
-/* Moves list[0..n) (entries of sc) to the front of sc in list order, the other entries after
- * them, and copies every key and name into a new pool in that order; list[i] becomes
- * &sc->e[i]. A big listing comes in directory-hash order and is then walked in delivery order
- * (the order UIDs are given in) several times (the rows, the index inserts, the view): one
- * pass of scattered reads here makes those walks sequential. The key hash is dropped (nothing
- * looks keys up after this). */
-static void scan_reorder(struct scan *sc, struct scan_entry **list, size_t n)
-{
-	struct scan_entry *e = big_array_realloc(NULL, sc->count + 1, sizeof(*e));
-	struct name_pool *pool = name_pool_new();
-	size_t out = 0;
-
-	for (size_t i = 0; i < n; i++)
-		list[i]->reorder_moved = true;
-	for (size_t pass = 0; pass < 2; pass++) {
-		size_t count = pass == 0 ? n : sc->count;
-
-		for (size_t i = 0; i < count; i++) {
-			struct scan_entry *from = pass == 0 ? list[i] : &sc->e[i];
-			size_t klen, nlen;
-
-			if (pass == 1 && from->reorder_moved)
-				continue;
-			e[out] = *from;
-			e[out].reorder_moved = false;
-			klen = strlen(from->key) + 1;
-			nlen = strlen(from->name) + 1;
-			e[out].key = name_pool_alloc(pool, klen + nlen);
-			memcpy(e[out].key, from->key, klen);
-			e[out].name = memcpy(e[out].key + klen, from->name, nlen);
-			e[out].parsed.rest = e[out].name + (from->parsed.rest - from->name);
-			out++;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		list[i] = &e[i];
-	name_pool_free(&sc->pool);
-	big_array_free(&sc->e);
-	big_array_free(&sc->hash);
-	sc->e = e;
-	sc->cap = sc->count + 1;
-	sc->pool = pool;
-	sc->hash_size = 0;
-	sc->reordered = true;
-}
-
 /* Gives every unindexed entry a UID (inside the transaction). */
 static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_r)
 {
@@ -427,8 +378,7 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 
 	if (sync_measure_list(box, sc, true, true, &list, &n, error_r) < 0)
 		return -1;
-	if (n >= SCAN_REORDER_MIN)
-		scan_reorder(sc, list, n);
+	scan_order_apply(sc, list, n);
 	/* sync_lookup_index looked every unused key up: these are not in the index */
 	rows = big_array_realloc(NULL, n + 1, sizeof(*rows));
 	for (size_t i = 0; i < n; i++) {
@@ -447,49 +397,6 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	big_array_free(&rows);
 	xfree(&list);
 	return ret;
-}
-
-static int sync_entry_uid_cmp(const void *a, const void *b)
-{
-	const struct scan_entry *x = *(struct scan_entry *const *)a;
-	const struct scan_entry *y = *(struct scan_entry *const *)b;
-
-	return x->rec.uid < y->rec.uid ? -1 : x->rec.uid > y->rec.uid;
-}
-
-/* UIDs given out together are dense: placing each entry at uid - lowest is a sort in one pass
- * (qsort when they are spread out, or on a duplicate, which the index does not allow). */
-static void sync_sort_by_uid(struct scan_entry **list, size_t n)
-{
-	uint32_t lo = UINT32_MAX, hi = 0;
-	struct scan_entry **slots;
-	size_t span, out = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		lo = list[i]->rec.uid < lo ? list[i]->rec.uid : lo;
-		hi = list[i]->rec.uid > hi ? list[i]->rec.uid : hi;
-	}
-	span = n == 0 ? 0 : (size_t)(hi - lo) + 1;
-	if (n < 64 || span > 4 * n) {
-		qsort(list, n, sizeof(*list), sync_entry_uid_cmp);
-		return;
-	}
-	slots = xcalloc(span, sizeof(*slots));
-	for (size_t i = 0; i < n; i++) {
-		struct scan_entry **slot = &slots[list[i]->rec.uid - lo];
-
-		if (*slot != NULL) {
-			xfree(&slots);
-			qsort(list, n, sizeof(*list), sync_entry_uid_cmp);
-			return;
-		}
-		*slot = list[i];
-	}
-	for (size_t i = 0; i < span; i++) {
-		if (slots[i] != NULL)
-			list[out++] = slots[i];
-	}
-	xfree(&slots);
 }
 
 /* A view built from one big listing keeps the listing's name pool (strings not copied) until
@@ -555,7 +462,7 @@ void sync_append_new(struct mailbox *box, struct scan *sc)
 		if (!sc->e[i].used && sc->e[i].indexed)
 			list[n++] = &sc->e[i];
 	}
-	sync_sort_by_uid(list, n);
+	scan_order_by_uid(list, n);
 	pooled = box->count == 0 && n >= VIEW_TAKE_POOL_MIN;
 	view_reserve(box, n);
 	for (size_t i = 0; i < n; i++) {

@@ -1434,7 +1434,7 @@ static void test_big_listing_with_indexed_entries(void **state)
 	}
 }
 
-/* A listing big enough to be reordered before it is indexed (SCAN_REORDER_MIN in storage.c):
+/* A listing big enough to be reordered before it is indexed (SCAN_REORDER_MIN in scan-order.c):
  * UIDs, flags, names (files opened and renamed through them) and sizes come out right, and
  * later syncs of that view and a new session work on it. */
 static void test_big_listing_reordered(void **state)
