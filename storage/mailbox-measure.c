@@ -4,8 +4,8 @@
  * gets those fields). A file another tool put into cur/ without ",W=" (a migrated mailbox: a
  * hundred thousand of them) is measured only when someone asks: one open, fstat and read, the
  * result kept in the index row (its vsize was -1) so it is read once ever. Walking the view in
- * order (FETCH 1:* RFC822.SIZE, SEARCH LARGER) measures ahead in growing windows, on several
- * threads, since the cost is system calls; the results are written in one transaction with the
+ * order (FETCH 1:* RFC822.SIZE, SEARCH LARGER) measures ahead in growing windows, many at a
+ * time (maildir-measure-many.c); the results are written in one transaction with the
  * metadata cache entries (mailbox-cache.c).
  */
 #include "storage/storage-private.h"
@@ -16,14 +16,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Files to measure before threads help, and at most how many. */
-#define MEASURE_PARALLEL_MIN 256
-#define MEASURE_THREADS_MAX  4
 /* In-order measuring: the window doubles from MEASURE_WINDOW_MIN up to this. */
 #define MEASURE_WINDOW_MIN 16
 #define MEASURE_WINDOW_MAX 2048
@@ -74,73 +70,6 @@ enum measure_result maildir_measure(int dirfd, const char *name, const struct ma
 	err = errno;
 	close(fd);
 	return ret < 0 ? measure_failed("read", name, err, err_r, error_r) : MEASURE_OK;
-}
-
-struct measure_job {
-	int dirfd;
-	struct measure_item *items;
-	size_t count, first, step;
-	int ret;
-	const char *error;
-};
-
-static void measure_job_run(struct measure_job *job)
-{
-	for (size_t i = job->first; i < job->count; i += job->step) {
-		struct measure_item *it = &job->items[i];
-
-		it->ret = maildir_measure(job->dirfd, it->name, it->parsed, &it->sizes, &it->err,
-		                          &job->error);
-		if (it->ret == MEASURE_ERROR) {
-			job->ret = -1;
-			return;
-		}
-	}
-}
-
-static void *measure_thread(void *arg)
-{
-	measure_job_run(arg);
-	return NULL;
-}
-
-static unsigned measure_thread_count(size_t count)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (count < MEASURE_PARALLEL_MIN || cpus < 2)
-		return 1;
-	return cpus < MEASURE_THREADS_MAX ? (unsigned)cpus : MEASURE_THREADS_MAX;
-}
-
-/* The calling thread takes a share; a thread that cannot be started leaves its share to it. */
-int maildir_measure_many(int dirfd, struct measure_item *items, size_t count, const char **error_r)
-{
-	struct measure_job jobs[MEASURE_THREADS_MAX];
-	pthread_t threads[MEASURE_THREADS_MAX];
-	bool started[MEASURE_THREADS_MAX] = {false};
-	unsigned n = measure_thread_count(count);
-
-	for (size_t i = 0; i < count; i++)
-		items[i].ret = MEASURE_GONE;
-	for (unsigned t = 0; t < n; t++)
-		jobs[t] = (struct measure_job){dirfd, items, count, t, n, 0, NULL};
-	for (unsigned t = 1; t < n; t++)
-		started[t] = pthread_create(&threads[t], NULL, measure_thread, &jobs[t]) == 0;
-	measure_job_run(&jobs[0]);
-	for (unsigned t = 1; t < n; t++) {
-		if (started[t])
-			(void)pthread_join(threads[t], NULL);
-		else
-			measure_job_run(&jobs[t]);
-	}
-	for (unsigned t = 0; t < n; t++) {
-		if (jobs[t].ret < 0) {
-			*error_r = jobs[t].error;
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* ---- the view's lazily measured messages ---- */

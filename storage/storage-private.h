@@ -138,7 +138,7 @@ enum measure_result {
 enum measure_result maildir_measure(int dirfd, const char *name, const struct maildir_name *parsed,
                                     struct mail_sizes *sizes_r, int *err_r, const char **error_r);
 /* Measures items[0..count) (name and parsed set; sizes, ret and err filled) on up to
- * MEASURE_THREADS_MAX threads. 0 ok, -1 error (first MEASURE_ERROR). */
+ * MEASURE_THREADS_MAX threads (maildir-measure-many.c). 0 ok, -1 error (first MEASURE_ERROR). */
 struct measure_item {
 	const char *name;
 	const struct maildir_name *parsed;
