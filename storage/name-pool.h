@@ -1,9 +1,9 @@
 /* Memory for the file names and keys of a directory listing: carved one after another from
- * chunks, freed all at once. A listing of 100,000 names then costs a few dozen allocations
- * instead of 100,000, and its strings lie side by side in the order they were listed (or
- * copied: see scan_reorder in storage.c), which the passes over them walk. Chunks grow with
- * the pool; from BIG_ARRAY_MAP_MIN on they are mappings of their own (bigarray.h). The view of
- * a mailbox keeps the pool of the big listing it was built from.
+ * chunks, freed all at once. A big listing then costs a few dozen allocations instead of one
+ * per name, and its strings lie side by side in the order they were listed (or copied: see
+ * scan_order_apply in scan-order.c), which the passes over them walk. Chunks grow with the
+ * pool; from BIG_ARRAY_MAP_MIN on they are mappings of their own (bigarray.h). The view of a
+ * mailbox keeps the pool of the big listing it was built from.
  */
 #ifndef TWOFOLD_STORAGE_NAME_POOL_H
 #define TWOFOLD_STORAGE_NAME_POOL_H
