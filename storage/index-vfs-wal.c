@@ -3,9 +3,9 @@
  * buffer.
  *
  * SQLite writes a WAL frame as two pwrite calls (a 24-byte header, then the page), so the first
- * sync of a 100,000-message mailbox took ~3,700 system calls for its WAL alone, which cost more
- * than the bytes they copy. Here a write that extends the previous one is appended to a buffer,
- * written with one pwrite when full, and before anything that could observe the file:
+ * sync of a big mailbox spent more on the system calls for its WAL than on the bytes they
+ * copy. Here a write that extends the previous one is appended to a buffer, written with one
+ * pwrite when full, and before anything that could observe the file:
  * - a read, truncate, sync, size query, lock, unlock, file control or close of that file;
  * - any shared-memory call (map, lock, barrier, unmap) of any index database in the process:
  *   SQLite publishes new frames to readers by writing the wal-index header in shared memory,
