@@ -9,8 +9,8 @@
  *
  * Also one malloc arena for the process: a sync that measures many files runs threads
  * (maildir_measure_many), and glibc gives each thread an arena of its own whose top chunk
- * (a freed 128 KiB read buffer) malloc_trim never returns: 132 KiB held for the rest of the
- * session by every worker that once synced a big new/. The threads mostly read files; sharing
+ * (a freed read buffer) malloc_trim never returns, held for the rest of the session by every
+ * worker that once synced a big new/. The threads mostly read files; sharing
  * the main arena's lock costs them little.
  */
 #include "storage/index-memory.h"
@@ -27,19 +27,18 @@
 static bool index_memory_applied;
 
 /*
- * A zone for SQLite's small allocations. An open index holds ~350 of them (schema, prepared
- * statements, the FTS/R-tree modules Debian's build registers on every connection: ~58 KB),
+ * A zone for SQLite's small allocations. An open index holds a few hundred of them (schema,
+ * prepared statements, the FTS/R-tree modules Debian's build registers on every connection),
  * made between the session's short-lived allocations (TLS handshake, login, the sync's
- * listing). In the main heap they end up one or two per page over ~45 pages, and an IDLE
- * session keeps every one of those pages. Here they sit side by side in blocks of their own:
- * ~16 pages. SQLite keeps a few large buffers (page cache pages, its scratch page): those go to
- * malloc as before.
+ * listing). In the main heap they end up one or two per page, and an IDLE session keeps every
+ * one of those pages; here they sit side by side in blocks of their own, a third as many
+ * pages. SQLite's large buffers (page cache pages, its scratch page) go to malloc as before.
  *
  * Each allocation has an 8-byte header: its size class, or for a malloc'ed one its size.
  * Freed slots go to their class's free list; blocks are never given back (SQLite's small
  * allocations in a worker are bounded: a few open statements and one schema). That is why
- * the index never sorts in memory (SQLite's in-memory sort allocates each key alone: 100,000
- * keys held ~9 MiB of zone for the session); its sorts spill to a file (index-vfs-wal.c).
+ * the index never sorts in memory (SQLite's in-memory sort allocates each key alone, and the
+ * zone would keep them all for the session); its sorts spill to a file (index-vfs-wal.c).
  */
 #define ZONE_BLOCK  (64 * 1024)
 #define ZONE_HEADER 8
