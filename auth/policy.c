@@ -61,8 +61,6 @@
 #define POLICY_PRUNE_INTERVAL    3600
 #define POLICY_TEMPFAIL_DELAY_MS 1000
 
-static const uint32_t policy_delays_ms[] = {2000, 4000, 8000, 15000};
-#define POLICY_MAX_DELAY_MS 15000
 
 /* The lockouts a login can meet, checked in this order. */
 static const struct login_lock login_locks[] = {
@@ -717,13 +715,15 @@ static enum auth_result login_run(struct login *l)
 
 /* ---- after the decision: failures, audit ---- */
 
-static uint32_t policy_delay(unsigned failures)
+/* [auth] failure_delay for a first failure, doubling with each further one up to
+ * failure_delay_max (by default 2, 4, 8, 15 s). */
+static uint32_t policy_delay(const struct config *cfg, unsigned failures)
 {
-	size_t n = sizeof(policy_delays_ms) / sizeof(policy_delays_ms[0]);
+	uint64_t ms = cfg->failure_delay;
 
-	if (failures == 0)
-		return policy_delays_ms[0];
-	return policy_delays_ms[failures - 1 < n ? failures - 1 : n - 1];
+	for (unsigned i = 1; i < failures && ms < cfg->failure_delay_max; i++)
+		ms *= 2;
+	return (uint32_t)(ms < cfg->failure_delay_max ? ms : cfg->failure_delay_max);
 }
 
 static void login_log_lock(struct login *l, enum policy_counter pc, const struct auth_failure *f)
@@ -780,7 +780,7 @@ static int login_count_failure(struct login *l)
 	bool by_source = true;
 
 	if (l->class == CLASS_LOCKED) {
-		l->delay_ms = POLICY_MAX_DELAY_MS;
+		l->delay_ms = l->p->cfg->failure_delay_max;
 		return 0;
 	}
 	if (l->class == CLASS_UNGUESSED && login_count_unguessed(l, &by_source) < 0)
@@ -793,7 +793,7 @@ static int login_count_failure(struct login *l)
 		return -1;
 	if (l->strict_charged)
 		login_log_lock(l, PC_STRICT, &l->strict);
-	l->delay_ms = policy_delay(src.count > name.count ? src.count : name.count);
+	l->delay_ms = policy_delay(l->p->cfg, src.count > name.count ? src.count : name.count);
 	if (l->stolen && l->p->module->stolen_mark(l->p->store, l->user.id, &l->error) < 0)
 		return -1;
 	return 0;
@@ -881,7 +881,7 @@ static uint32_t login_fail_delay(const struct login *l, enum auth_result r)
 		return l->delay_ms;
 	if (l->not_served)
 		return 0; /* the credentials were right: no guess to slow down */
-	return l->checked ? POLICY_MAX_DELAY_MS : POLICY_TEMPFAIL_DELAY_MS;
+	return l->checked ? l->p->cfg->failure_delay_max : POLICY_TEMPFAIL_DELAY_MS;
 }
 
 bool policy_secret_coded(const struct config *cfg, const char *secret, size_t len)
@@ -934,7 +934,7 @@ void auth_policy_login(struct auth_policy *policy, const struct auth_request *re
 
 	memset(reply, 0, sizeof(*reply));
 	reply->result = AUTH_FAIL;
-	reply->delay_ms = policy_delays_ms[0];
+	reply->delay_ms = policy->cfg->failure_delay;
 	if (!login_input_ok(req))
 		return;
 	l.secret_len = strlen(req->secret);

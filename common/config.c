@@ -63,6 +63,8 @@ static const struct config_key config_keys[] = {
     {"auth", "max_failures", CT_UINT, OFF(max_failures), 1, 1000},
     {"auth", "lockout", CT_UINT, OFF(lockout), 1, 30 * 86400},
     {"auth", "lockout_max", CT_UINT, OFF(lockout_max), 1, 365 * 86400},
+    {"auth", "failure_delay", CT_UINT, OFF(failure_delay), 0, 60000},
+    {"auth", "failure_delay_max", CT_UINT, OFF(failure_delay_max), 0, 300000},
     {"auth", "busy_timeout", CT_UINT, OFF(auth_busy_timeout), 100, 60000},
     {"auth", "familiar_days", CT_UINT, OFF(familiar_days), 1, 365},
     {"auth", "approval_wait", CT_UINT, OFF(approval_wait), 1, 600},
@@ -125,6 +127,8 @@ static void config_set_defaults(struct config *cfg)
 	cfg->max_failures = 10;
 	cfg->lockout = 900;
 	cfg->lockout_max = 86400;
+	cfg->failure_delay = 2000;
+	cfg->failure_delay_max = 15000;
 	cfg->auth_busy_timeout = 10000;
 	cfg->familiar_days = 30;
 	cfg->approval_wait = 60;
@@ -453,6 +457,8 @@ static int config_check(struct config_parse *p)
 	                                          NULL};
 	static const char *const spare_keys[] = {"server min_spare", "server max_spare", NULL};
 	static const char *const lockout_keys[] = {"auth lockout", "auth lockout_max", NULL};
+	static const char *const delay_keys[] = {"auth failure_delay", "auth failure_delay_max",
+	                                         NULL};
 	struct config *cfg = p->cfg;
 
 	if (cfg->imap_listen.count + cfg->pop3_listen.count + cfg->portal_listen.count > 0 &&
@@ -467,6 +473,11 @@ static int config_check(struct config_parse *p)
 	}
 	if (cfg->lockout > cfg->lockout_max) {
 		config_check_failed(p, lockout_keys, "[auth] lockout is greater than lockout_max");
+		return -1;
+	}
+	if (cfg->failure_delay > cfg->failure_delay_max) {
+		config_check_failed(p, delay_keys,
+		                    "[auth] failure_delay is greater than failure_delay_max");
 		return -1;
 	}
 	return 0;

@@ -64,6 +64,8 @@ struct config {
 	unsigned mfa_grace; /* seconds, 0 = strict */
 	unsigned max_failures;
 	unsigned lockout, lockout_max; /* seconds */
+	unsigned failure_delay;        /* ms a first failed login waits; doubles per failure */
+	unsigned failure_delay_max;    /* ms, the longest such wait (and a locked login's) */
 	unsigned auth_busy_timeout; /* ms a login waits for a store another process is writing */
 	unsigned familiar_days;     /* a source stays familiar this long after a login from it */
 	unsigned approval_wait;     /* seconds a held login waits for the user's approval */

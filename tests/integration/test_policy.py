@@ -68,6 +68,7 @@ def pop3_login_error(server, user, secret, source):
 def test_resent_code_after_grace_expired_hint_no_alarm(server):
     server.enable_imap()
     server.configure("auth", "mfa_grace", 1)
+    server.use_real_delays()
     alice, bob, carol = (server.add_user(n) for n in ("alice", "bob", "carol"))
     server.start()
     a = alice.password + server.code(alice.secret)
@@ -136,6 +137,7 @@ def test_stranger_cannot_lock_out_familiar_device(server):
     strangers = 6
     server.configure("auth", "max_failures", 3)
     server.configure("server", "max_workers", 24)
+    server.use_real_delays()
     alice = server.add_user("alice")
     ap = server.apppass("alice", proto="pop3")
     server.start()

@@ -192,6 +192,7 @@ def test_lockout_across_workers(server):
 
 
 def test_failure_delay_is_applied(server):
+    server.use_real_delays()
     user = server.add_user("alice")
     server.start()
     t0 = time.monotonic()

@@ -35,6 +35,9 @@ START_TIMEOUT = 30.0
 # self-test at a high cost on a busy machine), three times: "started" may take that long.
 SERVICES_TIMEOUT = 100.0
 STOP_TIMEOUT = 10.0
+# [auth] failure_delay/failure_delay_max in tests (milliseconds; shipped: 2000/15000).
+TEST_FAILURE_DELAY_MS = 100
+TEST_FAILURE_DELAY_MAX_MS = 750
 CHILD_EXIT_TIMEOUT = 5.0
 
 # Lines a sanitizer writes when it finds a bug; any of them in a daemon or CLI log fails the test.
@@ -296,7 +299,11 @@ class Server:
                        "max_workers": "8", "control": str(self.dir / "control")},
             "tls": {"cert": str(self.cert), "key": str(self.key)},
             "pop3": {"listen": f"127.0.0.1:{self.pop3_port}"},
-            "auth": {"pwhash_opslimit": "1", "pwhash_memlimit": "8192"},
+            # A twentieth of the policy's delays (2, 4, 8, 15 s): tests of other things do not
+            # sleep through them; use_real_delays() restores them where a test is about them.
+            "auth": {"pwhash_opslimit": "1", "pwhash_memlimit": "8192",
+                     "failure_delay": str(TEST_FAILURE_DELAY_MS),
+                     "failure_delay_max": str(TEST_FAILURE_DELAY_MAX_MS)},
             "storage": {"maildir": f"{self.mail_root}/%u"},
         }
         if running_as_root():
@@ -312,6 +319,11 @@ class Server:
             value = "yes" if value else "no"
         self.config.setdefault(section, {})[key] = str(value)
         self._write_config()
+
+    def use_real_delays(self):
+        """The policy's shipped failure delays (2 s doubling up to 15 s) instead of the tests'."""
+        self.unconfigure("auth", "failure_delay")
+        self.unconfigure("auth", "failure_delay_max")
 
     def unconfigure(self, section, key):
         self.config.get(section, {}).pop(key, None)

@@ -198,6 +198,22 @@ static void test_delay_escalation(void **state)
 	    4000);
 }
 
+/* [auth] failure_delay and failure_delay_max set the doubling; 0 turns it off. */
+static void test_delay_configured(void **state)
+{
+	struct env *e = *state;
+	const uint32_t expect[] = {300, 600, 1000, 1000};
+
+	e->cfg->failure_delay = 300;
+	e->cfg->failure_delay_max = 1000;
+	env_add_user(e, "erin");
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(env_login(e, "erin", "nope nope", TEST_T0 + (time_t)i).delay_ms,
+		                 expect[i]);
+	e->cfg->failure_delay = e->cfg->failure_delay_max = 0;
+	assert_int_equal(env_login(e, "frank", "x", TEST_T0 + 7).delay_ms, 0);
+}
+
 /* An IPv6 host picks addresses from (at least) a /64: its failures count together. */
 static void test_ipv6_failures_per_64(void **state)
 {
@@ -735,6 +751,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_grace, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_delay_escalation, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_lockout, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_delay_configured, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_failures_per_64, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_admin_lock, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_recovery_single_use, env_setup, env_teardown),

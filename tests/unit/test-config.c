@@ -53,6 +53,7 @@ static void test_full_config(void **state)
 	                 "[tls]\ncert = /c.pem\nkey = /k.pem\n"
 	                 "[pop3]\nlisten = 127.0.0.1:995 [::1]:995\ndelete_retrieved = yes\n"
 	                 "[auth]\nsecond_factor = optional\nmfa_grace = 0\nmax_failures = 5\n"
+	                 "failure_delay = 50\nfailure_delay_max = 400\n"
 	                 "[storage]\nmaildir = /var/mail/%d/%n\n",
 	                 &cfg);
 
@@ -66,6 +67,8 @@ static void test_full_config(void **state)
 	assert_int_equal(cfg->second_factor, SECOND_FACTOR_OPTIONAL);
 	assert_int_equal(cfg->mfa_grace, 0);
 	assert_int_equal(cfg->max_failures, 5);
+	assert_int_equal(cfg->failure_delay, 50);
+	assert_int_equal(cfg->failure_delay_max, 400);
 	/* derived from state_dir */
 	assert_string_equal(cfg->auth_database, "/srv/tf/auth.db");
 	assert_string_equal(cfg->auth_key_file, "/srv/tf/secret.key");
@@ -165,6 +168,12 @@ static void test_errors(void **state)
 	     "4: [server] min_spare is greater than max_spare"},
 	    {"[auth]\nlockout_max = 500\nmax_failures = 5\nlockout = 1000\n[server]\nuser = x\n",
 	     "4: [auth] lockout is greater than lockout_max"},
+	    {"[auth]\nfailure_delay = 30000\n",
+	     "2: [auth] failure_delay is greater than failure_delay_max"},
+	    {"[auth]\nfailure_delay = 100\nfailure_delay_max = 50\n[server]\nuser = x\n",
+	     "2: [auth] failure_delay is greater than failure_delay_max"},
+	    {"[auth]\nfailure_delay = 60001\n",
+	     "2: [auth] failure_delay: number out of range: '60001'"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
