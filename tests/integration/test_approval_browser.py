@@ -112,8 +112,10 @@ def test_held_pop3_timeout_and_preapproval_in_the_browser(server):
 
     logins = [Login(server, "imap", user.password, timeout=SHORT_WAIT + 60, source="127.0.6.1")
               for _ in range(3)]
-    assert [login.result() for login in logins] == [True, True, True], \
-        [login.error for login in logins]
+    outcomes = [login.result() for login in logins]
+    assert outcomes == [True, True, True], \
+        (f"{[login.error for login in logins]}: {browser_said(node, browser)}\n"
+         f"--- twofoldd log:\n{server.log()}")
     for login in logins:
         login.client.logout()
 
