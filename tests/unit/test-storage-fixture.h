@@ -1,6 +1,7 @@
 /* The fixture of the storage tests: a private maildir root (test-tmpdir.h) with its directory
- * fd, the storage and the mailbox a test opens in it, and files put into it by path. Include
- * after cmocka.h. */
+ * fd, the storage and the mailbox a test opens in it, and files put into it by path; and the
+ * checks the storage tests share (sync, sizes, looking a message up, another session's renames).
+ * Include after cmocka.h. */
 #ifndef TWOFOLD_TEST_STORAGE_FIXTURE_H
 #define TWOFOLD_TEST_STORAGE_FIXTURE_H
 
@@ -117,6 +118,156 @@ static inline void test_fixture_remove_index(struct fixture *f)
 		snprintf(path, sizeof(path), "%s/%s", f->root, names[i]);
 		assert_true(unlink(path) == 0 || errno == ENOENT);
 	}
+}
+
+/* cmocka setup and teardown: an empty root whose storage the test opens, or a root whose
+ * storage is open (its default folders made). */
+static inline int test_fixture_setup(void **state)
+{
+	*state = test_fixture_new("storage", false);
+	return 0;
+}
+
+static inline int test_fixture_setup_storage(void **state)
+{
+	*state = test_fixture_new("storage-imap", true);
+	return 0;
+}
+
+static inline int test_fixture_teardown(void **state)
+{
+	test_fixture_free(*state);
+	return 0;
+}
+
+/* A file of a string literal's bytes. */
+#define PUT(f, rel, lit) test_fixture_put(f, rel, lit, sizeof(lit) - 1)
+
+static inline void test_fixture_rename(struct fixture *f, const char *from, const char *to)
+{
+	char a[1024], b[1024];
+
+	snprintf(a, sizeof(a), "%s/%s", f->root, from);
+	snprintf(b, sizeof(b), "%s/%s", f->root, to);
+	assert_int_equal(rename(a, b), 0);
+}
+
+static inline void test_fixture_unlink(struct fixture *f, const char *rel)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	assert_int_equal(unlink(path), 0);
+}
+
+static inline size_t test_fixture_count_dir(struct fixture *f, const char *rel)
+{
+	char path[1024];
+	struct dirent *d;
+	size_t n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, rel);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while ((d = readdir(dir)) != NULL)
+		n += d->d_name[0] == '.' ? 0 : 1;
+	closedir(dir);
+	return n;
+}
+
+/* The single file name in cur/ whose key is base (followed by ':' or twofold's ',' fields). */
+static inline void test_fixture_cur_name(struct fixture *f, const char *base, char *out,
+                                         size_t size)
+{
+	assert_true(test_fixture_find_name(f, "cur", base, out, size));
+}
+
+/* Renames the file of key in cur/ to its base + info (another session or tool changing flags). */
+static inline void test_fixture_set_info(struct fixture *f, const char *key, const char *info)
+{
+	char name[256], from[300], to[300];
+
+	test_fixture_cur_name(f, key, name, sizeof(name));
+	snprintf(from, sizeof(from), "cur/%s", name);
+	snprintf(to, sizeof(to), "cur/%.*s%s", (int)(strchr(name, ':') - name), name, info);
+	test_fixture_rename(f, from, to);
+}
+
+static inline void test_fixture_unlink_key(struct fixture *f, const char *key)
+{
+	char name[256], rel[300];
+
+	test_fixture_cur_name(f, key, name, sizeof(name));
+	snprintf(rel, sizeof(rel), "cur/%s", name);
+	test_fixture_unlink(f, rel);
+}
+
+static inline void test_fixture_deliver_three(struct fixture *f)
+{
+	PUT(f, "new/300.one.h", "one\n");
+	PUT(f, "new/301.two.h", "two\n");
+	PUT(f, "new/302.three.h", "three\n");
+}
+
+static inline struct mailbox *test_fixture_open_box(struct fixture *f, const char *name,
+                                                    bool readonly)
+{
+	struct mailbox *box = NULL;
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_open_imap(f->st, name, readonly, &box, &error), 1);
+	return box;
+}
+
+static inline void test_fixture_sync(struct mailbox *box)
+{
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_sync(box, &error), 0);
+}
+
+static inline uint32_t test_fixture_append(struct mailbox *box, const char *data, unsigned flags)
+{
+	const char *error = NULL;
+	uint32_t uid = 0;
+
+	assert_int_equal(mailbox_append(box, data, strlen(data), flags, 0, &uid, &error), 0);
+	return uid;
+}
+
+static inline const struct mail *test_fixture_find_uidl(struct fixture *f, const char *uidl)
+{
+	for (size_t i = 0; i < mailbox_count(f->box); i++) {
+		if (strcmp(mailbox_get(f->box, i)->uidl, uidl) == 0)
+			return mailbox_get(f->box, i);
+	}
+	fail_msg("uidl %s not in view", uidl);
+	return NULL;
+}
+
+static inline size_t test_fixture_find_index(struct fixture *f, const char *uidl)
+{
+	for (size_t i = 0; i < mailbox_count(f->box); i++) {
+		if (strcmp(mailbox_get(f->box, i)->uidl, uidl) == 0)
+			return i;
+	}
+	fail_msg("uidl %s not in view", uidl);
+	return 0;
+}
+
+static inline struct mail_sizes test_fixture_sizes(struct mailbox *box, size_t i)
+{
+	struct mail_sizes sizes = {0};
+	const char *error = NULL;
+
+	assert_int_equal(mailbox_msg_sizes(box, i, &sizes, &error), 1);
+	return sizes;
+}
+
+static inline struct mail_sizes test_fixture_uidl_sizes(struct fixture *f, const char *uidl)
+{
+	return test_fixture_sizes(f->box, test_fixture_find_index(f, uidl));
 }
 
 #endif
