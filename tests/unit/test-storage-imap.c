@@ -1,6 +1,6 @@
-/* Storage for IMAP: folders, subscriptions, special-use, \Recent, keywords, copy/move, the
- * metadata cache, the inotify watch and the changed list. Real maildirs in a temp dir, real
- * SQLite, real processes. */
+/* Storage for IMAP: \Recent, keywords, the changed list, copy/move, the metadata cache, UIDLs,
+ * the inotify watch, and order and deletions across sessions. Real maildirs in a temp dir, real
+ * SQLite, real processes. The folders are test-storage-folders.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -24,334 +23,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int setup(void **state)
-{
-	*state = test_fixture_new("storage-imap", true);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	test_fixture_free(*state);
-	return 0;
-}
-
-static void put_file(struct fixture *f, const char *rel, const char *data)
-{
-	test_fixture_put(f, rel, data, strlen(data));
-}
-
-static struct mailbox *open_box(struct fixture *f, const char *name, bool readonly)
-{
-	struct mailbox *box = NULL;
-	const char *error = NULL;
-
-	assert_int_equal(mailbox_open_imap(f->st, name, readonly, &box, &error), 1);
-	return box;
-}
-
-static void sync_ok(struct mailbox *box)
-{
-	const char *error = NULL;
-
-	assert_int_equal(mailbox_sync(box, &error), 0);
-}
-
-static uint32_t append(struct mailbox *box, const char *data, unsigned flags)
-{
-	const char *error = NULL;
-	uint32_t uid = 0;
-
-	assert_int_equal(mailbox_append(box, data, strlen(data), flags, 0, &uid, &error), 0);
-	return uid;
-}
-
-/* ---- listing ---- */
-
-struct listing {
-	char text[4096];
-};
-
-static void list_cb(const struct mailbox_info *info, void *ctx)
-{
-	struct listing *l = ctx;
-	size_t len = strlen(l->text);
-
-	snprintf(l->text + len, sizeof(l->text) - len, "%s%s%s%s%s%s;", info->name,
-	         info->subscribed ? " sub" : "", info->has_children ? " children" : "",
-	         info->nonexistent ? " nonexistent" : "",
-	         info->special != MAILBOX_SPECIAL_NONE ? " special" : "",
-	         info->special == MAILBOX_SPECIAL_TRASH ? "-trash" : "");
-}
-
-static const char *list_all(struct fixture *f, struct listing *l)
-{
-	const char *error = NULL;
-
-	l->text[0] = '\0';
-	assert_int_equal(mail_storage_list(f->st, list_cb, l, &error), 0);
-	return l->text;
-}
-
-static struct mail_sizes sizes_of(struct mailbox *box, size_t i)
-{
-	struct mail_sizes sizes = {0};
-	const char *error = NULL;
-
-	assert_int_equal(mailbox_msg_sizes(box, i, &sizes, &error), 1);
-	return sizes;
-}
-
-static void test_special_use_created_once(void **state)
-{
-	struct fixture *f = *state;
-	const char *error = NULL;
-	struct listing l;
-
-	assert_string_equal(list_all(f, &l), "INBOX;Archive sub special;Drafts sub special;"
-	                                     "Junk sub special;Sent sub special;"
-	                                     "Trash sub special-trash;");
-	assert_true(test_fixture_exists(f, ".Sent/cur") && test_fixture_exists(f, ".Trash/new") &&
-	            test_fixture_exists(f, ".Junk/tmp"));
-	/* deleted by the user: not created again by a later open */
-	assert_int_equal(mailbox_delete(f->st, "Junk", &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "Junk", false, &error), 0);
-	mail_storage_close(&f->st);
-	assert_int_equal(mail_storage_open(f->rootfd, &f->st, &error), 0);
-	assert_false(test_fixture_exists(f, ".Junk"));
-	assert_string_equal(list_all(f, &l), "INBOX;Archive sub special;Drafts sub special;"
-	                                     "Sent sub special;Trash sub special-trash;");
-}
-
-static void test_existing_user_gets_no_defaults(void **state)
-{
-	struct fixture *f = *state;
-	char root[300];
-	int fd;
-	struct mail_storage *st = NULL;
-	const char *error = NULL;
-
-	/* a maildir that already has folders (made by another server) keeps exactly those */
-	snprintf(root, sizeof(root), "%s/old", f->root);
-	assert_int_equal(mkdir(root, 0700), 0);
-	snprintf(root, sizeof(root), "%s/old/.Mine", f->root);
-	assert_int_equal(mkdir(root, 0700), 0);
-	snprintf(root, sizeof(root), "%s/old", f->root);
-	fd = open(root, O_RDONLY | O_DIRECTORY);
-	assert_true(fd >= 0);
-	assert_int_equal(mail_storage_open(fd, &st, &error), 0);
-	assert_false(test_fixture_exists(f, "old/.Sent"));
-	assert_true(test_fixture_exists(f, "old/twofold.folders"));
-	mail_storage_close(&st);
-	close(fd);
-}
-
-static void test_list_implied_parents_and_subscriptions(void **state)
-{
-	struct fixture *f = *state;
-	const char *error = NULL;
-	struct listing l;
-
-	assert_int_equal(mailbox_delete(f->st, "Sent", &error), 0);
-	assert_int_equal(mailbox_delete(f->st, "Drafts", &error), 0);
-	assert_int_equal(mailbox_delete(f->st, "Junk", &error), 0);
-	assert_int_equal(mailbox_delete(f->st, "Archive", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "a.b.c", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "x", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "x.y", &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "x.y", true, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "gone.away", true, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "inbox", true, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "x.y", true, &error), 0); /* once only */
-	assert_string_equal(list_all(f, &l),
-	                    "INBOX sub;Archive sub nonexistent;Drafts sub nonexistent;"
-	                    "Junk sub nonexistent;Sent sub nonexistent;Trash sub special-trash;"
-	                    "a children nonexistent;a.b children nonexistent;a.b.c;"
-	                    "gone.away sub nonexistent;x children;x.y sub;");
-	assert_int_equal(mailbox_subscribe(f->st, "x.y", false, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "Sent", false, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "Drafts", false, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "Junk", false, &error), 0);
-	assert_int_equal(mailbox_subscribe(f->st, "Archive", false, &error), 0);
-	assert_string_equal(list_all(f, &l),
-	                    "INBOX sub;Trash sub special-trash;a children nonexistent;"
-	                    "a.b children nonexistent;a.b.c;gone.away sub nonexistent;"
-	                    "x children;x.y;");
-}
-
-/* ---- names ---- */
-
-static void test_bad_names_refused(void **state)
-{
-	static const char *const bad[] = {
-	    "..",
-	    "../x",
-	    "a/b",
-	    "/etc",
-	    ".hidden",
-	    "a..b",
-	    "",
-	    "x.",
-	    "x\ny",
-	    "..INBOX",
-	    "a.",
-	    ".",
-	    "&",
-	    "&-&",
-	    "&AGE-",
-	    "&2D0-",
-	    "&Jjo",
-	    "&Jjo!-",
-	    "a*b",
-	    "a%",
-	    "caf\xc3\xa9",
-	    "&ZeVnLIqe-&ZeVnLIqe",
-	};
-	struct fixture *f = *state;
-	struct mailbox *box = NULL;
-	struct mailbox_status status;
-	const char *error = NULL;
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		error = NULL;
-		if (strcmp(bad[i], "x.") != 0 && strcmp(bad[i], "a.") != 0) {
-			assert_int_equal(mailbox_create(f->st, bad[i], &error), -1);
-			assert_non_null(error);
-		}
-		assert_int_equal(mailbox_open_imap(f->st, bad[i], false, &box, &error), -1);
-		assert_null(box);
-		assert_int_equal(mailbox_get_status(f->st, bad[i], true, &status, &error), -1);
-		assert_int_equal(mailbox_delete(f->st, bad[i], &error), -1);
-		assert_int_equal(mailbox_rename(f->st, "Sent", bad[i], &error), -1);
-		assert_int_equal(mailbox_subscribe(f->st, bad[i], true, &error), -1);
-	}
-	assert_true(test_fixture_exists(f, ".Sent"));
-	/* a trailing separator asks for a future parent: "x." creates x */
-	assert_int_equal(mailbox_create(f->st, "x.", &error), 0);
-	assert_true(test_fixture_exists(f, ".x/cur"));
-	/* valid modified UTF-7: "&-" is '&', "&AOk-" is e-acute, a surrogate pair */
-	assert_int_equal(mailbox_create(f->st, "Tom &- Jerry", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "&AOk-t&AOk-", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "&2D3eAA-", &error), 0);
-	assert_true(test_fixture_exists(f, ".&AOk-t&AOk-/cur"));
-	box = open_box(f, "&AOk-t&AOk-", false);
-	assert_string_equal(mailbox_name(box), "&AOk-t&AOk-");
-	mailbox_close(&box);
-}
-
-/* ---- create / delete / rename ---- */
-
-static void test_create_delete(void **state)
-{
-	struct fixture *f = *state;
-	struct mailbox_status status;
-	const char *error = NULL;
-
-	assert_int_equal(mailbox_create(f->st, "Work", &error), 0);
-	assert_true(test_fixture_exists(f, ".Work/cur") && test_fixture_exists(f, ".Work/new") &&
-	            test_fixture_exists(f, ".Work/tmp"));
-	assert_true(test_fixture_exists(f, ".Work/maildirfolder"));
-	assert_int_equal(mailbox_create(f->st, "Work", &error), -1);
-	assert_string_equal(error, "mailbox already exists");
-	assert_int_equal(mailbox_create(f->st, "inbox", &error), -1);
-	assert_int_equal(mailbox_create(f->st, "Work.Sub", &error), 0);
-	f->box = open_box(f, "Work", false);
-	append(f->box, "one\n", 0);
-	mailbox_close(&f->box);
-
-	assert_int_equal(mailbox_delete(f->st, "INBOX", &error), -1);
-	assert_string_equal(error, "cannot delete INBOX");
-	assert_int_equal(mailbox_delete(f->st, "Nope", &error), -1);
-	assert_string_equal(error, "no such mailbox");
-	assert_int_equal(mailbox_delete(f->st, "Work", &error), 0);
-	assert_false(test_fixture_exists(f, ".Work"));
-	assert_true(test_fixture_exists(f, ".Work.Sub/cur")); /* children stay */
-	assert_int_equal(mailbox_get_status(f->st, "Work", true, &status, &error), 0);
-	assert_int_equal(mailbox_get_status(f->st, "Work.Sub", true, &status, &error), 1);
-	/* nothing left behind in the root but the folders and our files */
-	{
-		DIR *dp = opendir(f->root);
-		struct dirent *d;
-
-		while ((d = readdir(dp)) != NULL)
-			assert_true(strncmp(d->d_name, "..deleted", 9) != 0);
-		closedir(dp);
-	}
-}
-
-static void test_rename_with_children(void **state)
-{
-	struct fixture *f = *state;
-	struct mailbox_status status;
-	const char *error = NULL;
-	uint32_t uid, uidvalidity;
-
-	assert_int_equal(mailbox_create(f->st, "a", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "a.b", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "a.b.c", &error), 0);
-	assert_int_equal(mailbox_create(f->st, "ab", &error), 0); /* not a child of a */
-	f->box = open_box(f, "a.b", false);
-	uid = append(f->box, "hello\n", MAIL_SEEN);
-	uidvalidity = mailbox_uidvalidity(f->box);
-	mailbox_close(&f->box);
-
-	assert_int_equal(mailbox_rename(f->st, "a", "ab", &error), -1);
-	assert_string_equal(error, "mailbox already exists");
-	assert_int_equal(mailbox_rename(f->st, "a", "a.b.x", &error), -1);
-	assert_int_equal(mailbox_rename(f->st, "nope", "z", &error), -1);
-	assert_string_equal(error, "no such mailbox");
-	assert_int_equal(mailbox_rename(f->st, "a", "INBOX", &error), -1);
-	assert_int_equal(mailbox_rename(f->st, "a", "z.q", &error), 0);
-	assert_false(test_fixture_exists(f, ".a") || test_fixture_exists(f, ".a.b") ||
-	             test_fixture_exists(f, ".a.b.c"));
-	assert_true(test_fixture_exists(f, ".z.q") && test_fixture_exists(f, ".z.q.b") &&
-	            test_fixture_exists(f, ".z.q.b.c"));
-	assert_true(test_fixture_exists(f, ".ab"));
-	/* messages, UIDs and UIDVALIDITY go with the folder */
-	assert_int_equal(mailbox_get_status(f->st, "z.q.b", true, &status, &error), 1);
-	assert_int_equal(status.messages, 1);
-	assert_int_equal(status.uidvalidity, uidvalidity);
-	f->box = open_box(f, "z.q.b", false);
-	assert_int_equal(mailbox_get(f->box, 0)->uid, uid);
-	assert_int_equal(mailbox_get(f->box, 0)->flags & MAIL_SEEN, MAIL_SEEN);
-}
-
-static void test_rename_inbox(void **state)
-{
-	struct fixture *f = *state;
-	struct mailbox *old = NULL;
-	const char *error = NULL;
-	int kw;
-
-	f->box = open_box(f, "INBOX", false);
-	put_file(f, "new/100.one.h", "one\n");
-	sync_ok(f->box);
-	append(f->box, "two\n", MAIL_FLAGGED);
-	sync_ok(f->box);
-	assert_int_equal(mailbox_count(f->box), 2);
-	kw = mailbox_keyword_index(f->box, "$Label1", true);
-	assert_true(kw >= 0);
-	assert_int_equal(mailbox_set_keywords(f->box, 1, 1ULL << kw, 0, &error), 1);
-	old = f->box;
-	f->box = NULL;
-
-	assert_int_equal(mailbox_rename(f->st, "INBOX", "Sent", &error), -1);
-	assert_int_equal(mailbox_rename(f->st, "INBOX", "Old", &error), 0);
-	f->box = open_box(f, "INBOX", false);
-	assert_int_equal(mailbox_count(f->box), 0);
-	mailbox_close(&f->box);
-	f->box = open_box(f, "Old", false);
-	assert_int_equal(mailbox_count(f->box), 2);
-	assert_int_equal(mailbox_get(f->box, 1)->flags & MAIL_FLAGGED, MAIL_FLAGGED);
-	kw = mailbox_keyword_index(f->box, "$label1", false);
-	assert_true(kw >= 0);
-	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << kw);
-	/* a session that had INBOX open sees its messages go */
-	sync_ok(old);
-	assert_true(mailbox_msg_gone(old, 0) && mailbox_msg_gone(old, 1));
-	mailbox_close(&old);
-}
 
 /* ---- status and \Recent ---- */
 
@@ -362,8 +33,8 @@ static void test_recent_claimed_once(void **state)
 	struct mailbox_status status;
 	const char *error = NULL;
 
-	put_file(f, "new/1.a.h", "a\n");
-	put_file(f, "new/2.b.h", "b\n");
+	PUT(f, "new/1.a.h", "a\n");
+	PUT(f, "new/2.b.h", "b\n");
 	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
 	assert_int_equal(status.messages, 2);
 	assert_int_equal(status.recent, 2);
@@ -371,22 +42,22 @@ static void test_recent_claimed_once(void **state)
 	assert_int_equal(status.size, 6);
 	assert_int_equal(status.uidnext, 3);
 	/* EXAMINE sees them recent and leaves them so */
-	ro = open_box(f, "INBOX", true);
+	ro = test_fixture_open_box(f, "INBOX", true);
 	assert_true(mailbox_get(ro, 0)->flags & MAIL_RECENT);
 	mailbox_close(&ro);
 	/* the first SELECT claims them */
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	assert_true(mailbox_get(f->box, 0)->flags & MAIL_RECENT);
 	assert_true(mailbox_get(f->box, 1)->flags & MAIL_RECENT);
-	rw2 = open_box(f, "INBOX", false);
+	rw2 = test_fixture_open_box(f, "INBOX", false);
 	assert_false(mailbox_get(rw2, 0)->flags & MAIL_RECENT);
 	assert_false(mailbox_get(rw2, 1)->flags & MAIL_RECENT);
 	assert_int_equal(mailbox_get_status(f->st, "INBOX", true, &status, &error), 1);
 	assert_int_equal(status.recent, 0);
 	/* a delivery during both sessions is recent in exactly one of them */
-	put_file(f, "new/3.c.h", "c\n");
-	sync_ok(rw2);
-	sync_ok(f->box);
+	PUT(f, "new/3.c.h", "c\n");
+	test_fixture_sync(rw2);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_count(f->box), 3);
 	assert_int_equal(mailbox_count(rw2), 3);
 	assert_true(mailbox_get(rw2, 2)->flags & MAIL_RECENT);
@@ -403,10 +74,10 @@ static void test_keywords_persist(void **state)
 	char name[64];
 	int a, b, last;
 
-	f->box = open_box(f, "INBOX", false);
-	append(f->box, "1\n", 0);
-	append(f->box, "2\n", 0);
-	sync_ok(f->box);
+	f->box = test_fixture_open_box(f, "INBOX", false);
+	test_fixture_append(f->box, "1\n", 0);
+	test_fixture_append(f->box, "2\n", 0);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_keyword_index(f->box, "$Junk", false), -1);
 	a = mailbox_keyword_index(f->box, "$Junk", true);
 	b = mailbox_keyword_index(f->box, "work", true);
@@ -422,7 +93,7 @@ static void test_keywords_persist(void **state)
 	assert_int_equal(mailbox_get(f->box, 0)->keywords, 1ULL << a);
 
 	mailbox_close(&f->box);
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	assert_int_equal(mailbox_keyword_count(f->box), 2);
 	assert_string_equal(mailbox_keyword_name(f->box, 0), "$Junk");
 	assert_string_equal(mailbox_keyword_name(f->box, 1), "work");
@@ -439,34 +110,10 @@ static void test_keywords_persist(void **state)
 	assert_int_equal(last, -1);
 	assert_int_equal(mailbox_set_keywords(f->box, 1, 1ULL << 63, 0, &error), 1);
 	mailbox_close(&f->box);
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	assert_int_equal(mailbox_keyword_count(f->box), 64);
 	assert_string_equal(mailbox_keyword_name(f->box, 63), "k63");
 	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << b | 1ULL << 63);
-}
-
-/* UIDVALIDITY never repeats for a name: deleted and created again (several times a second),
- * and no two mailboxes share one. */
-static void test_uidvalidity_never_repeats(void **state)
-{
-	struct fixture *f = *state;
-	const char *error = NULL;
-	uint32_t seen[6];
-	struct mailbox *box;
-
-	for (int i = 0; i < 6; i++) {
-		const char *name = i < 3 ? "Again" : (i == 3 ? "One" : i == 4 ? "Two" : "Three");
-
-		assert_int_equal(mailbox_create(f->st, name, &error), 0);
-		box = open_box(f, name, false);
-		seen[i] = mailbox_uidvalidity(box);
-		mailbox_close(&box);
-		if (i < 3)
-			assert_int_equal(mailbox_delete(f->st, name, &error), 0);
-		/* given out in ascending order, so none can come back */
-		if (i > 0)
-			assert_true(seen[i] > seen[i - 1]);
-	}
 }
 
 /* ---- changed list ---- */
@@ -479,13 +126,13 @@ static void test_changed_after_external_rename(void **state)
 	char name[256], from[600], to[600];
 	int kw;
 
-	f->box = open_box(f, "INBOX", false);
-	put_file(f, "new/10.a.h", "a\n");
-	put_file(f, "new/11.b.h", "b\n");
-	put_file(f, "new/12.c.h", "c\n");
-	sync_ok(f->box);
+	f->box = test_fixture_open_box(f, "INBOX", false);
+	PUT(f, "new/10.a.h", "a\n");
+	PUT(f, "new/11.b.h", "b\n");
+	PUT(f, "new/12.c.h", "c\n");
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 0);
-	other = open_box(f, "INBOX", false);
+	other = test_fixture_open_box(f, "INBOX", false);
 
 	/* another session sets a flag and a keyword; a tool renames a third file */
 	assert_int_equal(mailbox_set_flags(other, 0, MAIL_SEEN, 0, &error), 1);
@@ -495,7 +142,7 @@ static void test_changed_after_external_rename(void **state)
 	snprintf(from, sizeof(from), "%s/cur/%s", f->root, name);
 	snprintf(to, sizeof(to), "%s/cur/%.*s:2,F", f->root, (int)(strchr(name, ':') - name), name);
 	assert_int_equal(rename(from, to), 0);
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 3);
 	assert_int_equal(mailbox_changed_index(f->box, 0) + mailbox_changed_index(f->box, 1) +
 	                     mailbox_changed_index(f->box, 2),
@@ -505,14 +152,14 @@ static void test_changed_after_external_rename(void **state)
 	assert_int_equal(mailbox_get(f->box, 1)->keywords, 1ULL << kw);
 	assert_int_equal(mailbox_get(f->box, 2)->flags & ~MAIL_RECENT, MAIL_FLAGGED);
 	/* own changes are no news; the list lasts until the caller takes it */
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 3);
 	mailbox_changed_clear(f->box);
 	assert_int_equal(mailbox_set_flags(f->box, 2, MAIL_SEEN, 0, &error), 1);
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 0);
 	/* the other session learns of it */
-	sync_ok(other);
+	test_fixture_sync(other);
 	assert_int_equal(mailbox_changed_count(other), 1);
 	assert_int_equal(mailbox_changed_index(other, 0), 2);
 	mailbox_close(&other);
@@ -527,18 +174,18 @@ static void test_changed_between_syncs_kept(void **state)
 	const char *error = NULL;
 	int fd;
 
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	for (int i = 0; i < 3; i++)
-		append(f->box, "Subject: x\n\nx\n", 0);
-	sync_ok(f->box);
-	other = open_box(f, "INBOX", false);
+		test_fixture_append(f->box, "Subject: x\n\nx\n", 0);
+	test_fixture_sync(f->box);
+	other = test_fixture_open_box(f, "INBOX", false);
 	assert_int_equal(mailbox_set_flags(other, 2, MAIL_FLAGGED, 0, &error), 1);
 	/* the open finds the file under its new name: the new flags are known now */
 	fd = mailbox_msg_open(f->box, 2, &error);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(mailbox_get(f->box, 2)->flags & MAIL_FLAGGED, MAIL_FLAGGED);
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 1);
 	assert_int_equal(mailbox_changed_index(f->box, 0), 2);
 	/* message 1 goes: the change moves with its message */
@@ -550,7 +197,7 @@ static void test_changed_between_syncs_kept(void **state)
 	assert_int_equal(mailbox_changed_count(f->box), 1);
 	assert_int_equal(mailbox_changed_index(f->box, 0), 1);
 	mailbox_changed_clear(f->box);
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_changed_count(f->box), 0);
 	mailbox_close(&other);
 }
@@ -570,12 +217,12 @@ static void test_copy_many_all_or_nothing(void **state)
 	size_t files = 0;
 
 	assert_int_equal(mailbox_create(f->st, "Dest", &error), 0);
-	f->box = open_box(f, "INBOX", false);
-	put_file(f, "new/30.a.h", "a\n");
-	put_file(f, "new/31.b.h", "b\n");
-	put_file(f, "new/32.c.h", "c\n");
-	sync_ok(f->box);
-	dst = open_box(f, "Dest", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
+	PUT(f, "new/30.a.h", "a\n");
+	PUT(f, "new/31.b.h", "b\n");
+	PUT(f, "new/32.c.h", "c\n");
+	test_fixture_sync(f->box);
+	dst = test_fixture_open_box(f, "Dest", false);
 	next = mailbox_uidnext(dst);
 	/* another session expunges the third (the view does not know yet) */
 	assert_true(test_fixture_find_name(f, "cur", "32.c.h", name, sizeof(name)));
@@ -589,7 +236,7 @@ static void test_copy_many_all_or_nothing(void **state)
 		files += d->d_name[0] != '.';
 	closedir(dp);
 	assert_int_equal(files, 0);
-	sync_ok(dst);
+	test_fixture_sync(dst);
 	assert_int_equal(mailbox_count(dst), 0);
 	assert_int_equal(mailbox_uidnext(dst), next);
 	assert_true(mailbox_msg_gone(f->box, 2));
@@ -606,7 +253,7 @@ static void test_copy_many_all_or_nothing(void **state)
 	assert_int_equal(mailbox_copy_many(f->box, idx, 2, dst, uids, &error), 1);
 	assert_int_equal(uids[0], next);
 	assert_int_equal(uids[1], next + 1);
-	sync_ok(dst);
+	test_fixture_sync(dst);
 	assert_int_equal(mailbox_count(dst), 2);
 	assert_int_equal(mailbox_get(dst, 1)->flags & MAIL_SEEN, MAIL_SEEN);
 	mailbox_close(&dst);
@@ -626,11 +273,11 @@ static void test_copy_move_keep_flags(void **state)
 	int fd;
 
 	assert_int_equal(mailbox_create(f->st, "Dest", &error), 0);
-	f->box = open_box(f, "INBOX", false);
-	put_file(f, "new/20.a.h", "alpha\n");
-	sync_ok(f->box);
-	append(f->box, "beta\n", MAIL_SEEN | MAIL_ANSWERED);
-	sync_ok(f->box);
+	f->box = test_fixture_open_box(f, "INBOX", false);
+	PUT(f, "new/20.a.h", "alpha\n");
+	test_fixture_sync(f->box);
+	test_fixture_append(f->box, "beta\n", MAIL_SEEN | MAIL_ANSWERED);
+	test_fixture_sync(f->box);
 	kw = mailbox_keyword_index(f->box, "$Forwarded", true);
 	assert_int_equal(mailbox_keyword_index(f->box, "first", true), kw + 1);
 	assert_int_equal(mailbox_set_keywords(f->box, 0, 1ULL << (kw + 1), 0, &error), 1);
@@ -638,15 +285,15 @@ static void test_copy_move_keep_flags(void **state)
 	assert_int_equal(mailbox_set_flags(f->box, 0, MAIL_FLAGGED, 0, &error), 1);
 	assert_int_equal(mailbox_cache_put(f->box, 1, "envelope", "(ENV)", 5), 0);
 
-	dst = open_box(f, "Dest", false);
-	append(dst, "existing\n", 0);
-	sync_ok(dst);
+	dst = test_fixture_open_box(f, "Dest", false);
+	test_fixture_append(dst, "existing\n", 0);
+	test_fixture_sync(dst);
 	last = mailbox_get(dst, 0)->uid;
 	assert_int_equal(mailbox_copy(f->box, 1, dst, &c1, &error), 0);
 	assert_int_equal(mailbox_copy(f->box, 0, dst, &c2, &error), 0);
 	assert_int_equal(mailbox_move(f->box, 0, dst, &m1, &error), 0);
 	assert_true(c1 > last && c2 > c1 && m1 > c2);
-	sync_ok(dst);
+	test_fixture_sync(dst);
 	assert_int_equal(mailbox_count(dst), 4);
 	for (size_t i = 1; i < 4; i++)
 		assert_true(mailbox_get(dst, i)->uid > mailbox_get(dst, i - 1)->uid);
@@ -670,12 +317,12 @@ static void test_copy_move_keep_flags(void **state)
 	                 1);
 	assert_int_equal(b.len, 5);
 	buf_free(&b);
-	assert_int_equal(sizes_of(dst, (size_t)mailbox_find_uid(dst, c1)).date,
-	                 sizes_of(f->box, 1).date);
+	assert_int_equal(test_fixture_sizes(dst, (size_t)mailbox_find_uid(dst, c1)).date,
+	                 test_fixture_sizes(f->box, 1).date);
 
 	/* moved: gone from the source, copied: still there */
 	assert_true(mailbox_msg_gone(f->box, 0));
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_count(f->box), 2);
 	{
 		bool remove[2] = {true, false};
@@ -691,7 +338,7 @@ static void test_copy_move_keep_flags(void **state)
 		snprintf(path, sizeof(path), "%s/.Dest/twofold.index", f->root);
 		assert_int_equal(unlink(path), 0);
 	}
-	dst = open_box(f, "Dest", false);
+	dst = test_fixture_open_box(f, "Dest", false);
 	assert_int_equal(mailbox_count(dst), 4);
 	assert_true(mailbox_find_uid(dst, c1) >= 0 && mailbox_find_uid(dst, c2) >= 0 &&
 	            mailbox_find_uid(dst, m1) >= 0);
@@ -725,10 +372,10 @@ static void test_cache_get_put_removed(void **state)
 	bool remove[2] = {true, false};
 	struct buf b;
 
-	f->box = open_box(f, "INBOX", false);
-	append(f->box, "a\n", 0);
-	append(f->box, "b\n", 0);
-	sync_ok(f->box);
+	f->box = test_fixture_open_box(f, "INBOX", false);
+	test_fixture_append(f->box, "a\n", 0);
+	test_fixture_append(f->box, "b\n", 0);
+	test_fixture_sync(f->box);
 	buf_init(&b);
 	assert_int_equal(mailbox_cache_get(f->box, 0, "envelope", &b), 0);
 	assert_int_equal(mailbox_cache_put(f->box, 0, "envelope", "(E0)", 4), 0);
@@ -739,7 +386,7 @@ static void test_cache_get_put_removed(void **state)
 	assert_string_equal(b.data, "(E1b)");
 	/* persistent: another session reads it */
 	mailbox_close(&f->box);
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	buf_reset(&b);
 	assert_int_equal(mailbox_cache_get(f->box, 0, "bodystructure", &b), 1);
 	assert_string_equal(b.data, "(B0)");
@@ -768,10 +415,10 @@ static void test_uidl_bounded_and_stable(void **state)
 	memset(longname, 'x', 100);
 	strcpy(longname + 100, ".host");
 	snprintf(rel, sizeof(rel), "new/%s", longname);
-	put_file(f, rel, "long\n");
-	put_file(f, "new/1.caf\xc3\xa9.h", "eightbit\n");
-	put_file(f, "new/1.ok.h", "ok\n");
-	f->box = open_box(f, "INBOX", false);
+	PUT(f, rel, "long\n");
+	PUT(f, "new/1.caf\xc3\xa9.h", "eightbit\n");
+	PUT(f, "new/1.ok.h", "ok\n");
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	assert_int_equal(mailbox_count(f->box), 3);
 	for (size_t i = 0; i < 3; i++) {
 		const char *u = mailbox_get(f->box, i)->uidl;
@@ -782,9 +429,9 @@ static void test_uidl_bounded_and_stable(void **state)
 	}
 	for (size_t i = 0; i < 3; i++) {
 		m = mailbox_get(f->box, i);
-		if (sizes_of(f->box, i).size == 5 && strlen(m->uidl) == 32)
+		if (test_fixture_sizes(f->box, i).size == 5 && strlen(m->uidl) == 32)
 			snprintf(uidl_long, sizeof(uidl_long), "%s", m->uidl);
-		else if (sizes_of(f->box, i).size == 9)
+		else if (test_fixture_sizes(f->box, i).size == 9)
 			snprintf(uidl_8bit, sizeof(uidl_8bit), "%s", m->uidl);
 		else
 			assert_string_equal(m->uidl, "1.ok.h");
@@ -797,7 +444,7 @@ static void test_uidl_bounded_and_stable(void **state)
 		assert_int_equal(mailbox_set_flags(f->box, i, MAIL_SEEN, 0, &error), 1);
 	mailbox_close(&f->box);
 	assert_int_equal(unlinkat(f->rootfd, "twofold.index", 0), 0);
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	assert_int_equal(mailbox_count(f->box), 3);
 	{
 		int found = 0;
@@ -822,7 +469,7 @@ static void test_watch_fd_wakes_on_delivery(void **state)
 	int fd, status;
 	pid_t pid;
 
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	fd = mailbox_watch_fd(f->box, &error);
 	assert_true(fd >= 0);
 	assert_int_equal(mailbox_watch_fd(f->box, &error), fd); /* one per mailbox */
@@ -848,7 +495,7 @@ static void test_watch_fd_wakes_on_delivery(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	mailbox_watch_drain(f->box);
 	assert_int_equal(poll(&pfd, 1, 0), 0);
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_count(f->box), 1);
 	/* the sync's own move new/ -> cur/ is an event too: drain, then quiet */
 	mailbox_watch_drain(f->box);
@@ -856,7 +503,7 @@ static void test_watch_fd_wakes_on_delivery(void **state)
 	/* the working directory is where it was */
 	{
 		char cwd1[1024], cwd2[1024];
-		struct mailbox *other = open_box(f, "Sent", false);
+		struct mailbox *other = test_fixture_open_box(f, "Sent", false);
 
 		assert_non_null(getcwd(cwd1, sizeof(cwd1)));
 		assert_true(mailbox_watch_fd(other, &error) >= 0);
@@ -874,7 +521,7 @@ static void test_view_ascends_under_concurrent_appends(void **state)
 	int status;
 	pid_t pid;
 
-	f->box = open_box(f, "INBOX", false);
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -899,7 +546,7 @@ static void test_view_ascends_under_concurrent_appends(void **state)
 		_exit(0);
 	}
 	for (int round = 0; round < 400; round++) {
-		sync_ok(f->box);
+		test_fixture_sync(f->box);
 		for (size_t i = 1; i < mailbox_count(f->box); i++)
 			assert_true(mailbox_get(f->box, i)->uid > mailbox_get(f->box, i - 1)->uid);
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -913,7 +560,7 @@ static void test_view_ascends_under_concurrent_appends(void **state)
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_count(f->box), 300);
 	for (size_t i = 1; i < mailbox_count(f->box); i++)
 		assert_true(mailbox_get(f->box, i)->uid > mailbox_get(f->box, i - 1)->uid);
@@ -927,10 +574,10 @@ static void test_pop3_and_imap_deletions(void **state)
 	bool pop_remove[3] = {false, true, false};
 	bool imap_remove[3] = {false, false, true};
 
-	put_file(f, "new/1.a.h", "a\n");
-	put_file(f, "new/2.b.h", "b\n");
-	put_file(f, "new/3.c.h", "c\n");
-	f->box = open_box(f, "INBOX", false);
+	PUT(f, "new/1.a.h", "a\n");
+	PUT(f, "new/2.b.h", "b\n");
+	PUT(f, "new/3.c.h", "c\n");
+	f->box = test_fixture_open_box(f, "INBOX", false);
 	assert_int_equal(mailbox_open(f->st, "INBOX", &pop, &error), 1);
 	assert_int_equal(mailbox_lock_exclusive(pop, &error), 1);
 	/* IMAP expunges the third; POP3 (view fixed) deletes the second at QUIT */
@@ -939,7 +586,7 @@ static void test_pop3_and_imap_deletions(void **state)
 	assert_true(mailbox_msg_gone(pop, 2));
 	assert_int_equal(mailbox_expunge(pop, pop_remove, &error), 0);
 	mailbox_close(&pop);
-	sync_ok(f->box);
+	test_fixture_sync(f->box);
 	assert_int_equal(mailbox_count(f->box), 2);
 	assert_false(mailbox_msg_gone(f->box, 0));
 	assert_true(mailbox_msg_gone(f->box, 1));
@@ -950,74 +597,31 @@ static void test_pop3_and_imap_deletions(void **state)
 	mailbox_close(&pop);
 }
 
-/* Another user's maildir beside this one, reached through symlinks planted in this one: a
- * folder ".Evil -> ../other" and a message "cur/x -> ../../other/cur/theirs". Neither is
- * served: the folder is no mailbox (listed nowhere, SELECT finds nothing), the message is in
- * no view, and nothing is read, written or created through them. */
-static void test_symlinks_lead_nowhere(void **state)
-{
-	struct fixture *f = *state;
-	struct mailbox *evil = NULL;
-	const char *error = NULL;
-	char other[300], target[400], path[400];
-	struct listing l;
-
-	snprintf(other, sizeof(other), "%s-other", f->root);
-	assert_int_equal(mkdir(other, 0700), 0);
-	snprintf(path, sizeof(path), "%s/cur", other);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/new", other);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/tmp", other);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/cur/1.theirs.h:2,", other);
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs("Subject: theirs\n\nsecret\n", fp);
-	fclose(fp);
-	snprintf(target, sizeof(target), "../%s", strrchr(other, '/') + 1);
-	snprintf(path, sizeof(path), "%s/.Evil", f->root);
-	assert_int_equal(symlink(target, path), 0);
-	snprintf(target, sizeof(target), "../../%s/cur/1.theirs.h:2,", strrchr(other, '/') + 1);
-	snprintf(path, sizeof(path), "%s/cur/2.x.h:2,", f->root);
-	assert_int_equal(symlink(target, path), 0);
-	put_file(f, "cur/3.mine.h:2,", "Subject: mine\n\nmine\n");
-
-	assert_null(strstr(list_all(f, &l), "Evil"));
-	assert_int_equal(mailbox_open_imap(f->st, "Evil", false, &evil, &error), 0);
-	f->box = open_box(f, "INBOX", false);
-	assert_int_equal(mailbox_count(f->box), 1);
-	assert_string_equal(mailbox_get(f->box, 0)->uidl, "3.mine.h");
-	snprintf(path, sizeof(path), "%s/twofold.index", other);
-	assert_int_equal(access(path, F_OK), -1);
-	test_tmpdir_remove(other);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_special_use_created_once, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_existing_user_gets_no_defaults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_list_implied_parents_and_subscriptions, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_names_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_create_delete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rename_with_children, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rename_inbox, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_recent_claimed_once, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_keywords_persist, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_uidvalidity_never_repeats, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_changed_after_external_rename, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_changed_between_syncs_kept, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_copy_move_keep_flags, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_copy_many_all_or_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cache_get_put_removed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_uidl_bounded_and_stable, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_watch_fd_wakes_on_delivery, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_view_ascends_under_concurrent_appends, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_pop3_and_imap_deletions, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_symlinks_lead_nowhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recent_claimed_once, test_fixture_setup_storage,
+	                                    test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_keywords_persist, test_fixture_setup_storage,
+	                                    test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_after_external_rename,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_between_syncs_kept,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_move_keep_flags, test_fixture_setup_storage,
+	                                    test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_many_all_or_nothing,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_get_put_removed, test_fixture_setup_storage,
+	                                    test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_uidl_bounded_and_stable,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_fd_wakes_on_delivery,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_view_ascends_under_concurrent_appends,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_pop3_and_imap_deletions,
+	                                    test_fixture_setup_storage, test_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

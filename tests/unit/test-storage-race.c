@@ -105,31 +105,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct mailbox *open_box(struct fixture *f, const char *name)
-{
-	struct mailbox *box = NULL;
-	const char *error = NULL;
-
-	assert_int_equal(mailbox_open_imap(f->st, name, false, &box, &error), 1);
-	return box;
-}
-
-static void sync_ok(struct mailbox *box)
-{
-	const char *error = NULL;
-
-	assert_int_equal(mailbox_sync(box, &error), 0);
-}
-
-static uint32_t append(struct mailbox *box, const char *data)
-{
-	const char *error = NULL;
-	uint32_t uid = 0;
-
-	assert_int_equal(mailbox_append(box, data, strlen(data), 0, 0, &uid, &error), 0);
-	return uid;
-}
-
 /* Session A flags message 1 while session B's sync lists cur/ to learn of messages 1 and 2.
  * B must end up with both, in UID order: a message it missed once must not come later below
  * one it has shown (it would be left out of B's view for good). */
@@ -140,20 +115,20 @@ static void test_flag_rename_during_listing(void **state)
 	const char *error = NULL;
 	uint32_t uid1, uid2;
 
-	b = open_box(f, "INBOX");
+	b = test_fixture_open_box(f, "INBOX", false);
 	hook.busy_ms = 100;
-	a = open_box(f, "INBOX");
+	a = test_fixture_open_box(f, "INBOX", false);
 	hook.busy_ms = 0;
-	uid1 = append(a, "Subject: one\n\n1\n");
-	uid2 = append(a, "Subject: two\n\n2\n");
-	sync_ok(a);
+	uid1 = test_fixture_append(a, "Subject: one\n\n1\n", 0);
+	uid2 = test_fixture_append(a, "Subject: two\n\n2\n", 0);
+	test_fixture_sync(a);
 	assert_int_equal(mailbox_count(a), 2);
 
 	hook.box = a;
 	hook.index = 0;
 	hook.flag = MAIL_SEEN;
 	hook.armed = true;
-	sync_ok(b);
+	test_fixture_sync(b);
 	assert_true(hook.done);
 	assert_int_equal(mailbox_count(b), 2);
 	assert_int_equal(mailbox_get(b, 0)->uid, uid1);
@@ -164,7 +139,7 @@ static void test_flag_rename_during_listing(void **state)
 
 	/* done again outside the listing, the change is seen by b's next sync */
 	assert_int_equal(mailbox_set_flags(a, 0, MAIL_SEEN, 0, &error), 1);
-	sync_ok(b);
+	test_fixture_sync(b);
 	assert_int_equal(mailbox_count(b), 2);
 	assert_int_equal(mailbox_get(b, 0)->uid, uid1);
 	assert_int_equal(mailbox_get(b, 0)->flags & MAIL_SEEN, MAIL_SEEN);
@@ -183,13 +158,13 @@ static void test_relocate_listing_locked(void **state)
 	const char *error = NULL;
 	int fd;
 
-	a = open_box(f, "INBOX");
-	append(a, "Subject: one\n\n1\n");
-	sync_ok(a);
+	a = test_fixture_open_box(f, "INBOX", false);
+	test_fixture_append(a, "Subject: one\n\n1\n", 0);
+	test_fixture_sync(a);
 	hook.busy_ms = 100;
-	b = open_box(f, "INBOX");
+	b = test_fixture_open_box(f, "INBOX", false);
 	hook.busy_ms = 0;
-	sync_ok(b);
+	test_fixture_sync(b);
 	assert_int_equal(mailbox_set_flags(b, 0, MAIL_SEEN, 0, &error), 1);
 
 	/* a's open misses the old name; during its listing b flags the message again */
