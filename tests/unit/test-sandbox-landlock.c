@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/unit/test-child-check.h"
 #include "tests/unit/test-tmpdir.h"
 
 #include "server/sandbox.h"
@@ -31,8 +32,6 @@ struct fixture {
 	int report[2]; /* the child's first failed check, as text */
 };
 
-static struct fixture *child_f;
-
 static bool under_valgrind(void)
 {
 	const char *preload = getenv("LD_PRELOAD");
@@ -43,24 +42,6 @@ static bool under_valgrind(void)
 static bool landlock_here(void)
 {
 	return sandbox_landlock_abi() >= 2;
-}
-
-/* In the child: a failed check is written to the parent and ends the child. */
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		if (!(expr))                                                                       \
-			child_fail(__LINE__, #expr);                                               \
-	} while (0)
-
-static void child_fail(int line, const char *expr)
-{
-	char msg[512];
-	int n = snprintf(msg, sizeof(msg), "line %d: %s (errno %s)", line, expr, strerror(errno));
-
-	if (write(child_f->report[1], msg, (size_t)n) < 0) {
-		/* the exit status says it anyway */
-	}
-	_exit(1);
 }
 
 static void put(const char *dir, const char *name, const char *text)
@@ -115,29 +96,19 @@ static void run_confined(struct fixture *f, void (*fn)(struct fixture *f, int di
 {
 	char msg[512] = "";
 	int status;
-	ssize_t n;
-	pid_t pid;
+	pid_t pid = test_child_fork(f->report);
 
-	assert_int_equal(pipe(f->report), 0);
-	pid = fork();
-	assert_true(pid >= 0);
 	if (pid == 0) {
 		const char *error = NULL;
 		int dirfd = open(f->inside, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		child_f = f;
-		close(f->report[0]);
 		CHECK(dirfd >= 0);
 		CHECK(sandbox_landlock_confine(dirfd, &error) == (landlock_here() ? 1 : 0));
 		if (landlock_here())
 			fn(f, dirfd);
 		_exit(0);
 	}
-	close(f->report[1]);
-	n = read(f->report[0], msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = '\0';
-	close(f->report[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	status = test_child_wait(pid, f->report, msg, sizeof(msg));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("confined child: %s (status 0x%x)", msg[0] != '\0' ? msg : "died", status);
 }
