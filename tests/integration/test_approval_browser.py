@@ -4,6 +4,7 @@ it beside the other browser tests: most of its time is spent waiting for held lo
 
 import imaplib
 import re
+import socket
 import threading
 import time
 
@@ -63,21 +64,28 @@ def browser_said(node, browser):
 def test_held_imap_logins_decided_in_the_browser(browser_env):
     """Three IMAP logins with the password alone wait for the user, one after the other; on
     the pending-approvals page (chromium) the first is approved by a key touch bound to it,
-    the second with a TOTP code, the third denied: the first two complete, the third fails.
-    Each comes from a network of its own (an approved login earns its network device grace,
-    so a second login from there would not be held)."""
+    the second with a TOTP code, the third denied: the first two complete; the third is
+    logged as denied at once but not yet answered (a refusal is answered only when the wait
+    runs out, which test_approval proves with a short wait). Each comes from a network of
+    its own (an approved login earns its network device grace, so a second login from there
+    would not be held)."""
     server, user, run, _ = browser_env
     node, browser = approval_scenario(server, run, "approvals", 4 * APPROVAL_WAIT)
     outcomes = []
-    for source in ("127.0.1.1", "127.0.2.1", "127.0.3.1"):
+    for source in ("127.0.1.1", "127.0.2.1"):
         assert node.is_alive(), f"the browser gave up: {browser}"
         outcomes.append(held_imap_login(server, user.password, source))
+    assert outcomes == [True, True], f"{outcomes}: {browser_said(node, browser)}"
+    denied = Login(server, "imap", user.password, client_name="approval-test",
+                   timeout=APPROVAL_WAIT + 30, source="127.0.3.1")
     node.join(4 * APPROVAL_WAIT)
     assert "error" not in browser, browser["error"]
     assert browser["results"] == {"key": "approved", "totp": "approved", "deny": "denied"}
-    assert outcomes == [True, True, False], outcomes
     log = server.cli("log", "alice").stdout
-    assert "approval-denied" in log, log
+    assert "ip=127.0.3.1" in log.splitlines()[0] and "approval-denied" in log, log
+    assert denied.is_alive() and denied.ok is None, "a denial answered before the wait ran out"
+    denied.client.sock.shutdown(socket.SHUT_RDWR)  # the client gives up; nothing to wait for
+    assert denied.result() is False
 
 
 SHORT_WAIT = 40  # [auth] approval_wait where a test waits it out once
