@@ -3,6 +3,7 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -37,6 +38,10 @@ struct conn {
 	struct buf out;
 	char *peer_ip;
 	bool broken;
+	bool skip_line; /* the rest of a line reported CONN_TOO_LONG is still to come */
+	/* conn_push_layer: the layer c->t reads and writes through */
+	const struct conn_layer *layer;
+	void *layer_ctx;
 	/* conn_set_idle */
 	void (*idle_cb)(void *ctx);
 	void *idle_ctx;
@@ -61,6 +66,8 @@ void conn_free(struct conn **cp)
 
 	if (c == NULL)
 		return;
+	if (c->layer != NULL)
+		c->layer->free(c->layer_ctx);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c->peer_ip);
@@ -129,6 +136,24 @@ void conn_release_buffers(struct conn *c)
 	}
 	if (c->out.len == 0)
 		buf_free(&c->out);
+	if (c->layer != NULL && c->layer->release != NULL)
+		c->layer->release(c->layer_ctx);
+}
+
+int conn_push_layer(struct conn *c, const struct conn_layer *layer)
+{
+	struct conn_transport t;
+	size_t unread = c->in.len - c->in_pos;
+
+	assert(c->layer == NULL);
+	if (conn_flush(c) < 0)
+		return -1;
+	c->layer_ctx = layer->push(&c->t, unread > 0 ? c->in.data + c->in_pos : NULL, unread, &t);
+	c->layer = layer;
+	c->t = t;
+	buf_reset(&c->in);
+	c->in_pos = 0;
+	return 0;
 }
 
 /* The main thread's stack pages below the waiting frame hold nothing live but were dirtied by
@@ -211,38 +236,55 @@ static int conn_fill(struct conn *c, long deadline_ms)
 	}
 }
 
+/* Drops buffered input through the end of a line already reported too long. true once its
+ * end was found. */
+static bool conn_skip_line(struct conn *c)
+{
+	char *start = c->in.len > c->in_pos ? c->in.data + c->in_pos : NULL;
+	char *nl = start != NULL ? memchr(start, '\n', c->in.len - c->in_pos) : NULL;
+
+	if (nl == NULL) {
+		c->in_pos = c->in.len;
+		return false;
+	}
+	c->in_pos += (size_t)(nl - start) + 1;
+	c->skip_line = false;
+	return true;
+}
+
 ssize_t conn_read_line(struct conn *c, char **line_r, size_t max, unsigned timeout_s)
 {
 	long deadline = clock_now_ms() + (long)timeout_s * 1000L;
-	bool skipping = false;
 	size_t scanned = 0;
 
 	for (;;) {
-		char *start = c->in.data + c->in_pos;
-		size_t avail = c->in.len - c->in_pos;
-		char *nl = avail > scanned ? memchr(start + scanned, '\n', avail - scanned) : NULL;
+		char *start, *nl;
+		size_t avail;
 		int r;
 
-		if (nl != NULL) {
-			size_t len = (size_t)(nl - start);
+		if (!c->skip_line || conn_skip_line(c)) {
+			avail = c->in.len - c->in_pos;
+			start = avail > 0 ? c->in.data + c->in_pos : NULL; /* no buffer yet: NULL */
+			nl = avail > scanned ? memchr(start + scanned, '\n', avail - scanned) : NULL;
+			if (nl != NULL) {
+				size_t len = (size_t)(nl - start);
 
-			c->in_pos += len + 1;
-			if (skipping || len > max + 1)
+				c->in_pos += len + 1;
+				if (len > 0 && start[len - 1] == '\r')
+					len--;
+				if (len > max)
+					return CONN_TOO_LONG;
+				start[len] = '\0';
+				*line_r = start;
+				return (ssize_t)len;
+			}
+			if (avail > max + 1) {
+				/* too long whatever follows: say so now rather than read (or
+				 * inflate) to its end first */
+				c->skip_line = true;
+				c->in_pos = c->in.len;
 				return CONN_TOO_LONG;
-			if (len > 0 && start[len - 1] == '\r')
-				len--;
-			if (len > max)
-				return CONN_TOO_LONG;
-			start[len] = '\0';
-			*line_r = start;
-			return (ssize_t)len;
-		}
-		if (avail > max + 1) {
-			/* drop what we have of the over-long line and keep reading to its end */
-			skipping = true;
-			c->in_pos = c->in.len;
-			scanned = 0;
-		} else {
+			}
 			scanned = avail;
 		}
 		r = conn_fill(c, deadline);
@@ -285,16 +327,12 @@ int conn_wait_input(struct conn *c, int wakeup_fd, unsigned timeout_ms)
 	return conn_poll_input(c, wakeup_fd, clock_now_ms() + (long)timeout_ms);
 }
 
-int conn_flush(struct conn *c)
+int conn_transport_send(const struct conn_transport *t, const void *data, size_t len)
 {
 	size_t off = 0;
 
-	if (c->broken) {
-		buf_reset(&c->out);
-		return -1;
-	}
-	while (off < c->out.len) {
-		ssize_t n = c->t.write(c->t.ctx, c->out.data + off, c->out.len - off);
+	while (off < len) {
+		ssize_t n = t->write(t->ctx, (const char *)data + off, len - off);
 
 		if (n > 0) {
 			off += (size_t)n;
@@ -303,17 +341,26 @@ int conn_flush(struct conn *c)
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = {c->t.fd, POLLOUT, 0};
+			struct pollfd p = {t->fd, POLLOUT, 0};
 
 			if (poll(&p, 1, 60000) > 0)
 				continue;
 		}
-		c->broken = true;
-		buf_reset(&c->out);
+		errno = EPIPE;
 		return -1;
 	}
-	buf_reset(&c->out);
 	return 0;
+}
+
+int conn_flush(struct conn *c)
+{
+	int r = c->broken ? -1 : 0;
+
+	if (r == 0 && c->out.len > 0)
+		r = conn_transport_send(&c->t, c->out.data, c->out.len);
+	c->broken = c->broken || r < 0;
+	buf_reset(&c->out);
+	return r;
 }
 
 int conn_write(struct conn *c, const void *data, size_t len)
