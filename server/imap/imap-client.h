@@ -67,6 +67,7 @@ struct imap_client {
 	enum imap_state state;
 	long login_deadline_ms; /* CLOCK_MONOTONIC */
 	unsigned bad_commands;
+	bool compressed; /* COMPRESS DEFLATE is on */
 	char client_id[IMAP_CLIENT_ID_MAX + 1]; /* from ID "name", "" if none */
 
 	/* the command being run */
@@ -92,7 +93,7 @@ struct imap_client {
 
 /* imap-commands.c */
 const struct imap_command *imap_command_find(const char *name);
-/* The capability list (without AUTH=PLAIN, added before login by the caller). */
+/* The capability list for c's state (without AUTH=PLAIN, added before login by the caller). */
 const char *imap_capabilities(struct imap_client *c);
 
 /* imap.c: untagged updates. Syncs the selected mailbox and reports flag changes, (when
@@ -194,6 +195,10 @@ enum imap_cmd_result imap_cmd_expunge(struct imap_client *c, const struct imap_a
 enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_copy(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg *a, unsigned n);
+
+/* cmd-compress.c */
+enum imap_cmd_result imap_cmd_compress(struct imap_client *c, const struct imap_arg *a,
+                                       unsigned n);
 
 /* cmd-fetch.c, cmd-search.c, cmd-idle.c */
 enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n);

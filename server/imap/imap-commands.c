@@ -33,6 +33,7 @@ static const struct imap_command imap_commands[] = {
     {"STATUS", imap_cmd_status, S_AUTH, 0},
     {"APPEND", imap_cmd_append, S_AUTH, 0},
     {"IDLE", imap_cmd_idle, S_AUTH, 0},
+    {"COMPRESS", imap_cmd_compress, S_AUTH, 0},
     {"CHECK", imap_cmd_check, S_SELECTED, 0},
     {"CLOSE", imap_cmd_close, S_SELECTED, 0},
     {"UNSELECT", imap_cmd_unselect, S_SELECTED, 0},
@@ -59,10 +60,12 @@ const char *imap_capabilities(struct imap_client *c)
 
 	snprintf(caps, sizeof(caps),
 	         "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
-	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=%llu",
+	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH APPENDLIMIT=%llu%s",
 	         /* RFC 7889: a 32-bit number */
 	         c->s->cfg->imap_append_limit > UINT32_MAX
 	             ? (unsigned long long)UINT32_MAX
-	             : (unsigned long long)c->s->cfg->imap_append_limit);
+	             : (unsigned long long)c->s->cfg->imap_append_limit,
+	         /* RFC 4978 allows it before login; we do not: less for a stranger to reach */
+	         c->state == IMAP_STATE_NOAUTH ? "" : " COMPRESS=DEFLATE");
 	return caps;
 }

@@ -136,9 +136,9 @@ def test_greeting_login_capability_namespace(server):
     assert untagged == [b"* CAPABILITY " + CAPS + b"10485760 AUTH=PLAIN"]
     # password immediately followed by the current code
     untagged, tagged = r.login("alice", user.password + server.code(user.secret))
-    assert tagged.endswith(b"OK [CAPABILITY " + CAPS + b"10485760] Logged in.")
+    assert tagged.endswith(b"OK [CAPABILITY " + CAPS + b"10485760 COMPRESS=DEFLATE] Logged in.")
     untagged, tagged = r.cmd("CAPABILITY")
-    assert untagged == [b"* CAPABILITY " + CAPS + b"10485760"]
+    assert untagged == [b"* CAPABILITY " + CAPS + b"10485760 COMPRESS=DEFLATE"]
     assert r.ok("NAMESPACE")[0] == [b'* NAMESPACE (("" ".")) NIL NIL']
     untagged, tagged = r.cmd("LOGOUT")
     assert untagged == [b"* BYE Logging out."]
