@@ -8,11 +8,10 @@
 #include "server/conn.h"
 #include "storage/storage.h"
 
-/* Matches every message the client knows of; *matches_r holds sequence numbers or UIDs. */
-static int imap_search_run(struct imap_client *c, struct imap_search *search, uint32_t **matches_r,
-                           size_t *count_r)
+int imap_search_indexes(struct imap_client *c, struct imap_search *search, size_t **indexes_r,
+                        size_t *count_r)
 {
-	uint32_t *matches = xcalloc((size_t)c->known_count + 1, sizeof(uint32_t));
+	size_t *indexes = xcalloc((size_t)c->known_count + 1, sizeof(size_t));
 	size_t count = 0;
 	const char *error;
 
@@ -24,14 +23,35 @@ static int imap_search_run(struct imap_client *c, struct imap_search *search, ui
 		r = imap_search_match(search, c->box, i, (uint32_t)i + 1, c->known_count, &error);
 		if (r < 0) {
 			log_error("imap user=%s: search failed: %s", c->user, error);
-			xfree(&matches);
+			xfree(&indexes);
 			return -1;
 		}
 		if (r > 0)
-			matches[count++] = c->uid ? mailbox_get(c->box, i)->uid : (uint32_t)i + 1;
+			indexes[count++] = i;
 	}
-	*matches_r = matches;
+	*indexes_r = indexes;
 	*count_r = count;
+	return 0;
+}
+
+void imap_search_numbers(const struct imap_client *c, const size_t *indexes, size_t count,
+                         uint32_t *numbers)
+{
+	for (size_t i = 0; i < count; i++)
+		numbers[i] = c->uid ? mailbox_get(c->box, indexes[i])->uid : (uint32_t)indexes[i] + 1;
+}
+
+/* Matches every message the client knows of; *matches_r holds sequence numbers or UIDs. */
+static int imap_search_run(struct imap_client *c, struct imap_search *search, uint32_t **matches_r,
+                           size_t *count_r)
+{
+	size_t *indexes;
+
+	if (imap_search_indexes(c, search, &indexes, count_r) < 0)
+		return -1;
+	*matches_r = xcalloc(*count_r + 1, sizeof(uint32_t));
+	imap_search_numbers(c, indexes, *count_r, *matches_r);
+	xfree(&indexes);
 	return 0;
 }
 

@@ -200,9 +200,18 @@ enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg 
 enum imap_cmd_result imap_cmd_compress(struct imap_client *c, const struct imap_arg *a,
                                        unsigned n);
 
-/* cmd-fetch.c, cmd-search.c, cmd-idle.c */
+/* cmd-fetch.c, cmd-search.c, cmd-sort.c, cmd-idle.c */
 enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg *a, unsigned n);
+struct imap_search;
+/* The view indexes (ascending) of the messages the client knows of that match search.
+ * 0 ok (*indexes_r to free), -1 error (logged). */
+int imap_search_indexes(struct imap_client *c, struct imap_search *search, size_t **indexes_r,
+                        size_t *count_r);
+/* indexes as the client names them: UIDs after UID, else sequence numbers. */
+void imap_search_numbers(const struct imap_client *c, const size_t *indexes, size_t count,
+                         uint32_t *numbers);
 enum imap_cmd_result imap_cmd_idle(struct imap_client *c, const struct imap_arg *a, unsigned n);
 
 #endif

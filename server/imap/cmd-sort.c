@@ -1,0 +1,82 @@
+/* SORT and UID SORT (RFC 5256): "SORT (criteria) charset search-keys", answered "* SORT n ...".
+ * The search program is SEARCH's, with the charset the command must name. */
+#include "server/imap/imap-client.h"
+#include "server/imap/imap-reply.h"
+#include "server/imap/imap-search.h"
+#include "server/imap/imap-sort.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "server/conn.h"
+
+#include <string.h>
+
+/* The search program of SORT as SEARCH's parser reads it: "CHARSET charset keys...". */
+static int imap_sort_search_parse(struct imap_client *c, const struct imap_arg *a, unsigned n,
+                                  struct imap_search **search_r)
+{
+	static char charset[] = "CHARSET";
+	struct imap_arg *args = xcalloc((size_t)n + 1, sizeof(*args));
+	struct imap_arg prog = {.type = IMAP_ARG_LIST, .list = args, .count = n + 1};
+	const char *error = "Invalid search.";
+	bool bad_charset;
+	int r;
+
+	args[0] = (struct imap_arg){.type = IMAP_ARG_ATOM, .str = charset, .str_len = 7};
+	memcpy(args + 1, a, n * sizeof(*args));
+	r = imap_search_parse(&prog, search_r, &bad_charset, &error);
+	xfree(&args);
+	if (r == 0)
+		return 0;
+	if (bad_charset)
+		imap_tagged(c, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset.");
+	else
+		(void)imap_bad(c, error);
+	return -1;
+}
+
+static void imap_sort_reply(struct imap_client *c, const size_t *indexes, size_t count)
+{
+	uint32_t *numbers = xcalloc(count + 1, sizeof(uint32_t));
+	struct buf out;
+
+	imap_search_numbers(c, indexes, count, numbers);
+	buf_init(&out);
+	buf_append_str(&out, "* SORT");
+	for (size_t i = 0; i < count; i++)
+		buf_printf(&out, " %u", numbers[i]);
+	buf_append_str(&out, "\r\n");
+	conn_write(c->conn, out.data, out.len);
+	buf_free(&out);
+	xfree(&numbers);
+}
+
+enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	struct imap_sort *sort;
+	struct imap_search *search;
+	const char *error = NULL;
+	size_t *indexes = NULL, count = 0;
+
+	if (n < 3)
+		return imap_bad(c, "SORT needs sort criteria, a charset and search keys.");
+	if (imap_sort_parse(&a[0], &sort, &error) < 0)
+		return imap_bad(c, error);
+	if (imap_sort_search_parse(c, a + 1, n - 1, &search) < 0) {
+		imap_sort_free(&sort);
+		return IMAP_CMD_OK;
+	}
+	if (imap_search_indexes(c, search, &indexes, &count) < 0 ||
+	    imap_sort_run(sort, c->box, indexes, count, &error) < 0) {
+		if (error != NULL)
+			log_error("imap user=%s: sort failed: %s", c->user, error);
+		imap_tagged(c, "NO", "[SERVERBUG] Sort failed.");
+	} else {
+		imap_sort_reply(c, indexes, count);
+		imap_ok(c, "Sort completed.");
+	}
+	xfree(&indexes);
+	imap_search_free(&search);
+	imap_sort_free(&sort);
+	return IMAP_CMD_OK;
+}
