@@ -1,13 +1,16 @@
-/* SORT and UID SORT (RFC 5256): "SORT (criteria) charset search-keys", answered "* SORT n ...".
- * The search program is SEARCH's, with the charset the command must name. */
+/* SORT and THREAD, with their UID forms (RFC 5256): "SORT (criteria) charset search-keys" and
+ * "THREAD algorithm charset search-keys". The search program is SEARCH's, with the charset the
+ * command must name. */
 #include "server/imap/imap-client.h"
 #include "server/imap/imap-reply.h"
 #include "server/imap/imap-search.h"
 #include "server/imap/imap-sort.h"
+#include "server/imap/imap-thread.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/conn.h"
+#include "storage/storage.h"
 
 #include <string.h>
 
@@ -78,5 +81,70 @@ enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg 
 	xfree(&indexes);
 	imap_search_free(&search);
 	imap_sort_free(&sort);
+	return IMAP_CMD_OK;
+}
+
+/* The threads of the matching messages, "* THREAD (1 2)(3)". 0 ok, -1 error (*error_r). */
+static int imap_thread_reply(struct imap_client *c, enum imap_thread_algorithm alg,
+                             const size_t *indexes, size_t count, const char **error_r)
+{
+	struct imap_sort_keys *keys = xcalloc(count + 1, sizeof(*keys));
+	struct imap_thread_msg *msgs = xcalloc(count + 1, sizeof(*msgs));
+	uint32_t *numbers = xcalloc(count + 1, sizeof(uint32_t));
+	struct mail_sizes sizes;
+	struct buf out;
+	int ret = 0;
+
+	imap_search_numbers(c, indexes, count, numbers);
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		sizes = (struct mail_sizes){.date = 0};
+		ret = mailbox_msg_sizes(c->box, indexes[i], &sizes, error_r) < 0 ||
+		              imap_sort_keys_load(c->box, indexes[i], &keys[i], error_r) < 0
+		          ? -1
+		          : 0;
+		/* no readable Date: the internal date (RFC 5256 section 2.2) */
+		msgs[i] = (struct imap_thread_msg){.number = numbers[i],
+		                                   .date = keys[i].date != 0 ? keys[i].date : sizes.date,
+		                                   .keys = &keys[i]};
+	}
+	if (ret == 0) {
+		buf_init(&out);
+		buf_append_str(&out, count > 0 ? "* THREAD " : "* THREAD");
+		imap_thread_render(alg, msgs, count, &out);
+		buf_append_str(&out, "\r\n");
+		conn_write(c->conn, out.data, out.len);
+		buf_free(&out);
+	}
+	for (size_t i = 0; i < count; i++)
+		imap_sort_keys_clear(&keys[i]);
+	xfree(&keys);
+	xfree(&msgs);
+	xfree(&numbers);
+	return ret;
+}
+
+enum imap_cmd_result imap_cmd_thread(struct imap_client *c, const struct imap_arg *a, unsigned n)
+{
+	enum imap_thread_algorithm alg;
+	struct imap_search *search;
+	const char *name, *error = NULL;
+	size_t *indexes = NULL, count = 0;
+
+	if (n < 3)
+		return imap_bad(c, "THREAD needs an algorithm, a charset and search keys.");
+	if (!imap_arg_get_atom(&a[0], &name) || imap_thread_algorithm_parse(name, &alg) < 0)
+		return imap_bad(c, "Unknown threading algorithm.");
+	if (imap_sort_search_parse(c, a + 1, n - 1, &search) < 0)
+		return IMAP_CMD_OK;
+	if (imap_search_indexes(c, search, &indexes, &count) < 0 ||
+	    imap_thread_reply(c, alg, indexes, count, &error) < 0) {
+		if (error != NULL)
+			log_error("imap user=%s: thread failed: %s", c->user, error);
+		imap_tagged(c, "NO", "[SERVERBUG] Thread failed.");
+	} else {
+		imap_ok(c, "Thread completed.");
+	}
+	xfree(&indexes);
+	imap_search_free(&search);
 	return IMAP_CMD_OK;
 }

@@ -200,10 +200,11 @@ enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg 
 enum imap_cmd_result imap_cmd_compress(struct imap_client *c, const struct imap_arg *a,
                                        unsigned n);
 
-/* cmd-fetch.c, cmd-search.c, cmd-sort.c, cmd-idle.c */
+/* cmd-fetch.c, cmd-search.c, cmd-sort.c (SORT, THREAD), cmd-idle.c */
 enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_thread(struct imap_client *c, const struct imap_arg *a, unsigned n);
 struct imap_search;
 /* The view indexes (ascending) of the messages the client knows of that match search.
  * 0 ok (*indexes_r to free), -1 error (logged). */

@@ -5,6 +5,7 @@
  * text is built at most once per message too, and only when BODY or TEXT asks for it.
  */
 #include "server/imap/imap-search-private.h"
+#include "server/imap/imap-header.h"
 
 #include "common/buf.h"
 #include "storage/mime-decode.h"
@@ -154,42 +155,6 @@ static bool value_matches(const char *value, size_t len, const struct skey *key)
 	return yes;
 }
 
-/* Calls fn(value, len, key) for each field of hdr[0..len) whose name is name (or every field
- * when name is NULL), with continuation lines joined; stops at the first true. */
-struct field_iter {
-	const char *hdr;
-	size_t len, pos;
-	struct buf value;
-};
-
-static bool field_next(struct field_iter *it, const char *name)
-{
-	while (it->pos < it->len) {
-		const char *line = it->hdr + it->pos, *colon;
-		const char *end = memchr(line, '\n', it->len - it->pos);
-		size_t n = end != NULL ? (size_t)(end - line) : it->len - it->pos;
-
-		it->pos += n + (end != NULL);
-		if (n == 0 || line[0] == ' ' || line[0] == '\t' ||
-		    (colon = memchr(line, ':', n)) == NULL)
-			continue;
-		if (name != NULL && ((size_t)(colon - line) != strlen(name) ||
-		                     strncasecmp(line, name, strlen(name)) != 0))
-			continue;
-		buf_reset(&it->value);
-		buf_append(&it->value, colon + 1, n - (size_t)(colon - line) - 1);
-		while (it->pos < it->len && (it->hdr[it->pos] == ' ' || it->hdr[it->pos] == '\t')) {
-			line = it->hdr + it->pos;
-			end = memchr(line, '\n', it->len - it->pos);
-			n = end != NULL ? (size_t)(end - line) : it->len - it->pos;
-			it->pos += n + (end != NULL);
-			buf_append(&it->value, line, n);
-		}
-		return true;
-	}
-	return false;
-}
-
 /* FROM, TO, CC, BCC: the addresses as parsed ("name <mailbox@host>", comments and routes
  * gone), so that user@domain is found however the header wrote it. */
 static bool addresses_match(const char *value, const struct skey *key)
@@ -206,11 +171,11 @@ static bool addresses_match(const char *value, const struct skey *key)
 
 static bool header_matches(const char *hdr, size_t len, const char *name, const struct skey *key)
 {
-	struct field_iter it = {.hdr = hdr, .len = len};
+	struct imap_header_iter it = {.hdr = hdr, .len = len};
 	bool yes = false;
 
 	buf_init(&it.value);
-	while (!yes && field_next(&it, name)) {
+	while (!yes && imap_header_next(&it, name)) {
 		if (key->address && name != NULL)
 			yes = addresses_match(it.value.data, key);
 		else
@@ -237,15 +202,15 @@ static bool part_is_text(const struct mime_part *part)
 
 static void body_add_header(struct match_ctx *ctx, const struct mime_part *msg)
 {
-	struct field_iter it;
+	struct imap_header_iter it;
 	uint64_t len;
 	struct buf decoded;
 
-	it = (struct field_iter){.hdr = part_header(ctx, msg, &len)};
+	it = (struct imap_header_iter){.hdr = part_header(ctx, msg, &len)};
 	it.len = (size_t)len;
 	buf_init(&it.value);
 	buf_init(&decoded);
-	while (field_next(&it, NULL)) {
+	while (imap_header_next(&it, NULL)) {
 		buf_reset(&decoded);
 		mime_decode_words(it.value.data, &decoded);
 		search_fold(decoded.data, decoded.len, &ctx->body);
@@ -324,14 +289,14 @@ static bool date_cmp(enum skey_type type, uint32_t date, uint64_t key)
 /* The Date: field as written; messages without a readable one use the internal date. */
 static uint32_t sent_date(struct match_ctx *ctx)
 {
-	struct field_iter it;
+	struct imap_header_iter it;
 	uint64_t len;
 	uint32_t date = 0;
 
-	it = (struct field_iter){.hdr = ctx_header(ctx, &len)};
+	it = (struct imap_header_iter){.hdr = ctx_header(ctx, &len)};
 	it.len = (size_t)len;
 	buf_init(&it.value);
-	if (field_next(&it, "Date"))
+	if (imap_header_next(&it, "Date"))
 		date = search_header_date(it.value.data);
 	buf_free(&it.value);
 	if (date == 0 && ctx_sizes(ctx) > 0)

@@ -1,4 +1,5 @@
 /* What a message's header gives SORT: its date in UTC, base subject and first addresses. */
+#include "server/imap/imap-header.h"
 #include "server/imap/imap-sort.h"
 #include "server/imap/imap-subject.h"
 
@@ -170,8 +171,6 @@ static void sort_address(const char *value, char **mailbox, char **display)
 	xfree(&first.host);
 }
 
-/* ---- the keys ---- */
-
 /* NUL inside a decoded value would cut it short when compared: a space instead. */
 static char *sort_text(const struct buf *b)
 {
@@ -180,6 +179,85 @@ static char *sort_text(const struct buf *b)
 	for (size_t i = 0; i < b->len; i++)
 		s[i] = s[i] == '\0' ? ' ' : s[i];
 	return s;
+}
+
+/* ---- msg-ids (RFC 5322 section 3.6.4) ---- */
+
+/* The next "<...>" of *p, appended to out without its brackets and with the quoting that
+ * RFC 5256 says must not tell two msg-ids apart (quotes, backslashes, white space) removed.
+ * False when there is none. */
+static bool msgid_next(const char **p, struct buf *out)
+{
+	const char *open = strchr(*p, '<'), *close;
+
+	if (open == NULL || (close = strchr(open + 1, '>')) == NULL)
+		return false;
+	for (const char *c = open + 1; c < close; c++) {
+		if (*c != '"' && *c != '\\' && *c != ' ' && *c != '\t' && *c != '\r' && *c != '\n')
+			buf_append(out, c, 1);
+	}
+	*p = close + 1;
+	return true;
+}
+
+/* References: msg-ids (the last IMAP_SORT_REFERENCES_MAX), else In-Reply-To's first. */
+static char *sort_references(const char *header, size_t len, const char *in_reply_to)
+{
+	struct imap_header_iter it = {.hdr = header, .len = len};
+	const char *ids[IMAP_SORT_REFERENCES_MAX];
+	struct buf all, out;
+	unsigned n = 0;
+	char *refs;
+
+	buf_init(&it.value);
+	buf_init(&all);
+	buf_init(&out);
+	if (imap_header_next(&it, "References")) {
+		const char *p = it.value.len > 0 ? it.value.data : "";
+
+		while (msgid_next(&p, &all))
+			buf_append(&all, " ", 1);
+	}
+	if (all.len == 0 && in_reply_to != NULL && msgid_next(&in_reply_to, &all))
+		buf_append(&all, " ", 1);
+	for (char *p = all.data, *sp; p != NULL && (sp = strchr(p, ' ')) != NULL; p = sp + 1) {
+		*sp = '\0';
+		if (*p != '\0')
+			ids[n++ % IMAP_SORT_REFERENCES_MAX] = p;
+	}
+	for (unsigned i = n > IMAP_SORT_REFERENCES_MAX ? n - IMAP_SORT_REFERENCES_MAX : 0; i < n; i++)
+		buf_printf(&out, "%s%s", out.len > 0 ? " " : "", ids[i % IMAP_SORT_REFERENCES_MAX]);
+	buf_free(&it.value);
+	buf_free(&all);
+	refs = sort_text(&out);
+	buf_free(&out);
+	return refs;
+}
+
+static char *sort_message_id(const char *value)
+{
+	struct buf id;
+	char *s;
+
+	buf_init(&id);
+	if (value != NULL)
+		(void)msgid_next(&value, &id);
+	s = sort_text(&id);
+	buf_free(&id);
+	return s;
+}
+
+/* ---- the keys ---- */
+
+/* The header block's length: through its blank line, or all of it. */
+static size_t header_length(const char *header, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (header[i] == '\n' && (header[i + 1] == '\n' ||
+		                          (header[i + 1] == '\r' && i + 2 < len && header[i + 2] == '\n')))
+			return i + 1;
+	}
+	return len;
 }
 
 void imap_sort_keys_parse(const char *header, size_t len, struct imap_sort_keys *keys)
@@ -195,12 +273,15 @@ void imap_sort_keys_parse(const char *header, size_t len, struct imap_sort_keys 
 	if (env->date == NULL || imap_sort_date_parse(env->date, &keys->date) == 0)
 		keys->date = 0;
 	buf_init(&subject);
-	imap_base_subject(env->subject, &subject);
+	keys->reply = imap_base_subject(env->subject, &subject);
 	keys->text[SORT_TEXT_SUBJECT] = sort_text(&subject);
 	buf_free(&subject);
 	sort_address(env->from, &keys->text[SORT_TEXT_FROM], &keys->text[SORT_TEXT_DISPLAYFROM]);
 	sort_address(env->to, &keys->text[SORT_TEXT_TO], &keys->text[SORT_TEXT_DISPLAYTO]);
 	sort_address(env->cc, &keys->text[SORT_TEXT_CC], NULL);
+	keys->text[SORT_TEXT_MESSAGE_ID] = sort_message_id(env->message_id);
+	keys->text[SORT_TEXT_REFERENCES] =
+	    sort_references(header, header_length(header, len), env->in_reply_to);
 	mime_part_free(&root);
 }
 

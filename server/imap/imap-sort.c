@@ -126,7 +126,7 @@ static void sort_keys_put(struct mailbox *box, size_t index, const struct imap_s
 	struct buf b;
 
 	buf_init(&b);
-	buf_printf(&b, "%lld", (long long)keys->date);
+	buf_printf(&b, "%lld %d", (long long)keys->date, keys->reply ? 1 : 0);
 	for (int i = 0; i < SORT_TEXT_COUNT; i++) {
 		buf_append(&b, "", 1);
 		buf_append_str(&b, keys->text[i]);
@@ -150,11 +150,14 @@ static int sort_keys_get(struct mailbox *box, size_t index, struct imap_sort_key
 	memset(keys, 0, sizeof(*keys));
 	for (p = b.data, end = b.data + b.len; p <= end && i < SORT_TEXT_COUNT; i++) {
 		size_t n = strnlen(p, (size_t)(end - p));
+		char *rest;
 
-		if (i < 0)
-			keys->date = (time_t)strtoll(p, NULL, 10);
-		else
+		if (i < 0) {
+			keys->date = (time_t)strtoll(p, &rest, 10);
+			keys->reply = strcmp(rest, " 1") == 0;
+		} else {
 			keys->text[i] = xstrndup(p, n);
+		}
 		p += n + 1;
 	}
 	buf_free(&b);
@@ -187,27 +190,34 @@ static int sort_read_header(struct mailbox *box, size_t index, struct buf *b,
 	return 1;
 }
 
+int imap_sort_keys_load(struct mailbox *box, size_t index, struct imap_sort_keys *keys,
+                        const char **error_r)
+{
+	struct buf header;
+	int r;
+
+	if (sort_keys_get(box, index, keys) > 0)
+		return 0;
+	buf_init(&header);
+	r = sort_read_header(box, index, &header, error_r);
+	if (r >= 0)
+		imap_sort_keys_parse(header.data != NULL ? header.data : "", header.len, keys);
+	if (r > 0)
+		sort_keys_put(box, index, keys);
+	buf_free(&header);
+	return r < 0 ? -1 : 0;
+}
+
 static int sort_rec_load(const struct imap_sort *sort, struct mailbox *box, struct sort_rec *rec,
                          const char **error_r)
 {
 	struct mail_sizes sizes = {0};
-	struct buf header;
-	int r = mailbox_msg_sizes(box, rec->index, &sizes, error_r);
 
-	if (r < 0)
+	if (mailbox_msg_sizes(box, rec->index, &sizes, error_r) < 0)
 		return -1;
 	rec->arrival = sizes.date;
 	rec->size = sizes.crlf_size;
-	if (!sort->header || sort_keys_get(box, rec->index, &rec->keys) > 0)
-		return 0;
-	buf_init(&header);
-	r = sort_read_header(box, rec->index, &header, error_r);
-	if (r >= 0)
-		imap_sort_keys_parse(header.data != NULL ? header.data : "", header.len, &rec->keys);
-	if (r > 0)
-		sort_keys_put(box, rec->index, &rec->keys);
-	buf_free(&header);
-	return r < 0 ? -1 : 0;
+	return sort->header ? imap_sort_keys_load(box, rec->index, &rec->keys, error_r) : 0;
 }
 
 /* ---- the order ---- */

@@ -30,7 +30,7 @@ void imap_sort_free(struct imap_sort **sort);
 int imap_sort_run(const struct imap_sort *sort, struct mailbox *box, size_t *indexes,
                   size_t count, const char **error_r);
 
-/* The sort keys a message's header gives. */
+/* The keys SORT and THREAD read from a message's header. */
 enum imap_sort_text {
 	SORT_TEXT_SUBJECT, /* the base subject (imap-subject.h) */
 	SORT_TEXT_FROM,    /* the first address's mailbox (local part) */
@@ -38,13 +38,25 @@ enum imap_sort_text {
 	SORT_TEXT_CC,
 	SORT_TEXT_DISPLAYFROM, /* the first address's display name, else its addr-spec */
 	SORT_TEXT_DISPLAYTO,
+	SORT_TEXT_MESSAGE_ID, /* its msg-id without <> and quoting; "" when none */
+	SORT_TEXT_REFERENCES, /* References: (else In-Reply-To's first) msg-ids, space-separated */
 	SORT_TEXT_COUNT
 };
 
+/* The References a message's keys keep: the last ones, which name its nearest ancestors. */
+#define IMAP_SORT_REFERENCES_MAX 64
+
 struct imap_sort_keys {
 	time_t date; /* the Date: field in UTC; 0 when missing or unreadable (internal date then) */
+	bool reply;  /* the subject says reply or forward (imap_base_subject) */
 	char *text[SORT_TEXT_COUNT]; /* never NULL */
 };
+
+/* The keys of view message index: from the index's metadata cache, else read from its header
+ * (up to its blank line) and cached. A message that vanished or cannot be read has empty keys.
+ * 0 ok, -1 error. */
+int imap_sort_keys_load(struct mailbox *box, size_t index, struct imap_sort_keys *keys,
+                        const char **error_r);
 
 /* The keys of a message's header (bytes [0..len), e.g. read up to its blank line). */
 void imap_sort_keys_parse(const char *header, size_t len, struct imap_sort_keys *keys);

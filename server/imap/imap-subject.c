@@ -41,16 +41,20 @@ static void subject_decode(const char *subject, struct buf *out)
 	buf_free(&raw);
 }
 
-/* Step 2: trailing "(fwd)" and white space, as often as they come. */
-static void subject_trim_trailer(struct span *sp)
+/* Step 2: trailing "(fwd)" and white space, as often as they come. True when a "(fwd)" went. */
+static bool subject_trim_trailer(struct span *sp)
 {
+	bool fwd = false;
+
 	for (;;) {
-		if (sp->end > sp->start && sp->s[sp->end - 1] == ' ')
+		if (sp->end > sp->start && sp->s[sp->end - 1] == ' ') {
 			sp->end--;
-		else if (sp->end - sp->start >= 5 && span_starts(sp, sp->end - 5, "(fwd)"))
+		} else if (sp->end - sp->start >= 5 && span_starts(sp, sp->end - 5, "(fwd)")) {
 			sp->end -= 5;
-		else
-			return;
+			fwd = true;
+		} else {
+			return fwd;
+		}
 	}
 }
 
@@ -89,8 +93,9 @@ static size_t subject_refwd(const struct span *sp, size_t at)
 	return p < sp->end && sp->s[p] == ':' ? p + 1 : at;
 }
 
-/* Step 3: subj-leader = (*subj-blob subj-refwd) / WSP, removed as long as one is there. */
-static bool subject_trim_leaders(struct span *sp)
+/* Step 3: subj-leader = (*subj-blob subj-refwd) / WSP, removed as long as one is there. True
+ * when something went; *refwd set when a subj-refwd did. */
+static bool subject_trim_leaders(struct span *sp, bool *refwd)
 {
 	bool trimmed = false;
 
@@ -107,7 +112,7 @@ static bool subject_trim_leaders(struct span *sp)
 		if ((next = subject_refwd(sp, p)) == p)
 			return trimmed;
 		sp->start = next;
-		trimmed = true;
+		trimmed = *refwd = true;
 	}
 }
 
@@ -122,19 +127,20 @@ static bool subject_trim_blob(struct span *sp)
 	return true;
 }
 
-void imap_base_subject(const char *subject, struct buf *out)
+bool imap_base_subject(const char *subject, struct buf *out)
 {
 	struct buf text;
 	struct span sp;
+	bool refwd = false;
 
 	buf_init(&text);
 	if (subject != NULL)
 		subject_decode(subject, &text);
 	sp = (struct span){.s = text.data, .start = 0, .end = text.len};
 	for (;;) {
-		subject_trim_trailer(&sp);
+		refwd |= subject_trim_trailer(&sp);
 		for (;;) { /* steps 3 and 4, until neither finds anything */
-			bool leaders = subject_trim_leaders(&sp), blob = subject_trim_blob(&sp);
+			bool leaders = subject_trim_leaders(&sp, &refwd), blob = subject_trim_blob(&sp);
 
 			if (!leaders && !blob)
 				break;
@@ -145,10 +151,12 @@ void imap_base_subject(const char *subject, struct buf *out)
 			break;
 		sp.start += 5;
 		sp.end--;
+		refwd = true;
 	}
 	if (sp.end > sp.start)
 		buf_append(out, sp.s + sp.start, sp.end - sp.start);
 	buf_free(&text);
+	return refwd;
 }
 
 int imap_subject_cmp(const char *a, const char *b)

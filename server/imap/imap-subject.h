@@ -8,9 +8,13 @@
 
 struct buf;
 
+#include <stdbool.h>
+
 /* Appends the base subject of a raw Subject: value (encoded-words decoded to UTF-8, white
- * space runs made one space) to out. NULL (no Subject:) gives the empty base subject. */
-void imap_base_subject(const char *subject, struct buf *out);
+ * space runs made one space) to out. NULL (no Subject:) gives the empty base subject. True
+ * when the subject said reply or forward ("Re:", "Fwd:", "(fwd)", "[Fwd: ...]"): threading
+ * by subject puts such a message below one that does not. */
+bool imap_base_subject(const char *subject, struct buf *out);
 
 /* Compares two base subjects as RFC 5256 asks (i;ascii-casemap: ASCII letters without case,
  * every other byte as it is): <0, 0, >0. */

@@ -1,6 +1,7 @@
-"""SORT and UID SORT (RFC 5256) with DISPLAYFROM/DISPLAYTO (RFC 5957) against the real daemon,
-through imaplib's sort(): every criterion, REVERSE, several criteria, a search program, the
-refusals, and the same answers again from the keys the first SORT cached in the index."""
+"""SORT and THREAD (RFC 5256), with SORT's DISPLAYFROM/DISPLAYTO (RFC 5957), against the real
+daemon through imaplib's sort() and thread(): every criterion, REVERSE, several criteria, both
+threading algorithms, UID forms, search programs, the refusals, and the same answers again from
+the keys the first command cached in the index."""
 
 import pytest
 
@@ -39,17 +40,23 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def mailbox(server):
+def fill(server, messages):
+    """alice's INBOX with messages [(header, body octets, internal date)], logged in; a message
+    appended and expunged first makes UIDs (2, 3, ...) differ from sequence numbers."""
     _, app = setup_user(server)
     im = imap_login(server, "alice", app)
-    # a message first appended and expunged, so that UIDs (2..5) differ from sequence numbers
     im.append("INBOX", None, None, b"Subject: gone\r\n\r\nx\r\n")
-    for head, body, date in MESSAGES:
+    for head, body, date in messages:
         im.append("INBOX", None, f'"{date}"', (head + "\r\n" + "x" * body + "\r\n").encode())
     im.select("INBOX")
     im.store("1", "+FLAGS", "\\Deleted")
     im.expunge()
+    return im, app
+
+
+@pytest.fixture
+def mailbox(server):
+    im, app = fill(server, MESSAGES)
     yield im, app
     im.logout()
 
@@ -92,3 +99,47 @@ def test_sort_refusals(server, mailbox):
         assert untagged == [] and tagged.split(b" ", 1)[1] == reply, (command, untagged, tagged)
     assert r.cmd("SORT (DATE) UTF-8 ALL")[0] == [b"* SORT 3 1 2 4"]
     r.close()
+
+
+# A conversation and a lunch: replies by In-Reply-To, by References (a quoted msg-id among
+# them), and one by its "Re:" subject alone.
+CONVERSATION = [
+    ("Message-ID: <a@x>\r\nSubject: Plan\r\nDate: 1 Jan 2024 10:00:00 +0000\r\n",
+     10, "01-Jan-2024 10:00:00 +0000"),
+    ("Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nSubject: Re: Plan\r\n"
+     "Date: 1 Jan 2024 11:00:00 +0000\r\n", 10, "01-Jan-2024 11:00:00 +0000"),
+    ("Message-ID: <c@x>\r\nReferences: <a@x>\r\n <b@x>\r\nSubject: Re: Plan\r\n"
+     "Date: 1 Jan 2024 12:00:00 +0000\r\n", 10, "01-Jan-2024 12:00:00 +0000"),
+    ("Message-ID: <d@x>\r\nSubject: Lunch\r\nDate: 1 Jan 2024 09:00:00 +0000\r\n",
+     10, "01-Jan-2024 09:00:00 +0000"),
+    ('Message-ID: <e@x>\r\nReferences: <"a"@x>\r\nSubject: Re: Plan\r\n'
+     "Date: 1 Jan 2024 13:00:00 +0000\r\n", 10, "01-Jan-2024 13:00:00 +0000"),
+    ("Subject: Re: Lunch\r\nDate: 1 Jan 2024 14:00:00 +0000\r\n",
+     10, "01-Jan-2024 14:00:00 +0000"),
+]
+
+
+def test_thread_both_algorithms(server):
+    im, app = fill(server, CONVERSATION)
+    caps = im.capability()[1][0].split()
+    assert b"THREAD=REFERENCES" in caps and b"THREAD=ORDEREDSUBJECT" in caps, caps
+    for _ in range(2):  # the second time from the keys cached by the first
+        assert im.thread("REFERENCES", "UTF-8", "ALL") == ("OK", [b"(4 6)(1 (2 3)(5))"])
+        assert im.thread("ORDEREDSUBJECT", "UTF-8", "ALL") == ("OK", [b"(4 6)(1 (2)(3)(5))"])
+    assert im.uid("THREAD", "REFERENCES", "UTF-8", "ALL") == ("OK", [b"(5 7)(2 (3 4)(6))"])
+    assert im.thread("REFERENCES", "US-ASCII", "SUBJECT", "plan") == \
+        ("OK", [b"(1 (2 3)(5))"])
+    r = raw_login(server, "alice", app)
+    r.ok("SELECT INBOX")
+    for command, reply in [
+        ("THREAD FOO UTF-8 ALL", b"BAD Unknown threading algorithm."),
+        ("THREAD (REFERENCES) UTF-8 ALL", b"BAD Unknown threading algorithm."),
+        ("THREAD REFERENCES UTF-8", b"BAD THREAD needs an algorithm, a charset and search keys."),
+        ("THREAD REFERENCES KOI8-R ALL", b"NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset."),
+    ]:
+        untagged, tagged = r.cmd(command)
+        assert untagged == [] and tagged.split(b" ", 1)[1] == reply, (command, untagged, tagged)
+    assert r.cmd("THREAD REFERENCES UTF-8 ALL")[0] == [b"* THREAD (4 6)(1 (2 3)(5))"]
+    assert r.cmd("THREAD REFERENCES UTF-8 SUBJECT nothing")[0] == [b"* THREAD"]
+    r.close()
+    im.logout()

@@ -121,17 +121,45 @@ static void check_keys(const char *header, const char *want[SORT_TEXT_COUNT])
 
 static void test_keys(void **state)
 {
+	struct imap_sort_keys keys;
+
 	(void)state;
 	check_keys("From: \"Fred Foobar\" <Fred@Example.com>, bob@example.org\n"
 	           "To: undisclosed:;, alice (home) @ example.org\n"
 	           "Cc: =?UTF-8?Q?J=C3=BCrgen?= <j@example.de>\n"
-	           "Subject: Re: [x] Lunch\n\nbody\n",
-	           (const char *[]){"Lunch", "Fred", "alice", "j", "Fred Foobar", "alice@example.org"});
-	check_keys("Subject: none\n\n",
-	           (const char *[]){"none", "", "", "", "", ""});
+	           "Subject: Re: [x] Lunch\n"
+	           "Message-ID: <\"a b\"@example.org> (comment)\n"
+	           "In-Reply-To: <ignored@x>\n"
+	           "References: <one@x>\n <two@x> junk <three@x\n\nbody\n",
+	           (const char *[]){"Lunch", "Fred", "alice", "j", "Fred Foobar", "alice@example.org",
+	                            "ab@example.org", "one@x two@x"});
+	check_keys("Subject: none\nIn-Reply-To: <p@x> <q@x>\n\nReferences: <body@x>\n",
+	           (const char *[]){"none", "", "", "", "", "", "", "p@x"});
 	check_keys("From: \"=?ISO-8859-1?Q?Andr=E9?=\" <andre@example.fr>\nTo: <@route:x@y.z>\n\n",
-	           (const char *[]){"", "andre", "x", "", "André", "x@y.z"});
-	check_keys("", (const char *[]){"", "", "", "", "", ""});
+	           (const char *[]){"", "andre", "x", "", "André", "x@y.z", "", ""});
+	check_keys("", (const char *[]){"", "", "", "", "", "", "", ""});
+	/* a reply or forward says so; only the last IMAP_SORT_REFERENCES_MAX references stay */
+	imap_sort_keys_parse("Subject: Fwd: x\n\n", 16, &keys);
+	assert_true(keys.reply);
+	imap_sort_keys_clear(&keys);
+	imap_sort_keys_parse("Subject: x\n\n", 13, &keys);
+	assert_false(keys.reply);
+	imap_sort_keys_clear(&keys);
+	{
+		struct buf h;
+
+		buf_init(&h);
+		buf_append_str(&h, "References:");
+		for (int i = 0; i < IMAP_SORT_REFERENCES_MAX + 10; i++)
+			buf_printf(&h, " <r%d@x>", i);
+		buf_append_str(&h, "\n\n");
+		imap_sort_keys_parse(h.data, h.len, &keys);
+		assert_true(strncmp(keys.text[SORT_TEXT_REFERENCES], "r10@x r11@x ", 12) == 0);
+		assert_non_null(strstr(keys.text[SORT_TEXT_REFERENCES], " r73@x"));
+		assert_null(strstr(keys.text[SORT_TEXT_REFERENCES], "r9@x"));
+		imap_sort_keys_clear(&keys);
+		buf_free(&h);
+	}
 }
 
 /* ---- the order of a real mailbox ---- */
