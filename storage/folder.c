@@ -718,6 +718,7 @@ int mailbox_get_status(struct mail_storage *st, const char *name, bool with_size
 	}
 	status_r->uidnext = box->uidnext;
 	status_r->uidvalidity = mailbox_uidvalidity(box);
+	status_r->highestmodseq = mailbox_highest_modseq(box);
 	mailbox_close(&box);
 	return 1;
 }

@@ -32,6 +32,9 @@ struct mail_index {
 	sqlite3_stmt *st_cache_remove, *st_kw_set, *st_kw_get, *st_cache_get, *st_cache_put;
 	sqlite3_stmt *st_cache_range, *st_set_sizes;
 	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
+	sqlite3_stmt *st_modseq_since, *st_set_mflags; /* index-modseq.c, when first needed */
+	uint64_t highest_modseq;                       /* as stored when the transaction began */
+	bool modseq_used; /* a row got highest_modseq + 1 in this transaction */
 	/* Bulk load into the empty table: max_uid is the highest UID in it, and a row whose UID
 	 * is max_uid + 1 is inserted with a NULL UID (SQLite appends it as max + 1 without
 	 * seeking whether the UID is taken). */
@@ -46,5 +49,11 @@ int index_prepare(struct mail_index *idx, const char *sql, sqlite3_stmt **st_r,
 int index_meta_get(struct mail_index *idx, const char *key, uint32_t *value_r,
                    const char **error_r);
 int index_meta_set(struct mail_index *idx, const char *key, uint32_t value, const char **error_r);
+
+/* index-modseq.c: adds the MODSEQ columns to an older index (inside the opening transaction),
+ * reads HIGHESTMODSEQ when a transaction begins, and stores it at its commit. */
+int index_modseq_upgrade(struct mail_index *idx, const char **error_r);
+int index_modseq_begin(struct mail_index *idx, const char **error_r);
+int index_modseq_commit(struct mail_index *idx, const char **error_r);
 
 #endif

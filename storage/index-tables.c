@@ -76,12 +76,13 @@ int mail_index_keyword_seq(struct mail_index *idx, uint32_t *seq_r, const char *
 }
 
 int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, uint64_t clear,
-                            uint64_t *keywords_r, const char **error_r)
+                            uint64_t *keywords_r, uint64_t *modseq_r, const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_kw_set;
 	uint32_t seq;
 	int ret;
 
+	*modseq_r = 0;
 	if (mail_index_keyword_seq(idx, &seq, error_r) < 0)
 		return -1;
 	seq++;
@@ -89,9 +90,12 @@ int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, 
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)clear);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)set);
 	sqlite3_bind_int64(st, 4, seq);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)(idx->highest_modseq + 1));
 	ret = sqlite3_step(st);
-	if (ret == SQLITE_ROW)
+	if (ret == SQLITE_ROW) {
 		*keywords_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*modseq_r = (uint64_t)sqlite3_column_int64(st, 1);
+	}
 	while (ret == SQLITE_ROW)
 		ret = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -99,6 +103,8 @@ int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, 
 		return index_fail(idx, "set keywords", error_r);
 	if (sqlite3_changes(idx->db) == 0)
 		return 0;
+	if (*modseq_r == idx->highest_modseq + 1)
+		(void)mail_index_tx_modseq(idx);
 	if (index_meta_set(idx, "kwseq", seq, error_r) < 0)
 		return -1;
 	return 1;

@@ -21,12 +21,15 @@
 #define INDEX_SIDE_FILE      "twofold.uidvalidity"
 #define INDEX_SIDE_TMP       "twofold.uidvalidity.tmp"
 #define INDEX_SIDE_DOVECOT   "dovecot"
-#define INDEX_SCHEMA_VERSION 3
+#define INDEX_SCHEMA_VERSION 4
 
 /* In the maildir root: the last UIDVALIDITY given to a new index of this storage. */
 #define INDEX_UIDVALIDITY_LAST "twofold.uidvalidity-last"
 /* Version 3 only adds rows with vsize -1 (not measured yet): a version 2 index is taken over
- * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes. */
+ * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes.
+ * Version 4 adds each message's MODSEQ and the flags it was given at (index-modseq.c): a
+ * version 2 or 3 index gets the two columns, while an older reader refuses a version 4 index,
+ * since it would change flags without advancing their MODSEQ. */
 #define INDEX_SCHEMA_COMPATIBLE 2
 #define INDEX_UID_RESERVATION   1024
 /* Page cache of a connection, in KiB: small, since a session mostly idles with the index open.
@@ -47,7 +50,7 @@
 #define INDEX_INSERT_BATCH 64
 /* SQLite's default automatic checkpoint threshold, in WAL pages. */
 #define INDEX_WAL_AUTOCHECKPOINT 1000
-#define INDEX_INSERT_COLS        6
+#define INDEX_INSERT_COLS        8
 
 /* Keys are unique. An index created since this layout has the key index under a name, so that
  * a bulk load into the empty table (a rebuild) can drop it and build it once from the sorted
@@ -62,14 +65,16 @@ static const char index_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS msg (uid INTEGER PRIMARY KEY, key TEXT NOT NULL,"
     " size INTEGER NOT NULL, vsize INTEGER NOT NULL, date INTEGER NOT NULL,"
-    " keywords INTEGER NOT NULL DEFAULT 0, kwmod INTEGER NOT NULL DEFAULT 0);" INDEX_KEY_INDEX_SQL
+    " keywords INTEGER NOT NULL DEFAULT 0, kwmod INTEGER NOT NULL DEFAULT 0,"
+    " modseq INTEGER NOT NULL DEFAULT 1, mflags INTEGER NOT NULL DEFAULT -1);" INDEX_KEY_INDEX_SQL
     ";"
     "CREATE INDEX IF NOT EXISTS msg_kwmod ON msg (kwmod) WHERE kwmod > 0;"
+    "CREATE INDEX IF NOT EXISTS msg_modseq ON msg (modseq);"
     "CREATE TABLE IF NOT EXISTS kw (bit INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
     "CREATE TABLE IF NOT EXISTS cache (uid INTEGER NOT NULL, field TEXT NOT NULL,"
     " data BLOB NOT NULL, PRIMARY KEY (uid, field)) WITHOUT ROWID;"
-    "PRAGMA user_version = 3;";
+    "PRAGMA user_version = 4;";
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -271,19 +276,22 @@ static int index_prepare_all(struct mail_index *idx, const char **error_r)
 
 static int index_prepare_msg(struct mail_index *idx, const char **error_r)
 {
-	if (index_prepare(idx, "SELECT uid, size, vsize, date, keywords FROM msg WHERE key = ?",
+	if (index_prepare(idx,
+	                  "SELECT uid, size, vsize, date, keywords, modseq, mflags FROM msg"
+	                  " WHERE key = ?",
 	                  &idx->st_lookup, error_r) < 0 ||
 	    index_prepare(idx,
-	                  "INSERT INTO msg (uid, key, size, vsize, date, keywords)"
-	                  " VALUES (?, ?, ?, ?, ?, ?)",
+	                  "INSERT INTO msg (uid, key, size, vsize, date, keywords, modseq, mflags)"
+	                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	                  &idx->st_insert, error_r) < 0 ||
 	    index_prepare(idx, "SELECT 1 FROM msg WHERE uid = ?", &idx->st_taken, error_r) < 0 ||
 	    index_prepare(idx, "DELETE FROM msg WHERE uid = ?", &idx->st_remove, error_r) < 0 ||
 	    index_prepare(idx, "DELETE FROM cache WHERE uid = ?", &idx->st_cache_remove, error_r) <
 	        0 ||
 	    index_prepare(idx,
-	                  "UPDATE msg SET keywords = (keywords & ~?2) | ?3, kwmod = ?4"
-	                  " WHERE uid = ?1 RETURNING keywords",
+	                  "UPDATE msg SET keywords = (keywords & ~?2) | ?3, kwmod = ?4,"
+	                  " modseq = CASE WHEN (keywords & ~?2) | ?3 != keywords THEN ?5"
+	                  " ELSE modseq END WHERE uid = ?1 RETURNING keywords, modseq",
 	                  &idx->st_kw_set, error_r) < 0 ||
 	    index_prepare(idx, "SELECT uid, keywords FROM msg WHERE kwmod > ?", &idx->st_kw_get,
 	                  error_r) < 0 ||
@@ -361,8 +369,8 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		idx->outdated = true;
 		goto fail;
 	}
-	if (version == INDEX_SCHEMA_COMPATIBLE &&
-	    index_exec(idx, "PRAGMA user_version = 3", error_r) < 0)
+	if (version != 0 && version < INDEX_SCHEMA_VERSION &&
+	    index_modseq_upgrade(idx, error_r) < 0)
 		goto fail;
 	if ((version == 0 && index_create(idx, error_r) < 0) ||
 	    index_meta_get(idx, "uidvalidity", &idx->uidvalidity, error_r) <= 0 ||
@@ -388,11 +396,11 @@ fail:
 
 static void index_free(struct mail_index *idx)
 {
-	sqlite3_stmt **stmts[] = {&idx->st_lookup,       &idx->st_insert,      &idx->st_taken,
-	                          &idx->st_remove,       &idx->st_meta_get,    &idx->st_meta_set,
-	                          &idx->st_cache_remove, &idx->st_kw_set,      &idx->st_kw_get,
-	                          &idx->st_cache_get,    &idx->st_cache_put,   &idx->st_cache_range,
-	                          &idx->st_set_sizes,    &idx->st_insert_batch};
+	sqlite3_stmt **stmts[] = {
+	    &idx->st_lookup,    &idx->st_insert,       &idx->st_taken,        &idx->st_remove,
+	    &idx->st_meta_get,  &idx->st_meta_set,     &idx->st_cache_remove, &idx->st_kw_set,
+	    &idx->st_kw_get,    &idx->st_cache_get,    &idx->st_cache_put,    &idx->st_cache_range,
+	    &idx->st_set_sizes, &idx->st_insert_batch, &idx->st_modseq_since, &idx->st_set_mflags};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);
@@ -524,6 +532,8 @@ static void index_row_read(sqlite3_stmt *st, int col, struct mail_index_rec *rec
 	rec->vsize = (uint64_t)sqlite3_column_int64(st, col + 2);
 	rec->date = (time_t)sqlite3_column_int64(st, col + 3);
 	rec->keywords = (uint64_t)sqlite3_column_int64(st, col + 4);
+	rec->modseq = (uint64_t)sqlite3_column_int64(st, col + 5);
+	rec->mflags = sqlite3_column_int(st, col + 6);
 }
 
 int mail_index_lookup(struct mail_index *idx, const char *key, struct mail_index_rec *rec_r,
@@ -550,8 +560,9 @@ int mail_index_iterate(struct mail_index *idx, mail_index_row_cb *cb, void *ctx,
 	sqlite3_stmt *st;
 	int ret;
 
-	if (index_prepare(idx, "SELECT key, uid, size, vsize, date, keywords FROM msg", &st,
-	                  error_r) < 0)
+	if (index_prepare(idx,
+	                  "SELECT key, uid, size, vsize, date, keywords, modseq, mflags FROM msg",
+	                  &st, error_r) < 0)
 		return -1;
 	while ((ret = sqlite3_step(st)) == SQLITE_ROW) {
 		index_row_read(st, 1, &rec);
@@ -568,7 +579,8 @@ int mail_index_begin(struct mail_index *idx, const char **error_r)
 	if (index_exec(idx, "BEGIN IMMEDIATE", error_r) < 0)
 		return -1;
 	idx->in_tx = true;
-	if (index_meta_get(idx, "uidnext", &idx->uidnext, error_r) <= 0) {
+	if (index_meta_get(idx, "uidnext", &idx->uidnext, error_r) <= 0 ||
+	    index_modseq_begin(idx, error_r) < 0) {
 		mail_index_rollback(idx);
 		*error_r = "mailbox index error";
 		return -1;
@@ -585,6 +597,7 @@ static void index_tx_end(struct mail_index *idx)
 		(void)sqlite3_exec(idx->db, "PRAGMA cache_size = -" STR(INDEX_CACHE_KIB), NULL,
 		                   NULL, NULL);
 	idx->big_cache = false;
+	idx->modseq_used = false;
 }
 
 /* A transaction that changed nothing commits without a write (no WAL frame, no fsync): a sync
@@ -598,7 +611,8 @@ int mail_index_commit(struct mail_index *idx, const char **error_r)
 	     index_side_write(idx, index_floor_above(idx->uidnext), error_r) < 0) ||
 	    (idx->uidnext != idx->uidnext_begin &&
 	     index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0) ||
-	    (idx->rebuild && index_meta_set(idx, "rebuild", 0, error_r) < 0)) {
+	    (idx->rebuild && index_meta_set(idx, "rebuild", 0, error_r) < 0) ||
+	    index_modseq_commit(idx, error_r) < 0) {
 		mail_index_rollback(idx);
 		return -1;
 	}
@@ -667,6 +681,8 @@ static void index_bind_row(sqlite3_stmt *st, int first, const char *key,
 	sqlite3_bind_int64(st, first + 4, (sqlite3_int64)rec->vsize);
 	sqlite3_bind_int64(st, first + 5, (sqlite3_int64)rec->date);
 	sqlite3_bind_int64(st, first + 6, (sqlite3_int64)rec->keywords);
+	sqlite3_bind_int64(st, first + 7, (sqlite3_int64)rec->modseq);
+	sqlite3_bind_int(st, first + 8, rec->mflags);
 }
 
 /* index_bind_row for the batch statement: the UID NULL when it is the next to append. */
@@ -715,9 +731,11 @@ static int index_prepare_batch(struct mail_index *idx, const char **error_r)
 	if (idx->st_insert_batch != NULL)
 		return 0;
 	buf_init(&sql);
-	buf_append_str(&sql, "INSERT INTO msg (uid, key, size, vsize, date, keywords) VALUES ");
+	buf_append_str(&sql, "INSERT INTO msg (uid, key, size, vsize, date, keywords, modseq,"
+	                     " mflags) VALUES ");
 	for (int i = 0; i < INDEX_INSERT_BATCH; i++)
-		buf_append_str(&sql, i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)");
+		buf_append_str(&sql,
+		               i == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?)");
 	buf_append(&sql, "", 1);
 	ret = index_prepare(idx, sql.data, &idx->st_insert_batch, error_r);
 	buf_free(&sql);
@@ -829,6 +847,7 @@ static int index_insert_many(struct mail_index *idx, const struct mail_index_new
 		if (index_pick_uid(idx, rows[i].want_uid, &rows[i].rec->uid, &recovered, error_r) <
 		    0)
 			return -1;
+		rows[i].rec->modseq = mail_index_tx_modseq(idx);
 	}
 	return index_insert_rows(idx, rows, pending, count, error_r);
 }
@@ -868,6 +887,7 @@ int mail_index_assign_absent(struct mail_index *idx, const char *key, uint32_t w
 
 	if (index_pick_uid(idx, want_uid, &rec->uid, recovered_r, error_r) < 0)
 		return -1;
+	rec->modseq = mail_index_tx_modseq(idx);
 	if (index_insert(idx, key, rec, error_r) < 0) {
 		idx->uidnext = uidnext;
 		return -1;

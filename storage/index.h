@@ -31,6 +31,11 @@ struct mail_index_rec {
 	uint64_t vsize;
 	time_t date;
 	uint64_t keywords;
+	/* MODSEQ (RFC 7162) of the row's last change, and the flags (enum mail_flags, without
+	 * MAIL_RECENT) its file had then: -1 when not known yet (an index from before MODSEQs).
+	 * A new row gets the transaction's MODSEQ; callers set mflags. */
+	uint64_t modseq;
+	int mflags;
 };
 
 #define MAIL_INDEX_KEYWORDS_MAX 64
@@ -128,15 +133,36 @@ int mail_index_keywords_load(struct mail_index *idx, char *names[MAIL_INDEX_KEYW
 /* Inside a transaction. */
 int mail_index_keyword_add(struct mail_index *idx, unsigned bit, const char *name,
                            const char **error_r);
-/* Inside a transaction: keywords = (keywords & ~clear) | set; *keywords_r = the result.
- * 1 done, 0 no such row. Bumps the keyword change sequence. */
+/* Inside a transaction: keywords = (keywords & ~clear) | set; *keywords_r = the result and
+ * *modseq_r the row's MODSEQ (the transaction's when they changed). 1 done, 0 no such row.
+ * Bumps the keyword change sequence. */
 int mail_index_set_keywords(struct mail_index *idx, uint32_t uid, uint64_t set, uint64_t clear,
-                            uint64_t *keywords_r, const char **error_r);
+                            uint64_t *keywords_r, uint64_t *modseq_r, const char **error_r);
 /* The keyword change sequence and the rows changed after since. */
 int mail_index_keyword_seq(struct mail_index *idx, uint32_t *seq_r, const char **error_r);
 typedef void mail_index_kw_cb(void *ctx, uint32_t uid, uint64_t keywords);
 int mail_index_keyword_changes(struct mail_index *idx, uint32_t since, mail_index_kw_cb *cb,
                                void *ctx, const char **error_r);
+
+/* ---- MODSEQ (index-modseq.c) ----
+ * Every change of a message's flags or keywords, and every new row, gets the MODSEQ of its
+ * transaction: HIGHESTMODSEQ + 1, stored as HIGHESTMODSEQ at the commit. An expunge advances
+ * it too. The flags of a file are in its name, which other tools may rename: a row keeps the
+ * flags it was given its MODSEQ at, so that whoever finds different flags on disk gives the
+ * message a new MODSEQ, once. */
+/* Outside a transaction: the stored value (1 for an index with none yet). */
+int mail_index_highest_modseq(struct mail_index *idx, uint64_t *modseq_r, const char **error_r);
+/* Inside a transaction: this transaction's MODSEQ (HIGHESTMODSEQ becomes it at the commit). */
+uint64_t mail_index_tx_modseq(struct mail_index *idx);
+/* Inside a transaction: the row of uid has the file flags mflags; a different value than the
+ * row's gives it the transaction's MODSEQ (or, when the row had none recorded, only records
+ * them). *modseq_r = the row's MODSEQ afterwards. 1 done, 0 no such row. */
+int mail_index_set_mflags(struct mail_index *idx, uint32_t uid, int mflags, uint64_t *modseq_r,
+                          const char **error_r);
+/* The rows whose MODSEQ is above since. */
+typedef void mail_index_modseq_cb(void *ctx, uint32_t uid, uint64_t modseq);
+int mail_index_modseq_changes(struct mail_index *idx, uint64_t since, mail_index_modseq_cb *cb,
+                              void *ctx, const char **error_r);
 
 /* Metadata cache. get: 1 found (appended to out), 0 not, -1 error. put: inside a transaction;
  * ignored when the message row is gone. copy: every field of src_uid to dst_uid in dst

@@ -95,8 +95,9 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
                          const char **error_r)
 {
 	struct msg_rec *m;
-	uint64_t keywords, expected;
+	uint64_t keywords, expected, modseq = 0;
 	uint32_t seq;
+	bool own;
 	int ret;
 
 	if (index >= box->count) {
@@ -112,13 +113,17 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
 	if (expected == m->mail.keywords &&
 	    mail_index_keyword_seq(box->index, &seq, error_r) == 0 && seq == box->kwseq)
 		return 1;
-	if (mail_index_begin(box->index, error_r) < 0)
+	own = !mail_index_in_transaction(box->index);
+	if (own && mail_index_begin(box->index, error_r) < 0)
 		return -1;
-	ret = mail_index_set_keywords(box->index, m->mail.uid, set, clear, &keywords, error_r);
-	if (ret < 0 || mail_index_commit(box->index, error_r) < 0) {
+	ret = mail_index_set_keywords(box->index, m->mail.uid, set, clear, &keywords, &modseq,
+	                              error_r);
+	if (own && (ret < 0 || mail_index_commit(box->index, error_r) < 0)) {
 		mail_index_rollback(box->index);
 		return -1;
 	}
+	if (ret < 0)
+		return -1;
 	if (ret == 0) {
 		m->gone = true; /* expunged by another session */
 		return 0;
@@ -127,5 +132,6 @@ int mailbox_set_keywords(struct mailbox *box, size_t index, uint64_t set, uint64
 	if (keywords != expected)
 		mailbox_mark_changed(box, index);
 	m->mail.keywords = keywords;
+	m->mail.modseq = modseq;
 	return 1;
 }

@@ -60,7 +60,7 @@ static int msgs_relocate(struct mailbox *box, const size_t *idx, size_t count, c
 			}
 			m->relocated = true;
 			if (rec_set_name(m, e))
-				mailbox_mark_changed(box, idx[i]);
+				mailbox_mark_flags_changed(box, idx[i]);
 		}
 		scan_free(&sc);
 	}
@@ -215,9 +215,13 @@ static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsign
 	}
 }
 
+/* The rename and the index row's flags and MODSEQ change under one write lock: a sync of
+ * another session sees both or neither. */
 int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned clear,
                       const char **error_r)
 {
+	unsigned old;
+	bool own;
 	int ret;
 
 	if (index >= box->count) {
@@ -226,7 +230,18 @@ int mailbox_set_flags(struct mailbox *box, size_t index, unsigned set, unsigned 
 	}
 	if (box->msgs[index].gone)
 		return 0;
+	own = !mail_index_in_transaction(box->index);
+	if (own && mail_index_begin(box->index, error_r) < 0)
+		return -1;
+	old = box->msgs[index].mail.flags;
 	ret = msg_set_flags(box, index, set, clear, error_r);
+	if (ret > 0 && box->msgs[index].mail.flags != old &&
+	    mailbox_modseq_flags_set(box, index, error_r) < 0)
+		ret = -1;
+	if (own && ret < 0)
+		mail_index_rollback(box->index);
+	else if (own && mail_index_commit(box->index, error_r) < 0)
+		ret = -1;
 	if (ret == 0)
 		box->msgs[index].gone = true;
 	return ret;
@@ -263,6 +278,7 @@ static int expunge_index(struct mailbox *box, const bool *removed, const char **
 {
 	if (mail_index_begin(box->index, error_r) < 0)
 		return -1;
+	(void)mail_index_tx_modseq(box->index); /* an expunge advances HIGHESTMODSEQ */
 	for (size_t i = 0; i < box->count; i++) {
 		if (removed[i] &&
 		    mail_index_remove(box->index, box->msgs[i].mail.uid, error_r) < 0) {

@@ -47,6 +47,7 @@ static int save_index_row(struct mailbox *dst, struct save *sv, const char **err
 {
 	bool recovered;
 
+	sv->rec.mflags = (int)(sv->flags & ~(unsigned)MAIL_RECENT);
 	if (mail_index_assign(dst->index, sv->key, sv->rec.uid, &sv->rec, &recovered, error_r) < 0)
 		return -1;
 	if (sv->cache_src != NULL && mail_index_cache_copy(sv->cache_src->index, sv->cache_uid,

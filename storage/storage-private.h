@@ -80,6 +80,8 @@ struct mailbox {
 
 	size_t *changed;
 	size_t changed_count, changed_cap;
+	uint64_t modseq;   /* HIGHESTMODSEQ the view has caught up with, 0 before its first sync */
+	bool modseq_check; /* flags found changed on disk: their rows are checked at the sync */
 
 	int watch_fd;
 
@@ -96,6 +98,11 @@ struct mailbox {
 
 /* storage.c */
 void mailbox_mark_changed(struct mailbox *box, size_t index);
+/* mailbox-modseq.c: the same for flags found changed on disk (they may need a new MODSEQ). */
+void mailbox_mark_flags_changed(struct mailbox *box, size_t index);
+int mailbox_modseq_sync(struct mailbox *box, const char **error_r);
+int mailbox_modseq_catch_up(struct mailbox *box, const char **error_r);
+int mailbox_modseq_flags_set(struct mailbox *box, size_t index, const char **error_r);
 /* Gives m the file name name (taking it). */
 void msg_rec_set_name(struct msg_rec *m, char *name);
 /* Opens name (wire name) with recent handling. 1, 0 no such mailbox, -1. */

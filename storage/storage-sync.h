@@ -50,6 +50,9 @@ int msg_probe(struct mailbox *box, size_t index);
 size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone);
 void sync_append_new(struct mailbox *box, struct scan *sc);
 void msg_free(struct msg_rec *m);
+/* mailbox-modseq.c: inside the sync's transaction, rows of entries about to join the view
+ * whose recorded flags differ from their file's get a new MODSEQ. */
+int mailbox_modseq_fresh(struct mailbox *box, struct scan *sc, const char **error_r);
 
 /* ---- message files (mailbox-msg.c) ---- */
 int msg_rename_locked(struct mailbox *box, const char *from, const char *to);

@@ -203,6 +203,7 @@ static int new_move_one(struct mailbox *box, struct scan_entry *e, const char **
 	if (uid == 0)
 		uid = mail_index_next_uid(box->index);
 	target = new_target_name(e, uid);
+	e->rec.mflags = (int)e->parsed.flags;
 	if (maildir_rename(box->dirs.newfd, e->name, box->dirs.curfd, target) < 0) {
 		if (errno != ENOENT) /* ENOENT: a tool moved it; the cur/ scan finds it */
 			log_warn("storage: cannot move new/%s to cur/: %s", e->name,
@@ -307,7 +308,7 @@ int msg_probe(struct mailbox *box, size_t index)
 		msg_rec_set_name(m, name);
 		m->mail.flags = maildir_info_flags(strchr(name, ':') + 3) | (old & MAIL_RECENT);
 		if (m->mail.flags != old)
-			mailbox_mark_changed(box, index);
+			mailbox_mark_flags_changed(box, index);
 		return 1;
 	}
 	return 0;
@@ -333,7 +334,7 @@ size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
 		}
 		e->used = true;
 		if (rec_set_name(m, e))
-			mailbox_mark_changed(box, i);
+			mailbox_mark_flags_changed(box, i);
 	}
 	return missing;
 }
@@ -390,6 +391,7 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 		    .rec = &list[i]->rec};
 		list[i]->rec.keywords |=
 		    mail_index_dovecot_keywords(box->index, list[i]->parsed.rest);
+		list[i]->rec.mflags = (int)list[i]->parsed.flags;
 	}
 	ret = mail_index_assign_absent_many(box->index, rows, n, error_r);
 	for (size_t i = 0; i < n && ret == 0; i++)
@@ -437,6 +439,7 @@ static void view_append(struct mailbox *box, struct scan_entry *e, bool pooled)
 		m->sizes = (struct mail_sizes){e->rec.size, e->rec.vsize, e->rec.date};
 	m->mail.flags = e->parsed.flags;
 	m->mail.keywords = e->rec.keywords;
+	m->mail.modseq = e->rec.modseq;
 }
 
 static void view_reserve(struct mailbox *box, size_t more)
@@ -515,8 +518,9 @@ static int sync_cur(struct mailbox *box, const char **error_r)
 	}
 	for (size_t i = 0; i < sc.count; i++)
 		unknown += sc.e[i].used ? 0 : 1;
-	if (unknown == 0 || (sync_lookup_index(box, &sc, unknown, error_r) == 0 &&
-	                     sync_assign(box, &sc, error_r) == 0)) {
+	if (unknown == 0 ||
+	    (sync_lookup_index(box, &sc, unknown, error_r) == 0 &&
+	     sync_assign(box, &sc, error_r) == 0 && mailbox_modseq_fresh(box, &sc, error_r) == 0)) {
 		sync_append_new(box, &sc);
 		ret = sync_recent(box, first, error_r);
 	}
@@ -586,7 +590,7 @@ static int sync_locked(struct mailbox *box, struct scan *news, const char **erro
 		return -1;
 	mailbox_cache_flush(box, true);
 	if (sync_move_new(box, news, error_r) < 0 || sync_cur(box, error_r) < 0 ||
-	    sync_keywords(box, true, error_r) < 0) {
+	    sync_keywords(box, true, error_r) < 0 || mailbox_modseq_sync(box, error_r) < 0) {
 		mail_index_rollback(box->index);
 		return -1;
 	}
@@ -620,9 +624,11 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 	}
 	if (scan_dir(box->dirs.newfd, &news, error_r) < 0)
 		return -1;
-	if (news.count == 0 && sync_cur_unchanged(box, &stbuf.st_mtim)) {
+	if (news.count == 0 && !box->modseq_check && sync_cur_unchanged(box, &stbuf.st_mtim)) {
 		scan_free(&news);
-		return sync_keywords(box, false, error_r);
+		if (sync_keywords(box, false, error_r) < 0)
+			return -1;
+		return mailbox_modseq_catch_up(box, error_r);
 	}
 	ret = sync_locked(box, &news, error_r);
 	scan_free(&news);

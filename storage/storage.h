@@ -71,6 +71,7 @@ struct mail {
 	const char *uidl;
 	unsigned flags;    /* enum mail_flags */
 	uint64_t keywords; /* bit i = mailbox_keyword_name(box, i) (IMAP keywords, max 64) */
+	uint64_t modseq;   /* RFC 7162 MODSEQ: of its arrival or its last flag/keyword change */
 	/* Sizes and date are not here: they may not be known yet, see mailbox_msg_sizes. */
 };
 
@@ -215,6 +216,7 @@ int mailbox_subscribe(struct mail_storage *st, const char *name, bool subscribe,
 
 struct mailbox_status {
 	uint32_t messages, recent, unseen, uidnext, uidvalidity;
+	uint64_t highestmodseq;
 	uint64_t size; /* sum of crlf_size; 0 unless asked for */
 };
 /* STATUS without disturbing \Recent. with_size: sum the sizes too, measuring the messages whose
@@ -279,6 +281,17 @@ void mailbox_watch_drain(struct mailbox *box);
  * change found between syncs is not lost at the next one; an expunge renumbers it. Vanished
  * messages are not in this list: see mailbox_msg_gone. */
 size_t mailbox_changed_count(const struct mailbox *box);
+/* MODSEQ (RFC 7162): every flag or keyword change, arrival and expunge advances the mailbox's
+ * HIGHESTMODSEQ, persistently; a change another session or tool made reaches the changed list
+ * above with the message's new MODSEQ. This is the HIGHESTMODSEQ as of the last sync (or of
+ * mailbox_changes_commit). */
+uint64_t mailbox_highest_modseq(const struct mailbox *box);
+/* Several flag/keyword changes as one (one MODSEQ, one disk write): between begin and commit
+ * only mailbox_set_flags, mailbox_set_keywords and reading the view. 0 ok, -1 error (after a
+ * failed commit the changes already made to files stay, and get their MODSEQ at the next
+ * sync). */
+int mailbox_changes_begin(struct mailbox *box, const char **error_r);
+int mailbox_changes_commit(struct mailbox *box, const char **error_r);
 size_t mailbox_changed_index(const struct mailbox *box, size_t i);
 /* The caller has reported the listed changes. */
 void mailbox_changed_clear(struct mailbox *box);
