@@ -206,18 +206,21 @@ enum imap_cmd_result imap_cmd_authenticate(struct imap_client *c, const struct i
 	return r;
 }
 
+/* RFC 5161: ENABLED lists what this command enabled; unknown names are ignored. */
 enum imap_cmd_result imap_cmd_enable(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *cap;
+	bool condstore = false;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (!imap_arg_get_atom(&a[i], &cap))
 			return imap_bad(c, "ENABLE takes capability names.");
+		condstore = condstore || strcasecmp(cap, "CONDSTORE") == 0;
 	}
 	if (n == 0)
 		return imap_bad(c, "ENABLE needs a capability name.");
-	/* none of the extensions offered here needs enabling (RFC 5161) */
-	imap_untagged(c, "ENABLED");
+	imap_untagged(c, condstore && !c->condstore ? "ENABLED CONDSTORE" : "ENABLED");
+	c->condstore = c->condstore || condstore;
 	imap_ok(c, "Enabled.");
 	return IMAP_CMD_OK;
 }

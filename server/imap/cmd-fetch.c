@@ -28,6 +28,7 @@ static void imap_fetch_flags_update(struct imap_client *c, size_t i)
 	buf_init(&out);
 	buf_printf(&out, "* %zu FETCH (UID %u FLAGS ", i + 1, m->uid);
 	imap_append_flags(&out, c->box, m);
+	imap_append_modseq(&out, c, i);
 	buf_append_str(&out, ")\r\n");
 	conn_write(c->conn, out.data, out.len);
 	buf_free(&out);
@@ -88,15 +89,17 @@ static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetc
 enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *set, *error;
-	struct imap_fetch *f;
+	struct imap_fetch *f = NULL;
 	enum fetch_outcome r;
 	bool *sel;
 
-	if (n != 2 || !imap_arg_get_atom(&a[0], &set))
-		return imap_bad(c, "FETCH takes a set and items.");
+	if ((n != 2 && n != 3) || !imap_arg_get_atom(&a[0], &set))
+		return imap_bad(c, "FETCH takes a set, items and modifiers.");
 	if (imap_seqset_select(c, set, c->uid, &sel, &error) < 0)
 		return imap_bad(c, error);
-	if (imap_fetch_parse(&a[1], c->uid, &f, &error) < 0) {
+	if (imap_fetch_parse(&a[1], c->uid, &f, &error) < 0 ||
+	    imap_fetch_modifiers(c, n == 3 ? &a[2] : NULL, sel, f, &error) < 0) {
+		imap_fetch_free(&f);
 		xfree(&sel);
 		return imap_bad(c, error);
 	}

@@ -1,6 +1,7 @@
 /* Mailbox commands: SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE STATUS NAMESPACE.
  * LIST and LSUB are in cmd-list.c. */
 #include "server/imap/imap-client.h"
+#include "server/imap/imap-condstore.h"
 #include "server/imap/imap-reply.h"
 #include "common/buf.h"
 #include "common/config.h"
@@ -95,6 +96,9 @@ static void imap_select_untagged(struct imap_client *c)
 		buf_printf(&out, "* OK [UNSEEN %u] First unseen.\r\n", unseen);
 	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid.\r\n", mailbox_uidvalidity(c->box));
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID.\r\n", mailbox_uidnext(c->box));
+	/* every mailbox has MODSEQs: always, not only to a CONDSTORE client (RFC 7162 3.1.2.1) */
+	buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Highest.\r\n",
+	           (unsigned long long)mailbox_highest_modseq(c->box));
 	conn_write(c->conn, out.data, out.len);
 	buf_free(&out);
 }
@@ -104,10 +108,15 @@ static enum imap_cmd_result imap_select(struct imap_client *c, const struct imap
 {
 	const char *name, *error;
 	struct mailbox *box = NULL;
+	struct imap_select_params params;
 	int r;
 
-	if (n != 1)
-		return imap_bad(c, "SELECT/EXAMINE take one mailbox name.");
+	if (n != 1 && n != 2)
+		return imap_bad(c, "SELECT/EXAMINE take a mailbox name and parameters.");
+	if (n == 2 && imap_select_params_parse(&a[1], &params, &error) < 0)
+		return imap_bad(c, error);
+	if (n == 2 && params.condstore)
+		c->condstore = true;
 	if (c->box != NULL)
 		imap_mailbox_unselect(c);
 	r = imap_mailbox_arg(c, &a[0], &name);
@@ -263,11 +272,14 @@ enum imap_cmd_result imap_cmd_unsubscribe(struct imap_client *c, const struct im
 
 /* --- STATUS --- */
 
-static const char *const imap_status_items[] = {"MESSAGES", "RECENT", "UIDNEXT",    "UIDVALIDITY",
-                                                "UNSEEN",   "SIZE",   "APPENDLIMIT"};
+static const char *const imap_status_items[] = {"MESSAGES",    "RECENT",       "UIDNEXT",
+                                                "UIDVALIDITY", "UNSEEN",       "SIZE",
+                                                "APPENDLIMIT", "HIGHESTMODSEQ"};
 
-#define IMAP_N_STATUS_ITEMS (sizeof(imap_status_items) / sizeof(imap_status_items[0]))
-#define IMAP_STATUS_SIZE    5 /* index of "SIZE" */
+/* at most 8 items of 4 bits in an unsigned */
+#define IMAP_N_STATUS_ITEMS       (sizeof(imap_status_items) / sizeof(imap_status_items[0]))
+#define IMAP_STATUS_SIZE          5 /* index of "SIZE" */
+#define IMAP_STATUS_HIGHESTMODSEQ 7
 
 int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r)
 {
@@ -309,16 +321,18 @@ static uint64_t imap_status_value(struct imap_client *c, const struct mailbox_st
 		return st->unseen;
 	case IMAP_STATUS_SIZE:
 		return st->size;
+	case IMAP_STATUS_HIGHESTMODSEQ:
+		return st->highestmodseq;
 	default:
 		return c->s->cfg->imap_append_limit;
 	}
 }
 
-/* True when items (as imap_status_items_parse returns them) ask for SIZE. */
-static bool imap_status_wants_size(unsigned items)
+/* True when items (as imap_status_items_parse returns them) ask for item k. */
+static bool imap_status_wants(unsigned items, size_t k)
 {
 	for (; items != 0; items >>= 4) {
-		if ((items & 0xf) - 1 == IMAP_STATUS_SIZE)
+		if ((items & 0xf) - 1 == k)
 			return true;
 	}
 	return false;
@@ -329,7 +343,8 @@ int imap_status_write(struct imap_client *c, const char *name, unsigned items, c
 	struct mailbox_status st;
 	const char *sep = "";
 	struct buf out;
-	int r = mailbox_get_status(c->storage, name, imap_status_wants_size(items), &st, error_r);
+	int r = mailbox_get_status(c->storage, name, imap_status_wants(items, IMAP_STATUS_SIZE),
+	                           &st, error_r);
 
 	if (r <= 0)
 		return r;
@@ -363,6 +378,8 @@ enum imap_cmd_result imap_cmd_status(struct imap_client *c, const struct imap_ar
 		return r < 0 ? IMAP_CMD_BAD : IMAP_CMD_OK;
 	if (imap_status_items_parse(&a[1], &items) < 0)
 		return imap_bad(c, "Invalid STATUS items.");
+	if (imap_status_wants(items, IMAP_STATUS_HIGHESTMODSEQ))
+		c->condstore = true;
 	r = imap_status_write(c, name, items, &error);
 	if (r == 0)
 		imap_tagged(c, "NO", "[NONEXISTENT] Mailbox does not exist.");

@@ -41,9 +41,10 @@ void imap_search_numbers(const struct imap_client *c, const size_t *indexes, siz
 		numbers[i] = c->uid ? mailbox_get(c->box, indexes[i])->uid : (uint32_t)indexes[i] + 1;
 }
 
-/* Matches every message the client knows of; *matches_r holds sequence numbers or UIDs. */
+/* Matches every message the client knows of; *matches_r holds sequence numbers or UIDs,
+ * *modseq_r the highest MODSEQ among them. */
 static int imap_search_run(struct imap_client *c, struct imap_search *search, uint32_t **matches_r,
-                           size_t *count_r)
+                           size_t *count_r, uint64_t *modseq_r)
 {
 	size_t *indexes;
 
@@ -51,6 +52,10 @@ static int imap_search_run(struct imap_client *c, struct imap_search *search, ui
 		return -1;
 	*matches_r = xcalloc(*count_r + 1, sizeof(uint32_t));
 	imap_search_numbers(c, indexes, *count_r, *matches_r);
+	for (size_t i = 0; i < *count_r; i++) {
+		if (mailbox_get(c->box, indexes[i])->modseq > *modseq_r)
+			*modseq_r = mailbox_get(c->box, indexes[i])->modseq;
+	}
 	xfree(&indexes);
 	return 0;
 }
@@ -63,6 +68,7 @@ enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_ar
 	bool bad_charset;
 	uint32_t *matches;
 	size_t count;
+	uint64_t modseq = 0;
 	struct buf out;
 
 	if (n == 0)
@@ -73,13 +79,15 @@ enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_ar
 		imap_tagged(c, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset.");
 		return IMAP_CMD_OK;
 	}
-	if (imap_search_run(c, search, &matches, &count) < 0) {
+	if (imap_search_run(c, search, &matches, &count, &modseq) < 0) {
 		imap_search_free(&search);
 		imap_tagged(c, "NO", "[SERVERBUG] Search failed.");
 		return IMAP_CMD_OK;
 	}
 	buf_init(&out);
 	imap_search_render(search, c->tag, c->uid, matches, count, &out);
+	if (imap_search_has_modseq(search))
+		imap_search_modseq_render(c, imap_search_is_esearch(search), modseq, count, &out);
 	buf_append_str(&out, "\r\n");
 	conn_write(c->conn, out.data, out.len);
 	buf_free(&out);

@@ -19,6 +19,7 @@ struct imap_store {
 	bool silent;
 	unsigned flags;
 	uint64_t keywords;
+	uint64_t unchangedsince; /* UINT64_MAX: none */
 };
 
 static int imap_store_item(const char *item, struct imap_store *st)
@@ -88,46 +89,84 @@ static int imap_store_one(struct imap_client *c, size_t i, const struct imap_sto
 	return r;
 }
 
-static void imap_store_reply(struct imap_client *c, size_t i)
+/* .SILENT leaves FLAGS out; a CONDSTORE client is still told the new MODSEQ (RFC 7162 3.2). */
+static void imap_store_reply(struct imap_client *c, size_t i, bool silent)
 {
 	const struct mail *m = mailbox_get(c->box, i);
 	struct buf out;
 
+	if (silent && !c->condstore)
+		return;
 	buf_init(&out);
 	buf_printf(&out, "* %zu FETCH (", i + 1);
 	if (c->uid)
-		buf_printf(&out, "UID %u ", m->uid);
-	buf_append_str(&out, "FLAGS ");
-	imap_append_flags(&out, c->box, m);
+		buf_printf(&out, "UID %u%s", m->uid, silent ? "" : " ");
+	if (!silent) {
+		buf_append_str(&out, "FLAGS ");
+		imap_append_flags(&out, c->box, m);
+	}
+	imap_append_modseq(&out, c, i);
 	buf_append_str(&out, ")\r\n");
 	conn_write(c->conn, out.data, out.len);
 	buf_free(&out);
 }
 
-/* Messages another session expunged meanwhile are left out and the rest stored: OK, as
- * RFC 2180 4.2.1 allows and clients expect. */
-static void imap_store_run(struct imap_client *c, const bool *sel, const struct imap_store *st)
+/* The changes, as one (one MODSEQ): *stored marks what to answer. A message changed since
+ * UNCHANGEDSINCE is left alone and marked in modified. NULL, or the error of the last
+ * failure. */
+static const char *imap_store_apply(struct imap_client *c, const bool *sel,
+                                    const struct imap_store *st, bool *stored, bool *modified)
 {
 	const char *error, *failed = NULL;
 
-	imap_report_keywords(c); /* new keywords are announced before they are used */
+	if (mailbox_changes_begin(c->box, &error) < 0)
+		return error;
 	for (size_t i = 0; i < c->known_count; i++) {
 		int r;
 
-		if (!sel[i])
+		if (!sel[i] || mailbox_msg_gone(c->box, i))
 			continue;
-		r = mailbox_msg_gone(c->box, i) ? 0 : imap_store_one(c, i, st, &error);
+		if (mailbox_get(c->box, i)->modseq > st->unchangedsince) {
+			modified[i] = true;
+			continue;
+		}
+		r = imap_store_one(c, i, st, &error);
 		if (r < 0) {
 			log_error("imap user=%s: store failed: %s", c->user, error);
 			failed = error;
 		}
-		if (r > 0 && !st->silent)
-			imap_store_reply(c, i);
+		stored[i] = r > 0;
 	}
+	if (mailbox_changes_commit(c->box, &error) < 0)
+		failed = error;
+	return failed;
+}
+
+/* Messages another session expunged meanwhile are left out and the rest stored: OK, as
+ * RFC 2180 4.2.1 allows and clients expect. Replies go out after the commit: the index's
+ * write lock is not held while the client reads. */
+static void imap_store_run(struct imap_client *c, const bool *sel, const struct imap_store *st)
+{
+	bool *stored = xcalloc((size_t)c->known_count + 1, sizeof(bool));
+	bool *modified = xcalloc((size_t)c->known_count + 1, sizeof(bool));
+	const char *failed;
+	struct buf code;
+
+	imap_report_keywords(c); /* new keywords are announced before they are used */
+	failed = imap_store_apply(c, sel, st, stored, modified);
+	for (size_t i = 0; i < c->known_count; i++) {
+		if (stored[i])
+			imap_store_reply(c, i, st->silent);
+	}
+	buf_init(&code);
+	imap_store_modified(c, modified, &code);
 	if (failed != NULL)
 		imap_storage_failed(c, "Store", failed);
 	else
-		imap_ok(c, "Store completed.");
+		imap_ok(c, "%sStore completed.", code.len > 0 ? code.data : "");
+	buf_free(&code);
+	xfree(&stored);
+	xfree(&modified);
 }
 
 enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg *a, unsigned n)
@@ -135,11 +174,16 @@ enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg
 	const char *set, *item, *error = "Invalid STORE arguments.";
 	struct imap_store st;
 	bool *sel;
-	int r;
+	int r, mods = imap_store_modifiers(c, a, n, &st.unchangedsince, &error);
 
-	if (n < 3 || !imap_arg_get_atom(&a[0], &set) || !imap_arg_get_atom(&a[1], &item) ||
-	    imap_store_item(item, &st) < 0)
+	if (mods < 0)
+		return imap_bad(c, error);
+	/* the modifiers come between the set and the item: skipped */
+	if (n < 3 + (unsigned)mods || !imap_arg_get_atom(&a[0], &set) ||
+	    !imap_arg_get_atom(&a[1 + mods], &item) || imap_store_item(item, &st) < 0)
 		return imap_bad(c, "STORE takes a set, [+|-]FLAGS[.SILENT] and flags.");
+	a += mods;
+	n -= (unsigned)mods;
 	if (c->readonly) {
 		imap_tagged(c, "NO", "[READ-ONLY] The mailbox is read-only.");
 		return IMAP_CMD_OK;

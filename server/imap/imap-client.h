@@ -15,6 +15,7 @@ struct conn;
 struct mail_storage;
 struct mailbox;
 struct mail_save;
+struct buf;
 
 #define IMAP_MAX_BAD_COMMANDS_PRELOGIN 3
 #define IMAP_PRELOGIN_TAG_MAX          32
@@ -89,6 +90,9 @@ struct imap_client {
 	uint32_t known_count;    /* messages the client knows of (EXISTS sent) */
 	uint32_t known_recent;   /* last RECENT count sent */
 	unsigned known_keywords; /* keywords announced in FLAGS */
+
+	/* CONDSTORE (RFC 7162) enabled: FETCH responses of flag changes carry MODSEQ */
+	bool condstore;
 };
 
 /* imap-commands.c */
@@ -195,6 +199,20 @@ enum imap_cmd_result imap_cmd_expunge(struct imap_client *c, const struct imap_a
 enum imap_cmd_result imap_cmd_store(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_copy(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg *a, unsigned n);
+
+/* cmd-condstore.c */
+/* Appends " MODSEQ (n)" for the n-th message when CONDSTORE is enabled. */
+void imap_append_modseq(struct buf *out, const struct imap_client *c, size_t index);
+/* FETCH's modifiers: marks CONDSTORE enabled and unselects the messages not changed since
+ * CHANGEDSINCE. 0 ok, -1 BAD (*error_r). */
+struct imap_fetch;
+int imap_fetch_modifiers(struct imap_client *c, const struct imap_arg *arg, bool *sel,
+                         struct imap_fetch *fetch, const char **error_r);
+int imap_store_modifiers(struct imap_client *c, const struct imap_arg *a, unsigned n,
+                         uint64_t *unchangedsince_r, const char **error_r);
+void imap_store_modified(const struct imap_client *c, const bool *modified, struct buf *out);
+void imap_search_modseq_render(struct imap_client *c, bool esearch, uint64_t highest, size_t count,
+                               struct buf *out);
 
 /* cmd-compress.c */
 enum imap_cmd_result imap_cmd_compress(struct imap_client *c, const struct imap_arg *a,

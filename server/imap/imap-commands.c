@@ -62,7 +62,7 @@ const char *imap_capabilities(struct imap_client *c)
 
 	snprintf(caps, sizeof(caps),
 	         "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
-	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SORT SORT=DISPLAY "
+	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY "
 	         "THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=%llu%s",
 	         /* RFC 7889: a 32-bit number */
 	         c->s->cfg->imap_append_limit > UINT32_MAX

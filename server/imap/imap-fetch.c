@@ -33,6 +33,7 @@ enum item_kind {
 	ITEM_BODY,
 	ITEM_BODYSTRUCTURE,
 	ITEM_UID,
+	ITEM_MODSEQ,
 	ITEM_SECTION,
 };
 
@@ -207,6 +208,7 @@ static const struct {
     {"BODY", ITEM_BODY},
     {"BODYSTRUCTURE", ITEM_BODYSTRUCTURE},
     {"UID", ITEM_UID},
+    {"MODSEQ", ITEM_MODSEQ},
 };
 
 static int parse_atom(struct imap_fetch *f, const char *name, const char **error_r)
@@ -324,6 +326,27 @@ void imap_fetch_free(struct imap_fetch **fetchp)
 	}
 	xfree(&f->items);
 	xfree(fetchp);
+}
+
+static bool has_item(const struct imap_fetch *f, enum item_kind kind)
+{
+	for (unsigned int i = 0; i < f->count; i++) {
+		if (f->items[i].kind == kind)
+			return true;
+	}
+	return false;
+}
+
+bool imap_fetch_has_modseq(const struct imap_fetch *fetch)
+{
+	return has_item(fetch, ITEM_MODSEQ);
+}
+
+void imap_fetch_add_modseq(struct imap_fetch *fetch, bool if_flags)
+{
+	if (has_item(fetch, ITEM_MODSEQ) || (if_flags && !has_item(fetch, ITEM_FLAGS)))
+		return;
+	item_add(fetch, ITEM_MODSEQ);
 }
 
 bool imap_fetch_sets_seen(const struct imap_fetch *fetch)
@@ -647,6 +670,9 @@ static int emit_item(struct fetch_ctx *ctx, unsigned int i, uint32_t seq, struct
 		break;
 	case ITEM_UID:
 		buf_printf(line, "UID %u", ctx->mail->uid);
+		break;
+	case ITEM_MODSEQ:
+		buf_printf(line, "MODSEQ (%llu)", (unsigned long long)ctx->mail->modseq);
 		break;
 	case ITEM_ENVELOPE:
 	case ITEM_BODY:

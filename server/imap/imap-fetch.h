@@ -22,6 +22,11 @@ int imap_fetch_parse(const struct imap_arg *args, bool uid, struct imap_fetch **
                      const char **error_r);
 void imap_fetch_free(struct imap_fetch **fetch);
 
+/* MODSEQ (RFC 7162): asked for, and added (unless there; with if_flags only when FLAGS is
+ * asked for: a CONDSTORE client is told the MODSEQ of the flags it reads). */
+bool imap_fetch_has_modseq(const struct imap_fetch *fetch);
+void imap_fetch_add_modseq(struct imap_fetch *fetch, bool if_flags);
+
 /* True when some item sets \Seen (BODY[...] without .PEEK, RFC822, RFC822.TEXT) and the
  * mailbox is read-write: the caller sets \Seen before imap_fetch_write so FLAGS shows it. */
 bool imap_fetch_sets_seen(const struct imap_fetch *fetch);

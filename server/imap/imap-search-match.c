@@ -407,6 +407,8 @@ static int match_index_key(struct match_ctx *ctx, const struct skey *key)
 		return imap_seqset_contains(key->ranges, key->range_count, ctx->seq, ctx->count);
 	case SKEY_UIDSET:
 		return imap_seqset_contains(key->ranges, key->range_count, m->uid, uid_star(ctx));
+	case SKEY_MODSEQ:
+		return m->modseq >= key->number;
 	default:
 		return match_size_key(ctx, key);
 	}

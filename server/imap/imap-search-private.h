@@ -37,6 +37,7 @@ enum skey_type {
 	              * field's parsed addresses are searched, not its text (FROM TO CC BCC) */
 	SKEY_BODY,   /* str: folded needle */
 	SKEY_TEXT,   /* str: folded needle, header or body */
+	SKEY_MODSEQ, /* number: MODSEQ at least this (RFC 7162) */
 };
 
 struct skey {
@@ -58,6 +59,7 @@ struct imap_search {
 	struct skey *root;
 	unsigned ret;
 	bool esearch;
+	bool modseq; /* a MODSEQ key: the result carries the highest MODSEQ */
 };
 
 /* True when the key (or one below it) reads the message file. */

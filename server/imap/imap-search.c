@@ -4,6 +4,7 @@
  * Recursion follows the client's nesting and is bounded by SEARCH_MAX_DEPTH.
  */
 #include "server/imap/imap-search-private.h"
+#include "server/imap/imap-condstore.h"
 
 #include "common/buf.h"
 #include "common/text.h"
@@ -19,6 +20,7 @@ struct parse_ctx {
 	const struct imap_arg *args;
 	unsigned int count, pos;
 	const char *error;
+	bool modseq; /* a MODSEQ key was parsed */
 };
 
 /* --- the key tree --- */
@@ -297,6 +299,24 @@ static struct skey *key_or(struct parse_ctx *p, unsigned int depth)
 	return key;
 }
 
+/* MODSEQ [entry-name entry-type] n: p->pos is past "MODSEQ". */
+static struct skey *key_modseq(struct parse_ctx *p)
+{
+	struct skey *key;
+	uint64_t modseq;
+	int took = imap_search_modseq_parse(&p->args[p->pos - 1], p->count - (p->pos - 1), &modseq);
+
+	if (took < 0) {
+		p->error = "Invalid MODSEQ search key";
+		return NULL;
+	}
+	p->pos += (unsigned)took - 1;
+	p->modseq = true;
+	key = skey_new(SKEY_MODSEQ);
+	key->number = modseq;
+	return key;
+}
+
 static struct skey *key_new_flags(void)
 {
 	struct skey *key = skey_new(SKEY_AND);
@@ -343,6 +363,8 @@ static struct skey *key_named(struct parse_ctx *p, const char *name, unsigned in
 		return (child = parse_key(p, depth + 1)) != NULL ? key_not(child) : NULL;
 	if (strcasecmp(name, "UID") == 0)
 		return next_atom(p, &set) ? key_set(p, SKEY_UIDSET, set) : NULL;
+	if (strcasecmp(name, "MODSEQ") == 0)
+		return key_modseq(p);
 	return NULL;
 }
 
@@ -481,6 +503,7 @@ static int parse_program(struct parse_ctx *p, struct imap_search *s, bool *bad_c
 			return -1;
 		skey_add(s->root, child);
 	}
+	s->modseq = p->modseq;
 	return 0;
 }
 
@@ -522,6 +545,11 @@ unsigned imap_search_return(const struct imap_search *search)
 bool imap_search_is_esearch(const struct imap_search *search)
 {
 	return search->esearch;
+}
+
+bool imap_search_has_modseq(const struct imap_search *search)
+{
+	return search->modseq;
 }
 
 /* --- rendering --- */

@@ -33,6 +33,9 @@ void imap_search_free(struct imap_search **search);
 unsigned imap_search_return(const struct imap_search *search); /* enum imap_search_return */
 /* True when RETURN was given at all (the reply is then ESEARCH, even with no options). */
 bool imap_search_is_esearch(const struct imap_search *search);
+/* True when the program has a MODSEQ key (RFC 7162): the result then carries the highest
+ * MODSEQ of the matches. */
+bool imap_search_has_modseq(const struct imap_search *search);
 
 /* Does message index (sequence number seq, of count messages in the client's view) match?
  * 1 yes, 0 no, -1 error. Header/body keys read the file (through the MIME parser, decoding

@@ -66,6 +66,7 @@ static void imap_report_flags(struct imap_client *c)
 		buf_reset(&out);
 		buf_printf(&out, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
 		imap_append_flags(&out, c->box, m);
+		imap_append_modseq(&out, c, idx);
 		buf_append_str(&out, ")\r\n");
 		conn_write(c->conn, out.data, out.len);
 	}

@@ -2,8 +2,10 @@
  * the rest is fed as client input, accepting every literal and resetting after each command, the
  * way a session loop would. A top-level literal of odd size after the first argument is taken
  * by the caller (its data skipped), as APPEND streams its message. Each command's tree is walked
- * and each atom tried as a sequence set. */
+ * and each atom tried as a sequence set and a MODSEQ, each list as CONDSTORE modifiers and
+ * SELECT parameters, and each position as SEARCH's MODSEQ key. */
 #include "common/xalloc.h"
+#include "server/imap/imap-condstore.h"
 #include "server/imap/imap-parser.h"
 #include "server/imap/imap-seqset.h"
 
@@ -13,6 +15,28 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void walk_condstore(const struct imap_arg *arg)
+{
+	struct imap_fetch_mods fetch_mods;
+	struct imap_select_params params;
+	const char *error;
+	uint64_t modseq;
+
+	if (arg->type == IMAP_ARG_ATOM)
+		(void)imap_modseq_parse(arg->str, (arg->str_len & 1) != 0, &modseq);
+	if (arg->type != IMAP_ARG_LIST)
+		return;
+	(void)imap_fetch_mods_parse(arg, &fetch_mods, &error);
+	(void)imap_store_mods_parse(arg, &modseq, &error);
+	(void)imap_select_params_parse(arg, &params, &error);
+	for (unsigned int i = 0; i < arg->count; i++) {
+		int took = imap_search_modseq_parse(&arg->list[i], arg->count - i, &modseq);
+
+		if (took > (int)(arg->count - i))
+			__builtin_trap();
+	}
+}
 
 static void walk(const struct imap_arg *arg, unsigned int depth)
 {
@@ -29,6 +53,7 @@ static void walk(const struct imap_arg *arg, unsigned int depth)
 		__builtin_trap();
 	if (arg->type == IMAP_ARG_LITERAL_TAKEN && arg->str != NULL)
 		__builtin_trap();
+	walk_condstore(arg);
 	for (unsigned int i = 0; i < arg->count; i++)
 		walk(&arg->list[i], depth + 1);
 }

@@ -18,7 +18,7 @@ import pytest
 
 AUTH_FAILED = b"NO [AUTHENTICATIONFAILED] Authentication failed."
 CAPS = (b"IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
-        b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH SORT SORT=DISPLAY "
+        b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY "
         b"THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=")
 SLOW = 40  # failed logins are delayed by the policy
 
@@ -375,8 +375,10 @@ def test_select_examine_status(server):
 def test_enable_check_noop(server):
     user, app = setup_user(server, messages=[msg("one")])
     r = raw_login(server, "alice", app)
-    untagged, _ = r.ok("ENABLE CONDSTORE")
+    untagged, _ = r.ok("ENABLE X-UNKNOWN")
     assert untagged == [b"* ENABLED"]
+    untagged, _ = r.ok("ENABLE CONDSTORE X-UNKNOWN")
+    assert untagged == [b"* ENABLED CONDSTORE"]
     r.ok("SELECT INBOX")
     r.ok("CHECK")
     untagged, _ = r.ok("NOOP")

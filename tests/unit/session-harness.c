@@ -248,3 +248,22 @@ void srv_expect_eof(struct srv *c)
 	}
 	assert_int_equal(c->in_len, 0);
 }
+
+void srv_imap_expect_tagged(struct srv *c, const char *prefix)
+{
+	const char *line;
+
+	do {
+		line = srv_line(c);
+	} while (line[0] == '*');
+	if (strncmp(line, prefix, strlen(prefix)) != 0)
+		fail_msg("expected \"%s\", got \"%s\"", prefix, line);
+}
+
+void srv_imap_login(struct srv *c)
+{
+	srv_start(c);
+	srv_expect(c, "* OK [CAPABILITY IMAP4rev1 ");
+	srv_send(c, "a LOGIN alice \"pass word123456\"\r\n");
+	srv_expect(c, "a OK [CAPABILITY IMAP4rev1 ");
+}

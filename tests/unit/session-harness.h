@@ -54,4 +54,9 @@ void srv_expect(struct srv *c, const char *prefix);
 /* The session closes the connection with nothing more sent. */
 void srv_expect_eof(struct srv *c);
 
+/* IMAP: untagged lines skipped up to the tagged reply, which must start with prefix. */
+void srv_imap_expect_tagged(struct srv *c, const char *prefix);
+/* IMAP: a session started and logged in as alice. */
+void srv_imap_login(struct srv *c);
+
 #endif

@@ -15,28 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the IMAP side of the harness ---- */
-
-/* Skips untagged lines up to the tagged reply, which must start with prefix. */
-static void srv_expect_tagged(struct srv *c, const char *prefix)
-{
-	const char *line;
-
-	do {
-		line = srv_line(c);
-	} while (line[0] == '*');
-	if (strncmp(line, prefix, strlen(prefix)) != 0)
-		fail_msg("expected \"%s\", got \"%s\"", prefix, line);
-}
-
-static void srv_login(struct srv *c)
-{
-	srv_start(c);
-	srv_expect(c, "* OK [CAPABILITY IMAP4rev1 ");
-	srv_send(c, "a LOGIN alice \"pass word123456\"\r\n");
-	srv_expect(c, "a OK [CAPABILITY IMAP4rev1 ");
-}
-
 /* ---- fixtures ---- */
 
 static int setup(void **state)
@@ -81,7 +59,7 @@ static void test_byte_at_a_time_and_pipelining(void **state)
 	srv_send_slowly(&c, "s1 SELECT {5}\r\n");
 	srv_expect(&c, "+ OK\r\n");
 	srv_send_slowly(&c, "INBOX\r\n");
-	srv_expect_tagged(&c, "s1 OK [READ-WRITE] Select completed.\r\n");
+	srv_imap_expect_tagged(&c, "s1 OK [READ-WRITE] Select completed.\r\n");
 	srv_send(&c, "n1 NOOP\r\nf1 FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\nq LOGOUT\r\n");
 	srv_expect(&c, "n1 OK NOOP completed.\r\n");
 	srv_expect(&c, "* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {16}\r\n");
@@ -138,17 +116,19 @@ static void test_storage_error_codes(void **state)
 	struct srv c;
 
 	(void)state;
-	srv_login(&c);
+	srv_imap_login(&c);
 	srv_send(&c, "c1 CREATE Box\r\n");
-	srv_expect_tagged(&c, "c1 OK ");
+	srv_imap_expect_tagged(&c, "c1 OK ");
 	srv_send(&c, "c2 CREATE Box\r\n");
-	srv_expect_tagged(&c, "c2 NO [ALREADYEXISTS] Create failed: mailbox already exists\r\n");
+	srv_imap_expect_tagged(&c,
+	                       "c2 NO [ALREADYEXISTS] Create failed: mailbox already exists\r\n");
 	srv_send(&c, "r1 RENAME Nowhere Elsewhere\r\n");
-	srv_expect_tagged(&c, "r1 NO [NONEXISTENT] Rename failed: no such mailbox\r\n");
+	srv_imap_expect_tagged(&c, "r1 NO [NONEXISTENT] Rename failed: no such mailbox\r\n");
 	srv_send(&c, "r2 RENAME Box Box\r\n");
-	srv_expect_tagged(&c, "r2 NO [ALREADYEXISTS] Rename failed: mailbox already exists\r\n");
+	srv_imap_expect_tagged(&c,
+	                       "r2 NO [ALREADYEXISTS] Rename failed: mailbox already exists\r\n");
 	srv_send(&c, "q LOGOUT\r\n");
-	srv_expect_tagged(&c, "q OK ");
+	srv_imap_expect_tagged(&c, "q OK ");
 	srv_expect_eof(&c);
 	srv_wait(&c);
 }
@@ -159,7 +139,7 @@ static void test_append_literals_and_limit(void **state)
 	char big[8192];
 
 	(void)state;
-	srv_login(&c);
+	srv_imap_login(&c);
 	srv_send(&c, "a1 APPEND INBOX (\\Seen) {24}\r\n");
 	srv_expect(&c, "+ OK\r\n");
 	srv_send(&c, "Subject: 3\r\n\r\nthird one\r\n\r\n");
@@ -177,7 +157,7 @@ static void test_append_literals_and_limit(void **state)
 	srv_expect(&c, "* STATUS \"INBOX\" (MESSAGES 3)\r\n");
 	srv_expect(&c, "s OK Status completed.\r\n");
 	srv_send(&c, "q LOGOUT\r\n");
-	srv_expect_tagged(&c, "q OK");
+	srv_imap_expect_tagged(&c, "q OK");
 	srv_wait(&c);
 }
 
@@ -188,7 +168,7 @@ static void test_nesting_bad_and_session_goes_on(void **state)
 	size_t n = 0;
 
 	(void)state;
-	srv_login(&c);
+	srv_imap_login(&c);
 	n += (size_t)sprintf(line, "x SEARCH ");
 	for (int i = 0; i < 10000; i++)
 		line[n++] = '(';
@@ -202,7 +182,7 @@ static void test_nesting_bad_and_session_goes_on(void **state)
 	srv_send(&c, "y NOOP\r\n");
 	srv_expect(&c, "y OK ");
 	srv_send(&c, "q LOGOUT\r\n");
-	srv_expect_tagged(&c, "q OK");
+	srv_imap_expect_tagged(&c, "q OK");
 	srv_wait(&c);
 }
 
@@ -211,12 +191,12 @@ static void test_updates_from_another_session_and_idle(void **state)
 	struct srv a, b;
 
 	(void)state;
-	srv_login(&a);
-	srv_login(&b);
+	srv_imap_login(&a);
+	srv_imap_login(&b);
 	srv_send(&a, "s SELECT INBOX\r\n");
-	srv_expect_tagged(&a, "s OK");
+	srv_imap_expect_tagged(&a, "s OK");
 	srv_send(&b, "s SELECT INBOX\r\n");
-	srv_expect_tagged(&b, "s OK");
+	srv_imap_expect_tagged(&b, "s OK");
 	srv_send(&b, "i IDLE\r\n");
 	srv_expect(&b, "+ idling\r\n");
 	srv_send(&a, "t STORE 1 +FLAGS (\\Deleted)\r\n");
@@ -238,7 +218,7 @@ static void test_updates_from_another_session_and_idle(void **state)
 	srv_expect_eof(&b);
 	srv_wait(&b);
 	srv_send(&a, "q LOGOUT\r\n");
-	srv_expect_tagged(&a, "q OK");
+	srv_imap_expect_tagged(&a, "q OK");
 	srv_wait(&a);
 }
 
