@@ -7,6 +7,9 @@
 #include "storage/index-private.h"
 
 #define MODSEQ_META "modseq"
+/* The side file (index.c) records a floor this far above HIGHESTMODSEQ, rewritten only when
+ * HIGHESTMODSEQ reaches it: a rebuilt index goes on above every MODSEQ a client has seen. */
+#define MODSEQ_RESERVATION 100000
 
 /* An index from before MODSEQs: every message starts at 1 with its flags unknown, so the
  * first sync that lists it records them without a change. */
@@ -45,20 +48,40 @@ int index_modseq_begin(struct mail_index *idx, const char **error_r)
 	return modseq_read(idx, &idx->highest_modseq, error_r);
 }
 
-int index_modseq_commit(struct mail_index *idx, const char **error_r)
+static int modseq_write(struct mail_index *idx, uint64_t modseq, const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_meta_set;
 	int ret;
 
-	if (!idx->modseq_used)
-		return 0;
 	sqlite3_bind_text(st, 1, MODSEQ_META, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)(idx->highest_modseq + 1));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)modseq);
 	ret = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (ret != SQLITE_DONE)
 		return index_fail(idx, "writing HIGHESTMODSEQ", error_r);
 	return 0;
+}
+
+int index_modseq_commit(struct mail_index *idx, const char **error_r)
+{
+	if (!idx->modseq_used)
+		return 0;
+	return modseq_write(idx, idx->highest_modseq + 1, error_r);
+}
+
+int index_modseq_restart(struct mail_index *idx, const char **error_r)
+{
+	if (idx->modseq_floor == 0)
+		return 0;
+	return modseq_write(idx, idx->modseq_floor, error_r);
+}
+
+bool index_modseq_over_floor(struct mail_index *idx)
+{
+	if (!idx->modseq_used || idx->highest_modseq + 1 < idx->modseq_floor)
+		return false;
+	idx->modseq_floor = idx->highest_modseq + 1 + MODSEQ_RESERVATION;
+	return true;
 }
 
 int mail_index_highest_modseq(struct mail_index *idx, uint64_t *modseq_r, const char **error_r)

@@ -34,7 +34,8 @@ struct mail_index {
 	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
 	sqlite3_stmt *st_modseq_since, *st_set_mflags; /* index-modseq.c, when first needed */
 	uint64_t highest_modseq;                       /* as stored when the transaction began */
-	bool modseq_used; /* a row got highest_modseq + 1 in this transaction */
+	bool modseq_used;      /* a row got highest_modseq + 1 in this transaction */
+	uint64_t modseq_floor; /* HIGHESTMODSEQ floor recorded in the side file */
 	/* Bulk load into the empty table: max_uid is the highest UID in it, and a row whose UID
 	 * is max_uid + 1 is inserted with a NULL UID (SQLite appends it as max + 1 without
 	 * seeking whether the UID is taken). */
@@ -55,5 +56,10 @@ int index_meta_set(struct mail_index *idx, const char *key, uint32_t value, cons
 int index_modseq_upgrade(struct mail_index *idx, const char **error_r);
 int index_modseq_begin(struct mail_index *idx, const char **error_r);
 int index_modseq_commit(struct mail_index *idx, const char **error_r);
+/* A new index of a mailbox whose side file has a HIGHESTMODSEQ floor: it starts there. */
+int index_modseq_restart(struct mail_index *idx, const char **error_r);
+/* Before a commit: true when this transaction's MODSEQ reaches the side file's floor, which
+ * is then raised (the caller writes the side file). */
+bool index_modseq_over_floor(struct mail_index *idx);
 
 #endif

@@ -107,11 +107,15 @@ int index_prepare(struct mail_index *idx, const char *sql, sqlite3_stmt **st_r,
 	return 0;
 }
 
-/* Side file: "<uidvalidity> <uidnext floor>[ dovecot]\n", "dovecot" for a mailbox taken over
- * from Dovecot (older versions read the two numbers alone). 1 read, 0 missing or unreadable. */
-static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r, bool *dovecot_r)
+/* Side file: "<uidvalidity> <uidnext floor>[ dovecot][ m=<HIGHESTMODSEQ floor>]\n", "dovecot"
+ * for a mailbox taken over from Dovecot (older versions read the two numbers alone, and the
+ * first word after them). 1 read, 0 missing or unreadable. */
+static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r, bool *dovecot_r,
+                           uint64_t *modseq_floor_r)
 {
-	char text[64], word[16] = "";
+	char text[96], word[16] = "";
+	const char *m;
+	unsigned long long modseq = 0;
 	ssize_t n;
 	int fd = beneath_open(dirfd, INDEX_SIDE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 
@@ -125,14 +129,19 @@ static int index_side_read(int dirfd, uint32_t *uidvalidity_r, uint32_t *floor_r
 	if (sscanf(text, "%u %u %15s", uidvalidity_r, floor_r, word) < 2 || *uidvalidity_r == 0)
 		return 0;
 	*dovecot_r = strcmp(word, INDEX_SIDE_DOVECOT) == 0;
+	m = strstr(text, " m=");
+	if (m != NULL && sscanf(m + 3, "%llu", &modseq) != 1)
+		modseq = 0;
+	*modseq_floor_r = modseq;
 	return 1;
 }
 
 static int index_side_write(struct mail_index *idx, uint32_t floor, const char **error_r)
 {
-	char text[64];
-	int len = snprintf(text, sizeof(text), "%u %u%s\n", idx->uidvalidity, floor,
-	                   idx->dovecot_uidl ? " " INDEX_SIDE_DOVECOT : "");
+	char text[96];
+	int len = snprintf(text, sizeof(text), "%u %u%s m=%llu\n", idx->uidvalidity, floor,
+	                   idx->dovecot_uidl ? " " INDEX_SIDE_DOVECOT : "",
+	                   (unsigned long long)idx->modseq_floor);
 	int fd;
 
 	(void)beneath_unlink(idx->dirfd, INDEX_SIDE_TMP, 0);
@@ -234,10 +243,13 @@ static int index_create(struct mail_index *idx, const char **error_r)
 
 	if (index_exec(idx, index_schema, error_r) < 0)
 		return -1;
-	if (index_side_read(idx->dirfd, &uidvalidity, &uidnext, &dovecot) > 0) {
+	if (index_side_read(idx->dirfd, &uidvalidity, &uidnext, &dovecot, &idx->modseq_floor) > 0) {
 		idx->uidvalidity = uidvalidity;
 		idx->floor = uidnext;
 		idx->dovecot_uidl = dovecot;
+		/* MODSEQs go on above every one given out before the index was lost */
+		if (index_modseq_restart(idx, error_r) < 0)
+			return -1;
 	} else if (index_dovecot_take(idx, &uidnext)) {
 		/* what Dovecot already showed is not \Recent again */
 		if (index_side_write(idx, index_floor_above(uidnext), error_r) < 0 ||
@@ -383,8 +395,8 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		idx->rebuild = true;
 	if (index_dovecot_setup(idx, error_r) < 0)
 		goto fail;
-	if (!idx->rebuild &&
-	    index_side_read(idx->dirfd, &side_uidvalidity, &idx->floor, &side_dovecot) == 0)
+	if (!idx->rebuild && index_side_read(idx->dirfd, &side_uidvalidity, &idx->floor,
+	                                     &side_dovecot, &idx->modseq_floor) == 0)
 		idx->floor = 0; /* side file lost: rewritten at the next UID assignment */
 	return index_exec(idx, "COMMIT", error_r);
 fail:
@@ -606,9 +618,12 @@ int mail_index_commit(struct mail_index *idx, const char **error_r)
 {
 	int ret;
 
-	/* The side file's floor is written before the UIDs it covers become visible. */
-	if ((idx->uidnext > idx->floor &&
-	     index_side_write(idx, index_floor_above(idx->uidnext), error_r) < 0) ||
+	/* The side file's floors are written before the UIDs and MODSEQs they cover become
+	 * visible. */
+	if (((idx->uidnext > idx->floor || index_modseq_over_floor(idx)) &&
+	     index_side_write(
+	         idx, idx->uidnext > idx->floor ? index_floor_above(idx->uidnext) : idx->floor,
+	         error_r) < 0) ||
 	    (idx->uidnext != idx->uidnext_begin &&
 	     index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0) ||
 	    (idx->rebuild && index_meta_set(idx, "rebuild", 0, error_r) < 0) ||

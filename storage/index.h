@@ -8,7 +8,8 @@
  * fields and, through the small side file "twofold.uidvalidity", UIDVALIDITY and a UIDNEXT floor
  * above every UID ever given out: a message whose UID cannot be recovered gets a fresh one above
  * the floor (to a client that looks like an expunge plus a new message, which IMAP allows), so
- * UIDVALIDITY need not change. Keywords and cached metadata are lost with the index.
+ * UIDVALIDITY need not change. The side file also keeps a floor above every MODSEQ given out,
+ * where a rebuilt index's MODSEQs start. Keywords and cached metadata are lost with the index.
  *
  * SQLite is given a path of the form "/.twofold-dirfd/<fd>/twofold.index": a hook on the unix
  * VFS's system calls turns it into openat(fd, ...), so the index works beneath a directory fd in

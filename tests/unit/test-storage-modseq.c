@@ -237,6 +237,27 @@ static void test_upgrade_from_v3(void **state)
 	assert_int_equal(mailbox_get(f->box, 1)->modseq, 1);
 }
 
+/* A deleted index is rebuilt with MODSEQs above every one given out before: a client that
+ * asks for the changes since the HIGHESTMODSEQ it saw is sent every message again. */
+static void test_rebuild_goes_on_above(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	uint64_t h;
+
+	assert_int_equal(mailbox_set_flags(f->box, 0, MAIL_SEEN, 0, &error), 1);
+	h = mailbox_get(f->box, 0)->modseq;
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
+	assert_int_equal(mailbox_count(f->box), 3);
+	assert_true(mailbox_highest_modseq(f->box) > h);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(mailbox_get(f->box, i)->modseq > h);
+	h = mailbox_highest_modseq(f->box);
+	assert_int_equal(mailbox_set_flags(f->box, 1, MAIL_SEEN, 0, &error), 1);
+	assert_int_equal(mailbox_get(f->box, 1)->modseq, h + 1);
+}
+
 static void test_status_and_copy(void **state)
 {
 	struct fixture *f = *state;
@@ -269,6 +290,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_renamed_on_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rebuild_goes_on_above, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_and_copy, setup, teardown),
 	};
 
