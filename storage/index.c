@@ -149,10 +149,14 @@ static int index_side_write(struct mail_index *idx, uint32_t floor, const char *
 	                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0 ||
 	    beneath_rename(idx->dirfd, INDEX_SIDE_TMP, idx->dirfd, INDEX_SIDE_FILE, 0) < 0) {
-		log_error("index: writing %s: %s", INDEX_SIDE_FILE, strerror(errno));
+		int err = errno;
+
+		log_error("index: writing %s: %s", INDEX_SIDE_FILE, strerror(err));
 		if (fd >= 0)
 			close(fd);
-		*error_r = "mailbox index error";
+		/* a full disk is said as such (index_fail) */
+		*error_r =
+		    err == ENOSPC || err == EDQUOT ? mail_error_nospace : "mailbox index error";
 		return -1;
 	}
 	close(fd);
