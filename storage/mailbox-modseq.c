@@ -101,9 +101,17 @@ uint64_t mailbox_highest_modseq(const struct mailbox *box)
 	return box->modseq;
 }
 
+/* The view takes the MODSEQs other sessions gave meanwhile: a STORE UNCHANGEDSINCE compares
+ * with what the index says under the lock, not with what the view last saw. */
 int mailbox_changes_begin(struct mailbox *box, const char **error_r)
 {
-	return mail_index_begin(box->index, error_r);
+	if (mail_index_begin(box->index, error_r) < 0)
+		return -1;
+	if (mailbox_modseq_catch_up(box, error_r) < 0) {
+		mail_index_rollback(box->index);
+		return -1;
+	}
+	return 0;
 }
 
 int mailbox_changes_commit(struct mailbox *box, const char **error_r)

@@ -33,17 +33,24 @@ enum pop3_cmd_result pop3_cmd_capa(struct pop3 *p, struct pop3_cmd *cmd)
 static void pop3_mark_seen(struct pop3 *p, const bool *remove)
 {
 	const char *error;
+	bool failed = false;
 
-	for (size_t i = 0; i < p->count; i++) {
+	/* as one change: one index write for all of them */
+	if (mailbox_changes_begin(p->box, &error) < 0) {
+		log_error("pop3 user=%s: marking messages seen: %s", p->login_user, error);
+		return;
+	}
+	for (size_t i = 0; i < p->count && !failed; i++) {
 		if (!p->retrieved[i] || remove[i] ||
 		    (mailbox_get(p->box, i)->flags & MAIL_SEEN) != 0)
 			continue;
-		if (mailbox_set_flags(p->box, i, MAIL_SEEN, 0, &error) < 0) {
+		failed = mailbox_set_flags(p->box, i, MAIL_SEEN, 0, &error) < 0;
+		if (failed)
 			log_error("pop3 user=%s: marking message %zu seen: %s", p->login_user,
 			          i + 1, error);
-			return;
-		}
 	}
+	if (mailbox_changes_commit(p->box, &error) < 0)
+		log_error("pop3 user=%s: marking messages seen: %s", p->login_user, error);
 }
 
 /* RFC 1939 UPDATE: only after QUIT in TRANSACTION are messages removed. */

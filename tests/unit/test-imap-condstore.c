@@ -247,6 +247,11 @@ static void test_other_session(void **state)
 	srv_send(&a, "n NOOP\r\n");
 	srv_expect(&a, "* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent) MODSEQ (3))\r\n");
 	srv_expect(&a, "n OK NOOP completed.\r\n");
+	/* A has not synced since B's change: its conditional STORE still sees it */
+	srv_send(&b, "t2 STORE 1 +FLAGS (\\Deleted)\r\n");
+	srv_imap_expect_tagged(&b, "t2 OK Store completed.\r\n");
+	srv_send(&a, "t UID STORE 1 (UNCHANGEDSINCE 3) +FLAGS (\\Seen)\r\n");
+	srv_imap_expect_tagged(&a, "t OK [MODIFIED 1] Store completed.\r\n");
 	logout(&b);
 	logout(&a);
 }
