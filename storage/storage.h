@@ -6,9 +6,10 @@
  * On disk (maildir backend): messages in cur/ as "<key>,S=<size>,W=<crlf size>,U=<uid>:2,<flags>"
  * (new/ is moved there on sync, adding the three fields; APPEND/COPY/MOVE write them too; files
  * other tools put into cur/ keep their names), and in each mailbox directory twofold.index
- * (SQLite, WAL: UIDs, sizes/dates once known, keywords, \Recent floor, metadata cache, UIDVALIDITY,
- * UIDNEXT; may be deleted: UIDs come back from the ,U= fields, keywords and cache are lost),
- * twofold.uidvalidity (UIDVALIDITY and a UIDNEXT floor that survive an index deletion) and
+ * (SQLite, WAL: UIDs, sizes/dates once known, keywords, MODSEQs, \Recent floor, metadata cache,
+ * UIDVALIDITY, UIDNEXT; may be deleted: UIDs come back from the ,U= fields, keywords and cache are
+ * lost), twofold.uidvalidity (UIDVALIDITY and the UIDNEXT and HIGHESTMODSEQ floors that survive
+ * an index deletion) and
  * twofold.lock (the POP3 lock). In the maildir root also "subscriptions", "twofold.folders"
  * (the special-use folders were created once) and "twofold.uidvalidity-last" (the last
  * UIDVALIDITY given out: each new mailbox gets a higher one, so none repeats for a name).
