@@ -1,4 +1,5 @@
 #include "common/ipc.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -124,6 +125,20 @@ int ipc_connect(const struct sockaddr_un *addr, socklen_t len, unsigned timeout_
 	return fd;
 }
 
+bool ipc_peer_allowed(int fd, uid_t uid, const char *service)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == 0 || cred.uid == uid)
+		return true;
+	log_warn("refused %s connection from pid %ld uid %ld", service, (long)cred.pid,
+	         (long)cred.uid);
+	return false;
+}
+
 int ipc_send(int sock, const struct ipc_msg *m, int fd)
 {
 	unsigned char hdr[8] = {m->hdr.version,          m->hdr.type,
@@ -191,6 +206,7 @@ static const uint8_t ipc_type_fds[] = {
     [IPC_LOGIN_OK] = 1,
     [IPC_NOTICE_POST] = 1,
     [IPC_NOTICE_REMOVE] = 1,
+    [IPC_WATCH_ADD] = 1,
 };
 
 static unsigned ipc_fds_expected(uint8_t type)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #define IPC_VERSION 1
@@ -37,6 +38,12 @@ enum ipc_type {
 	                       * u32 seconds held; maildir fd attached */
 	IPC_NOTICE_REMOVE,    /* str user, u32 uid; maildir fd attached */
 	IPC_NOTICE_DONE,      /* u32 uid posted or removed, 0 when none */
+
+	/* worker <-> watch process (server/watch.h); numbered apart so other groups can grow */
+	IPC_WATCH_ADD = 80, /* nothing; the mailbox directory's fd attached */
+	IPC_WATCH_REMOVE,   /* nothing: IDLE ended */
+	IPC_WATCH_ACK,      /* u32 0 watched, else the errno why not */
+	IPC_WATCH_EVENT,    /* nothing: the mailbox changed */
 };
 
 /* The status of an IPC_PORTAL_REPLY. */
@@ -94,10 +101,13 @@ int ipc_connect(const struct sockaddr_un *addr, socklen_t len, unsigned timeout_
 /* Sends m (and fd if >= 0). 0 ok, -1 error (errno set). */
 int ipc_send(int sock, const struct ipc_msg *m, int fd);
 /* Receives into m; m->fd is the attached fd of a type that carries one (IPC_LOGIN_OK,
- * IPC_NOTICE_POST, IPC_NOTICE_REMOVE), else -1.
+ * IPC_NOTICE_POST, IPC_NOTICE_REMOVE, IPC_WATCH_ADD), else -1.
  * 1 ok, 0 peer closed, -1 error or malformed (errno EPROTO). A message with more or fewer
  * descriptors than its type carries is malformed: every descriptor that came with it is closed. */
 int ipc_recv(int sock, struct ipc_msg *m);
+/* Whether the process at the other end of the connected AF_UNIX socket fd runs as uid (or
+ * root); a refusal is logged as "refused <service> connection from pid P uid U". */
+bool ipc_peer_allowed(int fd, uid_t uid, const char *service);
 /* Parses a received buffer (for the fuzz target and ipc_recv). 0 ok, -1 malformed. */
 int ipc_decode(struct ipc_msg *m, const void *buf, size_t len);
 

@@ -55,19 +55,6 @@ static void key_peer_close(struct key_service *ks, size_t i)
 	ks->peers[i] = ks->peers[--ks->npeers];
 }
 
-static bool key_peer_allowed(const struct key_service *ks, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	if (cred.uid == 0 || cred.uid == ks->env->worker_uid)
-		return true;
-	log_warn("refused key connection from pid %ld uid %ld", (long)cred.pid, (long)cred.uid);
-	return false;
-}
-
 static void key_accept(struct key_service *ks)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -76,7 +63,7 @@ static void key_accept(struct key_service *ks)
 
 	if (fd < 0)
 		return;
-	if (ks->npeers == KEY_MAX_PEERS || !key_peer_allowed(ks, fd)) {
+	if (ks->npeers == KEY_MAX_PEERS || !ipc_peer_allowed(fd, ks->env->worker_uid, "key")) {
 		close(fd);
 		return;
 	}

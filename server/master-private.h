@@ -32,7 +32,14 @@ struct master;
 
 /* The kinds of long-lived helper process the master starts, watches and restarts (workers are
  * the pool's). Each child reports on a pipe that it is ready, or why it cannot start. */
-enum master_kind_id { MASTER_AUTH, MASTER_KEY, MASTER_PORTAL, MASTER_NOTICE, MASTER_KINDS };
+enum master_kind_id {
+	MASTER_AUTH,
+	MASTER_KEY,
+	MASTER_PORTAL,
+	MASTER_NOTICE,
+	MASTER_WATCH,
+	MASTER_KINDS
+};
 
 struct master_kind {
 	const char *name;  /* in log lines */
@@ -73,6 +80,7 @@ struct master {
 	int key_prev_fd; /* the previous generation's, while a reload starts the next */
 	struct portal_master portal;
 	struct master_sock notice; /* the notice process listens, the auth processes connect */
+	struct master_sock watch;  /* the watch process listens, logged-in IMAP workers connect */
 	int control_fd;            /* `twofold who/kick` (server/control.h); -1 without */
 
 	struct master_proc *procs;

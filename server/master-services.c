@@ -1,6 +1,6 @@
 /*
- * The helper processes the master starts: the auth service, the key process, the portal and the
- * notice process. Each child sets itself up (signals, none of the master's fds but its own),
+ * The helper processes the master starts: the auth service, the key process, the portal, the
+ * notice process and the watch process. Each child sets itself up (signals, none of the master's fds but its own),
  * becomes its service and reports on a pipe that it is ready or why it cannot start.
  */
 #include "server/master-private.h"
@@ -10,15 +10,18 @@
 #include "server/daemon.h"
 #include "server/notice.h"
 #include "server/sandbox.h"
+#include "server/watch.h"
 #include "server/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +60,8 @@ static void master_report_failure(int fd, const char *what, const char *error)
 /* Closes the master's service sockets in a child, but keep (-1: none). */
 void master_close_sockets(const struct master *m, int keep)
 {
-	const int fds[] = {m->auth.fd, m->key.fd, m->key_prev_fd, m->notice.fd, m->control_fd};
+	const int fds[] = {m->auth.fd,   m->key.fd,   m->key_prev_fd,
+	                   m->notice.fd, m->watch.fd, m->control_fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0 && fds[i] != keep)
@@ -292,6 +296,59 @@ static unsigned master_notice_wanted(const struct master *m)
 	return 1;
 }
 
+/* ---- the watch process ---- */
+
+static void master_watch_on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		watch_retire = 1;
+	else
+		watch_quit = 1;
+}
+
+/* One descriptor per IMAP session it serves: as many as the hard limit allows. */
+static void master_watch_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void master_watch_run(struct master *m, int report_fd) __attribute__((noreturn));
+
+/* As the mail account, chrooted like a worker, with no file open but the root it returns to
+ * after each watch: it watches only the directories the workers hand it. */
+static void master_watch_run(struct master *m, int report_fd)
+{
+	struct watch_env env = {.listen_fd = m->watch.fd,
+	                        .ready = master_report_ready,
+	                        .ready_ctx = &report_fd};
+	const char *error;
+
+	master_child_setup(m, "watch", master_watch_on_signal, m->watch.fd);
+	portal_master_close_fds(&m->portal);
+	master_watch_raise_nofile();
+	if (privdrop_apply(&m->priv, PRIVDROP_WORKER, &error) < 0)
+		master_report_failure(report_fd, "watch process cannot start", error);
+	env.peer_uid = getuid();
+	env.root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (env.root_fd < 0)
+		master_report_failure(report_fd, "watch process cannot start", strerror(errno));
+	master_child_named("twofoldd-watch");
+	if (sandbox_seccomp_load(SANDBOX_WATCH, &error) < 0 || watch_run(&env, &error) < 0)
+		master_report_failure(report_fd, "watch process cannot start", error);
+	/* as the key process: LeakSanitizer cannot read /proc in the chroot */
+	_exit(0);
+}
+
+static unsigned master_watch_wanted(const struct master *m)
+{
+	return 1;
+}
+
 const struct master_kind master_kinds[MASTER_KINDS] = {
     [MASTER_AUTH] = {.name = "auth process",
                      .retire_signal = SIGTERM,
@@ -309,4 +366,9 @@ const struct master_kind master_kinds[MASTER_KINDS] = {
                        .retire_signal = SIGTERM,
                        .wanted = master_notice_wanted,
                        .run = master_notice_run},
+    /* retired, it lingers while workers of the old generation still use it */
+    [MASTER_WATCH] = {.name = "watch process",
+                      .retire_signal = SIGUSR1,
+                      .wanted = master_watch_wanted,
+                      .run = master_watch_run},
 };

@@ -332,7 +332,9 @@ static void master_spawn_worker(struct master *m, bool overflow)
 		                         .priv = &m->priv,
 		                         .auth_addr = m->auth.addr,
 		                         .auth_addr_len = m->auth.len,
-		                         .notify_fd = master_pipe[1]};
+		                         .notify_fd = master_pipe[1],
+		                         .watch_addr = m->watch.addr,
+		                         .watch_addr_len = m->watch.len};
 
 		if (m->key.fd >= 0)
 			key_client_setup(&m->key.addr, m->key.len, m->key_token,
@@ -702,7 +704,7 @@ static int master_setup(struct master *m, char **error_r)
 	 * load them, and their seccomp filter maps no code after start, chrooted or not */
 	mime_charsets_preload();
 	if (master_socket(&m->auth, "auth") < 0 || master_key_socket(m, m->cfg) < 0 ||
-	    master_socket(&m->notice, "notice") < 0) {
+	    master_socket(&m->notice, "notice") < 0 || master_socket(&m->watch, "watch") < 0) {
 		*error_r = xasprintf("service socket: %s", strerror(errno));
 		return -1;
 	}
@@ -744,7 +746,8 @@ int master_run(struct config *cfg, struct tls_server *tls, bool foreground)
 	                   .key_prev_fd = -1,
 	                   .control_fd = -1,
 	                   .portal = PORTAL_MASTER_INIT,
-	                   .notice.fd = -1};
+	                   .notice.fd = -1,
+	                   .watch.fd = -1};
 	char *error = NULL;
 	int report_fd = -1;
 

@@ -285,19 +285,6 @@ static int notice_handle(const struct notice_env *env, struct ipc_msg *m, uint32
 	return -1;
 }
 
-static bool notice_peer_allowed(const struct notice_env *env, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	if (cred.uid == env->auth_uid || cred.uid == 0)
-		return true;
-	log_warn("notice: refused connection from pid %ld uid %ld", (long)cred.pid, (long)cred.uid);
-	return false;
-}
-
 static void notice_timeouts(int fd)
 {
 	struct timeval tv = {.tv_sec = NOTICE_IO_TIMEOUT};
@@ -312,7 +299,7 @@ static void notice_serve(const struct notice_env *env, int fd, struct ipc_msg *m
 	int dirfd, r;
 
 	notice_timeouts(fd);
-	if (!notice_peer_allowed(env, fd) || ipc_recv(fd, m) != 1)
+	if (!ipc_peer_allowed(fd, env->auth_uid, "notice") || ipc_recv(fd, m) != 1)
 		return;
 	dirfd = m->fd;
 	request_id = m->hdr.request_id;

@@ -112,6 +112,12 @@ static const int seccomp_files[] = {
 static const int seccomp_inotify[] = {SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch),
                                       SCMP_SYS(inotify_rm_watch), SECCOMP_END};
 
+/* The watch process: its inotify instance (made again if the account's limit stopped it at
+ * start) and the watches it adds from inside the directories workers hand it (fchdir) and
+ * removes; it opens no file. */
+static const int seccomp_watch[] = {SCMP_SYS(inotify_init1), SCMP_SYS(inotify_add_watch),
+                                    SCMP_SYS(inotify_rm_watch), SCMP_SYS(fchdir), SECCOMP_END};
+
 /* A worker's threads (the sizes of many new messages measured in parallel): what a thread does
  * to start and end, besides clone (seccomp_rules_threads) and its stack's mmap and mprotect. */
 static const int seccomp_threads[] = {SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
@@ -293,6 +299,13 @@ static const struct seccomp_kind seccomp_kinds[SANDBOX_KINDS] = {
                          seccomp_accept, seccomp_files, seccomp_threads},
                         {seccomp_rules_memory, seccomp_rules_fcntl, seccomp_rules_syslog_refused,
                          seccomp_rules_threads}},
+    /* the workers' requests on its AF_UNIX socket, each with a mailbox directory's fd, one
+     * inotify instance and wake-ups back; chrooted, no files, reaching nothing */
+    [SANDBOX_WATCH] = {"watch",
+                       {seccomp_base, seccomp_io, seccomp_epoll, seccomp_memory,
+                        seccomp_sockets, seccomp_accept, seccomp_watch},
+                       {seccomp_rules_memory, seccomp_rules_fcntl,
+                        seccomp_rules_syslog_refused}},
 };
 
 static int seccomp_fail(const char *what, int rc, const char **error_r)

@@ -20,6 +20,7 @@ enum sandbox_kind {
 	SANDBOX_KEY,
 	SANDBOX_PORTAL, /* libmicrohttpd's threads: HTTPS, pages, requests to auth */
 	SANDBOX_NOTICE, /* held-login notices into INBOXes the auth processes hand it */
+	SANDBOX_WATCH,  /* IDLE's inotify watches on mailboxes the workers hand it */
 	SANDBOX_KINDS
 };
 

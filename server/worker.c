@@ -12,6 +12,7 @@
 #include "server/scoreboard.h"
 #include "server/session.h"
 #include "server/tls.h"
+#include "server/watch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,13 +93,16 @@ static void worker_stop_listening(void)
 /* Confines this worker beneath the user's maildir before the session touches it. Landlock
  * cannot be undone, so the worker serves no other user: it leaves after this session and the
  * master's pool starts a fresh one. -1: the login must not go on. */
-static int worker_confine(int maildir_fd)
+static int worker_confine(int maildir_fd, enum auth_proto proto)
 {
 	const char *error;
 
 	worker_confined = true;
 	worker_stop_listening();
 	tzset(); /* the zone file cannot be read once confined */
+	/* IDLE's watcher: the last connection this worker makes (POP3 has no IDLE) */
+	if (proto == AUTH_PROTO_IMAP)
+		watch_client_connect(&worker_env->watch_addr, worker_env->watch_addr_len);
 	/* then the session's seccomp list on top of the worker's: no new socket, connection or
 	 * listener for code that runs in this user's session */
 	if (sandbox_landlock_confine(maildir_fd, &error) < 0 ||
@@ -155,7 +159,7 @@ static void worker_login(struct session *s, const char *user, const char *secret
 		log_error("%s", error);
 	if (out->result != AUTH_OK)
 		admission_login_failed(&worker_client);
-	else if (worker_confine(out->maildir_fd) < 0) {
+	else if (worker_confine(out->maildir_fd, s->proto) < 0) {
 		close(out->maildir_fd);
 		out->maildir_fd = -1;
 		out->result = AUTH_TEMPFAIL;

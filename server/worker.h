@@ -21,6 +21,8 @@ struct worker_env {
 	struct sockaddr_un auth_addr; /* the auth service (abstract namespace) */
 	socklen_t auth_addr_len;
 	int notify_fd; /* the master's wakeup pipe: a byte when this worker turns busy */
+	struct sockaddr_un watch_addr; /* the watch process, for IDLE (len 0: none) */
+	socklen_t watch_addr_len;
 };
 
 /* Runs in the forked child; never returns. */

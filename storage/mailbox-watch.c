@@ -31,13 +31,30 @@ static int watch_add(int fd, int dirfd, const char **error_r)
 	    inotify_add_watch(fd, "cur", WATCH_MASK) >= 0)
 		ret = 0;
 	if (ret < 0) {
-		log_error("storage: watch: %s", strerror(errno));
+		log_error("storage: watch: %s", mailbox_watch_strerror(errno));
 		*error_r = "mailbox watch error";
 	}
 	if (fchdir(cwd) < 0)
 		fatal("storage: cannot return to the working directory: %s", strerror(errno));
 	close(cwd);
 	return ret;
+}
+
+const char *mailbox_watch_strerror(int err)
+{
+	/* inotify's own limits come back as the errors of a full file table or disk */
+	if (err == EMFILE)
+		return "the limit on inotify instances per account (sysctl "
+		       "fs.inotify.max_user_instances) or on open files (RLIMIT_NOFILE) is reached";
+	if (err == ENOSPC)
+		return "the limit on inotify watches per account (sysctl "
+		       "fs.inotify.max_user_watches) is reached";
+	return strerror(err);
+}
+
+int mailbox_watch_dirfd(const struct mailbox *box)
+{
+	return box->dirs.dirfd;
 }
 
 int mailbox_watch_fd(struct mailbox *box, const char **error_r)
@@ -48,7 +65,7 @@ int mailbox_watch_fd(struct mailbox *box, const char **error_r)
 		return box->watch_fd;
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0) {
-		log_error("storage: inotify_init1: %s", strerror(errno));
+		log_error("storage: inotify_init1: %s", mailbox_watch_strerror(errno));
 		*error_r = "mailbox watch error";
 		return -1;
 	}

@@ -273,6 +273,12 @@ int mailbox_cache_put(struct mailbox *box, size_t index, const char *field, cons
  * with mailbox_watch_drain before the next poll. -1 on error. */
 int mailbox_watch_fd(struct mailbox *box, const char **error_r);
 void mailbox_watch_drain(struct mailbox *box);
+/* The mailbox's directory (new/ and cur/ beneath it), for a watch made elsewhere: the watch
+ * process (server/watch.h) watches what the worker hands it. Owned by the mailbox. */
+int mailbox_watch_dirfd(const struct mailbox *box);
+/* What an errno of inotify_init1 or inotify_add_watch means, naming the limit that was hit:
+ * the plain strerror of EMFILE and ENOSPC points at open files and disks. */
+const char *mailbox_watch_strerror(int err);
 
 /* Changes found in messages already in the view, for IMAP untagged updates: the view indexes
  * whose flags/keywords were changed by another session or tool (each once, in no particular

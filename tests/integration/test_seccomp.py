@@ -1,5 +1,5 @@
-"""Seccomp allow-lists in the real daemon: every worker, auth, key and portal process (each of
-the portal's threads too) runs under its filter with no_new_privs, and a call off its list kills it and is named in the master's log.
+"""Seccomp allow-lists in the real daemon: every worker, auth, key, portal, notice and watch
+process (each of the portal's threads too) runs under its filter with no_new_privs, and a call off its list kills it and is named in the master's log.
 
 The forbidden calls are made for real: gdb makes a running process call socket() or execve()
 the way injected code would (the filter sees the call; gdb only sets it up). An allowed call
@@ -66,6 +66,11 @@ def notice_pids(server):
                   server.children())
 
 
+def watch_pids(server):
+    return _alive(lambda p: Path(f"/proc/{p}/comm").read_text().strip() == "twofoldd-watch",
+                  server.children())
+
+
 def logged_in_workers(server):
     """Workers serving a login: the session's filter stacked on the worker's."""
     return _alive(lambda p: int(proc_status(p)["Seccomp_filters"]) >= 2, server.worker_pids())
@@ -83,6 +88,7 @@ def test_every_process_runs_under_its_filter(server):
     pids = server.wait_workers(2) + server.auth_pids() + server.key_pids()
     pids += wait_for(server.portal_pids, "a portal process")
     pids += wait_for(lambda: notice_pids(server), "the notice process")
+    pids += wait_for(lambda: watch_pids(server), "the watch process")
     assert server.auth_pids() and server.key_pids()
     assert len(wait_for(lambda: logged_in_workers(server), "a logged-in worker")) == 1
     # libmicrohttpd's listening thread at least, started after the filter was loaded
@@ -223,4 +229,19 @@ def test_execve_kills_the_notice_process(server):
     assert "SIGSYS" in out, out
     assert_killed_by_filter(server, "notice process", pid, "execve (59)")
     wait_for(lambda: [p for p in notice_pids(server) if p != pid], "a new notice process",
+             timeout=60)
+
+
+@needs_root
+def test_opening_a_file_kills_the_watch_process(server):
+    """It watches the directories workers hand it and opens none itself; IDLE goes on without
+    it, and the master starts another."""
+    server.add_user("alice")
+    start(server)
+    pid = wait_for(lambda: watch_pids(server), "the watch process")[0]
+    server.forbidden_calls_expected = 1
+    out = gdb_print(pid, '(int)openat(-100, "/", 0)')  # AT_FDCWD, O_RDONLY
+    assert "SIGSYS" in out, out
+    assert_killed_by_filter(server, "watch process", pid, "openat (257)")
+    wait_for(lambda: [p for p in watch_pids(server) if p != pid], "a new watch process",
              timeout=60)

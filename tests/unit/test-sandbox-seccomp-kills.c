@@ -272,7 +272,7 @@ struct forbidden {
 };
 
 #define K(k)       (1u << (k))
-#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY) | K(T_PORTAL) | K(T_NOTICE))
+#define K_SERVICES (K(T_SESSION) | K(T_AUTH) | K(T_KEY) | K(T_PORTAL) | K(T_NOTICE) | K(T_WATCH))
 #define K_NO_FILES (K(T_KEY) | K(T_PORTAL))
 
 static const struct forbidden forbidden[] = {
@@ -282,10 +282,11 @@ static const struct forbidden forbidden[] = {
     {"socket(AF_INET6)", T_ALL, no_inet6, false},
     {"socket(AF_NETLINK)", T_ALL, no_netlink, false},
     {"socket(AF_UNIX, SOCK_STREAM)", T_ALL, no_unix_stream, false},
-    {"socket(AF_UNIX, SOCK_SEQPACKET)", K(T_SESSION) | K(T_KEY) | K(T_NOTICE), no_unix_seqpacket,
+    {"socket(AF_UNIX, SOCK_SEQPACKET)", K(T_SESSION) | K(T_KEY) | K(T_NOTICE) | K(T_WATCH),
+     no_unix_seqpacket,
      false},
     {"socketpair", T_ALL, no_socketpair, false},
-    {"connect", K(T_SESSION) | K(T_KEY) | K(T_NOTICE), no_connect, false},
+    {"connect", K(T_SESSION) | K(T_KEY) | K(T_NOTICE) | K(T_WATCH), no_connect, false},
     {"accept4", K(T_SESSION), no_accept, false},
     {"bind", T_ALL, no_bind, false},
     {"listen", T_ALL, no_listen, false},
@@ -295,11 +296,11 @@ static const struct forbidden forbidden[] = {
     {"clone (a process)", T_ALL, no_fork, false},
     {"clone(CLONE_NEWUSER)", T_ALL, no_clone_newuser, false},
     {"unshare", T_ALL, no_unshare, false},
-    {"pthread_create", K(T_AUTH) | K(T_KEY), no_thread, false},
-    {"openat", K(T_KEY), no_openat, false},
+    {"pthread_create", K(T_AUTH) | K(T_KEY) | K(T_WATCH), no_thread, false},
+    {"openat", K(T_KEY) | K(T_WATCH), no_openat, false},
     {"inotify_init1", K(T_AUTH) | K_NO_FILES | K(T_NOTICE), no_inotify, false},
-    {"unlinkat", K_NO_FILES, no_unlinkat, false},
-    {"mkdirat", K_NO_FILES, no_mkdirat, false},
+    {"unlinkat", K_NO_FILES | K(T_WATCH), no_unlinkat, false},
+    {"mkdirat", K_NO_FILES | K(T_WATCH), no_mkdirat, false},
     {"mmap(PROT_EXEC)", T_ALL, no_mmap_exec, false},
     {"mprotect(PROT_EXEC)", T_ALL, no_mprotect_exec, false},
     {"pkey_mprotect", T_ALL, no_pkey_mprotect, false},

@@ -271,6 +271,24 @@ static void do_notice(struct fixture *f)
 	CHECK(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0 && errno == EACCES);
 }
 
+/* The watch process: workers' requests with a mailbox directory's fd on its socket, its
+ * inotify instance, the watches added from inside the directory (fchdir there and back) and
+ * removed; syslog() reconnecting is refused, not fatal. */
+static void do_watch(struct fixture *f)
+{
+	int in, wd;
+
+	do_common(f);
+	do_ipc(f);
+	do_serve(f);
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	CHECK(in >= 0 && fchdir(f->dirfd) == 0);
+	wd = inotify_add_watch(in, ".", IN_CREATE | IN_ONLYDIR | IN_DONT_FOLLOW);
+	CHECK(wd >= 0 && inotify_rm_watch(in, wd) == 0 && fchdir(f->dirfd) == 0);
+	close(in);
+	CHECK(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) < 0 && errno == EACCES);
+}
+
 static void test_worker_allowed(void **state)
 {
 	skip_under_valgrind();
@@ -307,6 +325,12 @@ static void test_notice_allowed(void **state)
 	expect_allowed(*state, T_NOTICE, do_notice);
 }
 
+static void test_watch_allowed(void **state)
+{
+	skip_under_valgrind();
+	expect_allowed(*state, T_WATCH, do_watch);
+}
+
 /* A charset conversion after login: iconv's module was loaded before the fork (as the master
  * does for its workers), since mapping it then would need PROT_EXEC. */
 static void do_iconv(struct fixture *f)
@@ -341,6 +365,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_portal_allowed, test_seccomp_setup,
 	                                    test_seccomp_teardown),
 	    cmocka_unit_test_setup_teardown(test_notice_allowed, test_seccomp_setup,
+	                                    test_seccomp_teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_allowed, test_seccomp_setup,
 	                                    test_seccomp_teardown),
 	    cmocka_unit_test_setup_teardown(test_preloaded_charsets_after_login, test_seccomp_setup,
 	                                    test_seccomp_teardown),

@@ -34,11 +34,11 @@
 #endif
 
 /* What a child is: a kind, or a worker after login (both filters, as the daemon stacks them). */
-enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_PORTAL, T_NOTICE, T_KINDS };
+enum test_kind { T_WORKER, T_SESSION, T_AUTH, T_KEY, T_PORTAL, T_NOTICE, T_WATCH, T_KINDS };
 #define T_ALL ((1u << T_KINDS) - 1)
 
 static const char *const test_kind_names[T_KINDS] = {
-    "worker", "worker after login", "auth", "key", "portal", "notice"};
+    "worker", "worker after login", "auth", "key", "portal", "notice", "watch"};
 
 /* Made before the filter is loaded, as the daemon's processes have theirs. */
 struct fixture {
@@ -121,6 +121,8 @@ static inline void load_test_kind(enum test_kind k)
 		load(SANDBOX_PORTAL);
 	} else if (k == T_NOTICE) {
 		load(SANDBOX_NOTICE);
+	} else if (k == T_WATCH) {
+		load(SANDBOX_WATCH);
 	} else {
 		load(SANDBOX_WORKER);
 		if (k == T_SESSION)
