@@ -59,7 +59,7 @@ static int msgs_relocate(struct mailbox *box, const size_t *idx, size_t count, c
 				continue;
 			}
 			m->relocated = true;
-			if (rec_set_name(m, e))
+			if (rec_set_name(box, m, e))
 				mailbox_mark_flags_changed(box, idx[i]);
 		}
 		scan_free(&sc);
@@ -199,7 +199,8 @@ static int msg_set_flags(struct mailbox *box, size_t index, unsigned set, unsign
 		name = xasprintf("%.*s%s", (int)parsed.base_len, m->name, rest);
 		xfree(&rest);
 		if (msg_rename(box, m, name) == 0) {
-			msg_rec_set_name(m, name);
+			msg_strings_rename(box, m, name);
+			xfree(&name);
 			m->mail.flags = flags;
 			return 1;
 		}
@@ -298,7 +299,7 @@ static void view_compact(struct mailbox *box, const bool *removed)
 	box->changed_count = 0;
 	for (size_t i = 0; i < box->count; i++) {
 		if (removed[i]) {
-			msg_free(&box->msgs[i]);
+			msg_strings_drop(box, &box->msgs[i]);
 			continue;
 		}
 		box->msgs[out] = box->msgs[i];
@@ -343,8 +344,10 @@ int mailbox_expunge(struct mailbox *box, const bool *remove, const char **error_
 		if (expunge_index(box, unlinked, &index_error) < 0)
 			log_warn("storage: expunged messages stay in the index: %s", index_error);
 	}
-	if (any)
+	if (any) {
 		view_compact(box, removed);
+		msg_strings_tidy(box);
+	}
 	xfree(&removed);
 	xfree(&unlinked);
 	return ret;

@@ -170,21 +170,19 @@ int maildir_name_time(const char *name, time_t *time_r)
 	return 1;
 }
 
-char *maildir_key_uidl(const char *key)
+int maildir_key_uidl(const char *key, char hash_r[MAILDIR_UIDL_HASH_LEN + 1])
 {
 	size_t len = strlen(key);
-	unsigned char hash[16];
-	char *hex;
+	unsigned char hash[MAILDIR_UIDL_HASH_LEN / 2];
 
 	for (size_t i = 0; i < len && len <= MAILDIR_UIDL_MAX; i++) {
 		if (key[i] < 0x21 || key[i] > 0x7e)
 			goto hashed;
 	}
 	if (len > 0 && len <= MAILDIR_UIDL_MAX)
-		return NULL;
+		return 0;
 hashed:
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)key, len, NULL, 0);
-	hex = xmalloc(sizeof(hash) * 2 + 1);
-	sodium_bin2hex(hex, sizeof(hash) * 2 + 1, hash, sizeof(hash));
-	return hex;
+	sodium_bin2hex(hash_r, MAILDIR_UIDL_HASH_LEN + 1, hash, sizeof(hash));
+	return 1;
 }

@@ -42,9 +42,10 @@ void maildir_name_key_to(const char *name, const struct maildir_name *r, char *k
 int maildir_name_time(const char *name, time_t *time_r);
 
 /* RFC 1939 allows a UIDL of 1-70 characters in 0x21-0x7E. A key within that is its own UIDL
- * (NULL returned); any other key gets the hex of its 128-bit BLAKE2b hash (32 characters, just
- * as stable). Caller frees. */
-#define MAILDIR_UIDL_MAX 70
-char *maildir_key_uidl(const char *key);
+ * (0 returned); any other key gets the hex of its 128-bit BLAKE2b hash (just as stable),
+ * written to hash_r (1 returned). */
+#define MAILDIR_UIDL_MAX      70
+#define MAILDIR_UIDL_HASH_LEN 32
+int maildir_key_uidl(const char *key, char hash_r[MAILDIR_UIDL_HASH_LEN + 1]);
 
 #endif

@@ -1,7 +1,10 @@
 #include "storage/name-pool.h"
+#include "storage/name-pool-test.h"
 
 #include "common/xalloc.h"
 #include "storage/bigarray.h"
+
+#include <string.h>
 
 #define NAME_POOL_FIRST_CHUNK ((size_t)16 << 10)
 #define NAME_POOL_MAX_CHUNK   ((size_t)4 << 20)
@@ -14,7 +17,9 @@ struct name_chunk {
 
 struct name_pool {
 	struct name_chunk *chunks; /* the one carved from first */
-	size_t total;
+	size_t total;              /* bytes of all chunks' data[] */
+	size_t used;               /* bytes carved */
+	size_t dead;               /* of those, bytes dropped */
 };
 
 struct name_pool *name_pool_new(void)
@@ -50,7 +55,30 @@ char *name_pool_alloc(struct name_pool *pool, size_t len)
 	}
 	p = c->data + c->used;
 	c->used += len;
+	pool->used += len;
 	return p;
+}
+
+char *name_pool_strdup(struct name_pool *pool, const char *s)
+{
+	size_t len = strlen(s) + 1;
+
+	return memcpy(name_pool_alloc(pool, len), s, len);
+}
+
+void name_pool_drop(struct name_pool *pool, const char *s)
+{
+	pool->dead += strlen(s) + 1;
+}
+
+bool name_pool_wasteful(const struct name_pool *pool)
+{
+	return pool->dead > pool->used - pool->dead;
+}
+
+size_t name_pool_size(const struct name_pool *pool)
+{
+	return pool->total;
 }
 
 void name_pool_free(struct name_pool **pool)

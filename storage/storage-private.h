@@ -18,12 +18,12 @@ struct mail_storage {
 	bool unreadable_more; /* more than that, not logged each */
 };
 
+/* A message of the view. Its strings (key, name, mail.uidl) are the view's name pool's, never
+ * freed alone (msg-strings.c). */
 struct msg_rec {
-	struct mail mail; /* mail.uidl: key, or its hash when key is no valid UIDL (owned then) */
-	char *key;        /* index key (maildir_name_key) */
-	char *name;       /* current file name in cur/ */
-	bool name_in_key; /* name lives in key's allocation (from a listing): not freed alone */
-	bool key_pooled;  /* key (and name, while name_in_key) live in the view's name pool */
+	struct mail mail;        /* mail.uidl: key itself, or a Dovecot UIDL or the key's hash */
+	char *key;               /* index key (maildir_name_key) */
+	char *name;              /* current file name in cur/ */
 	struct mail_sizes sizes; /* valid when measured */
 	bool measured;
 	bool gone;
@@ -66,7 +66,7 @@ struct mailbox {
 	bool claim_recent; /* a read-write IMAP session */
 	struct msg_rec *msgs;
 	size_t count, cap;
-	struct name_pool *names; /* strings of the listing(s) the view was built from */
+	struct name_pool *names; /* every string of msgs[] (msg-strings.c) */
 	uint32_t uidnext;
 	int lock_fd;
 	bool cur_known;
@@ -103,8 +103,6 @@ void mailbox_mark_flags_changed(struct mailbox *box, size_t index);
 int mailbox_modseq_sync(struct mailbox *box, const char **error_r);
 int mailbox_modseq_catch_up(struct mailbox *box, const char **error_r);
 int mailbox_modseq_flags_set(struct mailbox *box, size_t index, const char **error_r);
-/* Gives m the file name name (taking it). */
-void msg_rec_set_name(struct msg_rec *m, char *name);
 /* Opens name (wire name) with recent handling. 1, 0 no such mailbox, -1. */
 int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_recent,
                           struct mailbox **box_r, const char **error_r);

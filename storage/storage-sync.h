@@ -45,14 +45,26 @@ void scan_order_apply(struct scan *sc, struct scan_entry **list, size_t n);
 void scan_order_by_uid(struct scan_entry **list, size_t n);
 
 /* ---- the view (storage.c) ---- */
-bool rec_set_name(struct msg_rec *m, const struct scan_entry *e);
+bool rec_set_name(struct mailbox *box, struct msg_rec *m, const struct scan_entry *e);
 int msg_probe(struct mailbox *box, size_t index);
 size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone);
 void sync_append_new(struct mailbox *box, struct scan *sc);
-void msg_free(struct msg_rec *m);
 /* mailbox-modseq.c: inside the sync's transaction, rows of entries about to join the view
  * whose recorded flags differ from their file's get a new MODSEQ. */
 int mailbox_modseq_fresh(struct mailbox *box, struct scan *sc, const char **error_r);
+
+/* ---- the strings of the view's messages, all in box->names (msg-strings.c) ---- */
+/* Gives m (uid set) e's key and name (copied into box->names unless in_pool: e's listing pool
+ * became box->names) and its uidl. */
+void msg_strings_set(struct mailbox *box, struct msg_rec *m, const struct scan_entry *e,
+                     bool in_pool);
+/* Gives m a copy of name as its file name (unless it is m's already); the old one is dead. */
+void msg_strings_rename(struct mailbox *box, struct msg_rec *m, const char *name);
+/* m's strings are dead (m leaves the view). */
+void msg_strings_drop(struct mailbox *box, struct msg_rec *m);
+/* Copies the live strings into a fresh pool when most of box->names is dead. Pointers to the
+ * strings change: only at a sync or an expunge (storage.h, struct mail). */
+void msg_strings_tidy(struct mailbox *box);
 
 /* ---- message files (mailbox-msg.c) ---- */
 int msg_rename_locked(struct mailbox *box, const char *from, const char *to);

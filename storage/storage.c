@@ -260,22 +260,14 @@ void mailbox_changed_clear(struct mailbox *box)
 	box->changed_count = 0;
 }
 
-void msg_rec_set_name(struct msg_rec *m, char *name)
-{
-	if (!m->name_in_key)
-		free(m->name);
-	m->name = name;
-	m->name_in_key = false;
-}
-
 /* Takes the file's current name and flags. True when the flags changed. */
-bool rec_set_name(struct msg_rec *m, const struct scan_entry *e)
+bool rec_set_name(struct mailbox *box, struct msg_rec *m, const struct scan_entry *e)
 {
 	unsigned old = m->mail.flags;
 
 	if (strcmp(m->name, e->name) == 0)
 		return false;
-	msg_rec_set_name(m, xstrdup(e->name));
+	msg_strings_rename(box, m, e->name);
 	m->mail.flags = e->parsed.flags | (old & MAIL_RECENT);
 	return m->mail.flags != old;
 }
@@ -305,8 +297,9 @@ int msg_probe(struct mailbox *box, size_t index)
 			xfree(&name);
 			continue;
 		}
-		msg_rec_set_name(m, name);
-		m->mail.flags = maildir_info_flags(strchr(name, ':') + 3) | (old & MAIL_RECENT);
+		msg_strings_rename(box, m, name);
+		xfree(&name);
+		m->mail.flags = maildir_info_flags(strchr(m->name, ':') + 3) | (old & MAIL_RECENT);
 		if (m->mail.flags != old)
 			mailbox_mark_flags_changed(box, index);
 		return 1;
@@ -333,7 +326,7 @@ size_t sync_known(struct mailbox *box, struct scan *sc, bool mark_gone)
 			continue;
 		}
 		e->used = true;
-		if (rec_set_name(m, e))
+		if (rec_set_name(box, m, e))
 			mailbox_mark_flags_changed(box, i);
 	}
 	return missing;
@@ -401,39 +394,20 @@ static int sync_assign(struct mailbox *box, struct scan *sc, const char **error_
 	return ret;
 }
 
-/* A view built from one big listing keeps the listing's name pool (strings not copied) until
- * it closes or empties, even when most of those messages are expunged meanwhile; a few new
- * messages get their strings copied, so that the pool of a whole listing is not kept for them. */
+/* An empty view filled from one big listing takes the listing's name pool (strings not
+ * copied); a few new messages get their strings copied into the view's pool, so that the pool
+ * of a whole listing is not kept for them. */
 #define VIEW_TAKE_POOL_MIN 256
 
-/* Appends e; its key and name are the view's from now on when pooled (the listing's pool
- * goes to the view), else copied into one allocation. Room must have been made. */
-static void view_append(struct mailbox *box, struct scan_entry *e, bool pooled)
+/* Appends e, whose strings are in box->names already when in_pool. Room must have been
+ * made. */
+static void view_append(struct mailbox *box, const struct scan_entry *e, bool in_pool)
 {
 	struct msg_rec *m = &box->msgs[box->count++];
 
 	memset(m, 0, sizeof(*m));
-	if (pooled) {
-		m->key = e->key;
-		m->name = e->name;
-		m->key_pooled = true;
-	} else {
-		size_t klen = strlen(e->key) + 1, nlen = strlen(e->name) + 1;
-
-		m->key = xmalloc(klen + nlen);
-		m->name = memcpy(m->key + klen, e->name, nlen);
-		memcpy(m->key, e->key, klen);
-	}
-	m->name_in_key = true;
-	e->key = e->name = NULL;
-	if (mail_index_dovecot_uidl(box->index))
-		m->mail.uidl =
-		    xasprintf("%08x%08x", e->rec.uid, mail_index_uidvalidity(box->index));
-	else
-		m->mail.uidl = maildir_key_uidl(m->key);
-	if (m->mail.uidl == NULL)
-		m->mail.uidl = m->key;
 	m->mail.uid = e->rec.uid;
+	msg_strings_set(box, m, e, in_pool);
 	m->measured = e->rec.vsize != MAIL_INDEX_VSIZE_UNKNOWN;
 	if (m->measured)
 		m->sizes = (struct mail_sizes){e->rec.size, e->rec.vsize, e->rec.date};
@@ -467,6 +441,12 @@ void sync_append_new(struct mailbox *box, struct scan *sc)
 	}
 	scan_order_by_uid(list, n);
 	pooled = box->count == 0 && n >= VIEW_TAKE_POOL_MIN;
+	if (pooled) {
+		/* the view is empty: nothing points into its pool */
+		name_pool_free(&box->names);
+		box->names = sc->pool;
+		sc->pool = NULL;
+	}
 	view_reserve(box, n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i]->rec.uid <= last) {
@@ -476,12 +456,6 @@ void sync_append_new(struct mailbox *box, struct scan *sc)
 		}
 		view_append(box, list[i], pooled);
 		last = list[i]->rec.uid;
-	}
-	if (pooled) {
-		/* the view was empty: nothing points into an earlier listing's pool */
-		name_pool_free(&box->names);
-		box->names = sc->pool;
-		sc->pool = NULL;
 	}
 	xfree(&list);
 }
@@ -609,7 +583,7 @@ static void sync_clean_tmp(struct mailbox *box, time_t now)
 		         strerror(errno));
 }
 
-int mailbox_sync(struct mailbox *box, const char **error_r)
+static int sync_view(struct mailbox *box, const char **error_r)
 {
 	struct stat stbuf;
 	struct scan news;
@@ -646,19 +620,15 @@ int mailbox_sync(struct mailbox *box, const char **error_r)
 	return ret;
 }
 
-/* ---- open / close ---- */
-
-void msg_free(struct msg_rec *m)
+int mailbox_sync(struct mailbox *box, const char **error_r)
 {
-	if (m->mail.uidl != m->key)
-		free((char *)m->mail.uidl);
-	m->mail.uidl = NULL;
-	msg_rec_set_name(m, NULL);
-	if (m->key_pooled)
-		m->key = NULL; /* in box->names */
-	else
-		xfree(&m->key);
+	int ret = sync_view(box, error_r);
+
+	msg_strings_tidy(box);
+	return ret;
 }
+
+/* ---- open / close ---- */
 
 static void mailbox_free(struct mailbox *box)
 {
@@ -667,8 +637,6 @@ static void mailbox_free(struct mailbox *box)
 	mailbox_cache_discard(box);
 	mailbox_sizes_discard(box);
 	mailbox_cache_invalidate(box);
-	for (size_t i = 0; i < box->count; i++)
-		msg_free(&box->msgs[i]);
 	for (unsigned i = 0; i < box->kw_count; i++)
 		xfree(&box->kw[i]);
 	big_array_free(&box->msgs);
@@ -706,6 +674,7 @@ int mailbox_open_internal(struct mail_storage *st, const char *name, bool claim_
 		return ret;
 	}
 	box->name = folder_canonical_name(name);
+	box->names = name_pool_new();
 	if (mail_index_open_in(st->dirfd, box->dirs.dirfd, &box->index, &box->rebuild, error_r) <
 	        0 ||
 	    mailbox_sync(box, error_r) < 0) {

@@ -26,10 +26,10 @@ static char *name_from(const uint8_t *data, size_t size)
 
 static void check_uidl(const char *key)
 {
-	char *uidl = maildir_key_uidl(key);
+	char uidl[MAILDIR_UIDL_HASH_LEN + 1];
 	size_t len = strlen(key);
 
-	if (uidl == NULL) {
+	if (maildir_key_uidl(key, uidl) == 0) {
 		if (len == 0 || len > MAILDIR_UIDL_MAX)
 			abort();
 		for (size_t i = 0; i < len; i++) {
@@ -40,7 +40,6 @@ static void check_uidl(const char *key)
 	}
 	if (strlen(uidl) != 32 || strspn(uidl, "0123456789abcdef") != 32)
 		abort();
-	xfree(&uidl);
 }
 
 /* The key of base + ",S=..,W=..,U=.." + rest equals the key of the name itself. */
