@@ -132,14 +132,6 @@ static size_t maildir_field_len(const char *p, const char *end)
 	return (size_t)(q - p);
 }
 
-char *maildir_name_key(const char *name, const struct maildir_name *r)
-{
-	char *key = xmalloc(r->base_len + 1);
-
-	maildir_name_key_to(name, r, key);
-	return key;
-}
-
 void maildir_name_key_to(const char *name, const struct maildir_name *r, char *key)
 {
 	const char *end = name + r->base_len;

@@ -32,11 +32,10 @@ unsigned maildir_info_flags(const char *info);
  * from old_rest's info, sorted and unique (as the maildir spec asks). Caller frees. */
 char *maildir_rest_with_flags(const char *old_rest, unsigned flags);
 
-/* The message key: the base without the ,S= ,W= and ,U= fields, so that it stays the same when
- * twofold adds them (on new/ -> cur/, append, copy) and when flags change. It keys the index and
- * is the POP3 UIDL (see maildir_key_uidl). Caller frees. */
-char *maildir_name_key(const char *name, const struct maildir_name *r);
-/* The same into key (room for r->base_len + 1 bytes; key must not overlap name). */
+/* The message key into key (room for r->base_len + 1 bytes; key must not overlap name): the
+ * base without the ,S= ,W= and ,U= fields, so that it stays the same when twofold adds them (on
+ * new/ -> cur/, append, copy) and when flags change. It keys the index and is the POP3 UIDL
+ * (see maildir_key_uidl). */
 void maildir_name_key_to(const char *name, const struct maildir_name *r, char *key);
 /* The delivery time at the start of a unique name ("<seconds>.M..."). 1 found, 0 not. */
 int maildir_name_time(const char *name, time_t *time_r);

@@ -22,7 +22,7 @@ struct mail_storage {
  * freed alone (msg-strings.c). */
 struct msg_rec {
 	struct mail mail;        /* mail.uidl: key itself, or a Dovecot UIDL or the key's hash */
-	char *key;               /* index key (maildir_name_key) */
+	char *key;               /* index key (maildir_name_key_to) */
 	char *name;              /* current file name in cur/ */
 	struct mail_sizes sizes; /* valid when measured */
 	bool measured;
