@@ -6,7 +6,14 @@
  */
 #include "storage/index-private.h"
 
+#include <stdio.h>
+
 #define MODSEQ_META "modseq"
+/* The rows a new index's first sync lists all share one MODSEQ and are never looked up by it:
+ * msg_modseq leaves them out ("modseq > N", N recorded in the meta table under this key), so
+ * that building a big mailbox's index does not also build an index of its MODSEQs. Changes
+ * since a MODSEQ below N are found by a scan. An index without the key indexes every row. */
+#define MODSEQ_INDEXED_META "modseq_indexed"
 /* The side file (index.c) records a floor this far above HIGHESTMODSEQ, rewritten only when
  * HIGHESTMODSEQ reaches it: a rebuilt index goes on above every MODSEQ a client has seen. */
 #define MODSEQ_RESERVATION 100000
@@ -26,17 +33,26 @@ int index_modseq_upgrade(struct mail_index *idx, const char **error_r)
 	return 0;
 }
 
-static int modseq_read(struct mail_index *idx, uint64_t *modseq_r, const char **error_r)
+/* A 64-bit meta value; dflt when absent. */
+static int modseq_meta_get(struct mail_index *idx, const char *key, uint64_t dflt,
+                           uint64_t *value_r, const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_meta_get;
 	int ret;
 
-	sqlite3_bind_text(st, 1, MODSEQ_META, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	ret = sqlite3_step(st);
-	*modseq_r = ret == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 1;
+	*value_r = ret == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : dflt;
 	sqlite3_reset(st);
 	if (ret != SQLITE_ROW && ret != SQLITE_DONE)
-		return index_fail(idx, "reading HIGHESTMODSEQ", error_r);
+		return index_fail(idx, "reading a MODSEQ", error_r);
+	return 0;
+}
+
+static int modseq_read(struct mail_index *idx, uint64_t *modseq_r, const char **error_r)
+{
+	if (modseq_meta_get(idx, MODSEQ_META, 1, modseq_r, error_r) < 0)
+		return -1;
 	if (*modseq_r == 0)
 		*modseq_r = 1;
 	return 0;
@@ -48,17 +64,40 @@ int index_modseq_begin(struct mail_index *idx, const char **error_r)
 	return modseq_read(idx, &idx->highest_modseq, error_r);
 }
 
-static int modseq_write(struct mail_index *idx, uint64_t modseq, const char **error_r)
+static int modseq_meta_set(struct mail_index *idx, const char *key, uint64_t value,
+                           const char **error_r)
 {
 	sqlite3_stmt *st = idx->st_meta_set;
 	int ret;
 
-	sqlite3_bind_text(st, 1, MODSEQ_META, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)modseq);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
 	ret = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (ret != SQLITE_DONE)
-		return index_fail(idx, "writing HIGHESTMODSEQ", error_r);
+		return index_fail(idx, "writing a MODSEQ", error_r);
+	return 0;
+}
+
+static int modseq_write(struct mail_index *idx, uint64_t modseq, const char **error_r)
+{
+	return modseq_meta_set(idx, MODSEQ_META, modseq, error_r);
+}
+
+/* Called after index_modseq_restart: the next transaction, normally the first sync, gives its
+ * rows HIGHESTMODSEQ + 1. */
+int index_modseq_create(struct mail_index *idx, const char **error_r)
+{
+	uint64_t highest;
+	char sql[128];
+
+	if (modseq_read(idx, &highest, error_r) < 0 ||
+	    modseq_meta_set(idx, MODSEQ_INDEXED_META, highest + 1, error_r) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE INDEX msg_modseq ON msg (modseq) WHERE modseq > %llu",
+	         (unsigned long long)(highest + 1));
+	if (sqlite3_exec(idx->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return index_fail(idx, "creating the MODSEQ index", error_r);
 	return 0;
 }
 
@@ -99,16 +138,24 @@ uint64_t mail_index_tx_modseq(struct mail_index *idx)
 	return idx->highest_modseq + 1;
 }
 
+/* The changes query names the partial index's own term, so SQLite can use it. */
 static int modseq_prepare(struct mail_index *idx, const char **error_r)
 {
+	char sql[128];
+
 	if (idx->st_set_mflags != NULL)
 		return 0;
+	if (modseq_meta_get(idx, MODSEQ_INDEXED_META, 0, &idx->modseq_indexed, error_r) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT uid, modseq FROM msg WHERE modseq > ? AND modseq > %llu",
+	         (unsigned long long)idx->modseq_indexed);
 	if (index_prepare(idx,
 	                  "UPDATE msg SET modseq = CASE WHEN mflags < 0 THEN modseq ELSE ?3 END,"
 	                  " mflags = ?2 WHERE uid = ?1 AND mflags != ?2 RETURNING modseq",
 	                  &idx->st_set_mflags, error_r) < 0 ||
+	    index_prepare(idx, sql, &idx->st_modseq_since, error_r) < 0 ||
 	    index_prepare(idx, "SELECT uid, modseq FROM msg WHERE modseq > ?",
-	                  &idx->st_modseq_since, error_r) < 0)
+	                  &idx->st_modseq_scan, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -167,7 +214,7 @@ int mail_index_modseq_changes(struct mail_index *idx, uint64_t since, mail_index
 
 	if (modseq_prepare(idx, error_r) < 0)
 		return -1;
-	st = idx->st_modseq_since;
+	st = since >= idx->modseq_indexed ? idx->st_modseq_since : idx->st_modseq_scan;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
 	while ((ret = sqlite3_step(st)) == SQLITE_ROW)
 		cb(ctx, (uint32_t)sqlite3_column_int64(st, 0),

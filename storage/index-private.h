@@ -33,6 +33,8 @@ struct mail_index {
 	sqlite3_stmt *st_cache_range, *st_set_sizes;
 	sqlite3_stmt *st_insert_batch; /* INDEX_INSERT_BATCH rows, prepared when first needed */
 	sqlite3_stmt *st_modseq_since, *st_set_mflags; /* index-modseq.c, when first needed */
+	sqlite3_stmt *st_modseq_scan;                  /* changes below modseq_indexed */
+	uint64_t modseq_indexed; /* msg_modseq holds the rows with a MODSEQ above this */
 	uint64_t highest_modseq;                       /* as stored when the transaction began */
 	bool modseq_used;      /* a row got highest_modseq + 1 in this transaction */
 	uint64_t modseq_floor; /* HIGHESTMODSEQ floor recorded in the side file */
@@ -54,6 +56,8 @@ int index_meta_set(struct mail_index *idx, const char *key, uint32_t value, cons
 /* index-modseq.c: adds the MODSEQ columns to an older index (inside the opening transaction),
  * reads HIGHESTMODSEQ when a transaction begins, and stores it at its commit. */
 int index_modseq_upgrade(struct mail_index *idx, const char **error_r);
+/* A new index: the MODSEQ index, leaving out the rows of the first sync. */
+int index_modseq_create(struct mail_index *idx, const char **error_r);
 int index_modseq_begin(struct mail_index *idx, const char **error_r);
 int index_modseq_commit(struct mail_index *idx, const char **error_r);
 /* A new index of a mailbox whose side file has a HIGHESTMODSEQ floor: it starts there. */

@@ -69,7 +69,6 @@ static const char index_schema[] =
     " modseq INTEGER NOT NULL DEFAULT 1, mflags INTEGER NOT NULL DEFAULT -1);" INDEX_KEY_INDEX_SQL
     ";"
     "CREATE INDEX IF NOT EXISTS msg_kwmod ON msg (kwmod) WHERE kwmod > 0;"
-    "CREATE INDEX IF NOT EXISTS msg_modseq ON msg (modseq);"
     "CREATE TABLE IF NOT EXISTS kw (bit INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
     "CREATE TABLE IF NOT EXISTS cache (uid INTEGER NOT NULL, field TEXT NOT NULL,"
@@ -267,7 +266,7 @@ static int index_create(struct mail_index *idx, const char **error_r)
 			return -1;
 	}
 	idx->rebuild = true;
-	if (index_meta_set(idx, "rebuild", 1, error_r) < 0 ||
+	if (index_modseq_create(idx, error_r) < 0 || index_meta_set(idx, "rebuild", 1, error_r) < 0 ||
 	    index_meta_set(idx, "uidvalidity", idx->uidvalidity, error_r) < 0 ||
 	    index_meta_set(idx, "uidnext", uidnext, error_r) < 0 ||
 	    (idx->dovecot_uidl && index_meta_set(idx, "uidl", INDEX_UIDL_DOVECOT, error_r) < 0))
@@ -416,7 +415,8 @@ static void index_free(struct mail_index *idx)
 	    &idx->st_lookup,    &idx->st_insert,       &idx->st_taken,        &idx->st_remove,
 	    &idx->st_meta_get,  &idx->st_meta_set,     &idx->st_cache_remove, &idx->st_kw_set,
 	    &idx->st_kw_get,    &idx->st_cache_get,    &idx->st_cache_put,    &idx->st_cache_range,
-	    &idx->st_set_sizes, &idx->st_insert_batch, &idx->st_modseq_since, &idx->st_set_mflags};
+	    &idx->st_set_sizes, &idx->st_insert_batch, &idx->st_modseq_since, &idx->st_set_mflags,
+	    &idx->st_modseq_scan};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);

@@ -9,6 +9,8 @@
 
 #include "tests/unit/test-storage-fixture.h"
 
+#include "storage/index.h"
+
 #include <sqlite3.h>
 
 static const char msg_text[] = "Subject: x\r\n\r\nbody\r\n";
@@ -258,6 +260,52 @@ static void test_rebuild_goes_on_above(void **state)
 	assert_int_equal(mailbox_get(f->box, 1)->modseq, h + 1);
 }
 
+static void count_change(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	(void)uid;
+	(void)modseq;
+	(*(size_t *)ctx)++;
+}
+
+static size_t changes_since(struct mail_index *idx, uint64_t since)
+{
+	const char *error = NULL;
+	size_t n = 0;
+
+	assert_int_equal(mail_index_modseq_changes(idx, since, count_change, &n, &error), 0);
+	return n;
+}
+
+/* A new index's first sync gives every row one MODSEQ and leaves those rows out of the MODSEQ
+ * index (building a big mailbox's index does not build a second one); changes since any MODSEQ
+ * are found all the same, through that index or by a scan. */
+static void test_first_sync_not_indexed(void **state)
+{
+	struct fixture *f = *state;
+	struct mail_index *idx = NULL;
+	const char *error = NULL;
+	char path[512], query[256];
+	bool rebuild;
+	uint64_t m;
+
+	test_fixture_remove_index(f);
+	test_fixture_open_inbox(f);
+	m = mailbox_get(f->box, 0)->modseq;
+	assert_int_equal(mailbox_get(f->box, 2)->modseq, m);
+	snprintf(path, sizeof(path), "%s/twofold.index", f->root);
+	snprintf(query, sizeof(query),
+	         "SELECT sql = 'CREATE INDEX msg_modseq ON msg (modseq) WHERE modseq > %llu'"
+	         " FROM sqlite_master WHERE name = 'msg_modseq'",
+	         (unsigned long long)m);
+	assert_int_equal(sql_int(path, query), 1);
+	assert_int_equal(mailbox_set_flags(f->box, 1, MAIL_SEEN, 0, &error), 1);
+	assert_int_equal(mail_index_open(f->rootfd, &idx, &rebuild, &error), 0);
+	assert_int_equal(changes_since(idx, m + 1), 0);
+	assert_int_equal(changes_since(idx, m), 1);
+	assert_int_equal(changes_since(idx, m - 1), 3);
+	mail_index_close(&idx);
+}
+
 static void test_status_and_copy(void **state)
 {
 	struct fixture *f = *state;
@@ -292,6 +340,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rebuild_goes_on_above, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_and_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_sync_not_indexed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
