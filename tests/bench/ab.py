@@ -37,6 +37,7 @@ class AB(B.Bench):
         self.tf = s
         names = [f"u{i:03d}" for i in range(B.IDLE_CONNECTIONS)]
         names += [B.IMAP_SYNC_USER, B.IMAP_BIG_USER, B.IMAP_NAMED_USER]
+        self.users = names
         for n in names:
             s.add_user(n, password=B.PASSWORD)
         self.tf_apppass = {n: s.apppass(n, proto="all", label="bench") for n in names}
@@ -63,6 +64,13 @@ class AB(B.Bench):
             shutil.rmtree(md)
         B.link_messages(self.src, md, indexes, self.uid, self.gid)
 
+    def drop_indexes(self):
+        for n in self.users:
+            md = self.tf.maildir(n)
+            if md.exists():
+                for f in md.rglob("twofold.index*"):
+                    f.unlink()
+
     def imap_sync_timed(self, port, password):
         c = self.imap_connect(port, B.IMAP_SYNC_USER, password)
         t0 = time.perf_counter()
@@ -83,6 +91,9 @@ class AB(B.Bench):
         if tf.running():
             tf.stop()
         os.environ["TWOFOLD_BUILD_DIR"] = build
+        # builds may differ in index schema (a newer one upgrades, an older one refuses): every
+        # round starts from maildirs without an index, as after a fresh install
+        self.drop_indexes()
         for k in range(B.CLIENTS):
             self.relink(f"u{k:03d}", range(k, self.count, B.CLIENTS))
         self.relink(B.IMAP_SYNC_USER, range(self.count))
