@@ -1,5 +1,6 @@
 /* FETCH and UID FETCH: the command around the FETCH engine (imap-fetch.h). */
 #include "server/imap/imap-client.h"
+#include "server/imap/imap-context.h"
 #include "server/imap/imap-fetch.h"
 #include "server/imap/imap-reply.h"
 #include "common/buf.h"
@@ -80,9 +81,12 @@ static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetc
 			continue;
 		}
 		gone = gone || r == 0;
-		if (r > 0 && seen_now)
+		if (r > 0 && seen_now) {
 			imap_fetch_flags_update(c, i);
+			imap_context_changed(c, i);
+		}
 	}
+	imap_context_flush(c);
 	return unavailable ? FETCH_SOME_UNAVAILABLE : gone ? FETCH_SOME_GONE : FETCH_DONE;
 }
 

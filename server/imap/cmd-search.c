@@ -1,12 +1,16 @@
-/* SEARCH and UID SEARCH: the command around the SEARCH engine (imap-search.h). */
+/* SEARCH and UID SEARCH: the command around the SEARCH engine (imap-search.h), and the
+ * search contexts RETURN (UPDATE) keeps (imap-context.h) with CANCELUPDATE. */
 #include "server/imap/imap-client.h"
 #include "server/imap/imap-reply.h"
 #include "server/imap/imap-search.h"
+#include "server/imap/imap-context.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "server/conn.h"
 #include "storage/storage.h"
+
+#include <string.h>
 
 int imap_search_indexes(struct imap_client *c, struct imap_search *search, size_t **indexes_r,
                         size_t *count_r)
@@ -41,23 +45,59 @@ void imap_search_numbers(const struct imap_client *c, const size_t *indexes, siz
 		numbers[i] = c->uid ? mailbox_get(c->box, indexes[i])->uid : (uint32_t)indexes[i] + 1;
 }
 
-/* Matches every message the client knows of; *matches_r holds sequence numbers or UIDs,
- * *modseq_r the highest MODSEQ among them. */
-static int imap_search_run(struct imap_client *c, struct imap_search *search, uint32_t **matches_r,
-                           size_t *count_r, uint64_t *modseq_r)
+/* The numbers of the matches (view indexes), *modseq_r the highest MODSEQ among them. */
+static uint32_t *imap_search_matches(struct imap_client *c, const size_t *indexes, size_t count,
+                                     uint64_t *modseq_r)
 {
-	size_t *indexes;
+	uint32_t *matches = xcalloc(count + 1, sizeof(uint32_t));
 
-	if (imap_search_indexes(c, search, &indexes, count_r) < 0)
-		return -1;
-	*matches_r = xcalloc(*count_r + 1, sizeof(uint32_t));
-	imap_search_numbers(c, indexes, *count_r, *matches_r);
-	for (size_t i = 0; i < *count_r; i++) {
+	imap_search_numbers(c, indexes, count, matches);
+	for (size_t i = 0; i < count; i++) {
 		if (mailbox_get(c->box, indexes[i])->modseq > *modseq_r)
 			*modseq_r = mailbox_get(c->box, indexes[i])->modseq;
 	}
-	xfree(&indexes);
-	return 0;
+	return matches;
+}
+
+/* RETURN (UPDATE) on a tag that names a context already: BAD (RFC 5267 section 4.3). */
+bool imap_search_tag_reused(struct imap_client *c, const struct imap_search *search)
+{
+	return (imap_search_return(search) & IMAP_SEARCH_RETURN_UPDATE) != 0 &&
+	       imap_context_tag_in_use(c, c->tag);
+}
+
+void imap_search_keep(struct imap_client *c, struct imap_search **search, struct imap_sort **sort,
+                      const size_t *indexes, size_t count)
+{
+	struct buf out;
+
+	if ((imap_search_return(*search) & IMAP_SEARCH_RETURN_UPDATE) == 0 ||
+	    imap_context_add(c, search, sort, indexes, count) > 0)
+		return;
+	buf_init(&out);
+	buf_append_str(&out, "* NO [NOUPDATE ");
+	imap_append_string(&out, c->tag, strlen(c->tag));
+	buf_append_str(&out, "] Too many contexts.\r\n");
+	conn_write(c->conn, out.data, out.len);
+	buf_free(&out);
+}
+
+static void imap_search_reply(struct imap_client *c, struct imap_search **search,
+                              const size_t *indexes, size_t count)
+{
+	uint64_t modseq = 0;
+	uint32_t *matches = imap_search_matches(c, indexes, count, &modseq);
+	struct buf out;
+
+	buf_init(&out);
+	imap_search_render(*search, c->tag, c->uid, matches, count, &out);
+	if (imap_search_has_modseq(*search))
+		imap_search_modseq_render(c, imap_search_is_esearch(*search), modseq, count, &out);
+	buf_append_str(&out, "\r\n");
+	conn_write(c->conn, out.data, out.len);
+	buf_free(&out);
+	xfree(&matches);
+	imap_search_keep(c, search, NULL, indexes, count);
 }
 
 enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_arg *a, unsigned n)
@@ -66,10 +106,7 @@ enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_ar
 	struct imap_search *search;
 	const char *error = "Invalid search.";
 	bool bad_charset;
-	uint32_t *matches;
-	size_t count;
-	uint64_t modseq = 0;
-	struct buf out;
+	size_t *indexes, count;
 
 	if (n == 0)
 		return imap_bad(c, "SEARCH needs search keys.");
@@ -79,20 +116,38 @@ enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_ar
 		imap_tagged(c, "NO", "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset.");
 		return IMAP_CMD_OK;
 	}
-	if (imap_search_run(c, search, &matches, &count, &modseq) < 0) {
+	if (imap_search_tag_reused(c, search)) {
+		imap_search_free(&search);
+		return imap_bad(c, "Tag reuse.");
+	}
+	if (imap_search_indexes(c, search, &indexes, &count) < 0) {
 		imap_search_free(&search);
 		imap_tagged(c, "NO", "[SERVERBUG] Search failed.");
 		return IMAP_CMD_OK;
 	}
-	buf_init(&out);
-	imap_search_render(search, c->tag, c->uid, matches, count, &out);
-	if (imap_search_has_modseq(search))
-		imap_search_modseq_render(c, imap_search_is_esearch(search), modseq, count, &out);
-	buf_append_str(&out, "\r\n");
-	conn_write(c->conn, out.data, out.len);
-	buf_free(&out);
-	xfree(&matches);
+	imap_search_reply(c, &search, indexes, count);
+	xfree(&indexes);
 	imap_search_free(&search);
 	imap_ok(c, "Search completed.");
+	return IMAP_CMD_OK;
+}
+
+/* CANCELUPDATE "tag" ... (RFC 5267 section 4.3.5): every tag must name a context. */
+enum imap_cmd_result imap_cmd_cancelupdate(struct imap_client *c, const struct imap_arg *a,
+                                           unsigned n)
+{
+	const char *tag;
+
+	if (n == 0)
+		return imap_bad(c, "CANCELUPDATE needs the tags of searches.");
+	for (unsigned i = 0; i < n; i++) {
+		if (!imap_arg_get_string(&a[i], &tag) || !imap_context_tag_in_use(c, tag))
+			return imap_bad(c, "No search with that tag is being updated.");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (imap_arg_get_string(&a[i], &tag))
+			(void)imap_context_cancel(c, tag);
+	}
+	imap_ok(c, "Updates cancelled.");
 	return IMAP_CMD_OK;
 }

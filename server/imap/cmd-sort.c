@@ -13,20 +13,29 @@
 #include "storage/storage.h"
 
 #include <string.h>
+#include <strings.h>
 
-/* The search program of SORT as SEARCH's parser reads it: "CHARSET charset keys...". */
-static int imap_sort_search_parse(struct imap_client *c, const struct imap_arg *a, unsigned n,
+/* The search program of SORT as SEARCH's parser reads it: "[RETURN (...)] CHARSET charset
+ * keys...", so that ESORT's return options (RFC 5267) are SEARCH's own. ret is the RETURN list
+ * or NULL. */
+static int imap_sort_search_parse(struct imap_client *c, const struct imap_arg *ret,
+                                  const struct imap_arg *a, unsigned n,
                                   struct imap_search **search_r)
 {
-	static char charset[] = "CHARSET";
-	struct imap_arg *args = xcalloc((size_t)n + 1, sizeof(*args));
-	struct imap_arg prog = {.type = IMAP_ARG_LIST, .list = args, .count = n + 1};
+	static char charset[] = "CHARSET", ret_word[] = "RETURN";
+	unsigned skip = ret != NULL ? 2 : 0;
+	struct imap_arg *args = xcalloc((size_t)n + skip + 1, sizeof(*args));
+	struct imap_arg prog = {.type = IMAP_ARG_LIST, .list = args, .count = n + skip + 1};
 	const char *error = "Invalid search.";
 	bool bad_charset;
 	int r;
 
-	args[0] = (struct imap_arg){.type = IMAP_ARG_ATOM, .str = charset, .str_len = 7};
-	memcpy(args + 1, a, n * sizeof(*args));
+	if (ret != NULL) {
+		args[0] = (struct imap_arg){.type = IMAP_ARG_ATOM, .str = ret_word, .str_len = 6};
+		args[1] = *ret;
+	}
+	args[skip] = (struct imap_arg){.type = IMAP_ARG_ATOM, .str = charset, .str_len = 7};
+	memcpy(args + skip + 1, a, n * sizeof(*args));
 	r = imap_search_parse(&prog, search_r, &bad_charset, &error);
 	xfree(&args);
 	if (r == 0)
@@ -38,36 +47,68 @@ static int imap_sort_search_parse(struct imap_client *c, const struct imap_arg *
 	return -1;
 }
 
-static void imap_sort_reply(struct imap_client *c, const size_t *indexes, size_t count)
+/* "* SORT n n n", or with RETURN an ESEARCH response whose MIN, MAX and ALL follow the sort
+ * order (RFC 5267 section 3.1). */
+static void imap_sort_reply(struct imap_client *c, const struct imap_search *search,
+                            const size_t *indexes, size_t count)
 {
 	uint32_t *numbers = xcalloc(count + 1, sizeof(uint32_t));
 	struct buf out;
 
 	imap_search_numbers(c, indexes, count, numbers);
 	buf_init(&out);
-	buf_append_str(&out, "* SORT");
-	for (size_t i = 0; i < count; i++)
-		buf_printf(&out, " %u", numbers[i]);
+	if (imap_search_is_esearch(search)) {
+		imap_search_render(search, c->tag, c->uid, numbers, count, &out);
+	} else {
+		buf_append_str(&out, "* SORT");
+		for (size_t i = 0; i < count; i++)
+			buf_printf(&out, " %u", numbers[i]);
+	}
 	buf_append_str(&out, "\r\n");
 	conn_write(c->conn, out.data, out.len);
 	buf_free(&out);
 	xfree(&numbers);
 }
 
+/* ESORT: "SORT RETURN (options) (criteria) ...". Skips the RETURN and its list in *a / *n and
+ * sets *ret_r to the list (NULL without RETURN). -1 when RETURN has no list. */
+static int imap_sort_return(const struct imap_arg **a, unsigned *n, const struct imap_arg **ret_r)
+{
+	const char *word;
+
+	*ret_r = NULL;
+	if (*n == 0 || !imap_arg_get_atom(&(*a)[0], &word) || strcasecmp(word, "RETURN") != 0)
+		return 0;
+	if (*n < 2 || (*a)[1].type != IMAP_ARG_LIST)
+		return -1;
+	*ret_r = &(*a)[1];
+	*a += 2;
+	*n -= 2;
+	return 0;
+}
+
 enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
+	const struct imap_arg *ret;
 	struct imap_sort *sort;
 	struct imap_search *search;
 	const char *error = NULL;
 	size_t *indexes = NULL, count = 0;
 
+	if (imap_sort_return(&a, &n, &ret) < 0)
+		return imap_bad(c, "RETURN needs a list of options.");
 	if (n < 3)
 		return imap_bad(c, "SORT needs sort criteria, a charset and search keys.");
 	if (imap_sort_parse(&a[0], &sort, &error) < 0)
 		return imap_bad(c, error);
-	if (imap_sort_search_parse(c, a + 1, n - 1, &search) < 0) {
+	if (imap_sort_search_parse(c, ret, a + 1, n - 1, &search) < 0) {
 		imap_sort_free(&sort);
 		return IMAP_CMD_OK;
+	}
+	if (imap_search_tag_reused(c, search)) {
+		imap_search_free(&search);
+		imap_sort_free(&sort);
+		return imap_bad(c, "Tag reuse.");
 	}
 	if (imap_search_indexes(c, search, &indexes, &count) < 0 ||
 	    imap_sort_run(sort, c->box, indexes, count, &error) < 0) {
@@ -75,7 +116,8 @@ enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg 
 			log_error("imap user=%s: sort failed: %s", c->user, error);
 		imap_tagged(c, "NO", "[SERVERBUG] Sort failed.");
 	} else {
-		imap_sort_reply(c, indexes, count);
+		imap_sort_reply(c, search, indexes, count);
+		imap_search_keep(c, &search, &sort, indexes, count);
 		imap_ok(c, "Sort completed.");
 	}
 	xfree(&indexes);
@@ -134,7 +176,7 @@ enum imap_cmd_result imap_cmd_thread(struct imap_client *c, const struct imap_ar
 		return imap_bad(c, "THREAD needs an algorithm, a charset and search keys.");
 	if (!imap_arg_get_atom(&a[0], &name) || imap_thread_algorithm_parse(name, &alg) < 0)
 		return imap_bad(c, "Unknown threading algorithm.");
-	if (imap_sort_search_parse(c, a + 1, n - 1, &search) < 0)
+	if (imap_sort_search_parse(c, NULL, a + 1, n - 1, &search) < 0)
 		return IMAP_CMD_OK;
 	if (imap_search_indexes(c, search, &indexes, &count) < 0 ||
 	    imap_thread_reply(c, alg, indexes, count, &error) < 0) {

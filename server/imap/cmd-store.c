@@ -1,5 +1,6 @@
 /* STORE (+/-FLAGS, .SILENT), COPY and MOVE (RFC 6851) with COPYUID (RFC 4315). */
 #include "server/imap/imap-client.h"
+#include "server/imap/imap-context.h"
 #include "server/imap/imap-reply.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -155,9 +156,12 @@ static void imap_store_run(struct imap_client *c, const bool *sel, const struct 
 	imap_report_keywords(c); /* new keywords are announced before they are used */
 	failed = imap_store_apply(c, sel, st, stored, modified);
 	for (size_t i = 0; i < c->known_count; i++) {
-		if (stored[i])
+		if (stored[i]) {
 			imap_store_reply(c, i, st->silent);
+			imap_context_changed(c, i);
+		}
 	}
+	imap_context_flush(c);
 	buf_init(&code);
 	imap_store_modified(c, modified, &code);
 	if (failed != NULL)

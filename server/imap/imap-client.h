@@ -16,6 +16,7 @@ struct mail_storage;
 struct mailbox;
 struct mail_save;
 struct buf;
+struct imap_contexts;
 
 #define IMAP_MAX_BAD_COMMANDS_PRELOGIN 3
 #define IMAP_PRELOGIN_TAG_MAX          32
@@ -90,6 +91,8 @@ struct imap_client {
 	uint32_t known_count;    /* messages the client knows of (EXISTS sent) */
 	uint32_t known_recent;   /* last RECENT count sent */
 	unsigned known_keywords; /* keywords announced in FLAGS */
+	/* RETURN (UPDATE) searches (imap-context.h), or NULL */
+	struct imap_contexts *contexts;
 
 	/* CONDSTORE (RFC 7162) enabled: FETCH responses of flag changes carry MODSEQ */
 	bool condstore;
@@ -223,7 +226,17 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg
 enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_thread(struct imap_client *c, const struct imap_arg *a, unsigned n);
+enum imap_cmd_result imap_cmd_cancelupdate(struct imap_client *c, const struct imap_arg *a,
+                                           unsigned n);
 struct imap_search;
+struct imap_sort;
+/* RETURN (UPDATE) with a tag that already names a search context: the command is BAD. */
+bool imap_search_tag_reused(struct imap_client *c, const struct imap_search *search);
+/* After the reply of a SEARCH or SORT with RETURN (UPDATE): keeps the search, *sort and the
+ * results (view indexes in their order) as a context, taking them, or answers
+ * NO [NOUPDATE "tag"] when there are too many. Without UPDATE nothing happens. */
+void imap_search_keep(struct imap_client *c, struct imap_search **search, struct imap_sort **sort,
+                      const size_t *indexes, size_t count);
 /* The view indexes (ascending) of the messages the client knows of that match search.
  * 0 ok (*indexes_r to free), -1 error (logged). */
 int imap_search_indexes(struct imap_client *c, struct imap_search *search, size_t **indexes_r,

@@ -42,6 +42,7 @@ static const struct imap_command imap_commands[] = {
     {"STORE", imap_cmd_store, S_SELECTED, IMAP_CMD_FLAG_NO_EXPUNGE | IMAP_CMD_FLAG_UID},
     {"SEARCH", imap_cmd_search, S_SELECTED, IMAP_CMD_FLAG_NO_EXPUNGE | IMAP_CMD_FLAG_UID},
     {"SORT", imap_cmd_sort, S_SELECTED, IMAP_CMD_FLAG_NO_EXPUNGE | IMAP_CMD_FLAG_UID},
+    {"CANCELUPDATE", imap_cmd_cancelupdate, S_SELECTED, 0},
     {"THREAD", imap_cmd_thread, S_SELECTED, IMAP_CMD_FLAG_NO_EXPUNGE | IMAP_CMD_FLAG_UID},
     {"COPY", imap_cmd_copy, S_SELECTED, IMAP_CMD_FLAG_UID},
     {"MOVE", imap_cmd_move, S_SELECTED, IMAP_CMD_FLAG_UID},
@@ -63,7 +64,8 @@ const char *imap_capabilities(struct imap_client *c)
 	snprintf(caps, sizeof(caps),
 	         "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
 	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY "
-	         "THREAD=ORDEREDSUBJECT THREAD=REFERENCES APPENDLIMIT=%llu%s",
+	         "THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT "
+	         "CONTEXT=SEARCH CONTEXT=SORT APPENDLIMIT=%llu%s",
 	         /* RFC 7889: a 32-bit number */
 	         c->s->cfg->imap_append_limit > UINT32_MAX
 	             ? (unsigned long long)UINT32_MAX

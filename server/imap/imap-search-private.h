@@ -60,6 +60,7 @@ struct imap_search {
 	unsigned ret;
 	bool esearch;
 	bool modseq; /* a MODSEQ key: the result carries the highest MODSEQ */
+	int64_t partial_lo, partial_hi; /* RETURN (PARTIAL lo:hi), as written */
 };
 
 /* True when the key (or one below it) reads the message file. */

@@ -418,23 +418,85 @@ static struct skey *parse_key(struct parse_ctx *p, unsigned int depth)
 
 /* --- RETURN and CHARSET --- */
 
-static int parse_return_option(const char *name, unsigned *ret_r)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} opts[] = {
-	    {"MIN", IMAP_SEARCH_RETURN_MIN},
-	    {"MAX", IMAP_SEARCH_RETURN_MAX},
-	    {"ALL", IMAP_SEARCH_RETURN_ALL},
-	    {"COUNT", IMAP_SEARCH_RETURN_COUNT},
-	};
+static const struct {
+	const char *name;
+	unsigned bit;
+} return_opts[] = {
+    {"MIN", IMAP_SEARCH_RETURN_MIN},         {"MAX", IMAP_SEARCH_RETURN_MAX},
+    {"ALL", IMAP_SEARCH_RETURN_ALL},         {"COUNT", IMAP_SEARCH_RETURN_COUNT},
+    {"PARTIAL", IMAP_SEARCH_RETURN_PARTIAL}, {"UPDATE", IMAP_SEARCH_RETURN_UPDATE},
+    {"CONTEXT", IMAP_SEARCH_RETURN_CONTEXT},
+};
 
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		if (strcasecmp(name, opts[i].name) == 0) {
-			*ret_r |= opts[i].bit;
-			return 0;
+static int parse_partial_number(const char *s, char **end_r, int64_t *n_r)
+{
+	bool minus = *s == '-';
+	uint64_t n;
+
+	s += minus;
+	if (*s < '1' || *s > '9' || strspn(s, "0123456789") > 10)
+		return -1;
+	n = strtoull(s, end_r, 10);
+	if (n > UINT32_MAX)
+		return -1;
+	*n_r = minus ? -(int64_t)n : (int64_t)n;
+	return 0;
+}
+
+int imap_search_partial_parse(const char *s, int64_t *lo_r, int64_t *hi_r)
+{
+	char *end;
+
+	if (parse_partial_number(s, &end, lo_r) < 0 || *end != ':' ||
+	    parse_partial_number(end + 1, &end, hi_r) < 0 || *end != '\0')
+		return -1;
+	return (*lo_r < 0) == (*hi_r < 0) ? 0 : -1;
+}
+
+void imap_search_partial_window(int64_t lo, int64_t hi, size_t count, size_t *first_r, size_t *n_r)
+{
+	uint64_t a = (uint64_t)(lo < 0 ? -lo : lo), b = (uint64_t)(hi < 0 ? -hi : hi), t;
+
+	if (a > b) {
+		t = a;
+		a = b;
+		b = t;
+	}
+	*first_r = 0;
+	*n_r = 0;
+	if (a > count)
+		return;
+	if (b > count)
+		b = count;
+	/* -1 is the last result: -a:-b counts back from it */
+	*first_r = lo < 0 ? count - (size_t)b : (size_t)a - 1;
+	*n_r = (size_t)(b - a + 1);
+}
+
+/* One option of RETURN (...) at list[*i]; PARTIAL takes the next element too. */
+static int parse_return_option(struct parse_ctx *p, const struct imap_arg *list, unsigned count,
+                               unsigned *i, struct imap_search *s)
+{
+	const char *name, *range;
+
+	if (!imap_arg_get_atom(&list[*i], &name))
+		return -1;
+	for (size_t k = 0; k < sizeof(return_opts) / sizeof(return_opts[0]); k++) {
+		if (strcasecmp(name, return_opts[k].name) != 0)
+			continue;
+		if ((s->ret & return_opts[k].bit) != 0) {
+			p->error = "RETURN option given twice";
+			return -1;
 		}
+		s->ret |= return_opts[k].bit;
+		if (return_opts[k].bit != IMAP_SEARCH_RETURN_PARTIAL)
+			return 0;
+		if (++*i >= count || !imap_arg_get_atom(&list[*i], &range) ||
+		    imap_search_partial_parse(range, &s->partial_lo, &s->partial_hi) < 0) {
+			p->error = "PARTIAL needs a range m:n or -m:-n";
+			return -1;
+		}
+		return 0;
 	}
 	return -1;
 }
@@ -442,7 +504,6 @@ static int parse_return_option(const char *name, unsigned *ret_r)
 static int parse_return(struct parse_ctx *p, struct imap_search *s)
 {
 	const struct imap_arg *arg;
-	const char *name;
 
 	p->pos++;
 	if ((arg = next_arg(p)) == NULL || arg->type != IMAP_ARG_LIST) {
@@ -451,13 +512,17 @@ static int parse_return(struct parse_ctx *p, struct imap_search *s)
 	}
 	s->esearch = true;
 	for (unsigned int i = 0; i < arg->count; i++) {
-		if (!imap_arg_get_atom(&arg->list[i], &name) ||
-		    parse_return_option(name, &s->ret) < 0) {
-			p->error = "Unsupported RETURN option";
+		if (parse_return_option(p, arg->list, arg->count, &i, s) < 0) {
+			if (p->error == NULL)
+				p->error = "Unsupported RETURN option";
 			return -1;
 		}
 	}
-	if (s->ret == IMAP_SEARCH_RETURN_NONE)
+	if ((s->ret & IMAP_SEARCH_RETURN_PARTIAL) != 0 && (s->ret & IMAP_SEARCH_RETURN_ALL) != 0) {
+		p->error = "RETURN cannot have both PARTIAL and ALL";
+		return -1;
+	}
+	if (arg->count == 0)
 		s->ret = IMAP_SEARCH_RETURN_ALL; /* RFC 4731: () means (ALL) */
 	return 0;
 }
@@ -554,8 +619,9 @@ bool imap_search_has_modseq(const struct imap_search *search)
 
 /* --- rendering --- */
 
-/* "1:3,5,7:9" for ascending numbers. */
-static void render_set(struct buf *out, const uint32_t *v, size_t count)
+/* Ranges only where the numbers ascend by one: in SORT's order a range would read as
+ * ascending (RFC 5267 section 3.2). */
+void imap_search_render_set(struct buf *out, const uint32_t *v, size_t count)
 {
 	for (size_t i = 0; i < count;) {
 		size_t j = i;
@@ -569,7 +635,7 @@ static void render_set(struct buf *out, const uint32_t *v, size_t count)
 	}
 }
 
-static void render_tag(struct buf *out, const char *tag)
+void imap_search_render_tag(struct buf *out, const char *tag)
 {
 	buf_append_str(out, "* ESEARCH (TAG \"");
 	for (; *tag != '\0'; tag++) {
@@ -578,6 +644,22 @@ static void render_tag(struct buf *out, const char *tag)
 		buf_append(out, tag, 1);
 	}
 	buf_append_str(out, "\")");
+}
+
+/* " PARTIAL (lo:hi set)", the range as the client wrote it; NIL when the window is empty. */
+static void render_partial(const struct imap_search *search, const uint32_t *matches, size_t count,
+                           struct buf *out)
+{
+	size_t first, n;
+
+	imap_search_partial_window(search->partial_lo, search->partial_hi, count, &first, &n);
+	buf_printf(out, " PARTIAL (%lld:%lld ", (long long)search->partial_lo,
+	           (long long)search->partial_hi);
+	if (n == 0)
+		buf_append_str(out, "NIL");
+	else
+		imap_search_render_set(out, matches + first, n);
+	buf_append_str(out, ")");
 }
 
 void imap_search_render(const struct imap_search *search, const char *tag, bool uid,
@@ -589,7 +671,7 @@ void imap_search_render(const struct imap_search *search, const char *tag, bool 
 			buf_printf(out, " %u", matches[i]);
 		return;
 	}
-	render_tag(out, tag);
+	imap_search_render_tag(out, tag);
 	if (uid)
 		buf_append_str(out, " UID");
 	if (count > 0 && (search->ret & IMAP_SEARCH_RETURN_MIN) != 0)
@@ -598,8 +680,10 @@ void imap_search_render(const struct imap_search *search, const char *tag, bool 
 		buf_printf(out, " MAX %u", matches[count - 1]);
 	if (count > 0 && (search->ret & IMAP_SEARCH_RETURN_ALL) != 0) {
 		buf_append_str(out, " ALL ");
-		render_set(out, matches, count);
+		imap_search_render_set(out, matches, count);
 	}
+	if ((search->ret & IMAP_SEARCH_RETURN_PARTIAL) != 0)
+		render_partial(search, matches, count, out);
 	if ((search->ret & IMAP_SEARCH_RETURN_COUNT) != 0)
 		buf_printf(out, " COUNT %zu", count);
 }

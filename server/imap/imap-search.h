@@ -22,7 +22,18 @@ enum imap_search_return {
 	IMAP_SEARCH_RETURN_MAX = 1 << 1,
 	IMAP_SEARCH_RETURN_ALL = 1 << 2,
 	IMAP_SEARCH_RETURN_COUNT = 1 << 3,
+	/* RFC 5267 section 4 / RFC 9394: a window of the results, and live updates */
+	IMAP_SEARCH_RETURN_PARTIAL = 1 << 4,
+	IMAP_SEARCH_RETURN_UPDATE = 1 << 5,
+	IMAP_SEARCH_RETURN_CONTEXT = 1 << 6, /* a hint: accepted, changes nothing */
 };
+
+/* Parses a PARTIAL range (RFC 9394): "m:n" or "-m:-n", m and n from 1 to 2^32-1, in either
+ * order. *lo_r and *hi_r are the numbers as written (negative for the "-" form). 0 ok, -1
+ * not a range. */
+int imap_search_partial_parse(const char *s, int64_t *lo_r, int64_t *hi_r);
+/* The window [*first_r, *first_r + *n_r) of count results that the range lo:hi names. */
+void imap_search_partial_window(int64_t lo, int64_t hi, size_t count, size_t *first_r, size_t *n_r);
 
 /* Parses args after "SEARCH" (optional RETURN (...), optional CHARSET x, then keys).
  * 0 ok; -1 with *error_r and *bad_charset_r set when the charset is not supported (reply
@@ -43,9 +54,14 @@ bool imap_search_has_modseq(const struct imap_search *search);
 int imap_search_match(struct imap_search *search, struct mailbox *box, size_t index, uint32_t seq,
                       uint32_t count, const char **error_r);
 
-/* Renders the result for matches (ascending sequence numbers or UIDs) into out: either
- * "* SEARCH ..." or "* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n", without CRLF. */
+/* Renders the result for matches (sequence numbers or UIDs, ascending or in SORT's order)
+ * into out: either "* SEARCH ..." or "* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set
+ * PARTIAL (m:n set) COUNT n", without CRLF. MIN and MAX are the first and last matches. */
 void imap_search_render(const struct imap_search *search, const char *tag, bool uid,
                         const uint32_t *matches, size_t count, struct buf *out);
+/* "1:3,5,7:9": consecutive ascending numbers as ranges, the rest in the order given. */
+void imap_search_render_set(struct buf *out, const uint32_t *v, size_t count);
+/* '* ESEARCH (TAG "t")' with the tag quoted. */
+void imap_search_render_tag(struct buf *out, const char *tag);
 
 #endif

@@ -278,3 +278,19 @@ int imap_sort_run(const struct imap_sort *sort, struct mailbox *box, size_t *ind
 	xfree(&recs);
 	return ret;
 }
+
+int imap_sort_compare(const struct imap_sort *sort, struct mailbox *box, size_t a, size_t b,
+                      int *cmp_r, const char **error_r)
+{
+	struct sort_rec ra = {.index = a}, rb = {.index = b};
+	int ret = sort_rec_load(sort, box, &ra, error_r) < 0 ||
+	                  sort_rec_load(sort, box, &rb, error_r) < 0
+	              ? -1
+	              : 0;
+
+	if (ret == 0)
+		*cmp_r = sort_cmp(&ra, &rb, (void *)sort);
+	imap_sort_keys_clear(&ra.keys);
+	imap_sort_keys_clear(&rb.keys);
+	return ret;
+}

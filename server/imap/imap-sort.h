@@ -30,6 +30,11 @@ void imap_sort_free(struct imap_sort **sort);
 int imap_sort_run(const struct imap_sort *sort, struct mailbox *box, size_t *indexes,
                   size_t count, const char **error_r);
 
+/* Compares view messages a and b as imap_sort_run orders them: *cmp_r < 0 when a comes first.
+ * 0 ok, -1 error (*error_r). */
+int imap_sort_compare(const struct imap_sort *sort, struct mailbox *box, size_t a, size_t b,
+                      int *cmp_r, const char **error_r);
+
 /* The keys SORT and THREAD read from a message's header. */
 enum imap_sort_text {
 	SORT_TEXT_SUBJECT, /* the base subject (imap-subject.h) */

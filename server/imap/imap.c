@@ -3,6 +3,7 @@
 #include "server/imap/imap-client.h"
 #include "common/clock.h"
 #include "server/imap/imap-reply.h"
+#include "server/imap/imap-context.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -69,9 +70,11 @@ static void imap_report_flags(struct imap_client *c)
 		imap_append_modseq(&out, c, idx);
 		buf_append_str(&out, ")\r\n");
 		conn_write(c->conn, out.data, out.len);
+		imap_context_changed(c, idx);
 	}
 	buf_free(&out);
 	mailbox_changed_clear(c->box);
+	imap_context_flush(c);
 }
 
 void imap_report_keywords(struct imap_client *c)
@@ -114,6 +117,12 @@ int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_
 			uids[i] = mailbox_get(c->box, i)->uid;
 	}
 	r = mailbox_expunge(c->box, remove, error_r);
+	/* REMOVEFROM goes before the EXPUNGEs, while its sequence numbers are valid */
+	for (size_t i = 0; i < n; i++) {
+		if (remove[i] && mailbox_find_uid(c->box, uids[i]) < 0)
+			imap_context_expunged(c, i, uids[i]);
+	}
+	imap_context_flush(c);
 	for (size_t i = n; i-- > 0;) {
 		if (!remove[i] || mailbox_find_uid(c->box, uids[i]) >= 0)
 			continue;
@@ -164,12 +173,19 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge)
 		conn_printf(c->conn, "* %u EXISTS\r\n* %u RECENT\r\n", count, recent);
 	else if (recent != c->known_recent)
 		conn_printf(c->conn, "* %u RECENT\r\n", recent);
+	if (count > c->known_count) {
+		uint32_t known = c->known_count;
+
+		c->known_count = count;
+		imap_context_arrived(c, known, count); /* ADDTO after EXISTS (RFC 5267 4.3.3) */
+	}
 	c->known_count = count;
 	c->known_recent = recent;
 }
 
 void imap_mailbox_unselect(struct imap_client *c)
 {
+	imap_context_free_all(c);
 	mailbox_close(&c->box);
 	c->readonly = false;
 	c->known_count = c->known_recent = c->known_keywords = 0;

@@ -423,6 +423,15 @@ static void test_charsets_and_errors(void **state)
 	    {"CHARSET UTF-8", "BAD Missing search keys"},
 	    {"RETURN (SAVE) ALL", "BAD Unsupported RETURN option"},
 	    {"RETURN ALL", "BAD RETURN needs a list of options"},
+	    {"RETURN (PARTIAL 1:5 ALL) ALL", "BAD RETURN cannot have both PARTIAL and ALL"},
+	    {"RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL", "BAD RETURN option given twice"},
+	    {"RETURN (MIN MIN) ALL", "BAD RETURN option given twice"},
+	    {"RETURN (PARTIAL) ALL", "BAD PARTIAL needs a range m:n or -m:-n"},
+	    {"RETURN (PARTIAL 0:5) ALL", "BAD PARTIAL needs a range m:n or -m:-n"},
+	    {"RETURN (PARTIAL 1:*) ALL", "BAD PARTIAL needs a range m:n or -m:-n"},
+	    {"RETURN (PARTIAL -1:5) ALL", "BAD PARTIAL needs a range m:n or -m:-n"},
+	    {"RETURN (PARTIAL 1:4294967296) ALL", "BAD PARTIAL needs a range m:n or -m:-n"},
+	    {"RETURN (PARTIAL (1:5)) ALL", "BAD PARTIAL needs a range m:n or -m:-n"},
 	    {"FROM (fred)", "BAD Invalid search string"},
 	};
 	char *out;
@@ -486,6 +495,51 @@ static void test_esearch_render(void **state)
 	render("RETURN (MAX) ALL", true, m, 0, "* ESEARCH (TAG \"A1\") UID");
 }
 
+/* RFC 5267 section 4.4 and RFC 9394: the window, the range echoed as written, NIL when empty;
+ * MIN, MAX and COUNT still cover every match. */
+static void test_partial_render(void **state)
+{
+	static const uint32_t m[] = {1, 2, 3, 5, 7, 8, 9, 4000000000u};
+
+	render("RETURN (PARTIAL 2:4) ALL", true, m, 8,
+	       "* ESEARCH (TAG \"A1\") UID PARTIAL (2:4 2:3,5)");
+	render("RETURN (PARTIAL 4:2) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (4:2 2:3,5)");
+	render("RETURN (PARTIAL -1:-3) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (-1:-3 8:9,4000000000)");
+	render("RETURN (PARTIAL 7:100) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (7:100 9,4000000000)");
+	render("RETURN (PARTIAL -8:-100) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (-8:-100 1)");
+	render("RETURN (PARTIAL 9:10) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (9:10 NIL)");
+	render("RETURN (PARTIAL -9:-9) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (-9:-9 NIL)");
+	render("RETURN (partial 1:1 COUNT MIN MAX) ALL", false, m, 8,
+	       "* ESEARCH (TAG \"A1\") MIN 1 MAX 4000000000 PARTIAL (1:1 1) COUNT 8");
+	render("RETURN (PARTIAL 1:4294967295) ALL", false, m, 0,
+	       "* ESEARCH (TAG \"A1\") PARTIAL (1:4294967295 NIL)");
+	/* SORT's order: ranges only where it ascends by one */
+	render("RETURN (ALL MIN MAX) ALL", false, (const uint32_t[]){9, 8, 2, 3, 4, 1}, 6,
+	       "* ESEARCH (TAG \"A1\") MIN 9 MAX 1 ALL 9,8,2:4,1");
+}
+
+static void test_partial_window(void **state)
+{
+	size_t first, n;
+
+	imap_search_partial_window(3, 5, 10, &first, &n);
+	assert_true(first == 2 && n == 3);
+	imap_search_partial_window(-1, -1, 10, &first, &n);
+	assert_true(first == 9 && n == 1);
+	imap_search_partial_window(-10, -20, 10, &first, &n);
+	assert_true(first == 0 && n == 1);
+	imap_search_partial_window(11, 4294967295, 10, &first, &n);
+	assert_true(n == 0);
+	imap_search_partial_window(1, 4294967295, 0, &first, &n);
+	assert_true(n == 0);
+}
+
 static void test_return_flags(void **state)
 {
 	struct imap_parser *p = imap_parser_new(&imap_parser_limits_default);
@@ -516,6 +570,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_charsets_and_errors, setup, teardown),
 	    cmocka_unit_test(test_esearch_render),
 	    cmocka_unit_test(test_return_flags),
+	    cmocka_unit_test(test_partial_render),
+	    cmocka_unit_test(test_partial_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
