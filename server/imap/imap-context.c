@@ -9,6 +9,7 @@
 #include "server/conn.h"
 #include "storage/storage.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -24,7 +25,8 @@ struct imap_context {
 	bool uid;
 	struct imap_search *search;
 	struct imap_sort *sort; /* NULL: a SEARCH context, results in mailbox (UID) order */
-	uint32_t *uids;
+	uint32_t *uids;         /* the results in their order */
+	uint32_t *by_uid;       /* a SORT context's results ascending, to look one up */
 	size_t count, alloc;
 	struct ctx_op *ops;
 	size_t op_count, op_alloc;
@@ -55,8 +57,16 @@ static void ctx_free(struct imap_context **ctxp)
 	imap_search_free(&ctx->search);
 	imap_sort_free(&ctx->sort);
 	xfree(&ctx->uids);
+	xfree(&ctx->by_uid);
 	xfree(&ctx->ops);
 	xfree(ctxp);
+}
+
+static int ctx_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
 }
 
 int imap_context_add(struct imap_client *c, struct imap_search **search, struct imap_sort **sort,
@@ -84,6 +94,11 @@ int imap_context_add(struct imap_client *c, struct imap_search **search, struct 
 	for (size_t i = 0; i < count; i++)
 		ctx->uids[i] = mailbox_get(c->box, indexes[i])->uid;
 	ctx->count = count;
+	if (ctx->sort != NULL) {
+		ctx->by_uid = xcalloc(ctx->alloc, sizeof(uint32_t));
+		memcpy(ctx->by_uid, ctx->uids, count * sizeof(uint32_t));
+		qsort(ctx->by_uid, count, sizeof(uint32_t), ctx_uid_cmp);
+	}
 	c->contexts->ctx[slot] = ctx;
 	return 1;
 }
@@ -108,31 +123,41 @@ void imap_context_free_all(struct imap_client *c)
 
 /* --- one context's results --- */
 
-/* Where uid is in the results: true and *pos_r, or false (and, in a SEARCH context, where it
- * would go). A SORT context is in sort order, so it is read through. */
-static bool ctx_find(const struct imap_context *ctx, uint32_t uid, size_t *pos_r)
+/* Where uid is (or would go) in the ascending v[0..count). */
+static bool uid_search(const uint32_t *v, size_t count, uint32_t uid, size_t *pos_r)
 {
-	size_t lo = 0, hi = ctx->count;
+	size_t lo = 0, hi = count;
 
-	if (ctx->sort != NULL) {
-		for (size_t i = 0; i < ctx->count; i++) {
-			if (ctx->uids[i] == uid) {
-				*pos_r = i;
-				return true;
-			}
-		}
-		return false;
-	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ctx->uids[mid] < uid)
+		if (v[mid] < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	*pos_r = lo;
-	return lo < ctx->count && ctx->uids[lo] == uid;
+	return lo < count && v[lo] == uid;
+}
+
+/* Is uid in the results: a binary search. *pos_r is its position (or, when not there, where it
+ * would go) in a SEARCH context, and only a hint in a SORT context (see ctx_pos). */
+static bool ctx_has(const struct imap_context *ctx, uint32_t uid, size_t *pos_r)
+{
+	return uid_search(ctx->sort != NULL ? ctx->by_uid : ctx->uids, ctx->count, uid, pos_r);
+}
+
+/* The position of uid, which is in the results: a SORT context is read through, which is
+ * done only when the results change. */
+static size_t ctx_pos(const struct imap_context *ctx, uint32_t uid, size_t hint)
+{
+	size_t pos = 0;
+
+	if (ctx->sort == NULL)
+		return hint;
+	while (ctx->uids[pos] != uid)
+		pos++;
+	return pos;
 }
 
 /* Where view message index goes in a SORT context: a binary search over the kept results,
@@ -172,20 +197,40 @@ static void ctx_note(struct imap_context *ctx, bool add, size_t pos, uint32_t nu
 	    .add = add, .pos = ctx->sort != NULL ? (uint32_t)pos + 1 : 0, .number = number};
 }
 
+static void uids_insert(uint32_t *v, size_t count, size_t pos, uint32_t uid)
+{
+	memmove(v + pos + 1, v + pos, (count - pos) * sizeof(uint32_t));
+	v[pos] = uid;
+}
+
+static void uids_remove(uint32_t *v, size_t count, size_t pos)
+{
+	memmove(v + pos, v + pos + 1, (count - pos - 1) * sizeof(uint32_t));
+}
+
 static void ctx_insert(struct imap_context *ctx, size_t pos, uint32_t uid)
 {
+	size_t at;
+
 	if (ctx->count == ctx->alloc) {
 		ctx->alloc *= 2;
 		ctx->uids = xreallocarray(ctx->uids, ctx->alloc, sizeof(uint32_t));
+		if (ctx->sort != NULL)
+			ctx->by_uid = xreallocarray(ctx->by_uid, ctx->alloc, sizeof(uint32_t));
 	}
-	memmove(ctx->uids + pos + 1, ctx->uids + pos, (ctx->count - pos) * sizeof(uint32_t));
-	ctx->uids[pos] = uid;
+	uids_insert(ctx->uids, ctx->count, pos, uid);
+	if (ctx->sort != NULL && !uid_search(ctx->by_uid, ctx->count, uid, &at))
+		uids_insert(ctx->by_uid, ctx->count, at, uid);
 	ctx->count++;
 }
 
 static void ctx_remove(struct imap_context *ctx, size_t pos)
 {
-	memmove(ctx->uids + pos, ctx->uids + pos + 1, (ctx->count - pos - 1) * sizeof(uint32_t));
+	size_t at;
+
+	if (ctx->sort != NULL && uid_search(ctx->by_uid, ctx->count, ctx->uids[pos], &at))
+		uids_remove(ctx->by_uid, ctx->count, at);
+	uids_remove(ctx->uids, ctx->count, pos);
 	ctx->count--;
 }
 
@@ -206,7 +251,7 @@ static void ctx_recheck(struct imap_client *c, struct imap_context *ctx, size_t 
 	uint32_t uid = mailbox_get(c->box, index)->uid;
 	const char *error;
 	size_t pos = 0;
-	bool in = ctx_find(ctx, uid, &pos);
+	bool in = ctx_has(ctx, uid, &pos);
 	int r = imap_search_match(ctx->search, c->box, index, (uint32_t)index + 1, c->known_count,
 	                          &error);
 
@@ -215,6 +260,7 @@ static void ctx_recheck(struct imap_client *c, struct imap_context *ctx, size_t 
 	} else if (r > 0 && !in) {
 		ctx_add(c, ctx, index, pos);
 	} else if (r == 0 && in) {
+		pos = ctx_pos(ctx, uid, pos);
 		ctx_remove(ctx, pos);
 		ctx_note(ctx, false, pos, ctx->uid ? uid : (uint32_t)index + 1);
 	}
@@ -245,8 +291,9 @@ void imap_context_expunged(struct imap_client *c, size_t index, uint32_t uid)
 		struct imap_context *ctx = c->contexts->ctx[i];
 		size_t pos;
 
-		if (ctx == NULL || !ctx_find(ctx, uid, &pos))
+		if (ctx == NULL || !ctx_has(ctx, uid, &pos))
 			continue;
+		pos = ctx_pos(ctx, uid, pos);
 		ctx_remove(ctx, pos);
 		ctx_note(ctx, false, pos, ctx->uid ? uid : (uint32_t)index + 1);
 	}
