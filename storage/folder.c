@@ -713,6 +713,7 @@ int mailbox_get_status(struct mail_storage *st, const char *name, bool with_size
 		status_r->messages++;
 		status_r->recent += (m->flags & MAIL_RECENT) != 0;
 		status_r->unseen += (m->flags & MAIL_SEEN) == 0;
+		status_r->deleted += (m->flags & MAIL_DELETED) != 0;
 		if (with_size && box->msgs[i].measured)
 			status_r->size += box->msgs[i].sizes.crlf_size;
 	}

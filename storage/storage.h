@@ -216,7 +216,7 @@ int mailbox_subscribe(struct mail_storage *st, const char *name, bool subscribe,
                       const char **error_r);
 
 struct mailbox_status {
-	uint32_t messages, recent, unseen, uidnext, uidvalidity;
+	uint32_t messages, recent, unseen, deleted, uidnext, uidvalidity;
 	uint64_t highestmodseq;
 	uint64_t size; /* sum of crlf_size; 0 unless asked for */
 };

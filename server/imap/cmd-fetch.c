@@ -28,7 +28,7 @@ static void imap_fetch_flags_update(struct imap_client *c, size_t i)
 
 	buf_init(&out);
 	buf_printf(&out, "* %zu FETCH (UID %u FLAGS ", i + 1, m->uid);
-	imap_append_flags(&out, c->box, m);
+	imap_append_msg_flags(&out, c, i);
 	imap_append_modseq(&out, c, i);
 	buf_append_str(&out, ")\r\n");
 	conn_write(c->conn, out.data, out.len);
@@ -107,6 +107,8 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg
 		xfree(&sel);
 		return imap_bad(c, error);
 	}
+	if (c->rev2)
+		imap_fetch_hide_recent(f);
 	r = imap_fetch_run(c, f, sel);
 	imap_fetch_free(&f);
 	xfree(&sel);

@@ -34,7 +34,8 @@ struct imap_list_box {
 
 struct imap_list {
 	bool extended, lsub;
-	unsigned sel, ret, status_items;
+	unsigned sel, ret;
+	uint64_t status_items;
 	char *patterns[IMAP_PATTERNS_MAX];
 	unsigned n_patterns;
 	struct imap_list_box *boxes;

@@ -80,7 +80,7 @@ static uint32_t imap_first_unseen(const struct mailbox *box)
 static void imap_select_untagged(struct imap_client *c)
 {
 	struct buf out;
-	uint32_t unseen = imap_first_unseen(c->box);
+	uint32_t unseen = c->rev2 ? 0 : imap_first_unseen(c->box);
 
 	buf_init(&out);
 	buf_append_str(&out, "* FLAGS (");
@@ -91,8 +91,11 @@ static void imap_select_untagged(struct imap_client *c)
 		buf_append_str(&out, " \\*");
 	}
 	buf_append_str(&out, ")] Flags permitted.\r\n");
-	buf_printf(&out, "* %u EXISTS\r\n* %u RECENT\r\n", c->known_count, c->known_recent);
-	if (unseen > 0)
+	buf_printf(&out, "* %u EXISTS\r\n", c->known_count);
+	/* IMAP4rev2 has neither (RFC 9051 appendix E) */
+	if (!c->rev2)
+		buf_printf(&out, "* %u RECENT\r\n", c->known_recent);
+	if (unseen > 0 && !c->rev2)
 		buf_printf(&out, "* OK [UNSEEN %u] First unseen.\r\n", unseen);
 	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid.\r\n", mailbox_uidvalidity(c->box));
 	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID.\r\n", mailbox_uidnext(c->box));
@@ -272,16 +275,17 @@ enum imap_cmd_result imap_cmd_unsubscribe(struct imap_client *c, const struct im
 
 /* --- STATUS --- */
 
-static const char *const imap_status_items[] = {"MESSAGES",    "RECENT",       "UIDNEXT",
-                                                "UIDVALIDITY", "UNSEEN",       "SIZE",
-                                                "APPENDLIMIT", "HIGHESTMODSEQ"};
+static const char *const imap_status_items[] = {
+    "MESSAGES",    "RECENT",        "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE",
+    "APPENDLIMIT", "HIGHESTMODSEQ", "DELETED"};
 
-/* at most 8 items of 4 bits in an unsigned */
+/* at most 16 items of 4 bits in a uint64_t */
 #define IMAP_N_STATUS_ITEMS       (sizeof(imap_status_items) / sizeof(imap_status_items[0]))
 #define IMAP_STATUS_SIZE          5 /* index of "SIZE" */
 #define IMAP_STATUS_HIGHESTMODSEQ 7
+#define IMAP_STATUS_DELETED       8 /* RFC 9051: messages with \Deleted */
 
-int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r)
+int imap_status_items_parse(const struct imap_arg *arg, uint64_t *items_r)
 {
 	const struct imap_arg *list;
 	unsigned count;
@@ -301,7 +305,7 @@ int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r)
 		}
 		if (k == IMAP_N_STATUS_ITEMS)
 			return -1;
-		*items_r |= (unsigned)(k + 1) << (4 * i);
+		*items_r |= (uint64_t)(k + 1) << (4 * i);
 	}
 	return 0;
 }
@@ -323,13 +327,15 @@ static uint64_t imap_status_value(struct imap_client *c, const struct mailbox_st
 		return st->size;
 	case IMAP_STATUS_HIGHESTMODSEQ:
 		return st->highestmodseq;
+	case IMAP_STATUS_DELETED:
+		return st->deleted;
 	default:
 		return c->s->cfg->imap_append_limit;
 	}
 }
 
 /* True when items (as imap_status_items_parse returns them) ask for item k. */
-static bool imap_status_wants(unsigned items, size_t k)
+static bool imap_status_wants(uint64_t items, size_t k)
 {
 	for (; items != 0; items >>= 4) {
 		if ((items & 0xf) - 1 == k)
@@ -338,7 +344,7 @@ static bool imap_status_wants(unsigned items, size_t k)
 	return false;
 }
 
-int imap_status_write(struct imap_client *c, const char *name, unsigned items, const char **error_r)
+int imap_status_write(struct imap_client *c, const char *name, uint64_t items, const char **error_r)
 {
 	struct mailbox_status st;
 	const char *sep = "";
@@ -368,7 +374,7 @@ int imap_status_write(struct imap_client *c, const char *name, unsigned items, c
 enum imap_cmd_result imap_cmd_status(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *name, *error = "";
-	unsigned items;
+	uint64_t items;
 	int r;
 
 	if (n != 2)

@@ -120,6 +120,8 @@ enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_ar
 		imap_search_free(&search);
 		return imap_bad(c, "Tag reuse.");
 	}
+	if (c->rev2)
+		imap_search_force_esearch(search);
 	if (imap_search_indexes(c, search, &indexes, &count) < 0) {
 		imap_search_free(&search);
 		imap_tagged(c, "NO", "[SERVERBUG] Search failed.");

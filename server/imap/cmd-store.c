@@ -104,7 +104,7 @@ static void imap_store_reply(struct imap_client *c, size_t i, bool silent)
 		buf_printf(&out, "UID %u%s", m->uid, silent ? "" : " ");
 	if (!silent) {
 		buf_append_str(&out, "FLAGS ");
-		imap_append_flags(&out, c->box, m);
+		imap_append_msg_flags(&out, c, i);
 	}
 	imap_append_modseq(&out, c, i);
 	buf_append_str(&out, ")\r\n");

@@ -96,6 +96,9 @@ struct imap_client {
 
 	/* CONDSTORE (RFC 7162) enabled: FETCH responses of flag changes carry MODSEQ */
 	bool condstore;
+	/* ENABLE IMAP4rev2 (RFC 9051): no \Recent, no RECENT or [UNSEEN n], SEARCH answered
+	 * with ESEARCH */
+	bool rev2;
 };
 
 /* imap-commands.c */
@@ -106,6 +109,8 @@ const char *imap_capabilities(struct imap_client *c);
 /* imap.c: untagged updates. Syncs the selected mailbox and reports flag changes, (when
  * allow_expunge) vanished messages as EXPUNGE, new messages as EXISTS/RECENT. */
 void imap_sync_report(struct imap_client *c, bool allow_expunge);
+/* The FLAGS of view message index as the client sees them: without \Recent in IMAP4rev2. */
+void imap_append_msg_flags(struct buf *out, const struct imap_client *c, size_t index);
 /* Announces FLAGS and PERMANENTFLAGS again when keywords were added to the mailbox. */
 void imap_report_keywords(struct imap_client *c);
 /* Sends EXPUNGE for the marked messages (descending), expunges them, lowers known_count.
@@ -170,9 +175,9 @@ void imap_storage_error(struct imap_client *c, const char *what, const char *err
  * disk, [UNAVAILABLE] for an unreadable message, else [SERVERBUG]. */
 void imap_storage_failed(struct imap_client *c, const char *what, const char *error);
 /* STATUS items list -> *items_r (the items in request order, 4 bits each); -1 when invalid. */
-int imap_status_items_parse(const struct imap_arg *arg, unsigned *items_r);
+int imap_status_items_parse(const struct imap_arg *arg, uint64_t *items_r);
 /* Writes "* STATUS name (...)". 1 ok, 0 no such mailbox, -1 error. */
-int imap_status_write(struct imap_client *c, const char *name, unsigned items,
+int imap_status_write(struct imap_client *c, const char *name, uint64_t items,
                       const char **error_r);
 
 /* imap.c: literals refused before their data. Sets c->tag for a reply about the literal. */

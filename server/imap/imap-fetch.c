@@ -58,6 +58,7 @@ struct fetch_item {
 struct imap_fetch {
 	struct fetch_item *items;
 	unsigned int count, alloc;
+	bool hide_recent; /* IMAP4rev2 has no \Recent */
 };
 
 /* What prepare() found for one item. */
@@ -349,6 +350,11 @@ void imap_fetch_add_modseq(struct imap_fetch *fetch, bool if_flags)
 	item_add(fetch, ITEM_MODSEQ);
 }
 
+void imap_fetch_hide_recent(struct imap_fetch *fetch)
+{
+	fetch->hide_recent = true;
+}
+
 bool imap_fetch_sets_seen(const struct imap_fetch *fetch)
 {
 	for (unsigned int i = 0; i < fetch->count; i++) {
@@ -584,7 +590,8 @@ static int prepare(struct fetch_ctx *ctx, const char **error_r)
 
 /* --- writing --- */
 
-static void render_flags(struct buf *out, struct mailbox *box, const struct mail *mail)
+static void render_flags(struct buf *out, struct mailbox *box, const struct mail *mail,
+                         bool hide_recent)
 {
 	static const struct {
 		unsigned flag;
@@ -597,7 +604,8 @@ static void render_flags(struct buf *out, struct mailbox *box, const struct mail
 
 	buf_append_str(out, "(");
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		if ((mail->flags & flags[i].flag) == 0)
+		if ((mail->flags & flags[i].flag) == 0 ||
+		    (hide_recent && flags[i].flag == MAIL_RECENT))
 			continue;
 		buf_printf(out, "%s%s", out->len > start ? " " : "", flags[i].name);
 	}
@@ -659,7 +667,7 @@ static int emit_item(struct fetch_ctx *ctx, unsigned int i, uint32_t seq, struct
 	switch (item->kind) {
 	case ITEM_FLAGS:
 		buf_append_str(line, "FLAGS ");
-		render_flags(line, ctx->box, ctx->mail);
+		render_flags(line, ctx->box, ctx->mail, ctx->fetch->hide_recent);
 		break;
 	case ITEM_INTERNALDATE:
 		buf_append_str(line, "INTERNALDATE ");

@@ -21,6 +21,8 @@ struct imap_fetch;
 int imap_fetch_parse(const struct imap_arg *args, bool uid, struct imap_fetch **fetch_r,
                      const char **error_r);
 void imap_fetch_free(struct imap_fetch **fetch);
+/* FLAGS without \Recent (IMAP4rev2). */
+void imap_fetch_hide_recent(struct imap_fetch *fetch);
 
 /* MODSEQ (RFC 7162): asked for, and added (unless there; with if_flags only when FLAGS is
  * asked for: a CONDSTORE client is told the MODSEQ of the flags it reads). */

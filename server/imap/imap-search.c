@@ -612,6 +612,14 @@ bool imap_search_is_esearch(const struct imap_search *search)
 	return search->esearch;
 }
 
+void imap_search_force_esearch(struct imap_search *search)
+{
+	if (search->esearch)
+		return;
+	search->esearch = true;
+	search->ret = IMAP_SEARCH_RETURN_ALL;
+}
+
 bool imap_search_has_modseq(const struct imap_search *search)
 {
 	return search->modseq;

@@ -44,6 +44,8 @@ void imap_search_free(struct imap_search **search);
 unsigned imap_search_return(const struct imap_search *search); /* enum imap_search_return */
 /* True when RETURN was given at all (the reply is then ESEARCH, even with no options). */
 bool imap_search_is_esearch(const struct imap_search *search);
+/* IMAP4rev2 (RFC 9051 6.4.4): a search without RETURN is answered as RETURN (ALL). */
+void imap_search_force_esearch(struct imap_search *search);
 /* True when the program has a MODSEQ key (RFC 7162): the result then carries the highest
  * MODSEQ of the matches. */
 bool imap_search_has_modseq(const struct imap_search *search);

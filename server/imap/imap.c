@@ -51,6 +51,15 @@ long imap_read_continuation(struct imap_client *c, char **line_r)
 
 /* --- untagged updates --- */
 
+void imap_append_msg_flags(struct buf *out, const struct imap_client *c, size_t index)
+{
+	struct mail m = *mailbox_get(c->box, index);
+
+	if (c->rev2)
+		m.flags &= ~(unsigned)MAIL_RECENT;
+	imap_append_flags(out, c->box, &m);
+}
+
 static void imap_report_flags(struct imap_client *c)
 {
 	size_t n = mailbox_changed_count(c->box);
@@ -66,7 +75,7 @@ static void imap_report_flags(struct imap_client *c)
 		m = mailbox_get(c->box, idx);
 		buf_reset(&out);
 		buf_printf(&out, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
-		imap_append_flags(&out, c->box, m);
+		imap_append_msg_flags(&out, c, idx);
 		imap_append_modseq(&out, c, idx);
 		buf_append_str(&out, ")\r\n");
 		conn_write(c->conn, out.data, out.len);
@@ -170,8 +179,8 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge)
 	/* RECENT goes with EXISTS (new messages), as clients expect it, and follows EXPUNGEs
 	 * down: a client keeps the last RECENT it was told, which must not exceed its EXISTS */
 	if (count != c->known_count)
-		conn_printf(c->conn, "* %u EXISTS\r\n* %u RECENT\r\n", count, recent);
-	else if (recent != c->known_recent)
+		conn_printf(c->conn, "* %u EXISTS\r\n", count);
+	if (!c->rev2 && (count != c->known_count || recent != c->known_recent))
 		conn_printf(c->conn, "* %u RECENT\r\n", recent);
 	if (count > c->known_count) {
 		uint32_t known = c->known_count;
