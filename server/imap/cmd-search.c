@@ -19,6 +19,7 @@ int imap_search_indexes(struct imap_client *c, struct imap_search *search, size_
 	size_t count = 0;
 	const char *error;
 
+	imap_search_set_saved(search, c->saved_uids, c->saved_count);
 	for (size_t i = 0; i < c->known_count; i++) {
 		int r;
 
@@ -94,9 +95,11 @@ static void imap_search_reply(struct imap_client *c, struct imap_search **search
 	if (imap_search_has_modseq(*search))
 		imap_search_modseq_render(c, imap_search_is_esearch(*search), modseq, count, &out);
 	buf_append_str(&out, "\r\n");
-	conn_write(c->conn, out.data, out.len);
+	if (imap_search_has_reply(*search))
+		conn_write(c->conn, out.data, out.len);
 	buf_free(&out);
 	xfree(&matches);
+	imap_searchres_save(c, *search, indexes, count);
 	imap_search_keep(c, search, NULL, indexes, count);
 }
 
@@ -123,6 +126,8 @@ enum imap_cmd_result imap_cmd_search(struct imap_client *c, const struct imap_ar
 	if (c->rev2)
 		imap_search_force_esearch(search);
 	if (imap_search_indexes(c, search, &indexes, &count) < 0) {
+		if ((imap_search_return(search) & IMAP_SEARCH_RETURN_SAVE) != 0)
+			imap_searchres_clear(c); /* RFC 5182 2.1: "$" is then empty */
 		imap_search_free(&search);
 		imap_tagged(c, "NO", "[SERVERBUG] Search failed.");
 		return IMAP_CMD_OK;

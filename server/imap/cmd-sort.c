@@ -52,9 +52,12 @@ static int imap_sort_search_parse(struct imap_client *c, const struct imap_arg *
 static void imap_sort_reply(struct imap_client *c, const struct imap_search *search,
                             const size_t *indexes, size_t count)
 {
-	uint32_t *numbers = xcalloc(count + 1, sizeof(uint32_t));
+	uint32_t *numbers;
 	struct buf out;
 
+	if (!imap_search_has_reply(search))
+		return;
+	numbers = xcalloc(count + 1, sizeof(uint32_t));
 	imap_search_numbers(c, indexes, count, numbers);
 	buf_init(&out);
 	if (imap_search_is_esearch(search)) {
@@ -114,9 +117,12 @@ enum imap_cmd_result imap_cmd_sort(struct imap_client *c, const struct imap_arg 
 	    imap_sort_run(sort, c->box, indexes, count, &error) < 0) {
 		if (error != NULL)
 			log_error("imap user=%s: sort failed: %s", c->user, error);
+		if ((imap_search_return(search) & IMAP_SEARCH_RETURN_SAVE) != 0)
+			imap_searchres_clear(c); /* RFC 5182 2.1: "$" is then empty */
 		imap_tagged(c, "NO", "[SERVERBUG] Sort failed.");
 	} else {
 		imap_sort_reply(c, search, indexes, count);
+		imap_searchres_save(c, search, indexes, count);
 		imap_search_keep(c, &search, &sort, indexes, count);
 		imap_ok(c, "Sort completed.");
 	}

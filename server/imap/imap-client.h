@@ -93,6 +93,9 @@ struct imap_client {
 	unsigned known_keywords; /* keywords announced in FLAGS */
 	/* RETURN (UPDATE) searches (imap-context.h), or NULL */
 	struct imap_contexts *contexts;
+	/* RETURN (SAVE): what "$" names (RFC 5182), ascending UIDs */
+	uint32_t *saved_uids;
+	size_t saved_count;
 
 	/* CONDSTORE (RFC 7162) enabled: FETCH responses of flag changes carry MODSEQ */
 	bool condstore;
@@ -242,6 +245,16 @@ bool imap_search_tag_reused(struct imap_client *c, const struct imap_search *sea
  * NO [NOUPDATE "tag"] when there are too many. Without UPDATE nothing happens. */
 void imap_search_keep(struct imap_client *c, struct imap_search **search, struct imap_sort **sort,
                       const size_t *indexes, size_t count);
+/* imap-searchres.c (SEARCHRES, RFC 5182): after a SEARCH or SORT with RETURN (SAVE), keeps
+ * what "$" names from its results (view indexes in their order); nothing without SAVE. */
+void imap_searchres_save(struct imap_client *c, const struct imap_search *search,
+                         const size_t *indexes, size_t count);
+/* "$" names nothing (SELECT, UNSELECT, a failed SAVE). */
+void imap_searchres_clear(struct imap_client *c);
+/* A message that was saved is expunged. */
+void imap_searchres_expunged(struct imap_client *c, uint32_t uid);
+/* The known messages "$" names, as imap_seqset_select marks them (known_count entries). */
+bool *imap_searchres_select(const struct imap_client *c);
 /* The view indexes (ascending) of the messages the client knows of that match search.
  * 0 ok (*indexes_r to free), -1 error (logged). */
 int imap_search_indexes(struct imap_client *c, struct imap_search *search, size_t **indexes_r,

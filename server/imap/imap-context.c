@@ -252,8 +252,11 @@ static void ctx_recheck(struct imap_client *c, struct imap_context *ctx, size_t 
 	const char *error;
 	size_t pos = 0;
 	bool in = ctx_has(ctx, uid, &pos);
-	int r = imap_search_match(ctx->search, c->box, index, (uint32_t)index + 1, c->known_count,
-	                          &error);
+	int r;
+
+	imap_search_set_saved(ctx->search, c->saved_uids, c->saved_count);
+	r = imap_search_match(ctx->search, c->box, index, (uint32_t)index + 1, c->known_count,
+	                      &error);
 
 	if (r < 0) {
 		log_error("imap user=%s: search of an update failed: %s", c->user, error);

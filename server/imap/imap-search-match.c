@@ -25,6 +25,8 @@ struct match_ctx {
 	size_t index;
 	uint32_t seq, count;
 	const struct mail *mail;
+	const uint32_t *saved; /* what "$" names, ascending UIDs */
+	size_t saved_count;
 	/* loaded on demand */
 	struct mail_sizes sizes;
 	bool have_sizes;
@@ -394,6 +396,21 @@ static int match_size_key(struct match_ctx *ctx, const struct skey *key)
 	}
 }
 
+static bool match_saved(const struct match_ctx *ctx, uint32_t uid)
+{
+	size_t lo = 0, hi = ctx->saved_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ctx->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ctx->saved_count && ctx->saved[lo] == uid;
+}
+
 static int match_index_key(struct match_ctx *ctx, const struct skey *key)
 {
 	const struct mail *m = ctx->mail;
@@ -409,6 +426,8 @@ static int match_index_key(struct match_ctx *ctx, const struct skey *key)
 		return imap_seqset_contains(key->ranges, key->range_count, m->uid, uid_star(ctx));
 	case SKEY_MODSEQ:
 		return m->modseq >= key->number;
+	case SKEY_SAVED:
+		return match_saved(ctx, m->uid);
 	default:
 		return match_size_key(ctx, key);
 	}
@@ -438,7 +457,12 @@ static int match_key(struct match_ctx *ctx, const struct skey *key)
 int imap_search_match(struct imap_search *search, struct mailbox *box, size_t index, uint32_t seq,
                       uint32_t count, const char **error_r)
 {
-	struct match_ctx ctx = {.box = box, .index = index, .seq = seq, .count = count};
+	struct match_ctx ctx = {.box = box,
+	                       .index = index,
+	                       .seq = seq,
+	                       .count = count,
+	                       .saved = search->saved,
+	                       .saved_count = search->saved_count};
 	int ret;
 
 	if (index >= mailbox_count(box))

@@ -38,6 +38,7 @@ enum skey_type {
 	SKEY_BODY,   /* str: folded needle */
 	SKEY_TEXT,   /* str: folded needle, header or body */
 	SKEY_MODSEQ, /* number: MODSEQ at least this (RFC 7162) */
+	SKEY_SAVED,  /* "$" or "UID $": the UID is in the saved result (RFC 5182) */
 };
 
 struct skey {
@@ -61,6 +62,8 @@ struct imap_search {
 	bool esearch;
 	bool modseq; /* a MODSEQ key: the result carries the highest MODSEQ */
 	int64_t partial_lo, partial_hi; /* RETURN (PARTIAL lo:hi), as written */
+	const uint32_t *saved;          /* what "$" names, ascending UIDs (not owned) */
+	size_t saved_count;
 };
 
 /* True when the key (or one below it) reads the message file. */

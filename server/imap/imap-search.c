@@ -361,8 +361,10 @@ static struct skey *key_named(struct parse_ctx *p, const char *name, unsigned in
 		return key_or(p, depth);
 	if (strcasecmp(name, "NOT") == 0)
 		return (child = parse_key(p, depth + 1)) != NULL ? key_not(child) : NULL;
+	if (strcasecmp(name, "UID") == 0 && next_atom(p, &set))
+		return strcmp(set, "$") == 0 ? skey_new(SKEY_SAVED) : key_set(p, SKEY_UIDSET, set);
 	if (strcasecmp(name, "UID") == 0)
-		return next_atom(p, &set) ? key_set(p, SKEY_UIDSET, set) : NULL;
+		return NULL;
 	if (strcasecmp(name, "MODSEQ") == 0)
 		return key_modseq(p);
 	return NULL;
@@ -408,6 +410,8 @@ static struct skey *parse_key(struct parse_ctx *p, unsigned int depth)
 		p->error = "Invalid search key";
 		return NULL;
 	}
+	if (strcmp(name, "$") == 0)
+		return skey_new(SKEY_SAVED);
 	if (isdigit((unsigned char)name[0]) || name[0] == '*' || name[0] == '$')
 		return key_set(p, SKEY_SEQSET, name);
 	key = key_named(p, name, depth);
@@ -425,7 +429,7 @@ static const struct {
     {"MIN", IMAP_SEARCH_RETURN_MIN},         {"MAX", IMAP_SEARCH_RETURN_MAX},
     {"ALL", IMAP_SEARCH_RETURN_ALL},         {"COUNT", IMAP_SEARCH_RETURN_COUNT},
     {"PARTIAL", IMAP_SEARCH_RETURN_PARTIAL}, {"UPDATE", IMAP_SEARCH_RETURN_UPDATE},
-    {"CONTEXT", IMAP_SEARCH_RETURN_CONTEXT},
+    {"CONTEXT", IMAP_SEARCH_RETURN_CONTEXT}, {"SAVE", IMAP_SEARCH_RETURN_SAVE},
 };
 
 static int parse_partial_number(const char *s, char **end_r, int64_t *n_r)
@@ -610,6 +614,24 @@ unsigned imap_search_return(const struct imap_search *search)
 bool imap_search_is_esearch(const struct imap_search *search)
 {
 	return search->esearch;
+}
+
+void imap_search_partial_range(const struct imap_search *search, int64_t *lo_r, int64_t *hi_r)
+{
+	*lo_r = search->partial_lo;
+	*hi_r = search->partial_hi;
+}
+
+bool imap_search_has_reply(const struct imap_search *search)
+{
+	return !search->esearch || (search->ret & IMAP_SEARCH_RETURN_SAVE) == 0 ||
+	       (search->ret & ~(unsigned)IMAP_SEARCH_RETURN_SAVE) != 0;
+}
+
+void imap_search_set_saved(struct imap_search *search, const uint32_t *uids, size_t count)
+{
+	search->saved = uids;
+	search->saved_count = count;
 }
 
 void imap_search_force_esearch(struct imap_search *search)

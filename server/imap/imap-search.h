@@ -26,6 +26,7 @@ enum imap_search_return {
 	IMAP_SEARCH_RETURN_PARTIAL = 1 << 4,
 	IMAP_SEARCH_RETURN_UPDATE = 1 << 5,
 	IMAP_SEARCH_RETURN_CONTEXT = 1 << 6, /* a hint: accepted, changes nothing */
+	IMAP_SEARCH_RETURN_SAVE = 1 << 7,    /* SEARCHRES (RFC 5182): keep the result for "$" */
 };
 
 /* Parses a PARTIAL range (RFC 9394): "m:n" or "-m:-n", m and n from 1 to 2^32-1, in either
@@ -44,6 +45,12 @@ void imap_search_free(struct imap_search **search);
 unsigned imap_search_return(const struct imap_search *search); /* enum imap_search_return */
 /* True when RETURN was given at all (the reply is then ESEARCH, even with no options). */
 bool imap_search_is_esearch(const struct imap_search *search);
+/* The RETURN (PARTIAL lo:hi) range as written (0:0 without PARTIAL). */
+void imap_search_partial_range(const struct imap_search *search, int64_t *lo_r, int64_t *hi_r);
+/* False for RETURN (SAVE) alone: the command sends no ESEARCH then (RFC 5182 2.1). */
+bool imap_search_has_reply(const struct imap_search *search);
+/* What "$" names while the program runs (SEARCHRES): ascending UIDs, kept by the caller. */
+void imap_search_set_saved(struct imap_search *search, const uint32_t *uids, size_t count);
 /* IMAP4rev2 (RFC 9051 6.4.4): a search without RETURN is answered as RETURN (ALL). */
 void imap_search_force_esearch(struct imap_search *search);
 /* True when the program has a MODSEQ key (RFC 7162): the result then carries the highest

@@ -128,8 +128,10 @@ int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_
 	r = mailbox_expunge(c->box, remove, error_r);
 	/* REMOVEFROM goes before the EXPUNGEs, while its sequence numbers are valid */
 	for (size_t i = 0; i < n; i++) {
-		if (remove[i] && mailbox_find_uid(c->box, uids[i]) < 0)
+		if (remove[i] && mailbox_find_uid(c->box, uids[i]) < 0) {
 			imap_context_expunged(c, i, uids[i]);
+			imap_searchres_expunged(c, uids[i]);
+		}
 	}
 	imap_context_flush(c);
 	for (size_t i = n; i-- > 0;) {
@@ -195,6 +197,7 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge)
 void imap_mailbox_unselect(struct imap_client *c)
 {
 	imap_context_free_all(c);
+	imap_searchres_clear(c);
 	mailbox_close(&c->box);
 	c->readonly = false;
 	c->known_count = c->known_recent = c->known_keywords = 0;
@@ -239,6 +242,10 @@ int imap_seqset_select(struct imap_client *c, const char *set, bool uid, bool **
 	bool *sel;
 	int r = 1;
 
+	if (strcmp(set, "$") == 0) { /* SEARCHRES (RFC 5182) */
+		*sel_r = imap_searchres_select(c);
+		return 1;
+	}
 	if (imap_seqset_parse(set, &ranges, &n, error_r) < 0)
 		return -1;
 	sel = xcalloc((size_t)count + 1, sizeof(bool));

@@ -52,7 +52,7 @@ def test_esort_exact(boxes):
         ("SORT RETURN (PARTIAL 1:2 ALL) (DATE) UTF-8 ALL",
          b"BAD RETURN cannot have both PARTIAL and ALL"),
         ("SORT RETURN (PARTIAL 0:2) (DATE) UTF-8 ALL", b"BAD PARTIAL needs a range m:n or -m:-n"),
-        ("SORT RETURN (SAVE) (DATE) UTF-8 ALL", b"BAD Unsupported RETURN option"),
+        ("SORT RETURN (FUZZY) (DATE) UTF-8 ALL", b"BAD Unsupported RETURN option"),
         ("SORT RETURN (DATE) UTF-8 ALL", b"BAD SORT needs sort criteria, a charset and search keys."),
         ("SORT RETURN", b"BAD RETURN needs a list of options."),
     ]:

@@ -67,3 +67,38 @@ def test_rev1_session_unchanged(server):
     assert r.ok("NOOP")[0] == [b"* 3 EXISTS", b"* 3 RECENT"]
     assert r.ok("STATUS INBOX (DELETED)")[0] == [b'* STATUS "INBOX" (DELETED 0)']
     r.close()
+
+
+def test_searchres(server):
+    """SEARCHRES (RFC 5182): RETURN (SAVE) keeps the result for "$" in FETCH, STORE, SEARCH and
+    their UID forms; MIN, MAX and PARTIAL keep only what they name; an expunge leaves the set;
+    UNSELECT empties it."""
+    _, app = setup_user(server, messages=[msg(s) for s in ("a", "b", "c", "d")])
+    r = raw_login(server, "alice", app)
+    assert b"SEARCHRES" in r.ok("CAPABILITY")[0][0].split()
+    r.ok("SELECT INBOX")
+    r.ok("STORE 2,4 +FLAGS.SILENT (\\Flagged)")
+    assert r.ok("SEARCH RETURN (SAVE) FLAGGED")[0] == []
+    assert r.ok("FETCH $ (UID)")[0] == [b"* 2 FETCH (UID 2)", b"* 4 FETCH (UID 4)"]
+    untagged, tagged = r.cmd("UID SEARCH RETURN (ALL) NOT $")
+    assert untagged == [b'* ESEARCH (TAG "' + tagged.split(b" ")[0] + b'") UID ALL 1,3']
+    untagged, tagged = r.cmd("SEARCH RETURN (SAVE MIN) ALL")
+    assert untagged == [b'* ESEARCH (TAG "' + tagged.split(b" ")[0] + b'") MIN 1']
+    assert r.ok("SEARCH UID $")[0] == [b"* SEARCH 1"]
+    # MAX in the sort order: the last of d c b a
+    untagged, tagged = r.cmd("SORT RETURN (SAVE MAX) (REVERSE SUBJECT) UTF-8 ALL")
+    assert untagged == [b'* ESEARCH (TAG "' + tagged.split(b" ")[0] + b'") MAX 1']
+    assert r.ok("UID FETCH $ (UID)")[0] == [b"* 1 FETCH (UID 1)"]
+    untagged, tagged = r.cmd("SEARCH RETURN (SAVE PARTIAL 2:3) ALL")
+    assert untagged == [b'* ESEARCH (TAG "' + tagged.split(b" ")[0] + b'") PARTIAL (2:3 2:3)']
+    assert r.ok("SEARCH $")[0] == [b"* SEARCH 2 3"]
+    r.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+    assert r.ok("EXPUNGE")[0][0] == b"* 2 EXPUNGE"
+    assert r.ok("SEARCH $")[0] == [b"* SEARCH 2"]
+    r.ok("UID STORE $ +FLAGS.SILENT (\\Answered)")
+    assert r.ok("SEARCH ANSWERED")[0] == [b"* SEARCH 2"]
+    r.ok("UNSELECT")
+    r.ok("SELECT INBOX")
+    assert r.ok("SEARCH $")[0] == [b"* SEARCH"]
+    assert r.ok("FETCH $ (UID)")[0] == []
+    r.close()

@@ -162,6 +162,10 @@ static const struct imap_arg *parse_cmd(struct fixture *f, const char *cmd, size
 }
 
 /* Runs SEARCH <program> over the mailbox: "1 3", "" or "BAD ..." / "NO BADCHARSET ...". */
+/* What "$" names in the searches of the running test (SEARCHRES). */
+static const uint32_t *test_saved;
+static size_t test_saved_count;
+
 static char *search_len(struct fixture *f, const char *program, size_t plen, bool uid)
 {
 	struct buf cmd, out;
@@ -184,6 +188,7 @@ static char *search_len(struct fixture *f, const char *program, size_t plen, boo
 		return xasprintf("%s %s", badcs ? "NO BADCHARSET" : "BAD", error);
 	}
 	assert_false(badcs);
+	imap_search_set_saved(s, test_saved, test_saved_count);
 	for (size_t i = 0; i < mailbox_count(f->box); i++) {
 		int ret = imap_search_match(s, f->box, i, (uint32_t)i + 1, 4, &error);
 
@@ -421,7 +426,7 @@ static void test_charsets_and_errors(void **state)
 	    {"LARGER -1", "BAD Invalid number"},
 	    {"()", "BAD Empty search group"},
 	    {"CHARSET UTF-8", "BAD Missing search keys"},
-	    {"RETURN (SAVE) ALL", "BAD Unsupported RETURN option"},
+	    {"RETURN (FUZZY) ALL", "BAD Unsupported RETURN option"},
 	    {"RETURN ALL", "BAD RETURN needs a list of options"},
 	    {"RETURN (PARTIAL 1:5 ALL) ALL", "BAD RETURN cannot have both PARTIAL and ALL"},
 	    {"RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL", "BAD RETURN option given twice"},
@@ -452,10 +457,29 @@ static void test_charsets_and_errors(void **state)
 	out = search_len(f, "BODY {3}\r\na\0b", 13, false);
 	assert_string_equal(out, "BAD Invalid search string");
 	free(out);
-	/* '$' (SEARCHRES) is not supported */
-	out = search_len(f, "$", 1, false);
+	/* '$' (SEARCHRES) with nothing saved names no message; "$1" is no set */
+	check(f, "$", "");
+	check(f, "UID $", "");
+	out = search_len(f, "$1", 2, false);
 	assert_memory_equal(out, "BAD ", 4);
 	free(out);
+}
+
+/* "$" and "UID $" name the saved result (RFC 5182), whatever the sequence numbers. */
+static void test_saved_result(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t saved[2] = {mailbox_get(f->box, 1)->uid, mailbox_get(f->box, 3)->uid};
+
+	test_saved = saved;
+	test_saved_count = 2;
+	check(f, "$", "2 4");
+	check(f, "UID $", "2 4");
+	check(f, "NOT $", "1 3");
+	check(f, "OR $ 1", "1 2 4");
+	test_saved_count = 0;
+	check(f, "$", "");
+	test_saved = NULL;
 }
 
 static void render(const char *program, bool uid, const uint32_t *m, size_t n, const char *expect)
@@ -568,6 +592,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_body_and_text, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nesting, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_charsets_and_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_saved_result, setup, teardown),
 	    cmocka_unit_test(test_esearch_render),
 	    cmocka_unit_test(test_return_flags),
 	    cmocka_unit_test(test_partial_render),
