@@ -438,6 +438,23 @@ static enum imap_cmd_result imap_list_run(struct imap_client *c, const struct im
 	return IMAP_CMD_OK;
 }
 
+void imap_list_selected_mailbox(struct imap_client *c, const char *name)
+{
+	const char *error, *want = strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
+	struct imap_list l;
+
+	memset(&l, 0, sizeof(l));
+	if (mail_storage_list(c->storage, imap_list_collect, &l, &error) == 0) {
+		for (size_t i = 0; i < l.n_boxes; i++) {
+			if (strcmp(l.boxes[i].name, want) == 0) {
+				imap_list_write_one(c, &l, &l.boxes[i], LIST_PLAIN);
+				break;
+			}
+		}
+	}
+	imap_list_free(&l);
+}
+
 enum imap_cmd_result imap_cmd_list(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	return imap_list_run(c, a, n, false);

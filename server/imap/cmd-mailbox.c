@@ -143,6 +143,8 @@ static enum imap_cmd_result imap_select(struct imap_client *c, const struct imap
 		c->known_recent += (mailbox_get(box, i)->flags & MAIL_RECENT) != 0;
 	c->known_keywords = mailbox_keyword_count(box);
 	imap_select_untagged(c);
+	if (c->rev2)
+		imap_list_selected_mailbox(c, name);
 	imap_tagged(c, "OK", "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
 	            readonly ? "Examine" : "Select");
 	return IMAP_CMD_OK;

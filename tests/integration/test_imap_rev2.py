@@ -1,6 +1,7 @@
 """What ENABLE IMAP4rev2 (RFC 9051) changes in a session, with exact responses beside an
-IMAP4rev1 session on the same mailbox: no RECENT, no [UNSEEN n] and no \\Recent; SEARCH answered
-with ESEARCH; STATUS DELETED. IMAP4rev2 is not advertised yet (see README for what is left)."""
+IMAP4rev1 session on the same mailbox: no RECENT, no [UNSEEN n] and no \\Recent; the LIST
+response of SELECT and EXAMINE; SEARCH answered with ESEARCH; STATUS DELETED. IMAP4rev2 is not
+advertised yet (see README for what is left). Then SEARCHRES (RFC 5182)."""
 
 import re
 
@@ -34,7 +35,14 @@ def test_rev2_session(server):
         b"* OK [UIDVALIDITY N] UIDs valid.",
         b"* OK [UIDNEXT 3] Predicted next UID.",
         b"* OK [HIGHESTMODSEQ N] Highest.",
+        b'* LIST (\\HasNoChildren) "." INBOX',
     ]
+    # EXAMINE too, and with the attributes LIST gives the mailbox
+    r.ok("CREATE Sent.2024")
+    untagged, _ = r.ok("EXAMINE Sent")
+    assert untagged[-1] == b'* LIST (\\HasChildren \\Sent) "." Sent', untagged
+    assert b"* 0 RECENT" not in untagged
+    r.ok("SELECT INBOX")
     assert modseq_free(r.ok("FETCH 1:2 (FLAGS)")[0]) == [b"* 1 FETCH (FLAGS () MODSEQ N))",
                                                          b"* 2 FETCH (FLAGS () MODSEQ N))"]
     assert modseq_free(r.ok("STORE 2 +FLAGS (\\Deleted)")[0]) == \
