@@ -455,6 +455,23 @@ void imap_list_selected_mailbox(struct imap_client *c, const char *name)
 	imap_list_free(&l);
 }
 
+bool imap_list_only_parent(struct imap_client *c, const char *name)
+{
+	const char *error;
+	struct imap_list l;
+	bool parent = false;
+
+	memset(&l, 0, sizeof(l));
+	if (mail_storage_list(c->storage, imap_list_collect, &l, &error) == 0) {
+		for (size_t i = 0; i < l.n_boxes && !parent; i++) {
+			parent = strcmp(l.boxes[i].name, name) == 0 && l.boxes[i].nonexistent &&
+			         l.boxes[i].has_children;
+		}
+	}
+	imap_list_free(&l);
+	return parent;
+}
+
 enum imap_cmd_result imap_cmd_list(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	return imap_list_run(c, a, n, false);

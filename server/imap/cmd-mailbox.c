@@ -214,7 +214,11 @@ enum imap_cmd_result imap_cmd_delete(struct imap_client *c, const struct imap_ar
 	}
 	if (imap_is_selected(c, name))
 		imap_mailbox_unselect(c);
-	if (mailbox_delete(c->storage, name, &error) < 0)
+	/* RFC 9051 6.3.4: a name that only holds others cannot be deleted */
+	r = mailbox_delete(c->storage, name, &error);
+	if (r < 0 && imap_list_only_parent(c, name))
+		imap_tagged(c, "NO", "[HASCHILDREN] Mailbox has inferior hierarchical names.");
+	else if (r < 0)
 		imap_storage_error(c, "Delete", error);
 	else
 		imap_ok(c, "Delete completed.");

@@ -168,6 +168,8 @@ enum imap_cmd_result imap_cmd_list(struct imap_client *c, const struct imap_arg 
 /* IMAP4rev2 SELECT and EXAMINE (RFC 9051 6.3.2): the LIST response of the selected mailbox,
  * with the attributes LIST gives it. Nothing when it cannot be listed. */
 void imap_list_selected_mailbox(struct imap_client *c, const char *name);
+/* True when name is not a mailbox but the parent of some (\NonExistent \HasChildren). */
+bool imap_list_only_parent(struct imap_client *c, const char *name);
 enum imap_cmd_result imap_cmd_lsub(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_status(struct imap_client *c, const struct imap_arg *a, unsigned n);
 enum imap_cmd_result imap_cmd_namespace(struct imap_client *c, const struct imap_arg *a,

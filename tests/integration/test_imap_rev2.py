@@ -42,6 +42,11 @@ def test_rev2_session(server):
     untagged, _ = r.ok("EXAMINE Sent")
     assert untagged[-1] == b'* LIST (\\HasChildren \\Sent) "." Sent', untagged
     assert b"* 0 RECENT" not in untagged
+    # a name that only holds others cannot be deleted (RFC 9051 6.3.4)
+    r.ok("CREATE Projects.A")
+    assert r.cmd("DELETE Projects")[1].endswith(
+        b"NO [HASCHILDREN] Mailbox has inferior hierarchical names.")
+    assert r.cmd("DELETE Nothing")[1].endswith(b"NO [NONEXISTENT] Delete failed: no such mailbox")
     r.ok("SELECT INBOX")
     assert modseq_free(r.ok("FETCH 1:2 (FLAGS)")[0]) == [b"* 1 FETCH (FLAGS () MODSEQ N))",
                                                          b"* 2 FETCH (FLAGS () MODSEQ N))"]
