@@ -21,6 +21,9 @@ the same users and the same corpus. Figures:
      resumption), 8 clients: twofold signing through its key process vs Dovecot; printed beside
      it, twofold with the key in every worker ([tls] key_process = no: what the hop costs) and
      each server's CPU per handshake
+  s. a phone's first page of a date-sorted 10,000-message INBOX: UID SORT RETURN (PARTIAL 1:50
+     COUNT) (REVERSE DATE) UTF-8 ALL (ESORT, RFC 5267), in a session that ran it once (the sort
+     keys cached), the median of SORT_ROUNDS; seconds
 Dovecot runs in two login modes (Debian's default, a login process per connection, and the
 high-performance one: service_count = 0, process_min_avail = 2); login figures are taken in both
 and the stronger is compared, the rest in the high-performance mode. Corpora are generated once
@@ -73,6 +76,8 @@ PASSWORD = "Bench-Pw-4f8a2c"
 ARGON_OPS, ARGON_MEM = 2, 67108864
 FIRST_SELECT_ROUNDS = 3
 HANDSHAKE_ROUNDS = 3
+SORT_ROUNDS = 5
+SORT_PAGE = "UID SORT RETURN (PARTIAL 1:50 COUNT) (REVERSE DATE) UTF-8 ALL"
 # What makes a SELECT the first one: each server's per-mailbox index files (in the maildir).
 TWOFOLD_INDEX_FILES = ("twofold.index", "twofold.index-wal", "twofold.index-shm",
                        "twofold.uidvalidity")
@@ -898,6 +903,30 @@ class Bench:
         print(f"    (INBOX selected, {IDLE_CONNECTIONS} users; baseline Pss: twofold {tf_base} "
               f"KiB, dovecot {dc_base} KiB)", flush=True)
 
+    # s: ESORT ------------------------------------------------------------------------------------
+
+    def sort_page(self, port, password):
+        """SORT_PAGE once (the keys cached), then SORT_ROUNDS times: (median s, samples)."""
+        c = self.imap_connect(port, IMAP_SYNC_USER, password)
+        c.cmd("SELECT INBOX")
+        c.cmd(SORT_PAGE)
+        samples = []
+        for _ in range(SORT_ROUNDS):
+            wait_quiet()
+            t0 = time.perf_counter()
+            c.cmd(SORT_PAGE)
+            samples.append(time.perf_counter() - t0)
+        c.logout()
+        return sorted(samples)[len(samples) // 2], samples
+
+    def bench_sort_page(self):
+        tf, tf_all = self.sort_page(self.tf.imap_port, self.tf_apppass[IMAP_SYNC_USER])
+        dc, dc_all = self.sort_page(self.dc.imap_port, PASSWORD)
+        self.report(f"s1 SORT page RETURN (PARTIAL 1:50), {len(self.corpus_sizes)} msgs", tf, dc,
+                    "s", "{:.3f}")
+        print(f"    (median of {SORT_ROUNDS}: twofold {' '.join(f'{t:.3f}' for t in tf_all)} s, "
+              f"dovecot {' '.join(f'{t:.3f}' for t in dc_all)} s)", flush=True)
+
     def run(self):
         print(f"== setup in {self.root}", flush=True)
         self.setup_twofold()
@@ -911,7 +940,7 @@ class Bench:
               f"rest in the performance mode)", flush=True)
         steps = {"1": self.bench_apppass, "2": self.bench_totp, "3": self.bench_drain,
                  "4": self.bench_idle, "5": self.bench_imap_sync, "6": self.bench_imap_big,
-                 "7": self.bench_imap_idle, "8": self.bench_handshakes}
+                 "7": self.bench_imap_idle, "8": self.bench_handshakes, "s": self.bench_sort_page}
         for step in self.args.only or sorted(steps):
             if step not in ("1", "2") and self.dc.mode != "performance":
                 self.dc.restart("performance")
@@ -921,7 +950,7 @@ class Bench:
     TARGETS = {"1": (">=", 2.0), "2": (">=", 1.8), "3": (">=", 1.5), "4": ("<=", 0.5),
                "5": (">=", 1.5), "6a": ("<=", 1.0), "6b": ("<=", 1.0), "6c": ("<=", 1.0),
                "6d": ("<=", 1.0),
-               "7": ("<=", 0.5), "8": (">=", 1.0)}
+               "7": ("<=", 0.5), "8": (">=", 1.0), "s1": ("<=", 1.0)}
 
     def summary(self):
         print("== summary (ratio = twofold / dovecot)", flush=True)
@@ -949,7 +978,7 @@ def main():
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--megabytes", type=float, default=170)
     ap.add_argument("--big-messages", type=int, default=100000)
-    ap.add_argument("--only", nargs="*", choices=("1", "2", "3", "4", "5", "6", "7", "8"))
+    ap.add_argument("--only", nargs="*", choices=("1", "2", "3", "4", "5", "6", "7", "8", "s"))
     ap.add_argument("--cache", default="/var/tmp/twofold-bench-cache",
                     help="where generated corpora are kept between runs")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs and logs")
