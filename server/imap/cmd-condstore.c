@@ -4,6 +4,7 @@
 #include "server/imap/imap-condstore.h"
 #include "server/imap/imap-fetch.h"
 #include "server/imap/imap-reply.h"
+#include "server/imap/imap-search.h"
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "storage/storage.h"
@@ -13,6 +14,23 @@ void imap_append_modseq(struct buf *out, const struct imap_client *c, size_t ind
 	if (c->condstore)
 		buf_printf(out, " MODSEQ (%llu)",
 		           (unsigned long long)mailbox_get(c->box, index)->modseq);
+}
+
+/* PARTIAL (RFC 9394 3.3): of the selected messages (after CHANGEDSINCE), in UID order, only
+ * the window lo:hi stays selected. */
+static void imap_fetch_partial(const struct imap_client *c, bool *sel, int64_t lo, int64_t hi)
+{
+	size_t n = 0, first, count, pos = 0;
+
+	for (size_t i = 0; i < c->known_count; i++)
+		n += sel[i];
+	imap_search_partial_window(lo, hi, n, &first, &count);
+	for (size_t i = 0; i < c->known_count; i++) {
+		if (!sel[i])
+			continue;
+		sel[i] = pos >= first && pos < first + count;
+		pos++;
+	}
 }
 
 int imap_fetch_modifiers(struct imap_client *c, const struct imap_arg *arg, bool *sel,
@@ -27,10 +45,14 @@ int imap_fetch_modifiers(struct imap_client *c, const struct imap_arg *arg, bool
 			*error_r = "VANISHED needs QRESYNC.";
 			return -1;
 		}
-		c->condstore = true;
-		imap_fetch_add_modseq(fetch, false);
-		for (size_t i = 0; i < c->known_count; i++)
-			sel[i] = sel[i] && mailbox_get(c->box, i)->modseq > mods.changedsince;
+		if (mods.changedsince_set) {
+			c->condstore = true;
+			imap_fetch_add_modseq(fetch, false);
+			for (size_t i = 0; i < c->known_count; i++)
+				sel[i] = sel[i] && mailbox_get(c->box, i)->modseq > mods.changedsince;
+		}
+		if (mods.partial_set)
+			imap_fetch_partial(c, sel, mods.partial_lo, mods.partial_hi);
 	}
 	if (imap_fetch_has_modseq(fetch))
 		c->condstore = true;

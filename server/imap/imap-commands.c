@@ -65,7 +65,7 @@ const char *imap_capabilities(struct imap_client *c)
 	         "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
 	         "SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY "
 	         "THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT "
-	         "CONTEXT=SEARCH CONTEXT=SORT SEARCHRES APPENDLIMIT=%llu%s",
+	         "CONTEXT=SEARCH CONTEXT=SORT SEARCHRES PARTIAL APPENDLIMIT=%llu%s",
 	         /* RFC 7889: a 32-bit number */
 	         c->s->cfg->imap_append_limit > UINT32_MAX
 	             ? (unsigned long long)UINT32_MAX

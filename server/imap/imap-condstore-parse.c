@@ -1,6 +1,7 @@
 /* Parameters of the CONDSTORE commands (RFC 7162 section 7). Each takes an already parsed
  * argument tree: the bounds are the parser's, and these read a fixed number of elements. */
 #include "server/imap/imap-condstore.h"
+#include "server/imap/imap-search.h"
 
 #include <string.h>
 #include <strings.h>
@@ -54,11 +55,18 @@ int imap_fetch_mods_parse(const struct imap_arg *arg, struct imap_fetch_mods *mo
 			if (modseq_arg(&arg->list[++i], true, &mods_r->changedsince) < 0)
 				return -1;
 			mods_r->changedsince_set = true;
+		} else if (strcasecmp(name, "PARTIAL") == 0 && !mods_r->partial_set &&
+		           i + 1 < arg->count) {
+			if (!imap_arg_get_atom(&arg->list[++i], &name) ||
+			    imap_search_partial_parse(name, &mods_r->partial_lo,
+			                              &mods_r->partial_hi) < 0)
+				return -1;
+			mods_r->partial_set = true;
 		} else {
 			return -1;
 		}
 	}
-	if (!mods_r->changedsince_set) {
+	if (!mods_r->changedsince_set && (mods_r->vanished || !mods_r->partial_set)) {
 		*error_r = "FETCH modifiers need CHANGEDSINCE.";
 		return -1;
 	}

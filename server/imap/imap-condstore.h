@@ -12,11 +12,14 @@
  * 0 ok, -1 invalid. */
 int imap_modseq_parse(const char *s, bool zero_ok, uint64_t *modseq_r);
 
-/* FETCH modifiers "(CHANGEDSINCE n [VANISHED])". */
+/* FETCH modifiers "(CHANGEDSINCE n [VANISHED])" and "(PARTIAL m:n)" (RFC 9394), in any
+ * order. */
 struct imap_fetch_mods {
 	uint64_t changedsince; /* messages whose MODSEQ is above it */
 	bool changedsince_set;
 	bool vanished;
+	bool partial_set;
+	int64_t partial_lo, partial_hi; /* as imap_search_partial_parse reads them */
 };
 int imap_fetch_mods_parse(const struct imap_arg *arg, struct imap_fetch_mods *mods_r,
                           const char **error_r);

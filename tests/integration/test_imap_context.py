@@ -26,7 +26,7 @@ def boxes(server):
 def test_capabilities(boxes):
     _, r = boxes
     caps = r.ok("CAPABILITY")[0][0].split()
-    for cap in (b"ESORT", b"CONTEXT=SEARCH", b"CONTEXT=SORT"):
+    for cap in (b"ESORT", b"CONTEXT=SEARCH", b"CONTEXT=SORT", b"PARTIAL"):
         assert cap in caps, caps
 
 
@@ -59,6 +59,9 @@ def test_esort_exact(boxes):
         untagged, tagged = r.cmd(command)
         assert untagged == [] and tagged.split(b" ", 1)[1] == reply, (command, untagged, tagged)
     assert r.cmd("SORT (DATE) UTF-8 ALL")[0] == [b"* SORT 3 1 2 4"]
+    # RFC 9394 3.3: UID FETCH's PARTIAL modifier
+    assert r.ok("UID FETCH 1:* (UID) (PARTIAL -1:-2)")[0] == [b"* 3 FETCH (UID 4)",
+                                                               b"* 4 FETCH (UID 5)"]
 
 
 def esearch(tag, data):

@@ -123,11 +123,47 @@ static void test_searchres(void **state)
 	logout(&c);
 }
 
+/* UID FETCH's PARTIAL modifier (RFC 9394 3.3): a window of the messages the set names. */
+static void test_fetch_partial(void **state)
+{
+	struct srv c;
+
+	(void)state;
+	srv_imap_login(&c);
+	srv_send(&c, "s SELECT INBOX\r\n");
+	srv_imap_expect_tagged(&c, "s OK [READ-WRITE]");
+	srv_send(&c, "f1 UID FETCH 1:* (UID) (PARTIAL 2:3)\r\n");
+	srv_expect(&c, "* 2 FETCH (UID 2)\r\n");
+	srv_expect(&c, "* 3 FETCH (UID 3)\r\n");
+	srv_expect(&c, "f1 OK Fetch completed.\r\n");
+	srv_send(&c, "f2 UID FETCH 2:* (UID) (PARTIAL -1:-1)\r\n");
+	srv_expect(&c, "* 3 FETCH (UID 3)\r\n");
+	srv_expect(&c, "f2 OK Fetch completed.\r\n");
+	srv_send(&c, "f3 UID FETCH 1:* (UID) (PARTIAL 4:9)\r\n");
+	srv_expect(&c, "f3 OK Fetch completed.\r\n");
+	srv_send(&c, "f4 FETCH 1:3 (UID) (PARTIAL -2:-3)\r\n");
+	srv_expect(&c, "* 1 FETCH (UID 1)\r\n");
+	srv_expect(&c, "* 2 FETCH (UID 2)\r\n");
+	srv_expect(&c, "f4 OK Fetch completed.\r\n");
+	/* with CHANGEDSINCE: the window of the changed ones, which carry MODSEQ */
+	srv_send(&c, "f5 UID FETCH 1:* (UID) (PARTIAL -1:-1 CHANGEDSINCE 0)\r\n");
+	skip_untagged(&c, "* 3 FETCH (UID 3 MODSEQ (");
+	srv_expect(&c, "f5 OK Fetch completed.\r\n");
+	srv_send(&c, "b1 UID FETCH 1:* (UID) (PARTIAL 0:2)\r\n");
+	srv_expect(&c, "b1 BAD Invalid FETCH modifiers.\r\n");
+	srv_send(&c, "b2 UID FETCH 1:* (UID) (PARTIAL 1:2 PARTIAL 3:4)\r\n");
+	srv_expect(&c, "b2 BAD Invalid FETCH modifiers.\r\n");
+	srv_send(&c, "b3 UID FETCH 1:* (UID) (PARTIAL 1:2 VANISHED)\r\n");
+	srv_expect(&c, "b3 BAD FETCH modifiers need CHANGEDSINCE.\r\n");
+	logout(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_rev2_responses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_searchres, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_partial, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
