@@ -58,7 +58,7 @@ static void test_rev2_responses(void **state)
 	skip_untagged(&c, "* OK [PERMANENTFLAGS");
 	srv_expect(&c, "* 3 EXISTS\r\n");
 	skip_untagged(&c, "* OK [HIGHESTMODSEQ");
-	srv_expect(&c, "* LIST (\\HasNoChildren) \".\" INBOX\r\n");
+	srv_expect(&c, "* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n");
 	srv_expect(&c, "s OK [READ-WRITE] Select completed.\r\n");
 	srv_send(&c, "f FETCH 1 (FLAGS)\r\n");
 	srv_expect(&c, "* 1 FETCH (FLAGS ())\r\n");
