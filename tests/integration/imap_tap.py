@@ -199,6 +199,15 @@ class ImapTap:
             left = deadline - time.monotonic()
             assert c.closed.wait(max(left, 0)), f"connection {c.number} still open"
 
+    def dump(self, path):
+        """Writes what each connection carried, client lines "C:" and server lines "S:", to
+        path: the record to read when a test of a mail program fails."""
+        with open(path, "w", encoding="utf-8", errors="replace") as f:
+            for c in self.connections:
+                f.write(f"== connection {c.number}{' (compressed)' if c.compressed else ''}\n")
+                f.writelines(f"C: {ln.decode(errors='replace')}\n" for ln in c.client)
+                f.writelines(f"S: {ln.decode(errors='replace')}\n" for ln in c.server)
+
     def commands(self):
         """Every connection's commands, in connection order."""
         return [cmd for c in self.connections for cmd in c.commands()]

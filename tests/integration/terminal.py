@@ -33,8 +33,12 @@ class Terminal:
         env.setdefault("TERM", "screen")
         env.setdefault("LANG", "C.UTF-8")
         env.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        # A shell of ours waits for the program and writes down how it ended: tmux, left to
+        # reap it, was seen to leave a program that had quit a zombie for half a minute.
+        self.status_file = self.socket + ".status"
+        script = f"{shlex.join(command)}; echo $? >{shlex.quote(self.status_file)}"
         line = "exec env -i " + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + \
-            " " + shlex.join(command)
+            " /bin/sh -c " + shlex.quote(script)
         self._tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width),
                    "-y", str(height), "sh -c " + shlex.quote(line))
         self._tmux("set-option", "-t", "t", "remain-on-exit", "on")
@@ -55,12 +59,21 @@ class Terminal:
         return "\n".join(self.screen())
 
     def exited(self):
-        """None while the command runs, else its exit status."""
-        out = self._tmux("display-message", "-p", "-t", "t", "#{pane_dead} #{pane_dead_status}",
-                         check=False).split()
-        if not out or out[0] != "1":
-            return None
-        return int(out[1]) if len(out) > 1 else -1
+        """None while the command runs, else its exit status (128 + N after signal N)."""
+        # the pane first: once its shell is dead, what the shell wrote is all there
+        out = self._tmux("display-message", "-p", "-t", "t", "#{pane_dead}:#{pane_dead_status}",
+                         check=False).strip().split(":")
+        dead = len(out) == 2 and out[0] == "1" and out[1] != ""
+        try:
+            with open(self.status_file) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        if text.endswith("\n"):
+            return int(text)
+        if dead:
+            return f"its shell ended with {out[1]}"  # killed before it could write the status
+        return None
 
     def wait_for(self, pattern, timeout=WAIT_TIMEOUT, what=None):
         """Waits until the screen matches pattern (a regex, MULTILINE); returns the match."""
@@ -117,16 +130,29 @@ class Terminal:
             if status is not None:
                 return status
             if time.monotonic() > deadline:
-                raise TerminalError(f"{self.command[0]} still running after {timeout:.0f} s; "
-                                    f"screen:\n{self.text()}")
+                raise TerminalError(f"{self.command[0]} still running after {timeout:.0f} s "
+                                    f"({self._process()}); screen:\n{self.text()}")
             time.sleep(POLL)
+
+    def _process(self):
+        """What the program is doing, for a message: its state and where it waits."""
+        pid = self._tmux("display-message", "-p", "-t", "t", "#{pane_pid}", check=False).strip()
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{pid}/wchan") as f:
+                wchan = f.read().strip()
+            return f"pid {pid} state {state} in {wchan}"
+        except (OSError, IndexError):
+            return f"pid {pid} gone"
 
     def close(self):
         self._tmux("kill-server", check=False)
-        try:
-            os.unlink(self.socket)
-        except FileNotFoundError:
-            pass
+        for path in (self.socket, self.status_file):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def __enter__(self):
         return self
