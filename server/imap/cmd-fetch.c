@@ -9,6 +9,8 @@
 #include "server/conn.h"
 #include "storage/storage.h"
 
+#include <string.h>
+
 /* Sets \Seen before the data is sent (RFC 3501 6.4.5); true when it changed. */
 static bool imap_fetch_mark_seen(struct imap_client *c, size_t i)
 {
@@ -52,42 +54,117 @@ enum fetch_outcome {
 	FETCH_SOME_UNAVAILABLE, /* some could not be read; all the others were written */
 };
 
-static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetch *f,
-                                         const bool *sel)
+/* \Seen is given to this many messages at a time, as one change, before their data goes out:
+ * one index commit (an fsync) per batch, not per message, and no lock held while the client
+ * reads. */
+#define FETCH_SEEN_BATCH 128
+
+/* Sets \Seen on the selected messages of [from, to) that lack it, as one change; seen_now[i -
+ * from] marks those it changed. */
+static void imap_fetch_mark_seen_batch(struct imap_client *c, const bool *sel, size_t from,
+                                       size_t to, bool *seen_now)
 {
-	bool set_seen = imap_fetch_sets_seen(f) && !c->readonly, gone = false, unavailable = false;
+	const char *error;
+	size_t unseen = 0;
+
+	for (size_t i = from; i < to; i++)
+		unseen += sel[i] && (mailbox_get(c->box, i)->flags & MAIL_SEEN) == 0 ? 1 : 0;
+	if (unseen == 0)
+		return; /* no write lock taken for nothing */
+	if (mailbox_changes_begin(c->box, &error) < 0) {
+		log_error("imap user=%s: setting \\Seen: %s", c->user, error);
+		return;
+	}
+	for (size_t i = from; i < to; i++)
+		seen_now[i - from] = sel[i] && !mailbox_msg_gone(c->box, i) &&
+		                     imap_fetch_mark_seen(c, i);
+	if (mailbox_changes_commit(c->box, &error) < 0)
+		log_error("imap user=%s: setting \\Seen: %s", c->user, error);
+}
+
+/* The connection broke: the messages of the batch not sent lose the \Seen given for them. */
+static void imap_fetch_unmark_unsent(struct imap_client *c, size_t from, size_t to,
+                                     const bool *seen_now)
+{
 	const char *error;
 
-	for (size_t i = 0; i < c->known_count && !conn_broken(c->conn); i++) {
-		bool seen_now;
+	if (mailbox_changes_begin(c->box, &error) < 0)
+		return;
+	for (size_t i = from; i < to; i++) {
+		if (seen_now[i - from])
+			imap_fetch_unmark_seen(c, i);
+	}
+	(void)mailbox_changes_commit(c->box, &error);
+}
+
+struct fetch_state {
+	bool gone, unavailable;
+};
+
+/* Writes the selected messages of [from, to); seen_now as imap_fetch_mark_seen_batch set it. */
+static int imap_fetch_batch(struct imap_client *c, struct imap_fetch *f, const bool *sel,
+                            size_t from, size_t to, const bool *seen_now, struct fetch_state *fs)
+{
+	const char *error;
+
+	for (size_t i = from; i < to; i++) {
 		int r;
 
+		if (conn_broken(c->conn)) {
+			imap_fetch_unmark_unsent(c, i, to, seen_now + (i - from));
+			return 0;
+		}
 		if (!sel[i])
 			continue;
 		if (mailbox_msg_gone(c->box, i)) {
-			gone = true;
+			fs->gone = true;
 			continue;
 		}
-		seen_now = set_seen && imap_fetch_mark_seen(c, i);
 		r = imap_fetch_write(f, c->box, i, (uint32_t)i + 1, c->conn, &error);
 		if (r < 0) {
 			log_error("imap user=%s: fetch failed: %s", c->user, error);
-			return FETCH_FAILED;
+			return -1;
 		}
 		if (r == 0 && mailbox_msg_unavailable(c->box, i)) {
-			unavailable = true;
-			if (seen_now)
+			fs->unavailable = true;
+			if (seen_now[i - from])
 				imap_fetch_unmark_seen(c, i);
 			continue;
 		}
-		gone = gone || r == 0;
-		if (r > 0 && seen_now) {
+		fs->gone = fs->gone || r == 0;
+		if (r > 0 && seen_now[i - from]) {
 			imap_fetch_flags_update(c, i);
 			imap_context_changed(c, i);
 		}
 	}
+	return 0;
+}
+
+static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetch *f,
+                                         const bool *sel)
+{
+	bool set_seen = imap_fetch_sets_seen(f) && !c->readonly;
+	bool seen_now[FETCH_SEEN_BATCH];
+	struct fetch_state fs = {false, false};
+	enum fetch_outcome r = FETCH_DONE;
+
+	for (size_t from = 0; from < c->known_count && !conn_broken(c->conn);
+	     from += FETCH_SEEN_BATCH) {
+		size_t to = c->known_count - from < FETCH_SEEN_BATCH ? c->known_count
+		                                                     : from + FETCH_SEEN_BATCH;
+
+		memset(seen_now, 0, sizeof(seen_now));
+		if (set_seen)
+			imap_fetch_mark_seen_batch(c, sel, from, to, seen_now);
+		if (imap_fetch_batch(c, f, sel, from, to, seen_now, &fs) < 0) {
+			r = FETCH_FAILED;
+			break;
+		}
+	}
 	imap_context_flush(c);
-	return unavailable ? FETCH_SOME_UNAVAILABLE : gone ? FETCH_SOME_GONE : FETCH_DONE;
+	if (r == FETCH_FAILED)
+		return r;
+	return fs.unavailable ? FETCH_SOME_UNAVAILABLE : fs.gone ? FETCH_SOME_GONE : FETCH_DONE;
 }
 
 enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg *a, unsigned n)

@@ -122,3 +122,29 @@ def test_rename_while_no_session_is_open(server):
     untagged, _ = b.ok(f"FETCH 1:* (UID FLAGS) (CHANGEDSINCE {h})")
     assert untagged == [b"* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ (%d))" % (h + 1)]
     b.close()
+
+
+def test_fetch_sets_seen_as_one_change(server):
+    """A FETCH of message data gives \\Seen to the messages that lack it as one change (one
+    MODSEQ, one index commit), not one change per message, and says so for each; messages
+    that had \\Seen keep their MODSEQ; BODY.PEEK changes nothing."""
+    _, app = setup_user(server, messages=[msg(f"m{i}") for i in range(1, 6)])
+    a = raw_login(server, "alice", app)
+    a.ok("ENABLE CONDSTORE")
+    h0 = highestmodseq(a.ok("SELECT INBOX")[0])
+    a.ok("STORE 2 +FLAGS.SILENT (\\Seen)")
+    untagged, _ = a.ok("FETCH 1:5 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert modseqs(a) == [h0, h0 + 1, h0, h0, h0]
+    untagged, _ = a.ok("FETCH 1:5 (BODY[TEXT])")
+    told = {i: fetch_modseq([u for u in untagged if b"FLAGS" in u], i) for i in range(1, 6)}
+    assert told[2] is None, untagged  # it had \Seen: nothing to tell
+    for i in (1, 3, 4, 5):
+        assert told[i][1] == {b"\\Seen", b"\\Recent"} and told[i][2] == h0 + 2, untagged
+    assert modseqs(a) == [h0 + 2, h0 + 1, h0 + 2, h0 + 2, h0 + 2]
+    b = raw_login(server, "alice", app)
+    untagged, _ = b.ok("SELECT INBOX")
+    assert highestmodseq(untagged) == h0 + 2
+    untagged, _ = b.ok("SEARCH UNSEEN")
+    assert untagged == [b"* SEARCH"]
+    a.close()
+    b.close()
