@@ -35,7 +35,11 @@ struct mail_index {
 	sqlite3_stmt *st_modseq_since, *st_set_mflags; /* index-modseq.c, when first needed */
 	sqlite3_stmt *st_modseq_scan;                  /* changes below modseq_indexed */
 	uint64_t modseq_indexed; /* msg_modseq holds the rows with a MODSEQ above this */
-	uint64_t highest_modseq;                       /* as stored when the transaction began */
+	/* index-vanished.c, when first needed */
+	sqlite3_stmt *st_van_before, *st_van_after, *st_van_gap, *st_van_delete, *st_van_insert;
+	sqlite3_stmt *st_van_since;
+	bool vanished_added;     /* this transaction recorded expunged UIDs */
+	uint64_t highest_modseq; /* as stored when the transaction began */
 	bool modseq_used;      /* a row got highest_modseq + 1 in this transaction */
 	uint64_t modseq_floor; /* HIGHESTMODSEQ floor recorded in the side file */
 	/* Bulk load into the empty table: max_uid is the highest UID in it, and a row whose UID
@@ -65,5 +69,12 @@ int index_modseq_restart(struct mail_index *idx, const char **error_r);
 /* Before a commit: true when this transaction's MODSEQ reaches the side file's floor, which
  * is then raised (the caller writes the side file). */
 bool index_modseq_over_floor(struct mail_index *idx);
+
+/* index-vanished.c: adds the table of expunged UIDs (to an older index, and to a new one after
+ * its HIGHESTMODSEQ is set: the record is complete from there), records a removed UID, and
+ * trims the table before a commit. */
+int index_vanished_upgrade(struct mail_index *idx, const char **error_r);
+int index_vanished_add(struct mail_index *idx, uint32_t uid, const char **error_r);
+int index_vanished_commit(struct mail_index *idx, const char **error_r);
 
 #endif

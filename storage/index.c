@@ -21,7 +21,7 @@
 #define INDEX_SIDE_FILE      "twofold.uidvalidity"
 #define INDEX_SIDE_TMP       "twofold.uidvalidity.tmp"
 #define INDEX_SIDE_DOVECOT   "dovecot"
-#define INDEX_SCHEMA_VERSION 4
+#define INDEX_SCHEMA_VERSION 5
 
 /* In the maildir root: the last UIDVALIDITY given to a new index of this storage. */
 #define INDEX_UIDVALIDITY_LAST "twofold.uidvalidity-last"
@@ -29,8 +29,10 @@
  * as it is, while a version 2 reader refuses a version 3 index instead of showing -1 sizes.
  * Version 4 adds each message's MODSEQ and the flags it was given at (index-modseq.c): a
  * version 2 or 3 index gets the two columns, while an older reader refuses a version 4 index,
- * since it would change flags without advancing their MODSEQ. */
+ * since it would change flags without advancing their MODSEQ. Version 5 adds the expunged UIDs
+ * (index-vanished.c), which an older reader would not record. */
 #define INDEX_SCHEMA_COMPATIBLE 2
+#define INDEX_SCHEMA_MODSEQ     4
 #define INDEX_UID_RESERVATION   1024
 /* Page cache of a connection, in KiB: small, since a session mostly idles with the index open.
  * A bulk load into the empty table keeps it too: its rows are appended and its key index is
@@ -73,7 +75,7 @@ static const char index_schema[] =
     " name TEXT NOT NULL UNIQUE COLLATE NOCASE);"
     "CREATE TABLE IF NOT EXISTS cache (uid INTEGER NOT NULL, field TEXT NOT NULL,"
     " data BLOB NOT NULL, PRIMARY KEY (uid, field)) WITHOUT ROWID;"
-    "PRAGMA user_version = 4;";
+    "PRAGMA user_version = 4;"; /* index_vanished_upgrade makes it 5 */
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -384,12 +386,12 @@ static int index_setup(struct mail_index *idx, const char **error_r)
 		idx->outdated = true;
 		goto fail;
 	}
-	if (version != 0 && version < INDEX_SCHEMA_VERSION &&
-	    index_modseq_upgrade(idx, error_r) < 0)
+	if (version != 0 && version < INDEX_SCHEMA_MODSEQ && index_modseq_upgrade(idx, error_r) < 0)
 		goto fail;
 	if ((version == 0 && index_create(idx, error_r) < 0) ||
 	    index_meta_get(idx, "uidvalidity", &idx->uidvalidity, error_r) <= 0 ||
-	    index_prepare_msg(idx, error_r) < 0)
+	    index_prepare_msg(idx, error_r) < 0 ||
+	    (version < INDEX_SCHEMA_VERSION && index_vanished_upgrade(idx, error_r) < 0))
 		goto fail;
 	/* a rebuild that did not commit its first sync (a crash) goes on as one */
 	if (!idx->rebuild && (ret = index_meta_get(idx, "rebuild", &rebuilding, error_r)) < 0)
@@ -416,7 +418,8 @@ static void index_free(struct mail_index *idx)
 	    &idx->st_meta_get,  &idx->st_meta_set,     &idx->st_cache_remove, &idx->st_kw_set,
 	    &idx->st_kw_get,    &idx->st_cache_get,    &idx->st_cache_put,    &idx->st_cache_range,
 	    &idx->st_set_sizes, &idx->st_insert_batch, &idx->st_modseq_since, &idx->st_set_mflags,
-	    &idx->st_modseq_scan};
+	    &idx->st_modseq_scan, &idx->st_van_before, &idx->st_van_after, &idx->st_van_gap,
+	    &idx->st_van_delete, &idx->st_van_insert, &idx->st_van_since};
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		sqlite3_finalize(*stmts[i]);
@@ -614,6 +617,7 @@ static void index_tx_end(struct mail_index *idx)
 		                   NULL, NULL);
 	idx->big_cache = false;
 	idx->modseq_used = false;
+	idx->vanished_added = false;
 }
 
 /* A transaction that changed nothing commits without a write (no WAL frame, no fsync): a sync
@@ -631,7 +635,7 @@ int mail_index_commit(struct mail_index *idx, const char **error_r)
 	    (idx->uidnext != idx->uidnext_begin &&
 	     index_meta_set(idx, "uidnext", idx->uidnext, error_r) < 0) ||
 	    (idx->rebuild && index_meta_set(idx, "rebuild", 0, error_r) < 0) ||
-	    index_modseq_commit(idx, error_r) < 0) {
+	    index_vanished_commit(idx, error_r) < 0 || index_modseq_commit(idx, error_r) < 0) {
 		mail_index_rollback(idx);
 		return -1;
 	}
@@ -947,7 +951,8 @@ int mail_index_set_sizes(struct mail_index *idx, const struct mail_index_rec *re
 int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r)
 {
 	if (index_step_uid(idx, idx->st_remove, uid, error_r) < 0 ||
-	    index_step_uid(idx, idx->st_cache_remove, uid, error_r) < 0)
+	    index_step_uid(idx, idx->st_cache_remove, uid, error_r) < 0 ||
+	    index_vanished_add(idx, uid, error_r) < 0)
 		return -1;
 	return 0;
 }

@@ -105,7 +105,8 @@ struct mail_index_new {
 };
 int mail_index_assign_absent_many(struct mail_index *idx, const struct mail_index_new *rows,
                                   size_t count, const char **error_r);
-/* Inside a transaction: removes the row and its cached metadata. */
+/* Inside a transaction: removes the row and its cached metadata, and records the UID as
+ * expunged at the transaction's MODSEQ (index-vanished.c). */
 int mail_index_remove(struct mail_index *idx, uint32_t uid, const char **error_r);
 /* Drops SQLite's page cache: an idle session should not hold it (the OS caches the file). */
 void mail_index_release_memory(struct mail_index *idx);
@@ -163,6 +164,17 @@ int mail_index_set_mflags(struct mail_index *idx, uint32_t uid, int mflags, uint
 /* The rows whose MODSEQ is above since. */
 typedef void mail_index_modseq_cb(void *ctx, uint32_t uid, uint64_t modseq);
 int mail_index_modseq_changes(struct mail_index *idx, uint64_t since, mail_index_modseq_cb *cb,
+                              void *ctx, const char **error_r);
+
+/* ---- expunged UIDs (index-vanished.c), for QRESYNC (RFC 7162) ----
+ * mail_index_remove records the UID with the transaction's MODSEQ, in ranges that may also
+ * hold UIDs expunged earlier or never given out (never a row's UID). The floor is the lowest
+ * MODSEQ the record is complete from (UINT64_MAX: from nowhere); below it, expunges are
+ * missing (the index was upgraded, rebuilt, or the oldest ranges were trimmed). */
+int mail_index_vanished_floor(struct mail_index *idx, uint64_t *floor_r, const char **error_r);
+/* The ranges holding a UID expunged after MODSEQ since, ascending and disjoint. */
+typedef void mail_index_range_cb(void *ctx, uint32_t lo, uint32_t hi);
+int mail_index_vanished_since(struct mail_index *idx, uint64_t since, mail_index_range_cb *cb,
                               void *ctx, const char **error_r);
 
 /* Metadata cache. get: 1 found (appended to out), 0 not, -1 error. put: inside a transaction;

@@ -121,3 +121,62 @@ int mailbox_changes_commit(struct mailbox *box, const char **error_r)
 	/* what this view did itself is in the view already */
 	return mailbox_modseq_catch_up(box, error_r);
 }
+
+struct vanished_collect {
+	const struct mailbox *box;
+	struct mailbox_uid_range *ranges;
+	size_t count, alloc;
+	size_t next; /* the view index of the first UID not below the ranges read so far */
+};
+
+static void vanished_push(struct vanished_collect *vc, uint32_t lo, uint32_t hi)
+{
+	if (vc->count == vc->alloc) {
+		vc->alloc = vc->alloc == 0 ? 16 : vc->alloc * 2;
+		vc->ranges = xreallocarray(vc->ranges, vc->alloc, sizeof(*vc->ranges));
+	}
+	vc->ranges[vc->count].lo = lo;
+	vc->ranges[vc->count++].hi = hi;
+}
+
+/* A range of the record without the view's UIDs: a message the view still shows was expunged
+ * after the view's sync, and the next sync reports it. */
+static void vanished_range(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct vanished_collect *vc = ctx;
+	const struct mailbox *box = vc->box;
+
+	while (vc->next < box->count && box->msgs[vc->next].mail.uid < lo)
+		vc->next++;
+	for (; vc->next < box->count && box->msgs[vc->next].mail.uid <= hi; vc->next++) {
+		uint32_t uid = box->msgs[vc->next].mail.uid;
+
+		if (uid > lo)
+			vanished_push(vc, lo, uid - 1);
+		if (uid == hi)
+			return;
+		lo = uid + 1;
+	}
+	vanished_push(vc, lo, hi);
+}
+
+int mailbox_vanished_since(struct mailbox *box, uint64_t since, struct mailbox_uid_range **ranges_r,
+                           size_t *count_r, const char **error_r)
+{
+	struct vanished_collect vc = {.box = box};
+	uint64_t floor;
+
+	*ranges_r = NULL;
+	*count_r = 0;
+	if (mail_index_vanished_floor(box->index, &floor, error_r) < 0)
+		return -1;
+	if (since < floor || since > box->modseq)
+		return 0;
+	if (mail_index_vanished_since(box->index, since, vanished_range, &vc, error_r) < 0) {
+		xfree(&vc.ranges);
+		return -1;
+	}
+	*ranges_r = vc.ranges;
+	*count_r = vc.count;
+	return 1;
+}

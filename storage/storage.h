@@ -293,6 +293,16 @@ size_t mailbox_changed_count(const struct mailbox *box);
  * above with the message's new MODSEQ. This is the HIGHESTMODSEQ as of the last sync (or of
  * mailbox_changes_commit). */
 uint64_t mailbox_highest_modseq(const struct mailbox *box);
+/* QRESYNC (RFC 7162): the UIDs expunged after MODSEQ since, as ascending disjoint ranges
+ * (*ranges_r allocated, xfree it), which may also hold UIDs expunged before since or never
+ * given out, but never one of the view's. 1 done, 0 the mailbox does not know all of them
+ * (since is below the floor of its record, see index.h, or above the view's HIGHESTMODSEQ:
+ * the caller then reports every absent UID it is asked about), -1 error. */
+struct mailbox_uid_range {
+	uint32_t lo, hi;
+};
+int mailbox_vanished_since(struct mailbox *box, uint64_t since, struct mailbox_uid_range **ranges_r,
+                           size_t *count_r, const char **error_r);
 /* Several flag/keyword changes as one (one MODSEQ, one disk write): between begin and commit
  * only mailbox_set_flags, mailbox_set_keywords and reading the view. 0 ok, -1 error (after a
  * failed commit the changes already made to files stay, and get their MODSEQ at the next

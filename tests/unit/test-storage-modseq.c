@@ -224,7 +224,7 @@ static void test_upgrade_from_v3(void **state)
 	          " ALTER TABLE msg DROP COLUMN modseq; ALTER TABLE msg DROP COLUMN mflags;"
 	          " DELETE FROM meta WHERE key = 'modseq'; PRAGMA user_version = 3;");
 	test_fixture_open_inbox(f);
-	assert_int_equal(sql_int(path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(path, "PRAGMA user_version"), 5);
 	assert_int_equal(mailbox_count(f->box), 3);
 	assert_int_equal(mailbox_get(f->box, 2)->uid, uid2);
 	assert_int_equal(mailbox_get(f->box, 2)->keywords, 1ULL << bit);
