@@ -207,24 +207,27 @@ enum imap_cmd_result imap_cmd_authenticate(struct imap_client *c, const struct i
 }
 
 /* RFC 5161: ENABLED lists what this command enabled; unknown names are ignored. IMAP4rev2
- * (RFC 9051 appendix A) switches the session to that protocol's responses. */
+ * (RFC 9051 appendix A) switches the session to that protocol's responses. QRESYNC enables
+ * CONDSTORE too, which is listed only when named (RFC 7162 3.2.3). */
 enum imap_cmd_result imap_cmd_enable(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *cap;
-	bool condstore = false, rev2 = false;
+	bool condstore = false, rev2 = false, qresync = false;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (!imap_arg_get_atom(&a[i], &cap))
 			return imap_bad(c, "ENABLE takes capability names.");
 		condstore = condstore || strcasecmp(cap, "CONDSTORE") == 0;
 		rev2 = rev2 || strcasecmp(cap, "IMAP4rev2") == 0;
+		qresync = qresync || strcasecmp(cap, "QRESYNC") == 0;
 	}
 	if (n == 0)
 		return imap_bad(c, "ENABLE needs a capability name.");
-	imap_untagged(c, "ENABLED%s%s", condstore && !c->condstore ? " CONDSTORE" : "",
-	              rev2 && !c->rev2 ? " IMAP4rev2" : "");
-	c->condstore = c->condstore || condstore;
+	imap_untagged(c, "ENABLED%s%s%s", condstore && !c->condstore ? " CONDSTORE" : "",
+	              rev2 && !c->rev2 ? " IMAP4rev2" : "", qresync && !c->qresync ? " QRESYNC" : "");
+	c->condstore = c->condstore || condstore || qresync;
 	c->rev2 = c->rev2 || rev2;
+	c->qresync = c->qresync || qresync;
 	imap_ok(c, "Enabled.");
 	return IMAP_CMD_OK;
 }

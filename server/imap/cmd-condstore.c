@@ -33,18 +33,30 @@ static void imap_fetch_partial(const struct imap_client *c, bool *sel, int64_t l
 	}
 }
 
-int imap_fetch_modifiers(struct imap_client *c, const struct imap_arg *arg, bool *sel,
-                         struct imap_fetch *fetch, const char **error_r)
+/* RFC 7162 3.2.6: VANISHED only in UID FETCH, once QRESYNC is enabled. */
+static int imap_fetch_vanished_check(const struct imap_client *c, const char **error_r)
+{
+	if (!c->qresync)
+		*error_r = "VANISHED needs ENABLE QRESYNC.";
+	else if (!c->uid)
+		*error_r = "VANISHED needs UID FETCH.";
+	else
+		return 0;
+	return -1;
+}
+
+int imap_fetch_modifiers(struct imap_client *c, const char *set, const struct imap_arg *arg,
+                         bool *sel, struct imap_fetch *fetch, const char **error_r)
 {
 	struct imap_fetch_mods mods;
 
 	if (arg != NULL) {
 		if (imap_fetch_mods_parse(arg, &mods, error_r) < 0)
 			return -1;
-		if (mods.vanished) {
-			*error_r = "VANISHED needs QRESYNC.";
+		if (mods.vanished && (imap_fetch_vanished_check(c, error_r) < 0 ||
+		                      imap_qresync_fetch_vanished(c, set, mods.changedsince,
+		                                                  error_r) < 0))
 			return -1;
-		}
 		if (mods.changedsince_set) {
 			c->condstore = true;
 			imap_fetch_add_modseq(fetch, false);

@@ -179,7 +179,7 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg
 	if (imap_seqset_select(c, set, c->uid, &sel, &error) < 0)
 		return imap_bad(c, error);
 	if (imap_fetch_parse(&a[1], c->uid, &f, &error) < 0 ||
-	    imap_fetch_modifiers(c, n == 3 ? &a[2] : NULL, sel, f, &error) < 0) {
+	    imap_fetch_modifiers(c, set, n == 3 ? &a[2] : NULL, sel, f, &error) < 0) {
 		imap_fetch_free(&f);
 		xfree(&sel);
 		return imap_bad(c, error);

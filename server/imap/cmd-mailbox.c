@@ -106,22 +106,28 @@ static void imap_select_untagged(struct imap_client *c)
 	buf_free(&out);
 }
 
-static enum imap_cmd_result imap_select(struct imap_client *c, const struct imap_arg *a, unsigned n,
-                                        bool readonly)
+/* The selected mailbox is closed by SELECT/EXAMINE (whatever comes of it): the responses
+ * after CLOSED are of the new one (RFC 7162 3.2.11, for every client of a server with QRESYNC,
+ * so that a client that enables it later is not misled). */
+static void imap_select_close_previous(struct imap_client *c)
+{
+	if (c->box == NULL)
+		return;
+	imap_mailbox_unselect(c);
+	imap_untagged(c, "OK [CLOSED] Previous mailbox closed.");
+}
+
+static enum imap_cmd_result imap_select_open(struct imap_client *c, const struct imap_arg *a,
+                                             const struct imap_select_params *params,
+                                             bool readonly)
 {
 	const char *name, *error;
 	struct mailbox *box = NULL;
-	struct imap_select_params params;
 	int r;
 
-	if (n != 1 && n != 2)
-		return imap_bad(c, "SELECT/EXAMINE take a mailbox name and parameters.");
-	if (n == 2 && imap_select_params_parse(&a[1], &params, &error) < 0)
-		return imap_bad(c, error);
-	if (n == 2 && params.condstore)
+	if (params->condstore)
 		c->condstore = true;
-	if (c->box != NULL)
-		imap_mailbox_unselect(c);
+	imap_select_close_previous(c);
 	r = imap_mailbox_arg(c, &a[0], &name);
 	if (r <= 0)
 		return r < 0 ? IMAP_CMD_BAD : IMAP_CMD_OK;
@@ -145,9 +151,30 @@ static enum imap_cmd_result imap_select(struct imap_client *c, const struct imap
 	imap_select_untagged(c);
 	if (c->rev2)
 		imap_list_selected_mailbox(c, name);
+	if (params->qresync)
+		imap_qresync_select(c, &params->q);
 	imap_tagged(c, "OK", "[%s] %s completed.", readonly ? "READ-ONLY" : "READ-WRITE",
 	            readonly ? "Examine" : "Select");
 	return IMAP_CMD_OK;
+}
+
+static enum imap_cmd_result imap_select(struct imap_client *c, const struct imap_arg *a, unsigned n,
+                                        bool readonly)
+{
+	struct imap_select_params params = {0};
+	enum imap_cmd_result r;
+	const char *error;
+
+	if (n != 1 && n != 2)
+		return imap_bad(c, "SELECT/EXAMINE take a mailbox name and parameters.");
+	if (n == 2 && imap_select_params_parse(&a[1], &params, &error) < 0)
+		r = imap_bad(c, error);
+	else if (params.qresync && !c->qresync)
+		r = imap_bad(c, "QRESYNC needs ENABLE QRESYNC.");
+	else
+		r = imap_select_open(c, a, &params, readonly);
+	imap_select_params_free(&params);
+	return r;
 }
 
 enum imap_cmd_result imap_cmd_select(struct imap_client *c, const struct imap_arg *a, unsigned n)

@@ -30,6 +30,7 @@ static bool *imap_deleted_marks(struct imap_client *c, const bool *sel)
 enum imap_cmd_result imap_cmd_close(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *error;
+	uint64_t modseq;
 
 	(void)a;
 	if (n != 0)
@@ -42,8 +43,17 @@ enum imap_cmd_result imap_cmd_close(struct imap_client *c, const struct imap_arg
 			log_error("imap user=%s: expunge on close failed: %s", c->user, error);
 		xfree(&remove);
 	}
+	if (!c->qresync) {
+		imap_mailbox_unselect(c);
+		imap_ok(c, "Close completed.");
+		return IMAP_CMD_OK;
+	}
+	/* a QRESYNC client keeps the HIGHESTMODSEQ its expunge made (RFC 7162) */
+	if (mailbox_sync(c->box, &error) < 0)
+		log_error("imap user=%s: sync on close failed: %s", c->user, error);
+	modseq = mailbox_highest_modseq(c->box);
 	imap_mailbox_unselect(c);
-	imap_ok(c, "Close completed.");
+	imap_ok(c, "[HIGHESTMODSEQ %llu] Close completed.", (unsigned long long)modseq);
 	return IMAP_CMD_OK;
 }
 
@@ -82,6 +92,13 @@ enum imap_cmd_result imap_cmd_expunge(struct imap_client *c, const struct imap_a
 		imap_storage_failed(c, "Expunge", error);
 		return IMAP_CMD_OK;
 	}
-	imap_ok(c, "Expunge completed.");
+	if (!c->qresync) {
+		imap_ok(c, "Expunge completed.");
+		return IMAP_CMD_OK;
+	}
+	/* the untagged updates first, so that HIGHESTMODSEQ covers them (RFC 7162) */
+	imap_sync_report(c, true);
+	imap_ok(c, "[HIGHESTMODSEQ %llu] Expunge completed.",
+	        (unsigned long long)mailbox_highest_modseq(c->box));
 	return IMAP_CMD_OK;
 }

@@ -100,7 +100,8 @@ static void imap_store_reply(struct imap_client *c, size_t i, bool silent)
 		return;
 	buf_init(&out);
 	buf_printf(&out, "* %zu FETCH (", i + 1);
-	if (c->uid)
+	/* a QRESYNC client keeps its messages by UID: every FETCH tells it */
+	if (c->uid || c->qresync)
 		buf_printf(&out, "UID %u%s", m->uid, silent ? "" : " ");
 	if (!silent) {
 		buf_append_str(&out, "FLAGS ");

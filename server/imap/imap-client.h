@@ -102,6 +102,8 @@ struct imap_client {
 	/* ENABLE IMAP4rev2 (RFC 9051): no \Recent, no RECENT or [UNSEEN n], SEARCH answered
 	 * with ESEARCH */
 	bool rev2;
+	/* QRESYNC enabled (implies condstore): VANISHED instead of EXPUNGE */
+	bool qresync;
 };
 
 /* imap-commands.c */
@@ -116,7 +118,8 @@ void imap_sync_report(struct imap_client *c, bool allow_expunge);
 void imap_append_msg_flags(struct buf *out, const struct imap_client *c, size_t index);
 /* Announces FLAGS and PERMANENTFLAGS again when keywords were added to the mailbox. */
 void imap_report_keywords(struct imap_client *c);
-/* Sends EXPUNGE for the marked messages (descending), expunges them, lowers known_count.
+/* Sends EXPUNGE for the marked messages (descending; one VANISHED once QRESYNC is enabled),
+ * expunges them, lowers known_count.
  * 0 ok, -1 error (*error_r). */
 int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_r);
 /* The tagged OK of a command: when a mailbox is selected, untagged updates first (EXPUNGE only
@@ -220,15 +223,28 @@ enum imap_cmd_result imap_cmd_move(struct imap_client *c, const struct imap_arg 
 /* Appends " MODSEQ (n)" for the n-th message when CONDSTORE is enabled. */
 void imap_append_modseq(struct buf *out, const struct imap_client *c, size_t index);
 /* FETCH's modifiers: marks CONDSTORE enabled and unselects the messages not changed since
- * CHANGEDSINCE. 0 ok, -1 BAD (*error_r). */
+ * CHANGEDSINCE; with VANISHED (UID FETCH, QRESYNC enabled), sends the UIDs of set expunged
+ * since. 0 ok, -1 BAD (*error_r). */
 struct imap_fetch;
-int imap_fetch_modifiers(struct imap_client *c, const struct imap_arg *arg, bool *sel,
-                         struct imap_fetch *fetch, const char **error_r);
+int imap_fetch_modifiers(struct imap_client *c, const char *set, const struct imap_arg *arg,
+                         bool *sel, struct imap_fetch *fetch, const char **error_r);
 int imap_store_modifiers(struct imap_client *c, const struct imap_arg *a, unsigned n,
                          uint64_t *unchangedsince_r, const char **error_r);
 void imap_store_modified(const struct imap_client *c, const bool *modified, struct buf *out);
 void imap_search_modseq_render(struct imap_client *c, bool esearch, uint64_t highest, size_t count,
                                struct buf *out);
+
+/* cmd-qresync.c */
+struct imap_qresync_params;
+/* After SELECT's untagged responses: VANISHED (EARLIER) and FETCH of what changed since the
+ * client's MODSEQ, unless its UIDVALIDITY is not the mailbox's. */
+void imap_qresync_select(struct imap_client *c, const struct imap_qresync_params *q);
+/* UID FETCH's VANISHED modifier: "* VANISHED (EARLIER)" for the UIDs of set expunged since
+ * changedsince. 0 ok, -1 BAD (*error_r). */
+int imap_qresync_fetch_vanished(struct imap_client *c, const char *set, uint64_t changedsince,
+                                const char **error_r);
+/* "* VANISHED" for the non-zero UIDs of uids[0..count) (ascending). */
+void imap_qresync_report_expunged(struct imap_client *c, const uint32_t *uids, size_t count);
 
 /* cmd-compress.c */
 enum imap_cmd_result imap_cmd_compress(struct imap_client *c, const struct imap_arg *a,

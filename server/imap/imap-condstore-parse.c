@@ -2,6 +2,7 @@
  * argument tree: the bounds are the parser's, and these read a fixed number of elements. */
 #include "server/imap/imap-condstore.h"
 #include "server/imap/imap-search.h"
+#include "common/xalloc.h"
 
 #include <string.h>
 #include <strings.h>
@@ -85,6 +86,51 @@ int imap_store_mods_parse(const struct imap_arg *arg, uint64_t *unchangedsince_r
 	return modseq_arg(&arg->list[1], true, unchangedsince_r);
 }
 
+static int qresync_uidvalidity(const struct imap_arg *arg, uint32_t *uidvalidity_r)
+{
+	uint64_t v;
+
+	if (modseq_arg(arg, false, &v) < 0 || v > UINT32_MAX)
+		return -1;
+	*uidvalidity_r = (uint32_t)v;
+	return 0;
+}
+
+/* seq-match-data: two sets of as many numbers, without '*'. */
+static int qresync_seq_match(const struct imap_arg *arg, struct imap_qresync_params *q)
+{
+	const char *seqs, *uids;
+
+	if (arg->count != 2 || !imap_arg_get_atom(&arg->list[0], &seqs) ||
+	    !imap_arg_get_atom(&arg->list[1], &uids) ||
+	    imap_uidset_parse(seqs, 0, &q->seqs, &q->seqs_count) < 0 ||
+	    imap_uidset_parse(uids, 0, &q->uids, &q->uids_count) < 0)
+		return -1;
+	return imap_uidset_size(q->seqs, q->seqs_count) == imap_uidset_size(q->uids, q->uids_count)
+	           ? 0
+	           : -1;
+}
+
+static int qresync_parse(const struct imap_arg *arg, struct imap_qresync_params *q)
+{
+	const struct imap_arg *a = arg->list;
+	unsigned i = 2;
+	const char *known;
+
+	if (arg->type != IMAP_ARG_LIST || arg->count < 2 || arg->count > 4 ||
+	    qresync_uidvalidity(&a[0], &q->uidvalidity) < 0 ||
+	    modseq_arg(&a[1], true, &q->modseq) < 0)
+		return -1;
+	if (i < arg->count && imap_arg_get_atom(&a[i], &known)) {
+		if (imap_uidset_parse(known, 0, &q->known, &q->known_count) < 0)
+			return -1;
+		i++;
+	}
+	if (i < arg->count && (a[i].type != IMAP_ARG_LIST || qresync_seq_match(&a[i++], q) < 0))
+		return -1;
+	return i == arg->count ? 0 : -1;
+}
+
 int imap_select_params_parse(const struct imap_arg *arg, struct imap_select_params *params_r,
                              const char **error_r)
 {
@@ -95,11 +141,29 @@ int imap_select_params_parse(const struct imap_arg *arg, struct imap_select_para
 	if (arg->type != IMAP_ARG_LIST)
 		return -1;
 	for (unsigned i = 0; i < arg->count; i++) {
-		if (!imap_arg_get_atom(&arg->list[i], &name) || strcasecmp(name, "CONDSTORE") != 0)
+		if (!imap_arg_get_atom(&arg->list[i], &name))
 			return -1;
-		params_r->condstore = true;
+		if (strcasecmp(name, "CONDSTORE") == 0 && !params_r->condstore) {
+			params_r->condstore = true;
+		} else if (strcasecmp(name, "QRESYNC") == 0 && !params_r->qresync &&
+		           i + 1 < arg->count) {
+			params_r->qresync = true;
+			if (qresync_parse(&arg->list[++i], &params_r->q) < 0) {
+				*error_r = "Invalid QRESYNC parameters.";
+				return -1;
+			}
+		} else {
+			return -1;
+		}
 	}
 	return 0;
+}
+
+void imap_select_params_free(struct imap_select_params *params)
+{
+	xfree(&params->q.known);
+	xfree(&params->q.seqs);
+	xfree(&params->q.uids);
 }
 
 /* entry-type-req: only "all" means anything to a server without private flags; "priv" and

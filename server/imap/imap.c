@@ -135,11 +135,16 @@ int imap_expunge_marked(struct imap_client *c, bool *remove, const char **error_
 	}
 	imap_context_flush(c);
 	for (size_t i = n; i-- > 0;) {
-		if (!remove[i] || mailbox_find_uid(c->box, uids[i]) >= 0)
+		if (!remove[i] || mailbox_find_uid(c->box, uids[i]) >= 0) {
+			uids[i] = 0;
 			continue;
-		conn_printf(c->conn, "* %zu EXPUNGE\r\n", i + 1);
+		}
+		if (!c->qresync)
+			conn_printf(c->conn, "* %zu EXPUNGE\r\n", i + 1);
 		c->known_count--;
 	}
+	if (c->qresync)
+		imap_qresync_report_expunged(c, uids, n);
 	xfree(&uids);
 	return r;
 }

@@ -2,12 +2,15 @@
  * the rest is fed as client input, accepting every literal and resetting after each command, the
  * way a session loop would. A top-level literal of odd size after the first argument is taken
  * by the caller (its data skipped), as APPEND streams its message. Each command's tree is walked
- * and each atom tried as a sequence set and a MODSEQ, each list as CONDSTORE modifiers and
- * SELECT parameters, and each position as SEARCH's MODSEQ key. */
+ * and each atom tried as a sequence set, a UID set (QRESYNC's known-uids, set operations
+ * checked against each other) and a MODSEQ, each list as CONDSTORE modifiers and SELECT
+ * parameters (QRESYNC's included), and each position as SEARCH's MODSEQ key. */
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "server/imap/imap-condstore.h"
 #include "server/imap/imap-parser.h"
 #include "server/imap/imap-seqset.h"
+#include "server/imap/imap-uidset.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,12 +33,49 @@ static void walk_condstore(const struct imap_arg *arg)
 	(void)imap_fetch_mods_parse(arg, &fetch_mods, &error);
 	(void)imap_store_mods_parse(arg, &modseq, &error);
 	(void)imap_select_params_parse(arg, &params, &error);
+	imap_select_params_free(&params);
 	for (unsigned int i = 0; i < arg->count; i++) {
 		int took = imap_search_modseq_parse(&arg->list[i], arg->count - i, &modseq);
 
 		if (took > (int)(arg->count - i))
 			__builtin_trap();
 	}
+}
+
+/* A set must come out sorted and merged; a set minus itself is empty, and intersected with
+ * itself unchanged. */
+static void walk_uidset(const char *str)
+{
+	static const uint32_t present[] = {1, 2, 5, 9, 4000000000U};
+	struct mailbox_uid_range *set, *out;
+	size_t count, out_count;
+	uint32_t *nums;
+	struct buf text;
+
+	if (imap_uidset_parse(str, 7, &set, &count) < 0)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		if (set[i].lo > set[i].hi || (i > 0 && (uint64_t)set[i - 1].hi + 1 >= set[i].lo))
+			__builtin_trap();
+	}
+	imap_uidset_intersect(set, count, set, count, &out, &out_count);
+	if (out_count != count || (count > 0 && memcmp(out, set, count * sizeof(*set)) != 0))
+		__builtin_trap();
+	xfree(&out);
+	nums = xcalloc(count * 2 + 1, sizeof(*nums));
+	for (size_t i = 0; i < count; i++)
+		nums[i] = set[i].lo; /* ascending, in the set */
+	imap_uidset_absent(set, count, nums, count, &out, &out_count);
+	if (imap_uidset_size(out, out_count) + count != imap_uidset_size(set, count))
+		__builtin_trap();
+	xfree(&out);
+	xfree(&nums);
+	imap_uidset_absent(set, count, present, 5, &out, &out_count);
+	buf_init(&text);
+	imap_uidset_render(&text, out, out_count);
+	buf_free(&text);
+	xfree(&out);
+	xfree(&set);
 }
 
 static void walk(const struct imap_arg *arg, unsigned int depth)
@@ -49,6 +89,8 @@ static void walk(const struct imap_arg *arg, unsigned int depth)
 		(void)imap_seqset_contains(ranges, count, 7, 10);
 		xfree(&ranges);
 	}
+	if (arg->type == IMAP_ARG_ATOM)
+		walk_uidset(arg->str);
 	if (arg->str != NULL && strlen(arg->str) > arg->str_len)
 		__builtin_trap();
 	if (arg->type == IMAP_ARG_LITERAL_TAKEN && arg->str != NULL)

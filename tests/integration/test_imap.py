@@ -18,7 +18,7 @@ import pytest
 
 AUTH_FAILED = b"NO [AUTHENTICATIONFAILED] Authentication failed."
 CAPS = (b"IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE NAMESPACE ID ENABLE UNSELECT "
-        b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE SORT SORT=DISPLAY "
+        b"SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH CONDSTORE QRESYNC SORT SORT=DISPLAY "
         b"THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT CONTEXT=SEARCH CONTEXT=SORT SEARCHRES "
         b"PARTIAL "
         b"APPENDLIMIT=")
@@ -357,6 +357,8 @@ def test_select_examine_status(server):
     assert b"* OK [PERMANENTFLAGS ()] Flags permitted." in untagged
     untagged, tagged = r.ok("SELECT INBOX")
     assert tagged.endswith(b"OK [READ-WRITE] Select completed.")
+    # the EXAMINEd mailbox is closed first (RFC 7162 3.2.11)
+    assert untagged.pop(0) == b"* OK [CLOSED] Previous mailbox closed."
     assert untagged[0] == b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
     assert untagged[1] == (b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
                            b"\\Draft \\*)] Flags permitted.")

@@ -220,7 +220,7 @@ static void test_bad_modifiers(void **state)
 	srv_send(&c, "b1 FETCH 1 (FLAGS) (CHANGEDSINCE x)\r\n");
 	srv_expect(&c, "b1 BAD Invalid FETCH modifiers.\r\n");
 	srv_send(&c, "b2 UID FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n");
-	srv_expect(&c, "b2 BAD VANISHED needs QRESYNC.\r\n");
+	srv_expect(&c, "b2 BAD VANISHED needs ENABLE QRESYNC.\r\n");
 	srv_send(&c, "b3 STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)\r\n");
 	srv_expect(&c, "b3 BAD Invalid STORE modifiers.\r\n");
 	srv_send(&c, "b4 SEARCH MODSEQ\r\n");
