@@ -17,6 +17,10 @@ the same users and the same corpus. Figures:
      the message files read into the page cache just before, for each server alike), and warm
      in a second session; seconds
   7. Pss per IMAP connection in IDLE (INBOX selected), as in 4
+  q. a phone's resync of a 10,000-message INBOX after another client changed 1 % of it (\\Flagged
+     on 100 messages, 20 expunged): SELECT (QRESYNC (uidvalidity modseq)) after ENABLE QRESYNC
+     (q1) against a full resync without it, SELECT + UID FETCH 1:* (FLAGS) (q2); login not
+     timed, medians of QRESYNC_ROUNDS alternating sessions; seconds
   8. full TLS 1.3 handshakes per second (connect, handshake, POP3 greeting, close; no
      resumption), 8 clients: twofold signing through its key process vs Dovecot; printed beside
      it, twofold with the key in every worker ([tls] key_process = no: what the hop costs) and
@@ -75,6 +79,7 @@ SYNC_ITEMS = "(FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"
 PASSWORD = "Bench-Pw-4f8a2c"
 ARGON_OPS, ARGON_MEM = 2, 67108864
 FIRST_SELECT_ROUNDS = 3
+QRESYNC_ROUNDS = 5
 HANDSHAKE_ROUNDS = 3
 SORT_ROUNDS = 5
 SORT_PAGE = "UID SORT RETURN (PARTIAL 1:50 COUNT) (REVERSE DATE) UTF-8 ALL"
@@ -927,6 +932,72 @@ class Bench:
         print(f"    (median of {SORT_ROUNDS}: twofold {' '.join(f'{t:.3f}' for t in tf_all)} s, "
               f"dovecot {' '.join(f'{t:.3f}' for t in dc_all)} s)", flush=True)
 
+    # q: QRESYNC ---------------------------------------------------------------------------------
+
+    def resync_state(self, port, password):
+        """ENABLE QRESYNC, SELECT: the (UIDVALIDITY, HIGHESTMODSEQ) a phone keeps."""
+        c = self.imap_connect(port, IMAP_SYNC_USER, password)
+        c.lines("ENABLE QRESYNC")
+        state = {}
+        for line in c.lines("SELECT INBOX"):
+            for key in (b"UIDVALIDITY", b"HIGHESTMODSEQ"):
+                if line.startswith(b"* OK [" + key + b" "):
+                    state[key] = int(line.split(b" ")[3].rstrip(b"]"))
+        c.logout()
+        return state[b"UIDVALIDITY"], state[b"HIGHESTMODSEQ"]
+
+    def resync_changes(self, port, password):
+        """Another client: \\Flagged on 1 % of the messages, 20 others expunged."""
+        count = len(self.corpus_sizes)
+        flagged = ",".join(str(u) for u in range(1, count + 1, 100))
+        gone = ",".join(str(u) for u in range(50, count + 1, count // 20))
+        c = self.imap_connect(port, IMAP_SYNC_USER, password)
+        c.cmd("SELECT INBOX")
+        c.cmd(f"UID STORE {flagged} +FLAGS.SILENT (\\Flagged)")
+        c.cmd(f"UID STORE {gone} +FLAGS.SILENT (\\Deleted)")
+        c.cmd("EXPUNGE")
+        c.logout()
+
+    def resync_once(self, port, password, state):
+        """One resync in a new session, login not timed: (q1 QRESYNC s, its lines, q2 full s,
+        its lines)."""
+        out = []
+        for qresync in (True, False):
+            c = self.imap_connect(port, IMAP_SYNC_USER, password)
+            wait_quiet()
+            t0 = time.perf_counter()
+            if qresync:
+                c.cmd("ENABLE QRESYNC")
+                lines = c.cmd(f"SELECT INBOX (QRESYNC ({state[0]} {state[1]}))")
+            else:
+                lines = c.cmd("SELECT INBOX") + c.cmd("UID FETCH 1:* (FLAGS)")
+            out += [time.perf_counter() - t0, lines]
+            c.logout()
+        return out
+
+    def bench_qresync(self):
+        servers = {"twofold": (self.tf.imap_port, self.tf_apppass[IMAP_SYNC_USER]),
+                   "dovecot": (self.dc.imap_port, PASSWORD)}
+        states = {k: self.resync_state(*v) for k, v in servers.items()}
+        for port, password in servers.values():
+            self.resync_changes(port, password)
+        runs = {k: [] for k in servers}
+        for _ in range(QRESYNC_ROUNDS):
+            for k, (port, password) in servers.items():
+                runs[k].append(self.resync_once(port, password, states[k]))
+        med = {k: [sorted(r[i] for r in v)[len(v) // 2] for i in range(4)]
+               for k, v in runs.items()}
+        tf, dc = med["twofold"], med["dovecot"]
+        n = len(self.corpus_sizes)
+        self.report(f"q1 QRESYNC resync, {n} msgs, 1 % changed", tf[0], dc[0], "s", "{:.3f}")
+        self.report("q2 full resync: SELECT + UID FETCH 1:* (FLAGS)", tf[2], dc[2], "s",
+                    "{:.3f}")
+        print(f"    (median of {QRESYNC_ROUNDS}; QRESYNC is {tf[2] / tf[0]:.1f}x faster than a full "
+              f"resync on twofold, {dc[2] / dc[0]:.1f}x on dovecot; response lines QRESYNC/full: "
+              f"twofold {tf[1]}/{tf[3]}, dovecot {dc[1]}/{dc[3]}; samples q1: twofold "
+              f"{' '.join(f'{r[0]:.3f}' for r in runs['twofold'])} s, dovecot "
+              f"{' '.join(f'{r[0]:.3f}' for r in runs['dovecot'])} s)", flush=True)
+
     def run(self):
         print(f"== setup in {self.root}", flush=True)
         self.setup_twofold()
@@ -940,7 +1011,8 @@ class Bench:
               f"rest in the performance mode)", flush=True)
         steps = {"1": self.bench_apppass, "2": self.bench_totp, "3": self.bench_drain,
                  "4": self.bench_idle, "5": self.bench_imap_sync, "6": self.bench_imap_big,
-                 "7": self.bench_imap_idle, "8": self.bench_handshakes, "s": self.bench_sort_page}
+                 "7": self.bench_imap_idle, "8": self.bench_handshakes, "s": self.bench_sort_page,
+                 "q": self.bench_qresync}
         for step in self.args.only or sorted(steps):
             if step not in ("1", "2") and self.dc.mode != "performance":
                 self.dc.restart("performance")
@@ -950,7 +1022,8 @@ class Bench:
     TARGETS = {"1": (">=", 2.0), "2": (">=", 1.8), "3": (">=", 1.5), "4": ("<=", 0.5),
                "5": (">=", 1.5), "6a": ("<=", 1.0), "6b": ("<=", 1.0), "6c": ("<=", 1.0),
                "6d": ("<=", 1.0),
-               "7": ("<=", 0.5), "8": (">=", 1.0), "s1": ("<=", 1.0)}
+               "7": ("<=", 0.5), "8": (">=", 1.0), "s1": ("<=", 1.0),
+               "q1": ("<=", 1.0), "q2": ("<=", 1.5)}
 
     def summary(self):
         print("== summary (ratio = twofold / dovecot)", flush=True)
@@ -978,7 +1051,7 @@ def main():
     ap.add_argument("--messages", type=int, default=10000)
     ap.add_argument("--megabytes", type=float, default=170)
     ap.add_argument("--big-messages", type=int, default=100000)
-    ap.add_argument("--only", nargs="*", choices=("1", "2", "3", "4", "5", "6", "7", "8", "s"))
+    ap.add_argument("--only", nargs="*", choices=("1", "2", "3", "4", "5", "6", "7", "8", "s", "q"))
     ap.add_argument("--cache", default="/var/tmp/twofold-bench-cache",
                     help="where generated corpora are kept between runs")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs and logs")

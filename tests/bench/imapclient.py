@@ -2,7 +2,7 @@
 (never scanned line by line), untagged data counted rather than parsed.
 
 Only what the benchmark needs: LOGIN, SELECT, UID FETCH / FETCH with a tagged completion,
-IDLE, LOGOUT. Raises RuntimeError on a tagged NO/BAD.
+IDLE, LOGOUT, and the untagged lines of a command without literals. Raises RuntimeError on a tagged NO/BAD.
 """
 
 import socket
@@ -115,6 +115,19 @@ class Imap:
 
     def cmd(self, text):
         return self.wait(self.send(text))
+
+    def lines(self, text):
+        """Sends text and returns its untagged response lines (responses without literals:
+        SELECT and the like)."""
+        tag = self.send(text)
+        out = []
+        while True:
+            line = self._line()
+            if line.startswith(tag + b" "):
+                if line.split(b" ", 2)[1] != b"OK":
+                    raise RuntimeError(line.decode("utf-8", "replace"))
+                return out
+            out.append(line)
 
     def login(self, user, password):
         quoted = password.replace("\\", "\\\\").replace('"', '\\"')
