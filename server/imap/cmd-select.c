@@ -27,6 +27,24 @@ static bool *imap_deleted_marks(struct imap_client *c, const bool *sel)
 	return remove;
 }
 
+/* The HIGHESTMODSEQ a QRESYNC client has seen everything up to, for CLOSE's reply (RFC 7162):
+ * the view's, without a sync, since CLOSE reports nothing another session did (it is below the
+ * expunge's own MODSEQ: the client hears of those UIDs again, harmlessly). 0 for none: not
+ * enabled, or another session's expunge the client was not told of yet (a NO_EXPUNGE command
+ * found it) may lie below it. */
+static uint64_t imap_close_modseq(const struct imap_client *c)
+{
+	size_t n = mailbox_count(c->box);
+
+	if (!c->qresync)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (mailbox_msg_gone(c->box, i))
+			return 0;
+	}
+	return mailbox_highest_modseq(c->box);
+}
+
 enum imap_cmd_result imap_cmd_close(struct imap_client *c, const struct imap_arg *a, unsigned n)
 {
 	const char *error;
@@ -43,17 +61,12 @@ enum imap_cmd_result imap_cmd_close(struct imap_client *c, const struct imap_arg
 			log_error("imap user=%s: expunge on close failed: %s", c->user, error);
 		xfree(&remove);
 	}
-	if (!c->qresync) {
-		imap_mailbox_unselect(c);
-		imap_ok(c, "Close completed.");
-		return IMAP_CMD_OK;
-	}
-	/* a QRESYNC client keeps the HIGHESTMODSEQ its expunge made (RFC 7162) */
-	if (mailbox_sync(c->box, &error) < 0)
-		log_error("imap user=%s: sync on close failed: %s", c->user, error);
-	modseq = mailbox_highest_modseq(c->box);
+	modseq = imap_close_modseq(c);
 	imap_mailbox_unselect(c);
-	imap_ok(c, "[HIGHESTMODSEQ %llu] Close completed.", (unsigned long long)modseq);
+	if (modseq != 0)
+		imap_ok(c, "[HIGHESTMODSEQ %llu] Close completed.", (unsigned long long)modseq);
+	else
+		imap_ok(c, "Close completed.");
 	return IMAP_CMD_OK;
 }
 

@@ -326,6 +326,32 @@ static void test_other_session_vanished(void **state)
 	logout(&a);
 }
 
+/* CLOSE tells the HIGHESTMODSEQ the client has seen everything up to, or none while another
+ * session's expunge it was not told of lies in the view (FETCH may not report it). */
+static void test_close_modseq(void **state)
+{
+	struct srv a, b;
+	char out[4096];
+
+	(void)state;
+	login_qresync(&a);
+	run(&a, "s SELECT INBOX\r\n", "s OK", out, sizeof(out));
+	run(&a, "t STORE 5 +FLAGS.SILENT (\\Deleted)\r\n", "t OK", out, sizeof(out));
+	assert_string_equal(out, "* 5 FETCH (UID 5 MODSEQ (3))\r\n");
+	run(&a, "c CLOSE\r\n", "c OK [HIGHESTMODSEQ 3] Close completed.", out, sizeof(out));
+	assert_string_equal(out, "");
+	run(&a, "s SELECT INBOX\r\n", "s OK", out, sizeof(out));
+	srv_imap_login(&b);
+	run(&b, "s SELECT INBOX\r\n", "s OK", out, sizeof(out));
+	run(&b, "t STORE 1 +FLAGS.SILENT (\\Deleted)\r\n", "t OK", out, sizeof(out));
+	run(&b, "x EXPUNGE\r\n", "x OK", out, sizeof(out));
+	run(&a, "f FETCH 2 (FLAGS)\r\n", "f OK", out, sizeof(out));
+	assert_null(strstr(out, "VANISHED"));
+	run(&a, "c CLOSE\r\n", "c OK Close completed.", out, sizeof(out));
+	logout(&b);
+	logout(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +361,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_select_below_floor, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fetch_vanished, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_session_vanished, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_modseq, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
