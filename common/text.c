@@ -69,6 +69,17 @@ bool text_is_sane(const char *s, size_t len, size_t max)
 	       !text_has_c1_controls(s, len);
 }
 
+int text_base64_value(char c, char c62, char c63)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == c62 ? 62 : c == c63 ? 63 : -1;
+}
+
 int text_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -15,5 +15,8 @@ bool text_is_sane(const char *s, size_t len, size_t max);
 
 /* The value of a hex digit (either case), or -1. */
 int text_hex_value(char c);
+/* The value of a base64 digit (c62, c63: the alphabet's last two, '+' '/' for MIME, '+' ','
+ * for IMAP's modified UTF-7), or -1. */
+int text_base64_value(char c, char c62, char c63);
 
 #endif

@@ -13,6 +13,7 @@
 #include "storage/beneath.h"
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/xalloc.h"
 
 #include <dirent.h>
@@ -45,17 +46,6 @@ static const struct {
 
 /* ---- names ---- */
 
-static int mutf7_b64(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == ',' ? 63 : -1;
-}
-
 /* One UTF-16 unit of a shift sequence; *high carries a pending high surrogate. */
 static bool mutf7_unit(uint32_t u, uint32_t *high)
 {
@@ -79,7 +69,7 @@ static const char *mutf7_shift(const char *p)
 	int v;
 
 	for (; *p != '-'; p++) {
-		if ((v = mutf7_b64((unsigned char)*p)) < 0)
+		if ((v = text_base64_value(*p, '+', ',')) < 0)
 			return NULL;
 		bits = (bits << 6) | (uint32_t)v;
 		nbits += 6;

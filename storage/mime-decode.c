@@ -72,53 +72,142 @@ static bool mime_decode_charset(const char *charset, const char *in, size_t len,
 
 /* Base64, skipping what is not of its alphabet; a pad ends a 4-character group, so parts
  * encoded apart and joined decode as each would alone. */
-static size_t mime_decode_base64(const char *in, size_t len, char *out)
+static size_t mime_decoder_base64(struct mime_decoder *dec, const char *in, size_t len, char *out)
 {
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t acc = 0;
-	unsigned int bits = 0;
 	size_t n = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		const char *pos = in[i] != '\0' ? strchr(alphabet, in[i]) : NULL;
+		int v = text_base64_value(in[i], '+', '/');
 
 		if (in[i] == '=')
-			acc = bits = 0;
-		if (pos == NULL)
+			dec->acc = dec->bits = 0;
+		if (v < 0)
 			continue;
-		acc = (acc << 6) | (uint32_t)(pos - alphabet);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (char)((acc >> bits) & 0xff);
+		dec->acc = (dec->acc << 6) | (uint32_t)v;
+		dec->bits += 6;
+		if (dec->bits >= 8) {
+			dec->bits -= 8;
+			out[n++] = (char)((dec->acc >> dec->bits) & 0xff);
 		}
 	}
 	return n;
 }
 
-/* Quoted-printable (RFC 2045: soft line breaks) or, for an encoded-word, the Q encoding
- * (RFC 2047: '_' is a space). A '=' that starts no escape stays as it is. */
-static size_t mime_decode_qp(const char *in, size_t len, bool q_word, char *out)
+/* Where a quoted-printable escape stands: after '=', after "=X" (X a hex digit), after "=\r". */
+enum { QP_TEXT, QP_EQ, QP_EQ_HEX, QP_EQ_CR };
+
+/* One octet of quoted-printable (RFC 2045: soft line breaks) or, for an encoded-word, of the Q
+ * encoding (RFC 2047: '_' is a space). A '=' that starts no escape stays as it is. */
+static size_t mime_decoder_qp_octet(struct mime_decoder *dec, char c, char *out)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (q_word && in[i] == '_') {
-			out[n++] = ' ';
-		} else if (in[i] == '=' && i + 2 < len && text_hex_value(in[i + 1]) >= 0 &&
-		           text_hex_value(in[i + 2]) >= 0) {
-			out[n++] =
-			    (char)(text_hex_value(in[i + 1]) * 16 + text_hex_value(in[i + 2]));
-			i += 2;
-		} else if (!q_word && in[i] == '=' && i + 1 < len &&
-		           (in[i + 1] == '\n' || in[i + 1] == '\r')) {
-			i += in[i + 1] == '\r' && i + 2 < len && in[i + 2] == '\n' ? 2 : 1;
-		} else {
-			out[n++] = in[i];
+	switch (dec->qp) {
+	case QP_EQ:
+		dec->qp = QP_TEXT;
+		if (text_hex_value(c) >= 0) {
+			dec->qp_hex = c;
+			dec->qp = QP_EQ_HEX;
+			return 0;
 		}
+		if (!dec->q_word && c == '\n')
+			return 0;
+		if (!dec->q_word && c == '\r') {
+			dec->qp = QP_EQ_CR;
+			return 0;
+		}
+		out[n++] = '=';
+		break;
+	case QP_EQ_HEX:
+		dec->qp = QP_TEXT;
+		if (text_hex_value(c) >= 0) {
+			out[0] = (char)(text_hex_value(dec->qp_hex) * 16 + text_hex_value(c));
+			return 1;
+		}
+		out[n++] = '=';
+		out[n++] = dec->qp_hex;
+		break;
+	case QP_EQ_CR:
+		dec->qp = QP_TEXT;
+		if (c == '\n')
+			return 0;
+		break;
+	default:
+		break;
 	}
+	if (c == '=')
+		dec->qp = QP_EQ;
+	else
+		out[n++] = dec->q_word && c == '_' ? ' ' : c;
 	return n;
+}
+
+void mime_decoder_init(struct mime_decoder *dec, enum mime_cte cte)
+{
+	memset(dec, 0, sizeof(*dec));
+	dec->cte = cte;
+}
+
+size_t mime_decoder_feed(struct mime_decoder *dec, const char *in, size_t len, char *out)
+{
+	size_t n = 0;
+
+	if (dec->cte == MIME_CTE_BASE64)
+		return mime_decoder_base64(dec, in, len, out);
+	if (dec->cte != MIME_CTE_QP) {
+		memcpy(out, in, len);
+		return len;
+	}
+	for (size_t i = 0; i < len; i++)
+		n += mime_decoder_qp_octet(dec, in[i], out + n);
+	return n;
+}
+
+size_t mime_decoder_finish(struct mime_decoder *dec, char *out)
+{
+	size_t n = 0;
+
+	if (dec->cte == MIME_CTE_QP && dec->qp != QP_TEXT) {
+		out[n++] = '=';
+		if (dec->qp != QP_EQ)
+			out[n++] = dec->qp == QP_EQ_HEX ? dec->qp_hex : '\r';
+	}
+	dec->qp = QP_TEXT;
+	dec->acc = dec->bits = 0;
+	return n;
+}
+
+/* in[0..len) decoded at once into out (room for len octets). */
+static size_t mime_decode_whole(enum mime_cte cte, bool q_word, const char *in, size_t len,
+                                char *out)
+{
+	struct mime_decoder dec;
+	size_t n;
+
+	mime_decoder_init(&dec, cte);
+	dec.q_word = q_word;
+	n = mime_decoder_feed(&dec, in, len, out);
+	return n + mime_decoder_finish(&dec, out + n);
+}
+
+enum mime_cte mime_cte_parse(const char *value)
+{
+	static const struct {
+		const char *name;
+		enum mime_cte cte;
+	} names[] = {
+	    {"7bit", MIME_CTE_TEXT},           {"8bit", MIME_CTE_TEXT},
+	    {"binary", MIME_CTE_BINARY},       {"base64", MIME_CTE_BASE64},
+	    {"quoted-printable", MIME_CTE_QP},
+	};
+
+	if (value == NULL || value[0] == '\0')
+		return MIME_CTE_TEXT;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(value, names[i].name) == 0)
+			return names[i].cte;
+	}
+	return MIME_CTE_UNKNOWN;
 }
 
 static bool mime_decode_is_wsp(char c)
@@ -152,10 +241,8 @@ static size_t mime_decode_word(const char *s, struct buf *out)
 	charset[cslen] = '\0';
 	charset[strcspn(charset, "*")] = '\0'; /* RFC 2231 language suffix */
 	bytes = xmalloc((size_t)(end - q2) + 1);
-	if (q1[1] == 'B' || q1[1] == 'b')
-		n = mime_decode_base64(q2 + 1, (size_t)(end - q2 - 1), bytes);
-	else
-		n = mime_decode_qp(q2 + 1, (size_t)(end - q2 - 1), true, bytes);
+	n = mime_decode_whole(q1[1] == 'B' || q1[1] == 'b' ? MIME_CTE_BASE64 : MIME_CTE_QP, true,
+	                      q2 + 1, (size_t)(end - q2 - 1), bytes);
 	ok = mime_decode_charset(charset, bytes, n, MIME_DECODE_REPLACEMENT, out);
 	xfree(&bytes);
 	return ok ? (size_t)(end + 2 - s) : 0;
@@ -243,15 +330,13 @@ static bool mime_decode_is_utf8(const char *charset)
 void mime_decode_body(const char *data, size_t len, const char *encoding, const char *charset,
                       struct buf *out)
 {
+	enum mime_cte cte = mime_cte_parse(encoding);
 	char *tmp = NULL;
 	size_t n = len;
 
-	if (encoding != NULL && strcasecmp(encoding, "base64") == 0) {
+	if (cte == MIME_CTE_BASE64 || cte == MIME_CTE_QP) {
 		tmp = xmalloc(len + 1);
-		n = mime_decode_base64(data, len, tmp);
-	} else if (encoding != NULL && strcasecmp(encoding, "quoted-printable") == 0) {
-		tmp = xmalloc(len + 1);
-		n = mime_decode_qp(data, len, false, tmp);
+		n = mime_decode_whole(cte, false, data, len, tmp);
 	}
 	if (mime_decode_is_utf8(charset) ||
 	    !mime_decode_charset(charset, tmp != NULL ? tmp : data, n, "", out))

@@ -8,7 +8,9 @@
 
 #include "common/buf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mime_param;
 
@@ -30,5 +32,35 @@ void mime_decode_param(const struct mime_param *param, struct buf *out);
  * are. */
 void mime_decode_body(const char *data, size_t len, const char *encoding, const char *charset,
                       struct buf *out);
+
+/* Content-Transfer-Encodings (RFC 2045 6.1): the identity ones, and the two that encode. */
+enum mime_cte {
+	MIME_CTE_TEXT,   /* 7bit, 8bit or none: lines of text */
+	MIME_CTE_BINARY, /* binary: octets as they are */
+	MIME_CTE_BASE64,
+	MIME_CTE_QP,
+	MIME_CTE_UNKNOWN, /* anything else (x-uuencode, a typo): cannot be decoded */
+};
+
+/* The encoding a Content-Transfer-Encoding value names (NULL: absent, which is 7bit). */
+enum mime_cte mime_cte_parse(const char *value);
+
+/* A decoder fed in chunks of any size, for content too big to hold (IMAP BINARY): the output is
+ * the same as for the whole input at once. The identity encodings copy. */
+struct mime_decoder {
+	enum mime_cte cte;
+	bool q_word;       /* RFC 2047 Q: '_' is a space, no soft line breaks */
+	uint32_t acc;      /* base64 bits not yet output */
+	unsigned int bits; /* how many */
+	unsigned int qp;   /* quoted-printable: where in an '=' escape the input stopped */
+	char qp_hex;       /* the escape's first hex digit */
+};
+
+void mime_decoder_init(struct mime_decoder *dec, enum mime_cte cte);
+/* Decodes in[0..len) into out, which has room for len + 2 octets (an escape cut by the chunk
+ * boundary that turns out not to be one comes out late); returns the octets written. */
+size_t mime_decoder_feed(struct mime_decoder *dec, const char *in, size_t len, char *out);
+/* The input ended: writes what was held back (at most 2 octets) to out; returns how many. */
+size_t mime_decoder_finish(struct mime_decoder *dec, char *out);
 
 #endif

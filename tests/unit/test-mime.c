@@ -626,6 +626,52 @@ static void test_decode_body(void **state)
 	assert_body("x\xfe", NULL, "no-such-charset", "x\xfe");
 }
 
+/* in decoded in chunks of every size from 1 to its length equals in decoded at once. */
+static void assert_stream(const char *in, enum mime_cte cte, const char *expected, size_t want)
+{
+	size_t len = strlen(in);
+	char *out = xmalloc(len + 3);
+
+	for (size_t chunk = 1; chunk <= len; chunk++) {
+		struct mime_decoder dec;
+		size_t n = 0;
+
+		mime_decoder_init(&dec, cte);
+		for (size_t pos = 0; pos < len; pos += chunk) {
+			size_t take = len - pos < chunk ? len - pos : chunk;
+
+			n += mime_decoder_feed(&dec, in + pos, take, out + n);
+			assert_true(n <= pos + take + 2);
+		}
+		n += mime_decoder_finish(&dec, out + n);
+		if (n != want || memcmp(out, expected, n) != 0)
+			fail_msg("chunk %zu of '%s': %zu octets", chunk, in, n);
+	}
+	xfree(&out);
+}
+
+/* BINARY decodes parts too big to hold in pieces: the same octets, wherever the pieces end. */
+#define STREAM(in, cte, expected) assert_stream(in, cte, expected, sizeof(expected) - 1)
+
+static void test_decoder_streams(void **state)
+{
+	STREAM("SGVs\nbG8=", MIME_CTE_BASE64, "Hello");
+	STREAM("QQ==QkM=", MIME_CTE_BASE64, "ABC");
+	STREAM("AGJp\r\nbgB0YWls", MIME_CTE_BASE64, "\0bin\0tail");
+	STREAM("a=3Db=\r\nc=\nd =x", MIME_CTE_QP, "a=bcd =x");
+	STREAM("=C3=BC=\r\n=0A=", MIME_CTE_QP, "\xc3\xbc\n=");
+	STREAM("=4", MIME_CTE_QP, "=4");
+	STREAM("==41=\rx", MIME_CTE_QP, "=Ax");
+	STREAM("=4g=\r", MIME_CTE_QP, "=4g=\r");
+	STREAM("line\nend", MIME_CTE_BINARY, "line\nend");
+	assert_int_equal(mime_cte_parse(NULL), MIME_CTE_TEXT);
+	assert_int_equal(mime_cte_parse("8BIT"), MIME_CTE_TEXT);
+	assert_int_equal(mime_cte_parse("Binary"), MIME_CTE_BINARY);
+	assert_int_equal(mime_cte_parse("Quoted-Printable"), MIME_CTE_QP);
+	assert_int_equal(mime_cte_parse("x-uuencode"), MIME_CTE_UNKNOWN);
+	assert_int_equal(mime_cte_parse("base64x"), MIME_CTE_UNKNOWN);
+}
+
 static void test_depth_limit(void **state)
 {
 	struct buf m;
@@ -720,6 +766,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope_quoting),
 	    cmocka_unit_test(test_nstring),
 	    cmocka_unit_test(test_encoded_words),
+	    cmocka_unit_test(test_decoder_streams),
 	    cmocka_unit_test(test_decode_body),
 	    cmocka_unit_test(test_depth_limit),
 	    cmocka_unit_test(test_part_limit),
