@@ -122,6 +122,7 @@ struct mail_save {
 	uint64_t size, vsize;
 	bool prev_cr;      /* the last byte taken was a CR (for the CRLF size) */
 	bool held_cr;      /* that CR is not written yet: an LF may follow */
+	bool keep_crlf;    /* the data is stored as sent */
 	const char *error; /* set once a write failed: only abort is left */
 };
 
@@ -183,13 +184,19 @@ int mailbox_save_write(struct mail_save *sv, const void *data, size_t len, const
 {
 	bool prev_cr = sv->prev_cr;
 
-	if (sv->error == NULL && save_out_lf(sv, data, len) == 0) {
+	if (sv->error == NULL &&
+	    (sv->keep_crlf ? save_out(sv, data, len) : save_out_lf(sv, data, len)) == 0) {
 		sv->vsize += maildir_vsize_chunk(data, len, &prev_cr);
 		sv->prev_cr = prev_cr;
 		return 0;
 	}
 	*error_r = sv->error;
 	return -1;
+}
+
+void mailbox_save_keep_crlf(struct mail_save *sv)
+{
+	sv->keep_crlf = true;
 }
 
 static void mail_save_free(struct mail_save **svp)

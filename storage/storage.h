@@ -165,6 +165,9 @@ int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned f
 struct mail_save;
 int mailbox_save_begin(struct mailbox *box, struct mail_save **save_r, const char **error_r);
 int mailbox_save_write(struct mail_save *save, const void *data, size_t len, const char **error_r);
+/* Before the first write: the data is stored as sent instead of with LF line ends. For an IMAP
+ * literal8 (RFC 3516), whose binary parts hold CR and LF octets that are data, not line ends. */
+void mailbox_save_keep_crlf(struct mail_save *save);
 int mailbox_save_finish(struct mail_save **save, unsigned flags, time_t internal_date,
                         uint32_t *uid_r, const char **error_r);
 void mailbox_save_abort(struct mail_save **save);

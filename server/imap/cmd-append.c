@@ -240,6 +240,8 @@ enum imap_cmd_result imap_append_literal(struct imap_client *c)
 		imap_storage_failed(c, "Append", error);
 		return imap_literal_skip(c, true);
 	}
+	if (imap_parser_literal_is_binary(c->parser))
+		mailbox_save_keep_crlf(c->append_save);
 	if (imap_parser_literal_is_sync(c->parser))
 		conn_puts(c->conn, "+ OK\r\n");
 	return imap_append_stream(c, size);

@@ -52,6 +52,7 @@ enum fetch_outcome {
 	FETCH_DONE,             /* every selected message was written */
 	FETCH_SOME_GONE,        /* some had vanished */
 	FETCH_SOME_UNAVAILABLE, /* some could not be read; all the others were written */
+	FETCH_UNKNOWN_CTE,      /* BINARY of a part some message cannot decode (RFC 3516) */
 };
 
 /* \Seen is given to this many messages at a time, as one change, before their data goes out:
@@ -98,7 +99,7 @@ static void imap_fetch_unmark_unsent(struct imap_client *c, size_t from, size_t 
 }
 
 struct fetch_state {
-	bool gone, unavailable;
+	bool gone, unavailable, unknown_cte;
 };
 
 /* Writes the selected messages of [from, to); seen_now as imap_fetch_mark_seen_batch set it. */
@@ -125,8 +126,9 @@ static int imap_fetch_batch(struct imap_client *c, struct imap_fetch *f, const b
 			log_error("imap user=%s: fetch failed: %s", c->user, error);
 			return -1;
 		}
-		if (r == 0 && mailbox_msg_unavailable(c->box, i)) {
-			fs->unavailable = true;
+		if (r == 0 && (imap_fetch_unknown_cte(f) || mailbox_msg_unavailable(c->box, i))) {
+			fs->unknown_cte = fs->unknown_cte || imap_fetch_unknown_cte(f);
+			fs->unavailable = fs->unavailable || !imap_fetch_unknown_cte(f);
 			if (seen_now[i - from])
 				imap_fetch_unmark_seen(c, i);
 			continue;
@@ -145,7 +147,7 @@ static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetc
 {
 	bool set_seen = imap_fetch_sets_seen(f) && !c->readonly;
 	bool seen_now[FETCH_SEEN_BATCH];
-	struct fetch_state fs = {false, false};
+	struct fetch_state fs = {false, false, false};
 	enum fetch_outcome r = FETCH_DONE;
 
 	for (size_t from = 0; from < c->known_count && !conn_broken(c->conn);
@@ -164,6 +166,8 @@ static enum fetch_outcome imap_fetch_run(struct imap_client *c, struct imap_fetc
 	imap_context_flush(c);
 	if (r == FETCH_FAILED)
 		return r;
+	if (fs.unknown_cte)
+		return FETCH_UNKNOWN_CTE;
 	return fs.unavailable ? FETCH_SOME_UNAVAILABLE : fs.gone ? FETCH_SOME_GONE : FETCH_DONE;
 }
 
@@ -191,6 +195,11 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_client *c, const struct imap_arg
 	xfree(&sel);
 	if (r == FETCH_FAILED)
 		imap_tagged(c, "NO", "[SERVERBUG] Fetch failed.");
+	else if (r == FETCH_UNKNOWN_CTE)
+		imap_tagged(
+		    c, "NO",
+		    "[UNKNOWN-CTE] A part asked for with BINARY has a Content-Transfer-Encoding "
+		    "this server cannot decode.");
 	else if (r == FETCH_SOME_UNAVAILABLE)
 		imap_tagged(c, "NO",
 		            "[UNAVAILABLE] Some of the messages cannot be read now; "

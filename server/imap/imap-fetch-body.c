@@ -1,8 +1,9 @@
 /*
  * FETCH body data. The region is read with pread in chunks and pushed through a line-end
  * converter (memchr spans, so BODY[] of a big message costs little more than the copy) and,
- * for HEADER.FIELDS[.NOT], a per-line field filter. Output goes to a sink that either counts
- * octets or writes the part that falls inside the partial window.
+ * for HEADER.FIELDS[.NOT], a per-line field filter, or for BINARY a decoder. Output goes to a
+ * sink that either counts octets (and looks for NUL) or writes the part that falls inside the
+ * partial window.
  */
 #include "server/imap/imap-fetch-body.h"
 
@@ -14,13 +15,16 @@
 #include <unistd.h>
 
 #define CHUNK_SIZE     65536
+#define DECODE_CHUNK   4096
 #define FIELD_NAME_MAX 256
 
 struct sink {
 	struct conn *out; /* NULL: only count */
 	uint64_t pos;     /* octets produced so far */
 	uint64_t start, end;
-	bool prev_cr; /* the last octet produced was CR */
+	bool prev_cr;             /* the last octet before decoding was CR */
+	struct mime_decoder *dec; /* NULL: none */
+	bool nul;                 /* counting: a NUL inside [start, end) */
 };
 
 enum line_state {
@@ -47,10 +51,8 @@ static void sink_raw(struct sink *s, const char *data, size_t n)
 {
 	uint64_t lo = s->pos, hi = s->pos + n;
 
-	if (n > 0)
-		s->prev_cr = data[n - 1] == '\r';
 	s->pos = hi;
-	if (s->out == NULL || hi <= s->start || lo >= s->end)
+	if (hi <= s->start || lo >= s->end)
 		return;
 	if (lo < s->start) {
 		data += s->start - lo;
@@ -58,7 +60,30 @@ static void sink_raw(struct sink *s, const char *data, size_t n)
 	}
 	if (hi > s->end)
 		hi = s->end;
-	conn_write(s->out, data, (size_t)(hi - lo));
+	if (s->out != NULL)
+		conn_write(s->out, data, (size_t)(hi - lo));
+	else if (!s->nul)
+		s->nul = memchr(data, '\0', (size_t)(hi - lo)) != NULL;
+}
+
+/* Octets after line-end conversion: decoded when there is a decoder. */
+static void sink_put(struct sink *s, const char *data, size_t n)
+{
+	char out[DECODE_CHUNK + 2];
+
+	if (n > 0)
+		s->prev_cr = data[n - 1] == '\r';
+	if (s->dec == NULL) {
+		sink_raw(s, data, n);
+		return;
+	}
+	while (n > 0 && !sink_full(s)) {
+		size_t take = n < DECODE_CHUNK ? n : DECODE_CHUNK;
+
+		sink_raw(s, out, mime_decoder_feed(s->dec, data, take, out));
+		data += take;
+		n -= take;
+	}
 }
 
 /* Emits data with every LF that is not preceded by CR turned into CRLF. Spans between bare LFs
@@ -77,12 +102,12 @@ static void sink_convert(struct sink *s, const char *data, size_t n)
 			p = lf + 1;
 			continue;
 		}
-		sink_raw(s, span, (size_t)(lf - span));
-		sink_raw(s, "\r\n", 2);
+		sink_put(s, span, (size_t)(lf - span));
+		sink_put(s, "\r\n", 2);
 		span = p = lf + 1;
 	}
 	if (span < end && !sink_full(s))
-		sink_raw(s, span, (size_t)(end - span));
+		sink_put(s, span, (size_t)(end - span));
 }
 
 static bool field_listed(const struct fetch_body *body, const char *name, size_t len)
@@ -151,21 +176,25 @@ static void filter_byte(struct filter *f, struct sink *s, char c)
 		return;
 	}
 	if (f->state == LINE_KEEP)
-		sink_raw(s, &c, 1);
+		sink_put(s, &c, 1);
 }
 
 static void filter_finish(struct filter *f, struct sink *s)
 {
 	if (f->state != LINE_START)
 		filter_line_end(f, s);
-	sink_raw(s, "\r\n", 2);
+	sink_put(s, "\r\n", 2);
 }
 
 static void process(const struct fetch_body *body, struct filter *f, struct sink *s,
                     const char *data, size_t n)
 {
 	if (body->filter == FETCH_BODY_ALL) {
-		sink_convert(s, data, n);
+		/* base64 ignores line ends; binary octets are data */
+		if (body->cte == MIME_CTE_BINARY || body->cte == MIME_CTE_BASE64)
+			sink_put(s, data, n);
+		else
+			sink_convert(s, data, n);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -178,7 +207,14 @@ static int run(const struct fetch_body *body, struct sink *s, const char **error
 {
 	char chunk[CHUNK_SIZE];
 	struct filter f = {.body = body, .prev_keep = body->filter == FETCH_BODY_FIELDS_NOT};
+	struct mime_decoder dec;
 	uint64_t done = 0;
+
+	if (body->filter == FETCH_BODY_ALL &&
+	    (body->cte == MIME_CTE_BASE64 || body->cte == MIME_CTE_QP)) {
+		mime_decoder_init(&dec, body->cte);
+		s->dec = &dec;
+	}
 
 	while (done < body->size && !sink_full(s)) {
 		size_t want =
@@ -198,17 +234,28 @@ static int run(const struct fetch_body *body, struct sink *s, const char **error
 	}
 	if (body->filter != FETCH_BODY_ALL)
 		filter_finish(&f, s);
+	if (s->dec != NULL && !sink_full(s))
+		sink_raw(s, chunk, mime_decoder_finish(s->dec, chunk));
+	s->dec = NULL;
+	return 0;
+}
+
+int fetch_body_measure(const struct fetch_body *body, uint64_t start, uint64_t end,
+                       uint64_t *size_r, bool *nul_r, const char **error_r)
+{
+	struct sink s = {.start = start, .end = end};
+
+	if (run(body, &s, error_r) < 0)
+		return -1;
+	*size_r = s.pos;
+	if (nul_r != NULL)
+		*nul_r = s.nul;
 	return 0;
 }
 
 int fetch_body_size(const struct fetch_body *body, uint64_t *size_r, const char **error_r)
 {
-	struct sink s = {0};
-
-	if (run(body, &s, error_r) < 0)
-		return -1;
-	*size_r = s.pos;
-	return 0;
+	return fetch_body_measure(body, 0, 0, size_r, NULL, error_r);
 }
 
 int fetch_body_write(const struct fetch_body *body, uint64_t skip, uint64_t len, struct conn *out,

@@ -46,6 +46,8 @@ struct fetch_item {
 	/* ITEM_SECTION */
 	char *label; /* the name in the response, e.g. BODY[1.HEADER.FIELDS (From)]<0> */
 	bool peek;
+	bool binary;    /* BINARY[...] (RFC 3516): the content with its transfer encoding undone */
+	bool size_only; /* BINARY.SIZE[...] */
 	uint32_t parts[IMAP_SECTION_MAX_PARTS];
 	unsigned int part_count;
 	enum imap_section_text text;
@@ -59,6 +61,7 @@ struct imap_fetch {
 	struct fetch_item *items;
 	unsigned int count, alloc;
 	bool hide_recent; /* IMAP4rev2 has no \Recent */
+	bool unknown_cte; /* the last message written had a BINARY part it cannot decode */
 };
 
 /* What prepare() found for one item. */
@@ -66,6 +69,7 @@ struct prepared {
 	bool nil;
 	struct fetch_body body;
 	uint64_t size; /* octets of the whole section as sent */
+	bool literal8; /* BINARY: the octets sent hold a NUL */
 };
 
 struct fetch_ctx {
@@ -165,19 +169,41 @@ static int section_fields(struct fetch_item *item, const struct imap_arg *arg, s
 	return 0;
 }
 
+static const struct section_name {
+	const char *name, *label;
+	bool peek, binary, size_only;
+} section_names[] = {
+    {"BODY", "BODY[", false, false, false},
+    {"BODY.PEEK", "BODY[", true, false, false},
+    {"BINARY", "BINARY[", false, true, false},
+    {"BINARY.PEEK", "BINARY[", true, true, false},
+    {"BINARY.SIZE", "BINARY.SIZE[", true, true, true},
+};
+
+static const struct section_name *section_name_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(section_names) / sizeof(section_names[0]); i++) {
+		if (strcasecmp(name, section_names[i].name) == 0)
+			return &section_names[i];
+	}
+	return NULL;
+}
+
 static int parse_section(struct imap_fetch *f, const struct imap_arg *arg, const char **error_r)
 {
-	bool peek = strcasecmp(arg->str, "BODY.PEEK") == 0;
+	const struct section_name *name = section_name_find(arg->str);
 	struct fetch_item *item;
 	struct buf label;
 	int ret = 0;
 
-	if (!peek && strcasecmp(arg->str, "BODY") != 0) {
-		*error_r = "Unsupported FETCH item";
+	if (name == NULL || (name->size_only && arg->has_partial)) {
+		*error_r = name == NULL ? "Unsupported FETCH item" : "BINARY.SIZE takes no partial";
 		return -1;
 	}
 	item = item_add(f, ITEM_SECTION);
-	item->peek = peek;
+	item->peek = name->peek;
+	item->binary = name->binary;
+	item->size_only = name->size_only;
 	memcpy(item->parts, arg->parts, sizeof(item->parts));
 	item->part_count = arg->part_count;
 	item->text = arg->text;
@@ -185,7 +211,7 @@ static int parse_section(struct imap_fetch *f, const struct imap_arg *arg, const
 	item->partial_offset = arg->partial_offset;
 	item->partial_size = arg->partial_size;
 	buf_init(&label);
-	buf_append_str(&label, "BODY[");
+	buf_append_str(&label, name->label);
 	for (const char *s = arg->section; *s != '\0'; s++)
 		buf_printf(&label, "%c", toupper((unsigned char)*s));
 	if (arg->text == IMAP_SECTION_HEADER_FIELDS || arg->text == IMAP_SECTION_HEADER_FIELDS_NOT)
@@ -353,6 +379,11 @@ void imap_fetch_add_modseq(struct imap_fetch *fetch, bool if_flags)
 void imap_fetch_hide_recent(struct imap_fetch *fetch)
 {
 	fetch->hide_recent = true;
+}
+
+bool imap_fetch_unknown_cte(const struct imap_fetch *fetch)
+{
+	return fetch->unknown_cte;
 }
 
 bool imap_fetch_sets_seen(const struct imap_fetch *fetch)
@@ -523,6 +554,50 @@ static int prepare_part(struct fetch_item *item, const struct mime_part *part, s
 	return fetch_body_size(&p->body, &p->size, error_r) < 0 ? -1 : 1;
 }
 
+/* The octets of a BINARY item that go out: a NUL among them makes the answer a literal8. */
+static void item_window(const struct fetch_item *item, uint64_t *start_r, uint64_t *end_r)
+{
+	*start_r = item->has_partial ? item->partial_offset : 0;
+	*end_r = UINT64_MAX;
+	if (item->has_partial && item->partial_offset + item->partial_size > item->partial_offset)
+		*end_r = item->partial_offset + item->partial_size;
+}
+
+/* A BINARY part: a leaf's body with its transfer encoding to undo, -1 when it is unknown. A
+ * multipart or message part can only have an identity encoding (RFC 2045 6.4) and goes as BODY
+ * sends it: RFC 3516 and RFC 9051 6.4.5 define BINARY for leaf parts only. */
+static int binary_region(const struct mime_part *part, struct prepared *p)
+{
+	region(p, part->body_offset, part->body_size, part->body_bare_lf);
+	if (part->multipart || part->message_rfc822)
+		return 0;
+	p->body.cte = mime_cte_parse(part->encoding);
+	if (p->body.cte == MIME_CTE_BINARY)
+		p->size = part->body_size; /* its line ends are data, not converted */
+	return p->body.cte == MIME_CTE_UNKNOWN ? -1 : 0;
+}
+
+/* BINARY / BINARY.SIZE of part (NULL: the whole message, region already set): the decoded
+ * size, and whether what is sent holds a NUL. 1, 0 unknown encoding or read error, -1. */
+static int prepare_binary(struct fetch_ctx *ctx, const struct fetch_item *item,
+                          const struct mime_part *part, struct prepared *p, const char **error_r)
+{
+	uint64_t start, end;
+
+	if (part != NULL && binary_region(part, p) < 0) {
+		ctx->fetch->unknown_cte = true;
+		return 0;
+	}
+	if (item->size_only && p->body.cte != MIME_CTE_BASE64 && p->body.cte != MIME_CTE_QP)
+		return 1;
+	item_window(item, &start, &end);
+	if (fetch_body_measure(&p->body, start, end, &p->size, &p->literal8, error_r) < 0) {
+		mailbox_msg_read_failed(ctx->box, ctx->index, errno);
+		return 0;
+	}
+	return 1;
+}
+
 static int prepare_section(struct fetch_ctx *ctx, struct fetch_item *item, struct prepared *p,
                            const char **error_r)
 {
@@ -539,7 +614,7 @@ static int prepare_section(struct fetch_ctx *ctx, struct fetch_item *item, struc
 		p->body.offset = 0;
 		p->body.size = ctx->sizes.size;
 		p->size = ctx->sizes.crlf_size;
-		return 1;
+		return item->binary ? prepare_binary(ctx, item, NULL, p, error_r) : 1;
 	}
 	if ((ret = ctx_parse(ctx, error_r)) <= 0)
 		return ret;
@@ -548,6 +623,8 @@ static int prepare_section(struct fetch_ctx *ctx, struct fetch_item *item, struc
 		p->nil = true;
 		return 1;
 	}
+	if (item->binary)
+		return prepare_binary(ctx, item, part, p, error_r);
 	if (prepare_part(item, part, p, error_r) < 0) {
 		/* only reading the file for a filtered section's size fails */
 		mailbox_msg_read_failed(ctx->box, ctx->index, errno);
@@ -646,6 +723,11 @@ static int emit_section(const struct fetch_item *item, const struct prepared *p,
 	uint64_t skip = 0, len = p->size;
 
 	buf_printf(line, "%s ", item->label);
+	if (item->size_only) {
+		/* a number in the grammar: a part that does not exist has none */
+		buf_printf(line, "%llu", (unsigned long long)(p->nil ? 0 : p->size));
+		return 0;
+	}
 	if (p->nil) {
 		buf_append_str(line, "NIL");
 		return 0;
@@ -654,7 +736,7 @@ static int emit_section(const struct fetch_item *item, const struct prepared *p,
 		skip = item->partial_offset < p->size ? item->partial_offset : p->size;
 		len = p->size - skip < item->partial_size ? p->size - skip : item->partial_size;
 	}
-	buf_printf(line, "{%llu}\r\n", (unsigned long long)len);
+	buf_printf(line, "%s{%llu}\r\n", p->literal8 ? "~" : "", (unsigned long long)len);
 	flush_line(out, line);
 	return fetch_body_write(&p->body, skip, len, out, error_r);
 }
@@ -737,6 +819,7 @@ int imap_fetch_write(struct imap_fetch *fetch, struct mailbox *box, size_t index
 	struct fetch_ctx ctx = {.fetch = fetch, .box = box, .index = index, .fd = -1};
 	int ret;
 
+	fetch->unknown_cte = false;
 	if (index >= mailbox_count(box) || mailbox_msg_gone(box, index))
 		return 0;
 	ctx.mail = mailbox_get(box, index);

@@ -29,9 +29,14 @@ void imap_fetch_hide_recent(struct imap_fetch *fetch);
 bool imap_fetch_has_modseq(const struct imap_fetch *fetch);
 void imap_fetch_add_modseq(struct imap_fetch *fetch, bool if_flags);
 
-/* True when some item sets \Seen (BODY[...] without .PEEK, RFC822, RFC822.TEXT) and the
- * mailbox is read-write: the caller sets \Seen before imap_fetch_write so FLAGS shows it. */
+/* True when some item sets \Seen (BODY[...] or BINARY[...] without .PEEK, RFC822,
+ * RFC822.TEXT): the caller sets \Seen before imap_fetch_write so FLAGS shows it. */
 bool imap_fetch_sets_seen(const struct imap_fetch *fetch);
+
+/* After imap_fetch_write answered 0: the message has a part asked for with BINARY whose
+ * Content-Transfer-Encoding is unknown (RFC 3516: the command fails with NO [UNKNOWN-CTE]);
+ * nothing of it was written. */
+bool imap_fetch_unknown_cte(const struct imap_fetch *fetch);
 
 /* Writes "* <seq> FETCH (...)\r\n" for message index of box to out, streaming message data from
  * the file (never holding a large message in memory), with exact literal sizes: messages are

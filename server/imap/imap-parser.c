@@ -37,6 +37,7 @@ enum parser_state {
 	ST_ATOM,
 	ST_QUOTED,
 	ST_QUOTED_ESC,
+	ST_TILDE,
 	ST_LIT_SIZE,
 	ST_LIT_CLOSE,
 	ST_LIT_CR,
@@ -69,6 +70,7 @@ struct imap_parser {
 	uint64_t lit_size, lit_left;
 	uint64_t lit_held; /* literal octets of this command kept in the argument tree */
 	bool lit_sync;
+	bool lit8; /* ~{n}: a literal8 (RFC 3516) */
 	unsigned int digits;
 
 	struct imap_arg *section; /* the section being read */
@@ -381,6 +383,10 @@ static bool st_arg_start(struct imap_parser *p, unsigned char c)
 		p->state = ST_LIT_SIZE;
 		p->lit_size = 0;
 		p->digits = 0;
+		p->lit8 = false;
+		return true;
+	case '~':
+		p->state = ST_TILDE;
 		return true;
 	case ' ':
 		return fail(p, "Unexpected space");
@@ -484,6 +490,21 @@ static bool st_quoted_esc(struct imap_parser *p, unsigned char c)
 	tok_add(p, c);
 	p->state = ST_QUOTED;
 	return true;
+}
+
+/* "~{" starts a literal8; any other '~' starts an atom. */
+static bool st_tilde(struct imap_parser *p, unsigned char c)
+{
+	if (c == '{') {
+		p->state = ST_LIT_SIZE;
+		p->lit_size = 0;
+		p->digits = 0;
+		p->lit8 = true;
+		return true;
+	}
+	tok_add(p, '~');
+	p->state = ST_ATOM;
+	return st_atom(p, c);
 }
 
 static bool st_lit_size(struct imap_parser *p, unsigned char c)
@@ -640,6 +661,7 @@ static state_fn *const state_fns[] = {
     [ST_ATOM] = st_atom,
     [ST_QUOTED] = st_quoted,
     [ST_QUOTED_ESC] = st_quoted_esc,
+    [ST_TILDE] = st_tilde,
     [ST_LIT_SIZE] = st_lit_size,
     [ST_LIT_CLOSE] = st_lit_close,
     [ST_LIT_CR] = st_lit_cr,
@@ -663,6 +685,7 @@ static bool literal_finish(struct imap_parser *p)
 		return false;
 	p->lit_held += arg->str_len;
 	arg->literal_sync = p->lit_sync;
+	arg->literal8 = p->lit8;
 	p->state = ST_AFTER_ARG;
 	return true;
 }
@@ -865,6 +888,11 @@ bool imap_parser_literal_is_sync(const struct imap_parser *p)
 	return p->lit_sync;
 }
 
+bool imap_parser_literal_is_binary(const struct imap_parser *p)
+{
+	return p->lit8;
+}
+
 bool imap_parser_literal_top_level(const struct imap_parser *p, unsigned int *index_r)
 {
 	if (p->depth != 0)
@@ -890,6 +918,7 @@ enum imap_parse_result imap_parser_literal_taken(struct imap_parser *p)
 	}
 	arg->str_len = (size_t)p->lit_size;
 	arg->literal_sync = p->lit_sync;
+	arg->literal8 = p->lit8;
 	p->lit_left = 0;
 	p->state = ST_AFTER_ARG;
 	p->last = IMAP_PARSE_NEED_MORE;
@@ -912,7 +941,7 @@ bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r)
 
 bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r)
 {
-	if (arg->type != IMAP_ARG_STRING && arg->type != IMAP_ARG_LITERAL)
+	if ((arg->type != IMAP_ARG_STRING && arg->type != IMAP_ARG_LITERAL) || arg->literal8)
 		return false;
 	*str_r = arg->str;
 	return true;

@@ -7,7 +7,8 @@
  * lists are kept on an explicit stack bounded by the nesting limit.
  *
  * A command is: tag SP name [SP args] CRLF. Arguments form a tree of atoms, NIL, quoted strings,
- * literals, parenthesised lists and section specs (BODY[1.2.HEADER.FIELDS (From To)]<0.100>).
+ * literals (and literal8, ~{n}, RFC 3516), parenthesised lists and section specs
+ * (BODY[1.2.HEADER.FIELDS (From To)]<0.100>).
  * Every string-like argument is NUL-terminated; str_len gives its real length (literals may hold
  * NUL bytes).
  */
@@ -59,6 +60,7 @@ struct imap_arg {
 	uint64_t partial_offset;
 	uint64_t partial_size;
 	bool literal_sync; /* LITERAL only: sent as {n} (true) or {n+} (false) */
+	bool literal8;     /* LITERAL only: sent as ~{n}; not a string (only APPEND takes one) */
 };
 
 struct imap_parser_limits {
@@ -123,6 +125,8 @@ const struct imap_arg *imap_parser_args(const struct imap_parser *parser);
 /* After LITERAL: the announced size and whether the client waits for "+ ". */
 uint64_t imap_parser_literal_size(const struct imap_parser *parser);
 bool imap_parser_literal_is_sync(const struct imap_parser *parser);
+/* After LITERAL: it is a literal8 (~{n}): its data may hold any octet, NUL included. */
+bool imap_parser_literal_is_binary(const struct imap_parser *parser);
 /* After LITERAL: true when the literal is an argument of the command itself (not inside a list);
  * *index_r is its position among them (0: the first after the command name). */
 bool imap_parser_literal_top_level(const struct imap_parser *parser, unsigned int *index_r);
@@ -138,7 +142,7 @@ uint64_t imap_parser_command_size(const struct imap_parser *parser);
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);
 /* atom, NIL (as "NIL"), quoted string or literal */
 bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r);
-/* quoted string or literal */
+/* quoted string or literal (not a literal8) */
 bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r);
 /* NIL gives NULL, else as imap_arg_get_string */
 bool imap_arg_get_nstring(const struct imap_arg *arg, const char **str_r);

@@ -4,10 +4,12 @@
  * by the caller (its data skipped), as APPEND streams its message. Each command's tree is walked
  * and each atom tried as a sequence set, a UID set (QRESYNC's known-uids, set operations
  * checked against each other) and a MODSEQ, each list as CONDSTORE modifiers and SELECT
- * parameters (QRESYNC's included), and each position as SEARCH's MODSEQ key. */
+ * parameters (QRESYNC's included), each position as SEARCH's MODSEQ key,
+ * and each list and section as FETCH items (BODY/BINARY sections, partials). */
 #include "common/buf.h"
 #include "common/xalloc.h"
 #include "server/imap/imap-condstore.h"
+#include "server/imap/imap-fetch.h"
 #include "server/imap/imap-parser.h"
 #include "server/imap/imap-seqset.h"
 #include "server/imap/imap-uidset.h"
@@ -95,6 +97,14 @@ static void walk(const struct imap_arg *arg, unsigned int depth)
 		__builtin_trap();
 	if (arg->type == IMAP_ARG_LITERAL_TAKEN && arg->str != NULL)
 		__builtin_trap();
+	if (arg->type == IMAP_ARG_LIST || arg->type == IMAP_ARG_SECTION) {
+		struct imap_fetch *fetch = NULL;
+
+		if (imap_fetch_parse(arg, (arg->count & 1) != 0, &fetch, &error) == 0)
+			imap_fetch_free(&fetch);
+		else if (fetch != NULL)
+			__builtin_trap();
+	}
 	walk_condstore(arg);
 	for (unsigned int i = 0; i < arg->count; i++)
 		walk(&arg->list[i], depth + 1);

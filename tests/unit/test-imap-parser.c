@@ -53,11 +53,13 @@ static void render_arg(struct buf *out, const struct imap_arg *arg)
 		buf_printf(out, "\"%s\"", arg->str);
 		break;
 	case IMAP_ARG_LITERAL:
-		buf_printf(out, "{%zu%s}", arg->str_len, arg->literal_sync ? "" : "+");
+		buf_printf(out, "%s{%zu%s}", arg->literal8 ? "~" : "", arg->str_len,
+		           arg->literal_sync ? "" : "+");
 		buf_append(out, arg->str, arg->str_len);
 		break;
 	case IMAP_ARG_LITERAL_TAKEN:
-		buf_printf(out, "{%zu%s}<taken>", arg->str_len, arg->literal_sync ? "" : "+");
+		buf_printf(out, "%s{%zu%s}<taken>", arg->literal8 ? "~" : "", arg->str_len,
+		           arg->literal_sync ? "" : "+");
 		break;
 	case IMAP_ARG_LIST:
 		render_list(out, arg->list, arg->count);
@@ -234,6 +236,44 @@ static void test_literals(void **state)
 	assert_string_equal(o.text, "a X ({0} {0+})");
 	assert_string_equal(o.literals, "0s 0n ");
 	outcome_free(&o);
+}
+
+/* RFC 3516 literal8: ~{n} (and ~{n+}); a '~' not before '{' is an atom character. */
+static void test_literal8(void **state)
+{
+	const char nul[] = "a APPEND INBOX ~{5}\r\nh\0l\r\n\r\n";
+	struct imap_parser *p = imap_parser_new(&imap_parser_limits_default);
+	const struct imap_arg *args;
+	const char *s;
+	size_t used;
+	struct outcome o;
+
+	check("a APPEND INBOX (\\Seen) ~{3}\r\nabc ~{2+}\r\nde\r\n",
+	      "a APPEND (INBOX (\\Seen) ~{3}abc ~{2+}de)");
+	check("a STORE 1 +FLAGS (~foo ~ a~{1})\r\n", "a STORE (1 +FLAGS (~foo ~ a~{1}))");
+	check("a X ~\r\n", "a X (~)");
+	check("a X ~~{1}\r\n", "a X (~~{1})");
+	check("a X ~{1a}\r\n", "ERROR: Invalid literal size");
+	check("a X ~ {1}\r\nb\r\n", "a X (~ {1}b)");
+	/* before login no literal of either kind */
+	o = parse_lim("a LOGIN ~{3}\r\n", 14, &imap_parser_limits_prelogin);
+	assert_string_equal(o.text, "ERROR: Literals are not allowed before login");
+	outcome_free(&o);
+	/* its octets are kept, NUL and CRLF included; it is not a string */
+	assert_int_equal(imap_parser_feed(p, nul, 21, &used), IMAP_PARSE_LITERAL);
+	assert_true(imap_parser_literal_is_binary(p));
+	assert_int_equal(imap_parser_feed(p, nul + used, sizeof(nul) - 1 - used, &used),
+	                 IMAP_PARSE_DONE);
+	args = imap_parser_args(p);
+	assert_int_equal(args->list[1].type, IMAP_ARG_LITERAL);
+	assert_true(args->list[1].literal8);
+	assert_int_equal(args->list[1].str_len, 5);
+	assert_memory_equal(args->list[1].str, "h\0l\r\n", 5);
+	assert_false(imap_arg_get_string(&args->list[1], &s));
+	assert_false(imap_arg_get_astring(&args->list[1], &s));
+	assert_false(imap_arg_get_nstring(&args->list[1], &s));
+	assert_true(imap_arg_get_astring(&args->list[0], &s));
+	imap_parser_free(&p);
 }
 
 static void test_literal_nul_kept(void **state)
@@ -735,6 +775,7 @@ int main(void)
 	    cmocka_unit_test(test_nil_type),
 	    cmocka_unit_test(test_literals),
 	    cmocka_unit_test(test_literal_nul_kept),
+	    cmocka_unit_test(test_literal8),
 	    cmocka_unit_test(test_literal_refused_by_caller),
 	    cmocka_unit_test(test_literal_taken_by_caller),
 	    cmocka_unit_test(test_literal_taken_misuse),
