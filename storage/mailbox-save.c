@@ -21,9 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Places the file named name into dst's cur/; 0 ok, -1 with errno. */
-typedef int save_place_fn(void *ctx, struct mailbox *dst, const char *name);
-
 struct save {
 	const char *key; /* the unique name */
 	struct mail_index_rec rec;
@@ -56,13 +53,6 @@ static int save_index_row(struct mailbox *dst, struct save *sv, const char **err
 	return 0;
 }
 
-static int save_index(struct mailbox *dst, struct save *sv, const char **error_r)
-{
-	if (save_index_row(dst, sv, error_r) < 0)
-		return -1;
-	return mail_index_commit(dst->index, error_r);
-}
-
 static const char *save_errno_text(int err)
 {
 	if (err == ENOENT)
@@ -70,56 +60,14 @@ static const char *save_errno_text(int err)
 	return err == ENOSPC || err == EDQUOT ? mail_error_nospace : "mailbox access error";
 }
 
-/* 0 ok, -1 error with errno kept from place() when that failed. */
-static int save_commit(struct mailbox *dst, struct save *sv, save_place_fn *place, void *ctx,
-                       const char **error_r)
-{
-	char *name;
-	int err;
-
-	if (mail_index_begin(dst->index, error_r) < 0)
-		return -1;
-	sv->rec.uid = mail_index_next_uid(dst->index);
-	name = save_name(sv);
-	if (place(ctx, dst, name) < 0) {
-		err = errno;
-		if (err != ENOENT)
-			log_error("storage: saving %s: %s", name, strerror(err));
-		*error_r = save_errno_text(err);
-		mail_index_rollback(dst->index);
-		xfree(&name);
-		errno = err;
-		return -1;
-	}
-	if (save_index(dst, sv, error_r) < 0) {
-		/* The index refused it (a full disk, a lock held too long): the file is taken
-		 * back, so that the failure the client is told of is all that happened. */
-		mail_index_rollback(dst->index);
-		if (beneath_unlink(dst->dirs.curfd, name, 0) < 0)
-			log_error("storage: %s stays unindexed (the next sync indexes it): %s",
-			          name, strerror(errno));
-		xfree(&name);
-		errno = 0;
-		return -1;
-	}
-	xfree(&name);
-	if (fsync(dst->dirs.curfd) < 0)
-		log_warn("storage: fsync cur: %s", strerror(errno));
-	return 0;
-}
-
 /* ---- append: whole, or in pieces as the data arrives ---- */
-
-static int place_from_tmp(void *ctx, struct mailbox *dst, const char *name)
-{
-	return maildir_rename(dst->dirs.tmpfd, ctx, dst->dirs.curfd, name);
-}
 
 struct mail_save {
 	struct mailbox *box;
 	char *tmpname;
-	int fd;
+	int fd; /* -1 once closed */
 	uint64_t size, vsize;
+	time_t date;       /* set when closed */
 	bool prev_cr;      /* the last byte taken was a CR (for the CRLF size) */
 	bool held_cr;      /* that CR is not written yet: an LF may follow */
 	bool keep_crlf;    /* the data is stored as sent */
@@ -211,45 +159,138 @@ void mailbox_save_abort(struct mail_save **svp)
 
 	if (sv == NULL)
 		return;
-	close(sv->fd);
+	if (sv->fd >= 0)
+		close(sv->fd);
 	(void)beneath_unlink(sv->box->dirs.tmpfd, sv->tmpname, 0);
 	mail_save_free(svp);
+}
+
+int mailbox_save_close(struct mail_save *sv, time_t internal_date, const char **error_r)
+{
+	if (sv->fd >= 0 && sv->held_cr) { /* a CR at the very end: no LF after it */
+		sv->held_cr = false;
+		(void)save_out(sv, (const unsigned char *)"\r", 1);
+	}
+	if (sv->fd >= 0 && sv->error == NULL) {
+		sv->date = internal_date > 0 ? internal_date : time(NULL);
+		if (maildir_tmp_finish(sv->box->dirs.tmpfd, sv->fd, sv->tmpname, sv->date,
+		                       &sv->error) == 0) {
+			sv->fd = -1;
+			return 0;
+		}
+		sv->fd = -1; /* closed and removed */
+	}
+	*error_r = sv->error != NULL ? sv->error : "message already closed";
+	return -1;
+}
+
+/* Several closed saves committed in one transaction of their mailbox. */
+struct save_batch {
+	struct mailbox *box;
+	struct mail_save **saves;
+	size_t count;
+	struct save *sv;
+	char **keys, **placed;
+};
+
+/* Inside the transaction: renames the i-th file into cur/ and indexes it. */
+static int batch_place(struct save_batch *b, size_t i, unsigned flags, const char **error_r)
+{
+	const struct mail_save *ms = b->saves[i];
+	struct save *sv = &b->sv[i];
+	char *name;
+
+	if (ms->fd >= 0 || ms->error != NULL || ms->box != b->box) {
+		*error_r = ms->error != NULL ? ms->error : "message not complete";
+		return -1;
+	}
+	b->keys[i] = maildir_unique_name_at(ms->date);
+	*sv = (struct save){.key = b->keys[i], .flags = flags};
+	sv->rec = (struct mail_index_rec){.size = ms->size, .vsize = ms->vsize, .date = ms->date};
+	sv->rec.uid = mail_index_next_uid(b->box->index);
+	name = save_name(sv);
+	if (maildir_rename(b->box->dirs.tmpfd, ms->tmpname, b->box->dirs.curfd, name) < 0) {
+		int err = errno;
+
+		log_error("storage: saving %s: %s", name, strerror(err));
+		*error_r = save_errno_text(err);
+		xfree(&name);
+		return -1;
+	}
+	b->placed[i] = name;
+	return save_index_row(b->box, sv, error_r);
+}
+
+/* Takes back what was placed: the mailbox is as before. */
+static void batch_undo(struct save_batch *b)
+{
+	mail_index_rollback(b->box->index);
+	for (size_t i = 0; i < b->count; i++) {
+		if (b->placed[i] != NULL && beneath_unlink(b->box->dirs.curfd, b->placed[i], 0) < 0)
+			log_error("storage: removing %s after a failed append: %s", b->placed[i],
+			          strerror(errno));
+	}
+}
+
+static int batch_run(struct save_batch *b, const unsigned *flags, uint32_t *uids_r,
+                     const char **error_r)
+{
+	int ret = 0;
+
+	if (mail_index_begin(b->box->index, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < b->count && ret == 0; i++)
+		ret = batch_place(b, i, flags[i], error_r);
+	if (ret == 0 && mail_index_commit(b->box->index, error_r) < 0)
+		ret = -1;
+	if (ret < 0) {
+		batch_undo(b);
+		return -1;
+	}
+	if (fsync(b->box->dirs.curfd) < 0)
+		log_warn("storage: fsync cur: %s", strerror(errno));
+	for (size_t i = 0; i < b->count; i++)
+		uids_r[i] = b->sv[i].rec.uid;
+	return 0;
+}
+
+int mailbox_save_commit(struct mail_save **saves, size_t count, const unsigned *flags,
+                        uint32_t *uids_r, const char **error_r)
+{
+	struct save_batch b = {.box = saves[0]->box, .saves = saves, .count = count};
+	int ret;
+
+	b.sv = xcalloc(count, sizeof(*b.sv));
+	b.keys = xcalloc(count, sizeof(*b.keys));
+	b.placed = xcalloc(count, sizeof(*b.placed));
+	ret = batch_run(&b, flags, uids_r, error_r);
+	for (size_t i = 0; i < count; i++) {
+		if (ret == 0)
+			mail_save_free(&saves[i]); /* its file is in cur/ now */
+		else
+			mailbox_save_abort(&saves[i]);
+		xfree(&b.keys[i]);
+		xfree(&b.placed[i]);
+	}
+	xfree(&b.sv);
+	xfree(&b.keys);
+	xfree(&b.placed);
+	return ret;
 }
 
 int mailbox_save_finish(struct mail_save **svp, unsigned flags, time_t internal_date,
                         uint32_t *uid_r, const char **error_r)
 {
-	struct mail_save *sv = *svp;
-	struct save save = {.rec = {.size = sv->size, .vsize = sv->vsize}, .flags = flags};
-	char *key;
-	int ret;
+	uint32_t uid;
 
-	if (sv->held_cr) { /* a CR at the very end: no LF after it */
-		sv->held_cr = false;
-		(void)save_out(sv, (const unsigned char *)"\r", 1);
-		save.rec.size = sv->size;
-	}
-	if (sv->error != NULL) {
-		*error_r = sv->error;
+	if (mailbox_save_close(*svp, internal_date, error_r) < 0 ||
+	    mailbox_save_commit(svp, 1, &flags, &uid, error_r) < 0) {
 		mailbox_save_abort(svp);
 		return -1;
 	}
-	save.rec.date = internal_date > 0 ? internal_date : time(NULL);
-	ret = maildir_tmp_finish(sv->box->dirs.tmpfd, sv->fd, sv->tmpname, save.rec.date, error_r);
-	if (ret < 0) {
-		mail_save_free(svp); /* closed and removed */
-		return -1;
-	}
-	key = maildir_unique_name_at(save.rec.date);
-	save.key = key;
-	ret = save_commit(sv->box, &save, place_from_tmp, sv->tmpname, error_r);
-	if (ret < 0)
-		(void)beneath_unlink(sv->box->dirs.tmpfd, sv->tmpname, 0);
-	else if (uid_r != NULL)
-		*uid_r = save.rec.uid;
-	xfree(&key);
-	mail_save_free(svp);
-	return ret;
+	if (uid_r != NULL)
+		*uid_r = uid;
+	return 0;
 }
 
 int mailbox_append(struct mailbox *box, const void *data, size_t len, unsigned flags,

@@ -171,6 +171,15 @@ void mailbox_save_keep_crlf(struct mail_save *save);
 int mailbox_save_finish(struct mail_save **save, unsigned flags, time_t internal_date,
                         uint32_t *uid_r, const char **error_r);
 void mailbox_save_abort(struct mail_save **save);
+/* Several messages added at once (IMAP MULTIAPPEND, RFC 3502). close ends a save's data: its
+ * file in tmp/ is synced and closed with its internal date (<= 0: now), so a command can hold
+ * many saves without an open file each; -1 (a write had failed, or the disk is full): the file
+ * is gone, only abort is left. commit adds count closed saves of one mailbox in one index
+ * transaction, in order, with flags[i]: all of them (their UIDs in uids_r, consecutive) or,
+ * -1, none and every file removed. It frees the saves either way. */
+int mailbox_save_close(struct mail_save *save, time_t internal_date, const char **error_r);
+int mailbox_save_commit(struct mail_save **saves, size_t count, const unsigned *flags,
+                        uint32_t *uids_r, const char **error_r);
 
 /* ---------------------------------------------------------------------------------------------
  * For IMAP (issue #4). Mailbox names are given and returned exactly as IMAP puts them on the

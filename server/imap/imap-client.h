@@ -80,10 +80,15 @@ struct imap_client {
 	/* after login */
 	char *user;
 	struct mail_storage *storage;
-	/* APPEND: the mailbox its message literal streamed into, and that message (until the
-	 * command takes it, or it is aborted: imap_append_abort) */
+	/* APPEND: the mailbox its message literals stream into, the message being read, those
+	 * read before it (MULTIAPPEND: closed files in tmp/ until the command commits them all,
+	 * or imap_append_abort removes them), and whether the command was refused and answered
+	 * (the rest of its data is read and thrown away) */
 	struct mailbox *append_box;
 	struct mail_save *append_save;
+	struct mail_save **append_done;
+	unsigned int append_count, append_alloc;
+	bool append_refused;
 
 	/* SELECTED */
 	struct mailbox *box;
@@ -201,10 +206,12 @@ enum imap_cmd_result imap_literal_skip(struct imap_client *c, bool discard);
 /* cmd-append.c */
 /* "dd-Mon-yyyy hh:mm:ss +zzzz" -> time. 0 ok, -1 invalid. */
 int imap_parse_datetime(const char *s, time_t *t_r);
-/* APPEND's message literal, announced: refused (over APPENDLIMIT, no such mailbox) or read into
- * a new file in the mailbox's tmp/ (c->append_save), never into memory. */
-enum imap_cmd_result imap_append_literal(struct imap_client *c);
-/* Drops a message not taken by an APPEND (its tmp/ file is removed). No-op without one. */
+/* An APPEND message literal, announced: refused (over APPENDLIMIT, no such mailbox, too many
+ * messages; answered at once) or read into a new file in the mailbox's tmp/, never into
+ * memory. *taken_r: its data was read (saved, or thrown away after a refusal): the parser goes
+ * on after it; else a refused synchronising literal, and the command is dropped. */
+enum imap_cmd_result imap_append_literal(struct imap_client *c, bool *taken_r);
+/* Drops the messages an APPEND did not commit (their tmp/ files are removed). No-op without. */
 void imap_append_abort(struct imap_client *c);
 enum imap_cmd_result imap_cmd_append(struct imap_client *c, const struct imap_arg *a, unsigned n);
 

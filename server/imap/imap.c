@@ -338,6 +338,7 @@ static enum imap_cmd_result imap_parse_error(struct imap_client *c)
 {
 	const char *msg = imap_parser_error(c->parser);
 	const char *tag = imap_parser_tag(c->parser);
+	bool answered = c->append_refused; /* an APPEND refused on the way has its reply */
 	char text[160];
 
 	c->tag = imap_tag_echoable(c, tag) ? tag : NULL;
@@ -348,7 +349,7 @@ static enum imap_cmd_result imap_parse_error(struct imap_client *c)
 		imap_untagged(c, "BYE Protocol error, closing connection.");
 		return IMAP_CMD_END;
 	}
-	return imap_bad(c, text);
+	return answered ? IMAP_CMD_OK : imap_bad(c, text);
 }
 
 static bool imap_literal_discard(struct imap_client *c, uint64_t size)
@@ -401,23 +402,23 @@ static enum imap_cmd_result imap_literal_too_large(struct imap_client *c)
 
 static enum imap_cmd_result imap_feed(struct imap_client *c, const void *data, size_t len);
 
-/* APPEND's message literal: its first literal after the mailbox name, while no message of this
- * command is being saved yet. It streams to the mailbox's tmp/ instead of into the parser. */
+/* An APPEND message: a literal of the command itself after the mailbox name (flags are a list,
+ * the date a quoted string). It streams to the mailbox's tmp/ instead of into the parser. */
 static bool imap_literal_is_message(struct imap_client *c)
 {
 	const char *name = imap_parser_name(c->parser);
 	unsigned index;
 
-	return c->state != IMAP_STATE_NOAUTH && c->append_save == NULL && name != NULL &&
-	       strcasecmp(name, "APPEND") == 0 &&
+	return c->state != IMAP_STATE_NOAUTH && name != NULL && strcasecmp(name, "APPEND") == 0 &&
 	       imap_parser_literal_top_level(c->parser, &index) && index >= 1;
 }
 
 static enum imap_cmd_result imap_literal_message(struct imap_client *c)
 {
-	enum imap_cmd_result r = imap_append_literal(c);
+	bool taken;
+	enum imap_cmd_result r = imap_append_literal(c, &taken);
 
-	if (r != IMAP_CMD_OK || c->append_save == NULL)
+	if (r != IMAP_CMD_OK || !taken)
 		return r;
 	if (imap_parser_literal_taken(c->parser) == IMAP_PARSE_ERROR)
 		return imap_parse_error(c);

@@ -107,27 +107,6 @@ def test_noop_literals_bounded_per_command(server):
     assert r.eof()
 
 
-def test_append_with_more_literals_refused_and_cleaned_up(server):
-    user, app = setup_user(server)
-    r = raw_login(server, "alice", app, timeout=60)
-    part = b"y" * (32 * MIB)
-    # synchronising: the message streams, the next literal is refused and the file removed
-    r.send(b"a APPEND INBOX {%d}\r\n" % len(part))
-    continuation(r)
-    r.send(part + b" {%d}\r\n" % len(part))
-    assert r.response() == b"a BAD Literal too large.\r\n"
-    assert wait_tmp_empty(server) == []
-    untagged, _ = r.ok("STATUS INBOX (MESSAGES)")
-    assert untagged == [b'* STATUS "INBOX" (MESSAGES 0)']
-    # LITERAL+: 4 x 32 MiB; the second literal ends the connection
-    r.send(b"b APPEND INBOX {%d+}\r\n" % len(part) + part + b" {%d+}\r\n" % len(part))
-    assert r.response() == b"b BAD Literal too large.\r\n"
-    assert r.response() == b"* BYE Protocol error, closing connection.\r\n"
-    assert r.eof()
-    assert wait_tmp_empty(server) == []
-    assert maildir_files(server, "cur") == [] and maildir_files(server, "new") == []
-
-
 def test_append_dropped_mid_literal_leaves_nothing(server):
     user, app = setup_user(server)
     r = raw_login(server, "alice", app, timeout=60)

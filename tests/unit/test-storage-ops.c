@@ -325,6 +325,66 @@ static void test_append_stores_lf(void **state)
 	}
 }
 
+/* A literal8 message is stored as sent: its binary parts' CR and LF octets are data. */
+static void test_append_keep_crlf(void **state)
+{
+	static const char msg[] = "a\r\nb\n\0\r";
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct mail_save *sv;
+	char buf[64];
+
+	test_fixture_open_inbox(f);
+	assert_int_equal(mailbox_save_begin(f->box, &sv, &error), 0);
+	mailbox_save_keep_crlf(sv);
+	assert_int_equal(mailbox_save_write(sv, msg, sizeof(msg) - 1, &error), 0);
+	assert_int_equal(mailbox_save_finish(&sv, 0, 0, NULL, &error), 0);
+	test_fixture_sync(f->box);
+	assert_int_equal(read_msg(f, 0, buf, sizeof(buf)), sizeof(msg) - 1);
+	assert_memory_equal(buf, msg, sizeof(msg) - 1);
+	assert_int_equal(test_fixture_sizes(f->box, 0).crlf_size, sizeof(msg) - 1 + 1);
+}
+
+/* MULTIAPPEND: closed saves are committed together with consecutive UIDs, or none of them. */
+static void test_save_commit_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const char *error = NULL;
+	struct mail_save *sv[3];
+	unsigned flags[3] = {MAIL_SEEN, 0, MAIL_FLAGGED};
+	uint32_t uids[3];
+
+	test_fixture_open_inbox(f);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(mailbox_save_begin(f->box, &sv[i], &error), 0);
+			assert_int_equal(mailbox_save_write(sv[i], "Subject: m\n\nx\n", 15, &error),
+			                 0);
+			/* the first round leaves the last one open: not complete, so none goes in
+			 */
+			if (round == 1 || i < 2)
+				assert_int_equal(mailbox_save_close(sv[i], 1000000000 + i, &error),
+				                 0);
+		}
+		assert_int_equal(test_fixture_count_dir(f, "tmp"), 3);
+		assert_int_equal(mailbox_save_commit(sv, 3, flags, uids, &error),
+		                 round == 0 ? -1 : 0);
+		for (int i = 0; i < 3; i++)
+			assert_null(sv[i]);
+		assert_int_equal(test_fixture_count_dir(f, "tmp"), 0);
+		assert_int_equal(test_fixture_count_dir(f, "cur"), round == 0 ? 0 : 3);
+	}
+	assert_int_equal(uids[1], uids[0] + 1);
+	assert_int_equal(uids[2], uids[0] + 2);
+	test_fixture_sync(f->box);
+	assert_int_equal(mailbox_count(f->box), 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(mailbox_get(f->box, (size_t)i)->uid, uids[i]);
+		assert_int_equal(mailbox_get(f->box, (size_t)i)->flags & ~MAIL_RECENT, flags[i]);
+		assert_int_equal(test_fixture_sizes(f->box, (size_t)i).date, 1000000000 + i);
+	}
+}
+
 /* ---- names that could escape ---- */
 
 static void test_path_escape_refused(void **state)
@@ -412,6 +472,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_append_stores_lf, test_fixture_setup,
 	                                    test_fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_path_escape_refused, test_fixture_setup,
+	                                    test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_append_keep_crlf, test_fixture_setup,
+	                                    test_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_save_commit_all_or_nothing, test_fixture_setup,
 	                                    test_fixture_teardown),
 	};
 
