@@ -298,21 +298,22 @@ static void thread_prune_children(struct thread *t, struct tnode *parent)
 	xfree(&kids);
 }
 
-/* Pruned level by level from the top: a node's children are final before they are queued. */
+/* Pruned from the bottom up: a node's children are decided after their own children are, so a
+ * top-level dummy stays only when what is finally below it is two threads or more (deciding
+ * from the top kept a dummy whose children were empty dummies pruned later: "()"). */
 static void thread_prune(struct thread *t)
 {
-	struct tnode **queue = xcalloc(t->count + 2, sizeof(*queue));
-	size_t head = 0, tail = 0;
+	struct tnode **order = xcalloc(t->count + 2, sizeof(*order));
+	size_t n = 0;
 
-	queue[tail++] = &t->root;
-	while (head < tail) {
-		struct tnode *n = queue[head++];
-
-		thread_prune_children(t, n);
-		for (struct tnode *c = n->child; c != NULL; c = c->next)
-			queue[tail++] = c;
+	order[n++] = &t->root;
+	for (size_t i = 0; i < n; i++) {
+		for (struct tnode *c = order[i]->child; c != NULL; c = c->next)
+			order[n++] = c;
 	}
-	xfree(&queue);
+	while (n > 0)
+		thread_prune_children(t, order[--n]);
+	xfree(&order);
 }
 
 /* ---- REFERENCES step 5: threads of the same base subject gathered ---- */
